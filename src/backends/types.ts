@@ -1,0 +1,126 @@
+// The one small interface every model backend implements. Backends know nothing of problems,
+// chains or screens: they stream completions, score given text, and say what they can do.
+import type { ChatMessage, TokenLogprob } from "../core/types.js";
+
+export type { ChatMessage, TokenLogprob };
+
+/**
+ * What the model sees. `chat`: the backend applies the model's chat template to `messages`
+ * with a generation prompt, then appends `assistantPrefix` verbatim (prefill: an open or
+ * closed thinking block, a partial answer). `raw`: the text is the whole prompt, no template.
+ */
+export type Prompt =
+  | { kind: "chat"; messages: ChatMessage[]; assistantPrefix?: string }
+  | { kind: "raw"; text: string };
+
+export interface SamplingOptions {
+  maxTokens: number;
+  /** 0 = greedy. Undefined = the model's default. */
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  seed?: number;
+  stop?: string[];
+}
+
+export interface CompletionRequest extends SamplingOptions {
+  prompt: Prompt;
+  /** Ask for the log-probability of every generated token. */
+  logprobs?: boolean;
+  signal?: AbortSignal;
+}
+
+/** One piece of a streaming completion. */
+export interface StreamChunk {
+  /** `reasoning`: thinking text (from a reasoning field or an inline <think> block). */
+  channel: "content" | "reasoning";
+  text: string;
+  /** Present when logprobs were asked for and the backend gives them, one per token. */
+  tokens?: TokenLogprob[];
+}
+
+export type FinishReason = "stop" | "length" | "abort";
+
+export interface CompletionResult {
+  text: string;
+  reasoning: string;
+  /** Per generated token, when logprobs were asked for and given (content and reasoning, in order). */
+  tokens?: TokenLogprob[];
+  finishReason: FinishReason;
+}
+
+export interface ScoreRequest {
+  /** The context the candidates follow (template applied as for completions). */
+  prefix: Prompt;
+  /** Candidate texts, each appended directly after the prefix. */
+  candidates: string[];
+  /** Also return the log-probabilities of the prefix tokens (paper-compatible perplexity). */
+  includePrefix?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface ScoredText {
+  /** Log-probability of each candidate token given prefix + earlier candidate tokens. */
+  tokens: TokenLogprob[];
+  /** Prefix tokens (first one without context is omitted), when includePrefix was set. */
+  prefixTokens?: TokenLogprob[];
+}
+
+export interface ScoreResult {
+  candidates: ScoredText[];
+  /** How many tokens the backend actually evaluated for this request (prefix reuse shows here). */
+  evaluatedTokens: number;
+}
+
+/** What a model actually did when asked; recorded by `concord models probe`. */
+export interface Capabilities {
+  streaming: boolean;
+  tokenLogprobs: boolean;
+  /** Can score given text after a prefix (what an evaluator needs). */
+  promptScoring: boolean;
+  /** Can continue a partial final assistant message / thinking block. */
+  prefill: boolean;
+  /** Where thinking text arrives: a response field name, "inline" <think> tags, or null. */
+  reasoningField: "reasoning" | "reasoning_content" | "thinking" | "inline" | null;
+  /** Free-form notes from the probe (what was refused and how). */
+  notes: string[];
+}
+
+export interface Backend {
+  /** Short profile name, used in errors, recordings and cache keys. */
+  readonly name: string;
+  /** Stream a completion; the generator's return value is the whole result. */
+  stream(req: CompletionRequest): AsyncGenerator<StreamChunk, CompletionResult>;
+  /** Score candidate texts after one shared prefix. */
+  score(req: ScoreRequest): Promise<ScoreResult>;
+  /** Ask the model small real questions and report what works. */
+  probe(signal?: AbortSignal): Promise<Capabilities>;
+  /** Number of tokens a text takes (for budgets and prefix/candidate splits). */
+  countTokens?(text: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** An error with a one-line, user-facing message naming the model. Never carries secrets. */
+export class BackendError extends Error {
+  constructor(
+    message: string,
+    readonly model: string,
+    readonly status?: number,
+    readonly retryable = false,
+  ) {
+    super(message);
+    this.name = "BackendError";
+  }
+}
+
+/** Drain a stream into its final result, forwarding chunks. */
+export async function collect(
+  gen: AsyncGenerator<StreamChunk, CompletionResult>,
+  onChunk?: (c: StreamChunk) => void,
+): Promise<CompletionResult> {
+  for (;;) {
+    const next = await gen.next();
+    if (next.done) return next.value;
+    onChunk?.(next.value);
+  }
+}
