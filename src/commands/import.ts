@@ -1,0 +1,111 @@
+// `concord import genex <folder> --out <dir>`: the published genex outputs -> a results folder.
+import { existsSync, promises as fs } from "node:fs";
+import { join, resolve } from "node:path";
+import type { Command } from "commander";
+import { UserError, oneLine } from "../errors.js";
+import {
+  appendResults,
+  buildReport,
+  importGenexFile,
+  loadMedcalcLimits,
+  parseGenexFileName,
+  readResults,
+  resultKey,
+  writeSummary,
+  conditionLabel,
+  variantLabel,
+} from "../results/index.js";
+import { registerImportTrace } from "./import-trace.js";
+
+/** Where the shared MedCalc-Bench CSV sits relative to a checkout. */
+export const DEFAULT_MEDCALC_CSV = "../shared/data/medcalc-bench/test_data.csv";
+
+interface GenexOptions {
+  out: string;
+  dataset?: string;
+  json?: boolean;
+}
+
+const clean = (s: string) => s.replace(/[\u0000-\u001f\u007f-\u009f]/g, "?");
+
+export async function importGenex(folder: string, opts: GenexOptions): Promise<number> {
+  const datasetPath = opts.dataset ?? (existsSync(resolve(DEFAULT_MEDCALC_CSV)) ? resolve(DEFAULT_MEDCALC_CSV) : undefined);
+  if (!datasetPath) throw new UserError(`--dataset <csv> is required: ${DEFAULT_MEDCALC_CSV} is not there`);
+  let names: string[];
+  try {
+    names = (await fs.readdir(folder)).sort();
+  } catch {
+    throw new UserError(`${folder}: cannot read this folder`);
+  }
+  let limits;
+  try {
+    limits = await loadMedcalcLimits(datasetPath);
+  } catch (err) {
+    throw new UserError(oneLine(err));
+  }
+
+  // Resume: records already in the results folder are not written again.
+  const existing = existsSync(opts.out) ? await readResults(opts.out) : { records: [], issues: [] };
+  const seen = new Set(existing.records.map(resultKey));
+
+  let files = 0;
+  let written = 0;
+  let already = 0;
+  let lineErrors = 0;
+  const skippedNames: string[] = [];
+  for (const name of names.filter((n) => n.endsWith(".jsonl"))) {
+    const info = parseGenexFileName(name);
+    if (!info) {
+      skippedNames.push(name);
+      process.stderr.write(`concord: skipped ${clean(name)}: not a genex output file name\n`);
+      continue;
+    }
+    const imported = await importGenexFile(join(folder, name), info, limits);
+    for (const e of imported.errors) process.stderr.write(`concord: ${clean(e.file)}:${e.line}: ${clean(e.message)}\n`);
+    lineErrors += imported.errors.length;
+    const fresh = imported.records.filter((r) => {
+      const key = resultKey(r);
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    });
+    already += imported.records.length - fresh.length;
+    await appendResults(opts.out, fresh);
+    written += fresh.length;
+    files++;
+    const label = `${conditionLabel(imported.records[0]?.condition ?? { kind: info.kind, variant: info.variant })}`;
+    process.stderr.write(
+      `  ${clean(name)}: ${fresh.length} records (${label}, ${variantLabel(info.variant)})\n`,
+    );
+  }
+
+  const all = await readResults(opts.out);
+  await writeSummary(opts.out, buildReport(all.records));
+  const summary = { files, written, alreadyPresent: already, skippedFiles: skippedNames, lineErrors, out: opts.out };
+  if (opts.json) process.stdout.write(JSON.stringify(summary, null, 2) + "\n");
+  else {
+    process.stdout.write(
+      `Imported ${written} records from ${files} files into ${opts.out}` +
+        (already ? ` (${already} already there)` : "") +
+        (skippedNames.length ? `; ${skippedNames.length} files skipped` : "") +
+        (lineErrors ? `; ${lineErrors} bad lines` : "") +
+        "\n",
+    );
+  }
+  return lineErrors ? 1 : 0;
+}
+
+export function register(program: Command): void {
+  const cmd = program.command("import").description("Import outputs recorded elsewhere into a results folder");
+  cmd
+    .command("genex <folder>")
+    .description("Import the published genex MedCalc-Bench outputs (*.jsonl) into a results folder")
+    .requiredOption("--out <dir>", "results folder to write (created if needed; records already there are kept)")
+    .option("--dataset <csv>", `MedCalc-Bench CSV joined by Row Number (default ${DEFAULT_MEDCALC_CSV} when present)`)
+    .option("--json", "print the import summary as JSON")
+    .action(async (folder: string, opts: GenexOptions) => {
+      const code = await importGenex(folder, opts);
+      if (code) process.exitCode = code;
+    });
+  registerImportTrace(cmd);
+}
