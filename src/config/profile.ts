@@ -1,0 +1,147 @@
+// Model profiles and role assignments: the shapes, validated with zod. A profile names the
+// environment variable that holds its API key, never the key itself.
+import { z } from "zod";
+import type { Capabilities } from "../backends/types.js";
+import { UserError } from "../errors.js";
+
+export const FLAVORS = [
+  "vllm",
+  "sglang",
+  "llama-server",
+  "ollama",
+  "lmstudio",
+  "openrouter",
+  "together",
+  "deepseek",
+  "openai",
+  "unknown",
+] as const;
+export type Flavor = (typeof FLAVORS)[number];
+
+export const THINKING_FORMATS = ["think-tags", "openthinker", "harmony", "none"] as const;
+export type ThinkingFormat = (typeof THINKING_FORMATS)[number];
+
+/** How a server continues a partial assistant message (chosen by probe or by flavor). */
+export const PREFILL_METHODS = ["continue_final_message", "trailing_assistant", "deepseek_prefix", "apply_template", "none"] as const;
+export type PrefillMethod = (typeof PREFILL_METHODS)[number];
+
+/** How a server scores given text. */
+export const SCORING_METHODS = ["echo", "prompt_logprobs", "sglang_generate", "none"] as const;
+export type ScoringMethod = (typeof SCORING_METHODS)[number];
+
+export const SamplingSchema = z
+  .object({
+    temperature: z.number().min(0).optional(),
+    topK: z.number().int().min(0).optional(),
+    topP: z.number().gt(0).max(1).optional(),
+    seed: z.number().int().optional(),
+    maxTokens: z.number().int().positive().optional(),
+  })
+  .strict();
+export type Sampling = z.infer<typeof SamplingSchema>;
+
+/** A probe record: the Capabilities a backend reported, plus how it got them. */
+export const CapabilitiesSchema = z.object({
+  streaming: z.boolean(),
+  tokenLogprobs: z.boolean(),
+  promptScoring: z.boolean(),
+  prefill: z.boolean(),
+  reasoningField: z.enum(["reasoning", "reasoning_content", "thinking", "inline"]).nullable(),
+  notes: z.array(z.string()),
+  flavor: z.enum(FLAVORS).optional(),
+  prefillMethod: z.enum(PREFILL_METHODS).optional(),
+  scoringMethod: z.enum(SCORING_METHODS).optional(),
+  probedAt: z.string().optional(),
+});
+export type ProbeRecord = Capabilities & {
+  flavor?: Flavor;
+  prefillMethod?: PrefillMethod;
+  scoringMethod?: ScoringMethod;
+  probedAt?: string;
+};
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export const ModelProfileSchema = z
+  .object({
+    name: z.string().min(1).max(64).regex(/^[^\s"'`]+$/, "no spaces or quotes"),
+    backend: z.enum(["openai", "local", "replay"]),
+    baseURL: z.string().url().optional(),
+    model: z.string().min(1),
+    apiKeyEnv: z.string().regex(ENV_NAME, "an environment variable NAME, e.g. OPENAI_API_KEY").optional(),
+    extra: z.record(z.string(), z.unknown()).optional(),
+    thinkingFormat: z.enum(THINKING_FORMATS).optional(),
+    sampling: SamplingSchema.optional(),
+    path: z.string().min(1).optional(),
+    recording: z.string().min(1).optional(),
+    capabilities: CapabilitiesSchema.optional(),
+    flavor: z.enum(FLAVORS).optional(),
+  })
+  .strict();
+export type ModelProfile = z.infer<typeof ModelProfileSchema>;
+
+export const RolesSchema = z
+  .object({
+    generators: z.array(z.string()).default([]),
+    evaluators: z.array(z.string()).default([]),
+    targets: z.array(z.string()).default([]),
+    sanitizer: z.string().optional(),
+    initiator: z.string().optional(),
+    continuers: z.array(z.string()).default([]),
+    prm: z.string().optional(),
+  })
+  .strict();
+export type Roles = z.infer<typeof RolesSchema>;
+
+export const emptyRoles = (): Roles => ({ generators: [], evaluators: [], targets: [], continuers: [] });
+
+/** Keys that look like a secret written into a profile: refused with a pointer to apiKeyEnv. */
+const SECRET_KEYS = ["apiKey", "api_key", "key", "token", "apiToken", "authorization"];
+
+/**
+ * Validate one profile. Throws a one-line message `<where>: <field.path>: <problem>`.
+ * `where` names the file (or "settings") the profile came from.
+ */
+export function parseProfile(input: unknown, where: string, path: Array<string | number> = []): ModelProfile {
+  if (input && typeof input === "object" && !Array.isArray(input)) {
+    for (const k of SECRET_KEYS) {
+      if (k in input) {
+        throw new ConfigError(`${where}: ${fmtPath([...path, k])}: API keys are never stored in profiles; put the key in an environment variable and set apiKeyEnv to its name`);
+      }
+    }
+  }
+  const r = ModelProfileSchema.safeParse(input);
+  if (!r.success) throw new ConfigError(`${where}: ${zodLine(r.error, path)}`);
+  const p = r.data;
+  if (p.backend === "openai" && !p.baseURL) {
+    // The openai client's default base URL; explicit is kinder in errors and records.
+    p.baseURL = "https://api.openai.com/v1";
+  }
+  if (p.backend === "local" && !p.path) throw new ConfigError(`${where}: ${fmtPath([...path, "path"])}: a local model needs a GGUF path or hf: URI`);
+  if (p.backend === "replay" && !p.recording) throw new ConfigError(`${where}: ${fmtPath([...path, "recording"])}: a replay model needs a recording file`);
+  return p;
+}
+
+export function parseRoles(input: unknown, where: string, path: Array<string | number> = ["roles"]): Roles {
+  const r = RolesSchema.safeParse(input ?? {});
+  if (!r.success) throw new ConfigError(`${where}: ${zodLine(r.error, path)}`);
+  return r.data;
+}
+
+/** A configuration problem the user can fix; its message is one line naming file and field. */
+export class ConfigError extends UserError {}
+
+export function fmtPath(path: ReadonlyArray<PropertyKey>): string {
+  if (!path.length) return "(top level)";
+  return path
+    .map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`))
+    .join("");
+}
+
+export function zodLine(err: z.ZodError, prefix: Array<string | number> = []): string {
+  const issue = err.issues[0];
+  const path = [...prefix, ...(issue?.path ?? [])];
+  let msg = issue?.message ?? "invalid";
+  if (issue?.code === "unrecognized_keys") msg = `unknown field ${issue.keys.map((k) => `"${k}"`).join(", ")}`;
+  return `${fmtPath(path)}: ${msg}`;
+}

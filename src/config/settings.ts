@@ -1,0 +1,163 @@
+// Persistent settings through `conf`: profiles, default roles, theme, key overrides, sessions
+// folder, and probe records. Nothing secret is ever written: profiles name key variables, and
+// every write is checked against the values of secret-looking environment variables.
+import Conf from "conf";
+import { join } from "node:path";
+import type { Capabilities } from "../backends/types.js";
+import {
+  ConfigError,
+  emptyRoles,
+  parseProfile,
+  parseRoles,
+  type ModelProfile,
+  type ProbeRecord,
+  type Roles,
+} from "./profile.js";
+import { oneLine } from "../errors.js";
+
+export interface SettingsData {
+  version: 1;
+  profiles: ModelProfile[];
+  roles: Roles;
+  theme: string;
+  /** Key binding overrides: action name -> key. */
+  keys: Record<string, string>;
+  sessionsDir?: string;
+  /** Probe records keyed by probeKey(profile). */
+  probes: Record<string, ProbeRecord>;
+}
+
+const DEFAULTS: SettingsData = { version: 1, profiles: [], roles: emptyRoles(), theme: "default", keys: {}, probes: {} };
+
+/** Probe records are tied to what was probed: the same name pointed elsewhere is a different model. */
+export function probeKey(p: Pick<ModelProfile, "name" | "baseURL" | "model" | "path">): string {
+  return `${p.name}|${p.baseURL ?? p.path ?? ""}|${p.model}`;
+}
+
+const SECRET_NAME = /KEY|TOKEN|SECRET|PASSWORD|AUTH/i;
+
+/** Throws when `text` contains the value of any secret-looking environment variable. */
+export function assertNoSecrets(text: string, env: NodeJS.ProcessEnv, where: string): void {
+  for (const [name, value] of Object.entries(env)) {
+    if (!value || value.length < 8 || !SECRET_NAME.test(name)) continue;
+    if (text.includes(value)) throw new ConfigError(`${where}: refusing to write the value of $${name}; store the variable's name (apiKeyEnv) instead`);
+  }
+}
+
+export interface SettingsOptions {
+  /** Folder holding config.json; default: env CONCORD_CONFIG_DIR, else the user's config directory. */
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+export class SettingsStore {
+  private readonly conf: Conf<SettingsData>;
+  private readonly env: NodeJS.ProcessEnv;
+
+  constructor(opts: SettingsOptions = {}) {
+    this.env = opts.env ?? process.env;
+    const cwd = opts.cwd ?? (this.env.CONCORD_CONFIG_DIR || undefined);
+    try {
+      this.conf = new Conf<SettingsData>({
+        projectName: "concord",
+        projectSuffix: "",
+        cwd,
+        defaults: DEFAULTS,
+        accessPropertiesByDotNotation: false,
+      });
+    } catch (err) {
+      const where = cwd ? join(cwd, "config.json") : "settings file";
+      throw new ConfigError(`${where}: cannot be read: ${oneLine(err)}`);
+    }
+  }
+
+  /** The settings file's path. */
+  get path(): string {
+    return this.conf.path;
+  }
+
+  private write<K extends keyof SettingsData>(key: K, value: SettingsData[K]): void {
+    assertNoSecrets(JSON.stringify(value), this.env, this.path);
+    this.conf.set(key, value);
+  }
+
+  profiles(): ModelProfile[] {
+    const raw = this.conf.get("profiles");
+    if (!Array.isArray(raw)) throw new ConfigError(`${this.path}: profiles: expected a list`);
+    return raw.map((p, i) => parseProfile(p, this.path, ["profiles", i]));
+  }
+
+  profile(name: string): ModelProfile | undefined {
+    return this.profiles().find((p) => p.name === name);
+  }
+
+  /** Add or replace (by name) a profile. */
+  saveProfile(input: unknown): ModelProfile {
+    const p = parseProfile(input, this.path, ["profile"]);
+    const rest = this.profiles().filter((q) => q.name !== p.name);
+    this.write("profiles", [...rest, p]);
+    return p;
+  }
+
+  removeProfile(name: string): boolean {
+    const all = this.profiles();
+    const rest = all.filter((p) => p.name !== name);
+    this.write("profiles", rest);
+    return rest.length !== all.length;
+  }
+
+  roles(): Roles {
+    return parseRoles(this.conf.get("roles"), this.path);
+  }
+
+  setRoles(roles: Roles): void {
+    this.write("roles", parseRoles(roles, "roles"));
+  }
+
+  theme(): string {
+    return String(this.conf.get("theme") ?? "default");
+  }
+
+  setTheme(name: string): void {
+    this.write("theme", name);
+  }
+
+  keyOverrides(): Record<string, string> {
+    return { ...(this.conf.get("keys") ?? {}) };
+  }
+
+  setKeyOverrides(keys: Record<string, string>): void {
+    this.write("keys", { ...keys });
+  }
+
+  /** Where sessions are saved: the setting, else `sessions/` in the current folder. */
+  sessionsDir(): string {
+    return this.conf.get("sessionsDir") ?? join(process.cwd(), "sessions");
+  }
+
+  setSessionsDir(dir: string): void {
+    this.write("sessionsDir", dir);
+  }
+
+  /** Record what a probe found, for this profile's name + baseURL + model. */
+  saveProbe(profile: Pick<ModelProfile, "name" | "baseURL" | "model" | "path">, caps: Capabilities | ProbeRecord): ProbeRecord {
+    const record: ProbeRecord = { ...caps, probedAt: (caps as ProbeRecord).probedAt ?? new Date().toISOString() };
+    const probes = { ...(this.conf.get("probes") ?? {}) };
+    probes[probeKey(profile)] = record;
+    this.write("probes", probes);
+    return record;
+  }
+
+  probe(profile: Pick<ModelProfile, "name" | "baseURL" | "model" | "path">): ProbeRecord | undefined {
+    return (this.conf.get("probes") ?? {})[probeKey(profile)];
+  }
+
+  /** Everything, for display. */
+  snapshot(): SettingsData {
+    return { ...DEFAULTS, ...this.conf.store };
+  }
+}
+
+export function openSettings(opts: SettingsOptions = {}): SettingsStore {
+  return new SettingsStore(opts);
+}

@@ -1,0 +1,104 @@
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startProtocolDouble, type ProtocolDouble } from "../doubles/protocol-double.js";
+
+const root = join(import.meta.dirname, "..", "..");
+let dir: string;
+let modelsFile: string;
+const doubles: Record<string, ProtocolDouble> = {};
+const SECRET = "sk-cli-secret-value-424242";
+
+// The CLI runs in a child process, so the doubles (in this process) must keep answering: async spawn only.
+function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [join(root, "bin", "concord.js"), ...args],
+      { cwd: root, env: { ...process.env, CONCORD_FROM_SOURCE: "1", CONCORD_CONFIG_DIR: dir, CONCORD_MODELS: "", OPENAI_BASE_URL: "", OPENAI_API_KEY: "", ...env }, timeout: 60_000 },
+      (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), "concord-models-"));
+  doubles.vllm = await startProtocolDouble({ flavor: "vllm", reasoning: true, apiKey: SECRET });
+  doubles.llama = await startProtocolDouble({ flavor: "llama-server", reasoning: true });
+  doubles.ollama = await startProtocolDouble({ flavor: "ollama" });
+  modelsFile = join(dir, "models.yaml");
+  writeFileSync(
+    modelsFile,
+    [
+      "models:",
+      `  - {name: big-vllm, backend: openai, baseURL: "${doubles.vllm.baseURL}", model: ${doubles.vllm.model}, apiKeyEnv: CLI_TEST_KEY}`,
+      `  - {name: laptop-llama, backend: openai, baseURL: "${doubles.llama.baseURL}", model: ${doubles.llama.model}}`,
+      `  - {name: home-ollama, backend: openai, baseURL: "${doubles.ollama.baseURL}", model: ${doubles.ollama.model}}`,
+      "",
+    ].join("\n"),
+  );
+});
+
+after(async () => {
+  await Promise.all(Object.values(doubles).map((d) => d.close()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test("models probe --json records capabilities that differ by server as documented", async () => {
+  const r = await cli(["models", "probe", "--json", "--models", modelsFile], { CLI_TEST_KEY: SECRET });
+  assert.equal(r.code, 0, r.stderr);
+  const rows = JSON.parse(r.stdout) as Array<{ name: string; capabilities: Record<string, unknown> & { notes: string[] } }>;
+  const by = Object.fromEntries(rows.map((x) => [x.name, x.capabilities]));
+  assert.deepEqual(
+    [by["big-vllm"].flavor, by["big-vllm"].promptScoring, by["big-vllm"].prefill, by["big-vllm"].reasoningField],
+    ["vllm", true, true, "reasoning"],
+  );
+  assert.deepEqual([by["laptop-llama"].flavor, by["laptop-llama"].promptScoring, by["laptop-llama"].reasoningField], ["llama-server", false, "reasoning_content"]);
+  assert.ok(by["laptop-llama"].notes.some((n) => n.includes("Only no echo is supported")), by["laptop-llama"].notes.join(" | "));
+  assert.deepEqual([by["home-ollama"].flavor, by["home-ollama"].promptScoring], ["ollama", false]);
+  assert.match(r.stderr, /probing big-vllm/);
+
+  // Saved in settings (keyed by name + URL + model), shown by `models list`, and no key value written.
+  const settingsText = readFileSync(join(dir, "config.json"), "utf8");
+  assert.ok(!settingsText.includes(SECRET));
+  assert.ok(settingsText.includes(`big-vllm|${doubles.vllm.baseURL}|${doubles.vllm.model}`));
+  const list = await cli(["models", "list", "--json", "--models", modelsFile]);
+  assert.equal(list.code, 0, list.stderr);
+  const profiles = JSON.parse(list.stdout) as Array<{ name: string; capabilities?: { promptScoring: boolean }; source: unknown }>;
+  assert.deepEqual(profiles.map((p) => [p.name, p.capabilities?.promptScoring]), [["big-vllm", true], ["laptop-llama", false], ["home-ollama", false]]);
+  assert.deepEqual(profiles[0].source, { file: modelsFile });
+});
+
+test("models probe prints a table for named models; failures are one line and exit 1", async () => {
+  const broken = join(dir, "broken.yaml");
+  writeFileSync(broken, "models:\n  - name: x\n    backend: openai\n    model: m\n    baseURL: 12\n");
+  const wrongKey = "sk-wrong-key-value-777777";
+  // Independent runs, in parallel: each CLI start costs seconds.
+  const [r, noKey, badKey, unknown, brokenRun] = await Promise.all([
+    cli(["models", "probe", "home-ollama", "--models", modelsFile]),
+    cli(["models", "probe", "big-vllm", "--models", modelsFile]),
+    cli(["models", "probe", "big-vllm", "--models", modelsFile, "--timeout", "5"], { CLI_TEST_KEY: wrongKey }),
+    cli(["models", "probe", "ghost", "--models", modelsFile]),
+    cli(["models", "list", "--models", broken]),
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.split("\n");
+  assert.match(lines[0], /^name\s+flavor\s+stream\s+token logprobs\s+prompt scoring\s+prefill\s+reasoning field$/);
+  assert.match(lines[2], /^home-ollama\s+ollama\s+yes\s+yes\s+no\s+yes\s+none$/);
+  assert.ok(!r.stdout.includes("big-vllm"));
+
+  assert.equal(noKey.code, 1);
+  assert.match(noKey.stdout, /big-vllm: model "big-vllm": environment variable CLI_TEST_KEY \(its API key\) is not set/);
+  assert.equal(badKey.code, 1);
+  assert.match(badKey.stdout, /big-vllm: model "big-vllm": HTTP 401 from server: Incorrect API key provided.*check the key in \$CLI_TEST_KEY/);
+  assert.ok(!(badKey.stdout + badKey.stderr).includes(wrongKey));
+  for (const x of [noKey, badKey]) assert.ok(!/\n\s+at /.test(x.stdout + x.stderr), "no stack trace");
+
+  assert.equal(unknown.code, 1);
+  assert.match(unknown.stderr, /^concord: no model named "ghost" \(known: big-vllm, laptop-llama, home-ollama\)\n$/);
+  assert.equal(brokenRun.code, 1);
+  assert.match(brokenRun.stderr, /^concord: .*broken\.yaml: models\[0\]\.baseURL: .*\n$/);
+});

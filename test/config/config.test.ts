@@ -1,0 +1,165 @@
+import { test, describe, beforeEach, afterEach } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  ConfigError,
+  implicitOpenAIProfile,
+  loadModelsConfig,
+  loadModelsFile,
+  openSettings,
+  parseModelsData,
+  type SettingsStore,
+} from "../../src/config/index.js";
+import { UserError } from "../../src/errors.js";
+import { Command } from "commander";
+import { addModelsOption } from "../../src/config/index.js";
+
+let dir: string;
+let settings: SettingsStore;
+const SECRET = "sk-concord-test-secret-0123456789";
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "concord-config-"));
+  settings = openSettings({ cwd: dir, env: { CONCORD_TEST_KEY: SECRET } });
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+function file(name: string, text: string): string {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+}
+
+const vllm = { name: "qwq", backend: "openai", baseURL: "http://127.0.0.1:8000/v1", model: "Qwen/QwQ-32B", apiKeyEnv: "CONCORD_TEST_KEY" };
+
+describe("models files", () => {
+  test("YAML list, map and JSON forms all load", () => {
+    const a = loadModelsFile(file("a.yaml", "models:\n  - name: qwq\n    backend: openai\n    baseURL: http://h:1/v1\n    model: m\n"));
+    const b = loadModelsFile(file("b.yaml", "models:\n  qwq:\n    backend: openai\n    baseURL: http://h:1/v1\n    model: m\nroles:\n  evaluators: [qwq]\n"));
+    const c = loadModelsFile(file("c.json", JSON.stringify([{ name: "qwq", backend: "openai", baseURL: "http://h:1/v1", model: "m" }])));
+    for (const f of [a, b, c]) assert.deepEqual(f.profiles, [{ name: "qwq", backend: "openai", baseURL: "http://h:1/v1", model: "m" }]);
+    assert.deepEqual(b.roles!.evaluators, ["qwq"]);
+  });
+
+  test("a bad field is one line naming the file and the field path", () => {
+    const p = file("bad.yaml", "models:\n  - name: ok\n    backend: openai\n    model: m\n  - name: two\n    backend: openai\n    baseURL: not a url\n    model: m\n");
+    assert.throws(() => loadModelsFile(p), (err: unknown) => {
+      assert.ok(err instanceof UserError);
+      assert.match(err.message, new RegExp(`^${p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: models\\[1\\]\\.baseURL: `));
+      assert.ok(!err.message.includes("\n"));
+      return true;
+    });
+    assert.throws(() => parseModelsData({ models: [{ name: "x", backend: "openai", model: "m", sampling: { temperature: -1 } }] }, "f.yaml"), /f\.yaml: models\[0\]\.sampling\.temperature: /);
+    assert.throws(() => parseModelsData({ models: [{ name: "x", backend: "cloud", model: "m" }] }, "f.yaml"), /f\.yaml: models\[0\]\.backend: /);
+    assert.throws(() => parseModelsData({ models: [{ name: "x", backend: "openai", model: "m", colour: "red" }] }, "f.yaml"), /f\.yaml: models\[0\]: unknown field "colour"$/);
+    assert.throws(() => parseModelsData({ models: { a: { backend: "local", model: "m" } } }, "f.yaml"), /f\.yaml: models\.a\.path: a local model needs/);
+    assert.throws(() => loadModelsFile(join(dir, "missing.yaml")), /missing\.yaml: no such file$/);
+    assert.throws(() => loadModelsFile(file("broken.json", "{ not json")), /broken\.json: not valid JSON: /);
+  });
+
+  test("a key written into a profile is refused with a pointer to apiKeyEnv", () => {
+    assert.throws(
+      () => parseModelsData({ models: [{ name: "x", backend: "openai", model: "m", apiKey: "sk-abc" }] }, "f.yaml"),
+      (err: unknown) => err instanceof ConfigError && /f\.yaml: models\[0\]\.apiKey: API keys are never stored/.test(err.message) && !err.message.includes("sk-abc"),
+    );
+  });
+});
+
+describe("merging sources", () => {
+  test("file profiles override settings profiles of the same name; roles must name known models", () => {
+    settings.saveProfile({ ...vllm, model: "from-settings" });
+    settings.saveProfile({ name: "other", backend: "openai", baseURL: "http://h:2/v1", model: "o" });
+    const f = file("m.yaml", "models:\n  - name: qwq\n    backend: openai\n    baseURL: http://h:9/v1\n    model: from-file\nroles:\n  generators: [qwq, other]\n");
+    const cfg = loadModelsConfig({ modelsFile: f, env: {}, settings });
+    assert.equal(cfg.profiles.find((p) => p.name === "qwq")!.model, "from-file");
+    assert.equal(cfg.profiles.find((p) => p.name === "other")!.model, "o");
+    assert.deepEqual(cfg.sources, { qwq: { file: f }, other: "settings" });
+    assert.deepEqual(cfg.roles.generators, ["qwq", "other"]);
+    const bad = file("r.yaml", "models: []\nroles:\n  evaluators: [ghost]\n");
+    assert.throws(() => loadModelsConfig({ modelsFile: bad, env: {}, settings }), new RegExp(`r\\.yaml: roles\\.evaluators\\[0\\]: no model named "ghost"$`));
+  });
+
+  test("CONCORD_MODELS names the file when --models is not given", () => {
+    const f = file("env.yaml", "- name: e\n  backend: openai\n  baseURL: http://h:3/v1\n  model: em\n");
+    const cfg = loadModelsConfig({ env: { CONCORD_MODELS: f }, settings });
+    assert.deepEqual(cfg.profiles.map((p) => p.name), ["e"]);
+  });
+
+  test("OPENAI_BASE_URL / OPENAI_API_KEY give an implicit profile that names the key variable", () => {
+    assert.equal(implicitOpenAIProfile({}), undefined);
+    const p = implicitOpenAIProfile({ OPENAI_BASE_URL: "http://127.0.0.1:8000/v1", OPENAI_API_KEY: SECRET })!;
+    assert.deepEqual(p, { name: "openai", backend: "openai", baseURL: "http://127.0.0.1:8000/v1", model: "auto", apiKeyEnv: "OPENAI_API_KEY" });
+    assert.equal(implicitOpenAIProfile({ OPENAI_API_KEY: "k", OPENAI_MODEL: "gpt-4o-mini" })!.baseURL, "https://api.openai.com/v1");
+    assert.throws(() => implicitOpenAIProfile({ OPENAI_BASE_URL: "nope" }), /environment \(OPENAI_BASE_URL \/ OPENAI_MODEL\): baseURL: /);
+    settings.saveProfile({ name: "openai", backend: "openai", baseURL: "http://saved:1/v1", model: "saved" });
+    const cfg = loadModelsConfig({ env: { OPENAI_BASE_URL: "http://127.0.0.1:8000/v1" }, settings });
+    assert.equal(cfg.profiles[0].model, "saved", "a saved profile of the same name wins over the environment");
+  });
+
+  test("addModelsOption adds --models", () => {
+    const cmd = addModelsOption(new Command("x").exitOverride());
+    cmd.parse(["--models", "f.yaml"], { from: "user" });
+    assert.equal(cmd.opts().models, "f.yaml");
+  });
+});
+
+describe("settings", () => {
+  test("no key value is ever written to the settings file", () => {
+    const env = { CONCORD_TEST_KEY: SECRET, OPENAI_API_KEY: SECRET, OPENAI_BASE_URL: "http://127.0.0.1:8000/v1" };
+    const s = openSettings({ cwd: dir, env });
+    const cfg = loadModelsConfig({ env, settings: s });
+    for (const p of cfg.profiles) s.saveProfile(p); // the implicit "openai" profile, persisted
+    s.saveProfile(vllm);
+    s.setRoles({ generators: ["qwq"], evaluators: ["openai"], targets: [], continuers: [] });
+    s.saveProbe(vllm as never, { streaming: true, tokenLogprobs: true, promptScoring: true, prefill: true, reasoningField: "reasoning", notes: ["ok"] });
+    s.setTheme("dark");
+    assert.throws(() => s.saveProfile({ ...vllm, name: "leaky", extra: { api_token: SECRET } }), /refusing to write the value of \$(CONCORD_TEST_KEY|OPENAI_API_KEY)/);
+    const text = readFileSync(s.path, "utf8");
+    assert.ok(text.includes('"apiKeyEnv": "CONCORD_TEST_KEY"') || text.includes('"apiKeyEnv":"CONCORD_TEST_KEY"'));
+    assert.ok(text.includes("OPENAI_API_KEY"));
+    assert.ok(!text.includes(SECRET), "the key's value is not in the settings file");
+    assert.ok(!text.includes("leaky"));
+  });
+
+  test("probe records are keyed by name + baseURL + model", () => {
+    const caps = { streaming: true, tokenLogprobs: false, promptScoring: false, prefill: true, reasoningField: null, notes: [] };
+    settings.saveProbe(vllm as never, caps);
+    const reopened = openSettings({ cwd: dir, env: {} });
+    assert.equal(reopened.probe(vllm as never)!.promptScoring, false);
+    assert.ok(reopened.probe(vllm as never)!.probedAt);
+    assert.equal(reopened.probe({ ...vllm, baseURL: "http://elsewhere:1/v1" } as never), undefined);
+    assert.equal(reopened.probe({ ...vllm, model: "other" } as never), undefined);
+    settings.saveProfile(vllm);
+    const cfg = loadModelsConfig({ env: {}, settings: reopened });
+    assert.equal(cfg.profiles[0].capabilities!.prefill, true, "loaded profiles carry their probe record");
+  });
+
+  test("profiles, roles, theme, keys and sessions folder persist", () => {
+    settings.saveProfile(vllm);
+    settings.saveProfile({ ...vllm, model: "replaced" });
+    settings.setRoles({ generators: ["qwq"], evaluators: [], targets: ["qwq"], continuers: [], sanitizer: "qwq" });
+    settings.setKeyOverrides({ accept: "a" });
+    settings.setSessionsDir("/tmp/s");
+    const s = openSettings({ cwd: dir, env: {} });
+    assert.deepEqual(s.profiles().map((p) => p.model), ["replaced"]);
+    assert.equal(s.roles().sanitizer, "qwq");
+    assert.deepEqual(s.keyOverrides(), { accept: "a" });
+    assert.equal(s.sessionsDir(), "/tmp/s");
+    assert.equal(s.removeProfile("qwq"), true);
+    assert.deepEqual(s.profiles(), []);
+  });
+
+  test("a corrupt or hand-broken settings file is a one-line error naming it", () => {
+    writeFileSync(join(dir, "config.json"), "{ broken");
+    assert.throws(() => openSettings({ cwd: dir, env: {} }), (err: unknown) => err instanceof UserError && err.message.startsWith(join(dir, "config.json")) && !err.message.includes("\n"));
+    writeFileSync(join(dir, "config.json"), JSON.stringify({ profiles: [{ name: "x", backend: "openai", model: 5 }] }));
+    assert.throws(() => openSettings({ cwd: dir, env: {} }).profiles(), /config\.json: profiles\[0\]\.model: /);
+  });
+
+  test("CONCORD_CONFIG_DIR chooses the folder", () => {
+    const s = openSettings({ env: { CONCORD_CONFIG_DIR: dir } });
+    assert.equal(s.path, join(dir, "config.json"));
+  });
+});

@@ -1,0 +1,617 @@
+// A protocol double of OpenAI-compatible model servers, for tests and benchmarks.
+//
+// It speaks the documented wire formats of vLLM, SGLang, llama.cpp llama-server, Ollama (/v1)
+// and the OpenAI API (SSE framing, chat and completions shapes, the logprob shapes, /tokenize,
+// reasoning fields, refusals) and behind them runs a tiny deterministic "model": a fixed
+// regex tokenizer and a bigram log-probability derived from a hash. Scoring text it generated
+// therefore gives back exactly the log-probabilities it reported while generating.
+// Faults (429, 5xx, cut streams, malformed chunks, a server that never answers, 401, 404)
+// are queued per request. It only ever binds 127.0.0.1.
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+
+export type DoubleFlavor = "vllm" | "sglang" | "llama-server" | "ollama" | "openai";
+
+export interface DoubleMessage {
+  role: string;
+  content: string;
+  prefix?: boolean;
+}
+
+/** What the scripted "model" is asked. `prompt` is the exact text the model sees (template applied). */
+export interface ScriptRequest {
+  endpoint: "chat" | "completions" | "generate";
+  prompt: string;
+  messages?: DoubleMessage[];
+  /** True when the model continues a final assistant message (prefill) or a raw text. */
+  continuing: boolean;
+  body: Record<string, unknown>;
+}
+
+export type ScriptReply = string | { content: string; reasoning?: string };
+
+/** `path` defaults to the model calls: /v1/chat/completions, /v1/completions, /generate. */
+export type Fault =
+  /** Answer with this HTTP status (and an error body in the flavor's shape). */
+  | { kind: "status"; status: number; retryAfter?: string; retryAfterMs?: string; message?: string; path?: string }
+  /** Stream this many tokens, then write half a chunk and destroy the socket. */
+  | { kind: "cut"; afterTokens: number; path?: string }
+  /** Stream this many tokens, then a chunk that is not JSON. */
+  | { kind: "malformed"; afterTokens: number; path?: string }
+  /** Accept the request and never answer (until close()). */
+  | { kind: "hang"; path?: string };
+
+export interface ProtocolDoubleOptions {
+  /** 0 (default) picks a free port. */
+  port?: number;
+  flavor?: DoubleFlavor;
+  /** The served model id. llama-server ignores the requested model, like the real one. */
+  model?: string;
+  /** Delay before the response headers. */
+  latencyMs?: number;
+  /** Streaming rate; undefined or 0 = as fast as possible. */
+  tokensPerSecond?: number;
+  /** What the model says. Default: a deterministic sentence derived from the prompt. */
+  script?: (req: ScriptRequest) => ScriptReply;
+  /** Default replies carry thinking text (in the flavor's reasoning field). */
+  reasoning?: boolean;
+  /** Send thinking inline as <think>...</think> in content instead of a reasoning field. */
+  inlineThink?: boolean;
+  /** Override the reasoning field name (older vLLM: "reasoning_content"). */
+  reasoningField?: "reasoning" | "reasoning_content";
+  /** llama-server: thinking enabled, so assistant prefill is refused (as documented). */
+  thinkingEnabled?: boolean;
+  /** When set, requests must carry `Authorization: Bearer <apiKey>`, else 401. */
+  apiKey?: string;
+  /** Error bodies echo the Authorization header back (as some proxies do). */
+  echoAuthorization?: boolean;
+  faults?: Fault[];
+}
+
+export interface RequestRecord {
+  method: string;
+  path: string;
+  body: Record<string, unknown> | undefined;
+  authorization: string | undefined;
+  status: number;
+  startedAt: number;
+  endedAt?: number;
+  /** The client closed the connection before the response was complete. */
+  aborted: boolean;
+  tokensSent: number;
+}
+
+export interface ProtocolDouble {
+  /** http://127.0.0.1:PORT (server root: /tokenize, /version, /props ...). */
+  url: string;
+  /** url + "/v1", what an OpenAI client takes as baseURL. */
+  baseURL: string;
+  model: string;
+  flavor: DoubleFlavor;
+  requests: RequestRecord[];
+  /** Queue more faults (consumed in order by matching requests). */
+  pushFault(...f: Fault[]): void;
+  close(): Promise<void>;
+}
+
+// ---------------------------------------------------------------- the deterministic model
+
+const TOKEN_RE = /<s>|<\|[a-z_]+\|>| ?[A-Za-z]+| ?\d| ?[^\sA-Za-z\d]|\s/gu;
+export const BOS = "<s>";
+
+/** The double's tokenizer: every character lands in exactly one token; tokens concatenate back to the text. */
+export function tokenize(text: string): string[] {
+  return text.match(TOKEN_RE) ?? [];
+}
+
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h >>> 0;
+}
+
+export function tokenId(token: string): number {
+  return token === BOS ? 1 : (fnv1a(token) % 32000) + 3;
+}
+
+/** log p(token | previous token): a bigram model, so any context gives the same answer. */
+export function logprobOf(prev: string, token: string): number {
+  return -(0.05 + (fnv1a(prev + "\u241f" + token) % 4000) / 1000);
+}
+
+const WORDS = [
+  "the", "model", "reads", "each", "value", "and", "then", "adds", "them", "so", "we",
+  "get", "a", "total", "first", "step", "is", "to", "check", "units", "next", "result",
+];
+
+/** The most likely next token after `prev` (the top-1 alternative in top_logprobs dicts). */
+function topAlternative(prev: string): { token: string; logprob: number } {
+  return { token: " " + WORDS[fnv1a("alt" + prev) % WORDS.length], logprob: -0.01 };
+}
+
+function defaultReply(prompt: string, words = 10): string {
+  const h = fnv1a(prompt);
+  const out: string[] = [];
+  for (let i = 0; i < words; i++) out.push(WORDS[fnv1a(`${h}:${i}`) % WORDS.length]);
+  out[0] = out[0][0].toUpperCase() + out[0].slice(1);
+  return `${out.join(" ")}. The answer is ${(h % 90) + 10}.`;
+}
+
+interface GenToken {
+  token: string;
+  logprob: number;
+  channel: "content" | "reasoning";
+}
+
+/** Tokens of the reply, each scored after the previous token of (prompt + reply so far). */
+function generate(promptTokens: string[], reasoning: string, content: string, maxTokens: number): { tokens: GenToken[]; finish: "stop" | "length" } {
+  let prev = promptTokens[promptTokens.length - 1] ?? BOS;
+  const tokens: GenToken[] = [];
+  for (const [channel, text] of [["reasoning", reasoning], ["content", content]] as const) {
+    for (const t of tokenize(text)) {
+      if (tokens.length >= maxTokens) return { tokens, finish: "length" };
+      tokens.push({ token: t, logprob: logprobOf(prev, t), channel });
+      prev = t;
+    }
+  }
+  return { tokens, finish: "stop" };
+}
+
+function applyStop(text: string, stop: unknown): { text: string; stopped: boolean } {
+  const stops = typeof stop === "string" ? [stop] : Array.isArray(stop) ? stop.filter((s) => typeof s === "string") : [];
+  let cut = -1;
+  for (const s of stops as string[]) {
+    const i = text.indexOf(s);
+    if (i >= 0 && (cut < 0 || i < cut)) cut = i;
+  }
+  return cut < 0 ? { text, stopped: false } : { text: text.slice(0, cut), stopped: true };
+}
+
+/** The double's chat template. `open` leaves the last assistant message open (continued). */
+export function renderChat(messages: DoubleMessage[], opts: { addGenerationPrompt: boolean; continueFinal: boolean }): string {
+  let out = BOS;
+  messages.forEach((m, i) => {
+    const last = i === messages.length - 1;
+    if (last && opts.continueFinal && m.role === "assistant") out += `<|assistant|>\n${m.content}`;
+    else out += `<|${m.role}|>\n${m.content}<|end|>\n`;
+  });
+  if (opts.addGenerationPrompt && !opts.continueFinal) out += "<|assistant|>\n";
+  return out;
+}
+
+// ---------------------------------------------------------------- the server
+
+const REASONING_FIELD: Record<DoubleFlavor, "reasoning" | "reasoning_content" | null> = {
+  vllm: "reasoning",
+  sglang: "reasoning_content",
+  "llama-server": "reasoning_content",
+  ollama: "reasoning",
+  openai: null,
+};
+
+/** Faults without a path hit these (model calls), not probes of /version, /tokenize and the like. */
+const MODEL_PATHS = new Set(["/v1/chat/completions", "/v1/completions", "/generate"]);
+
+class HttpFault extends Error {
+  constructor(readonly status: number, message: string, readonly headers: Record<string, string> = {}) {
+    super(message);
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function startProtocolDouble(opts: ProtocolDoubleOptions = {}): Promise<ProtocolDouble> {
+  const flavor = opts.flavor ?? "vllm";
+  const model = opts.model ?? "double-model";
+  const faults: Fault[] = [...(opts.faults ?? [])];
+  const requests: RequestRecord[] = [];
+  const sockets = new Set<Socket>();
+  const hanging = new Set<ServerResponse>();
+  let closed = false;
+
+  const reasoningField = opts.reasoningField ?? REASONING_FIELD[flavor];
+  const tokenDelay = opts.tokensPerSecond ? 1000 / opts.tokensPerSecond : 0;
+
+  function takeFault(path: string): Fault | undefined {
+    const i = faults.findIndex((f) => (f.path ? f.path === path : MODEL_PATHS.has(path)));
+    return i < 0 ? undefined : faults.splice(i, 1)[0];
+  }
+
+  function errorBody(status: number, message: string): unknown {
+    if (flavor === "vllm" || flavor === "sglang")
+      return { object: "error", message, type: status === 404 ? "NotFoundError" : "BadRequestError", param: null, code: status };
+    if (flavor === "llama-server")
+      return { error: { code: status, message, type: status >= 500 ? "server_error" : "invalid_request_error" } };
+    return { error: { message, type: status === 401 ? "invalid_request_error" : "api_error", param: null, code: null } };
+  }
+
+  function script(req: ScriptRequest): { content: string; reasoning: string } {
+    if (opts.script) {
+      const r = opts.script(req);
+      return typeof r === "string" ? { content: r, reasoning: "" } : { content: r.content, reasoning: r.reasoning ?? "" };
+    }
+    const reasoning = opts.reasoning && !req.continuing ? "Let me think step by step about it." : "";
+    return { content: defaultReply(req.prompt), reasoning };
+  }
+
+  async function readBody(req: IncomingMessage): Promise<Record<string, unknown> | undefined> {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    if (!chunks.length) return undefined;
+    try {
+      return JSON.parse(Buffer.concat(chunks).toString("utf8"));
+    } catch {
+      throw new HttpFault(400, "request body is not valid JSON");
+    }
+  }
+
+  function checkModel(body: Record<string, unknown>): void {
+    if (flavor === "llama-server") return; // serves one model whatever is asked
+    if (body.model === model) return;
+    const name = String(body.model);
+    if (flavor === "ollama") throw new HttpFault(404, `model "${name}" not found, try pulling it first`);
+    if (flavor === "openai") throw new HttpFault(404, `The model '${name}' does not exist or you do not have access to it.`);
+    throw new HttpFault(404, `The model \`${name}\` does not exist.`);
+  }
+
+  function maxTokensOf(body: Record<string, unknown>): number {
+    const v = body.max_completion_tokens ?? body.max_tokens;
+    return typeof v === "number" ? v : 256;
+  }
+
+  // SSE writer that honours the token rate, cut/malformed faults, and client aborts.
+  async function sse(res: ServerResponse, rec: RequestRecord, fault: Fault | undefined, events: Array<{ data: unknown; tokens: number }>): Promise<void> {
+    res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
+    rec.status = 200;
+    for (const ev of events) {
+      if (res.destroyed || closed) return;
+      if (fault?.kind === "cut" && rec.tokensSent >= fault.afterTokens) {
+        // Destroy only once what came before has reached the client, so the cut lands mid-stream.
+        await new Promise<void>((resolve) => res.write(`data: ${JSON.stringify(ev.data).slice(0, 20)}`, () => resolve()));
+        await sleep(20);
+        res.socket?.destroy();
+        return;
+      }
+      if (fault?.kind === "malformed" && rec.tokensSent >= fault.afterTokens) {
+        res.write(`data: {"choices": [{"delta": {"content": "oops"\n\n`);
+        fault = undefined;
+      }
+      res.write(`data: ${JSON.stringify(ev.data)}\n\n`);
+      rec.tokensSent += ev.tokens;
+      if (tokenDelay && ev.tokens) await sleep(tokenDelay * ev.tokens);
+    }
+    if (res.destroyed) return;
+    res.end("data: [DONE]\n\n");
+  }
+
+  function sendJSON(res: ServerResponse, rec: RequestRecord, status: number, body: unknown, headers: Record<string, string> = {}): void {
+    rec.status = status;
+    res.writeHead(status, { "content-type": "application/json", ...headers });
+    res.end(JSON.stringify(body));
+  }
+
+  // ---- endpoints
+
+  async function chat(body: Record<string, unknown>, res: ServerResponse, rec: RequestRecord, fault: Fault | undefined) {
+    checkModel(body);
+    const messages = (body.messages as DoubleMessage[] | undefined) ?? [];
+    if (!Array.isArray(messages) || !messages.length) throw new HttpFault(400, "messages must be a non-empty array");
+    for (const key of ["continue_final_message", "add_generation_prompt", "prompt_logprobs"]) {
+      if (flavor === "openai" && key in body) throw new HttpFault(400, `Unrecognized request argument supplied: ${key}`);
+    }
+    const last = messages[messages.length - 1];
+    const trailingAssistant = last.role === "assistant";
+    let continueFinal = false;
+    if (flavor === "vllm" || flavor === "sglang") {
+      continueFinal = body.continue_final_message === true;
+      const addGen = body.add_generation_prompt !== false;
+      if (continueFinal && addGen) throw new HttpFault(400, "Cannot set both `continue_final_message` and `add_generation_prompt` to True.");
+      if (continueFinal && !trailingAssistant) throw new HttpFault(400, "continue_final_message requires the last message to be from the assistant");
+    } else if (flavor === "llama-server" || flavor === "ollama") {
+      continueFinal = trailingAssistant;
+      if (continueFinal && flavor === "llama-server" && opts.thinkingEnabled)
+        throw new HttpFault(400, "Assistant response prefill is incompatible with enable_thinking.");
+    }
+    const prompt = renderChat(messages, { addGenerationPrompt: !continueFinal, continueFinal });
+    const promptTokens = tokenize(prompt);
+    const stream = body.stream === true;
+    const promptLogprobs = flavor === "vllm" && typeof body.prompt_logprobs === "number" ? body.prompt_logprobs : undefined;
+    if (promptLogprobs !== undefined && stream) throw new HttpFault(400, "`prompt_logprobs` are not available when `stream=True`.");
+
+    const said = script({ endpoint: "chat", prompt, messages, continuing: continueFinal, body });
+    const inline = opts.inlineThink || reasoningField === null;
+    let reasoning = said.reasoning;
+    let content = said.content;
+    if (reasoning && opts.inlineThink) {
+      content = `<think>${reasoning}</think>\n\n${content}`;
+      reasoning = "";
+    } else if (reasoning && inline) reasoning = ""; // the OpenAI API hides thinking
+    const stopped = applyStop(content, body.stop);
+    const gen = generate(promptTokens, reasoning, stopped.text, maxTokensOf(body));
+    const finish = gen.finish === "length" ? "length" : "stop";
+    const wantLogprobs = body.logprobs === true;
+    const topN = typeof body.top_logprobs === "number" ? body.top_logprobs : 0;
+    const id = `chatcmpl-double-${rec.startedAt}`;
+    const created = Math.floor(Date.now() / 1000);
+    const lpEntry = (t: GenToken, prev: string) => ({
+      token: t.token,
+      logprob: t.logprob,
+      bytes: [...Buffer.from(t.token, "utf8")],
+      top_logprobs: topN > 0 ? [topAlternative(prev)] : [],
+    });
+    const prevOf = (i: number) => (i === 0 ? promptTokens[promptTokens.length - 1] : gen.tokens[i - 1].token);
+
+    if (stream) {
+      const events: Array<{ data: unknown; tokens: number }> = [];
+      const chunk = (delta: Record<string, unknown>, logprobs: unknown, finish_reason: string | null, tokens: number) => ({
+        data: { id, object: "chat.completion.chunk", created, model, choices: [{ index: 0, delta, logprobs, finish_reason }] },
+        tokens,
+      });
+      events.push(chunk({ role: "assistant", content: "" }, null, null, 0));
+      gen.tokens.forEach((t, i) => {
+        const delta = t.channel === "reasoning" ? { [reasoningField as string]: t.token } : { content: t.token };
+        events.push(chunk(delta, wantLogprobs ? { content: [lpEntry(t, prevOf(i))] } : null, null, 1));
+      });
+      events.push(chunk({}, null, finish, 0));
+      await sse(res, rec, fault, events);
+      return;
+    }
+    if (tokenDelay) await sleep(tokenDelay * gen.tokens.length);
+    const message: Record<string, unknown> = {
+      role: "assistant",
+      content: gen.tokens.filter((t) => t.channel === "content").map((t) => t.token).join(""),
+    };
+    const r = gen.tokens.filter((t) => t.channel === "reasoning").map((t) => t.token).join("");
+    if (r) message[reasoningField as string] = r;
+    const out: Record<string, unknown> = {
+      id,
+      object: "chat.completion",
+      created,
+      model,
+      choices: [{ index: 0, message, logprobs: wantLogprobs ? { content: gen.tokens.map((t, i) => lpEntry(t, prevOf(i))) } : null, finish_reason: finish }],
+      usage: { prompt_tokens: promptTokens.length, completion_tokens: gen.tokens.length, total_tokens: promptTokens.length + gen.tokens.length },
+    };
+    if (promptLogprobs !== undefined) out.prompt_logprobs = promptLogprobsOf(promptTokens, promptLogprobs);
+    sendJSON(res, rec, 200, out);
+  }
+
+  function promptLogprobsOf(tokens: string[], k: number): Array<null | Record<string, unknown>> {
+    return tokens.map((t, i) => {
+      if (i === 0) return null;
+      const entry: Record<string, unknown> = {};
+      const lp = logprobOf(tokens[i - 1], t);
+      const alt = topAlternative(tokens[i - 1]);
+      const isTop = alt.token === t;
+      entry[String(tokenId(t))] = { logprob: lp, rank: isTop ? 1 : 2, decoded_token: t };
+      if (k >= 1 && !isTop) entry[String(tokenId(alt.token))] = { logprob: alt.logprob, rank: 1, decoded_token: alt.token };
+      return entry;
+    });
+  }
+
+  async function completions(body: Record<string, unknown>, res: ServerResponse, rec: RequestRecord, fault: Fault | undefined) {
+    checkModel(body);
+    const prompts = Array.isArray(body.prompt) ? (body.prompt as unknown[]) : [body.prompt];
+    if (!prompts.length || prompts.some((p) => typeof p !== "string")) throw new HttpFault(400, "prompt must be a string or a list of strings");
+    const echo = body.echo === true;
+    if (echo && flavor === "llama-server") throw new HttpFault(500, "Only no echo is supported");
+    if (flavor === "openai") throw new HttpFault(404, "This is a chat model and not supported in the v1/completions endpoint. Did you mean to use v1/chat/completions?");
+    const stream = body.stream === true;
+    const k = typeof body.logprobs === "number" ? body.logprobs : undefined;
+    const promptLogprobs = flavor === "vllm" && typeof body.prompt_logprobs === "number" ? body.prompt_logprobs : undefined;
+    if (promptLogprobs !== undefined && stream) throw new HttpFault(400, "`prompt_logprobs` are not available when `stream=True`.");
+    // Only vLLM (and servers like it) return the prompt's own log-probabilities; Ollama and SGLang's /v1 ignore echo here.
+    const honoursEcho = echo && flavor === "vllm";
+    const id = `cmpl-double-${rec.startedAt}`;
+    const created = Math.floor(Date.now() / 1000);
+    const maxTokens = maxTokensOf(body);
+
+    const choices = (prompts as string[]).map((p, index) => {
+      const addBos = flavor === "vllm" || flavor === "llama-server";
+      const promptTokens = addBos ? [BOS, ...tokenize(p)] : tokenize(p);
+      const said = script({ endpoint: "completions", prompt: p, continuing: true, body });
+      const stopped = applyStop(said.content, body.stop);
+      const gen = generate(promptTokens, "", stopped.text, maxTokens);
+      return { index, p, promptTokens, gen };
+    });
+
+    if (stream) {
+      if (choices.length !== 1) throw new HttpFault(400, "streaming supports one prompt");
+      const { promptTokens, gen } = choices[0];
+      const events: Array<{ data: unknown; tokens: number }> = [];
+      let offset = choices[0].p.length;
+      gen.tokens.forEach((t, i) => {
+        const prev = i === 0 ? promptTokens[promptTokens.length - 1] : gen.tokens[i - 1].token;
+        const logprobs = k !== undefined ? { tokens: [t.token], token_logprobs: [t.logprob], top_logprobs: [k > 0 ? altDict(prev) : {}], text_offset: [offset] } : null;
+        offset += t.token.length;
+        events.push({ data: { id, object: "text_completion", created, model, choices: [{ index: 0, text: t.token, logprobs, finish_reason: null }] }, tokens: 1 });
+      });
+      const finish = gen.finish;
+      events.push({ data: { id, object: "text_completion", created, model, choices: [{ index: 0, text: "", logprobs: null, finish_reason: finish }] }, tokens: 0 });
+      await sse(res, rec, fault, events);
+      return;
+    }
+    const genCount = choices.reduce((n, c) => n + c.gen.tokens.length, 0);
+    if (tokenDelay) await sleep(tokenDelay * genCount);
+    const out = choices.map(({ index, p, promptTokens, gen }) => {
+      const genText = gen.tokens.map((t) => t.token).join("");
+      let logprobs: unknown = null;
+      if (k !== undefined) {
+        const toks: string[] = [];
+        const lps: Array<number | null> = [];
+        const tops: Array<Record<string, number> | null> = [];
+        const offs: number[] = [];
+        let off = 0;
+        if (honoursEcho) {
+          promptTokens.forEach((t, i) => {
+            toks.push(t);
+            lps.push(i === 0 ? null : logprobOf(promptTokens[i - 1], t));
+            tops.push(i === 0 ? null : altDict(promptTokens[i - 1]));
+            offs.push(off);
+            if (t !== BOS) off += t.length;
+          });
+        } else off = p.length;
+        gen.tokens.forEach((t, i) => {
+          toks.push(t.token);
+          lps.push(t.logprob);
+          tops.push(altDict(i === 0 ? promptTokens[promptTokens.length - 1] : gen.tokens[i - 1].token));
+          offs.push(off);
+          off += t.token.length;
+        });
+        logprobs = { tokens: toks, token_logprobs: lps, top_logprobs: tops, text_offset: offs };
+      }
+      const choice: Record<string, unknown> = { index, text: (honoursEcho ? p : "") + genText, logprobs, finish_reason: gen.finish };
+      if (promptLogprobs !== undefined) choice.prompt_logprobs = promptLogprobsOf(promptTokens, promptLogprobs);
+      return choice;
+    });
+    const promptCount = choices.reduce((n, c) => n + c.promptTokens.length, 0);
+    sendJSON(res, rec, 200, {
+      id,
+      object: "text_completion",
+      created,
+      model,
+      choices: out,
+      usage: { prompt_tokens: promptCount, completion_tokens: genCount, total_tokens: promptCount + genCount },
+    });
+  }
+
+  function altDict(prev: string): Record<string, number> {
+    const a = topAlternative(prev);
+    return { [a.token]: a.logprob };
+  }
+
+  async function vllmTokenize(body: Record<string, unknown>, res: ServerResponse, rec: RequestRecord) {
+    checkModel(body);
+    let tokens: string[];
+    if (Array.isArray(body.messages)) {
+      const continueFinal = body.continue_final_message === true;
+      const text = renderChat(body.messages as DoubleMessage[], { addGenerationPrompt: body.add_generation_prompt !== false, continueFinal });
+      tokens = tokenize(text);
+    } else if (typeof body.prompt === "string") {
+      tokens = body.add_special_tokens === false ? tokenize(body.prompt) : [BOS, ...tokenize(body.prompt)];
+    } else throw new HttpFault(400, "prompt or messages required");
+    sendJSON(res, rec, 200, { count: tokens.length, max_model_len: 4096, tokens: tokens.map(tokenId), token_strs: body.return_token_strs ? tokens : null });
+  }
+
+  async function sglangGenerate(body: Record<string, unknown>, res: ServerResponse, rec: RequestRecord) {
+    if (typeof body.text !== "string") throw new HttpFault(400, "text required");
+    const promptTokens = [BOS, ...tokenize(body.text)];
+    const sp = (body.sampling_params as Record<string, unknown> | undefined) ?? {};
+    const maxNew = typeof sp.max_new_tokens === "number" ? sp.max_new_tokens : 128;
+    const said = script({ endpoint: "generate", prompt: body.text, continuing: true, body });
+    const gen = generate(promptTokens, "", said.content, maxNew);
+    const start = typeof body.logprob_start_len === "number" ? body.logprob_start_len : 0;
+    const meta: Record<string, unknown> = { prompt_tokens: promptTokens.length, completion_tokens: gen.tokens.length, finish_reason: { type: gen.finish } };
+    if (body.return_logprob === true) {
+      const withText = body.return_text_in_logprobs === true;
+      meta.input_token_logprobs = promptTokens.slice(start).map((t, j) => {
+        const i = j + start;
+        const lp = i === 0 ? null : logprobOf(promptTokens[i - 1], t);
+        return withText ? [lp, tokenId(t), t] : [lp, tokenId(t)];
+      });
+      meta.output_token_logprobs = gen.tokens.map((t) => (withText ? [t.logprob, tokenId(t.token), t.token] : [t.logprob, tokenId(t.token)]));
+    }
+    sendJSON(res, rec, 200, { text: gen.tokens.map((t) => t.token).join(""), meta_info: meta });
+  }
+
+  async function route(req: IncomingMessage, res: ServerResponse, rec: RequestRecord): Promise<void> {
+    const path = rec.path;
+    const body = req.method === "POST" ? await readBody(req) : undefined;
+    rec.body = body;
+    const fault = takeFault(path);
+    if (opts.latencyMs) await sleep(opts.latencyMs);
+    if (fault?.kind === "hang") {
+      hanging.add(res);
+      return;
+    }
+    if (fault?.kind === "status") {
+      const headers: Record<string, string> = {};
+      if (fault.retryAfter !== undefined) headers["retry-after"] = fault.retryAfter;
+      if (fault.retryAfterMs !== undefined) headers["retry-after-ms"] = fault.retryAfterMs;
+      throw new HttpFault(fault.status, fault.message ?? (fault.status === 429 ? "Rate limit reached" : "Service unavailable"), headers);
+    }
+    if (opts.apiKey !== undefined && rec.authorization !== `Bearer ${opts.apiKey}`) {
+      const echo = opts.echoAuthorization ? ` (got Authorization: ${rec.authorization ?? "none"})` : "";
+      throw new HttpFault(401, `Incorrect API key provided${echo}`);
+    }
+    const g = req.method === "GET";
+    if (g && path === "/v1/models") return sendJSON(res, rec, 200, { object: "list", data: [{ id: model, object: "model", created: 0, owned_by: flavor }] });
+    if (g && path === "/health" && flavor !== "openai" && flavor !== "ollama") return sendJSON(res, rec, 200, {});
+    if (g && path === "/version" && flavor === "vllm") return sendJSON(res, rec, 200, { version: "0.11.0" });
+    if (g && path === "/get_model_info" && flavor === "sglang") return sendJSON(res, rec, 200, { model_path: model, is_generation: true });
+    if (g && path === "/api/version" && flavor === "ollama") return sendJSON(res, rec, 200, { version: "0.12.11" });
+    if (g && path === "/props" && flavor === "llama-server")
+      return sendJSON(res, rec, 200, { model_path: `/models/${model}.gguf`, chat_template: "double", build_info: "b6000-double", default_generation_settings: { n_ctx: 4096 } });
+    if (!g && body === undefined) throw new HttpFault(400, "missing request body");
+    if (!g && path === "/v1/chat/completions") return chat(body!, res, rec, fault);
+    if (!g && path === "/v1/completions") return completions(body!, res, rec, fault);
+    if (!g && path === "/tokenize" && (flavor === "vllm" || flavor === "sglang")) return vllmTokenize(body!, res, rec);
+    if (!g && path === "/tokenize" && flavor === "llama-server") {
+      const content = String(body!.content ?? "");
+      const toks = body!.add_special === true ? [BOS, ...tokenize(content)] : tokenize(content);
+      return sendJSON(res, rec, 200, { tokens: toks.map(tokenId) });
+    }
+    if (!g && path === "/apply-template" && flavor === "llama-server") {
+      const messages = (body!.messages as DoubleMessage[]) ?? [];
+      return sendJSON(res, rec, 200, { prompt: renderChat(messages, { addGenerationPrompt: true, continueFinal: false }) });
+    }
+    if (!g && path === "/generate" && flavor === "sglang") return sglangGenerate(body!, res, rec);
+    throw new HttpFault(404, flavor === "openai" || flavor === "ollama" ? `404 page not found` : `Not Found: ${path}`);
+  }
+
+  const server = createServer((req, res) => {
+    const rec: RequestRecord = {
+      method: req.method ?? "GET",
+      path: (req.url ?? "/").split("?")[0],
+      body: undefined,
+      authorization: req.headers.authorization,
+      status: 0,
+      startedAt: Date.now(),
+      aborted: false,
+      tokensSent: 0,
+    };
+    requests.push(rec);
+    res.on("close", () => {
+      rec.endedAt = Date.now();
+      if (!res.writableFinished) rec.aborted = true;
+    });
+    route(req, res, rec).catch((err) => {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      const status = err instanceof HttpFault ? err.status : 500;
+      const headers = err instanceof HttpFault ? err.headers : {};
+      sendJSON(res, rec, status, errorBody(status, err instanceof Error ? err.message : String(err)), headers);
+    });
+  });
+  server.on("connection", (s) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.port ?? 0, "127.0.0.1", () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    url,
+    baseURL: `${url}/v1`,
+    model,
+    flavor,
+    requests,
+    pushFault: (...f) => faults.push(...f),
+    close: async () => {
+      closed = true;
+      for (const r of hanging) r.destroy();
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** Short alias: `start({port: 0, flavor: "vllm", ...})`. */
+export const start = startProtocolDouble;
