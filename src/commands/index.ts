@@ -2,4 +2,11 @@
 import type { Command } from "commander";
 
 export const commandModules: Array<() => Promise<{ register: (program: Command) => void }>> = [
+  () => import("./import.js"),
+  () => import("./report.js"),
+  () => import("./problems.js"),
+  () => import("./models.js"),
+  () => import("./run.js"),
+  () => import("./ensemble.js"),
+  () => import("./relay.js"),
 ];
