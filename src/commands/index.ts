@@ -2,6 +2,7 @@
 import type { Command } from "commander";
 
 export const commandModules: Array<() => Promise<{ register: (program: Command) => void }>> = [
+  () => import("./open.js"),
   () => import("./import.js"),
   () => import("./report.js"),
   () => import("./problems.js"),

@@ -1,0 +1,41 @@
+// The interactive interface: `concord` with no subcommand, and `concord replay <file>`.
+import type { Command } from "commander";
+
+interface OpenFlags {
+  model?: string;
+  session?: string;
+  replay?: string;
+  sessionsDir?: string;
+  theme?: string;
+}
+
+async function open(flags: OpenFlags): Promise<void> {
+  // Loaded lazily so that headless commands never pay for React and Ink.
+  const { launchUI } = await import("../ui/launch.js");
+  if (flags.model) process.env.CONCORD_MODEL = flags.model;
+  await launchUI({
+    modelPath: flags.model,
+    session: flags.session,
+    replay: flags.replay,
+    sessionsDir: flags.sessionsDir,
+    theme: flags.theme,
+  });
+}
+
+export function register(program: Command): void {
+  program
+    .option("--model <file.gguf>", "run every role on this one local GGUF (same as CONCORD_MODEL)")
+    .option("--session <file>", "resume a saved session")
+    .option("--sessions-dir <dir>", "where sessions are autosaved (default: $CONCORD_SESSIONS_DIR or ./sessions)")
+    .option("--theme <name|file.json>", "dark, light, mono, or a theme file")
+    .action(async (flags: OpenFlags) => open(flags));
+
+  program
+    .command("replay")
+    .description("open a saved session or a backend recording in the interface")
+    .argument("<file>", "a session JSON file or a recording (.jsonl)")
+    .option("--theme <name|file.json>", "dark, light, mono, or a theme file")
+    .action(async (file: string, flags: OpenFlags) => {
+      await open({ ...flags, replay: file });
+    });
+}

@@ -1,0 +1,291 @@
+// A session is one JSON file: the problem, the roles, the chain with its provenance and the
+// targets' answers. It is rewritten atomically (temp file, fsync, rename) after every change,
+// and validated on load, so a crash or a bad file never costs a good one.
+//
+// Where: an explicit directory (--sessions-dir), else $CONCORD_SESSIONS_DIR, else the
+// `sessionsDir` setting, else `./sessions` under the current directory. The working
+// directory is the default because sessions belong to the experiment folder they came from,
+// next to its results, and are meant to be shared or committed with it.
+import { readFile, readdir, mkdir, stat } from "node:fs/promises";
+import { basename, join, resolve } from "node:path";
+import writeFileAtomic from "write-file-atomic";
+import { z } from "zod";
+import { chainText, type Chain } from "../core/chain.js";
+import type { Problem } from "../core/types.js";
+import type { ConsistencySnapshot, TargetAnswer } from "../engine/events.js";
+import { UserError } from "../errors.js";
+import type { Roles, SessionSnapshot } from "./store.js";
+
+export const SESSION_SCHEMA = 1;
+
+const tokenSchema = z.object({ token: z.string(), logprob: z.number() });
+const scoreSchema = z.object({
+  evaluator: z.string(),
+  meanNll: z.number(),
+  perplexity: z.number(),
+  tokens: z.array(tokenSchema).optional(),
+});
+const candidateSchema = z.object({
+  id: z.string(),
+  generator: z.string(),
+  sampleIndex: z.number().int(),
+  text: z.string(),
+  raw: z.string(),
+  tokens: z.array(tokenSchema).optional(),
+  scores: z.array(scoreSchema),
+  meanPerplexity: z.number().optional(),
+  endOfThought: z.boolean(),
+  error: z.string().optional(),
+});
+const sentenceSchema = z.object({
+  text: z.string(),
+  author: z.string().min(1),
+  decision: z.enum(["evaluator", "human-pick", "human-edit", "human-written", "imported"]),
+  candidates: z.array(candidateSchema),
+  evaluatorPick: z.string().optional(),
+  acceptedId: z.string().optional(),
+  at: z.string(),
+});
+const chainSchema = z.object({ sentences: z.array(sentenceSchema), finished: z.boolean() });
+const problemSchema = z.object({
+  id: z.string().min(1),
+  source: z.string().min(1),
+  messages: z.array(z.object({ role: z.enum(["system", "user", "assistant"]), content: z.string() })).min(1),
+  reference: z.object({
+    kind: z.enum(["integer", "decimal", "date", "weeks_days", "number", "exact", "free"]),
+    value: z.string(),
+    lower: z.number().optional(),
+    upper: z.number().optional(),
+    alternatives: z.array(z.string()).optional(),
+  }),
+  meta: z.record(z.string(), z.union([z.string(), z.number(), z.null()])),
+});
+const gradeSchema = z.object({ answer: z.string(), correct: z.boolean(), error: z.string().optional() });
+const answerSchema = z.object({ target: z.string(), chainLength: z.number().int().min(0), raw: z.string(), grade: gradeSchema });
+const snapshotSchema = z.object({
+  chainLength: z.number().int().min(0),
+  pairs: z.record(z.string(), z.boolean()),
+  consistency: z.number(),
+  accuracy: z.number(),
+  split: z.object({ consistentCorrect: z.number(), consistentWrong: z.number(), inconsistent: z.number() }),
+});
+const rolesSchema = z.object({
+  generators: z.array(z.string()),
+  evaluators: z.array(z.string()),
+  targets: z.array(z.string()),
+  models: z.record(z.string(), z.string()).optional(),
+});
+
+export const sessionSchema = z.object({
+  schema: z.literal(SESSION_SCHEMA),
+  id: z.string().min(1),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  problem: problemSchema,
+  roles: rolesSchema,
+  chain: chainSchema,
+  targets: z.object({ answers: z.array(answerSchema), consistency: z.array(snapshotSchema) }),
+});
+
+export interface SessionFile {
+  schema: typeof SESSION_SCHEMA;
+  id: string;
+  createdAt: string;
+  updatedAt: string;
+  problem: Problem;
+  roles: Roles;
+  chain: Chain;
+  targets: { answers: TargetAnswer[]; consistency: ConsistencySnapshot[] };
+}
+
+export interface SessionsDirChoice {
+  dir?: string;
+  setting?: string;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+export function resolveSessionsDir(c: SessionsDirChoice = {}): string {
+  const env = c.env ?? process.env;
+  const cwd = c.cwd ?? process.cwd();
+  return resolve(cwd, c.dir || env.CONCORD_SESSIONS_DIR || c.setting || "sessions");
+}
+
+export function sessionPath(dir: string, id: string): string {
+  return join(dir, `${id.replace(/[^A-Za-z0-9._-]+/g, "_")}.json`);
+}
+
+export function toSessionFile(s: SessionSnapshot, now = new Date()): SessionFile {
+  return {
+    schema: SESSION_SCHEMA,
+    id: s.info.id,
+    createdAt: s.info.createdAt,
+    updatedAt: now.toISOString(),
+    problem: s.problem,
+    roles: s.roles,
+    chain: s.chain,
+    targets: s.targets,
+  };
+}
+
+function lineCol(text: string, pos: number): string {
+  const before = text.slice(0, pos);
+  const line = before.split("\n").length;
+  const col = pos - before.lastIndexOf("\n");
+  return `line ${line} column ${col}`;
+}
+
+/** Validate parsed data; the error names the file and the first bad field. */
+export function parseSession(data: unknown, file: string): SessionFile {
+  const schema = (data as { schema?: unknown } | null)?.schema;
+  if (data && typeof data === "object" && schema !== SESSION_SCHEMA)
+    throw new UserError(`${file}: schema ${JSON.stringify(schema ?? null)} is not a Concord session (expected schema ${SESSION_SCHEMA})`);
+  const r = sessionSchema.safeParse(data);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    throw new UserError(`${file}: field ${issue.path.join(".") || "(top)"}: ${issue.message}`);
+  }
+  return r.data as SessionFile;
+}
+
+/** Read and validate a session file. Errors are one line naming the file and the place. */
+export async function loadSession(file: string): Promise<SessionFile> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    throw new UserError(`${file}: cannot read session (${(err as NodeJS.ErrnoException).code ?? "error"})`);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    const msg = (err as Error).message;
+    const m = /position (\d+)/.exec(msg);
+    const pos = m ? Number(m[1]) : text.length;
+    const why = /end of JSON/i.test(msg) || !m || pos >= text.trimEnd().length ? "file ends early (truncated?)" : "not valid JSON";
+    throw new UserError(`${file}: ${why} at ${lineCol(text, pos)}`);
+  }
+  return parseSession(data, file);
+}
+
+/** Write a session atomically. The data is validated first: a bad session is never written. */
+export async function writeSession(file: string, session: SessionFile): Promise<void> {
+  parseSession(session, file);
+  await mkdir(resolve(file, ".."), { recursive: true });
+  await writeFileAtomic(file, JSON.stringify(session, null, 2) + "\n", { fsync: true, mode: 0o644 });
+}
+
+/** Saves in order and coalesces bursts: while one write runs, only the newest next state waits. */
+export function createAutosaver(dir: string, now: () => Date = () => new Date()) {
+  let running: Promise<void> | undefined;
+  let next: SessionSnapshot | undefined;
+  let waiters: Array<{ ok: () => void; err: (e: unknown) => void }> = [];
+  const drain = async () => {
+    while (next) {
+      const snap = next;
+      const ws = waiters;
+      next = undefined;
+      waiters = [];
+      const file = snap.info.file ?? sessionPath(dir, snap.info.id);
+      try {
+        await writeSession(file, toSessionFile(snap, now()));
+        ws.forEach((w) => w.ok());
+      } catch (e) {
+        ws.forEach((w) => w.err(e));
+      }
+    }
+    running = undefined;
+  };
+  const save = (snap: SessionSnapshot): Promise<void> =>
+    new Promise<void>((ok, err) => {
+      next = snap;
+      waiters.push({ ok, err });
+      running ??= drain();
+    });
+  return { save, idle: () => running ?? Promise.resolve() };
+}
+
+export interface SessionEntry {
+  file: string;
+  id: string;
+  problem?: string;
+  sentences?: number;
+  finished?: boolean;
+  updatedAt?: string;
+  /** Why the file cannot be resumed (it is listed, never touched). */
+  error?: string;
+}
+
+/** Every session in a directory, newest first; unreadable files are listed with their error. */
+export async function listSessions(dir: string): Promise<SessionEntry[]> {
+  let names: string[];
+  try {
+    names = (await readdir(dir)).filter((n) => n.endsWith(".json"));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw new UserError(`${dir}: cannot list sessions (${(err as NodeJS.ErrnoException).code ?? "error"})`);
+  }
+  const out: SessionEntry[] = [];
+  for (const name of names) {
+    const file = join(dir, name);
+    try {
+      const s = await loadSession(file);
+      out.push({ file, id: s.id, problem: `${s.problem.source}/${s.problem.id}`, sentences: s.chain.sentences.length, finished: s.chain.finished, updatedAt: s.updatedAt });
+    } catch (err) {
+      const mtime = await stat(file).then((st) => st.mtime.toISOString(), () => undefined);
+      out.push({ file, id: basename(name, ".json"), updatedAt: mtime, error: (err as Error).message });
+    }
+  }
+  return out.sort((a, b) => (b.updatedAt ?? "").localeCompare(a.updatedAt ?? ""));
+}
+
+/** The chain as plain thinking text, ready to reuse as a transfer CoT. */
+export function exportChainText(chain: Chain): string {
+  return chainText(chain) + "\n";
+}
+
+const mdCell = (s: string) => s.replace(/\|/g, "\\|").replace(/\s*\n\s*/g, " ");
+const fmt = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? "-" : n.toFixed(2));
+
+/** The whole session as a Markdown report: problem, roles, each step's race, targets. */
+export function exportSessionMarkdown(s: SessionFile): string {
+  const L: string[] = [];
+  L.push(`# Session ${s.id}`, "");
+  L.push(`- problem: ${s.problem.source}/${s.problem.id}`);
+  L.push(`- reference answer: ${s.problem.reference.value} (${s.problem.reference.kind})`);
+  L.push(`- generators: ${s.roles.generators.join(", ") || "-"}`);
+  L.push(`- evaluators: ${s.roles.evaluators.join(", ") || "-"}`);
+  L.push(`- targets: ${s.roles.targets.join(", ") || "-"}`);
+  L.push(`- created: ${s.createdAt}; updated: ${s.updatedAt}; chain ${s.chain.finished ? "finished" : "open"}`, "");
+  L.push("## Prompt", "");
+  for (const m of s.problem.messages) L.push(`**${m.role}**`, "", m.content.split("\n").map((l) => `> ${l}`).join("\n"), "");
+  L.push("## Chain", "", "```text", chainText(s.chain), "```", "");
+  L.push("## Steps", "");
+  s.chain.sentences.forEach((sent, i) => {
+    L.push(`### ${i + 1}. ${sent.author} (${sent.decision})`, "", mdCell(sent.text), "");
+    if (sent.candidates.length) {
+      const evals = [...new Set(sent.candidates.flatMap((c) => c.scores.map((x) => x.evaluator)))];
+      L.push(`| candidate | text | ${evals.map((e) => `ppl ${mdCell(e)}`).join(" | ")}${evals.length ? " | " : ""}mean | |`);
+      L.push(`|---|---|${evals.map(() => "---|").join("")}---|---|`);
+      for (const c of sent.candidates) {
+        const mark = [c.id === sent.evaluatorPick ? "pick" : "", c.id === sent.acceptedId ? "accepted" : ""].filter(Boolean).join(", ");
+        const cells = evals.map((e) => fmt(c.scores.find((x) => x.evaluator === e)?.perplexity));
+        L.push(`| ${mdCell(c.id)} | ${mdCell(c.text)} | ${cells.join(" | ")}${cells.length ? " | " : ""}${fmt(c.meanPerplexity)} | ${mark} |`);
+      }
+      L.push("");
+    }
+  });
+  if (s.targets.answers.length) {
+    L.push("## Target answers", "", "| chain length | target | answer | correct |", "|---|---|---|---|");
+    for (const a of s.targets.answers) L.push(`| ${a.chainLength} | ${mdCell(a.target)} | ${mdCell(a.grade.answer || "(none)")} | ${a.grade.correct ? "yes" : "no"} |`);
+    L.push("");
+  }
+  if (s.targets.consistency.length) {
+    L.push("## Consistency", "", "| chain length | consistency | accuracy | consistent-correct | consistent-wrong | inconsistent |", "|---|---|---|---|---|---|");
+    for (const c of s.targets.consistency)
+      L.push(`| ${c.chainLength} | ${fmt(c.consistency)} | ${fmt(c.accuracy)} | ${fmt(c.split.consistentCorrect)} | ${fmt(c.split.consistentWrong)} | ${fmt(c.split.inconsistent)} |`);
+    L.push("");
+  }
+  return L.join("\n");
+}

@@ -1,0 +1,585 @@
+// The store the interface renders. Engine events arrive here in bursts (many candidates
+// streaming at once); they are queued and applied together at most every `flushMs`, so the
+// screen redraws a few dozen times a second however fast the tokens come. Intents (accept,
+// override, edit, ...) are actions here that drive the engine; components never touch it.
+import { createStore, type StoreApi } from "zustand/vanilla";
+import { useStore } from "zustand";
+import type { Candidate, Chain } from "../core/chain.js";
+import type { Problem } from "../core/types.js";
+import type { ConsistencySnapshot, EngineEvent, EngineListener, TargetAnswer } from "../engine/events.js";
+import type { Screen } from "../ui/keys.js";
+import { oneLine } from "../errors.js";
+
+/** What the store needs from the engine's ChainBuilder (src/engine/ensemble.ts). */
+export interface ChainDriver {
+  on(listener: EngineListener): (() => void) | void;
+  startStep(): unknown;
+  accept(candidateId: string): unknown;
+  acceptEdited(candidateId: string, text: string): unknown;
+  write(text: string): unknown;
+  undo(): unknown;
+  regenerate(): unknown;
+  runSteps(n: number | "end"): unknown;
+  pause(): unknown;
+  cancel(): unknown;
+  getChain(): Chain;
+}
+
+/** Anything else that emits engine events (the TargetPanel). */
+export interface EventSource {
+  on(listener: EngineListener): (() => void) | void;
+  cancel?(): unknown;
+  close?(): unknown;
+}
+
+export interface Roles {
+  generators: string[];
+  evaluators: string[];
+  targets: string[];
+  /** Role name -> model (profile/backend) it runs on, for the record. */
+  models?: Record<string, string>;
+}
+
+/** A race ready to run: made by the launcher from a problem (and a chain when resuming). */
+export interface RaceHandle {
+  builder: ChainDriver;
+  targets?: EventSource;
+  roles: Roles;
+  /** Release models and timers of this race. */
+  close?(): unknown;
+}
+
+export type RaceFactory = (problem: Problem, chain?: Chain) => Promise<RaceHandle> | RaceHandle;
+
+export interface Lane {
+  id: string;
+  generator: string;
+  sampleIndex: number;
+  /** Content streamed so far (untrusted: sanitize before rendering). */
+  text: string;
+  reasoning: string;
+  done: boolean;
+  candidate?: Candidate;
+  /** evaluator -> score */
+  scores: Record<string, { meanNll: number; perplexity: number }>;
+  mean?: number;
+  error?: string;
+}
+
+export interface RaceView {
+  step: number;
+  lanes: Lane[];
+  pick?: string;
+  awaiting: boolean;
+  generating: boolean;
+  /** Id accepted at the end of this step, shown until the next step starts. */
+  acceptedId?: string;
+}
+
+export interface TargetsView {
+  /** Latest answer per target. */
+  answers: Record<string, TargetAnswer>;
+  /** Targets asked and not answered yet -> chain length asked for. */
+  pending: Record<string, number>;
+  /** Every answer, in arrival order (saved with the session). */
+  log: TargetAnswer[];
+  history: ConsistencySnapshot[];
+}
+
+export interface SessionInfo {
+  id: string;
+  file?: string;
+  createdAt: string;
+  savedAt?: string;
+  saveError?: string;
+}
+
+export type AutoMode = { mode: "off" } | { mode: "steps"; remaining: number } | { mode: "end" };
+
+/** What gets written when the session is saved (sessions.ts turns it into the file). */
+export interface SessionSnapshot {
+  info: SessionInfo;
+  problem: Problem;
+  roles: Roles;
+  chain: Chain;
+  targets: { answers: TargetAnswer[]; consistency: ConsistencySnapshot[] };
+}
+
+export interface ConcordData {
+  screen: Screen;
+  overlay: "help" | null;
+  showTargets: boolean;
+  showWhy: boolean;
+  revealReference: boolean;
+  problem?: Problem;
+  roles: Roles;
+  chain: Chain;
+  race: RaceView;
+  selected: number;
+  targets: TargetsView;
+  auto: AutoMode;
+  paused: boolean;
+  status: string;
+  errors: string[];
+  session?: SessionInfo;
+  /** A race is being prepared (models loading). */
+  loading: boolean;
+}
+
+export interface ConcordActions {
+  setScreen(screen: Screen): void;
+  toggleHelp(): void;
+  toggleTargets(): void;
+  toggleWhy(): void;
+  toggleReveal(): void;
+  setStatus(text: string): void;
+  select(delta: number): void;
+  selectId(id: string): void;
+  /** Open a race on a problem (and resume a chain/targets/session when given). */
+  openProblem(problem: Problem, resume?: Partial<Pick<SessionSnapshot, "chain" | "targets">> & { info?: SessionInfo }): Promise<void>;
+  startStep(): void;
+  acceptPick(): void;
+  /** Accept the selected candidate; an override when it is not the evaluator's pick. */
+  choose(): void;
+  edit(text: string): void;
+  write(text: string): void;
+  regenerate(): void;
+  undo(): void;
+  autoRun(n: number | "end"): void;
+  pause(): void;
+  cancel(): void;
+  /** Queue one engine event (applied at the next flush). */
+  dispatch(event: EngineEvent): void;
+  /** Apply everything queued now. */
+  flush(): void;
+  /** Stop timers, unsubscribe, close the race. */
+  dispose(): Promise<void>;
+}
+
+export type ConcordState = ConcordData & ConcordActions;
+export type ConcordStore = StoreApi<ConcordState> & {
+  /** How many times queued events were applied (each is at most one redraw). */
+  readonly flushCount: () => number;
+  readonly handle: () => RaceHandle | undefined;
+};
+
+export interface StoreOptions {
+  createRace?: RaceFactory;
+  /** Called after every change worth keeping (accepted/undone sentence, target answer). */
+  save?: (snapshot: SessionSnapshot) => void | Promise<void>;
+  /** Longest time an event waits in the queue (ms). Default 40. */
+  flushMs?: number;
+  /** After a human decision, start the next step unless an auto-run is going. Default true. */
+  autoAdvance?: boolean;
+  initial?: Partial<ConcordData>;
+  now?: () => Date;
+}
+
+const EMPTY_RACE: RaceView = { step: 0, lanes: [], awaiting: false, generating: false };
+const EMPTY_TARGETS: TargetsView = { answers: {}, pending: {}, log: [], history: [] };
+const MAX_ERRORS = 20;
+
+function emptyData(): ConcordData {
+  return {
+    screen: "race",
+    overlay: null,
+    showTargets: true,
+    showWhy: false,
+    revealReference: false,
+    roles: { generators: [], evaluators: [], targets: [] },
+    chain: { sentences: [], finished: false },
+    race: EMPTY_RACE,
+    selected: 0,
+    targets: EMPTY_TARGETS,
+    auto: { mode: "off" },
+    paused: false,
+    status: "",
+    errors: [],
+    loading: false,
+  };
+}
+
+function laneFor(lanes: Lane[], id: string, generator: string): [Lane[], number] {
+  const i = lanes.findIndex((l) => l.id === id);
+  if (i >= 0) return [lanes, i];
+  const hash = id.lastIndexOf("#");
+  const sampleIndex = hash >= 0 ? Number(id.slice(hash + 1)) || 0 : 0;
+  const lane: Lane = { id, generator, sampleIndex, text: "", reasoning: "", done: false, scores: {} };
+  return [[...lanes, lane], lanes.length];
+}
+
+/** Apply a batch of events to the data (pure; returns the changed fields). `chainFrom` gives
+ * the engine's own chain when a sentence was accepted or undone. */
+export function applyEvents(s: ConcordData, events: EngineEvent[], chainFrom?: () => Chain): Partial<ConcordData> {
+  let race = s.race;
+  let targets = s.targets;
+  let chain = s.chain;
+  let auto = s.auto;
+  let status = s.status;
+  let errors = s.errors;
+  let selected = s.selected;
+  let lanesCopied = false;
+  let chainChanged = false;
+  const lanes = () => {
+    if (!lanesCopied) {
+      race = { ...race, lanes: [...race.lanes] };
+      lanesCopied = true;
+    }
+    return race.lanes;
+  };
+  for (const ev of events) {
+    switch (ev.type) {
+      case "step-start":
+        race = { step: ev.step, lanes: [], awaiting: false, generating: true };
+        lanesCopied = true;
+        selected = 0;
+        status = `step ${ev.step + 1}: generating`;
+        break;
+      case "candidate-token": {
+        if (ev.step !== race.step && race.lanes.length) break; // a late token of a step already left
+        const [ls, i] = laneFor(lanes(), ev.candidateId, ev.generator);
+        const l = ls[i];
+        ls[i] = ev.channel === "reasoning" ? { ...l, reasoning: l.reasoning + ev.text } : { ...l, text: l.text + ev.text };
+        race.lanes = ls;
+        break;
+      }
+      case "candidate-done": {
+        const c = ev.candidate;
+        const [ls, i] = laneFor(lanes(), c.id, c.generator);
+        const scores = { ...ls[i].scores };
+        for (const sc of c.scores) scores[sc.evaluator] = { meanNll: sc.meanNll, perplexity: sc.perplexity };
+        ls[i] = { ...ls[i], done: true, candidate: c, text: c.text || c.raw || ls[i].text, scores, mean: c.meanPerplexity ?? ls[i].mean, error: c.error };
+        race.lanes = ls;
+        break;
+      }
+      case "candidate-scored": {
+        const c = ev.candidate;
+        const [ls, i] = laneFor(lanes(), c.id, c.generator);
+        const scores = { ...ls[i].scores };
+        for (const sc of c.scores) scores[sc.evaluator] = { meanNll: sc.meanNll, perplexity: sc.perplexity };
+        ls[i] = { ...ls[i], candidate: { ...(ls[i].candidate ?? c), scores: c.scores, meanPerplexity: c.meanPerplexity }, scores, mean: c.meanPerplexity };
+        race.lanes = ls;
+        break;
+      }
+      case "score": {
+        const [ls, i] = laneFor(lanes(), ev.candidateId, ev.candidateId.split("#")[0]);
+        ls[i] = { ...ls[i], scores: { ...ls[i].scores, [ev.evaluator]: { meanNll: ev.meanNll, perplexity: ev.perplexity } } };
+        race.lanes = ls;
+        break;
+      }
+      case "pick": {
+        race = { ...race, pick: ev.candidateId };
+        const ls = lanes();
+        const i = ls.findIndex((l) => l.id === ev.candidateId);
+        if (i >= 0) ls[i] = { ...ls[i], mean: ev.meanPerplexity };
+        if (i >= 0) selected = i;
+        break;
+      }
+      case "awaiting-decision":
+        race = { ...race, awaiting: true, generating: false };
+        status = `step ${ev.step + 1}: choose a candidate`;
+        break;
+      case "sentence-accepted":
+        race = { ...race, awaiting: false, generating: false, acceptedId: ev.sentence.acceptedId };
+        chain = chainFrom ? chainFrom() : { ...chain, sentences: [...chain.sentences, ev.sentence] };
+        chainChanged = true;
+        if (auto.mode === "steps") auto = auto.remaining <= 1 ? { mode: "off" } : { mode: "steps", remaining: auto.remaining - 1 };
+        status = `sentence ${chain.sentences.length} accepted (${ev.sentence.decision})`;
+        break;
+      case "sentence-undone":
+        race = { ...EMPTY_RACE, step: ev.step };
+        lanesCopied = true;
+        chain = chainFrom ? chainFrom() : { ...chain, sentences: chain.sentences.slice(0, -1), finished: false };
+        chainChanged = true;
+        status = `undone: ${chain.sentences.length} sentences`;
+        break;
+      case "chain-finished":
+        chain = chainFrom ? chainFrom() : { ...chain, finished: ev.reason === "end-of-thought" || chain.finished };
+        chainChanged = true;
+        race = { ...race, generating: false, awaiting: false };
+        auto = { mode: "off" };
+        status = `chain ${ev.reason === "stopped" ? "stopped" : "finished"} (${ev.reason})`;
+        break;
+      case "target-start":
+        targets = { ...targets, pending: { ...targets.pending, [ev.target]: ev.chainLength } };
+        break;
+      case "target-answer": {
+        const a = ev.answer;
+        const pending = { ...targets.pending };
+        if (pending[a.target] !== undefined && pending[a.target] <= a.chainLength) delete pending[a.target];
+        targets = { ...targets, answers: { ...targets.answers, [a.target]: a }, pending, log: [...targets.log, a] };
+        break;
+      }
+      case "consistency":
+        targets = { ...targets, history: [...targets.history.filter((h) => h.chainLength !== ev.snapshot.chainLength), ev.snapshot] };
+        break;
+      case "progress":
+        status = `${ev.label} ${ev.done}/${ev.total}`;
+        break;
+      case "cancelled":
+        race = { ...race, generating: false };
+        auto = { mode: "off" };
+        status = `cancelled ${ev.what}`;
+        break;
+      case "error":
+        errors = [...errors, `${ev.source}: ${oneLine(ev.message)}`].slice(-MAX_ERRORS);
+        status = `error: ${ev.source}: ${oneLine(ev.message)}`;
+        break;
+    }
+  }
+  if (selected >= race.lanes.length) selected = Math.max(0, race.lanes.length - 1);
+  const out: Partial<ConcordData> = { race, targets, auto, status, errors, selected };
+  if (chainChanged) out.chain = chain;
+  return out;
+}
+
+function copyChain(c: Chain): Chain {
+  return { sentences: [...c.sentences], finished: c.finished };
+}
+
+export function createConcordStore(opts: StoreOptions = {}): ConcordStore {
+  const flushMs = opts.flushMs ?? 40;
+  const now = opts.now ?? (() => new Date());
+  let queue: EngineEvent[] = [];
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let flushes = 0;
+  let handle: RaceHandle | undefined;
+  let unsubs: Array<() => void> = [];
+  let stepsSeen = 0;
+  let disposed = false;
+
+  const store = createStore<ConcordState>()((set, get) => {
+    const fail = (what: string, err: unknown) => {
+      const msg = `${what}: ${oneLine(err)}`;
+      set((s) => ({ status: `error: ${msg}`, errors: [...s.errors, msg].slice(-MAX_ERRORS) }));
+    };
+    /** Call the engine; rejections become a status line, never an unhandled rejection. */
+    const call = (what: string, fn: (b: ChainDriver) => unknown): Promise<unknown> => {
+      if (!handle) {
+        set({ status: "no race is open: pick a problem first (1)" });
+        return Promise.resolve();
+      }
+      try {
+        const r = fn(handle.builder);
+        return Promise.resolve(r).catch((err) => {
+          if ((err as { name?: string })?.name === "AbortError") return;
+          fail(what, err);
+        });
+      } catch (err) {
+        fail(what, err);
+        return Promise.resolve();
+      }
+    };
+    /** A human decision: once it is in, go on to the next step (unless auto-run drives). */
+    const decide = (what: string, fn: (b: ChainDriver) => unknown) => {
+      const before = stepsSeen;
+      void call(what, fn).then(() => {
+        get().flush();
+        const s = get();
+        if (opts.autoAdvance === false || s.chain.finished || s.auto.mode !== "off") return;
+        if (stepsSeen === before && !s.race.generating) get().startStep();
+      });
+    };
+    const selectedLane = (): Lane | undefined => get().race.lanes[get().selected];
+
+    return {
+      ...emptyData(),
+      ...opts.initial,
+      setScreen: (screen) => set({ screen, overlay: null }),
+      toggleHelp: () => set((s) => ({ overlay: s.overlay === "help" ? null : "help" })),
+      toggleTargets: () => set((s) => ({ showTargets: !s.showTargets })),
+      toggleWhy: () => set((s) => ({ showWhy: !s.showWhy })),
+      toggleReveal: () => set((s) => ({ revealReference: !s.revealReference })),
+      setStatus: (status) => set({ status }),
+      select: (delta) =>
+        set((s) => {
+          const n = s.race.lanes.length;
+          if (!n) return {};
+          return { selected: (((s.selected + delta) % n) + n) % n };
+        }),
+      selectId: (id) =>
+        set((s) => {
+          const i = s.race.lanes.findIndex((l) => l.id === id);
+          return i >= 0 ? { selected: i } : {};
+        }),
+      openProblem: async (problem, resume) => {
+        if (!opts.createRace) {
+          set({ status: "no models are configured: see Models & settings (5)" });
+          return;
+        }
+        get().flush();
+        await closeHandle();
+        const info: SessionInfo = resume?.info ?? { id: sessionId(problem, now()), createdAt: now().toISOString() };
+        set({
+          ...emptyData(),
+          screen: "race",
+          showTargets: get().showTargets,
+          problem,
+          loading: true,
+          status: `loading models for ${problem.source}/${problem.id}...`,
+          chain: resume?.chain ? copyChain(resume.chain) : { sentences: [], finished: false },
+          targets: resume?.targets
+            ? {
+                answers: Object.fromEntries(resume.targets.answers.map((a) => [a.target, a])),
+                pending: {},
+                log: [...resume.targets.answers],
+                history: [...resume.targets.consistency],
+              }
+            : EMPTY_TARGETS,
+          session: info,
+        });
+        try {
+          handle = await opts.createRace!(problem, resume?.chain);
+        } catch (err) {
+          set({ loading: false });
+          fail("could not start the race", err);
+          return;
+        }
+        if (disposed) {
+          await closeHandle();
+          return;
+        }
+        const listener: EngineListener = (ev) => get().dispatch(ev);
+        for (const src of [handle.builder, handle.targets]) {
+          const off = src?.on(listener);
+          if (typeof off === "function") unsubs.push(off);
+        }
+        const chain = copyChain(handle.builder.getChain());
+        set({ roles: handle.roles, loading: false, chain, status: resume?.chain ? `resumed: ${chain.sentences.length} sentences` : "ready" });
+        if (!chain.finished) get().startStep();
+      },
+      startStep: () => {
+        if (get().chain.finished) {
+          set({ status: "the chain is finished (u to undo the last sentence)" });
+          return;
+        }
+        void call("step", (b) => b.startStep());
+      },
+      acceptPick: () => {
+        const { race } = get();
+        if (!race.pick) return set({ status: "no pick yet: wait for the scores, or choose one (enter)" });
+        decide("accept", (b) => b.accept(race.pick!));
+      },
+      choose: () => {
+        const lane = selectedLane();
+        if (!lane?.done) return set({ status: "that candidate is not finished yet" });
+        decide(lane.id === get().race.pick ? "accept" : "override", (b) => b.accept(lane.id));
+      },
+      edit: (text) => {
+        const lane = selectedLane();
+        if (!lane?.done) return set({ status: "that candidate is not finished yet" });
+        if (!text.trim()) return set({ status: "an empty sentence was not accepted" });
+        decide("edit", (b) => b.acceptEdited(lane.id, text));
+      },
+      write: (text) => {
+        if (!text.trim()) return set({ status: "an empty sentence was not accepted" });
+        decide("write", (b) => b.write(text));
+      },
+      regenerate: () => void call("regenerate", (b) => b.regenerate()),
+      undo: () => {
+        if (!get().chain.sentences.length) return set({ status: "nothing to undo" });
+        decide("undo", (b) => b.undo());
+      },
+      autoRun: (n) => {
+        set({ auto: n === "end" ? { mode: "end" } : { mode: "steps", remaining: n }, paused: false, status: n === "end" ? "auto-run to the end" : `auto-run ${n} steps` });
+        // A step waiting for a human would block the run: its candidates are dropped and redrawn.
+        void call("auto-run", async (b) => {
+          await b.cancel();
+          return b.runSteps(n);
+        }).then((outcome) => {
+          get().flush();
+          set({ auto: { mode: "off" }, paused: false });
+          const s = get();
+          if ((outcome === "count" || outcome === "paused") && !s.chain.finished && !s.race.generating) get().startStep();
+        });
+      },
+      pause: () => {
+        set({ paused: true, status: "pausing after this step" });
+        void call("pause", (b) => b.pause());
+      },
+      cancel: () => {
+        set((s) => ({ auto: { mode: "off" }, paused: false, status: "cancelled", race: { ...s.race, generating: false } }));
+        void call("cancel", (b) => b.cancel());
+        try {
+          void handle?.targets?.cancel?.();
+        } catch {
+          // cancelling targets is best effort; the builder's cancel already stopped the race
+        }
+      },
+      dispatch: (event) => {
+        if (event.type === "step-start") stepsSeen++;
+        queue.push(event);
+        if (!timer) timer = setTimeout(() => get().flush(), flushMs);
+      },
+      flush: () => {
+        if (timer) clearTimeout(timer);
+        timer = undefined;
+        if (!queue.length) return;
+        const batch = queue;
+        queue = [];
+        flushes++;
+        const builder = handle?.builder;
+        const changes = applyEvents(get(), batch, builder ? () => copyChain(builder.getChain()) : undefined);
+        if (changes.auto?.mode === "off") changes.paused = false;
+        set(changes);
+        if (batch.some((e) => KEEP.has(e.type))) save();
+      },
+      dispose: async () => {
+        disposed = true;
+        get().flush();
+        await closeHandle();
+      },
+    };
+  });
+
+  const KEEP = new Set<EngineEvent["type"]>(["sentence-accepted", "sentence-undone", "chain-finished", "target-answer", "consistency"]);
+
+  function save() {
+    const s = store.getState();
+    if (!opts.save || !s.problem || !s.session) return;
+    const snapshot: SessionSnapshot = {
+      info: s.session,
+      problem: s.problem,
+      roles: s.roles,
+      chain: s.chain,
+      targets: { answers: s.targets.log, consistency: s.targets.history },
+    };
+    Promise.resolve()
+      .then(() => opts.save!(snapshot))
+      .then(
+        () => store.setState((st) => ({ session: st.session && { ...st.session, savedAt: now().toISOString(), saveError: undefined } })),
+        (err) => store.setState((st) => ({ session: st.session && { ...st.session, saveError: oneLine(err) }, status: `not saved: ${oneLine(err)}` })),
+      );
+  }
+
+  async function closeHandle() {
+    for (const u of unsubs) u();
+    unsubs = [];
+    const h = handle;
+    handle = undefined;
+    if (!h) return;
+    try {
+      await h.builder.cancel();
+    } catch {
+      // already stopped
+    }
+    try {
+      await h.close?.();
+    } catch {
+      // closing models is best effort on the way out
+    }
+  }
+
+  return Object.assign(store, { flushCount: () => flushes, handle: () => handle });
+}
+
+/** A session id: problem and start time, safe as a file name. */
+export function sessionId(problem: Problem, at: Date): string {
+  const stamp = at.toISOString().replace(/[:.]/g, "-").replace(/-\d{3}Z$/, "Z");
+  return `${problem.source}-${problem.id}-${stamp}`.replace(/[^A-Za-z0-9._-]+/g, "_").slice(0, 120);
+}
+
+/** React hook over a vanilla store. */
+export function useConcord<T>(store: ConcordStore, selector: (s: ConcordState) => T): T {
+  return useStore(store, selector);
+}

@@ -1,0 +1,160 @@
+// The interface: a tab bar, the visible screen, a status line (or a one-line prompt), and the
+// one input handler that turns keys into actions through the binding table.
+import React, { useEffect, useMemo, useRef, useState } from "react";
+import { Box, Text, useApp, useInput, useStdout } from "ink";
+import TextInput from "ink-text-input";
+import type { ConcordStore } from "../state/store.js";
+import { useConcord } from "../state/store.js";
+import type { ProblemCatalog } from "../state/catalog.js";
+import { UiContext, type ActionHandler, type PromptSpec, type UiContextValue } from "./context.js";
+import { DEFAULT_BINDINGS, keyName, resolveAction, type Binding, type Screen } from "./keys.js";
+import { fitWidth, sanitize } from "./sanitize.js";
+import { ThemeContext, type Theme } from "./theme.js";
+import { R } from "./widgets/text.js";
+import { RaceScreen } from "./screens/Race.js";
+import { ProblemsScreen } from "./screens/Problems.js";
+import { HelpOverlay } from "./screens/Help.js";
+import { ResultsScreen } from "./screens/Results.js";
+import { RelayScreen } from "./screens/Relay.js";
+import { SettingsScreen, type SettingsPort } from "./screens/Settings.js";
+
+export interface AppProps {
+  store: ConcordStore;
+  theme: Theme;
+  bindings?: Binding[];
+  catalog?: ProblemCatalog;
+  sessionsDir?: string;
+  settings?: SettingsPort;
+  resultsDir?: string;
+  /** Fixed size (tests); otherwise the terminal's, following resizes. */
+  size?: { columns: number; rows: number };
+  onQuit?: () => void;
+}
+
+const TABS: Array<{ screen: Screen; label: string }> = [
+  { screen: "problems", label: "Problems" },
+  { screen: "race", label: "Race" },
+  { screen: "relay", label: "Relay" },
+  { screen: "results", label: "Results" },
+  { screen: "settings", label: "Models" },
+];
+
+function useTerminalSize(fixed?: { columns: number; rows: number }) {
+  const { stdout } = useStdout();
+  const read = () => ({ columns: fixed?.columns ?? stdout.columns ?? 80, rows: fixed?.rows ?? stdout.rows ?? 24 });
+  const [size, setSize] = useState(read);
+  useEffect(() => {
+    if (fixed) return;
+    const onResize = () => setSize(read());
+    stdout.on("resize", onResize);
+    return () => {
+      stdout.off("resize", onResize);
+    };
+  }, [stdout, fixed]);
+  return fixed ?? size;
+}
+
+function PromptLine({ spec, onDone, width }: { spec: PromptSpec; onDone: () => void; width: number }) {
+  const [value, setValue] = useState(spec.initial ?? "");
+  useInput((_input, key) => {
+    if (key.escape) onDone();
+  });
+  return (
+    <Box width={width}>
+      <R role="accent">{`${spec.label}: `}</R>
+      <TextInput
+        value={value}
+        onChange={setValue}
+        onSubmit={(v) => {
+          onDone();
+          spec.onSubmit(v);
+        }}
+      />
+    </Box>
+  );
+}
+
+export function App(props: AppProps) {
+  const { store, theme } = props;
+  const bindings = props.bindings ?? DEFAULT_BINDINGS;
+  const { exit } = useApp();
+  const { columns, rows } = useTerminalSize(props.size);
+  const screen = useConcord(store, (s) => s.screen);
+  const overlay = useConcord(store, (s) => s.overlay);
+  const status = useConcord(store, (s) => s.status);
+  const session = useConcord(store, (s) => s.session);
+  const [promptSpec, setPromptSpec] = useState<PromptSpec | null>(null);
+  const handlerRef = useRef<ActionHandler | null>(null);
+  const width = Math.max(20, columns);
+  const height = Math.max(6, rows - 3);
+
+  const ctx: UiContextValue = useMemo(
+    () => ({ store, bindings, width, height, prompt: (p) => setPromptSpec(p), handlerRef }),
+    [store, bindings, width, height],
+  );
+
+  useInput(
+    (input, key) => {
+      const name = keyName(input, key);
+      const st = store.getState();
+      if (st.overlay === "help") {
+        const a = resolveAction(bindings, st.screen, name);
+        if (a === "help" || name === "escape") st.toggleHelp();
+        else if (a === "quit") quit();
+        return;
+      }
+      const action = resolveAction(bindings, st.screen, name);
+      if (!action) return;
+      if (action === "quit") return quit();
+      if (action === "help") return st.toggleHelp();
+      if (action.startsWith("screen-")) return st.setScreen(action.slice("screen-".length) as Screen);
+      handlerRef.current?.(action);
+    },
+    { isActive: !promptSpec },
+  );
+
+  function quit() {
+    props.onQuit?.();
+    exit();
+  }
+
+  let body: React.ReactNode;
+  if (overlay === "help") body = <HelpOverlay screen={screen} />;
+  else if (screen === "race") body = <RaceScreen />;
+  else if (screen === "problems") body = <ProblemsScreen catalog={props.catalog} sessionsDir={props.sessionsDir} />;
+  else if (screen === "results") body = <ResultsScreen initialDir={props.resultsDir} />;
+  else if (screen === "relay") body = <RelayScreen />;
+  else body = <SettingsScreen port={props.settings} />;
+
+  const saved = session?.saveError ? "not saved" : session?.savedAt ? "saved" : "";
+  return (
+    <ThemeContext.Provider value={theme}>
+      <UiContext.Provider value={ctx}>
+        <Box flexDirection="column" width={width}>
+          <Text wrap="truncate-end">
+            <R role="title">Concord </R>
+            {TABS.map((tab, i) => (
+              <Text key={tab.screen} {...(tab.screen === screen ? theme.roles.selection : theme.roles.muted)}>
+                {` ${i + 1} ${tab.label} `}
+              </Text>
+            ))}
+            <R role="muted"> ? help</R>
+            {saved ? <R role={session?.saveError ? "error" : "success"}>{`  ${saved}`}</R> : null}
+          </Text>
+          <Box height={height} flexDirection="column" overflow="hidden">
+            {body}
+          </Box>
+          <Box height={1} flexDirection="column">
+            {promptSpec ? (
+              <PromptLine spec={promptSpec} onDone={() => setPromptSpec(null)} width={width} />
+            ) : (
+              <Text wrap="truncate-end">
+                <R role={status.startsWith("error") || status.startsWith("not saved") ? "error" : "muted"}>{fitWidth(sanitize(status || " ", { multiline: false }), width)}</R>
+              </Text>
+            )}
+          </Box>
+        </Box>
+      </UiContext.Provider>
+    </ThemeContext.Provider>
+  );
+}

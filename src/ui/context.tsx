@@ -1,0 +1,45 @@
+// What every screen reads from the App: the store, the bindings, the terminal size, a way to
+// ask for a line of text, and a slot for the screen's own key handler.
+import { createContext, useContext, useEffect, useRef } from "react";
+import type { ConcordStore } from "../state/store.js";
+import type { Action, Binding } from "./keys.js";
+
+export interface PromptSpec {
+  label: string;
+  initial?: string;
+  onSubmit: (value: string) => void;
+}
+
+/** Returns true when the screen used the action. */
+export type ActionHandler = (action: Action) => boolean;
+
+export interface UiContextValue {
+  store: ConcordStore;
+  bindings: Binding[];
+  width: number;
+  height: number;
+  prompt: (p: PromptSpec) => void;
+  handlerRef: { current: ActionHandler | null };
+}
+
+export const UiContext = createContext<UiContextValue | null>(null);
+
+export function useUi(): UiContextValue {
+  const v = useContext(UiContext);
+  if (!v) throw new Error("UiContext missing");
+  return v;
+}
+
+/** Register the visible screen's key handler (the latest closure is always the one called). */
+export function useActions(handler: ActionHandler): void {
+  const { handlerRef } = useUi();
+  const latest = useRef(handler);
+  latest.current = handler;
+  useEffect(() => {
+    const fn: ActionHandler = (a) => latest.current(a);
+    handlerRef.current = fn;
+    return () => {
+      if (handlerRef.current === fn) handlerRef.current = null;
+    };
+  }, [handlerRef]);
+}

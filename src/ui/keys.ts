@@ -1,0 +1,145 @@
+// The one key-binding table. Input handling and the help overlay both read it, so the help
+// can never disagree with what the keys do. Settings may override the keys of any action.
+import type { Key } from "ink";
+import { UserError } from "../errors.js";
+
+export type Screen = "problems" | "race" | "relay" | "results" | "settings";
+export const SCREENS: Screen[] = ["problems", "race", "relay", "results", "settings"];
+
+export type Action =
+  | "help"
+  | "quit"
+  | "screen-problems"
+  | "screen-race"
+  | "screen-relay"
+  | "screen-results"
+  | "screen-settings"
+  | "up"
+  | "down"
+  | "focus-next"
+  | "open"
+  | "filter"
+  | "reveal"
+  | "accept-pick"
+  | "choose"
+  | "edit"
+  | "write"
+  | "regenerate"
+  | "undo"
+  | "run-n"
+  | "run-end"
+  | "pause"
+  | "cancel"
+  | "why"
+  | "toggle-targets"
+  | "next-step"
+  | "cut-prev"
+  | "cut-next"
+  | "probe"
+  | "assign-role"
+  | "theme";
+
+export interface Binding {
+  action: Action;
+  /** Key names as produced by `keyName`: "a", "A", "enter", "escape", "up", "ctrl+c", "space"... */
+  keys: string[];
+  description: string;
+  /** Screens where the binding applies; "all" for global ones. */
+  screens: Screen[] | "all";
+}
+
+export const DEFAULT_BINDINGS: Binding[] = [
+  { action: "help", keys: ["?"], description: "show or hide this help", screens: "all" },
+  { action: "quit", keys: ["q", "ctrl+c"], description: "quit (the session is already saved)", screens: "all" },
+  { action: "screen-problems", keys: ["1"], description: "Problems screen", screens: "all" },
+  { action: "screen-race", keys: ["2"], description: "Race screen", screens: "all" },
+  { action: "screen-relay", keys: ["3"], description: "Relay screen", screens: "all" },
+  { action: "screen-results", keys: ["4"], description: "Results screen", screens: "all" },
+  { action: "screen-settings", keys: ["5"], description: "Models & settings screen", screens: "all" },
+  { action: "up", keys: ["up", "k"], description: "move up", screens: ["problems", "race", "relay", "results", "settings"] },
+  { action: "down", keys: ["down", "j"], description: "move down", screens: ["problems", "race", "relay", "results", "settings"] },
+  { action: "focus-next", keys: ["tab"], description: "next column", screens: ["problems", "relay"] },
+  { action: "open", keys: ["enter"], description: "open: race on the problem, resume the session, read a results folder", screens: ["problems", "results"] },
+  { action: "filter", keys: ["/"], description: "filter problems", screens: ["problems"] },
+  { action: "reveal", keys: ["v"], description: "show or hide the reference answer", screens: ["problems", "race"] },
+  { action: "accept-pick", keys: ["a"], description: "accept the evaluator's pick", screens: ["race"] },
+  { action: "choose", keys: ["enter", "o"], description: "accept the selected candidate (override when it is not the pick)", screens: ["race"] },
+  { action: "edit", keys: ["e"], description: "edit the selected candidate, then accept it", screens: ["race"] },
+  { action: "write", keys: ["w"], description: "write your own sentence", screens: ["race"] },
+  { action: "regenerate", keys: ["r"], description: "regenerate this step's candidates", screens: ["race"] },
+  { action: "undo", keys: ["u", "backspace"], description: "undo the last sentence", screens: ["race"] },
+  { action: "run-n", keys: ["n"], description: "auto-run N steps", screens: ["race"] },
+  { action: "run-end", keys: ["G"], description: "auto-run to the end of the chain", screens: ["race"] },
+  { action: "pause", keys: ["p", "space"], description: "pause auto-run after this step", screens: ["race"] },
+  { action: "cancel", keys: ["escape"], description: "cancel what is running now", screens: ["race", "relay", "settings"] },
+  { action: "why", keys: ["y"], description: "why: per-token NLL of the selected candidate", screens: ["race"] },
+  { action: "toggle-targets", keys: ["t"], description: "show or hide the targets panel", screens: ["race"] },
+  { action: "next-step", keys: ["s"], description: "start the next step (generate candidates)", screens: ["race"] },
+  { action: "cut-prev", keys: ["left", "h"], description: "move the cut point earlier", screens: ["relay"] },
+  { action: "cut-next", keys: ["right", "l"], description: "move the cut point later", screens: ["relay"] },
+  { action: "probe", keys: ["P"], description: "probe the selected model's capabilities", screens: ["settings"] },
+  { action: "assign-role", keys: ["enter"], description: "cycle the selected model's role", screens: ["settings"] },
+  { action: "theme", keys: ["T"], description: "next theme", screens: ["settings"] },
+];
+
+/** Ink's (input, key) as one name: the vocabulary of the binding table. */
+export function keyName(input: string, key: Key): string {
+  if (key.upArrow) return "up";
+  if (key.downArrow) return "down";
+  if (key.leftArrow) return "left";
+  if (key.rightArrow) return "right";
+  if (key.pageUp) return "pageup";
+  if (key.pageDown) return "pagedown";
+  if (key.home) return "home";
+  if (key.end) return "end";
+  if (key.return) return "enter";
+  if (key.escape) return "escape";
+  if (key.tab) return key.shift ? "shift+tab" : "tab";
+  if (key.backspace || key.delete) return "backspace";
+  if (input === " ") return "space";
+  if (key.ctrl && input) return `ctrl+${input.toLowerCase()}`;
+  if (key.meta && input) return `meta+${input}`;
+  return input;
+}
+
+/** The binding table with the keys of some actions replaced (from settings). */
+export function withOverrides(overrides: Partial<Record<string, string | string[]>> = {}, base = DEFAULT_BINDINGS): Binding[] {
+  const known = new Set(base.map((b) => b.action as string));
+  const lists: Record<string, string[]> = {};
+  for (const [action, value] of Object.entries(overrides)) {
+    const keys = typeof value === "string" ? [value] : value;
+    lists[action] = keys as string[];
+    if (!known.has(action)) throw new UserError(`key override "${action}": no such action (expected one of ${[...known].join(", ")})`);
+    if (!Array.isArray(keys) || keys.length === 0 || keys.some((k) => typeof k !== "string" || !k))
+      throw new UserError(`key override "${action}": expected a non-empty list of key names`);
+  }
+  return base.map((b) => (lists[b.action] ? { ...b, keys: [...lists[b.action]] } : b));
+}
+
+function applies(b: Binding, screen: Screen): boolean {
+  return b.screens === "all" || b.screens.includes(screen);
+}
+
+/** The action a key triggers on a screen. Screen bindings win over global ones. */
+export function resolveAction(bindings: Binding[], screen: Screen, name: string): Action | undefined {
+  let global: Action | undefined;
+  for (const b of bindings) {
+    if (!b.keys.includes(name) || !applies(b, screen)) continue;
+    if (b.screens !== "all") return b.action;
+    global ??= b.action;
+  }
+  return global;
+}
+
+/** Bindings to show in help, global first, then the given screen's. */
+export function helpRows(bindings: Binding[], screen?: Screen): Array<{ keys: string; description: string; scope: string }> {
+  const rows = bindings
+    .filter((b) => !screen || applies(b, screen))
+    .map((b) => ({ keys: b.keys.join(" / "), description: b.description, scope: b.screens === "all" ? "everywhere" : b.screens.join(", ") }));
+  return rows;
+}
+
+/** The first key of an action, for hints in status lines. */
+export function keyFor(bindings: Binding[], action: Action): string {
+  return bindings.find((b) => b.action === action)?.keys[0] ?? "?";
+}

@@ -1,0 +1,214 @@
+// Opens the interface. Not a terminal: one line pointing to the headless commands, exit code 2.
+// With nothing configured it opens the Race on the builtin problem demo-1 with the embedded
+// model (CONCORD_MODEL / --model, else the default model set).
+import React from "react";
+import { render } from "ink";
+import type { Chain } from "../core/chain.js";
+import type { Problem } from "../core/types.js";
+import type { ModelProfile, Roles as ConfigRoles } from "../config/profile.js";
+import { openSettings, type SettingsStore } from "../config/settings.js";
+import { ChainBuilder } from "../engine/ensemble.js";
+import { TargetPanel } from "../engine/targets.js";
+import { backendFor, handleFor, openModels, type ModelHandle, type OpenedModels } from "../engine/models.js";
+import { resolveDefaultModelSpecs } from "../backends/models.js";
+import { builtinProblems } from "../problems/builtin.js";
+import { oneLine, UserError } from "../errors.js";
+import { memoryCatalog } from "../state/catalog.js";
+import { createAutosaver, loadSession, resolveSessionsDir } from "../state/sessions.js";
+import { createConcordStore, type RaceHandle } from "../state/store.js";
+import { App } from "./App.js";
+import { withOverrides } from "./keys.js";
+import { BUILTIN_THEMES, loadTheme } from "./theme.js";
+import type { ProfileRow, RoleChoice, SettingsPort } from "./screens/Settings.js";
+
+export interface LaunchOptions {
+  modelPath?: string;
+  /** A session file or a backend recording to replay. */
+  replay?: string;
+  /** A session file to resume. */
+  session?: string;
+  sessionsDir?: string;
+  theme?: string;
+}
+
+export const NOT_A_TTY =
+  "concord: the interactive interface needs a terminal (stdin and stdout must be a TTY); for scripts use the headless commands, e.g. `concord ensemble --help`";
+
+function tryOpenSettings(): SettingsStore | undefined {
+  try {
+    return openSettings();
+  } catch (err) {
+    process.stderr.write(`concord: settings ignored: ${oneLine(err)}\n`);
+    return undefined;
+  }
+}
+
+/** Models when the user configured none: the embedded model (or default set) in every role. */
+function defaultModels(env: NodeJS.ProcessEnv): OpenedModels {
+  const specs = resolveDefaultModelSpecs(env);
+  const profiles: ModelProfile[] = specs.models.map((m) => ({ name: m.name, backend: "local", model: m.spec.replace(/^.*[\\/]/, ""), path: m.spec }));
+  const made = new Map<string, Promise<ModelHandle>>();
+  const roles: ConfigRoles = { generators: specs.roles.generators, evaluators: specs.roles.evaluators, targets: specs.roles.targets, continuers: specs.roles.continuers };
+  return {
+    profiles,
+    roles,
+    source: specs.source,
+    get(name) {
+      const p = profiles.find((x) => x.name === name);
+      if (!p) return Promise.reject(new UserError(`no model named "${name}"`));
+      let h = made.get(name);
+      if (!h) made.set(name, (h = backendFor(p).then((b) => handleFor(p, b))));
+      return h;
+    },
+    async close() {
+      await Promise.allSettled([...made.values()].map(async (h) => (await h).backend.close()));
+    },
+  };
+}
+
+function replayModels(recording: string): OpenedModels {
+  const p: ModelProfile = { name: "replay", backend: "replay", model: "replay", recording };
+  let h: Promise<ModelHandle> | undefined;
+  return {
+    profiles: [p],
+    roles: { generators: ["replay"], evaluators: ["replay"], targets: ["replay"], continuers: ["replay"] },
+    source: recording,
+    get: () => (h ??= backendFor(p).then((b) => handleFor(p, b))),
+    async close() {
+      if (h) await (await h).backend.close();
+    },
+  };
+}
+
+function settingsPort(settings: SettingsStore, models: OpenedModels): SettingsPort {
+  const roleOf = (roles: ConfigRoles, name: string) =>
+    (["generators", "evaluators", "targets"] as const).filter((r) => roles[r].includes(name)).map((r) => r.slice(0, -1));
+  return {
+    profiles: (): ProfileRow[] => {
+      const roles = settings.roles();
+      return models.profiles.map((p) => ({
+        name: p.name,
+        backend: p.backend,
+        model: p.model,
+        apiKeyEnv: p.apiKeyEnv,
+        roles: roleOf(roles.generators.length ? roles : models.roles, p.name),
+        capabilities: p.capabilities
+          ? [p.capabilities.streaming && "stream", p.capabilities.tokenLogprobs && "logprobs", p.capabilities.promptScoring && "scoring", p.capabilities.prefill && "prefill"].filter(Boolean).join(" ")
+          : undefined,
+      }));
+    },
+    assignRole: (name: string, role: RoleChoice) => {
+      const roles = settings.roles();
+      for (const r of ["generators", "evaluators", "targets"] as const) roles[r] = roles[r].filter((n) => n !== name);
+      if (role !== "none") roles[`${role}s` as "generators" | "evaluators" | "targets"].push(name);
+      settings.setRoles(roles);
+    },
+    probe: async (name, signal) => {
+      const h = await models.get(name);
+      const caps = await h.backend.probe(signal);
+      const p = models.profiles.find((x) => x.name === name);
+      if (p) settings.saveProbe(p, caps);
+      return `stream ${caps.streaming ? "yes" : "no"} · logprobs ${caps.tokenLogprobs ? "yes" : "no"} · scoring ${caps.promptScoring ? "yes" : "no"} · prefill ${caps.prefill ? "yes" : "no"}`;
+    },
+    themes: [...BUILTIN_THEMES],
+    theme: () => (settings.theme() === "default" ? "dark" : settings.theme()),
+    setTheme: (name) => settings.setTheme(name),
+    path: settings.path,
+  };
+}
+
+export async function launchUI(opts: LaunchOptions = {}): Promise<void> {
+  if (!process.stdin.isTTY || !process.stdout.isTTY) {
+    process.stderr.write(NOT_A_TTY + "\n");
+    process.exitCode = 2;
+    return;
+  }
+  try {
+    await run(opts);
+  } catch (err) {
+    process.stderr.write(`concord: ${oneLine(err)}\n`);
+    process.exitCode = err instanceof UserError ? 2 : 1;
+  }
+}
+
+async function run(opts: LaunchOptions): Promise<void> {
+  const env = { ...process.env };
+  if (opts.modelPath) env.CONCORD_MODEL = opts.modelPath;
+  const settings = tryOpenSettings();
+  const savedTheme = settings?.theme();
+  const theme = loadTheme({ theme: opts.theme ?? (savedTheme && savedTheme !== "default" ? savedTheme : undefined), env });
+  const bindings = withOverrides(settings?.keyOverrides() ?? {});
+  const sessionsDir = resolveSessionsDir({ dir: opts.sessionsDir, env, setting: settings?.snapshot().sessionsDir });
+
+  // What to open first: a session (resume/replay), or the demo problem.
+  let resume: Awaited<ReturnType<typeof loadSession>> | undefined;
+  let resumeFile: string | undefined;
+  let recording: string | undefined;
+  const target = opts.session ?? opts.replay;
+  if (target) {
+    try {
+      resume = await loadSession(target);
+      resumeFile = target;
+    } catch (err) {
+      if (opts.session) throw err;
+      recording = target; // not a session: a backend recording to replay
+    }
+  }
+
+  let models: OpenedModels;
+  if (recording) models = replayModels(recording);
+  else {
+    models = openModels({ env });
+    if (!models.roles.generators.length || !models.roles.evaluators.length) {
+      await models.close();
+      models = defaultModels(env);
+    }
+  }
+
+  const createRace = async (problem: Problem, chain?: Chain): Promise<RaceHandle> => {
+    const get = (names: string[]) => Promise.all(names.map((n) => models.get(n)));
+    const [generators, evaluators, targets] = await Promise.all([get(models.roles.generators), get(models.roles.evaluators), get(models.roles.targets)]);
+    const builder = new ChainBuilder({ problem, generators, evaluators, k: 3, chain });
+    const panel = targets.length ? new TargetPanel({ problem, targets }) : undefined;
+    const off = panel?.attach(builder);
+    return {
+      builder,
+      targets: panel,
+      roles: { generators: generators.map((g) => g.name), evaluators: evaluators.map((e) => e.name), targets: targets.map((t) => t.name), models: Object.fromEntries(models.profiles.map((p) => [p.name, p.path ?? p.model])) },
+      close: async () => {
+        off?.();
+        await panel?.cancel();
+      },
+    };
+  };
+
+  const autosaver = createAutosaver(sessionsDir);
+  const store = createConcordStore({ createRace, save: (s) => autosaver.save(s) });
+  const demo = builtinProblems();
+  const catalog = memoryCatalog({ demo });
+
+  const instance = render(
+    <App
+      store={store}
+      theme={theme}
+      bindings={bindings}
+      catalog={catalog}
+      sessionsDir={sessionsDir}
+      settings={settings ? settingsPort(settings, models) : undefined}
+      resultsDir={undefined}
+    />,
+    { exitOnCtrlC: false },
+  );
+
+  if (resume) {
+    void store.getState().openProblem(resume.problem, { chain: resume.chain, targets: resume.targets, info: { id: resume.id, file: resumeFile, createdAt: resume.createdAt } });
+  } else {
+    const first = demo.find((p) => p.id === "demo-1") ?? demo[0];
+    void store.getState().openProblem(first);
+  }
+
+  await instance.waitUntilExit();
+  await store.getState().dispose();
+  await autosaver.idle();
+  await models.close();
+}

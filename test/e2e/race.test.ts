@@ -1,0 +1,118 @@
+// End to end in a real terminal (tmux): pick a problem, watch candidates arrive from the real
+// tiny model, override the pick, accept, see the targets change, quit, resume with nothing lost.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const model = resolve(root, "..", "shared", "models", "stories260K.gguf");
+const hasTmux = spawnSync("tmux", ["-V"]).status === 0;
+const name = `concord-e2e-${process.pid}`;
+
+function tmux(...args: string[]): string {
+  return execFileSync("tmux", args, { encoding: "utf8" });
+}
+const screen = () => tmux("capture-pane", "-p", "-t", name);
+const keys = (...k: string[]) => tmux("send-keys", "-t", name, ...k);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor(what: string, pred: (s: string) => boolean, ms = 60_000): Promise<string> {
+  const end = Date.now() + ms;
+  let s = "";
+  while (Date.now() < end) {
+    s = screen();
+    if (pred(s)) return s;
+    await sleep(250);
+  }
+  throw new Error(`timed out waiting for ${what}; screen:\n${s}`);
+}
+
+function start(dir: string) {
+  // The CLI wiring is the lead's; this entry calls launchUI exactly as `concord` will.
+  const cmd = `cd '${root}' && CONCORD_FROM_SOURCE=1 CONCORD_MODEL='${model}' CONCORD_SESSIONS_DIR='${dir}/sessions' CONCORD_CONFIG_DIR='${dir}/config' node --import tsx test/e2e/_launch.tsx; echo "EXITED $?"; sleep 60`;
+  tmux("new-session", "-d", "-s", name, "-x", "100", "-y", "30", cmd);
+}
+
+/** Lane rows: [selected, pick, id, text]. */
+function lanes(s: string) {
+  return s
+    .split("\n")
+    .map((l) => /^([▸ ])([★ ])[✓ ] (\S+#\d+) +(.*?) +[\d.-]+\s*$/.exec(l))
+    .filter((m): m is RegExpExecArray => !!m)
+    .map((m) => ({ selected: m[1] === "▸", pick: m[2] === "★", id: m[3], text: m[4].replace(/…$/, "").trim() }));
+}
+
+const awaitingChoice = (s: string) => /your call/.test(s) && lanes(s).some((l) => l.pick);
+
+test("race end to end in tmux", { skip: hasTmux ? (existsSync(model) ? false : `model missing: ${model}`) : "tmux is not installed", timeout: 240_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "concord-e2e-"));
+  try {
+    start(dir);
+    await waitFor("the race on demo-1", (s) => /demo\/demo-1/.test(s));
+    // Pick another problem on the Problems screen.
+    keys("1");
+    await waitFor("the problems screen", (s) => /── datasets/.test(s) && /demo-2/.test(s));
+    keys("Enter"); // datasets -> problem list
+    await sleep(300);
+    keys("j");
+    await sleep(300);
+    keys("Enter");
+    let s = await waitFor("candidates for demo-2", (x) => /demo\/demo-2/.test(x) && awaitingChoice(x));
+    const ls = lanes(s);
+    assert.ok(ls.length >= 2, `several candidates race: ${JSON.stringify(ls)}`);
+    // Override: select a candidate that is not the pick and accept it.
+    const pickIndex = ls.findIndex((l) => l.pick);
+    const other = ls[(pickIndex + 1) % ls.length];
+    keys("j");
+    await waitFor("the selection to move", (x) => lanes(x).find((l) => l.selected)?.id === other.id, 5000);
+    keys("Enter");
+    s = await waitFor("the overridden sentence in the chain", (x) => /chain: 1 sentences/.test(x));
+    assert.ok(s.includes("✎"), "the human choice is marked");
+    const firstWords = other.text.slice(0, 12);
+    assert.ok(s.split("── step")[0].includes(firstWords), `chain shows the overridden candidate "${firstWords}"`);
+    const t1 = await waitFor("the targets to answer for 1 sentence", (x) => /targets \(\d+\) · chain 1\/1/.test(x));
+    // Accept the evaluator's pick for step 2.
+    await waitFor("step 2 candidates", (x) => /step 2 your call/.test(x) && awaitingChoice(x));
+    keys("a");
+    await waitFor("2 sentences", (x) => /chain: 2 sentences/.test(x));
+    const t2 = await waitFor("the targets to answer for 2 sentences", (x) => /targets \(\d+\) · chain 2\/2/.test(x));
+    assert.notEqual(t1.match(/targets .*/)![0], t2.match(/targets .*/)![0], "the targets line changed");
+    keys("q");
+    await waitFor("exit", (x) => /EXITED 0/.test(x), 15_000);
+    tmux("kill-session", "-t", name);
+
+    const files = readdirSync(join(dir, "sessions"));
+    assert.equal(files.length, 1, `one session saved: ${files}`);
+    const saved = JSON.parse(readFileSync(join(dir, "sessions", files[0]), "utf8"));
+    assert.equal(saved.schema, 1);
+    assert.equal(saved.problem.id, "demo-2");
+    assert.deepEqual(saved.chain.sentences.map((x: { decision: string }) => x.decision), ["human-pick", "evaluator"]);
+    assert.ok(saved.targets.answers.length >= 2);
+
+    // Start again and resume from the saved sessions list.
+    start(dir);
+    await waitFor("the interface again", (x) => /demo\/demo-1/.test(x));
+    keys("1");
+    await waitFor("the problems screen", (x) => /saved sessions/.test(x));
+    keys("j");
+    await waitFor("the sessions list", (x) => /demo\/demo-2 \(2\)/.test(x));
+    keys("Enter");
+    await sleep(300);
+    keys("Enter");
+    s = await waitFor("the resumed chain", (x) => /demo\/demo-2/.test(x) && /chain: 2 sentences/.test(x) && /resumed|step 3/.test(x));
+    const chainArea = s.split("── step")[0].replace(/\s+/g, " ");
+    for (const sent of saved.chain.sentences as Array<{ text: string }>) {
+      const words = sent.text.trim().replace(/\s+/g, " ").slice(0, 10);
+      assert.ok(chainArea.includes(words), `resumed chain has "${words}"`);
+    }
+    assert.match(s, /targets \(\d+\) · chain 2\/2/, "target history is back");
+    keys("q");
+    await waitFor("exit", (x) => /EXITED 0/.test(x), 15_000);
+  } finally {
+    spawnSync("tmux", ["kill-session", "-t", name]);
+  }
+});

@@ -1,0 +1,155 @@
+import { test, describe } from "node:test";
+import assert from "node:assert/strict";
+import { createConcordStore, applyEvents, type SessionSnapshot } from "../../src/state/store.js";
+import { ScriptedDriver, demoProblem, tick } from "./_scripted-driver.js";
+
+async function openRace(opts: { flushMs?: number; save?: (s: SessionSnapshot) => void } = {}) {
+  const driver = new ScriptedDriver();
+  const store = createConcordStore({
+    flushMs: opts.flushMs ?? 40,
+    save: opts.save,
+    createRace: () => ({ builder: driver, roles: { generators: ["alpha", "beta"], evaluators: ["judge"], targets: ["t1", "t2"] } }),
+  });
+  await store.getState().openProblem(demoProblem);
+  store.getState().flush();
+  return { driver, store };
+}
+
+describe("store", () => {
+  test("opening a problem starts the first step", async () => {
+    const { driver, store } = await openRace();
+    assert.deepEqual(driver.calls[0], ["startStep"]);
+    assert.equal(store.getState().race.generating, true);
+    assert.equal(store.getState().roles.generators.length, 2);
+  });
+
+  test("a burst of token events is applied in one batch, not one render per token", async () => {
+    const { driver, store } = await openRace({ flushMs: 40 });
+    let renders = 0;
+    const off = store.subscribe(() => renders++);
+    const before = store.flushCount();
+    for (let i = 0; i < 2000; i++)
+      driver.emit({ type: "candidate-token", step: 0, candidateId: `alpha#${i % 6}`, generator: "alpha", text: "x", channel: "content" });
+    assert.equal(renders, 0, "nothing is applied before the flush interval");
+    await tick(60);
+    assert.equal(store.flushCount() - before, 1);
+    assert.equal(renders, 1);
+    const lanes = store.getState().race.lanes;
+    assert.equal(lanes.length, 6);
+    assert.equal(lanes.reduce((n, l) => n + l.text.length, 0), 2000);
+    off();
+  });
+
+  test("flushes are spaced by the interval while streaming continues", async () => {
+    const { driver, store } = await openRace({ flushMs: 30 });
+    const before = store.flushCount();
+    const start = Date.now();
+    while (Date.now() - start < 200) {
+      driver.emit({ type: "candidate-token", step: 0, candidateId: "alpha#0", generator: "alpha", text: "y", channel: "content" });
+      await tick(1);
+    }
+    await tick(40);
+    const flushes = store.flushCount() - before;
+    assert.ok(flushes >= 3 && flushes <= 10, `expected 3..10 flushes in ~200ms, got ${flushes}`);
+  });
+
+  test("scores, pick and accept: the chain grows and the next step starts", async () => {
+    const { driver, store } = await openRace();
+    driver.stream("alpha#0", ["Six ", "sevens."], 3.2);
+    driver.stream("beta#0", ["Forty ", "two."], 2.1);
+    driver.decide("beta#0");
+    store.getState().flush();
+    const s = store.getState();
+    assert.equal(s.race.pick, "beta#0");
+    assert.equal(s.race.awaiting, true);
+    assert.equal(s.race.lanes.find((l) => l.id === "beta#0")?.mean, 2.1);
+    s.acceptPick();
+    await tick(5);
+    assert.deepEqual(driver.calls.filter((c) => c[0] === "accept"), [["accept", "beta#0"]]);
+    assert.equal(store.getState().chain.sentences[0].text, "Forty two.");
+    assert.equal(driver.calls.filter((c) => c[0] === "startStep").length, 2, "next step started after the decision");
+  });
+
+  test("override: choosing another candidate accepts it as a human pick", async () => {
+    const { driver, store } = await openRace();
+    driver.stream("alpha#0", ["Six sevens."], 3.2);
+    driver.stream("beta#0", ["Forty two."], 2.1);
+    driver.decide("beta#0");
+    store.getState().flush();
+    store.getState().selectId("alpha#0");
+    store.getState().choose();
+    await tick(5);
+    const sent = store.getState().chain.sentences[0];
+    assert.equal(sent.text, "Six sevens.");
+    assert.equal(sent.decision, "human-pick");
+  });
+
+  test("edit, write and undo reach the engine; empty text does not", async () => {
+    const { driver, store } = await openRace();
+    driver.stream("alpha#0", ["Six sevens."], 3.2);
+    driver.decide("alpha#0");
+    store.getState().flush();
+    store.getState().edit("   ");
+    store.getState().edit("Six times seven.");
+    await tick(5);
+    store.getState().write("I check it.");
+    await tick(5);
+    assert.deepEqual(store.getState().chain.sentences.map((s) => s.decision), ["human-edit", "human-written"]);
+    store.getState().undo();
+    await tick(5);
+    assert.equal(store.getState().chain.sentences.length, 1);
+    assert.equal(driver.calls.filter((c) => c[0] === "acceptEdited").length, 1);
+  });
+
+  test("engine errors become a status line, not an exception", async () => {
+    const { driver, store } = await openRace();
+    driver.accept = () => {
+      throw new Error("candidate x has not finished\nat stack");
+    };
+    driver.stream("alpha#0", ["A."], 2);
+    driver.decide("alpha#0");
+    store.getState().flush();
+    store.getState().acceptPick();
+    await tick(5);
+    assert.match(store.getState().status, /^error: accept: candidate x has not finished at stack$/);
+  });
+
+  test("auto-run cancels the waiting step, runs, then waits for a human again", async () => {
+    const { driver, store } = await openRace();
+    store.getState().autoRun(3);
+    assert.equal(store.getState().auto.mode, "steps");
+    await tick(5);
+    const names = driver.calls.map((c) => c[0]);
+    assert.deepEqual(names.slice(-3), ["cancel", "runSteps", "startStep"]);
+    assert.equal(store.getState().auto.mode, "off");
+  });
+
+  test("targets: answers and consistency snapshots are kept, latest per target", () => {
+    const base = createConcordStore().getState();
+    const grade = (answer: string, correct: boolean) => ({ answer, correct });
+    const out = applyEvents(base, [
+      { type: "target-start", target: "t1", chainLength: 1 },
+      { type: "target-answer", answer: { target: "t1", chainLength: 1, raw: "41", grade: grade("41", false) } },
+      { type: "target-answer", answer: { target: "t1", chainLength: 2, raw: "42", grade: grade("42", true) } },
+      { type: "consistency", snapshot: { chainLength: 2, pairs: { "t1|t2": true }, consistency: 1, accuracy: 1, split: { consistentCorrect: 1, consistentWrong: 0, inconsistent: 0 } } },
+    ]);
+    assert.equal(out.targets!.answers.t1.grade.answer, "42");
+    assert.equal(out.targets!.log.length, 2);
+    assert.deepEqual(out.targets!.pending, {});
+    assert.equal(out.targets!.history.length, 1);
+  });
+
+  test("every kept change is saved", async () => {
+    const saved: SessionSnapshot[] = [];
+    const { driver, store } = await openRace({ save: (s) => void saved.push(structuredClone(s)) });
+    const n = saved.length;
+    driver.stream("alpha#0", ["A."], 2);
+    driver.decide("alpha#0");
+    store.getState().flush();
+    assert.equal(saved.length, n, "streaming alone is not saved");
+    store.getState().acceptPick();
+    await tick(5);
+    assert.equal(saved.at(-1)!.chain.sentences.length, 1);
+    assert.equal(saved.at(-1)!.problem.id, "t-1");
+  });
+});
