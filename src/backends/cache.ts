@@ -1,0 +1,260 @@
+// A disk cache for deterministic requests, wrapping any backend. Only answers that cannot change
+// between calls are kept (greedy or fixed-seed completions, and scoring), keyed on everything
+// that changes the answer, so a second identical run makes no model calls at all.
+import { createHash } from "node:crypto";
+import { mkdir, readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
+import writeFileAtomic from "write-file-atomic";
+import { z } from "zod";
+import type {
+  Backend,
+  Capabilities,
+  CompletionRequest,
+  CompletionResult,
+  Prompt,
+  ScoreRequest,
+  ScoreResult,
+  StreamChunk,
+} from "./types.js";
+
+/** JSON with object keys sorted and undefined fields dropped: equal requests give equal text. */
+export function stableStringify(value: unknown): string {
+  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
+  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? "null" : stableStringify(v))).join(",")}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableStringify(v)}`).join(",")}}`;
+}
+
+export function sha256(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}
+
+/** Everything in a completion request that can change the answer (the signal cannot). */
+export function completionIdentity(req: CompletionRequest): Record<string, unknown> {
+  return {
+    prompt: req.prompt,
+    maxTokens: req.maxTokens,
+    temperature: req.temperature,
+    topK: req.topK,
+    topP: req.topP,
+    seed: req.seed,
+    stop: req.stop,
+    logprobs: req.logprobs ?? false,
+  };
+}
+
+/** Everything in a score request that can change the answer. */
+export function scoreIdentity(req: ScoreRequest): Record<string, unknown> {
+  return { prefix: req.prefix, candidates: req.candidates, includePrefix: req.includePrefix ?? false };
+}
+
+/** Cache key of a completion: backend name + caller's model identity + the request. */
+export function completionKey(backend: string, model: string, req: CompletionRequest): string {
+  return sha256(stableStringify({ kind: "stream", backend, model, request: completionIdentity(req) }));
+}
+
+export function scoreKey(backend: string, model: string, req: ScoreRequest): string {
+  return sha256(stableStringify({ kind: "score", backend, model, request: scoreIdentity(req) }));
+}
+
+/** Key of a prompt alone (used by replay for near matches that differ only in sampling). */
+export function promptKey(prompt: Prompt): string {
+  return sha256(stableStringify(prompt));
+}
+
+/** Greedy decoding or a fixed seed: the same request gives the same answer. */
+export function isDeterministic(req: CompletionRequest): boolean {
+  return req.temperature === 0 || req.seed !== undefined;
+}
+
+// --- entry files -------------------------------------------------------------------------------
+
+const tokenSchema = z.object({ token: z.string(), logprob: z.number() });
+const chunkSchema = z.object({
+  channel: z.enum(["content", "reasoning"]),
+  text: z.string(),
+  tokens: z.array(tokenSchema).optional(),
+});
+const completionResultSchema = z.object({
+  text: z.string(),
+  reasoning: z.string(),
+  tokens: z.array(tokenSchema).optional(),
+  finishReason: z.enum(["stop", "length", "abort"]),
+});
+const scoreResultSchema = z.object({
+  candidates: z.array(z.object({ tokens: z.array(tokenSchema), prefixTokens: z.array(tokenSchema).optional() })),
+  evaluatedTokens: z.number(),
+});
+const entrySchema = z.discriminatedUnion("kind", [
+  z.object({ schema: z.literal(1), kind: z.literal("stream"), key: z.string(), chunks: z.array(chunkSchema), result: completionResultSchema }),
+  z.object({ schema: z.literal(1), kind: z.literal("score"), key: z.string(), result: scoreResultSchema }),
+]);
+type Entry = z.infer<typeof entrySchema>;
+
+export interface CacheOptions {
+  /** Folder holding the entries (created on first write). */
+  dir: string;
+  /** false turns the cache off; so does the environment variable CONCORD_NO_CACHE=1. */
+  enabled?: boolean;
+  /** What the backend name alone does not say about the model (file path, model id, URL). */
+  model?: string;
+}
+
+export interface CacheStats {
+  hits: number;
+  /** Cacheable requests that were not in the cache (each one called the model). */
+  misses: number;
+  /** Requests that could not be cached (sampled, or cache off) and went to the model. */
+  bypassed: number;
+  /** Entries written. */
+  writes: number;
+  /** Entries that could not be read and were removed. */
+  corrupt: number;
+}
+
+function cacheDisabledByEnv(): boolean {
+  const v = process.env.CONCORD_NO_CACHE;
+  return v !== undefined && v !== "" && v !== "0" && v.toLowerCase() !== "false";
+}
+
+export class CachedBackend implements Backend {
+  readonly name: string;
+  readonly enabled: boolean;
+  private readonly counters: CacheStats = { hits: 0, misses: 0, bypassed: 0, writes: 0, corrupt: 0 };
+  readonly countTokens?: (text: string) => Promise<number>;
+
+  constructor(
+    private readonly inner: Backend,
+    private readonly options: CacheOptions,
+  ) {
+    this.name = inner.name;
+    this.enabled = options.enabled !== false && !cacheDisabledByEnv();
+    if (inner.countTokens) this.countTokens = (text) => inner.countTokens!(text);
+  }
+
+  stats(): CacheStats {
+    return { ...this.counters };
+  }
+
+  /** Requests that reached the wrapped backend. */
+  get innerCalls(): number {
+    return this.counters.misses + this.counters.bypassed;
+  }
+
+  private pathFor(key: string): string {
+    return join(this.options.dir, key.slice(0, 2), `${key}.json`);
+  }
+
+  private async read(key: string, kind: Entry["kind"]): Promise<Entry | undefined> {
+    const path = this.pathFor(key);
+    let text: string;
+    try {
+      text = await readFile(path, "utf8");
+    } catch {
+      return undefined;
+    }
+    try {
+      const entry = entrySchema.parse(JSON.parse(text));
+      if (entry.key !== key || entry.kind !== kind) throw new Error("entry does not belong to this key");
+      return entry;
+    } catch {
+      // A damaged entry is only a lost shortcut: drop it and ask the model again.
+      this.counters.corrupt++;
+      await rm(path, { force: true }).catch(() => undefined);
+      return undefined;
+    }
+  }
+
+  private async write(entry: Entry): Promise<void> {
+    const path = this.pathFor(entry.key);
+    try {
+      await mkdir(join(this.options.dir, entry.key.slice(0, 2)), { recursive: true });
+      await writeFileAtomic(path, JSON.stringify(entry));
+      this.counters.writes++;
+    } catch {
+      // A cache that cannot be written must not fail the request it was meant to speed up.
+    }
+  }
+
+  async *stream(req: CompletionRequest): AsyncGenerator<StreamChunk, CompletionResult> {
+    if (!this.enabled || !isDeterministic(req)) {
+      this.counters.bypassed++;
+      return yield* this.inner.stream(req);
+    }
+    const key = completionKey(this.inner.name, this.options.model ?? "", req);
+    const hit = await this.read(key, "stream");
+    if (hit && hit.kind === "stream") {
+      this.counters.hits++;
+      return yield* replayChunks(hit.chunks, hit.result, req.signal);
+    }
+    this.counters.misses++;
+    const chunks: StreamChunk[] = [];
+    const gen = this.inner.stream(req);
+    let result: CompletionResult | undefined;
+    try {
+      for (;;) {
+        const next = await gen.next();
+        if (next.done) {
+          result = next.value;
+          break;
+        }
+        chunks.push(next.value);
+        yield next.value;
+      }
+    } finally {
+      // The consumer stopped early: let the wrapped stream release what it holds.
+      if (!result) await gen.return(undefined as never).catch(() => undefined);
+    }
+    // Only whole answers are kept: an aborted or cut-short stream is not what the model says.
+    if (result.finishReason !== "abort" && !req.signal?.aborted) {
+      await this.write({ schema: 1, kind: "stream", key, chunks, result });
+    }
+    return result;
+  }
+
+  async score(req: ScoreRequest): Promise<ScoreResult> {
+    if (!this.enabled) {
+      this.counters.bypassed++;
+      return this.inner.score(req);
+    }
+    const key = scoreKey(this.inner.name, this.options.model ?? "", req);
+    const hit = await this.read(key, "score");
+    if (hit && hit.kind === "score") {
+      req.signal?.throwIfAborted();
+      this.counters.hits++;
+      return hit.result;
+    }
+    this.counters.misses++;
+    const result = await this.inner.score(req);
+    if (!req.signal?.aborted) await this.write({ schema: 1, kind: "score", key, result });
+    return result;
+  }
+
+  /** Probes are never cached: they ask what the model can do now. */
+  probe(signal?: AbortSignal): Promise<Capabilities> {
+    return this.inner.probe(signal);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+/** Serve stored chunks as a stream so the screen still sees tokens arrive. */
+async function* replayChunks(
+  chunks: StreamChunk[],
+  result: CompletionResult,
+  signal?: AbortSignal,
+): AsyncGenerator<StreamChunk, CompletionResult> {
+  let text = "";
+  let reasoning = "";
+  for (const chunk of chunks) {
+    if (signal?.aborted) return { text, reasoning, finishReason: "abort" };
+    if (chunk.channel === "content") text += chunk.text;
+    else reasoning += chunk.text;
+    yield chunk;
+  }
+  return result;
+}

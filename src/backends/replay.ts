@@ -1,0 +1,375 @@
+// Serves a recording back as a backend: the same requests get the same streams, with the
+// original timing (or faster), so a demo recorded once with expensive models runs anywhere.
+//
+// How a completion request finds its recorded exchange, in this order:
+//   1. exact: same prompt and every sampling setting (the cache's request identity);
+//   2. near: same prompt, sampling settings ignored (e.g. a different maxTokens or seed);
+//   3. thinking: exchanges imported from a trace, whose question prompt is unknown, match a chat
+//      request whose assistant prefix holds the same thinking text so far (whitespace collapsed,
+//      opening markup such as <think> ignored; for a raw prompt, its text ending with it).
+// At each level the first exchange not yet served wins, so repeated identical requests get the
+// recorded answers in their recorded order; each recorded stream is served once. Exchanges the
+// consumer had stopped early (or aborted) are never served. Scores are deterministic, so they
+// are looked up per candidate (same prefix, same candidate text) and may be served again.
+// A request with no match throws BackendError("not in the recording: ..."). FallbackBackend uses
+// that to leave the recording at the first miss and continue with a live model.
+import { readFile } from "node:fs/promises";
+import { UserError } from "../errors.js";
+import { completionIdentity, promptKey, scoreIdentity, sha256, stableStringify } from "./cache.js";
+import {
+  ABANDONED,
+  exchangeSchema,
+  headerSchema,
+  type Exchange,
+  type ProbeExchange,
+  type RecordingHeader,
+  type ScoreExchange,
+  type StreamExchange,
+} from "./recorder.js";
+import {
+  BackendError,
+  type Backend,
+  type Capabilities,
+  type CompletionRequest,
+  type CompletionResult,
+  type Prompt,
+  type ScoreRequest,
+  type ScoreResult,
+  type ScoredText,
+  type StreamChunk,
+  type TokenLogprob,
+} from "./types.js";
+
+export interface Recording {
+  file: string;
+  header: RecordingHeader;
+  exchanges: Exchange[];
+}
+
+function issueText(error: { issues: Array<{ path: PropertyKey[]; message: string }> }): string {
+  const issue = error.issues[0];
+  if (!issue) return "invalid";
+  const path = issue.path.map(String).join(".");
+  return path ? `${path}: ${issue.message}` : issue.message;
+}
+
+/** Parse and validate a recording's text. Errors are one line naming the file and line. */
+export function parseRecording(text: string, file: string): Recording {
+  const lines = text.split("\n");
+  const endsClean = text.endsWith("\n");
+  if (lines.length && lines[lines.length - 1] === "") lines.pop();
+  if (lines.length === 0 || lines[0].trim() === "") {
+    throw new UserError(`${file}:1: empty recording (expected a {"schema":1,"kind":"concord-recording"} header line)`);
+  }
+  const parseLine = (i: number): unknown => {
+    try {
+      return JSON.parse(lines[i]);
+    } catch {
+      const truncated = i === lines.length - 1 && !endsClean;
+      throw new UserError(`${file}:${i + 1}: ${truncated ? "truncated line (the recording was cut off while being written)" : "not valid JSON"}`);
+    }
+  };
+  const head = headerSchema.safeParse(parseLine(0));
+  if (!head.success) {
+    throw new UserError(`${file}:1: not a Concord recording header (expected {"schema":1,"kind":"concord-recording"}): ${issueText(head.error)}`);
+  }
+  const exchanges: Exchange[] = [];
+  for (let i = 1; i < lines.length; i++) {
+    if (lines[i].trim() === "") continue;
+    const ex = exchangeSchema.safeParse(parseLine(i));
+    if (!ex.success) throw new UserError(`${file}:${i + 1}: not a recorded exchange: ${issueText(ex.error)}`);
+    exchanges.push(ex.data);
+  }
+  return { file, header: head.data, exchanges };
+}
+
+export async function loadRecording(file: string): Promise<Recording> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    throw new UserError(`${file}: cannot read the recording (${code === "ENOENT" ? "no such file" : (code ?? "read error")})`);
+  }
+  return parseRecording(text, file);
+}
+
+/** The thinking text so far in a prompt, normalised for comparison. */
+export function thinkingOf(prompt: Prompt): string {
+  const text = prompt.kind === "chat" ? (prompt.assistantPrefix ?? "") : prompt.text;
+  return normaliseThinking(text);
+}
+
+/** Opening markup a thinking prefill may start with: <think>, special tokens such as
+ * <|begin_of_thought|>, and the harmony header (<|start|>assistant<|channel|>analysis<|message|>). */
+const THINKING_OPENER = /^(?:\s+|<think>|<\|[A-Za-z_]+\|>|assistant(?=<\|)|analysis(?=<\|message\|>))*/;
+
+export function normaliseThinking(text: string): string {
+  return text.replace(THINKING_OPENER, "").replace(/\s+/g, " ").trim();
+}
+
+/** How an imported exchange's place is stored: sha256 and length of the normalised thinking. */
+export function thinkingAnchor(thinking: string): { sha256: string; chars: number } {
+  const norm = normaliseThinking(thinking);
+  return { sha256: sha256(norm), chars: norm.length };
+}
+
+function thinkingMatches(anchor: { sha256: string; chars: number }, prompt: Prompt): boolean {
+  const t = thinkingOf(prompt);
+  if (prompt.kind === "chat") return t.length === anchor.chars && sha256(t) === anchor.sha256;
+  // A raw prompt holds the question too, so only its end can be compared; an empty thinking
+  // says nothing about a raw prompt.
+  return anchor.chars > 0 && t.length >= anchor.chars && sha256(t.slice(t.length - anchor.chars)) === anchor.sha256;
+}
+
+function exactKey(req: CompletionRequest | NonNullable<StreamExchange["request"]>): string {
+  return sha256(stableStringify(completionIdentity(req as CompletionRequest)));
+}
+
+function clip(text: string, n: number): string {
+  const flat = text.replace(/[\u0000-\u001f\u007f-\u009f]+/g, " ").replace(/\s+/g, " ").trim();
+  return flat.length <= n ? flat : `${flat.slice(0, n - 1)}…`;
+}
+
+/** A short description of a prompt for error messages. */
+export function describePrompt(prompt: Prompt): string {
+  if (prompt.kind === "raw") return `raw prompt ending "${clip(prompt.text.slice(-60), 40)}"`;
+  const user = [...prompt.messages].reverse().find((m) => m.role === "user");
+  const parts = [`chat "${clip(user?.content ?? "", 40)}"`];
+  if (prompt.assistantPrefix) parts.push(`thinking ending "${clip(prompt.assistantPrefix.slice(-60), 40)}"`);
+  return parts.join(", ");
+}
+
+function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (ms <= 0 || signal?.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
+export type ReplaySpeed = "original" | "instant" | number;
+
+export interface ReplayOptions {
+  /** "original": recorded timing; a number: that many times faster; "instant": no waiting. */
+  speed?: ReplaySpeed;
+  /** Serve only exchanges recorded from this backend name. */
+  backend?: string;
+  /** Serve only exchanges tagged with this problem. */
+  problem?: string | number;
+  /** Name this backend reports (default: the backend filter, else "replay"). */
+  name?: string;
+}
+
+interface ScoreEntry {
+  candidate: string;
+  includePrefix: boolean;
+  prefixKey?: string;
+  thinking?: { sha256: string; chars: number };
+  scored: ScoredText;
+  error?: string;
+}
+
+export class ReplayBackend implements Backend {
+  readonly name: string;
+  private readonly factor: number;
+  private readonly streams: StreamExchange[];
+  private readonly streamKeys: Array<{ exact?: string; prompt?: string; thinking?: { sha256: string; chars: number } }>;
+  private readonly served: boolean[];
+  private readonly scores: ScoreExchange[];
+  private readonly scoreKeys: string[];
+  private readonly scoreEntries: ScoreEntry[];
+  private readonly probes: ProbeExchange[];
+
+  constructor(
+    readonly recording: Recording,
+    options: ReplayOptions = {},
+  ) {
+    this.name = options.name ?? options.backend ?? "replay";
+    const speed = options.speed ?? "original";
+    if (typeof speed === "number" && !(speed > 0)) throw new UserError(`replay speed must be a positive number, got ${speed}`);
+    this.factor = speed === "original" ? 1 : speed === "instant" ? Infinity : speed;
+    const problem = options.problem === undefined ? undefined : String(options.problem);
+    const mine = recording.exchanges.filter(
+      (e) => (options.backend === undefined || e.backend === options.backend) && (problem === undefined || e.type === "probe" || e.problem === problem),
+    );
+    // Streams the consumer cut short say nothing about what the model would have answered.
+    this.streams = mine.filter(
+      (e): e is StreamExchange => e.type === "stream" && e.error !== ABANDONED && e.result?.finishReason !== "abort" && (e.result !== undefined || e.error !== undefined),
+    );
+    this.streamKeys = this.streams.map((e) =>
+      e.request ? { exact: exactKey(e.request), prompt: promptKey(e.request.prompt) } : { thinking: e.thinking },
+    );
+    this.served = this.streams.map(() => false);
+    this.scores = mine.filter((e): e is ScoreExchange => e.type === "score");
+    this.scoreKeys = this.scores.map((e) => (e.request.prefix ? sha256(stableStringify(scoreIdentity(e.request as ScoreRequest))) : ""));
+    this.scoreEntries = [];
+    for (const e of this.scores) {
+      const where = e.request.prefix ? { prefixKey: promptKey(e.request.prefix) } : { thinking: e.thinking };
+      e.request.candidates.forEach((candidate, i) => {
+        const scored = e.result?.candidates[i];
+        if (scored) this.scoreEntries.push({ candidate, includePrefix: e.request.includePrefix ?? false, ...where, scored });
+      });
+    }
+    this.probes = mine.filter((e): e is ProbeExchange => e.type === "probe");
+  }
+
+  /** Index of the exchange that would serve this request, or -1. Consumes nothing. */
+  private find(req: CompletionRequest): number {
+    const exact = exactKey(req);
+    const pk = promptKey(req.prompt);
+    const open = (i: number) => !this.served[i];
+    let i = this.streamKeys.findIndex((k, j) => open(j) && k.exact === exact);
+    if (i < 0) i = this.streamKeys.findIndex((k, j) => open(j) && k.prompt === pk);
+    if (i < 0) {
+      const norm = thinkingOf(req.prompt);
+      i = this.streamKeys.findIndex((k, j) => open(j) && k.thinking !== undefined && k.thinking.chars <= norm.length && thinkingMatches(k.thinking, req.prompt));
+    }
+    return i;
+  }
+
+  /** Whether a completion request would be served from the recording. */
+  canServe(req: CompletionRequest): boolean {
+    return this.find(req) >= 0;
+  }
+
+  /** Recorded streams not yet served. */
+  get remaining(): number {
+    return this.served.filter((s) => !s).length;
+  }
+
+  async *stream(req: CompletionRequest): AsyncGenerator<StreamChunk, CompletionResult> {
+    const i = this.find(req);
+    if (i < 0) throw new BackendError(`not in the recording: ${describePrompt(req.prompt)}`, this.name);
+    this.served[i] = true;
+    const ex = this.streams[i];
+    const start = performance.now();
+    let text = "";
+    let reasoning = "";
+    const tokens: TokenLogprob[] = [];
+    const partial = (): CompletionResult => ({ text, reasoning, ...(tokens.length ? { tokens } : {}), finishReason: "abort" });
+    for (const c of ex.chunks) {
+      if (Number.isFinite(this.factor)) await abortableSleep(c.t / this.factor - (performance.now() - start), req.signal);
+      if (req.signal?.aborted) return partial();
+      const chunk: StreamChunk = { channel: c.channel ?? "content", text: c.text, ...(c.tokens ? { tokens: c.tokens } : {}) };
+      if (chunk.channel === "content") text += chunk.text;
+      else reasoning += chunk.text;
+      if (c.tokens) tokens.push(...c.tokens);
+      yield chunk;
+    }
+    if (ex.error !== undefined) throw new BackendError(ex.error, this.name);
+    return ex.result!;
+  }
+
+  private scoreFor(req: ScoreRequest, candidate: string): ScoredText | undefined {
+    const include = req.includePrefix ?? false;
+    const pk = promptKey(req.prefix);
+    const usable = (e: ScoreEntry) => e.candidate === candidate && (!include || e.scored.prefixTokens !== undefined);
+    const hit =
+      this.scoreEntries.find((e) => usable(e) && e.prefixKey === pk) ??
+      this.scoreEntries.find((e) => usable(e) && e.thinking !== undefined && thinkingMatches(e.thinking, req.prefix));
+    if (!hit) return undefined;
+    return include ? hit.scored : { tokens: hit.scored.tokens };
+  }
+
+  /** Whether every candidate of a score request has a recorded score. */
+  canScore(req: ScoreRequest): boolean {
+    return req.candidates.every((c) => this.scoreFor(req, c) !== undefined);
+  }
+
+  async score(req: ScoreRequest): Promise<ScoreResult> {
+    req.signal?.throwIfAborted();
+    // The very same request recorded whole: serve it as it was (its evaluated-token count too).
+    const key = sha256(stableStringify(scoreIdentity(req)));
+    const whole = this.scores.find((e, i) => this.scoreKeys[i] === key && (e.result !== undefined || e.error !== undefined));
+    if (whole?.result) return whole.result;
+    if (whole?.error !== undefined) throw new BackendError(whole.error, this.name);
+    const candidates: ScoredText[] = [];
+    for (const c of req.candidates) {
+      const scored = this.scoreFor(req, c);
+      if (!scored) throw new BackendError(`not in the recording: score of "${clip(c, 40)}" after ${describePrompt(req.prefix)}`, this.name);
+      candidates.push(scored);
+    }
+    // Put together from single recorded scores: count what each one evaluated.
+    const evaluatedTokens = candidates.reduce((n, s) => n + s.tokens.length, 0) + (candidates[0]?.prefixTokens?.length ?? 0);
+    return { candidates, evaluatedTokens };
+  }
+
+  /** The recorded probe; without one, what this recording can serve. */
+  async probe(signal?: AbortSignal): Promise<Capabilities> {
+    signal?.throwIfAborted();
+    const recorded = this.probes.find((p) => p.result);
+    if (recorded?.result) return recorded.result;
+    return {
+      streaming: this.streams.length > 0,
+      tokenLogprobs: this.streams.some((e) => e.chunks.some((c) => c.tokens !== undefined)),
+      promptScoring: this.scoreEntries.length > 0,
+      prefill: this.streams.some((e) => e.thinking !== undefined || (e.request?.prompt.kind === "chat" && e.request.prompt.assistantPrefix !== undefined)),
+      reasoningField: null,
+      notes: [`replayed from ${this.recording.file}; no probe was recorded, so this lists what the recording holds`],
+    };
+  }
+
+  async close(): Promise<void> {}
+}
+
+export interface FallbackOptions {
+  /** Told once, when the first request misses the recording. */
+  onLive?: (reason: string) => void;
+}
+
+/**
+ * Serves from a replay while the requests match the recording, and from a live backend from the
+ * first miss on: once the chain leaves the recorded path (a different pick, an edited sentence),
+ * later requests cannot match either, so it stays live for good.
+ */
+export class FallbackBackend implements Backend {
+  readonly name: string;
+  readonly countTokens?: (text: string) => Promise<number>;
+  private live = false;
+
+  constructor(
+    private readonly replay: ReplayBackend,
+    private readonly liveBackend: Backend,
+    private readonly options: FallbackOptions = {},
+  ) {
+    this.name = liveBackend.name;
+    if (liveBackend.countTokens) this.countTokens = (text) => liveBackend.countTokens!(text);
+  }
+
+  /** True once requests go to the live backend. */
+  get isLive(): boolean {
+    return this.live;
+  }
+
+  private goLive(reason: string): void {
+    if (this.live) return;
+    this.live = true;
+    this.options.onLive?.(reason);
+  }
+
+  async *stream(req: CompletionRequest): AsyncGenerator<StreamChunk, CompletionResult> {
+    if (!this.live && this.replay.canServe(req)) return yield* this.replay.stream(req);
+    this.goLive(`not in the recording: ${describePrompt(req.prompt)}`);
+    return yield* this.liveBackend.stream(req);
+  }
+
+  async score(req: ScoreRequest): Promise<ScoreResult> {
+    if (!this.live && this.replay.canScore(req)) return this.replay.score(req);
+    this.goLive(`score not in the recording: ${describePrompt(req.prefix)}`);
+    return this.liveBackend.score(req);
+  }
+
+  probe(signal?: AbortSignal): Promise<Capabilities> {
+    return this.liveBackend.probe(signal);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.replay.close(), this.liveBackend.close()]);
+  }
+}
