@@ -24,6 +24,8 @@ export type EngineEvent =
   | { type: "candidate-token"; step: number; candidateId: string; generator: string; text: string; channel: "content" | "reasoning" }
   | { type: "candidate-done"; step: number; candidate: Candidate }
   | { type: "score"; step: number; candidateId: string; evaluator: string; meanNll: number; perplexity: number }
+  /** Every evaluator has scored the candidate; `candidate.meanPerplexity` is set. */
+  | { type: "candidate-scored"; step: number; candidate: Candidate }
   | { type: "pick"; step: number; candidateId: string; meanPerplexity: number }
   | { type: "awaiting-decision"; step: number }
   | { type: "sentence-accepted"; step: number; sentence: ChainSentence }

@@ -1,0 +1,146 @@
+// `concord relay --set <file|builtin> --problem <id|row>`: an initiator writes a chain, it is
+// cut early/mid/late (or after given sentences), each continuer finishes it, every chain is
+// answered, steps are scored (PRM when roles.prm is an OpenAI-compatible server, else an LLM
+// judge), and the first sentence where a continuer departs from the initiator is reported.
+import type { Command } from "commander";
+import type { CutRule } from "../core/cutpoints.js";
+import { UserError } from "../errors.js";
+import { shareSignal } from "../engine/abort.js";
+import { openModels, roleNames } from "../engine/models.js";
+import { findProblem, loadSet } from "../engine/problemset.js";
+import { JudgeScorer, PrmScorer, runRelay, type CutName, type RelayResult, type StepScorer } from "../engine/relay.js";
+
+interface RelayOptions {
+  set: string;
+  problem: string;
+  initiator?: string;
+  continuers?: string;
+  cuts?: string;
+  rule?: string;
+  judge?: string;
+  scores?: boolean;
+  maxTokens?: string;
+  json?: boolean;
+  models?: string;
+}
+
+const clean = (s: string) => s.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]+/g, " ").replace(/\s*\n\s*/g, " ").trim();
+const fmt = (x: number | null | undefined) => (x === null || x === undefined ? "-" : x.toFixed(2));
+
+export function parseCuts(v: string | undefined): Array<CutName | number> | undefined {
+  if (!v) return undefined;
+  return v.split(",").map((c) => {
+    const t = c.trim();
+    if (t === "early" || t === "mid" || t === "late") return t;
+    if (/^\d+$/.test(t) && Number(t) >= 1) return Number(t) - 1; // 1-based on the command line
+    throw new UserError(`--cuts: "${t}" is not early, mid, late or a sentence number (1, 2, ...)`);
+  });
+}
+
+export function renderRelay(r: RelayResult): string {
+  const out: string[] = [];
+  const init = r.initiator;
+  out.push(`initiator ${init.model}: ${init.sentences.length} sentences, answer "${clean(init.answer.grade.answer)}" (${init.answer.grade.correct ? "correct" : "wrong"})`);
+  init.sentences.forEach((s, i) => {
+    const marks = (Object.keys(r.cutPoints) as CutName[]).filter((k) => r.cutPoints[k] === i);
+    out.push(`  ${String(i + 1).padStart(3)} ${fmt(init.stepScores?.[i])} ${clean(s)}${marks.length ? `   <- cut ${marks.join("/")}` : ""}`);
+  });
+  for (const run of r.runs) {
+    const cut = typeof run.cut === "number" ? `after sentence ${run.cut + 1}` : `${run.cut} (after sentence ${run.cutSentence + 1})`;
+    out.push(`continuer ${run.continuer} from ${cut}: answer "${clean(run.answer.grade.answer)}" (${run.answer.grade.correct ? "correct" : "wrong"}), ${run.agrees ? "agrees with" : "differs from"} the initiator`);
+    run.sentences.slice(run.handover).forEach((s, j) => {
+      const i = run.handover + j;
+      const dep = run.departure?.sentence === i ? `   <- departs here (answer "${clean(run.departure.answer)}")` : "";
+      out.push(`  ${String(i + 1).padStart(3)} ${fmt(run.stepScores?.[i])} ${clean(s)}${dep}`);
+    });
+  }
+  if (r.scorer) out.push(`step scores: ${r.scorer}`);
+  return out.join("\n") + "\n";
+}
+
+export async function relayCommand(opts: RelayOptions): Promise<number> {
+  const rule = (opts.rule ?? "threshold") as CutRule;
+  if (!["quantile", "threshold", "cumulative"].includes(rule)) throw new UserError(`--rule: expected quantile, threshold or cumulative, got "${opts.rule}"`);
+  const maxTokens = opts.maxTokens === undefined ? undefined : Number(opts.maxTokens);
+  if (maxTokens !== undefined && !(Number.isInteger(maxTokens) && maxTokens > 0)) throw new UserError(`--max-tokens: expected a positive whole number, got "${opts.maxTokens}"`);
+  const models = openModels({ modelsFile: opts.models });
+  const problems = await loadSet(opts.set);
+  const problem = findProblem(problems, opts.problem, opts.set);
+  const ctrl = new AbortController();
+  shareSignal(ctrl.signal);
+  const onSigint = () => ctrl.abort();
+  process.on("SIGINT", onSigint);
+  try {
+    const initiatorName = opts.initiator ?? models.roles.initiator;
+    if (!initiatorName) throw new UserError(`no initiator: pass --initiator <model> or set roles.initiator in ${models.source}`);
+    const initiator = await models.get(initiatorName);
+    const contNames = opts.continuers ? opts.continuers.split(",").map((s) => s.trim()).filter(Boolean) : roleNames(models.roles, "continuers", models.source);
+    const continuers = await Promise.all(contNames.map((n) => models.get(n)));
+    let scorer: StepScorer | undefined;
+    if (opts.scores !== false) {
+      const prm = models.roles.prm ? models.profiles.find((p) => p.name === models.roles.prm) : undefined;
+      if (prm && prm.backend === "openai" && prm.baseURL) {
+        scorer = new PrmScorer({ name: prm.name, baseURL: prm.baseURL, model: prm.model, apiKeyEnv: prm.apiKeyEnv });
+      } else {
+        scorer = new JudgeScorer(await models.get(opts.judge ?? models.roles.evaluators[0] ?? initiatorName));
+      }
+    }
+    const result = await runRelay({
+      problem,
+      initiator,
+      continuers,
+      cuts: parseCuts(opts.cuts),
+      cutRule: rule,
+      maxTokens,
+      scorer,
+      signal: ctrl.signal,
+      onEvent: (e) => {
+        if (e.type === "progress" && !opts.json) process.stderr.write(`${e.label}\n`);
+        if (e.type === "error") process.stderr.write(`concord: ${clean(e.source)}: ${clean(e.message)}\n`);
+      },
+    });
+    process.stdout.write(opts.json ? JSON.stringify(result) + "\n" : renderRelay(result));
+    return 0;
+  } catch (err) {
+    if (ctrl.signal.aborted) {
+      process.stderr.write("concord: relay stopped\n");
+      return 130;
+    }
+    if (err instanceof RangeError || (err instanceof Error && !(err instanceof UserError) && /relay|cut|sentence/.test(err.message))) {
+      throw new UserError(err.message);
+    }
+    throw err;
+  } finally {
+    process.off("SIGINT", onSigint);
+    await models.close();
+  }
+}
+
+export function register(program: Command): void {
+  program
+    .command("relay")
+    .description("Relay one problem: an initiator's chain cut early/mid/late, finished by continuers, answers and step scores compared")
+    .option("--set <file|builtin>", "problem set: a dataset file or folder, or builtin")
+    .requiredOption("--problem <id|row>", "problem id, or 1-based row number")
+    .option("--initiator <model>", "model that writes the chain (default: roles.initiator)")
+    .option("--continuers <names>", "comma-separated models that finish it (default: roles.continuers)")
+    .option("--cuts <list>", "early,mid,late and/or sentence numbers, e.g. early,late,4", "early,mid,late")
+    .option("--rule <rule>", "how early/mid/late are placed: threshold, quantile or cumulative", "threshold")
+    .option("--judge <model>", "LLM judge for step scores when no PRM is configured (default: first evaluator)")
+    .option("--no-scores", "skip step scoring")
+    .option("--max-tokens <n>", "token budget of the chain and of each continuation")
+    .option("--json", "print the whole relay as JSON")
+    .option("--models <file>", "model profiles file (YAML or JSON); default: CONCORD_MODELS, saved settings, or CONCORD_MODEL")
+    .action(async (opts: RelayOptions, cmd: Command) => {
+      const code = await relayCommand({ ...opts, set: problemSetOption(opts.set, cmd) });
+      if (code) process.exitCode = code;
+    });
+}
+
+/** --set, also when the root program took it (the interface has a --set of its own). */
+function problemSetOption(own: string | undefined, cmd: Command): string {
+  const global = (cmd.optsWithGlobals() as { set?: string | string[] }).set;
+  const set = own ?? (Array.isArray(global) ? global.at(-1) : global);
+  if (!set) throw new UserError("--set <file|builtin> is required: the problem set to pick the problem from");
+  return set;
+}

@@ -1,0 +1,100 @@
+// `concord run <experiment.yaml|json> [--json]`: run a whole experiment headless. Progress on
+// stderr (a bar on a terminal, plain lines otherwise); Ctrl-C stops cleanly and a later run
+// resumes where this one stopped.
+import type { Command } from "commander";
+import { oneLine, UserError } from "../errors.js";
+import { loadExperimentSpec, runExperiment, specModels } from "../engine/experiment.js";
+import type { EngineEvent } from "../engine/events.js";
+import { openModels, type ModelHandle } from "../engine/models.js";
+import { selectProblems } from "../engine/problemset.js";
+import { shareSignal } from "../engine/abort.js";
+
+interface RunOptions {
+  json?: boolean;
+  models?: string;
+}
+
+/** Progress on stderr: one rewritten line on a terminal, one line per answer otherwise. */
+export function progressPrinter(stream: NodeJS.WriteStream = process.stderr): { onEvent: (e: EngineEvent) => void; end: () => void } {
+  const tty = !!stream.isTTY;
+  let drawn = false;
+  const clean = (s: string) => s.replace(/[\u0000-\u001f\u007f-\u009f]+/g, " ");
+  return {
+    onEvent(e) {
+      if (e.type === "progress") {
+        if (tty) {
+          const width = 24;
+          const filled = e.total ? Math.round((e.done / e.total) * width) : 0;
+          const cols = stream.columns ?? 80;
+          const line = `[${"#".repeat(filled)}${".".repeat(width - filled)}] ${e.done}/${e.total} ${clean(e.label)}`;
+          stream.write(`\r\x1b[2K${line.slice(0, cols - 1)}`);
+          drawn = true;
+        } else {
+          stream.write(`${e.done}/${e.total} ${clean(e.label)}\n`);
+        }
+      } else if (e.type === "error") {
+        if (drawn) stream.write("\n");
+        drawn = false;
+        stream.write(`concord: ${clean(e.source)}: ${clean(e.message)}\n`);
+      }
+    },
+    end() {
+      if (drawn) stream.write("\n");
+      drawn = false;
+    },
+  };
+}
+
+export async function runCommand(file: string, opts: RunOptions): Promise<number> {
+  const spec = await loadExperimentSpec(file);
+  const models = openModels({ modelsFile: opts.models ?? spec.models });
+  const ctrl = new AbortController();
+  shareSignal(ctrl.signal);
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130);
+    process.stderr.write("\nconcord: stopping (records written so far are kept; run again to resume; Ctrl-C again to quit now)\n");
+    ctrl.abort();
+  };
+  process.on("SIGINT", onSigint);
+  const progress = progressPrinter();
+  try {
+    const problems = await selectProblems({ set: spec.problems.set, ids: spec.problems.ids, sample: spec.problems.sample, seed: spec.problems.seed });
+    const handles = new Map<string, ModelHandle>();
+    for (const name of specModels(spec)) handles.set(name, await models.get(name));
+    const summary = await runExperiment(spec, { problems, models: handles, signal: ctrl.signal, onEvent: progress.onEvent });
+    progress.end();
+    if (opts.json) process.stdout.write(JSON.stringify(summary) + "\n");
+    else {
+      const state = summary.cancelled ? "stopped" : "done";
+      process.stdout.write(
+        `${state}: ${summary.written} answers written, ${summary.skipped} already there, ${summary.errors} failed, of ${summary.total}; results in ${summary.out}\n` +
+          (summary.cancelled ? "" : `report: concord report ${summary.out}\n`),
+      );
+    }
+    if (summary.cancelled) return 130;
+    return summary.errors ? 1 : 0;
+  } finally {
+    progress.end();
+    process.off("SIGINT", onSigint);
+    await models.close();
+  }
+}
+
+export function register(program: Command): void {
+  program
+    .command("run <experiment>")
+    .description("Run an experiment file (YAML or JSON) headless; resumable, Ctrl-C stops cleanly")
+    .option("--json", "print the run summary as JSON")
+    .option("--models <file>", "model profiles file (YAML or JSON); default: the spec's models, CONCORD_MODELS, or saved settings")
+    .action(async (file: string, opts: RunOptions) => {
+      try {
+        const code = await runCommand(file, opts);
+        if (code) process.exitCode = code;
+      } catch (err) {
+        if (err instanceof UserError) throw err;
+        throw new UserError(oneLine(err));
+      }
+    });
+}

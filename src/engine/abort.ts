@@ -1,0 +1,106 @@
+// Small cancellation helpers shared by every engine module. All engine work takes an
+// AbortSignal; these keep the "was this a cancellation or a failure?" test in one place.
+import { setMaxListeners } from "node:events";
+
+/** The error every engine operation rejects with when its signal fires. */
+export class CancelledError extends Error {
+  constructor(what = "operation") {
+    super(`${what} cancelled`);
+    this.name = "AbortError";
+  }
+}
+
+/** True for any error that means "stopped on request" rather than "went wrong". */
+export function isAbort(err: unknown, signal?: AbortSignal): boolean {
+  if (signal?.aborted) return true;
+  if (!err || typeof err !== "object") return false;
+  const name = (err as { name?: string }).name;
+  return name === "AbortError" || (err as { code?: string }).code === "ABORT_ERR";
+}
+
+export function throwIfAborted(signal: AbortSignal | undefined, what?: string): void {
+  if (signal?.aborted) throw new CancelledError(what);
+}
+
+/** A controller that also aborts when any parent signal aborts (AbortSignal.any keeps the
+ * child alive only as long as it is referenced, so listeners are wired by hand). */
+export function childController(...parents: Array<AbortSignal | undefined>): AbortController {
+  const ctrl = new AbortController();
+  // One step's signal is shared by dozens of concurrent requests: that is not a leak.
+  setMaxListeners(0, ctrl.signal);
+  const cleanups: Array<() => void> = [];
+  for (const p of parents) {
+    if (!p) continue;
+    if (p.aborted) {
+      ctrl.abort(p.reason);
+      break;
+    }
+    const onAbort = () => ctrl.abort(p.reason);
+    p.addEventListener("abort", onAbort, { once: true });
+    cleanups.push(() => p.removeEventListener("abort", onAbort));
+  }
+  ctrl.signal.addEventListener("abort", () => cleanups.forEach((c) => c()), { once: true });
+  return ctrl;
+}
+
+/** A promise that rejects when the signal aborts (never resolves otherwise). */
+export function abortPromise(signal: AbortSignal, what?: string): Promise<never> {
+  return new Promise((_, reject) => {
+    if (signal.aborted) reject(new CancelledError(what));
+    else signal.addEventListener("abort", () => reject(new CancelledError(what)), { once: true });
+  });
+}
+
+/** Resolve with `p`, or reject as soon as `signal` aborts, whichever comes first. */
+export function raceAbort<T>(p: Promise<T>, signal: AbortSignal | undefined, what?: string): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) {
+    p.catch(() => {});
+    return Promise.reject(new CancelledError(what));
+  }
+  let onAbort!: () => void;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(new CancelledError(what));
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  p.catch(() => {});
+  return Promise.race([p, aborted]).finally(() => signal.removeEventListener("abort", onAbort));
+}
+
+/** Wait `ms`, or reject early when the signal aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new CancelledError());
+    const t = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(new CancelledError());
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** Allow any number of listeners on a signal shared by many concurrent requests. */
+export function shareSignal(signal: AbortSignal | undefined): void {
+  if (signal) setMaxListeners(0, signal);
+}
+
+/** Wait for `p` to settle, but no longer than `ms` (a backend that ignores its signal must not hang a shutdown). */
+export function settleWithin(p: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    p.then(
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+    );
+  });
+}

@@ -1,0 +1,560 @@
+// Sentence-level ensembling of one chain for one problem (SCIENCE.md §1). Generators race to
+// propose the next sentence, evaluators score each candidate by perplexity, the lowest mean
+// wins, unless a human decides otherwise. Every request carries an AbortSignal; cancel() stops
+// them all at once.
+import type { CompletionRequest, Prompt, SamplingOptions, StreamChunk, TokenLogprob } from "../backends/types.js";
+import type { Candidate, Chain, ChainSentence, Decision, EvaluatorScore } from "../core/chain.js";
+import { chainText } from "../core/chain.js";
+import { aggregateEvaluators, paperPerplexity, pickLowest, scoreFromTokens } from "../core/scoring.js";
+import { cutAtLastSentenceEnd, splitSentences } from "../core/sentences.js";
+import { endOfThoughtMarker, openThinkingPrefill } from "../core/thinking.js";
+import type { Problem } from "../core/types.js";
+import { oneLine } from "../errors.js";
+import { childController, isAbort, raceAbort, settleWithin } from "./abort.js";
+import { Emitter } from "./emitter.js";
+import type { EngineListener } from "./events.js";
+import type { ModelHandle } from "./models.js";
+
+export type EnsembleMode = "concord" | "paper";
+
+export interface EnsembleBudget {
+  /** Stop once the chain has this many sentences. */
+  maxSentences: number;
+  /** Stop once the chain has about this many tokens (ignored in paper mode, as in the paper's code). */
+  maxTokens: number;
+}
+
+export interface EnsembleOptions {
+  problem: Problem;
+  generators: ModelHandle[];
+  evaluators: ModelHandle[];
+  /** Candidates per generator per step (paper: 3). */
+  k?: number;
+  mode?: EnsembleMode;
+  /** Generator sampling; maxTokens is per candidate (paper: 15, Concord default: 64). */
+  sampling?: Partial<SamplingOptions>;
+  budget?: Partial<EnsembleBudget>;
+  /** Resume from this chain (it is copied, never mutated). */
+  chain?: Chain;
+  /** Accept the evaluator's pick without waiting for a human. */
+  auto?: boolean;
+}
+
+export type StepStatus = "idle" | "generating" | "awaiting-decision" | "accepted" | "cancelled" | "failed";
+
+export interface StepState {
+  index: number;
+  status: StepStatus;
+  candidates: Candidate[];
+  /** The evaluator's pick, once every candidate is scored. */
+  pick?: string;
+}
+
+/** How a step ended. */
+export type StepOutcome = "accepted" | "cancelled" | "failed" | "finished";
+
+/** Why runSteps returned. */
+export type RunOutcome = "count" | "end-of-thought" | "budget" | "paused" | "cancelled" | "failed";
+
+export const DEFAULT_BUDGET: EnsembleBudget = { maxSentences: 60, maxTokens: 4096 };
+export const PAPER_CHUNK_TOKENS = 15;
+export const CONCORD_CANDIDATE_TOKENS = 64;
+
+interface LiveCandidate {
+  c: Candidate;
+  generated: boolean;
+  /** Streamed chunks counted as tokens when the backend gives no per-token list. */
+  tokenCount: number;
+}
+
+interface ActiveStep {
+  index: number;
+  ctrl: AbortController;
+  status: StepStatus;
+  auto: boolean;
+  live: Map<string, LiveCandidate>;
+  pick?: string;
+  /** Promises of stream shutdowns still settling after an abort. */
+  closing: Promise<unknown>[];
+  tasks: Promise<void>[];
+  outcome: Promise<StepOutcome>;
+  settle: (o: StepOutcome) => void;
+  settled: boolean;
+  /** The chain text the step's prompts were built on. */
+  cot: string;
+}
+
+function emptyChain(): Chain {
+  return { sentences: [], finished: false };
+}
+
+export class ChainBuilder {
+  readonly problem: Problem;
+  readonly generators: ModelHandle[];
+  readonly evaluators: ModelHandle[];
+  readonly k: number;
+  readonly mode: EnsembleMode;
+  readonly budget: EnsembleBudget;
+  readonly sampling: Partial<SamplingOptions>;
+  auto: boolean;
+
+  private chain: Chain;
+  private step: ActiveStep | null = null;
+  private lastStep: StepState | null = null;
+  private emitter = new Emitter();
+  private pauseRequested = false;
+  private stopped = false;
+
+  constructor(opts: EnsembleOptions) {
+    if (opts.generators.length === 0) throw new Error("an ensemble needs at least one generator");
+    if (opts.evaluators.length === 0) throw new Error("an ensemble needs at least one evaluator");
+    this.problem = opts.problem;
+    this.generators = opts.generators;
+    this.evaluators = opts.evaluators;
+    this.k = Math.max(1, opts.k ?? 3);
+    this.mode = opts.mode ?? "concord";
+    this.budget = { ...DEFAULT_BUDGET, ...opts.budget };
+    this.auto = opts.auto ?? false;
+    this.sampling = {
+      maxTokens: this.mode === "paper" ? PAPER_CHUNK_TOKENS : CONCORD_CANDIDATE_TOKENS,
+      ...(this.mode === "paper" ? { topK: 50 } : {}),
+      ...opts.sampling,
+    };
+    this.chain = opts.chain
+      ? { sentences: [...opts.chain.sentences], finished: opts.chain.finished }
+      : emptyChain();
+  }
+
+  on(listener: EngineListener): () => void {
+    return this.emitter.on(listener);
+  }
+
+  /** The chain so far (a fresh object; sentences are never mutated in place). */
+  getChain(): Chain {
+    return { sentences: [...this.chain.sentences], finished: this.chain.finished };
+  }
+
+  /** The step in progress, or the last one that ended. */
+  getStep(): StepState | null {
+    const s = this.step;
+    if (!s) return this.lastStep;
+    return { index: s.index, status: s.status, candidates: [...s.live.values()].map((l) => l.c), pick: s.pick };
+  }
+
+  /** Why no further step can start, or null. */
+  stopReason(): "end-of-thought" | "budget" | null {
+    if (this.chain.finished) return "end-of-thought";
+    if (this.budgetReached()) return "budget";
+    return null;
+  }
+
+  private budgetReached(): boolean {
+    if (this.chain.sentences.length >= this.budget.maxSentences) return true;
+    // The published code's token budget never fired; paper mode keeps that behaviour.
+    if (this.mode === "paper") return false;
+    return chainTokenEstimate(this.chain) >= this.budget.maxTokens;
+  }
+
+  /**
+   * Run one step: every generator streams k candidates at once, each is cut to a sentence and
+   * scored by every evaluator as soon as it is done. Resolves when the step is decided (auto
+   * pick or a human action) or cancelled.
+   */
+  startStep(opts: { auto?: boolean } = {}): Promise<StepOutcome> {
+    if (this.step) return this.step.outcome;
+    if (this.stopReason()) return Promise.resolve("finished");
+    const index = this.chain.sentences.length;
+    let settle!: (o: StepOutcome) => void;
+    const outcome = new Promise<StepOutcome>((r) => (settle = r));
+    const step: ActiveStep = {
+      index,
+      ctrl: childController(),
+      status: "generating",
+      auto: opts.auto ?? this.auto,
+      live: new Map(),
+      closing: [],
+      tasks: [],
+      outcome,
+      settle: () => {},
+      settled: false,
+      cot: chainText(this.chain, this.mode),
+    };
+    step.settle = (o) => {
+      if (step.settled) return;
+      step.settled = true;
+      this.lastStep = { index: step.index, status: step.status, candidates: [...step.live.values()].map((l) => l.c), pick: step.pick };
+      if (this.step === step) this.step = null;
+      settle(o);
+    };
+    this.step = step;
+    this.emitter.emit({ type: "step-start", step: index });
+
+    for (const g of this.generators) {
+      for (let i = 0; i < this.k; i++) {
+        const c: Candidate = {
+          id: `${g.name}#${i}`,
+          generator: g.name,
+          sampleIndex: i,
+          text: "",
+          raw: "",
+          scores: [],
+          endOfThought: false,
+        };
+        step.live.set(c.id, { c, generated: false, tokenCount: 0 });
+        step.tasks.push(this.runCandidate(step, g, c, this.generators.indexOf(g) * this.k + i));
+      }
+    }
+    void Promise.all(step.tasks).then(() => this.afterCandidates(step));
+    return outcome;
+  }
+
+  private generatorRequest(step: ActiveStep, g: ModelHandle, seedOffset: number, signal: AbortSignal): CompletionRequest {
+    const s = { ...g.sampling, ...this.sampling };
+    return {
+      prompt: { kind: "chat", messages: this.problem.messages, assistantPrefix: openThinkingPrefill(g.thinkingFormat, step.cot) },
+      maxTokens: s.maxTokens ?? CONCORD_CANDIDATE_TOKENS,
+      temperature: s.temperature,
+      topK: s.topK,
+      topP: s.topP,
+      // Distinct but reproducible seeds per step and candidate.
+      seed: s.seed === undefined ? undefined : s.seed + step.index * 1000 + seedOffset,
+      logprobs: true,
+      signal,
+    };
+  }
+
+  private async runCandidate(step: ActiveStep, g: ModelHandle, c: Candidate, seedOffset: number): Promise<void> {
+    const live = step.live.get(c.id)!;
+    const ctrl = childController(step.ctrl.signal);
+    const marker = endOfThoughtMarker(g.thinkingFormat);
+    let finish: string | undefined;
+    let sawReasoning = false;
+    let serverClosedThinking = false;
+    let stoppedAtSentence = false;
+    const tokens: TokenLogprob[] = [];
+    const gen = g.backend.stream(this.generatorRequest(step, g, seedOffset, ctrl.signal));
+    let genDone = false;
+    try {
+      for (;;) {
+        const next = await raceAbort(gen.next(), ctrl.signal, c.id);
+        if (next.done) {
+          genDone = true;
+          finish = next.value.finishReason;
+          break;
+        }
+        const chunk: StreamChunk = next.value;
+        // A server that reports thinking in a separate field closes the block by switching to content.
+        if (chunk.channel === "content" && sawReasoning) {
+          serverClosedThinking = true;
+          break;
+        }
+        if (chunk.channel === "reasoning") sawReasoning = true;
+        c.raw += chunk.text;
+        if (chunk.tokens) tokens.push(...chunk.tokens);
+        live.tokenCount += chunk.tokens?.length ?? 1;
+        this.emitter.emit({ type: "candidate-token", step: step.index, candidateId: c.id, generator: g.name, text: chunk.text, channel: chunk.channel });
+        if (marker && c.raw.includes(marker)) break;
+        if (this.mode === "concord" && firstSentence(c.raw) !== null) {
+          stoppedAtSentence = true;
+          break;
+        }
+      }
+    } catch (err) {
+      if (step.ctrl.signal.aborted || isAbort(err, ctrl.signal)) {
+        c.error = "cancelled";
+      } else {
+        c.error = oneLine(err);
+        this.emitter.emit({ type: "error", source: g.name, message: c.error });
+      }
+    } finally {
+      if (!genDone) {
+        ctrl.abort();
+        step.closing.push(gen.return(undefined as never).catch(() => {}));
+      }
+    }
+    if (c.error) {
+      live.generated = true;
+      this.emitter.emit({ type: "candidate-done", step: step.index, candidate: c });
+      return;
+    }
+    if (finish === "abort" && step.ctrl.signal.aborted) {
+      c.error = "cancelled";
+      live.generated = true;
+      this.emitter.emit({ type: "candidate-done", step: step.index, candidate: c });
+      return;
+    }
+
+    const markerAt = marker ? c.raw.indexOf(marker) : -1;
+    const body = markerAt >= 0 ? c.raw.slice(0, markerAt) : c.raw;
+    // A model that ends its turn at once, with nothing more to think, has ended its thought.
+    c.endOfThought = markerAt >= 0 || serverClosedThinking || (finish === "stop" && body.trim() === "");
+    let text: string;
+    if (this.mode === "paper") {
+      const cut = cutAtLastSentenceEnd(body, "paper", { complete: c.endOfThought });
+      text = c.endOfThought ? body.trim() : cut.found ? cut.kept : body.trim();
+    } else if (stoppedAtSentence) {
+      text = firstSentence(body) ?? body;
+    } else if (c.endOfThought) {
+      text = body.trimEnd();
+    } else {
+      const cut = cutAtLastSentenceEnd(body, "concord", { complete: false });
+      text = (cut.found ? cut.kept : body).trimEnd();
+    }
+    c.text = this.joinable(step.cot, text);
+    if (tokens.length) c.tokens = tokensCovering(tokens, text.trim().length);
+    live.generated = true;
+    this.emitter.emit({ type: "candidate-done", step: step.index, candidate: c });
+    await this.scoreCandidate(step, c);
+  }
+
+  /** The text as it will sit in the chain: Concord keeps the model's own separator (adding a
+   * space only when there is none); paper mode trims and joins with single spaces. */
+  private joinable(cot: string, text: string): string {
+    if (this.mode === "paper") return text.trim();
+    if (cot && !/\s$/.test(cot) && text && !/^\s/.test(text)) return " " + text;
+    return text;
+  }
+
+  private async scoreCandidate(step: ActiveStep, c: Candidate): Promise<void> {
+    if (step.ctrl.signal.aborted) return;
+    const scored = this.mode === "paper" && step.cot ? " " + c.text : c.text;
+    const results = await Promise.all(
+      this.evaluators.map(async (e): Promise<EvaluatorScore | null> => {
+        // The evaluator also judges the end of thought when the candidate ends its thinking.
+        const candidateText = c.endOfThought ? scored + endOfThoughtMarker(e.thinkingFormat) : scored;
+        const prefix: Prompt = {
+          kind: "chat",
+          messages: this.problem.messages,
+          assistantPrefix: openThinkingPrefill(e.thinkingFormat, step.cot),
+        };
+        try {
+          const scoring = e.backend.score({ prefix, candidates: [candidateText], includePrefix: this.mode === "paper", signal: step.ctrl.signal });
+          // cancel() waits for the backend itself to stop, not only for this race.
+          step.closing.push(scoring.catch(() => {}));
+          const res = await raceAbort(scoring, step.ctrl.signal);
+          const sc = res.candidates[0];
+          if (!sc) throw new Error("the backend returned no score");
+          const s = this.mode === "paper" ? paperScore(sc.prefixTokens ?? [], sc.tokens) : scoreFromTokens(sc.tokens);
+          if (!Number.isFinite(s.perplexity)) throw new Error("no tokens to score");
+          const score: EvaluatorScore = { evaluator: e.name, meanNll: s.meanNll, perplexity: s.perplexity, tokens: sc.tokens };
+          if (step.ctrl.signal.aborted) return null;
+          c.scores = [...c.scores, score];
+          this.emitter.emit({ type: "score", step: step.index, candidateId: c.id, evaluator: e.name, meanNll: s.meanNll, perplexity: s.perplexity });
+          return score;
+        } catch (err) {
+          if (step.ctrl.signal.aborted || isAbort(err)) return null;
+          const msg = `${e.name}: ${oneLine(err)}`;
+          c.error = c.error ? `${c.error}; ${msg}` : msg;
+          this.emitter.emit({ type: "error", source: e.name, message: msg });
+          return null;
+        }
+      }),
+    );
+    if (step.ctrl.signal.aborted) return;
+    if (results.every((r) => r !== null)) {
+      c.meanPerplexity = aggregateEvaluators(results.map((r) => r!));
+      this.emitter.emit({ type: "candidate-scored", step: step.index, candidate: c });
+    }
+  }
+
+  private afterCandidates(step: ActiveStep): void {
+    if (step.settled || step.ctrl.signal.aborted) return;
+    const candidates = [...step.live.values()].map((l) => l.c);
+    const scored = candidates.filter((c) => c.meanPerplexity !== undefined && Number.isFinite(c.meanPerplexity));
+    const at = pickLowest(scored);
+    const best = at >= 0 ? { id: scored[at].id, value: scored[at].meanPerplexity! } : null;
+    if (best) {
+      step.pick = best.id;
+      this.emitter.emit({ type: "pick", step: step.index, candidateId: best.id, meanPerplexity: best.value });
+    }
+    if (step.auto) {
+      if (best) {
+        this.commit(step, best.id, "evaluator");
+      } else {
+        step.status = "failed";
+        this.emitter.emit({ type: "error", source: "ensemble", message: `step ${step.index + 1}: no candidate could be generated and scored` });
+        step.settle("failed");
+      }
+      return;
+    }
+    step.status = "awaiting-decision";
+    this.emitter.emit({ type: "awaiting-decision", step: step.index });
+  }
+
+  private requireStep(): ActiveStep {
+    if (!this.step) throw new Error("no step in progress");
+    return this.step;
+  }
+
+  private requireGenerated(step: ActiveStep, candidateId: string): LiveCandidate {
+    const live = step.live.get(candidateId);
+    if (!live) throw new Error(`no candidate ${candidateId} in step ${step.index + 1}`);
+    if (!live.generated || live.c.error === "cancelled") throw new Error(`candidate ${candidateId} has not finished`);
+    if (!live.c.text.trim() && !live.c.endOfThought) throw new Error(`candidate ${candidateId} is empty`);
+    return live;
+  }
+
+  /** Accept a finished candidate (any time: candidates still streaming are cancelled). */
+  accept(candidateId: string): void {
+    const step = this.requireStep();
+    this.requireGenerated(step, candidateId);
+    const decision: Decision = step.pick === candidateId ? "evaluator" : "human-pick";
+    this.commit(step, candidateId, decision);
+  }
+
+  /** Accept a candidate after a human edit of its text. */
+  acceptEdited(candidateId: string, text: string): void {
+    const step = this.requireStep();
+    this.requireGenerated(step, candidateId);
+    this.commit(step, candidateId, "human-edit", text);
+  }
+
+  /** Append a human-written sentence (cancels a step in progress; its candidates are kept). */
+  write(text: string): void {
+    if (!text.trim()) throw new Error("an empty sentence cannot be added");
+    if (this.chain.finished) throw new Error("the chain has reached its end of thought; undo first");
+    const step = this.step;
+    if (step) {
+      this.commit(step, null, "human-written", text);
+      return;
+    }
+    this.pushSentence(this.chain.sentences.length, {
+      text: this.joinable(chainText(this.chain, this.mode), text),
+      author: "human",
+      decision: "human-written",
+      candidates: [],
+      at: new Date().toISOString(),
+    }, false);
+  }
+
+  private commit(step: ActiveStep, candidateId: string | null, decision: Decision, editedText?: string): void {
+    if (step.settled) return;
+    // Whatever is still streaming or scoring lost the race: stop it now.
+    if (!step.ctrl.signal.aborted) step.ctrl.abort();
+    const candidates = [...step.live.values()].map(({ c, generated }) =>
+      generated || c.error ? { ...c } : { ...c, error: "cancelled" },
+    );
+    const chosen = candidateId ? candidates.find((c) => c.id === candidateId) : undefined;
+    const text = editedText !== undefined ? this.joinable(step.cot, editedText) : (chosen?.text ?? "");
+    const sentence: ChainSentence = {
+      text,
+      author: chosen && decision !== "human-written" ? chosen.generator : "human",
+      decision,
+      candidates,
+      evaluatorPick: step.pick,
+      acceptedId: chosen?.id,
+      at: new Date().toISOString(),
+    };
+    step.status = "accepted";
+    const endOfThought = !!chosen?.endOfThought && decision !== "human-written";
+    this.pushSentence(step.index, sentence, endOfThought);
+    step.settle("accepted");
+  }
+
+  private pushSentence(index: number, sentence: ChainSentence, endOfThought: boolean): void {
+    this.chain = { sentences: [...this.chain.sentences, sentence], finished: endOfThought };
+    this.emitter.emit({ type: "sentence-accepted", step: index, sentence });
+    if (endOfThought) this.emitter.emit({ type: "chain-finished", reason: "end-of-thought" });
+    else if (this.budgetReached()) this.emitter.emit({ type: "chain-finished", reason: "budget" });
+  }
+
+  /**
+   * Abort every in-flight request of the current step at once. Resolves when every stream has
+   * been closed. The chain is unchanged.
+   */
+  async cancel(): Promise<void> {
+    this.pauseRequested = true;
+    const step = this.step;
+    if (!step) return;
+    step.ctrl.abort();
+    step.status = "cancelled";
+    this.emitter.emit({ type: "cancelled", what: `step ${step.index + 1}` });
+    step.settle("cancelled");
+    await Promise.allSettled(step.tasks);
+    await settleWithin(Promise.allSettled(step.closing), 2000);
+  }
+
+  /** Cancel the step in progress (if any) and start it again with fresh candidates. */
+  async regenerate(): Promise<StepOutcome> {
+    const auto = this.step?.auto;
+    await this.cancel();
+    this.pauseRequested = false;
+    return this.startStep({ auto });
+  }
+
+  /** Remove the last sentence (cancelling a step in progress first). */
+  async undo(): Promise<ChainSentence | undefined> {
+    await this.cancel();
+    const last = this.chain.sentences[this.chain.sentences.length - 1];
+    if (!last) return undefined;
+    this.chain = { sentences: this.chain.sentences.slice(0, -1), finished: false };
+    this.emitter.emit({ type: "sentence-undone", step: this.chain.sentences.length });
+    return last;
+  }
+
+  /** Stop after the current step (runSteps returns "paused"). */
+  pause(): void {
+    this.pauseRequested = true;
+  }
+
+  /** Cancel and declare the chain finished on request. */
+  async stop(): Promise<void> {
+    await this.cancel();
+    this.stopped = true;
+    this.emitter.emit({ type: "chain-finished", reason: "stopped" });
+  }
+
+  /** Run n steps (or until the end), accepting the evaluator's pick each time. */
+  async runSteps(n: number | "end"): Promise<RunOutcome> {
+    this.pauseRequested = false;
+    this.stopped = false;
+    let done = 0;
+    for (;;) {
+      const reason = this.stopReason();
+      if (reason) return reason;
+      if (n !== "end" && done >= n) return "count";
+      if (this.pauseRequested) return this.stopped ? "cancelled" : "paused";
+      const outcome = await this.startStep({ auto: true });
+      if (outcome === "cancelled") return "cancelled";
+      if (outcome === "failed") return "failed";
+      if (outcome === "finished") continue;
+      done++;
+    }
+  }
+}
+
+/** The published code's whole-sequence perplexity, as a score. */
+function paperScore(prefix: TokenLogprob[], candidate: TokenLogprob[]): { meanNll: number; perplexity: number } {
+  const perplexity = paperPerplexity(prefix.map((t) => t.logprob), candidate.map((t) => t.logprob));
+  return { meanNll: Math.log(perplexity), perplexity };
+}
+
+/** The first complete sentence of a stream (confirmed by text after it), or null. */
+export function firstSentence(text: string): string | null {
+  const spans = splitSentences(text, "concord");
+  if (spans.length < 2) return null;
+  if (!spans.slice(1).some((s) => s.text.trim() !== "")) return null;
+  return spans[0].text.trimEnd();
+}
+
+/** Tokens in a chain: the generator's own count when the text is unchanged, else ~4 chars a token. */
+export function chainTokenEstimate(chain: Chain): number {
+  let n = 0;
+  for (const s of chain.sentences) {
+    const acc = s.acceptedId ? s.candidates.find((c) => c.id === s.acceptedId) : undefined;
+    n += acc?.tokens && acc.text === s.text ? acc.tokens.length : Math.ceil(s.text.length / 4);
+  }
+  return n;
+}
+
+/** The leading tokens that cover `chars` characters of non-leading-whitespace text. */
+function tokensCovering(tokens: TokenLogprob[], chars: number): TokenLogprob[] {
+  const out: TokenLogprob[] = [];
+  let seen = 0;
+  for (const t of tokens) {
+    if (seen >= chars) break;
+    out.push(t);
+    seen += (out.length === 1 ? t.token.trimStart() : t.token).length;
+  }
+  return out;
+}

@@ -1,0 +1,119 @@
+// runExperiment against ScriptedBackend test doubles: records, shared chains, sanitizing,
+// cancellation and resume, concurrency limits, spec validation.
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadExperimentSpec, parseExperimentSpec, runExperiment, type ExperimentSpec } from "../../src/engine/experiment.js";
+import type { ModelHandle } from "../../src/engine/models.js";
+import { builtinProblems } from "../../src/problems/index.js";
+import { readResults } from "../../src/results/store.js";
+import { resultKey } from "../../src/results/schema.js";
+import { ScriptedBackend, type ScriptedBackendOptions } from "./_scripted-backend.js";
+
+function handle(opts: ScriptedBackendOptions): ModelHandle & { backend: ScriptedBackend } {
+  return { name: opts.name, backend: new ScriptedBackend(opts), thinkingFormat: "think-tags" };
+}
+
+const isAnswerRequest = (req: { prompt: { kind: string; assistantPrefix?: string } }) =>
+  req.prompt.kind === "chat" && (req.prompt.assistantPrefix ?? "").includes("</think>");
+
+/** Writes a chain (two steps and a stated answer) or, when asked for an answer, answers 7. */
+function modelDouble(name: string, delay = 0) {
+  return handle({
+    name,
+    tokenDelayMs: delay,
+    respond: (req) => (isAnswerRequest(req) ? " The answer is 7." : " First add the numbers. Then check it. So the answer is 7.</think>"),
+  });
+}
+
+function spec(out: string, extra: Partial<ExperimentSpec> = {}): ExperimentSpec {
+  return parseExperimentSpec(
+    {
+      name: "t",
+      problems: { set: "builtin" },
+      conditions: ["empty", { kind: "transfer", source: "src", variants: ["full", "without-answer"] }, { kind: "ensemble", generators: ["src", "a"], evaluators: ["b"], k: 2, maxSentences: 4 }],
+      targets: ["a", "b"],
+      concurrency: { global: 3, perModel: 1 },
+      out,
+      ...extra,
+    },
+    "spec",
+  );
+}
+
+describe("runExperiment", () => {
+  test("one record per target answer; a chain is made once and shared; without-answer drops the answer sentence", async () => {
+    const out = mkdtempSync(join(tmpdir(), "concord-exp-"));
+    const models = new Map(["src", "a", "b"].map((n) => [n, modelDouble(n)]));
+    const problems = builtinProblems().slice(0, 2);
+    const summary = await runExperiment(spec(out), { problems, models });
+    // 2 problems x (empty 1 + transfer 2 + ensemble 1 variants) x 2 targets
+    assert.equal(summary.total, 16);
+    assert.equal(summary.written, 16);
+    const { records, issues } = await readResults(out);
+    assert.equal(issues.length, 0);
+    assert.equal(records.length, 16);
+    assert.equal(new Set(records.map(resultKey)).size, 16);
+    const transfer = records.filter((r) => r.condition.kind === "transfer");
+    const full = transfer.find((r) => r.condition.variant === "full" && r.problemId === "demo-1")!;
+    const bare = transfer.find((r) => r.condition.variant === "without-answer" && r.problemId === "demo-1")!;
+    assert.equal(full.cot, " First add the numbers. Then check it. So the answer is 7.");
+    assert.equal(bare.cot, "First add the numbers. Then check it.");
+    assert.equal(bare.meta.sanitizer, "rules");
+    assert.equal(full.answer, "7");
+    // The source wrote one transfer chain per problem, whatever the number of targets and variants.
+    const srcChains = models.get("src")!.backend.streamCalls.filter((r) => r.prompt.kind === "chat" && r.prompt.assistantPrefix === "<think>");
+    assert.equal(srcChains.length, 2 + 2 * 2 /* ensemble step 1: k=2 per problem */);
+    const ens = records.filter((r) => r.condition.kind === "ensemble");
+    assert.deepEqual(ens[0].condition.generators, ["src", "a"]);
+    assert.ok((ens[0].cot ?? "").startsWith("First add the numbers."));
+    // The per-model limit held: never two requests at once on one model.
+    for (const m of models.values()) assert.equal(m.backend.maxOpenStreams, 1);
+    assert.ok(readFileSync(join(out, "report.md"), "utf8").length > 0);
+  });
+
+  test("cancelled mid-run it keeps only whole records; a second run completes without duplicates and reuses saved chains", async () => {
+    const out = mkdtempSync(join(tmpdir(), "concord-exp-"));
+    const problems = builtinProblems().slice(0, 3);
+    const s = spec(out, { conditions: spec(out).conditions.slice(0, 2) });
+    const first = new Map(["src", "a", "b"].map((n) => [n, modelDouble(n, 2)]));
+    const ctrl = new AbortController();
+    let seen = 0;
+    const r1 = await runExperiment(s, {
+      problems,
+      models: first,
+      signal: ctrl.signal,
+      onEvent: (e) => {
+        if (e.type === "target-answer" && ++seen === 4) ctrl.abort();
+      },
+    });
+    assert.equal(r1.cancelled, true);
+    const after1 = (await readResults(out)).records;
+    assert.ok(after1.length >= 4 && after1.length < 18, `wrote ${after1.length}`);
+    for (const m of first.values()) assert.equal(m.backend.openStreams, 0);
+
+    const second = new Map(["src", "a", "b"].map((n) => [n, modelDouble(n)]));
+    const r2 = await runExperiment(s, { problems, models: second });
+    assert.equal(r2.cancelled, false);
+    assert.equal(r2.skipped, after1.length);
+    const all = (await readResults(out)).records;
+    assert.equal(all.length, 18);
+    assert.equal(new Set(all.map(resultKey)).size, 18);
+    // Chains saved by the first run were not written again.
+    const saved = readFileSync(join(out, "cots.ndjson"), "utf8").trim().split("\n").map((l) => JSON.parse(l).key as string);
+    assert.equal(new Set(saved).size, saved.length);
+  });
+
+  test("spec errors are one line naming the field; a missing model is named", async () => {
+    assert.throws(() => parseExperimentSpec({ problems: { set: "builtin" }, conditions: [{ kind: "transfer" }], targets: ["a"], out: "o" }, "x.yaml"), /^UserError: x\.yaml: conditions\[0\]\.source: /);
+    assert.throws(() => parseExperimentSpec({ problems: { set: "builtin" }, conditions: ["empty"], targets: [], out: "o" }, "x.yaml"), /x\.yaml: targets: /);
+    const dir = mkdtempSync(join(tmpdir(), "concord-spec-"));
+    writeFileSync(join(dir, "e.yaml"), "problems: {set: builtin}\nconditions: [empty]\ntargets: [a]\nout: res\n");
+    const s = await loadExperimentSpec(join(dir, "e.yaml"));
+    assert.equal(s.out, join(dir, "res"));
+    assert.equal(s.name, "e");
+    await assert.rejects(runExperiment(s, { problems: builtinProblems(), models: new Map() }), /no model named "a"/);
+  });
+});
