@@ -7,6 +7,7 @@ export async function main(argv: string[]): Promise<void> {
   const program = new Command("concord")
     .description("A terminal workbench for cross-model chain-of-thought experiments")
     .version("0.1.0")
+    .enablePositionalOptions()
     .showSuggestionAfterError()
     .exitOverride();
   for (const load of commandModules) (await load()).register(program);
