@@ -11,6 +11,7 @@ import { UserError } from "../errors.js";
 import { shareSignal } from "../engine/abort.js";
 import { ChainBuilder, type RunOutcome } from "../engine/ensemble.js";
 import { openModels, roleNames } from "../engine/models.js";
+import { addCacheRecordOptions } from "../config/models.js";
 import { findProblem, loadSet } from "../engine/problemset.js";
 
 interface EnsembleOptions {
@@ -27,6 +28,8 @@ interface EnsembleOptions {
   evaluators?: string;
   maxSentences?: string;
   seed?: string;
+  cache?: boolean;
+  record?: string;
 }
 
 const clean = (s: string) => s.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]+/g, " ").replace(/\n/g, "\\n");
@@ -59,14 +62,14 @@ export async function ensembleCommand(opts: EnsembleOptions): Promise<number> {
   const steps = opts.steps === undefined || opts.steps === "end" ? "end" : intOption(opts.steps, "--steps")!;
   const mode = opts.mode ?? "concord";
   if (mode !== "concord" && mode !== "paper") throw new UserError(`--mode: expected "concord" or "paper", got "${mode}"`);
-  const models = openModels({ modelsFile: opts.models });
+  const models = openModels({ modelsFile: opts.models, cache: opts.cache, record: opts.record });
   const problems = await loadSet(opts.set);
   const problem = findProblem(problems, opts.problem, opts.set);
   const ctrl = new AbortController();
   shareSignal(ctrl.signal);
   try {
-    const generators = await Promise.all((list(opts.generators) ?? roleNames(models.roles, "generators", models.source)).map((n) => models.get(n)));
-    const evaluators = await Promise.all((list(opts.evaluators) ?? roleNames(models.roles, "evaluators", models.source)).map((n) => models.get(n)));
+    const generators = await Promise.all((list(opts.generators) ?? roleNames(models.roles, "generators", models.source)).map((n) => models.get(n, "generator")));
+    const evaluators = await Promise.all((list(opts.evaluators) ?? roleNames(models.roles, "evaluators", models.source)).map((n) => models.get(n, "evaluator")));
     const seed = intOption(opts.seed, "--seed", 0);
     const builder = new ChainBuilder({
       problem,
@@ -168,8 +171,7 @@ async function decideFromStdin(builder: ChainBuilder, steps: number | "end"): Pr
 }
 
 export function register(program: Command): void {
-  program
-    .command("ensemble")
+  addCacheRecordOptions(program.command("ensemble"))
     .description("Build one sentence-level ensemble chain headless and print each step")
     .option("--set <file|builtin>", "problem set: a dataset file or folder, or builtin")
     .requiredOption("--problem <id|row>", "problem id, or 1-based row number")

@@ -3,7 +3,25 @@ import { InvalidArgumentError, type Command } from "commander";
 import stringWidth from "string-width";
 import stripAnsi from "strip-ansi";
 import { OpenAIBackend } from "../backends/openai.js";
-import { addModelsOption, loadModelsConfig, type ModelProfile, type ModelsConfig, type ProbeRecord, type ProfileSource } from "../config/index.js";
+import { backendFor } from "../backends/factory.js";
+import type { Backend } from "../backends/types.js";
+import {
+  addModelsOption,
+  checkEnvName,
+  FLAVORS,
+  loadModelsConfig,
+  openSettings,
+  requireCapability,
+  ROLE_OF_LIST,
+  THINKING_FORMATS,
+  type ModelProfile,
+  type ModelsConfig,
+  type ProbeRecord,
+  type ProfileSource,
+  type Roles,
+} from "../config/index.js";
+import { downloadReporter } from "../cli/progress.js";
+import { singleModelProfile } from "../engine/models.js";
 import { oneLine, UserError } from "../errors.js";
 
 interface CommonOptions {
@@ -17,6 +35,7 @@ interface ProbeOptions extends CommonOptions {
 
 /** Server text is untrusted: no escapes or line breaks reach the terminal. */
 function clean(text: string): string {
+  if (!text) return "";
   return oneLine(stripAnsi(text)).replace(/\s+/g, " ");
 }
 
@@ -33,26 +52,35 @@ function sourceText(s: ProfileSource | undefined): string {
   return typeof s === "string" ? s : `file ${s.file}`;
 }
 
+/** The configured profiles; with none configured, the CONCORD_MODEL one (what the commands would use). */
+function inEffect(cfg: ModelsConfig): ModelProfile[] {
+  const one = process.env.CONCORD_MODEL?.trim();
+  if (!cfg.profiles.length && one) return [singleModelProfile(one).profile];
+  return cfg.profiles;
+}
+
 function select(cfg: ModelsConfig, names: string[]): ModelProfile[] {
-  if (!names.length) return cfg.profiles;
+  const all = inEffect(cfg);
+  if (!names.length) return all;
   return names.map((n) => {
-    const p = cfg.profiles.find((q) => q.name === n);
-    if (!p) throw new UserError(`no model named "${n}" (known: ${cfg.profiles.map((q) => q.name).join(", ") || "none"})`);
+    const p = all.find((q) => q.name === n);
+    if (!p) throw new UserError(`no model named "${n}" (known: ${all.map((q) => q.name).join(", ") || "none"})`);
     return p;
   });
 }
 
 export function listModels(opts: CommonOptions, out: NodeJS.WritableStream = process.stdout): void {
   const cfg = loadModelsConfig({ modelsFile: opts.models });
+  const profiles = inEffect(cfg);
   if (opts.json) {
-    out.write(JSON.stringify(cfg.profiles.map((p) => ({ ...p, source: cfg.sources[p.name] })), null, 2) + "\n");
+    out.write(JSON.stringify(profiles.map((p) => ({ ...p, source: cfg.sources[p.name] })), null, 2) + "\n");
     return;
   }
-  if (!cfg.profiles.length) {
+  if (!profiles.length) {
     out.write("no models configured: add profiles with --models <file>, CONCORD_MODELS, or OPENAI_BASE_URL\n");
     return;
   }
-  const rows = cfg.profiles.map((p) => [
+  const rows = profiles.map((p) => [
     p.name,
     p.backend,
     p.flavor ?? p.capabilities?.flavor ?? "",
@@ -79,21 +107,24 @@ export async function probeModels(names: string[], opts: ProbeOptions, out: Node
   if (!chosen.length) throw new UserError("no models configured: add profiles with --models <file>, CONCORD_MODELS, or OPENAI_BASE_URL");
   const rows: ProbeRow[] = [];
   for (const p of chosen) {
-    if (p.backend !== "openai") {
-      rows.push({ name: p.name, skipped: `${p.backend} models run in-process; nothing to probe` });
-      continue;
-    }
-    err.write(`probing ${p.name} (${p.baseURL}) ...\n`);
-    // A probe asks afresh: the old record must not steer the methods it tries.
-    const backend = new OpenAIBackend({ ...p, capabilities: undefined }, { timeoutMs: opts.timeout * 1000, maxRetries: 1 });
+    const where = p.baseURL ?? p.path ?? p.recording ?? p.model;
+    err.write(`probing ${p.name} (${where}) ...\n`);
+    let backend: Backend | undefined;
     try {
-      const caps = await backend.probe();
+      // A probe asks afresh: the old record must not steer the methods it tries. Embedded models
+      // are really loaded and asked (a tiny generation and a scoring); replays say what they hold.
+      backend =
+        p.backend === "openai"
+          ? new OpenAIBackend({ ...p, capabilities: undefined }, { timeoutMs: opts.timeout * 1000, maxRetries: 1 })
+          : await backendFor({ ...p, capabilities: undefined }, { cache: false, download: downloadReporter({ stream: err as NodeJS.WriteStream }) });
+      const caps = await withTimeout(backend.probe(), p.backend === "openai" ? undefined : opts.timeout * 1000 * 4, p.name);
+      const flavor = (caps as ProbeRecord).flavor;
       const saved = cfg.settings.saveProbe(p, caps);
-      rows.push({ name: p.name, flavor: caps.flavor, capabilities: saved });
+      rows.push({ name: p.name, flavor: flavor ?? p.backend, capabilities: saved });
     } catch (e) {
       rows.push({ name: p.name, error: clean(oneLine(e)) });
     } finally {
-      await backend.close();
+      await backend?.close().catch(() => undefined);
     }
   }
   if (opts.json) {
@@ -102,7 +133,7 @@ export async function probeModels(names: string[], opts: ProbeOptions, out: Node
     const body = rows.map((r) => {
       const c = r.capabilities;
       if (!c) return [r.name, "", "", "", "", "", r.error ? "error" : "skipped"];
-      return [r.name, c.flavor ?? "unknown", yn(c.streaming), yn(c.tokenLogprobs), yn(c.promptScoring), yn(c.prefill), c.reasoningField ?? "none"];
+      return [r.name, c.flavor ?? r.flavor ?? "unknown", yn(c.streaming), yn(c.tokenLogprobs), yn(c.promptScoring), yn(c.prefill), c.reasoningField ?? "none"];
     });
     out.write(table(["name", "flavor", "stream", "token logprobs", "prompt scoring", "prefill", "reasoning field"], body.map((r) => r.map(clean))));
     for (const r of rows) {
@@ -115,6 +146,145 @@ export async function probeModels(names: string[], opts: ProbeOptions, out: Node
   return rows;
 }
 
+/** Embedded loads have no request timeout of their own: a stuck probe must still end. */
+async function withTimeout<T>(p: Promise<T>, ms: number | undefined, name: string): Promise<T> {
+  if (!ms) return p;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new UserError(`model "${name}": probe took longer than ${Math.round(ms / 1000)} s`)), ms);
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export interface AddOptions {
+  backend: string;
+  baseUrl?: string;
+  model?: string;
+  apiKeyEnv?: string;
+  flavor?: string;
+  thinkingFormat?: string;
+  path?: string;
+  recording?: string;
+  contextSize?: number;
+  sequences?: number;
+  kvCache?: string;
+  threads?: number;
+  gpu?: string;
+}
+
+/** `concord models add`: save (or replace) a profile in settings. Keys only as variable names. */
+export function addModel(name: string, opts: AddOptions, out: NodeJS.WritableStream = process.stdout): ModelProfile {
+  const settings = openSettings();
+  if (opts.apiKeyEnv !== undefined) checkEnvName(opts.apiKeyEnv, "--api-key-env");
+  const model = opts.model ?? (opts.backend === "local" && opts.path ? opts.path.replace(/[#?].*$/, "").replace(/^.*[\\/]/, "") : opts.backend === "replay" ? name : undefined);
+  if (!model) throw new UserError(`models add ${name}: --model <id> is required (the model the server serves, or "auto" for its first)`);
+  const input: Record<string, unknown> = {
+    name,
+    backend: opts.backend,
+    model,
+    baseURL: opts.baseUrl,
+    apiKeyEnv: opts.apiKeyEnv,
+    flavor: opts.flavor,
+    thinkingFormat: opts.thinkingFormat,
+    path: opts.path,
+    recording: opts.recording,
+    contextSize: opts.contextSize,
+    sequences: opts.sequences,
+    kvCache: opts.kvCache,
+    threads: opts.threads,
+    gpu: opts.gpu === undefined ? undefined : opts.gpu === "false" || opts.gpu === "off" ? false : opts.gpu,
+  };
+  for (const k of Object.keys(input)) if (input[k] === undefined) delete input[k];
+  const replaced = settings.profile(name) !== undefined;
+  const saved = settings.saveProfile(input);
+  out.write(`${replaced ? "replaced" : "added"} model "${saved.name}" (${saved.backend}${saved.baseURL ? ` ${saved.baseURL}` : ""}${saved.path ? ` ${saved.path}` : ""}, model ${saved.model}) in ${settings.path}\n`);
+  return saved;
+}
+
+/** `concord models remove`: drop a saved profile and its name from the saved roles. */
+export function removeModel(name: string, out: NodeJS.WritableStream = process.stdout): void {
+  const settings = openSettings();
+  if (!settings.removeProfile(name)) {
+    const known = settings.profiles().map((p) => p.name).join(", ") || "none";
+    throw new UserError(`no saved model named "${name}" in ${settings.path} (saved: ${known})`);
+  }
+  const roles = settings.roles();
+  const next: Roles = {
+    ...roles,
+    generators: roles.generators.filter((n) => n !== name),
+    evaluators: roles.evaluators.filter((n) => n !== name),
+    targets: roles.targets.filter((n) => n !== name),
+    continuers: roles.continuers.filter((n) => n !== name),
+  };
+  for (const k of ["sanitizer", "initiator", "prm"] as const) if (next[k] === name) delete next[k];
+  settings.setRoles(next);
+  out.write(`removed model "${name}" from ${settings.path}\n`);
+}
+
+export interface RolesOptions {
+  generators?: string;
+  evaluators?: string;
+  targets?: string;
+  continuers?: string;
+  initiator?: string;
+  sanitizer?: string;
+  prm?: string;
+  json?: boolean;
+}
+
+const LIST_ROLES = ["generators", "evaluators", "targets", "continuers"] as const;
+const ONE_ROLES = ["initiator", "sanitizer", "prm"] as const;
+
+/**
+ * `concord models roles`: set the saved roles named on the command line (others are kept), each
+ * name checked against the saved profiles and, where a probe says it cannot do the job, refused.
+ * With no role flag it prints the saved roles.
+ */
+export function setRoles(opts: RolesOptions, out: NodeJS.WritableStream = process.stdout): Roles {
+  const settings = openSettings();
+  // Names known without a models file: saved profiles and the implicit OPENAI_BASE_URL one.
+  const cfg = loadModelsConfig({ modelsFile: "", env: { ...process.env, CONCORD_MODELS: "" }, settings });
+  const roles = settings.roles();
+  const next: Roles = { ...roles };
+  const check = (name: string, list: keyof typeof ROLE_OF_LIST) => {
+    const p = cfg.profiles.find((q) => q.name === name);
+    if (!p) throw new UserError(`--${list}: no model named "${name}" (known: ${cfg.profiles.map((q) => q.name).join(", ") || "none"}; add one with \`concord models add\`)`);
+    requireCapability(p, p.capabilities, ROLE_OF_LIST[list]);
+    return name;
+  };
+  let changed = false;
+  for (const k of LIST_ROLES) {
+    const v = opts[k];
+    if (v === undefined) continue;
+    next[k] = [...new Set(v.split(",").map((x) => x.trim()).filter(Boolean))].map((n) => check(n, k));
+    changed = true;
+  }
+  for (const k of ONE_ROLES) {
+    const v = opts[k]?.trim();
+    if (v === undefined) continue;
+    if (v === "" || v === "none") delete next[k];
+    else next[k] = check(v, k);
+    changed = true;
+  }
+  if (changed) settings.setRoles(next);
+  if (opts.json) out.write(JSON.stringify(next) + "\n");
+  else {
+    const show = (v: string[] | string | undefined) => (Array.isArray(v) ? v.join(", ") : (v ?? "")) || "-";
+    for (const k of [...LIST_ROLES, ...ONE_ROLES]) out.write(`${k.padEnd(11)} ${clean(show(next[k]))}\n`);
+  }
+  return next;
+}
+
+function count(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("expected a whole number >= 1");
+  return n;
+}
+
 function seconds(v: string): number {
   const n = Number(v);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError("expected a positive number of seconds");
@@ -122,7 +292,7 @@ function seconds(v: string): number {
 }
 
 export function register(program: Command): void {
-  const models = program.command("models").description("list model profiles and probe what their servers can do");
+  const models = program.command("models").description("list, add, remove and probe model profiles; assign roles");
   addModelsOption(
     models
       .command("list")
@@ -138,4 +308,41 @@ export function register(program: Command): void {
   ).action(async (names: string[], opts: ProbeOptions) => {
     await probeModels(names, opts);
   });
+  models
+    .command("add <name>")
+    .description("save a model profile in settings (API keys only as the NAME of an environment variable)")
+    .requiredOption("--backend <kind>", "openai (any OpenAI-compatible server), local (a GGUF file) or replay (a recording)")
+    .option("--base-url <url>", "openai: the server's base URL, e.g. http://127.0.0.1:8000/v1")
+    .option("--model <id>", "openai: the model id the server serves (\"auto\": its first)")
+    .option("--api-key-env <NAME>", "openai: the environment variable holding the API key (never the key itself)")
+    .option("--flavor <server>", `openai: the server kind (${FLAVORS.join(", ")}); default: detected`)
+    .option("--thinking-format <format>", `how the model writes its thinking (${THINKING_FORMATS.join(", ")})`)
+    .option("--path <file.gguf|hf:...|url>", "local: the GGUF file, hf: URI or URL")
+    .option("--recording <file.jsonl>", "replay: the recording to serve")
+    .option("--context-size <tokens>", "local: tokens per sequence", count)
+    .option("--sequences <n>", "local: requests served at once", count)
+    .option("--kv-cache <f32|f16>", "local: KV cache precision")
+    .option("--threads <n>", "local: evaluation threads", count)
+    .option("--gpu <auto|false|cuda|vulkan|metal>", "local: GPU use")
+    .action((name: string, opts: AddOptions) => {
+      addModel(name, opts);
+    });
+  models
+    .command("remove <name>")
+    .description("remove a saved model profile (and its name from the saved roles)")
+    .action((name: string) => removeModel(name));
+  models
+    .command("roles")
+    .description("set the saved roles (comma-separated model names; other roles are kept); no flags: show them")
+    .option("--generators <names>", "models that write candidate sentences")
+    .option("--evaluators <names>", "models that score candidates (need prompt log-probabilities)")
+    .option("--targets <names>", "models that answer from a chain (need prefill)")
+    .option("--continuers <names>", "models that finish a relayed chain (need prefill)")
+    .option("--initiator <name>", "model that starts a relay (\"none\" clears)")
+    .option("--sanitizer <name>", "model that rewrites chains (\"none\" clears)")
+    .option("--prm <name>", "process reward model for step scores (\"none\" clears)")
+    .option("--json", "machine-readable output")
+    .action((opts: RolesOptions) => {
+      setRoles(opts);
+    });
 }

@@ -7,6 +7,7 @@ import type { CutRule } from "../core/cutpoints.js";
 import { UserError } from "../errors.js";
 import { shareSignal } from "../engine/abort.js";
 import { openModels, roleNames } from "../engine/models.js";
+import { addCacheRecordOptions } from "../config/models.js";
 import { findProblem, loadSet } from "../engine/problemset.js";
 import { JudgeScorer, PrmScorer, runRelay, type CutName, type RelayResult, type StepScorer } from "../engine/relay.js";
 
@@ -22,6 +23,8 @@ interface RelayOptions {
   maxTokens?: string;
   json?: boolean;
   models?: string;
+  cache?: boolean;
+  record?: string;
 }
 
 const clean = (s: string) => s.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]+/g, " ").replace(/\s*\n\s*/g, " ").trim();
@@ -63,7 +66,7 @@ export async function relayCommand(opts: RelayOptions): Promise<number> {
   if (!["quantile", "threshold", "cumulative"].includes(rule)) throw new UserError(`--rule: expected quantile, threshold or cumulative, got "${opts.rule}"`);
   const maxTokens = opts.maxTokens === undefined ? undefined : Number(opts.maxTokens);
   if (maxTokens !== undefined && !(Number.isInteger(maxTokens) && maxTokens > 0)) throw new UserError(`--max-tokens: expected a positive whole number, got "${opts.maxTokens}"`);
-  const models = openModels({ modelsFile: opts.models });
+  const models = openModels({ modelsFile: opts.models, cache: opts.cache, record: opts.record });
   const problems = await loadSet(opts.set);
   const problem = findProblem(problems, opts.problem, opts.set);
   const ctrl = new AbortController();
@@ -73,9 +76,9 @@ export async function relayCommand(opts: RelayOptions): Promise<number> {
   try {
     const initiatorName = opts.initiator ?? models.roles.initiator;
     if (!initiatorName) throw new UserError(`no initiator: pass --initiator <model> or set roles.initiator in ${models.source}`);
-    const initiator = await models.get(initiatorName);
+    const initiator = await models.get(initiatorName, "initiator");
     const contNames = opts.continuers ? opts.continuers.split(",").map((s) => s.trim()).filter(Boolean) : roleNames(models.roles, "continuers", models.source);
-    const continuers = await Promise.all(contNames.map((n) => models.get(n)));
+    const continuers = await Promise.all(contNames.map((n) => models.get(n, "continuer")));
     let scorer: StepScorer | undefined;
     if (opts.scores !== false) {
       const prm = models.roles.prm ? models.profiles.find((p) => p.name === models.roles.prm) : undefined;
@@ -117,8 +120,7 @@ export async function relayCommand(opts: RelayOptions): Promise<number> {
 }
 
 export function register(program: Command): void {
-  program
-    .command("relay")
+  addCacheRecordOptions(program.command("relay"))
     .description("Relay one problem: an initiator's chain cut early/mid/late, finished by continuers, answers and step scores compared")
     .option("--set <file|builtin>", "problem set: a dataset file or folder, or builtin")
     .requiredOption("--problem <id|row>", "problem id, or 1-based row number")

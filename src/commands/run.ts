@@ -5,13 +5,16 @@ import type { Command } from "commander";
 import { oneLine, UserError } from "../errors.js";
 import { loadExperimentSpec, runExperiment, specModels } from "../engine/experiment.js";
 import type { EngineEvent } from "../engine/events.js";
-import { openModels, type ModelHandle } from "../engine/models.js";
+import { experimentRoles, openModels, type ModelHandle } from "../engine/models.js";
+import { addCacheRecordOptions } from "../config/models.js";
 import { selectProblems } from "../engine/problemset.js";
 import { shareSignal } from "../engine/abort.js";
 
 interface RunOptions {
   json?: boolean;
   models?: string;
+  cache?: boolean;
+  record?: string;
 }
 
 /** Progress on stderr: one rewritten line on a terminal, one line per answer otherwise. */
@@ -47,7 +50,7 @@ export function progressPrinter(stream: NodeJS.WriteStream = process.stderr): { 
 
 export async function runCommand(file: string, opts: RunOptions): Promise<number> {
   const spec = await loadExperimentSpec(file);
-  const models = openModels({ modelsFile: opts.models ?? spec.models });
+  const models = openModels({ modelsFile: opts.models ?? spec.models, cache: opts.cache, record: opts.record });
   const ctrl = new AbortController();
   shareSignal(ctrl.signal);
   let interrupts = 0;
@@ -62,7 +65,8 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
   try {
     const problems = await selectProblems({ set: spec.problems.set, ids: spec.problems.ids, sample: spec.problems.sample, seed: spec.problems.seed });
     const handles = new Map<string, ModelHandle>();
-    for (const name of specModels(spec)) handles.set(name, await models.get(name));
+    const roles = experimentRoles(spec);
+    for (const name of specModels(spec)) handles.set(name, await models.get(name, roles.get(name)));
     const summary = await runExperiment(spec, { problems, models: handles, signal: ctrl.signal, onEvent: progress.onEvent });
     progress.end();
     if (opts.json) process.stdout.write(JSON.stringify(summary) + "\n");
@@ -83,8 +87,7 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
 }
 
 export function register(program: Command): void {
-  program
-    .command("run <experiment>")
+  addCacheRecordOptions(program.command("run <experiment>"))
     .description("Run an experiment file (YAML or JSON) headless; resumable, Ctrl-C stops cleanly")
     .option("--json", "print the run summary as JSON")
     .option("--models <file>", "model profiles file (YAML or JSON); default: the spec's models, CONCORD_MODELS, or saved settings")

@@ -150,3 +150,10 @@ export function addModelsOption<C extends Command>(cmd: C): C {
   cmd.option("--models <file>", "model profiles file (YAML or JSON); overrides saved profiles of the same name (env CONCORD_MODELS)");
   return cmd;
 }
+
+/** Add `--no-cache` and `--record <file.jsonl>` (the response cache and recordings) to a command. */
+export function addCacheRecordOptions<C extends Command>(cmd: C): C {
+  cmd.option("--no-cache", "do not answer deterministic requests from the response cache, nor keep them (env CONCORD_NO_CACHE=1)");
+  cmd.option("--record <file.jsonl>", "append every model exchange to this recording (replay it with a replay profile or `concord replay`)");
+  return cmd;
+}

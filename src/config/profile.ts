@@ -76,6 +76,17 @@ export const ModelProfileSchema = z
     recording: z.string().min(1).optional(),
     capabilities: CapabilitiesSchema.optional(),
     flavor: z.enum(FLAVORS).optional(),
+    // Local (GGUF) models only: how the model is loaded.
+    /** Tokens per sequence (capped at the model's training context). */
+    contextSize: z.number().int().min(16).max(1_048_576).optional(),
+    /** Parallel sequences: requests served at once on this model. */
+    sequences: z.number().int().min(1).max(64).optional(),
+    /** KV cache precision: f32 keeps generated and scored log-probabilities equal; f16 halves its memory. */
+    kvCache: z.enum(["f32", "f16"]).optional(),
+    /** Evaluation threads. */
+    threads: z.number().int().min(1).max(256).optional(),
+    /** "auto" uses a GPU when there is one; false never does. */
+    gpu: z.union([z.literal(false), z.enum(["auto", "cuda", "vulkan", "metal"])]).optional(),
   })
   .strict();
 export type ModelProfile = z.infer<typeof ModelProfileSchema>;
@@ -94,6 +105,9 @@ export const RolesSchema = z
 export type Roles = z.infer<typeof RolesSchema>;
 
 export const emptyRoles = (): Roles => ({ generators: [], evaluators: [], targets: [], continuers: [] });
+
+/** Options that only mean something for a model loaded in-process. */
+const LOCAL_ONLY = ["contextSize", "sequences", "kvCache", "threads", "gpu"] as const;
 
 /** Keys that look like a secret written into a profile: refused with a pointer to apiKeyEnv. */
 const SECRET_KEYS = ["apiKey", "api_key", "key", "token", "apiToken", "authorization"];
@@ -116,6 +130,11 @@ export function parseProfile(input: unknown, where: string, path: Array<string |
   if (p.backend === "openai" && !p.baseURL) {
     // The openai client's default base URL; explicit is kinder in errors and records.
     p.baseURL = "https://api.openai.com/v1";
+  }
+  if (p.backend !== "local") {
+    for (const k of LOCAL_ONLY) {
+      if (p[k] !== undefined) throw new ConfigError(`${where}: ${fmtPath([...path, k])}: only local models take ${k}`);
+    }
   }
   if (p.backend === "local" && !p.path) throw new ConfigError(`${where}: ${fmtPath([...path, "path"])}: a local model needs a GGUF path or hf: URI`);
   if (p.backend === "replay" && !p.recording) throw new ConfigError(`${where}: ${fmtPath([...path, "recording"])}: a replay model needs a recording file`);
@@ -144,4 +163,28 @@ export function zodLine(err: z.ZodError, prefix: Array<string | number> = []): s
   let msg = issue?.message ?? "invalid";
   if (issue?.code === "unrecognized_keys") msg = `unknown field ${issue.keys.map((k) => `"${k}"`).join(", ")}`;
   return `${fmtPath(path)}: ${msg}`;
+}
+
+/** Prefixes of common API key formats (OpenAI, Anthropic, Hugging Face, GitHub, Slack, AWS, Google). */
+// Case matters: keys start in lower case, variable names (HF_TOKEN) do not.
+const KEY_PREFIX = /^(sk-|sk_|pk-|rk-|hf_|ghp_|gho_|ghs_|github_pat_|xox[abpr]-|AKIA[0-9A-Z]{12}|AIza|gsk_|r8_)/;
+
+/** True when `value` looks like a credential rather than an environment variable name. */
+export function looksLikeSecret(value: string): boolean {
+  if (KEY_PREFIX.test(value)) return true;
+  // Variable names are words; keys are long runs mixing letters and digits.
+  return value.length >= 24 && /\d/.test(value) && /[a-z]/.test(value) && /[A-Z]/.test(value) && !value.includes("_");
+}
+
+/**
+ * Checks a value given where an environment variable NAME is expected (`--api-key-env`).
+ * A value that looks like the key itself is refused without repeating it.
+ */
+export function checkEnvName(value: string, what: string): string {
+  if (looksLikeSecret(value) || !ENV_NAME.test(value)) {
+    // Never echoed: a mistyped flag may hold the key itself.
+    const hint = looksLikeSecret(value) ? "that looks like an API key itself (not repeated here); " : "not an environment variable name; ";
+    throw new ConfigError(`${what}: ${hint}put the key in an environment variable and give its NAME, e.g. OPENAI_API_KEY`);
+  }
+  return value;
 }

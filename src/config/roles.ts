@@ -46,12 +46,24 @@ const ARTICLE: Record<Role, string> = {
 
 /**
  * Throws a UserError when `caps` (a probe record) shows the model lacks what `role` needs.
- * Unprobed models (`caps` undefined) and in-process backends pass: nothing is known against them.
+ * Unprobed models (`caps` undefined) and embedded models pass: nothing is known against them, and
+ * the embedded engine scores and continues by construction. A replay is held to what it recorded.
  */
 export function requireCapability(profile: Pick<ModelProfile, "name" | "backend" | "flavor">, caps: Capabilities | undefined, role: Role): void {
-  if (!caps || profile.backend !== "openai") return;
+  if (!caps || profile.backend === "local") return;
   const need = NEEDS[role];
   if (!need || need.has(caps)) return;
-  const flavor = profile.flavor ?? (caps as { flavor?: string }).flavor ?? "unknown server";
+  const flavor = profile.backend === "replay" ? "recording" : (profile.flavor ?? (caps as { flavor?: string }).flavor ?? "unknown server");
   throw new UserError(`model "${profile.name}" (${flavor}) cannot be ${ARTICLE[role]}: ${need.lack}; ${need.instead}`);
 }
+
+/** The role a list of the roles settings names (generators -> generator ...). */
+export const ROLE_OF_LIST = {
+  generators: "generator",
+  evaluators: "evaluator",
+  targets: "target",
+  continuers: "continuer",
+  sanitizer: "sanitizer",
+  initiator: "initiator",
+  prm: "prm",
+} as const satisfies Record<string, Role>;

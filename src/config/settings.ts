@@ -29,9 +29,11 @@ export interface SettingsData {
 
 const DEFAULTS: SettingsData = { version: 1, profiles: [], roles: emptyRoles(), theme: "default", keys: {}, probes: {} };
 
+export type ProbedProfile = Pick<ModelProfile, "name" | "baseURL" | "model" | "path" | "recording">;
+
 /** Probe records are tied to what was probed: the same name pointed elsewhere is a different model. */
-export function probeKey(p: Pick<ModelProfile, "name" | "baseURL" | "model" | "path">): string {
-  return `${p.name}|${p.baseURL ?? p.path ?? ""}|${p.model}`;
+export function probeKey(p: ProbedProfile): string {
+  return `${p.name}|${p.baseURL ?? p.path ?? p.recording ?? ""}|${p.model}`;
 }
 
 const SECRET_NAME = /KEY|TOKEN|SECRET|PASSWORD|AUTH/i;
@@ -140,7 +142,7 @@ export class SettingsStore {
   }
 
   /** Record what a probe found, for this profile's name + baseURL + model. */
-  saveProbe(profile: Pick<ModelProfile, "name" | "baseURL" | "model" | "path">, caps: Capabilities | ProbeRecord): ProbeRecord {
+  saveProbe(profile: ProbedProfile, caps: Capabilities | ProbeRecord): ProbeRecord {
     const record: ProbeRecord = { ...caps, probedAt: (caps as ProbeRecord).probedAt ?? new Date().toISOString() };
     const probes = { ...(this.conf.get("probes") ?? {}) };
     probes[probeKey(profile)] = record;
@@ -148,7 +150,7 @@ export class SettingsStore {
     return record;
   }
 
-  probe(profile: Pick<ModelProfile, "name" | "baseURL" | "model" | "path">): ProbeRecord | undefined {
+  probe(profile: ProbedProfile): ProbeRecord | undefined {
     return (this.conf.get("probes") ?? {})[probeKey(profile)];
   }
 

@@ -2,10 +2,18 @@
 // template uses (so a chain can be placed inside its thinking block). Also how the headless
 // commands turn configuration into handles.
 import type { Backend, SamplingOptions } from "../backends/types.js";
+import { backendFor, type BackendOptions, type DownloadListener } from "../backends/factory.js";
+import { Recorder } from "../backends/recorder.js";
+import { downloadReporter } from "../cli/progress.js";
 import { guessThinkingFormat, type ThinkingFormat } from "../core/thinking.js";
 import type { ModelProfile, Roles } from "../config/profile.js";
 import { loadModelsConfig } from "../config/models.js";
+import { requireCapability, type Role } from "../config/roles.js";
 import { UserError } from "../errors.js";
+import type { ExperimentSpec } from "./experiment.js";
+
+export { backendFor, cacheDir, modelIdentity, type BackendOptions, type DownloadListener } from "../backends/factory.js";
+export type { Role };
 
 export type { ThinkingFormat };
 
@@ -16,24 +24,6 @@ export interface ModelHandle {
   thinkingFormat: ThinkingFormat;
   /** The profile's sampling defaults (temperature, topK...), used when a role sets none. */
   sampling?: Partial<SamplingOptions>;
-}
-
-/** A backend for one profile. */
-export async function backendFor(profile: ModelProfile): Promise<Backend> {
-  switch (profile.backend) {
-    case "local": {
-      const [{ LocalBackend }, { resolveModelSpec }] = await Promise.all([import("../backends/local.js"), import("../backends/models.js")]);
-      return new LocalBackend({ name: profile.name, modelPath: await resolveModelSpec(profile.path ?? profile.model) });
-    }
-    case "openai": {
-      const { OpenAIBackend } = await import("../backends/openai.js");
-      return new OpenAIBackend(profile);
-    }
-    case "replay": {
-      const { ReplayBackend, loadRecording } = await import("../backends/replay.js");
-      return new ReplayBackend(await loadRecording(profile.recording!), { name: profile.name, speed: "instant" });
-    }
-  }
 }
 
 export function handleFor(profile: ModelProfile, backend: Backend): ModelHandle {
@@ -50,9 +40,34 @@ export interface OpenedModels {
   roles: Roles;
   /** Where they came from, for messages. */
   source: string;
-  /** Handles are made on first use and shared. */
-  get(name: string): Promise<ModelHandle>;
+  /**
+   * Handles are made on first use and shared. With a role (or roles), a model whose probe
+   * record says it lacks what the role needs is refused with one line naming an alternative.
+   */
+  get(name: string, role?: Role | Role[]): Promise<ModelHandle>;
   close(): Promise<void>;
+}
+
+export interface OpenModelsOptions {
+  /** --models file; else CONCORD_MODELS, saved settings, or CONCORD_MODEL. */
+  modelsFile?: string;
+  env?: NodeJS.ProcessEnv;
+  /** false (--no-cache): deterministic requests are not served from or kept in the response cache. */
+  cache?: boolean;
+  /** --record <file.jsonl>: every exchange of every model is appended to this recording. */
+  record?: string;
+  /**
+   * Download progress of hf: / URL models. Default: a bar on stderr (plain lines when it is not a
+   * terminal); false: silent. The interface passes its own listener (stderr is its screen).
+   */
+  download?: DownloadListener | false;
+}
+
+/** The CONCORD_MODEL profile: one file (path, hf: URI or URL) in every role, named "local". */
+export function singleModelProfile(spec: string): { profile: ModelProfile; roles: Roles } {
+  const profile: ModelProfile = { name: "local", backend: "local", model: spec.replace(/[#?].*$/, "").replace(/^.*[\\/]/, "") || "local", path: spec };
+  const roles: Roles = { generators: ["local"], evaluators: ["local"], targets: ["local"], sanitizer: undefined, initiator: "local", continuers: ["local"] };
+  return { profile, roles };
 }
 
 /**
@@ -60,7 +75,7 @@ export interface OpenedModels {
  * saved settings; or, when neither names a file and CONCORD_MODEL=<file.gguf> is set, that one
  * local file in every role (profile name "local"), and under any model name asked for.
  */
-export function openModels(opts: { modelsFile?: string; env?: NodeJS.ProcessEnv } = {}): OpenedModels {
+export function openModels(opts: OpenModelsOptions = {}): OpenedModels {
   const env = opts.env ?? process.env;
   let profiles: ModelProfile[];
   let roles: Roles;
@@ -68,10 +83,10 @@ export function openModels(opts: { modelsFile?: string; env?: NodeJS.ProcessEnv 
   let single: ModelProfile | undefined;
   const one = env.CONCORD_MODEL?.trim();
   if (!opts.modelsFile && !env.CONCORD_MODELS && one) {
-    const p: ModelProfile = { name: "local", backend: "local", model: one.replace(/^.*[\\/]/, ""), path: one };
-    profiles = [p];
-    single = p;
-    roles = { generators: ["local"], evaluators: ["local"], targets: ["local"], sanitizer: undefined, initiator: "local", continuers: ["local"] };
+    const s = singleModelProfile(one);
+    profiles = [s.profile];
+    single = s.profile;
+    roles = s.roles;
     source = `CONCORD_MODEL=${one}`;
   } else {
     const cfg = loadModelsConfig({ modelsFile: opts.modelsFile, env });
@@ -79,30 +94,64 @@ export function openModels(opts: { modelsFile?: string; env?: NodeJS.ProcessEnv 
     roles = cfg.roles;
     source = cfg.modelsFile ?? "saved settings";
   }
+  const recorder = opts.record ? new Recorder(opts.record, { source: `concord (${source})` }) : undefined;
+  const backendOptions: BackendOptions = {
+    env,
+    cache: opts.cache,
+    recorder,
+    download: opts.download === false ? undefined : (opts.download ?? downloadReporter()),
+  };
   const made = new Map<string, Promise<ModelHandle>>();
   return {
     profiles,
     roles,
     source,
-    get(name: string) {
+    get(name: string, role?: Role | Role[]) {
+      // With CONCORD_MODEL, any model name runs on that one file (an experiment's five
+      // "targets" become five handles on the same model).
+      const profile = profiles.find((p) => p.name === name) ?? (single ? { ...single, name } : undefined);
+      if (!profile) {
+        const known = profiles.map((p) => p.name).join(", ") || "none";
+        return Promise.reject(new UserError(`no model named "${name}" in ${source} (known: ${known})`));
+      }
+      try {
+        for (const r of role === undefined ? [] : Array.isArray(role) ? role : [role]) requireCapability(profile, profile.capabilities, r);
+      } catch (err) {
+        return Promise.reject(err);
+      }
       let h = made.get(name);
       if (!h) {
-        // With CONCORD_MODEL, any model name runs on that one file (an experiment's five
-        // "targets" become five handles on the same model).
-        const profile = profiles.find((p) => p.name === name) ?? (single ? { ...single, name } : undefined);
-        if (!profile) {
-          const known = profiles.map((p) => p.name).join(", ") || "none";
-          return Promise.reject(new UserError(`no model named "${name}" in ${source} (known: ${known})`));
-        }
-        h = backendFor(profile).then((b) => handleFor(profile, b));
+        h = backendFor(profile, backendOptions).then((b) => handleFor(profile, b));
         made.set(name, h);
       }
       return h;
     },
     async close() {
       await Promise.allSettled([...made.values()].map(async (h) => (await h).backend.close()));
+      // A recording that could not be written fails the command; a model that failed to open was reported already.
+      if (recorder) await recorder.flush();
     },
   };
+}
+
+/** The roles each model plays in an experiment spec, for capability checks when handles are made. */
+export function experimentRoles(spec: Pick<ExperimentSpec, "targets" | "conditions" | "sanitizer">): Map<string, Role[]> {
+  const out = new Map<string, Role[]>();
+  const add = (name: string, role: Role) => {
+    const list = out.get(name) ?? [];
+    if (!list.includes(role)) list.push(role);
+    out.set(name, list);
+  };
+  spec.targets.forEach((n) => add(n, "target"));
+  for (const c of spec.conditions) {
+    if (c.kind === "transfer") add(c.source, "generator");
+    if (c.kind === "ensemble") {
+      c.generators.forEach((n) => add(n, "generator"));
+      c.evaluators.forEach((n) => add(n, "evaluator"));
+    }
+  }
+  if (spec.sanitizer) add(spec.sanitizer, "sanitizer");
+  return out;
 }
 
 /** Names for a role, or a clear error naming what to configure. */

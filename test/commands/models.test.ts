@@ -5,8 +5,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startProtocolDouble, type ProtocolDouble } from "../doubles/protocol-double.js";
+import { addModel, removeModel, setRoles } from "../../src/commands/models.js";
 
 const root = join(import.meta.dirname, "..", "..");
+const GGUF = join(root, "..", "shared", "models", "stories260K.gguf");
 let dir: string;
 let modelsFile: string;
 const doubles: Record<string, ProtocolDouble> = {};
@@ -101,4 +103,95 @@ test("models probe prints a table for named models; failures are one line and ex
   assert.match(unknown.stderr, /^concord: no model named "ghost" \(known: big-vllm, laptop-llama, home-ollama\)\n$/);
   assert.equal(brokenRun.code, 1);
   assert.match(brokenRun.stderr, /^concord: .*broken\.yaml: models\[0\]\.baseURL: .*\n$/);
+});
+
+test("models add / roles / remove manage saved settings; a probed llama-server is refused as evaluator", { timeout: 60_000 }, async () => {
+  const cfg = { CONCORD_CONFIG_DIR: join(dir, "manage") };
+  const looksLikeKey = "sk-proj-AbCdEf0123456789xyzXYZ";
+  const [refused, added] = await Promise.all([
+    cli(["models", "add", "laptop", "--backend", "openai", "--base-url", doubles.llama.baseURL, "--model", "m", "--api-key-env", looksLikeKey], cfg),
+    cli(["models", "add", "laptop", "--backend", "openai", "--base-url", doubles.llama.baseURL, "--model", doubles.llama.model, "--api-key-env", "LAPTOP_KEY"], cfg),
+  ]);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /^concord: --api-key-env: that looks like an API key itself \(not repeated here\); .*give its NAME/);
+  assert.ok(!refused.stderr.includes(looksLikeKey));
+  assert.equal(added.code, 0, added.stderr);
+  assert.match(added.stdout, /^added model "laptop" \(openai http:\/\/127\.0\.0\.1:\d+\/v1, model .*\) in .*config\.json\n$/);
+
+  // The same commands in this process (each CLI start costs seconds).
+  let printed = "";
+  const out = { write: (s: string) => ((printed += s), true) } as unknown as NodeJS.WritableStream;
+  const inProcess = <T>(fn: () => T): T => {
+    const saved = process.env.CONCORD_CONFIG_DIR;
+    process.env.CONCORD_CONFIG_DIR = cfg.CONCORD_CONFIG_DIR;
+    try {
+      return fn();
+    } finally {
+      if (saved === undefined) delete process.env.CONCORD_CONFIG_DIR;
+      else process.env.CONCORD_CONFIG_DIR = saved;
+    }
+  };
+  inProcess(() => addModel("tiny", { backend: "local", path: GGUF, threads: 1, contextSize: 512, sequences: 2 }, out));
+  // Before a probe nothing is known against it; after one, the record refuses the role.
+  inProcess(() => setRoles({ generators: "laptop,tiny", evaluators: "laptop" }, out));
+  const probe = await cli(["models", "probe", "laptop", "--json"], { ...cfg, LAPTOP_KEY: "any" });
+  assert.equal(probe.code, 0, probe.stderr);
+  assert.equal(JSON.parse(probe.stdout)[0].capabilities.promptScoring, false);
+  const [evaluator, ens] = await Promise.all([
+    cli(["models", "roles", "--evaluators", "laptop"], cfg),
+    // The saved roles still name it (set before the probe): a command refuses it when it resolves the role.
+    cli(["ensemble", "--set", "builtin", "--problem", "1", "--steps", "1"], { ...cfg, LAPTOP_KEY: "any" }),
+  ]);
+  assert.equal(evaluator.code, 1);
+  assert.equal(
+    evaluator.stderr,
+    'concord: model "laptop" (llama-server) cannot be an evaluator: it gives no prompt log-probabilities; use an embedded model or a vLLM server as evaluator\n',
+  );
+  assert.equal(ens.code, 1);
+  assert.match(ens.stderr, /^concord: model "laptop" \(llama-server\) cannot be an evaluator: .*use an embedded model or a vLLM server as evaluator\n$/);
+
+  const roles = inProcess(() => setRoles({ evaluators: "tiny", targets: "tiny", json: true }, out));
+  assert.deepEqual(roles, { generators: ["laptop", "tiny"], evaluators: ["tiny"], targets: ["tiny"], continuers: [] });
+  assert.throws(() => inProcess(() => setRoles({ targets: "ghost" }, out)), /^UserError: --targets: no model named "ghost" \(known: laptop, tiny; /);
+
+  inProcess(() => removeModel("laptop", out));
+  assert.match(printed, /removed model "laptop" from .*config\.json\n$/);
+  const saved = JSON.parse(readFileSync(join(dir, "manage", "config.json"), "utf8"));
+  assert.deepEqual(saved.profiles.map((p: { name: string }) => p.name), ["tiny"]);
+  assert.deepEqual(saved.roles.generators, ["tiny"]);
+  assert.deepEqual(saved.profiles[0], { name: "tiny", backend: "local", model: "stories260K.gguf", path: GGUF, contextSize: 512, sequences: 2, threads: 1 });
+  assert.throws(() => inProcess(() => removeModel("laptop", out)), /no saved model named "laptop" in .*config\.json \(saved: tiny\)$/);
+});
+
+test("models probe loads local models for real and reads replay recordings", { timeout: 60_000 }, async () => {
+  const rec = join(dir, "one.jsonl");
+  const request = { prompt: { kind: "chat", messages: [{ role: "user", content: "Hi" }] }, maxTokens: 4, temperature: 0 };
+  writeFileSync(
+    rec,
+    [
+      { schema: 1, kind: "concord-recording" },
+      { type: "stream", backend: "old", request, chunks: [{ t: 0, text: "Hello" }], result: { text: "Hello", reasoning: "", finishReason: "stop" } },
+    ]
+      .map((l) => JSON.stringify(l))
+      .join("\n") + "\n",
+  );
+  const file = join(dir, "local-replay.yaml");
+  writeFileSync(
+    file,
+    ["models:", `  - {name: tiny, backend: local, model: tiny, path: "${GGUF}", threads: 1, contextSize: 256, sequences: 1}`, `  - {name: old, backend: replay, model: old, recording: "${rec}"}`, ""].join("\n"),
+  );
+  const cfg = { CONCORD_CONFIG_DIR: join(dir, "probe-local") };
+  const r = await cli(["models", "probe", "--json", "--models", file], cfg);
+  assert.equal(r.code, 0, r.stderr);
+  const rows = JSON.parse(r.stdout) as Array<{ name: string; capabilities: { streaming: boolean; tokenLogprobs: boolean; promptScoring: boolean; prefill: boolean; notes: string[] } }>;
+  const by = Object.fromEntries(rows.map((x) => [x.name, x.capabilities]));
+  assert.deepEqual([by.tiny.streaming, by.tiny.tokenLogprobs, by.tiny.promptScoring, by.tiny.prefill], [true, true, true, true]);
+  assert.ok(by.tiny.notes.some((n) => /context 256 tokens x 1 sequences; f32 KV cache; 1 thread/.test(n)), by.tiny.notes.join(" | "));
+  assert.deepEqual([by.old.streaming, by.old.promptScoring], [true, false]);
+  const settings = readFileSync(join(dir, "probe-local", "config.json"), "utf8");
+  assert.ok(settings.includes(`tiny|${GGUF}|tiny`) && settings.includes(`old|${rec}|old`));
+  // The record now refuses the replay as an evaluator: it holds no scores.
+  const ens = await cli(["ensemble", "--set", "builtin", "--problem", "1", "--models", file, "--generators", "old", "--evaluators", "old"], cfg);
+  assert.equal(ens.code, 1);
+  assert.match(ens.stderr, /^concord: model "old" \(recording\) cannot be an evaluator: it gives no prompt log-probabilities/);
 });

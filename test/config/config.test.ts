@@ -4,8 +4,15 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
+  addCacheRecordOptions,
+  checkEnvName,
   ConfigError,
   implicitOpenAIProfile,
+  looksLikeSecret,
+  parseProfile,
+  probeKey,
+  requireCapability,
+  ROLE_OF_LIST,
   loadModelsConfig,
   loadModelsFile,
   openSettings,
@@ -161,5 +168,60 @@ describe("settings", () => {
   test("CONCORD_CONFIG_DIR chooses the folder", () => {
     const s = openSettings({ env: { CONCORD_CONFIG_DIR: dir } });
     assert.equal(s.path, join(dir, "config.json"));
+  });
+});
+
+describe("local options, key names and role refusals", () => {
+  test("local profiles take contextSize, sequences, kvCache, threads and gpu from a models file", () => {
+    const f = file(
+      "local.yaml",
+      "models:\n  tiny: {backend: local, model: tiny, path: /m/tiny.gguf, contextSize: 1024, sequences: 2, kvCache: f16, threads: 1, gpu: false}\n  big: {backend: local, model: big, path: 'hf:acme/big:Q4_K_M', gpu: auto}\n",
+    );
+    const [tiny, big] = loadModelsFile(f).profiles;
+    assert.deepEqual([tiny.contextSize, tiny.sequences, tiny.kvCache, tiny.threads, tiny.gpu], [1024, 2, "f16", 1, false]);
+    assert.equal(big.gpu, "auto");
+    assert.throws(() => loadModelsFile(file("bad.yaml", "models:\n  - {name: t, backend: local, model: t, path: /m.gguf, sequences: 0}\n")), /bad\.yaml: models\[0\]\.sequences: /);
+    assert.throws(() => loadModelsFile(file("srv.yaml", `models:\n  - {name: s, backend: openai, model: m, threads: 2}\n`)), /srv\.yaml: models\[0\]\.threads: only local models take threads/);
+  });
+
+  test("a value given where a key's NAME belongs is refused when it looks like the key, and never echoed", () => {
+    for (const key of ["sk-proj-abc123DEF456", "hf_AbCdEfGhIjKlMnOpQrStUv", "ghp_0123456789abcdefABCDEF", "AbCdEf0123456789GhIjKl0123"]) {
+      assert.ok(looksLikeSecret(key), key);
+      assert.throws(
+        () => checkEnvName(key, "--api-key-env"),
+        (err: unknown) => err instanceof ConfigError && /looks like an API key itself/.test(err.message) && !err.message.includes(key),
+      );
+    }
+    for (const name of ["OPENAI_API_KEY", "HF_TOKEN", "MY_SERVER_KEY_2", "together_api_key"]) {
+      assert.ok(!looksLikeSecret(name), name);
+      assert.equal(checkEnvName(name, "--api-key-env"), name);
+    }
+    assert.throws(() => checkEnvName("my key", "--api-key-env"), /--api-key-env: not an environment variable name/);
+  });
+
+  test("probe records of replay profiles are keyed by their recording", () => {
+    const replay = parseProfile({ name: "r", backend: "replay", model: "r", recording: "/rec/a.jsonl" }, "test");
+    settings.saveProbe(replay, { streaming: true, tokenLogprobs: false, promptScoring: false, prefill: false, reasoningField: null, notes: [] });
+    assert.equal(probeKey(replay), "r|/rec/a.jsonl|r");
+    assert.equal(settings.probe(replay)?.promptScoring, false);
+    assert.equal(settings.probe({ ...replay, recording: "/rec/b.jsonl" }), undefined);
+  });
+
+  test("requireCapability holds servers and replays to their probe records; embedded models always pass", () => {
+    const none = { streaming: true, tokenLogprobs: true, promptScoring: false, prefill: false, reasoningField: null, notes: [] };
+    assert.throws(() => requireCapability({ name: "r", backend: "replay" }, none, "evaluator"), /^UserError: model "r" \(recording\) cannot be an evaluator: it gives no prompt log-probabilities; /);
+    assert.throws(() => requireCapability({ name: "o", backend: "openai", flavor: "ollama" }, none, "target"), /model "o" \(ollama\) cannot be a target: .*no prefill.*; use an embedded model/);
+    assert.doesNotThrow(() => requireCapability({ name: "l", backend: "local" }, none, "evaluator"));
+    assert.doesNotThrow(() => requireCapability({ name: "o", backend: "openai" }, none, "generator"));
+    assert.deepEqual(Object.keys(ROLE_OF_LIST).sort(), ["continuers", "evaluators", "generators", "initiator", "prm", "sanitizer", "targets"]);
+  });
+
+  test("addCacheRecordOptions adds --no-cache and --record", () => {
+    const cmd = addCacheRecordOptions(new Command("x").exitOverride());
+    cmd.parse(["node", "x", "--no-cache", "--record", "r.jsonl"]);
+    assert.deepEqual(cmd.opts(), { cache: false, record: "r.jsonl" });
+    const plain = addCacheRecordOptions(new Command("y").exitOverride());
+    plain.parse(["node", "y"]);
+    assert.deepEqual(plain.opts(), { cache: true });
   });
 });
