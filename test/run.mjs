@@ -2,6 +2,8 @@
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 
 function find(dir) {
   const out = [];
@@ -15,9 +17,19 @@ function find(dir) {
 
 const only = process.argv.slice(2);
 const files = only.length ? only : find("test").sort();
+// Tests never read or write the user's settings, response cache or models folder: each run
+// gets fresh ones, so results cannot depend on what an earlier run left behind.
+const scratch = mkdtempSync(join(tmpdir(), "concord-test-"));
+const env = {
+  ...process.env,
+  CONCORD_CACHE_DIR: process.env.CONCORD_CACHE_DIR ?? join(scratch, "cache"),
+  CONCORD_CONFIG_DIR: process.env.CONCORD_CONFIG_DIR ?? join(scratch, "config"),
+  CONCORD_MODELS_DIR: process.env.CONCORD_MODELS_DIR ?? join(scratch, "models"),
+};
 const result = spawnSync(
   process.execPath,
   ["--import", "tsx", "--test", "--test-concurrency=2", "--test-reporter=spec", ...files],
-  { stdio: "inherit" },
+  { stdio: "inherit", env },
 );
+rmSync(scratch, { recursive: true, force: true });
 process.exit(result.status ?? 1);

@@ -179,7 +179,7 @@ export class ReplayBackend implements Backend {
   readonly name: string;
   private readonly factor: number;
   private readonly streams: StreamExchange[];
-  private readonly streamKeys: Array<{ exact?: string; prompt?: string; thinking?: { sha256: string; chars: number } }>;
+  private readonly streamKeys: Array<{ exact?: string; prompt?: string; thinking?: { sha256: string; chars: number }; cutShort?: boolean }>;
   private readonly served: boolean[];
   private readonly scores: ScoreExchange[];
   private readonly scoreKeys: string[];
@@ -198,12 +198,19 @@ export class ReplayBackend implements Backend {
     const mine = recording.exchanges.filter(
       (e) => (options.backend === undefined || e.backend === options.backend) && (problem === undefined || e.type === "probe" || e.problem === problem),
     );
-    // Streams the consumer cut short say nothing about what the model would have answered.
+    // A stream the consumer cut short (an ensemble candidate stops at its first sentence) is
+    // served only to the very same request: a deterministic consumer stops at the same place.
+    // Reading past its recorded end is a miss. An aborted stream is never served.
     this.streams = mine.filter(
-      (e): e is StreamExchange => e.type === "stream" && e.error !== ABANDONED && e.result?.finishReason !== "abort" && (e.result !== undefined || e.error !== undefined),
+      (e): e is StreamExchange =>
+        e.type === "stream" && e.result?.finishReason !== "abort" && (e.result !== undefined || e.error !== undefined) && (e.error !== ABANDONED || e.request !== undefined),
     );
     this.streamKeys = this.streams.map((e) =>
-      e.request ? { exact: exactKey(e.request), prompt: promptKey(e.request.prompt) } : { thinking: e.thinking },
+      e.error === ABANDONED
+        ? { exact: exactKey(e.request!), cutShort: true }
+        : e.request
+          ? { exact: exactKey(e.request), prompt: promptKey(e.request.prompt) }
+          : { thinking: e.thinking },
     );
     this.served = this.streams.map(() => false);
     this.scores = mine.filter((e): e is ScoreExchange => e.type === "score");
@@ -262,6 +269,7 @@ export class ReplayBackend implements Backend {
       if (c.tokens) tokens.push(...c.tokens);
       yield chunk;
     }
+    if (ex.error === ABANDONED) throw new BackendError(`not in the recording: the recorded stream ends here (${describePrompt(req.prompt)})`, this.name);
     if (ex.error !== undefined) throw new BackendError(ex.error, this.name);
     return ex.result!;
   }

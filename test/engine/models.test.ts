@@ -198,15 +198,15 @@ describe("response cache", () => {
 });
 
 describe("recordings", () => {
-  test("an ensemble recorded on the embedded model replays to the same chain from a replay profile", { timeout: 60_000 }, async () => {
-    const rec = tmp("ensemble.jsonl");
-    const args = ["ensemble", "--set", "builtin", "--problem", "demo-2", "--steps", "3", "--k", "2", "--mode", "paper", "--seed", "5", "--json"];
+  for (const mode of ["paper", "concord"]) test(`an ensemble (${mode} mode) recorded on the embedded model replays to the same chain from a replay profile`, { timeout: 60_000 }, async () => {
+    const rec = tmp(`ensemble-${mode}.jsonl`);
+    const args = ["ensemble", "--set", "builtin", "--problem", "demo-2", "--steps", "3", "--k", "2", "--mode", mode, "--seed", "5", "--json"];
     const live = await cli([...args, "--record", rec], { CONCORD_MODEL: GGUF, CONCORD_NO_CACHE: "1" });
     assert.equal(live.code, 0, live.stderr);
     const lines = readFileSync(rec, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
     assert.equal(lines[0].kind, "concord-recording");
     assert.ok(lines.some((e) => e.type === "stream") && lines.some((e) => e.type === "score"));
-    const replayFile = tmp("replay.yaml");
+    const replayFile = tmp(`replay-${mode}.yaml`);
     writeFileSync(replayFile, `models:\n  - {name: local, backend: replay, model: local, recording: "${rec}"}\nroles: {generators: [local], evaluators: [local]}\n`);
     const replayed = await cli([...args, "--models", replayFile]);
     assert.equal(replayed.code, 0, replayed.stderr);
