@@ -176,9 +176,13 @@ describe("ReplayBackend", () => {
     assert.equal(result.text, chunks[0].text);
   });
 
-  test("recorded errors replay as errors; abandoned streams are never served", async () => {
+  test("recorded errors replay as errors; a stream cut short serves its recorded chunks to the same request only", async () => {
     const rec = new RecordingBackend(new DeterministicTextBackend("gen"), new Recorder(file));
-    for await (const _c of rec.stream(greedy("Left early"))) break;
+    let firstChunk = "";
+    for await (const c of rec.stream(greedy("Left early"))) {
+      firstChunk = c.text;
+      break;
+    }
     await rec.close();
     const failing = new RecordingBackend(new DeterministicTextBackend("gen", { failWith: "model overloaded" }), new Recorder(file));
     await assert.rejects(drain(failing, greedy("Fails")));
@@ -186,7 +190,13 @@ describe("ReplayBackend", () => {
     const recording = await loadRecording(file);
     assert.equal(recording.exchanges[0].error, ABANDONED);
     const replay = new ReplayBackend(recording, { speed: "instant" });
-    assert.equal(replay.canServe(greedy("Left early")), false);
+    assert.equal(replay.canServe({ ...greedy("Left early"), maxTokens: 7 }), false, "a near match is not served a cut-short stream");
+    assert.equal(replay.canServe(greedy("Left early")), true);
+    const served = replay.stream(greedy("Left early"));
+    const first = await served.next();
+    assert.equal(first.done, false);
+    assert.equal((first.value as { text: string }).text, firstChunk);
+    await assert.rejects(served.next(), (err: unknown) => err instanceof BackendError && /recorded stream ends here/.test(err.message));
     await assert.rejects(drain(replay, greedy("Fails")), (err: unknown) => err instanceof BackendError && err.message === "model overloaded");
   });
 
