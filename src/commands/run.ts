@@ -63,7 +63,7 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
   process.on("SIGINT", onSigint);
   const progress = progressPrinter();
   try {
-    const problems = await selectProblems({ set: spec.problems.set, ids: spec.problems.ids, sample: spec.problems.sample, seed: spec.problems.seed });
+    const problems = await selectProblems({ set: spec.problems.set, ids: spec.problems.ids, sample: spec.problems.sample, seed: spec.problems.seed, sampler: spec.problems.sampler });
     const handles = new Map<string, ModelHandle>();
     const roles = experimentRoles(spec);
     for (const name of specModels(spec)) handles.set(name, await models.get(name, roles.get(name)));

@@ -62,6 +62,8 @@ export const experimentSpecSchema = z
         set: z.string().min(1),
         sample: z.number().int().min(1).optional(),
         seed: z.number().int().default(42),
+        /** "pandas" draws exactly what pandas' df.sample(n, random_state=seed) draws (the paper's items). */
+        sampler: z.enum(["concord", "pandas"]).default("concord"),
         ids: z.array(z.string()).optional(),
       })
       .strict(),

@@ -2,7 +2,7 @@
 // problem by id or 1-based row.
 import type { Problem } from "../core/types.js";
 import { UserError } from "../errors.js";
-import { loadAllProblems, sampleProblems, selectByIds } from "../problems/index.js";
+import { loadAllProblems, pandasSample, sampleProblems, selectByIds } from "../problems/index.js";
 
 export async function loadSet(set: string): Promise<Problem[]> {
   const { problems, errors } = await loadAllProblems(set);
@@ -24,13 +24,15 @@ export function findProblem(problems: Problem[], which: string, set: string): Pr
   throw new UserError(`${set}: no problem "${which}" (ids look like ${ids}${problems.length > 5 ? ", ..." : ""}; or give a row from 1 to ${problems.length})`);
 }
 
-export async function selectProblems(opts: { set: string; ids?: string[]; sample?: number; seed: number }): Promise<Problem[]> {
+export async function selectProblems(opts: { set: string; ids?: string[]; sample?: number; seed: number; sampler?: "concord" | "pandas" }): Promise<Problem[]> {
   let problems = await loadSet(opts.set);
   if (opts.ids?.length) {
     const { found, missing } = selectByIds(problems, opts.ids);
     if (missing.length) throw new UserError(`${opts.set}: no problem with id ${missing.slice(0, 3).map((m) => `"${m}"`).join(", ")}`);
     problems = found;
   }
-  if (opts.sample !== undefined) problems = sampleProblems(problems, opts.sample, opts.seed);
+  if (opts.sample !== undefined) {
+    problems = opts.sampler === "pandas" ? pandasSample(problems, opts.sample, opts.seed) : sampleProblems(problems, opts.sample, opts.seed);
+  }
   return problems;
 }

@@ -14,7 +14,7 @@ import { fileError, peekText, readUtf8, RowError } from "./read.js";
 export { RowError } from "./read.js";
 export type { FieldMapping } from "./generic.js";
 export { builtinProblems, BUILTIN_NAMES } from "./builtin.js";
-export { sampleProblems, selectByIds } from "./sample.js";
+export { pandasSample, sampleProblems, selectByIds } from "./sample.js";
 export { medcalcMessages } from "./medcalc.js";
 
 export const PROBLEM_FORMATS = ["medcalc", "gsm8k", "induction", "jsonl", "csv", "builtin"] as const;

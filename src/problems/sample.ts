@@ -1,22 +1,11 @@
 // Deterministic sampling of problems.
 
-// mulberry32: a small seeded generator; the same seed gives the same sample on every platform.
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { pandasSamplePositions, seededRandom as mulberry32 } from "../core/random.js";
 
 /**
  * n items drawn without replacement, in draw order, the same for the same (items, n, seed).
  * This is NOT pandas' `df.sample(n, random_state=seed)` (numpy's generator is not reproduced):
- * to run the paper's 100 MedCalc items, select by the `Row Number`s listed in its genex output
- * files (see `selectByIds`).
+ * `pandasSample` reproduces that one (how the paper drew its 100 MedCalc-Bench items).
  */
 export function sampleProblems<T>(items: readonly T[], n: number, seed: number): T[] {
   const pool = items.slice();
@@ -40,4 +29,12 @@ export function selectByIds<T extends { id: string }>(items: readonly T[], ids: 
     else missing.push(id);
   }
   return { found, missing };
+}
+
+/**
+ * What pandas' `df.sample(n=n, random_state=seed)` returns for a frame holding `items` in file
+ * order: `pandasSample(medcalc, 100, 42)` gives the paper's 100 MedCalc-Bench items in its order.
+ */
+export function pandasSample<T>(items: readonly T[], n: number, seed: number): T[] {
+  return pandasSamplePositions(items.length, Math.min(Math.floor(n), items.length), seed).map((i) => items[i]);
 }

@@ -1,17 +1,9 @@
 // Pure helpers for the local backend: seeded sampling from a probability map, inline thinking
 // tags split into channels, and stop strings held back until they can no longer match.
 
-/** mulberry32: small, fast, seedable; good enough to pick tokens reproducibly. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from "../../core/random.js";
+
+export { seededRandom };
 
 export interface SampleParams {
   temperature: number;
