@@ -7,6 +7,8 @@ interface OpenFlags {
   replay?: string;
   sessionsDir?: string;
   theme?: string;
+  set?: string[];
+  results?: string[];
 }
 
 async function open(flags: OpenFlags): Promise<void> {
@@ -19,8 +21,12 @@ async function open(flags: OpenFlags): Promise<void> {
     replay: flags.replay,
     sessionsDir: flags.sessionsDir,
     theme: flags.theme,
+    sets: flags.set,
+    resultsDirs: flags.results,
   });
 }
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 export function register(program: Command): void {
   program
@@ -28,6 +34,8 @@ export function register(program: Command): void {
     .option("--session <file>", "resume a saved session")
     .option("--sessions-dir <dir>", "where sessions are autosaved (default: $CONCORD_SESSIONS_DIR or ./sessions)")
     .option("--theme <name|file.json>", "dark, light, mono, or a theme file")
+    .option("--set <file>", "a problem set to list on the Problems screen (repeatable)", collect)
+    .option("--results <dir>", "a results folder to list on the Results screen (repeatable)", collect)
     .action(async (flags: OpenFlags) => open(flags));
 
   program

@@ -7,6 +7,7 @@ import { useStore } from "zustand";
 import type { Candidate, Chain } from "../core/chain.js";
 import type { Problem } from "../core/types.js";
 import type { ConsistencySnapshot, EngineEvent, EngineListener, TargetAnswer } from "../engine/events.js";
+import type { CutName, RelayResult, RelayRun } from "../engine/relay.js";
 import type { Screen } from "../ui/keys.js";
 import { oneLine } from "../errors.js";
 
@@ -47,6 +48,25 @@ export interface RaceHandle {
   roles: Roles;
   /** Release models and timers of this race. */
   close?(): unknown;
+  /** Errors that are expected here (a replayed trace scored only its winners): kept off the status line and the lanes. */
+  ignoreError?(message: string): boolean;
+}
+
+/** How the store runs a relay (src/engine/relay.ts) on a problem; made by the launcher. */
+export interface RelayPort {
+  /** Who would take part, for the screen before anything runs. */
+  describe(): { initiator?: string; continuers: string[] };
+  run(problem: Problem, request: { cuts: Array<CutName | number>; signal: AbortSignal; onEvent: EngineListener }): Promise<RelayResult>;
+}
+
+export interface RelayView {
+  status: "idle" | "running" | "done" | "failed" | "cancelled";
+  /** The latest progress line of a run. */
+  progress: string;
+  /** "source/id" of the problem the result is for. */
+  problemKey?: string;
+  result?: RelayResult;
+  error?: string;
 }
 
 export type RaceFactory = (problem: Problem, chain?: Chain) => Promise<RaceHandle> | RaceHandle;
@@ -124,6 +144,7 @@ export interface ConcordData {
   session?: SessionInfo;
   /** A race is being prepared (models loading). */
   loading: boolean;
+  relay: RelayView;
 }
 
 export interface ConcordActions {
@@ -152,6 +173,11 @@ export interface ConcordActions {
   dispatch(event: EngineEvent): void;
   /** Apply everything queued now. */
   flush(): void;
+  /** Run the relay on the current problem: early/mid/late cuts, or from one sentence by hand. */
+  runRelay(cut?: number): void;
+  cancelRelay(): void;
+  /** Who takes part in a relay, or undefined when relays cannot run here. */
+  relayInfo(): { initiator?: string; continuers: string[] } | undefined;
   /** Stop timers, unsubscribe, close the race. */
   dispose(): Promise<void>;
 }
@@ -173,6 +199,7 @@ export interface StoreOptions {
   autoAdvance?: boolean;
   initial?: Partial<ConcordData>;
   now?: () => Date;
+  relay?: RelayPort;
 }
 
 const EMPTY_RACE: RaceView = { step: 0, lanes: [], awaiting: false, generating: false };
@@ -196,6 +223,7 @@ function emptyData(): ConcordData {
     status: "",
     errors: [],
     loading: false,
+    relay: { status: "idle", progress: "" },
   };
 }
 
@@ -275,10 +303,15 @@ export function applyEvents(s: ConcordData, events: EngineEvent[], chainFrom?: (
         if (i >= 0) selected = i;
         break;
       }
-      case "awaiting-decision":
+      case "awaiting-decision": {
         race = { ...race, awaiting: true, generating: false };
-        status = `step ${ev.step + 1}: choose a candidate`;
+        // Every candidate failed (e.g. the prompt does not fit the model): say why, once.
+        const failed = race.lanes.length > 0 && race.lanes.every((l) => l.error);
+        status = failed
+          ? `error: step ${ev.step + 1}: no candidate could be made: ${oneLine(race.lanes[0].error!)}`
+          : `step ${ev.step + 1}: choose a candidate`;
         break;
+      }
       case "sentence-accepted":
         race = { ...race, awaiting: false, generating: false, acceptedId: ev.sentence.acceptedId };
         chain = chainFrom ? chainFrom() : { ...chain, sentences: [...chain.sentences, ev.sentence] };
@@ -347,6 +380,9 @@ export function createConcordStore(opts: StoreOptions = {}): ConcordStore {
   let unsubs: Array<() => void> = [];
   let stepsSeen = 0;
   let disposed = false;
+  let relayCtrl: AbortController | undefined;
+  /** Counts openProblem calls: only the latest one's race is kept. */
+  let opening = 0;
 
   const store = createStore<ConcordState>()((set, get) => {
     const fail = (what: string, err: unknown) => {
@@ -408,6 +444,9 @@ export function createConcordStore(opts: StoreOptions = {}): ConcordStore {
           return;
         }
         get().flush();
+        // A relay of the previous problem is of no use any more.
+        relayCtrl?.abort();
+        relayCtrl = undefined;
         await closeHandle();
         const info: SessionInfo = resume?.info ?? { id: sessionId(problem, now()), createdAt: now().toISOString() };
         set({
@@ -428,18 +467,29 @@ export function createConcordStore(opts: StoreOptions = {}): ConcordStore {
             : EMPTY_TARGETS,
           session: info,
         });
+        const mine = ++opening;
+        let made: RaceHandle;
         try {
-          handle = await opts.createRace!(problem, resume?.chain);
+          made = await opts.createRace!(problem, resume?.chain);
         } catch (err) {
+          if (mine !== opening) return;
           set({ loading: false });
           fail("could not start the race", err);
           return;
         }
-        if (disposed) {
-          await closeHandle();
+        // Another problem was opened meanwhile (or the interface closed): this race is not shown,
+        // and two races must never feed the same lanes.
+        if (mine !== opening || disposed) {
+          await closeRace(made);
           return;
         }
-        const listener: EngineListener = (ev) => get().dispatch(ev);
+        await closeHandle();
+        handle = made;
+        const quiet = handle.ignoreError?.bind(handle);
+        const listener: EngineListener = (ev) => {
+          if (ev.type === "error" && quiet?.(ev.message)) return;
+          get().dispatch(ev);
+        };
         for (const src of [handle.builder, handle.targets]) {
           const off = src?.on(listener);
           if (typeof off === "function") unsubs.push(off);
@@ -482,8 +532,16 @@ export function createConcordStore(opts: StoreOptions = {}): ConcordStore {
       },
       autoRun: (n) => {
         set({ auto: n === "end" ? { mode: "end" } : { mode: "steps", remaining: n }, paused: false, status: n === "end" ? "auto-run to the end" : `auto-run ${n} steps` });
-        // A step waiting for a human would block the run: its candidates are dropped and redrawn.
+        // A step waiting for a human would block the run. When the evaluator has picked, that pick
+        // is the run's first step (nothing is drawn twice, and a replay can go on); otherwise the
+        // step's candidates are dropped and redrawn.
+        const { race } = get();
         void call("auto-run", async (b) => {
+          if (race.awaiting && race.pick) {
+            await b.accept(race.pick);
+            if (n !== "end" && n <= 1) return "count";
+            return b.runSteps(n === "end" ? n : n - 1);
+          }
           await b.cancel();
           return b.runSteps(n);
         }).then((outcome) => {
@@ -506,6 +564,51 @@ export function createConcordStore(opts: StoreOptions = {}): ConcordStore {
           // cancelling targets is best effort; the builder's cancel already stopped the race
         }
       },
+      runRelay: (cut) => {
+        const { problem, relay } = get();
+        if (!opts.relay) return set({ status: "no relay models are configured: see Models & settings (5)" });
+        if (!problem) return set({ status: "no problem is open: pick one first (1)" });
+        if (relay.status === "running") return set({ status: "the relay is already running (Esc cancels)" });
+        const key = `${problem.source}/${problem.id}`;
+        const keep = relay.problemKey === key ? relay.result : undefined;
+        const ctrl = new AbortController();
+        relayCtrl = ctrl;
+        set({ relay: { ...relay, status: "running", progress: "starting", problemKey: key, result: keep, error: undefined }, status: "relay running (Esc cancels)" });
+        const cuts: Array<CutName | number> = cut === undefined ? ["early", "mid", "late"] : [cut];
+        const onEvent: EngineListener = (ev) => {
+          if (relayCtrl !== ctrl) return;
+          if (ev.type === "progress") set((s) => ({ relay: { ...s.relay, progress: ev.label } }));
+          if (ev.type === "error") set({ status: `error: ${ev.source}: ${oneLine(ev.message)}` });
+        };
+        opts.relay.run(problem, { cuts, signal: ctrl.signal, onEvent }).then(
+          (result) => {
+            if (relayCtrl !== ctrl) return;
+            relayCtrl = undefined;
+            set((s) => ({
+              relay: { status: "done", progress: "", problemKey: key, result: mergeRelay(s.relay.problemKey === key ? s.relay.result : undefined, result) },
+              status: `relay done: ${result.runs.length} continuation${result.runs.length === 1 ? "" : "s"}`,
+            }));
+          },
+          (err) => {
+            if (relayCtrl !== ctrl) return;
+            relayCtrl = undefined;
+            const cancelled = ctrl.signal.aborted;
+            const msg = oneLine(err);
+            set((s) => ({
+              relay: { ...s.relay, status: cancelled ? "cancelled" : "failed", progress: "", error: cancelled ? undefined : msg },
+              status: cancelled ? "relay cancelled" : `error: relay: ${msg}`,
+            }));
+          },
+        );
+      },
+      relayInfo: () => opts.relay?.describe(),
+      cancelRelay: () => {
+        const ctrl = relayCtrl;
+        if (!ctrl) return set({ status: "nothing is running" });
+        ctrl.abort();
+        relayCtrl = undefined;
+        set((s) => ({ relay: { ...s.relay, status: "cancelled", progress: "" }, status: "relay cancelled" }));
+      },
       dispatch: (event) => {
         if (event.type === "step-start") stepsSeen++;
         queue.push(event);
@@ -521,11 +624,17 @@ export function createConcordStore(opts: StoreOptions = {}): ConcordStore {
         const builder = handle?.builder;
         const changes = applyEvents(get(), batch, builder ? () => copyChain(builder.getChain()) : undefined);
         if (changes.auto?.mode === "off") changes.paused = false;
+        const quiet = handle?.ignoreError?.bind(handle);
+        if (quiet && changes.race?.lanes.some((l) => l.error && quiet(l.error))) {
+          changes.race = { ...changes.race, lanes: changes.race.lanes.map((l) => (l.error && quiet(l.error) ? { ...l, error: undefined } : l)) };
+        }
         set(changes);
         if (batch.some((e) => KEEP.has(e.type))) save();
       },
       dispose: async () => {
         disposed = true;
+        opening++;
+        relayCtrl?.abort();
         get().flush();
         await closeHandle();
       },
@@ -557,7 +666,10 @@ export function createConcordStore(opts: StoreOptions = {}): ConcordStore {
     unsubs = [];
     const h = handle;
     handle = undefined;
-    if (!h) return;
+    if (h) await closeRace(h);
+  }
+
+  async function closeRace(h: RaceHandle) {
     try {
       await h.builder.cancel();
     } catch {
@@ -571,6 +683,14 @@ export function createConcordStore(opts: StoreOptions = {}): ConcordStore {
   }
 
   return Object.assign(store, { flushCount: () => flushes, handle: () => handle });
+}
+
+/** A later run (one hand cut) joins the earlier result: its runs replace those of the same cut. */
+export function mergeRelay(before: RelayResult | undefined, after: RelayResult): RelayResult {
+  if (!before) return after;
+  const same = (a: RelayRun, b: RelayRun) => a.cutSentence === b.cutSentence && a.continuer === b.continuer;
+  const runs = [...before.runs.filter((r) => !after.runs.some((n) => same(r, n))), ...after.runs];
+  return { ...after, cutPoints: before.cutPoints, runs };
 }
 
 /** A session id: problem and start time, safe as a file name. */

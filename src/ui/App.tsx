@@ -25,11 +25,17 @@ export interface AppProps {
   catalog?: ProblemCatalog;
   sessionsDir?: string;
   settings?: SettingsPort;
-  resultsDir?: string;
+  /** Results folders to list besides those under ./results. */
+  resultsDirs?: string[];
+  /** Where results folders are looked for (default ./results). */
+  resultsRoot?: string;
   /** Fixed size (tests); otherwise the terminal's, following resizes. */
   size?: { columns: number; rows: number };
   onQuit?: () => void;
 }
+
+/** Names of the control characters that can come batched with other keys. */
+const CHAR_NAMES: Record<string, string> = { "\r": "enter", "\n": "enter", "\t": "tab", "\u007f": "backspace", "\b": "backspace", " ": "space" };
 
 const TABS: Array<{ screen: Screen; label: string }> = [
   { screen: "problems", label: "Problems" },
@@ -95,7 +101,28 @@ export function App(props: AppProps) {
 
   useInput(
     (input, key) => {
-      const name = keyName(input, key);
+      // Keys typed faster than the interface reads them arrive as one string ("jj", "j\r"):
+      // each is handled in turn rather than the whole lost as an unknown key.
+      const plain = !key.ctrl && !key.meta && !key.upArrow && !key.downArrow && !key.leftArrow && !key.rightArrow && !key.escape;
+      if (plain && [...input].length > 1) {
+        // One at a time, with a redraw in between, so each sees what the one before changed.
+        const names = [...input].map((ch) => CHAR_NAMES[ch] ?? ch);
+        const next = () => {
+          const n = names.shift();
+          if (n === undefined) return;
+          handleKey(n);
+          if (names.length) setTimeout(next, 1);
+        };
+        next();
+        return;
+      }
+      handleKey(keyName(input, key));
+    },
+    { isActive: !promptSpec },
+  );
+
+  function handleKey(name: string) {
+    {
       const st = store.getState();
       if (st.overlay === "help") {
         const a = resolveAction(bindings, st.screen, name);
@@ -109,9 +136,8 @@ export function App(props: AppProps) {
       if (action === "help") return st.toggleHelp();
       if (action.startsWith("screen-")) return st.setScreen(action.slice("screen-".length) as Screen);
       handlerRef.current?.(action);
-    },
-    { isActive: !promptSpec },
-  );
+    }
+  }
 
   function quit() {
     props.onQuit?.();
@@ -122,7 +148,7 @@ export function App(props: AppProps) {
   if (overlay === "help") body = <HelpOverlay screen={screen} />;
   else if (screen === "race") body = <RaceScreen />;
   else if (screen === "problems") body = <ProblemsScreen catalog={props.catalog} sessionsDir={props.sessionsDir} />;
-  else if (screen === "results") body = <ResultsScreen initialDir={props.resultsDir} />;
+  else if (screen === "results") body = <ResultsScreen dirs={props.resultsDirs} root={props.resultsRoot} />;
   else if (screen === "relay") body = <RelayScreen />;
   else body = <SettingsScreen port={props.settings} />;
 

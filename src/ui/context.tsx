@@ -1,6 +1,6 @@
 // What every screen reads from the App: the store, the bindings, the terminal size, a way to
 // ask for a line of text, and a slot for the screen's own key handler.
-import { createContext, useContext, useEffect, useRef } from "react";
+import { createContext, useContext, useLayoutEffect, useRef } from "react";
 import type { ConcordStore } from "../state/store.js";
 import type { Action, Binding } from "./keys.js";
 
@@ -30,12 +30,14 @@ export function useUi(): UiContextValue {
   return v;
 }
 
-/** Register the visible screen's key handler (the latest closure is always the one called). */
+/** Register the visible screen's key handler (the latest closure is always the one called).
+ * A layout effect: it is in place as soon as the screen is drawn, so a key pressed right after
+ * a screen change never reaches the screen that was left. */
 export function useActions(handler: ActionHandler): void {
   const { handlerRef } = useUi();
   const latest = useRef(handler);
   latest.current = handler;
-  useEffect(() => {
+  useLayoutEffect(() => {
     const fn: ActionHandler = (a) => latest.current(a);
     handlerRef.current = fn;
     return () => {

@@ -35,6 +35,7 @@ export type Action =
   | "next-step"
   | "cut-prev"
   | "cut-next"
+  | "run-relay"
   | "probe"
   | "assign-role"
   | "theme";
@@ -48,9 +49,10 @@ export interface Binding {
   screens: Screen[] | "all";
 }
 
+// Descriptions stay short (about 26 columns) so that help fits two columns at 80x24.
 export const DEFAULT_BINDINGS: Binding[] = [
   { action: "help", keys: ["?"], description: "show or hide this help", screens: "all" },
-  { action: "quit", keys: ["q", "ctrl+c"], description: "quit (the session is already saved)", screens: "all" },
+  { action: "quit", keys: ["q", "ctrl+c"], description: "quit (the session is saved)", screens: "all" },
   { action: "screen-problems", keys: ["1"], description: "Problems screen", screens: "all" },
   { action: "screen-race", keys: ["2"], description: "Race screen", screens: "all" },
   { action: "screen-relay", keys: ["3"], description: "Relay screen", screens: "all" },
@@ -58,27 +60,28 @@ export const DEFAULT_BINDINGS: Binding[] = [
   { action: "screen-settings", keys: ["5"], description: "Models & settings screen", screens: "all" },
   { action: "up", keys: ["up", "k"], description: "move up", screens: ["problems", "race", "relay", "results", "settings"] },
   { action: "down", keys: ["down", "j"], description: "move down", screens: ["problems", "race", "relay", "results", "settings"] },
-  { action: "focus-next", keys: ["tab"], description: "next column", screens: ["problems", "relay"] },
-  { action: "open", keys: ["enter"], description: "open: race on the problem, resume the session, read a results folder", screens: ["problems", "results"] },
-  { action: "filter", keys: ["/"], description: "filter problems", screens: ["problems"] },
-  { action: "reveal", keys: ["v"], description: "show or hide the reference answer", screens: ["problems", "race"] },
+  { action: "focus-next", keys: ["tab"], description: "next column / named cut", screens: ["problems", "relay", "results"] },
+  { action: "open", keys: ["enter"], description: "open the selected item", screens: ["problems", "results"] },
+  { action: "filter", keys: ["/"], description: "filter the list", screens: ["problems"] },
+  { action: "reveal", keys: ["v"], description: "show or hide the reference", screens: ["problems", "race"] },
   { action: "accept-pick", keys: ["a"], description: "accept the evaluator's pick", screens: ["race"] },
-  { action: "choose", keys: ["enter", "o"], description: "accept the selected candidate (override when it is not the pick)", screens: ["race"] },
-  { action: "edit", keys: ["e"], description: "edit the selected candidate, then accept it", screens: ["race"] },
+  { action: "choose", keys: ["enter", "o"], description: "accept selected candidate", screens: ["race"] },
+  { action: "edit", keys: ["e"], description: "edit selected, then accept", screens: ["race"] },
   { action: "write", keys: ["w"], description: "write your own sentence", screens: ["race"] },
-  { action: "regenerate", keys: ["r"], description: "regenerate this step's candidates", screens: ["race"] },
+  { action: "regenerate", keys: ["r"], description: "regenerate this step", screens: ["race"] },
   { action: "undo", keys: ["u", "backspace"], description: "undo the last sentence", screens: ["race"] },
-  { action: "run-n", keys: ["n"], description: "auto-run N steps", screens: ["race"] },
-  { action: "run-end", keys: ["G"], description: "auto-run to the end of the chain", screens: ["race"] },
-  { action: "pause", keys: ["p", "space"], description: "pause auto-run after this step", screens: ["race"] },
-  { action: "cancel", keys: ["escape"], description: "cancel what is running now", screens: ["race", "relay", "settings"] },
-  { action: "why", keys: ["y"], description: "why: per-token NLL of the selected candidate", screens: ["race"] },
-  { action: "toggle-targets", keys: ["t"], description: "show or hide the targets panel", screens: ["race"] },
-  { action: "next-step", keys: ["s"], description: "start the next step (generate candidates)", screens: ["race"] },
-  { action: "cut-prev", keys: ["left", "h"], description: "move the cut point earlier", screens: ["relay"] },
-  { action: "cut-next", keys: ["right", "l"], description: "move the cut point later", screens: ["relay"] },
-  { action: "probe", keys: ["P"], description: "probe the selected model's capabilities", screens: ["settings"] },
-  { action: "assign-role", keys: ["enter"], description: "cycle the selected model's role", screens: ["settings"] },
+  { action: "run-n", keys: ["n"], description: "auto-run N steps (asks N)", screens: ["race"] },
+  { action: "run-end", keys: ["G"], description: "auto-run to the end", screens: ["race"] },
+  { action: "pause", keys: ["p", "space"], description: "pause auto-run after step", screens: ["race"] },
+  { action: "cancel", keys: ["escape"], description: "cancel what is running", screens: ["race", "relay", "settings"] },
+  { action: "why", keys: ["y"], description: "why: per-token NLL shading", screens: ["race"] },
+  { action: "toggle-targets", keys: ["t"], description: "show or hide the targets", screens: ["race"] },
+  { action: "next-step", keys: ["s"], description: "start the next step", screens: ["race"] },
+  { action: "cut-prev", keys: ["left", "h"], description: "move the cut earlier", screens: ["relay"] },
+  { action: "cut-next", keys: ["right", "l"], description: "move the cut later", screens: ["relay"] },
+  { action: "run-relay", keys: ["enter", "r"], description: "run relay (from this cut)", screens: ["relay"] },
+  { action: "probe", keys: ["P"], description: "probe model capabilities", screens: ["settings"] },
+  { action: "assign-role", keys: ["enter"], description: "cycle the model's role", screens: ["settings"] },
   { action: "theme", keys: ["T"], description: "next theme", screens: ["settings"] },
 ];
 

@@ -7,15 +7,18 @@ import type { Chain } from "../core/chain.js";
 import type { Problem } from "../core/types.js";
 import type { ModelProfile, Roles as ConfigRoles } from "../config/profile.js";
 import { openSettings, type SettingsStore } from "../config/settings.js";
-import { ChainBuilder } from "../engine/ensemble.js";
+import { ChainBuilder, type EnsembleOptions } from "../engine/ensemble.js";
 import { TargetPanel } from "../engine/targets.js";
+import { JudgeScorer, runRelay } from "../engine/relay.js";
 import { backendFor, handleFor, openModels, type ModelHandle, type OpenedModels } from "../engine/models.js";
+import { loadRecording } from "../backends/replay.js";
 import { resolveDefaultModelSpecs } from "../backends/models.js";
 import { builtinProblems } from "../problems/builtin.js";
 import { oneLine, UserError } from "../errors.js";
-import { memoryCatalog } from "../state/catalog.js";
+import { fileCatalog, setFiles, sharedDatasetFiles } from "../state/catalog.js";
 import { createAutosaver, loadSession, resolveSessionsDir } from "../state/sessions.js";
-import { createConcordStore, type RaceHandle } from "../state/store.js";
+import { createConcordStore, type RaceHandle, type RelayPort } from "../state/store.js";
+import { NOT_SCORED, traceHandle, traceProblem, traceReplayOf, type TraceReplay } from "./replay-models.js";
 import { App } from "./App.js";
 import { withOverrides } from "./keys.js";
 import { BUILTIN_THEMES, loadTheme } from "./theme.js";
@@ -29,6 +32,10 @@ export interface LaunchOptions {
   session?: string;
   sessionsDir?: string;
   theme?: string;
+  /** Problem set files listed on the Problems screen (besides the demo set and shared data). */
+  sets?: string[];
+  /** Results folders listed on the Results screen (besides ./results/*). */
+  resultsDirs?: string[];
 }
 
 export const NOT_A_TTY =
@@ -66,6 +73,7 @@ function defaultModels(env: NodeJS.ProcessEnv): OpenedModels {
   };
 }
 
+/** Every role served by one replay backend (a recording made by Concord's recorder). */
 function replayModels(recording: string): OpenedModels {
   const p: ModelProfile = { name: "replay", backend: "replay", model: "replay", recording };
   let h: Promise<ModelHandle> | undefined;
@@ -77,6 +85,26 @@ function replayModels(recording: string): OpenedModels {
     async close() {
       if (h) await (await h).backend.close();
     },
+  };
+}
+
+/** The recorded generators and evaluator of an imported trace, each on its own replay backend. */
+function traceModels(rec: Awaited<ReturnType<typeof loadRecording>>, tr: TraceReplay): OpenedModels {
+  const names = [...tr.generators, tr.evaluator];
+  const profiles: ModelProfile[] = names.map((name) => ({ name, backend: "replay", model: name, recording: rec.file }));
+  const made = new Map<string, ModelHandle>();
+  return {
+    profiles,
+    // A trace recorded no target answers: the race runs without a targets panel.
+    roles: { generators: tr.generators, evaluators: [tr.evaluator], targets: [], continuers: [] },
+    source: rec.file,
+    async get(name) {
+      if (!names.includes(name)) throw new UserError(`no model named "${name}" in the recording ${rec.file}`);
+      let h = made.get(name);
+      if (!h) made.set(name, (h = traceHandle(rec, tr, name)));
+      return h;
+    },
+    async close() {},
   };
 }
 
@@ -156,8 +184,17 @@ async function run(opts: LaunchOptions): Promise<void> {
   }
 
   let models: OpenedModels;
-  if (recording) models = replayModels(recording);
-  else {
+  let raceOptions: Partial<EnsembleOptions> = {};
+  let traceStart: { problem: Problem } | undefined;
+  if (recording) {
+    const rec = await loadRecording(recording);
+    const tr = traceReplayOf(rec);
+    if (tr) {
+      models = traceModels(rec, tr);
+      raceOptions = { k: tr.k, mode: tr.mode, budget: { maxSentences: tr.steps } };
+      traceStart = { problem: await traceProblem(rec, tr) };
+    } else models = replayModels(recording);
+  } else {
     models = openModels({ env });
     if (!models.roles.generators.length || !models.roles.evaluators.length) {
       await models.close();
@@ -168,7 +205,7 @@ async function run(opts: LaunchOptions): Promise<void> {
   const createRace = async (problem: Problem, chain?: Chain): Promise<RaceHandle> => {
     const get = (names: string[]) => Promise.all(names.map((n) => models.get(n)));
     const [generators, evaluators, targets] = await Promise.all([get(models.roles.generators), get(models.roles.evaluators), get(models.roles.targets)]);
-    const builder = new ChainBuilder({ problem, generators, evaluators, k: 3, chain });
+    const builder = new ChainBuilder({ k: 3, ...raceOptions, problem, generators, evaluators, chain });
     const panel = targets.length ? new TargetPanel({ problem, targets }) : undefined;
     const off = panel?.attach(builder);
     return {
@@ -179,13 +216,46 @@ async function run(opts: LaunchOptions): Promise<void> {
         off?.();
         await panel?.cancel();
       },
+      ...(traceStart ? { ignoreError: (m: string) => m.includes(NOT_SCORED) } : {}),
     };
   };
 
+  // Relay: the configured initiator (else the first generator) and continuers (else the targets).
+  const relayRoles = () => ({
+    initiator: models.roles.initiator ?? models.roles.generators[0],
+    continuers: models.roles.continuers?.length ? models.roles.continuers : models.roles.targets,
+  });
+  const relay: RelayPort | undefined = recording
+    ? undefined
+    : {
+        describe: relayRoles,
+        run: async (problem, req) => {
+          const roles = relayRoles();
+          if (!roles.initiator) throw new UserError("no initiator: set roles.initiator (or a generator) in Models & settings");
+          if (!roles.continuers.length) throw new UserError("no continuers: set roles.continuers (or targets) in Models & settings");
+          const [initiator, continuers, judge] = await Promise.all([
+            models.get(roles.initiator),
+            Promise.all(roles.continuers.map((n) => models.get(n))),
+            models.roles.evaluators[0] ? models.get(models.roles.evaluators[0]) : Promise.resolve(undefined),
+          ]);
+          return runRelay({ problem, initiator, continuers, cuts: req.cuts, signal: req.signal, onEvent: req.onEvent, scorer: judge ? new JudgeScorer(judge) : undefined });
+        },
+      };
+
   const autosaver = createAutosaver(sessionsDir);
-  const store = createConcordStore({ createRace, save: (s) => autosaver.save(s) });
+  const store = createConcordStore({ createRace, relay, save: (s) => autosaver.save(s) });
   const demo = builtinProblems();
-  const catalog = memoryCatalog({ demo });
+  const named = setFiles(opts.sets ?? [], ["demo"]);
+  const shared = sharedDatasetFiles().filter((f) => !named.some((n) => n.name === f.name));
+  const catalog = fileCatalog({ memory: { demo }, files: [...named, ...shared] });
+
+  // A rejection nobody awaited (work stopped by a cancel) must not take the interface down
+  // with a stack trace: a cancel is expected, anything else becomes the status line.
+  const onUnhandled = (err: unknown) => {
+    if ((err as { name?: string })?.name === "AbortError") return;
+    store.getState().setStatus(`error: ${oneLine(err)}`);
+  };
+  process.on("unhandledRejection", onUnhandled);
 
   const instance = render(
     <App
@@ -195,20 +265,26 @@ async function run(opts: LaunchOptions): Promise<void> {
       catalog={catalog}
       sessionsDir={sessionsDir}
       settings={settings ? settingsPort(settings, models) : undefined}
-      resultsDir={undefined}
+      resultsDirs={opts.resultsDirs}
     />,
     { exitOnCtrlC: false },
   );
 
-  if (resume) {
+  if (traceStart) {
+    void store.getState().openProblem(traceStart.problem);
+  } else if (resume) {
     void store.getState().openProblem(resume.problem, { chain: resume.chain, targets: resume.targets, info: { id: resume.id, file: resumeFile, createdAt: resume.createdAt } });
   } else {
     const first = demo.find((p) => p.id === "demo-1") ?? demo[0];
     void store.getState().openProblem(first);
   }
 
-  await instance.waitUntilExit();
-  await store.getState().dispose();
-  await autosaver.idle();
-  await models.close();
+  try {
+    await instance.waitUntilExit();
+    await store.getState().dispose();
+    await autosaver.idle();
+    await models.close();
+  } finally {
+    process.off("unhandledRejection", onUnhandled);
+  }
 }

@@ -1,6 +1,7 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { createConcordStore, applyEvents, type SessionSnapshot } from "../../src/state/store.js";
+import { createConcordStore, applyEvents, mergeRelay, type SessionSnapshot } from "../../src/state/store.js";
+import type { RelayResult, RelayRun } from "../../src/engine/relay.js";
 import { ScriptedDriver, demoProblem, tick } from "./_scripted-driver.js";
 
 async function openRace(opts: { flushMs?: number; save?: (s: SessionSnapshot) => void } = {}) {
@@ -122,6 +123,69 @@ describe("store", () => {
     const names = driver.calls.map((c) => c[0]);
     assert.deepEqual(names.slice(-3), ["cancel", "runSteps", "startStep"]);
     assert.equal(store.getState().auto.mode, "off");
+  });
+
+  test("auto-run on a step already picked: the pick is its first step, nothing is drawn again", async () => {
+    const { driver, store } = await openRace();
+    driver.stream("alpha#0", ["A."], 2);
+    driver.decide("alpha#0");
+    store.getState().flush();
+    store.getState().autoRun(3);
+    await tick(5);
+    const names = driver.calls.map((c) => c[0]);
+    assert.deepEqual(driver.calls.find((c) => c[0] === "accept"), ["accept", "alpha#0"]);
+    assert.ok(!names.includes("cancel"), `no cancel: ${names}`);
+    assert.deepEqual(driver.calls.find((c) => c[0] === "runSteps"), ["runSteps", 2]);
+    assert.equal(store.getState().chain.sentences[0].decision, "evaluator");
+  });
+
+  test("expected errors of a replayed trace stay off the status line and the lanes", async () => {
+    const driver = (await openRace()).driver;
+    const store = createConcordStore({
+      flushMs: 5,
+      createRace: () => ({ builder: driver, roles: { generators: ["alpha"], evaluators: ["judge"], targets: [] }, ignoreError: (m) => m.includes("not scored in the trace") }),
+    });
+    await store.getState().openProblem(demoProblem);
+    driver.stream("alpha#0", ["A."]);
+    driver.emit({ type: "candidate-done", step: 0, candidate: { id: "alpha#1", generator: "alpha", sampleIndex: 1, text: "B.", raw: "B.", scores: [], endOfThought: false, error: "judge: not scored in the trace" } });
+    driver.emit({ type: "error", source: "judge", message: "judge: not scored in the trace" });
+    driver.emit({ type: "error", source: "alpha", message: "alpha: the server went away" });
+    store.getState().flush();
+    const s = store.getState();
+    assert.equal(s.race.lanes.find((l) => l.id === "alpha#1")!.error, undefined);
+    assert.equal(s.errors.length, 1);
+    assert.match(s.status, /the server went away/);
+  });
+
+  test("opening a second problem while the first still loads keeps only the second race", async () => {
+    const first = new ScriptedDriver();
+    const second = new ScriptedDriver();
+    const store = createConcordStore({
+      flushMs: 5,
+      createRace: async (p) => {
+        // The first race takes longer to load than the second.
+        await tick(p.id === "a" ? 40 : 5);
+        return { builder: p.id === "a" ? first : second, roles: { generators: ["alpha"], evaluators: ["judge"], targets: [] } };
+      },
+    });
+    await Promise.all([store.getState().openProblem({ ...demoProblem, id: "a" }), store.getState().openProblem({ ...demoProblem, id: "b" })]);
+    assert.equal(store.getState().problem?.id, "b");
+    assert.ok(first.calls.some((c) => c[0] === "cancel"), "the stale race is stopped");
+    first.stream("alpha#0", ["stale."], 1);
+    second.stream("alpha#0", ["fresh."], 1);
+    store.getState().flush();
+    assert.deepEqual(store.getState().race.lanes.map((l) => l.text), ["fresh."], "only the shown race feeds the lanes");
+  });
+
+  test("a relay from a cut by hand joins the earlier result, replacing only that cut's runs", () => {
+    const run = (cutSentence: number, continuer: string, answer: string): RelayRun =>
+      ({ cut: cutSentence, cutSentence, continuer, continuation: "", sentences: [], handover: cutSentence + 1, answer: { target: continuer, raw: answer, grade: { answer, correct: false } }, agrees: false, departure: null }) as RelayRun;
+    const base = { problemId: "p", initiator: {} as RelayResult["initiator"], cutPoints: { early: 0, mid: 1, late: 2 } };
+    const before: RelayResult = { ...base, runs: [run(0, "a", "1"), run(1, "a", "2"), run(1, "b", "3")] };
+    const after: RelayResult = { ...base, cutPoints: { early: 9, mid: 9, late: 9 }, runs: [run(1, "a", "20"), run(3, "a", "4")] };
+    const merged = mergeRelay(before, after);
+    assert.deepEqual(merged.runs.map((r) => `${r.cutSentence}${r.continuer}${r.answer.raw}`), ["0a1", "1b3", "1a20", "3a4"]);
+    assert.deepEqual(merged.cutPoints, before.cutPoints, "the named cuts are those of the first run");
   });
 
   test("targets: answers and consistency snapshots are kept, latest per target", () => {

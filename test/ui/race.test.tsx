@@ -166,7 +166,7 @@ describe("race screen", () => {
     await tick(20);
     const f = frame();
     for (const b of DEFAULT_BINDINGS) {
-      assert.ok(f.includes(b.keys.join(" / ")), `help lacks keys of ${b.action}`);
+      assert.ok(f.includes(b.keys.join("/")), `help lacks keys of ${b.action}`);
       assert.ok(f.includes(b.description.slice(0, 30)), `help lacks ${b.action}: ${b.description}`);
     }
     ui.stdin.write("?");

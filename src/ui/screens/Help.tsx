@@ -1,45 +1,73 @@
 // The `?` overlay, generated from the binding table: what it lists is what the keys do.
+// Descriptions wrap inside their column, so nothing is cut off at 80 columns.
 import React from "react";
 import { Box, Text } from "ink";
 import { useUi } from "../context.js";
 import { helpRows, type Screen } from "../keys.js";
 import { fitWidth, padTo } from "../sanitize.js";
 import { useTheme } from "../theme.js";
-import { R } from "../widgets/text.js";
+import { R, wrapSegments } from "../widgets/text.js";
+
+interface HelpLine {
+  keys: string;
+  text: string;
+  active: boolean;
+}
 
 export function HelpOverlay({ screen }: { screen: Screen }) {
   const { bindings, width, height } = useUi();
   const t = useTheme();
   const rows = helpRows(bindings);
-  const here = rows.filter((r) => r.scope === "everywhere" || r.scope.split(", ").includes(screen));
-  const others = rows.filter((r) => !here.includes(r));
-  const keyWidth = Math.min(18, Math.max(...rows.map((r) => r.keys.length)) + 1);
-  const all = [...here, ...others];
-  // As many columns as the height needs; what still does not fit is counted, never overlapped.
+  const isHere = (r: (typeof rows)[number]) => r.scope === "everywhere" || r.scope.split(", ").includes(screen);
+  const all = [...rows.filter(isHere), ...rows.filter((r) => !isHere(r))];
   const perCol = Math.max(1, height - 1);
-  const ncols = Math.max(1, Math.min(3, Math.ceil(all.length / perCol)));
-  const cols = Array.from({ length: ncols }, (_, i) => all.slice(i * perCol, (i + 1) * perCol));
-  const hidden = all.length - cols.reduce((n, c) => n + c.length, 0);
+  // Keys as "u/backspace": the narrow form leaves the descriptions room at 80 columns.
+  const keysOf = (r: (typeof rows)[number]) => r.keys.replace(/ \/ /g, "/");
+  const keyWidth = Math.min(14, Math.max(...rows.map((r) => keysOf(r).length)) + 1);
+  // Two columns when the terminal is wide enough to read them, three on very wide ones.
+  const ncols = width >= 150 ? 3 : width >= 70 ? 2 : 1;
   const colWidth = Math.floor((width - 2 * (ncols - 1)) / ncols);
-  const two = ncols > 1;
+  const descWidth = Math.max(8, colWidth - keyWidth);
+  const entry = (r: (typeof rows)[number]): HelpLine[] => {
+    const active = isHere(r);
+    const wrapped = wrapSegments([{ text: r.description }], descWidth).map((l) => l.map((s) => s.text).join(""));
+    return wrapped.map((text, i) => ({ keys: i === 0 ? keysOf(r) : "", text, active }));
+  };
+  const here = all.filter(isHere);
+  const elsewhere = all.filter((r) => !isHere(r));
+  // Keys of the other screens follow under one heading (muted), instead of a scope on every line.
+  const entries: HelpLine[][] = [
+    ...here.map(entry),
+    ...(elsewhere.length ? [[{ keys: "", text: "on other screens:", active: false }], ...elsewhere.map(entry)] : []),
+  ];
+  // Whole entries go into columns top to bottom; what still does not fit is counted.
+  const cols: HelpLine[][] = [[]];
+  let hidden = 0;
+  for (const e of entries) {
+    if (cols[cols.length - 1].length + e.length > perCol) {
+      if (cols.length >= ncols) {
+        hidden++;
+        continue;
+      }
+      cols.push([]);
+    }
+    cols[cols.length - 1].push(...e);
+  }
   return (
     <Box flexDirection="column" height={height}>
-      <Text>
+      <Text wrap="truncate-end">
         <R role="title">Keys</R>
-        <R role="muted">{` (on this screen: ${screen}; ? or Esc closes)${hidden > 0 ? ` +${hidden} more: enlarge the terminal` : ""}`}</R>
+        <R role="muted">{` on ${screen} (? or Esc closes)${hidden > 0 ? ` +${hidden} more: enlarge the terminal` : ""}`}</R>
       </Text>
       <Box flexDirection="row">
         {cols.map((col, ci) => (
-          <Box key={ci} flexDirection="column" width={colWidth} flexShrink={0} marginRight={ci < cols.length - 1 && two ? 2 : 0}>
-            {col.map((r) => {
-              const active = here.includes(r);
-              return (
-                <Text key={r.keys + r.description} wrap="truncate-end">
-                  <Text {...(active ? t.roles.key : t.roles.muted)}>{padTo(fitWidth(r.keys, keyWidth - 1), keyWidth)}</Text>
-                  <Text {...(active ? t.roles.text : t.roles.muted)}>{fitWidth(r.description + (active || r.scope === "everywhere" ? "" : ` (${r.scope})`), colWidth - keyWidth)}</Text>
-                </Text>
-              );
-            })}
+          <Box key={ci} flexDirection="column" width={colWidth} flexShrink={0} marginRight={ci < cols.length - 1 ? 2 : 0}>
+            {col.map((l, li) => (
+              <Text key={li} wrap="truncate-end">
+                <Text {...(l.active ? t.roles.key : t.roles.muted)}>{padTo(fitWidth(l.keys, keyWidth - 1), keyWidth)}</Text>
+                <Text {...(l.active ? t.roles.text : t.roles.muted)}>{fitWidth(l.text, descWidth)}</Text>
+              </Text>
+            ))}
           </Box>
         ))}
       </Box>

@@ -5,7 +5,6 @@ import { Box, Text } from "ink";
 import type { Problem } from "../../core/types.js";
 import type { ProblemCatalog } from "../../state/catalog.js";
 import { listSessions, loadSession, type SessionEntry } from "../../state/sessions.js";
-import { useConcord } from "../../state/store.js";
 import { oneLine } from "../../errors.js";
 import { useActions, useUi } from "../context.js";
 import { keyFor } from "../keys.js";
@@ -24,7 +23,8 @@ function windowAround<T>(items: T[], index: number, rows: number): { items: T[];
 export function ProblemsScreen({ catalog, sessionsDir }: { catalog?: ProblemCatalog; sessionsDir?: string }) {
   const { store, bindings, width, height, prompt } = useUi();
   const t = useTheme();
-  const reveal = useConcord(store, (s) => s.revealReference);
+  // The reference shows for the problem it was asked for, never for the next one selected.
+  const [revealed, setRevealed] = useState<string | null>(null);
   const [datasets, setDatasets] = useState<string[]>([]);
   const [di, setDi] = useState(0);
   const [pi, setPi] = useState(0);
@@ -34,6 +34,7 @@ export function ProblemsScreen({ catalog, sessionsDir }: { catalog?: ProblemCata
   const [sessions, setSessions] = useState<SessionEntry[]>([]);
   const [error, setError] = useState("");
   const [loaded, setLoaded] = useState(false);
+  const [loading, setLoading] = useState(false);
 
   useEffect(() => {
     let live = true;
@@ -51,8 +52,31 @@ export function ProblemsScreen({ catalog, sessionsDir }: { catalog?: ProblemCata
     let live = true;
     setError("");
     setLoaded(false);
+    setLoading(false);
+    setProblems([]);
+    if (!dataset) return;
+    if (dataset !== SESSIONS_ENTRY && catalog?.watch) {
+      // Streamed: the list and its count grow while the file is read.
+      let reported = false;
+      const off = catalog.watch(dataset, (st) => {
+        if (!live) return;
+        setProblems(st.problems);
+        setLoading(st.loading);
+        if (st.error) setError(st.error);
+        if (!st.loading) {
+          setLoaded(true);
+          if (st.badRows && !reported) {
+            reported = true;
+            store.getState().setStatus(`${dataset}: ${st.badRows} bad row${st.badRows > 1 ? "s" : ""} skipped (first: ${st.firstBad ?? "?"})`);
+          }
+        }
+      });
+      return () => {
+        live = false;
+        off();
+      };
+    }
     (async () => {
-      if (!dataset) return;
       if (dataset === SESSIONS_ENTRY) {
         const list = await listSessions(sessionsDir!);
         if (live) setSessions(list);
@@ -65,7 +89,7 @@ export function ProblemsScreen({ catalog, sessionsDir }: { catalog?: ProblemCata
     return () => {
       live = false;
     };
-  }, [dataset, catalog, sessionsDir]);
+  }, [dataset, catalog, sessionsDir, store]);
 
   const isSessions = dataset === SESSIONS_ENTRY;
   const needle = filter.toLowerCase();
@@ -118,9 +142,11 @@ export function ProblemsScreen({ catalog, sessionsDir }: { catalog?: ProblemCata
       case "filter":
         prompt({ label: "filter", initial: filter, onSubmit: (v) => (setFilter(v), setPi(0), setFocus(1)) });
         return true;
-      case "reveal":
-        store.getState().toggleReveal();
+      case "reveal": {
+        const p = isSessions ? undefined : shownProblems[cur];
+        if (p) setRevealed((r) => (r === `${p.source}/${p.id}` ? null : `${p.source}/${p.id}`));
         return true;
+      }
       default:
         return false;
     }
@@ -153,6 +179,7 @@ export function ProblemsScreen({ catalog, sessionsDir }: { catalog?: ProblemCata
     );
   } else {
     const p = shownProblems[cur];
+    const reveal = !!p && revealed === `${p.source}/${p.id}`;
     if (!p) preview = <R role="muted">{loaded ? (filter ? "nothing matches the filter" : "no problems") : "…"}</R>;
     else {
       const body = p.messages
@@ -175,7 +202,7 @@ export function ProblemsScreen({ catalog, sessionsDir }: { catalog?: ProblemCata
     <Box flexDirection="column" height={height}>
       <Text wrap="truncate-end">
         <R role="border">{padTo("── datasets", dsWidth + 1)}</R>
-        <R role="border">{padTo(`── ${isSessions ? "sessions" : "problems"} ${count}${filter ? ` /${sanitize(filter, { multiline: false })}` : ""}`, listWidth + 1)}</R>
+        <R role="border">{padTo(`── ${isSessions ? "sessions" : "problems"} ${count}${loading ? "… loading" : ""}${filter ? ` /${sanitize(filter, { multiline: false })}` : ""}`, listWidth + 1)}</R>
         <R role="border">── preview</R>
       </Text>
       <Box flexDirection="row">

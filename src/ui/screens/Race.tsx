@@ -24,19 +24,31 @@ function fmtPpl(x: number | undefined): string {
 export function chainSegments(sentences: ChainSentence[], theme: Theme, known: string[]): Segment[] {
   const segs: Segment[] = [];
   sentences.forEach((s, i) => {
-    const text = sanitize(s.text);
-    if (HUMAN_DECISIONS.has(s.decision)) segs.push({ text: (i === 0 || /^\s/.test(text) ? "" : " ") + MARK_HUMAN, role: "human" });
-    const sep = i > 0 && !/^\s/.test(text) && !HUMAN_DECISIONS.has(s.decision) ? " " : "";
+    let text = sanitize(s.text);
+    const sep = i > 0 && !/^\s/.test(text) ? " " : "";
+    if (HUMAN_DECISIONS.has(s.decision)) {
+      // The mark goes after the separating space, right before the sentence it marks.
+      const lead = /^\s*/.exec(text)![0];
+      segs.push({ text: sep + lead + MARK_HUMAN, role: "human" });
+      text = text.slice(lead.length);
+      segs.push({ text, style: authorStyle(theme, s.author, known) });
+      return;
+    }
     segs.push({ text: sep + text, style: authorStyle(theme, s.author, known) });
   });
   return segs;
 }
 
-function LaneRow({ lane, width, selected, pick, accepted, evaluators }: { lane: Lane; width: number; selected: boolean; pick: boolean; accepted: boolean; evaluators: string[] }) {
+/** "org/Model-32B#1" shows as "Model-32B#1": the organisation says little and costs columns. */
+export function shortId(id: string): string {
+  return id.slice(id.lastIndexOf("/") + 1);
+}
+
+function LaneRow({ lane, width, idWidth, selected, pick, accepted, evaluators }: { lane: Lane; width: number; idWidth: number; selected: boolean; pick: boolean; accepted: boolean; evaluators: string[] }) {
   const t = useTheme();
   const scoreCells = evaluators.map((e) => fmtPpl(lane.scores[e]?.perplexity));
   const scoreText = (evaluators.length > 1 ? scoreCells.join(" ") + " μ" : " ") + fmtPpl(lane.mean);
-  const idWidth = Math.min(14, Math.max(6, lane.id.length));
+  const id = shortId(lane.id);
   const textWidth = Math.max(4, width - 4 - idWidth - 1 - scoreText.length - 1);
   const clean = sanitize(lane.text, { multiline: false });
   const shown = lane.error ? fitWidth(`[${sanitize(lane.error, { multiline: false })}]`, textWidth) : lane.done ? fitWidth(clean, textWidth) : tailWidth(clean, textWidth - 1) + "…";
@@ -46,7 +58,7 @@ function LaneRow({ lane, width, selected, pick, accepted, evaluators }: { lane: 
       <Text {...t.roles.pick}>{pick ? MARK_PICK : " "}</Text>
       <Text {...t.roles.success}>{accepted ? "✓" : " "}</Text>
       <Text> </Text>
-      <Text {...authorStyle(t, lane.generator)}>{padTo(fitWidth(lane.id, idWidth), idWidth)}</Text>
+      <Text {...authorStyle(t, lane.generator)}>{padTo(fitWidth(id, idWidth), idWidth)}</Text>
       <Text> </Text>
       <Text {...(selected ? t.roles.selection : lane.error ? t.roles.error : lane.done ? t.roles.text : t.roles.muted)}>{padTo(shown, textWidth)}</Text>
       <Text> </Text>
@@ -161,6 +173,7 @@ export function RaceScreen() {
   const known = [...s.roles.generators];
   const belowRows = below ? targetsPanelRows(s.roles.targets.length, "compact") : 0;
   const laneRows = Math.max(1, lanes.length);
+  const idWidth = Math.min(16, Math.max(6, ...lanes.map((l) => shortId(l.id).length)));
   const detailRows = s.showWhy ? 4 : 2;
   const fixed = 2 /* problem + question */ + 1 /* chain heading */ + 1 /* lanes heading */ + laneRows + detailRows + belowRows;
   const chainRows = Math.max(2, height - fixed);
@@ -204,7 +217,7 @@ export function RaceScreen() {
           <R role="muted">{s.chain.finished ? "the chain is finished" : `no candidates (${keyFor(bindings, "next-step")} starts a step)`}</R>
         ) : (
           lanes.map((l, i) => (
-            <LaneRow key={l.id} lane={l} width={mainWidth} selected={i === s.selected} pick={l.id === s.race.pick} accepted={l.id === s.race.acceptedId} evaluators={evaluators} />
+            <LaneRow key={l.id} lane={l} width={mainWidth} idWidth={idWidth} selected={i === s.selected} pick={l.id === s.race.pick} accepted={l.id === s.race.acceptedId} evaluators={evaluators} />
           ))
         )}
       </Box>

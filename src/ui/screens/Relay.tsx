@@ -1,44 +1,206 @@
-// Relay view of the current chain: the generator's per-token log-probabilities as shading, and
-// a cut point (early / mid / late or any sentence) where a continuer would take over.
+// Relay: an initiator writes the chain (shaded by its own per-token log-probability), the chain is
+// cut early / mid / late or after any sentence by hand, and each continuer's completion from that
+// cut stands side by side with its answer, its step scores and the first sentence where it departs.
 import React, { useState } from "react";
 import { Box, Text } from "ink";
+import type { TokenLogprob } from "../../core/types.js";
+import type { CutName, RelayResult, RelayRun } from "../../engine/relay.js";
 import { useConcord } from "../../state/store.js";
 import { useActions, useUi } from "../context.js";
 import { keyFor } from "../keys.js";
-import { fitWidth, sanitize } from "../sanitize.js";
-import { nllStyle, useTheme } from "../theme.js";
+import { fitWidth, padTo, sanitize } from "../sanitize.js";
+import { nllStyle, useTheme, type Theme } from "../theme.js";
 import { Lines, R, wrapSegments, type Segment } from "../widgets/text.js";
+
+const NAMED: CutName[] = ["early", "mid", "late"];
+const score = (x: number | null | undefined) => (x === null || x === undefined ? " - " : x.toFixed(2).replace(/^0/, ""));
+
+/** The initiator's tokens grouped by the sentence they start in (null when they do not spell the chain). */
+export function tokensBySentence(cot: string, sentences: string[], tokens: TokenLogprob[]): TokenLogprob[][] | null {
+  if (!tokens.length || tokens.map((t) => t.token).join("") !== cot.slice(0, tokens.map((t) => t.token).join("").length)) return null;
+  const starts: number[] = [];
+  let from = 0;
+  for (const s of sentences) {
+    const at = cot.indexOf(s, from);
+    if (at < 0) return null;
+    starts.push(at);
+    from = at + s.length;
+  }
+  const out: TokenLogprob[][] = sentences.map(() => []);
+  let pos = 0;
+  let si = 0;
+  for (const t of tokens) {
+    // A token that starts with the space between two sentences belongs to the second.
+    const at = pos + (t.token.length - t.token.trimStart().length);
+    while (si + 1 < starts.length && at >= starts[si + 1]) si++;
+    out[si].push(t);
+    pos += t.token.length;
+  }
+  return out;
+}
+
+function cutLabel(r: RelayResult, i: number): string {
+  const names = NAMED.filter((n) => r.cutPoints[n] === i);
+  return names.length ? names.join("/") : "by hand";
+}
+
+/** One sentence as numbered, wrapped lines: "  5 .50 text…". */
+function sentenceLines(n: number, stepScore: string, body: Segment[], width: number, gutterRole: Segment["role"] = "muted"): Segment[][] {
+  const gutter = `${String(n).padStart(3)} ${stepScore.padStart(3)} `;
+  const lines = wrapSegments(body, Math.max(4, width - gutter.length));
+  return lines.map((l, i) => [{ text: i === 0 ? gutter : " ".repeat(gutter.length), role: gutterRole }, ...l]);
+}
+
+function initiatorLines(r: RelayResult, cut: number, width: number, theme: Theme): { lines: Segment[][]; cutLine: number } {
+  const init = r.initiator;
+  const grouped = tokensBySentence(init.cot, init.sentences, init.tokens);
+  const lines: Segment[][] = [];
+  let cutLine = 0;
+  init.sentences.forEach((s, i) => {
+    const after = i > cut;
+    const body: Segment[] = grouped
+      ? grouped[i].map((t) => ({ text: sanitize(t.token, { multiline: false }), style: after ? theme.roles.muted : nllStyle(theme, -t.logprob) }))
+      : [{ text: sanitize(s, { multiline: false }), role: after ? "muted" : "text" }];
+    if (body.length) body[0] = { ...body[0], text: body[0].text.trimStart() };
+    lines.push(...sentenceLines(i + 1, score(init.stepScores?.[i]), body, width));
+    if (i === cut) {
+      cutLine = lines.length;
+      lines.push([{ text: fitWidth(`────┤ cut after ${i + 1}: ${cutLabel(r, i)} ├${"─".repeat(width)}`, width), role: "accent" }]);
+    }
+  });
+  return { lines, cutLine };
+}
+
+function continuerLines(run: RelayRun, width: number): Segment[][] {
+  const lines: Segment[][] = [];
+  lines.push([{ text: fitWidth(`(sentences 1-${run.handover} from the initiator)`, width), role: "muted" }]);
+  run.sentences.slice(run.handover).forEach((s, j) => {
+    const i = run.handover + j;
+    const departs = run.departure?.sentence === i;
+    const body: Segment[] = [{ text: sanitize(s, { multiline: false }).trim(), role: departs ? "wrong" : "text" }];
+    lines.push(...sentenceLines(i + 1, score(run.stepScores?.[i]), body, width, departs ? "wrong" : "muted"));
+    if (departs) lines.push([{ text: fitWidth(`    ◆ departs here: answer "${sanitize(run.departure!.answer, { multiline: false })}"`, width), role: "wrong" }]);
+  });
+  return lines;
+}
 
 export function RelayScreen() {
   const { store, width, height, bindings } = useUi();
   const theme = useTheme();
-  const chain = useConcord(store, (s) => s.chain);
-  const n = chain.sentences.length;
-  const [cut, setCut] = useState<number | null>(null);
-  const at = Math.max(0, Math.min(n, cut ?? Math.round(n / 2)));
+  const problem = useConcord(store, (s) => s.problem);
+  const relay = useConcord(store, (s) => s.relay);
+  const [cutAt, setCutAt] = useState<number | null>(null);
+  const key = problem ? `${problem.source}/${problem.id}` : undefined;
+  const r = relay.problemKey === key ? relay.result : undefined;
+  const n = r?.initiator.sentences.length ?? 0;
+  const maxCut = Math.max(0, n - 2);
+  const cut = r ? Math.max(0, Math.min(maxCut, cutAt ?? r.cutPoints.mid)) : 0;
+  const runsHere = r ? r.runs.filter((x) => x.cutSentence === cut) : [];
+
   useActions((action) => {
-    if (action === "cut-prev" || action === "up") return setCut(Math.max(0, at - 1)), true;
-    if (action === "cut-next" || action === "down") return setCut(Math.min(n, at + 1)), true;
-    return false;
+    const st = store.getState();
+    switch (action) {
+      case "cut-prev":
+      case "up":
+        if (r) setCutAt(Math.max(0, cut - 1));
+        return true;
+      case "cut-next":
+      case "down":
+        if (r) setCutAt(Math.min(maxCut, cut + 1));
+        return true;
+      case "focus-next": {
+        if (!r) return true;
+        const named = [...new Set(NAMED.map((c) => r.cutPoints[c]))].sort((a, b) => a - b);
+        setCutAt(named.find((x) => x > cut) ?? named[0]);
+        return true;
+      }
+      case "run-relay":
+        if (!r) st.runRelay();
+        else if (runsHere.length) st.setStatus(`already continued from sentence ${cut + 1}; move the cut (${keyFor(bindings, "cut-prev")}/${keyFor(bindings, "cut-next")}) to try another`);
+        else st.runRelay(cut);
+        return true;
+      case "cancel":
+        st.cancelRelay();
+        return true;
+      default:
+        return false;
+    }
   });
-  if (!n) return <R role="muted">{`The chain is empty. Build one on the Race screen (${keyFor(bindings, "screen-race")}).`}</R>;
-  const segs: Segment[] = [];
-  chain.sentences.forEach((s, i) => {
-    if (i === at) segs.push({ text: " ┃cut┃ ", role: "accent" });
-    const acc = s.candidates.find((c) => c.id === s.acceptedId);
-    if (acc?.tokens?.length && acc.text === s.text) for (const tk of acc.tokens) segs.push({ text: sanitize(tk.token), style: i >= at ? theme.roles.muted : nllStyle(theme, -tk.logprob) });
-    else segs.push({ text: (i ? " " : "") + sanitize(s.text), role: i >= at ? "muted" : "text" });
-  });
-  if (at === n) segs.push({ text: " ┃cut┃", role: "accent" });
-  const label = at === Math.round(n / 4) ? "early" : at === Math.round(n / 2) ? "mid" : at === Math.round((3 * n) / 4) ? "late" : "by hand";
+
+  if (!problem) return <R role="muted">{`No problem open. Pick one on the Problems screen (${keyFor(bindings, "screen-problems")}).`}</R>;
+  const running = relay.status === "running" && relay.problemKey === key;
+  const head = (
+    <Text wrap="truncate-end">
+      <R role="title">Relay </R>
+      <R role="muted">{fitWidth(`${problem.source}/${problem.id}`, 28)}</R>
+      {running ? <R role="warning">{`  running: ${sanitize(relay.progress, { multiline: false })} (${keyFor(bindings, "cancel")} cancels)`}</R> : null}
+      {relay.status === "failed" && relay.problemKey === key ? <R role="error">{`  failed: ${sanitize(relay.error ?? "", { multiline: false })}`}</R> : null}
+      {relay.status === "cancelled" && relay.problemKey === key ? <R role="muted">{"  cancelled"}</R> : null}
+    </Text>
+  );
+
+  if (!r) {
+    const who = store.getState().relayInfo();
+    return (
+      <Box flexDirection="column" height={height}>
+        {head}
+        {who ? (
+          <R role="text">{fitWidth(`initiator ${who.initiator ?? "-"} writes a chain; continuers ${who.continuers.join(", ") || "-"} finish it from early, mid and late cuts.`, width)}</R>
+        ) : (
+          <R role="muted">{fitWidth("No relay models: recordings replay races only. Configure an initiator and continuers (5).", width)}</R>
+        )}
+        {who && !running ? <R role="accent">{`${keyFor(bindings, "run-relay")}: run the relay on this problem`}</R> : null}
+      </Box>
+    );
+  }
+
+  const init = r.initiator;
+  const leftW = Math.max(24, Math.floor(width * 0.45));
+  const rightW = width - leftW - 1;
+  // head, initiator line, column headings and the legend take four rows.
+  const bodyRows = Math.max(2, height - 4);
+  const left = initiatorLines(r, cut, leftW, theme);
+  const leftFrom = Math.max(0, Math.min(left.lines.length - bodyRows, left.cutLine - Math.floor(bodyRows / 2)));
+  const conts = runsHere.length;
+  const colW = conts ? Math.max(16, Math.floor((rightW - (conts - 1)) / conts)) : rightW;
+  const mark = (ok: boolean) => (ok ? "✓" : "✗");
+
   return (
     <Box flexDirection="column" height={height}>
+      {head}
       <Text wrap="truncate-end">
-        <R role="title">Relay</R>
-        <R role="muted">{fitWidth(`  cut after sentence ${at} of ${n} (${label}) · ${keyFor(bindings, "cut-prev")}/${keyFor(bindings, "cut-next")} moves it · shading: generator NLL`, width - 6)}</R>
+        <R role="muted">{`initiator ${init.model}: ${n} sentences, answer `}</R>
+        <R role={init.answer.grade.correct ? "correct" : "wrong"}>{`"${fitWidth(sanitize(init.answer.grade.answer, { multiline: false }), 20)}" ${mark(init.answer.grade.correct)}`}</R>
+        <R role="accent">{`  cut after sentence ${cut + 1} (${cutLabel(r, cut)})`}</R>
+        {r.scorer ? <R role="muted">{` · step scores: ${r.scorer}`}</R> : null}
       </Text>
-      <Lines lines={wrapSegments(segs, width)} rows={height - 2} from="start" />
-      <R role="muted">{fitWidth("Continuers' completions from this cut: `concord relay` runs them headless.", width)}</R>
+      <Box flexDirection="row" height={bodyRows + 1} overflow="hidden">
+        <Box flexDirection="column" width={leftW} marginRight={1}>
+          <R role="border">{fitWidth(`── ${init.model} (shading: -log p)`, leftW)}</R>
+          <Lines lines={left.lines.slice(leftFrom, leftFrom + bodyRows)} />
+        </Box>
+        {conts === 0 ? (
+          <Box flexDirection="column" width={rightW}>
+            <R role="border">{fitWidth("── continuers", rightW)}</R>
+            <R role="muted">{fitWidth(running ? "continuing…" : `no continuation from sentence ${cut + 1} yet: ${keyFor(bindings, "run-relay")} runs it`, rightW)}</R>
+          </Box>
+        ) : (
+          runsHere.map((run, i) => (
+            <Box key={run.continuer + i} flexDirection="column" width={colW} marginRight={i < conts - 1 ? 1 : 0}>
+              <Text wrap="truncate-end">
+                <R role="border">{"── "}</R>
+                <R role="title">{fitWidth(run.continuer, Math.max(4, colW - 20))}</R>
+                <R role={run.answer.grade.correct ? "correct" : "wrong"}>{` "${fitWidth(sanitize(run.answer.grade.answer, { multiline: false }), 8)}" ${mark(run.answer.grade.correct)}`}</R>
+                <R role={run.agrees ? "agree" : "disagree"}>{run.agrees ? " same" : " differs"}</R>
+              </Text>
+              <Lines lines={continuerLines(run, colW)} rows={bodyRows} from="start" />
+            </Box>
+          ))
+        )}
+      </Box>
+      <Text wrap="truncate-end">
+        <R role="muted">{fitWidth(`${keyFor(bindings, "cut-prev")}/${keyFor(bindings, "cut-next")} move the cut · ${keyFor(bindings, "focus-next")} next named cut · ${keyFor(bindings, "run-relay")} continue from it · gutter: sentence, step score · ◆ first departing sentence`, width)}</R>
+      </Text>
     </Box>
   );
 }
