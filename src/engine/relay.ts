@@ -243,6 +243,8 @@ export async function runRelay(opts: RelayOptions): Promise<RelayResult> {
     }
   };
   const initScores = scoreAll(sentences);
+  // If a run fails or is cancelled first, nobody awaits initScores: keep its rejection handled.
+  initScores.catch(() => undefined);
 
   const total = cuts.length * opts.continuers.length;
   let done = 0;
