@@ -5,6 +5,9 @@ import { existsSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { dirname, join } from "node:path";
 
+// React's development build costs several times the CPU per frame; Concord ships the production one.
+process.env.NODE_ENV ??= "production";
+
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const built = join(root, "dist", "cli.js");
 if (existsSync(built) && !process.env.CONCORD_FROM_SOURCE) {

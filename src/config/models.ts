@@ -3,7 +3,7 @@
 // overriding the one before by name.
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
-import { parse as parseYaml } from "yaml";
+import { parseStructuredText } from "../structured-text.js";
 import { oneLine } from "../errors.js";
 import { ConfigError, fmtPath, parseProfile, parseRoles, type ModelProfile, type Roles } from "./profile.js";
 import { openSettings, type SettingsStore } from "./settings.js";
@@ -24,10 +24,10 @@ export function loadModelsFile(file: string): ModelsFile {
   }
   let data: unknown;
   try {
-    // YAML is a superset of JSON, so one parser reads both.
-    data = parseYaml(text, { prettyErrors: false });
+    // YAML is a superset of JSON, so one parser reads both; errors name line and column.
+    data = parseStructuredText(text, file);
   } catch (err) {
-    throw new ConfigError(`${file}: not valid ${/\.json$/i.test(file) ? "JSON" : "YAML"}: ${oneLine(err).slice(0, 200)}`);
+    throw new ConfigError(oneLine(err));
   }
   return parseModelsData(data, file);
 }

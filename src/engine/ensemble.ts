@@ -234,6 +234,7 @@ export class ChainBuilder {
     const tokens: TokenLogprob[] = [];
     const gen = g.backend.stream(this.generatorRequest(step, g, seedOffset, ctrl.signal));
     let genDone = false;
+    let mayHaveEnded = false;
     try {
       for (;;) {
         const next = await raceAbort(gen.next(), ctrl.signal, c.id);
@@ -254,7 +255,10 @@ export class ChainBuilder {
         live.tokenCount += chunk.tokens?.length ?? 1;
         this.emitter.emit({ type: "candidate-token", step: step.index, candidateId: c.id, generator: g.name, text: chunk.text, channel: chunk.channel });
         if (marker && c.raw.includes(marker)) break;
-        if (this.mode === "concord" && firstSentence(c.raw) !== null) {
+        // Re-split only once a sentence could have ended: splitting the whole text on every
+        // token would grow quadratically with a long sentence.
+        if (/[.!?\n]/.test(chunk.text)) mayHaveEnded = true;
+        if (this.mode === "concord" && mayHaveEnded && firstSentence(c.raw) !== null) {
           stoppedAtSentence = true;
           break;
         }

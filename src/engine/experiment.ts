@@ -5,7 +5,7 @@
 // remaining targets the same chain.
 import { promises as fs } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
-import { parse as parseYaml } from "yaml";
+import { parseStructuredText } from "../structured-text.js";
 import { z } from "zod";
 import { chainText } from "../core/chain.js";
 import type { Problem } from "../core/types.js";
@@ -99,12 +99,7 @@ export async function loadExperimentSpec(file: string): Promise<ExperimentSpec> 
   } catch (err) {
     throw new UserError(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? "error"})`);
   }
-  let data: unknown;
-  try {
-    data = /\.json$/i.test(file) ? JSON.parse(text) : parseYaml(text);
-  } catch (err) {
-    throw new UserError(`${file}: not valid ${/\.json$/i.test(file) ? "JSON" : "YAML"}: ${(err as Error).message.split("\n")[0]}`);
-  }
+  const data = parseStructuredText(text, file);
   const spec = parseExperimentSpec(data, file);
   const base = dirname(resolve(file));
   const abs = (p: string) => (isAbsolute(p) ? p : join(base, p));

@@ -3,7 +3,8 @@ import { createReadStream } from "node:fs";
 import { open, stat } from "node:fs/promises";
 import { basename } from "node:path";
 import { Readable } from "node:stream";
-import { parse, type CsvError } from "csv-parse";
+import { CsvError, parse } from "csv-parse";
+import { parse as parseSync } from "csv-parse/sync";
 import { UserError } from "../errors.js";
 
 /** Where in a file a problem was found. Row: 1-based data row (CSV, header excluded); line: 1-based line. */
@@ -129,18 +130,22 @@ export async function peekText(path: string, bytes = 64 * 1024): Promise<{ text:
 
 /** Non-empty lines of a text file, with 1-based line numbers, streamed. Invalid UTF-8 is reported and ends the file. */
 export async function* readLines(path: string, report: Report): AsyncGenerator<{ line: number; text: string }> {
-  let rest = "";
+  // Pieces of the line being read: each chunk is searched once, so a 100 MB line costs one pass.
+  let parts: string[] = [];
   let line = 0;
   try {
     for await (const chunk of readUtf8(path)) {
-      rest += chunk;
+      let start = 0;
       let nl: number;
-      while ((nl = rest.indexOf("\n")) >= 0) {
+      while ((nl = chunk.indexOf("\n", start)) >= 0) {
+        parts.push(chunk.slice(start, nl));
+        const text = (parts.length === 1 ? parts[0] : parts.join("")).replace(/\r$/, "");
+        parts = [];
+        start = nl + 1;
         line++;
-        const text = rest.slice(0, nl).replace(/\r$/, "");
-        rest = rest.slice(nl + 1);
         if (text.trim() !== "") yield { line, text };
       }
+      if (start < chunk.length) parts.push(chunk.slice(start));
     }
   } catch (err) {
     // A bad encoding part-way stops the file; what was read before it stays loaded.
@@ -148,6 +153,7 @@ export async function* readLines(path: string, report: Report): AsyncGenerator<{
     if (line === 0) throw new UserError(err.message);
     return report(err);
   }
+  const rest = parts.join("");
   if (rest.trim() !== "") yield { line: line + 1, text: rest.replace(/\r$/, "") };
 }
 
@@ -177,10 +183,23 @@ function csvProblem(err: CsvError): string {
  * CSV records, streamed through csv-parse. A malformed record (quoting) is reported and
  * skipped; the rest still load. Column counts are left to the caller to check.
  */
+/** What a strict CSV parser says is wrong with one record's text, or undefined when nothing is. */
+function strictCsvProblem(recordText: string): string | undefined {
+  try {
+    parseSync(recordText, { relax_column_count: true });
+    return undefined;
+  } catch (err) {
+    return err instanceof CsvError ? csvProblem(err) : String((err as Error).message ?? err);
+  }
+}
+
 export async function* readCsv(path: string, report: Report): AsyncGenerator<CsvRecord> {
   const skipped: Array<{ line?: number; problem: string }> = [];
   const parser = parse({
     relax_column_count: true,
+    // A stray quote must not swallow the rows after it: accept it here, then re-check the one
+    // record strictly below so it is still reported as a bad row.
+    relax_quotes: true,
     skip_records_with_error: true,
     skip_empty_lines: true,
     info: true,
@@ -209,6 +228,13 @@ export async function* readCsv(path: string, report: Report): AsyncGenerator<Csv
       // The parser runs ahead of this loop: report only the skips that come before this record.
       flushSkipped(startLine);
       record++;
+      if (inner.includes('"')) {
+        const strict = strictCsvProblem(inner);
+        if (strict) {
+          report(new RowError(path, record > 1 ? { row: record - 1, line: startLine } : { line: startLine }, strict));
+          continue;
+        }
+      }
       yield { record, line: startLine, fields: out.record };
     }
   } catch (err) {

@@ -94,6 +94,9 @@ export async function readResults(dir: string): Promise<ReadResults> {
  * a newline is written first so the torn line stays alone (and is reported, not merged).
  */
 export async function appendResults(dir: string, recs: readonly ResultRecord[], file = RESULTS_FILE): Promise<void> {
+  // Validate the whole batch before touching the file: a bad record must never reach it, and a
+  // batch is written whole or not at all.
+  const lines = recs.map((rec) => JSON.stringify(resultRecordSchema.parse(rec)) + "\n");
   await fs.mkdir(dir, { recursive: true });
   const path = join(dir, basename(file));
   const handle = await fs.open(path, "a+");
@@ -104,11 +107,8 @@ export async function appendResults(dir: string, recs: readonly ResultRecord[], 
       await handle.read(last, 0, 1, size - 1);
       if (last[0] !== 0x0a) await handle.write("\n");
     }
-    for (const rec of recs) {
-      // Validate before writing: a bad record must never reach the file.
-      const line = JSON.stringify(resultRecordSchema.parse(rec)) + "\n";
-      await handle.write(line);
-    }
+    // One write per line keeps each line whole if the process dies between them.
+    for (const line of lines) await handle.write(line);
   } finally {
     await handle.close();
   }

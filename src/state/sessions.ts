@@ -6,7 +6,7 @@
 // `sessionsDir` setting, else `./sessions` under the current directory. The working
 // directory is the default because sessions belong to the experiment folder they came from,
 // next to its results, and are meant to be shared or committed with it.
-import { readFile, readdir, mkdir, stat } from "node:fs/promises";
+import { readFile, readdir, mkdir, stat, unlink } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import writeFileAtomic from "write-file-atomic";
 import { z } from "zod";
@@ -173,7 +173,8 @@ export async function loadSession(file: string): Promise<SessionFile> {
 export async function writeSession(file: string, session: SessionFile): Promise<void> {
   parseSession(session, file);
   await mkdir(resolve(file, ".."), { recursive: true });
-  await writeFileAtomic(file, JSON.stringify(session, null, 2) + "\n", { fsync: true, mode: 0o644 });
+  // Compact JSON: a 500-sentence session with every candidate is megabytes, written after every change.
+  await writeFileAtomic(file, JSON.stringify(session) + "\n", { fsync: true, mode: 0o644 });
 }
 
 /** Saves in order and coalesces bursts: while one write runs, only the newest next state waits. */
@@ -217,9 +218,28 @@ export interface SessionEntry {
   error?: string;
 }
 
+/** write-file-atomic's temporary files: `<name>.json.<hex>`. */
+const TEMP_FILE = /\.json\.[0-9a-f]+$/;
+
+/**
+ * Remove temporary files that a save killed mid-write left behind. Only old ones: a younger
+ * one may belong to a save running right now in another process.
+ */
+export async function removeStaleTemps(dir: string, maxAgeMs = 60_000, now = Date.now()): Promise<number> {
+  let removed = 0;
+  const names = await readdir(dir).catch(() => [] as string[]);
+  for (const name of names.filter((n) => TEMP_FILE.test(n))) {
+    const file = join(dir, name);
+    const st = await stat(file).catch(() => undefined);
+    if (st?.isFile() && now - st.mtimeMs > maxAgeMs && (await unlink(file).then(() => true, () => false))) removed++;
+  }
+  return removed;
+}
+
 /** Every session in a directory, newest first; unreadable files are listed with their error. */
 export async function listSessions(dir: string): Promise<SessionEntry[]> {
   let names: string[];
+  await removeStaleTemps(dir);
   try {
     names = (await readdir(dir)).filter((n) => n.endsWith(".json"));
   } catch (err) {

@@ -267,7 +267,9 @@ async function run(opts: LaunchOptions): Promise<void> {
       settings={settings ? settingsPort(settings, models) : undefined}
       resultsDirs={opts.resultsDirs}
     />,
-    { exitOnCtrlC: false },
+    // The store already batches token events (one flush per 40 ms), so Ink's own frame cap
+    // only delays keypress feedback: a key landing just after a frame waited for the next slot.
+    { exitOnCtrlC: false, maxFps: 120 },
   );
 
   if (traceStart) {

@@ -6,7 +6,8 @@ import stringWidth from "string-width";
 export const MAX_LINE = 10_000;
 
 // Bidi embeddings/overrides/isolates can reorder what the user sees (Trojan Source).
-const BIDI = /[\u202A-\u202E\u2066-\u2069]/g;
+// Every Bidi_Control character: embeddings, overrides, isolates, and the implicit marks.
+const BIDI = /[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/g;
 // C0 controls except \n and \t, DEL, and C1 controls (0x80-0x9f, including the 8-bit CSI 0x9b).
 const CONTROLS = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F]/g;
 // Lone surrogates are what invalid UTF-8 becomes after a lossy decode elsewhere.

@@ -104,7 +104,7 @@ describe("MedCalc-Bench", () => {
     const unclosed = await loadAllProblems(join(FIX, "unclosed-quote.csv"));
     assert.deepEqual(unclosed.problems.map((p) => p.id), ["1"]);
     assert.equal(unclosed.errors.length, 1);
-    assert.match(unclosed.errors[0].message, /^unclosed-quote\.csv row 2 \(line 4\): a quoted field/);
+    assert.match(unclosed.errors[0].message, /^unclosed-quote\.csv row 2 \(line 3\): a quoted field/);
   });
 
   test("with neither onError nor errors the first bad row is thrown", async () => {

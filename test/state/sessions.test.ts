@@ -116,3 +116,18 @@ describe("sessions", () => {
     assert.match(md, /\| 1 \| 1\.00 \| 0\.50 \| 0\.00 \| 1\.00 \| 0\.00 \|/);
   });
 });
+
+test("temporary files left by a killed save are removed once old, never while young", async () => {
+  const { mkdtemp, writeFile, utimes, readdir } = await import("node:fs/promises");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const { removeStaleTemps } = await import("../../src/state/sessions.js");
+  const dir = await mkdtemp(join(tmpdir(), "concord-temps-"));
+  await writeFile(join(dir, "s1.json"), "{}");
+  await writeFile(join(dir, "s1.json.1a2b3c4d"), "{partial");
+  await writeFile(join(dir, "s2.json.deadbeef"), "{partial");
+  const old = new Date(Date.now() - 5 * 60_000);
+  await utimes(join(dir, "s1.json.1a2b3c4d"), old, old);
+  assert.equal(await removeStaleTemps(dir), 1);
+  assert.deepEqual((await readdir(dir)).sort(), ["s1.json", "s2.json.deadbeef"]);
+});

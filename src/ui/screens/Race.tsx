@@ -44,7 +44,8 @@ export function shortId(id: string): string {
   return id.slice(id.lastIndexOf("/") + 1);
 }
 
-function LaneRow({ lane, width, idWidth, selected, pick, accepted, evaluators }: { lane: Lane; width: number; idWidth: number; selected: boolean; pick: boolean; accepted: boolean; evaluators: string[] }) {
+// Memoized: with 8 lanes streaming, a frame should only redraw the lanes whose text changed.
+const LaneRow = React.memo(function LaneRow({ lane, width, idWidth, selected, pick, accepted, evaluators }: { lane: Lane; width: number; idWidth: number; selected: boolean; pick: boolean; accepted: boolean; evaluators: string[] }) {
   const t = useTheme();
   const scoreCells = evaluators.map((e) => fmtPpl(lane.scores[e]?.perplexity));
   const scoreText = (evaluators.length > 1 ? scoreCells.join(" ") + " μ" : " ") + fmtPpl(lane.mean);
@@ -65,6 +66,16 @@ function LaneRow({ lane, width, idWidth, selected, pick, accepted, evaluators }:
       <Text {...(pick ? t.roles.pick : t.roles.muted)}>{scoreText}</Text>
     </Text>
   );
+});
+
+// The chain changes once per accepted sentence, not per token: keep its wrapped lines until then.
+let chainCache: { sentences: ChainSentence[]; theme: Theme; known: string; width: number; lines: ReturnType<typeof wrapSegments> } | undefined;
+function wrappedChain(sentences: ChainSentence[], theme: Theme, known: string[], width: number): ReturnType<typeof wrapSegments> {
+  const key = known.join("\u0000");
+  if (chainCache && chainCache.sentences === sentences && chainCache.theme === theme && chainCache.known === key && chainCache.width === width) return chainCache.lines;
+  const lines = wrapSegments(chainSegments(sentences, theme, known), width);
+  chainCache = { sentences, theme, known: key, width, lines };
+  return lines;
 }
 
 /** Per-token NLL of the selected candidate under the first evaluator that gave tokens. */
@@ -179,7 +190,7 @@ export function RaceScreen() {
   const chainRows = Math.max(2, height - fixed);
 
   const question = s.problem.messages.filter((m) => m.role === "user").at(-1)?.content ?? "";
-  const chainLines = wrapSegments(chainSegments(s.chain.sentences, theme, known), mainWidth);
+  const chainLines = wrappedChain(s.chain.sentences, theme, known, mainWidth);
   const why = s.showWhy ? whySegments(selectedLane, theme) : undefined;
   const detail = why
     ? wrapSegments(why.segs, mainWidth)
