@@ -1,0 +1,129 @@
+// 4. Start-up. `concord --help` (spawned as a user runs it: node bin/concord.js) from the
+// build in dist/ and from the TypeScript sources, and the time to the first frame of the
+// interface (`concord` with no arguments, in a pseudo-terminal made by script(1)), before any
+// model is loaded: models load lazily, after the first frame.
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import stripAnsi from "strip-ansi";
+import { check, fmt, median, ms, table, type Bench } from "./lib.js";
+import { STORIES_MODEL } from "./scoring.js";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const BIN = join(root, "bin", "concord.js");
+
+export function build(): { ok: boolean; ms: number; output: string } {
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"], { cwd: root, encoding: "utf8" });
+  return { ok: r.status === 0, ms: performance.now() - t0, output: (r.stdout + r.stderr).trim() };
+}
+
+/** Wall time of `node bin/concord.js --help`, and whether it printed the usage. */
+export function helpTime(fromSource: boolean): { ms: number; ok: boolean } {
+  const env = { ...process.env };
+  if (fromSource) env.CONCORD_FROM_SOURCE = "1";
+  else delete env.CONCORD_FROM_SOURCE;
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, [BIN, "--help"], { cwd: root, encoding: "utf8", env });
+  return { ms: performance.now() - t0, ok: r.status === 0 && /Usage: concord/.test(r.stdout) };
+}
+
+/** Time from spawn to the first frame of the interface in a pseudo-terminal; NaN if none came. */
+export function firstFrameTime(fromSource: boolean, timeoutMs = 20_000): Promise<{ ms: number; screen: string }> {
+  const dir = mkdtempSync(join(tmpdir(), "concord-bench-start-"));
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    TERM: "xterm-256color",
+    CONCORD_MODEL: STORIES_MODEL,
+    CONCORD_SESSIONS_DIR: join(dir, "sessions"),
+    CONCORD_CONFIG_DIR: join(dir, "config"),
+  };
+  if (fromSource) env.CONCORD_FROM_SOURCE = "1";
+  else delete env.CONCORD_FROM_SOURCE;
+  const cmd = `stty cols 100 rows 30; exec '${process.execPath}' '${BIN}'`;
+  return new Promise((resolvePromise) => {
+    const t0 = performance.now();
+    const child = spawn("script", ["-qfec", cmd, "/dev/null"], { cwd: root, env, detached: true, stdio: ["pipe", "pipe", "pipe"] });
+    let out = "";
+    let done = false;
+    const finish = (value: number) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {
+        // already gone
+      }
+      rmSync(dir, { recursive: true, force: true });
+      resolvePromise({ ms: value, screen: stripAnsi(out) });
+    };
+    const timer = setTimeout(() => finish(NaN), timeoutMs);
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString("utf8");
+      // The tab bar is the first line of every frame.
+      if (/Concord\s+1 Problems/.test(stripAnsi(out))) finish(performance.now() - t0);
+    });
+    child.on("exit", () => setTimeout(() => finish(NaN), 50));
+  });
+}
+
+export const startup: Bench = {
+  name: "startup",
+  title: "4. Start-up",
+  async run({ quick, log }) {
+    const runs = quick ? 1 : 5;
+    const notes: string[] = [];
+    let built = existsSync(join(root, "dist", "cli.js"));
+    if (!quick) {
+      log?.("startup: npm run build");
+      const b = build();
+      built = existsSync(join(root, "dist", "cli.js"));
+      if (!b.ok) notes.push(`\`npm run build\` reported errors (${b.output.split("\n").length} lines; first: ${b.output.split("\n")[0]}); dist/ was used as emitted.`);
+    }
+    const rows: Array<[string, number, number]> = [];
+    const measure = async (label: string, f: () => Promise<number> | number) => {
+      const xs: number[] = [];
+      // The first run warms the file-system cache; one that draws nothing is not repeated.
+      if (!Number.isFinite(await f())) return NaN;
+      for (let i = 0; i < runs; i++) xs.push(await f());
+      rows.push([label, median(xs), Math.min(...xs)]);
+      log?.(`startup: ${label} ${fmt(median(xs))} ms`);
+      return median(xs);
+    };
+    const helpOk = helpTime(false).ok || helpTime(true).ok;
+    if (!helpOk) notes.push("`concord --help` did not print its usage.");
+    const builtHelp = built ? await measure("`concord --help`, built (dist/)", () => helpTime(false).ms) : NaN;
+    const srcHelp = await measure("`concord --help`, from source (tsx)", () => helpTime(true).ms);
+    let builtFrame = NaN;
+    let srcFrame = NaN;
+    const hasScript = spawnSync("script", ["--version"]).status === 0;
+    if (!hasScript) notes.push("script(1) is not installed: the first-frame times were not measured.");
+    else {
+      srcFrame = await measure("`concord` to first frame, from source (tsx)", async () => (await firstFrameTime(true)).ms);
+      if (!Number.isFinite(srcFrame)) {
+        const probe = await firstFrameTime(true);
+        notes.push(`\`concord\` (from source) drew no frame within 20 s; its output ended: ${JSON.stringify(probe.screen.trim().slice(-200))}`);
+      }
+      if (built) {
+        builtFrame = await measure("`concord` to first frame, built (dist/)", async () => (await firstFrameTime(false)).ms);
+        if (!Number.isFinite(builtFrame)) notes.push("`concord` from dist/ drew no frame within 20 s (is dist/ up to date? `npm run build`).");
+      }
+    }
+    if (!built) notes.push("No dist/cli.js: built times were not measured.");
+    const checks = [];
+    if (Number.isFinite(builtHelp)) checks.push(check("`concord --help` built: from source / built", srcHelp / builtHelp, "> 1 (the build pays off)", srcHelp > builtHelp));
+    return {
+      body: [
+        `Spawned as a user runs them (\`node bin/concord.js\`), medians of ${runs} after one warm-up run. The first frame is the tab bar appearing in a 100x30 pseudo-terminal (script(1)); ` +
+          `CONCORD_MODEL points at stories260K but no model is loaded before the first frame.`,
+        table(["command", "median", "best"], rows.map(([l, m, b]) => [l, ms(m), ms(b)])),
+        ...(Number.isFinite(builtHelp) ? [`From source / built: \`--help\` ${fmt(srcHelp / builtHelp)}x` + (Number.isFinite(builtFrame) ? `, first frame ${fmt(srcFrame / builtFrame)}x.` : ".")] : []),
+      ],
+      checks,
+      notes,
+    };
+  },
+};
