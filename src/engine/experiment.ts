@@ -31,7 +31,17 @@ const conditionSpecSchema = z.preprocess(
     z.object({ kind: z.literal("empty"), variants: z.array(z.literal("full")).min(1).default(["full"]) }).strict(),
     z.object({ kind: z.literal("default-greedy"), variants }).strict(),
     z.object({ kind: z.literal("default-sampled"), variants }).strict(),
-    z.object({ kind: z.literal("transfer"), source: z.string().min(1), variants }).strict(),
+    z
+      .object({
+        kind: z.literal("transfer"),
+        /** The model whose chains are transferred, or (with `cots`) a label for curated chains. */
+        source: z.string().min(1),
+        /** Chains written beforehand (e.g. curated in the interface and exported): a JSONL file of
+         * {problemId, cot} lines, or a folder of <problemId>.txt files. No model writes them. */
+        cots: z.string().min(1).optional(),
+        variants,
+      })
+      .strict(),
     z
       .object({
         kind: z.literal("ensemble"),
@@ -108,6 +118,7 @@ export async function loadExperimentSpec(file: string): Promise<ExperimentSpec> 
     name: spec.name ?? file.replace(/^.*[\\/]/, "").replace(/\.(ya?ml|json)$/i, ""),
     models: spec.models ? abs(spec.models) : undefined,
     problems: { ...spec.problems, set: spec.problems.set === "builtin" ? "builtin" : abs(spec.problems.set) },
+    conditions: spec.conditions.map((c) => (c.kind === "transfer" && c.cots ? { ...c, cots: abs(c.cots) } : c)),
     out: abs(spec.out),
   };
 }
@@ -122,11 +133,49 @@ export function parseExperimentSpec(data: unknown, where: string): ExperimentSpe
   return r.data;
 }
 
+const curated = new Map<string, Promise<Map<string, string>>>();
+
+/** Chains written beforehand, by problem id: a JSONL file of {problemId, cot}, or a folder of <id>.txt. */
+export function curatedCots(path: string): Promise<Map<string, string>> {
+  let p = curated.get(path);
+  if (!p) {
+    p = readCuratedCots(path);
+    curated.set(path, p);
+  }
+  return p;
+}
+
+async function readCuratedCots(path: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const st = await fs.stat(path).catch(() => undefined);
+  if (!st) throw new UserError(`${path}: no such file or folder (transfer cots)`);
+  if (st.isDirectory()) {
+    for (const name of (await fs.readdir(path)).filter((n) => n.endsWith(".txt"))) {
+      out.set(name.slice(0, -4), (await fs.readFile(join(path, name), "utf8")).trim());
+    }
+    return out;
+  }
+  const lines = (await fs.readFile(path, "utf8")).split("\n");
+  lines.forEach((line, i) => {
+    if (!line.trim()) return;
+    let v: unknown;
+    try {
+      v = JSON.parse(line);
+    } catch {
+      throw new UserError(`${path} line ${i + 1}: not valid JSON`);
+    }
+    const rec = v as { problemId?: unknown; cot?: unknown };
+    if (typeof rec?.problemId !== "string" || typeof rec.cot !== "string") throw new UserError(`${path} line ${i + 1}: expected {"problemId": "...", "cot": "..."}`);
+    out.set(rec.problemId, rec.cot.trim());
+  });
+  return out;
+}
+
 /** Every model name a spec refers to (targets, sources, generators, evaluators, sanitizer). */
 export function specModels(spec: ExperimentSpec): string[] {
   const names = new Set<string>(spec.targets);
   for (const c of spec.conditions) {
-    if (c.kind === "transfer") names.add(c.source);
+    if (c.kind === "transfer" && !c.cots) names.add(c.source);
     if (c.kind === "ensemble") [...c.generators, ...c.evaluators].forEach((n) => names.add(n));
   }
   if (spec.sanitizer) names.add(spec.sanitizer);
@@ -296,6 +345,14 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
       return cots.get(`${c.kind}\u241f${j.target.name}\u241f${pid}`, async () => {
         const r = await generateCot(j.target, j.problem, { maxTokens: spec.cot.maxTokens, temperature, seed: spec.cot.seed, signal });
         return { cot: r.cot, meta: { cotModel: j.target.name, cotClosed: r.closed } };
+      });
+    }
+    if (c.kind === "transfer" && c.cots) {
+      const file = c.cots;
+      return curatedCots(file).then((chains) => {
+        const cot = chains.get(j.problem.id);
+        if (cot === undefined) throw new UserError(`${file}: no chain for problem "${j.problem.id}"`);
+        return { cot, meta: { cotSource: c.source, cotFile: file } };
       });
     }
     if (c.kind === "transfer") {

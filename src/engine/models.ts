@@ -144,7 +144,7 @@ export function experimentRoles(spec: Pick<ExperimentSpec, "targets" | "conditio
   };
   spec.targets.forEach((n) => add(n, "target"));
   for (const c of spec.conditions) {
-    if (c.kind === "transfer") add(c.source, "generator");
+    if (c.kind === "transfer" && !c.cots) add(c.source, "generator");
     if (c.kind === "ensemble") {
       c.generators.forEach((n) => add(n, "generator"));
       c.evaluators.forEach((n) => add(n, "evaluator"));
