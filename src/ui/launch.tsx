@@ -2,6 +2,7 @@
 // With nothing configured it opens the Race on the builtin problem demo-1 with the embedded
 // model (CONCORD_MODEL / --model, else the default model set).
 import React from "react";
+import { isAbsolute, relative } from "node:path";
 import { render } from "ink";
 import type { Chain } from "../core/chain.js";
 import type { Problem } from "../core/types.js";
@@ -16,13 +17,13 @@ import { resolveDefaultModelSpecs } from "../backends/models.js";
 import { builtinProblems } from "../problems/builtin.js";
 import { oneLine, UserError } from "../errors.js";
 import { fileCatalog, setFiles, sharedDatasetFiles } from "../state/catalog.js";
-import { createAutosaver, loadSession, resolveSessionsDir } from "../state/sessions.js";
+import { createAutosaver, loadSession, resolveSessionsDir, writeSessionExports } from "../state/sessions.js";
 import { createConcordStore, type RaceHandle, type RelayPort } from "../state/store.js";
 import { NOT_SCORED, traceHandle, traceProblem, traceReplayOf, type TraceReplay } from "./replay-models.js";
 import { App } from "./App.js";
 import { withOverrides } from "./keys.js";
-import { BUILTIN_THEMES, loadTheme } from "./theme.js";
-import type { ProfileRow, RoleChoice, SettingsPort } from "./screens/Settings.js";
+import { loadTheme } from "./theme.js";
+import { createSettingsPort } from "./settings-port.js";
 
 export interface LaunchOptions {
   modelPath?: string;
@@ -37,6 +38,13 @@ export interface LaunchOptions {
   /** Results folders listed on the Results screen (besides ./results/*). */
   resultsDirs?: string[];
 }
+
+/**
+ * Ink's render options for the interface. The store already batches token events (one flush
+ * per 40 ms), so Ink's own frame cap only delays keypress feedback: a key landing just after a
+ * frame would wait for the next slot. Benchmarks render with the same options.
+ */
+export const RENDER_OPTIONS = { exitOnCtrlC: false, maxFps: 120 } as const;
 
 export const NOT_A_TTY =
   "concord: the interactive interface needs a terminal (stdin and stdout must be a TTY); for scripts use the headless commands, e.g. `concord ensemble --help`";
@@ -105,43 +113,6 @@ function traceModels(rec: Awaited<ReturnType<typeof loadRecording>>, tr: TraceRe
       return h;
     },
     async close() {},
-  };
-}
-
-function settingsPort(settings: SettingsStore, models: OpenedModels): SettingsPort {
-  const roleOf = (roles: ConfigRoles, name: string) =>
-    (["generators", "evaluators", "targets"] as const).filter((r) => roles[r].includes(name)).map((r) => r.slice(0, -1));
-  return {
-    profiles: (): ProfileRow[] => {
-      const roles = settings.roles();
-      return models.profiles.map((p) => ({
-        name: p.name,
-        backend: p.backend,
-        model: p.model,
-        apiKeyEnv: p.apiKeyEnv,
-        roles: roleOf(roles.generators.length ? roles : models.roles, p.name),
-        capabilities: p.capabilities
-          ? [p.capabilities.streaming && "stream", p.capabilities.tokenLogprobs && "logprobs", p.capabilities.promptScoring && "scoring", p.capabilities.prefill && "prefill"].filter(Boolean).join(" ")
-          : undefined,
-      }));
-    },
-    assignRole: (name: string, role: RoleChoice) => {
-      const roles = settings.roles();
-      for (const r of ["generators", "evaluators", "targets"] as const) roles[r] = roles[r].filter((n) => n !== name);
-      if (role !== "none") roles[`${role}s` as "generators" | "evaluators" | "targets"].push(name);
-      settings.setRoles(roles);
-    },
-    probe: async (name, signal) => {
-      const h = await models.get(name);
-      const caps = await h.backend.probe(signal);
-      const p = models.profiles.find((x) => x.name === name);
-      if (p) settings.saveProbe(p, caps);
-      return `stream ${caps.streaming ? "yes" : "no"} · logprobs ${caps.tokenLogprobs ? "yes" : "no"} · scoring ${caps.promptScoring ? "yes" : "no"} · prefill ${caps.prefill ? "yes" : "no"}`;
-    },
-    themes: [...BUILTIN_THEMES],
-    theme: () => (settings.theme() === "default" ? "dark" : settings.theme()),
-    setTheme: (name) => settings.setTheme(name),
-    path: settings.path,
   };
 }
 
@@ -243,7 +214,20 @@ async function run(opts: LaunchOptions): Promise<void> {
       };
 
   const autosaver = createAutosaver(sessionsDir);
-  const store = createConcordStore({ createRace, relay, save: (s) => autosaver.save(s) });
+  // Paths under the current folder are shown short: the status line is one row.
+  const shown = (p: string) => {
+    const r = relative(process.cwd(), p);
+    return r && !r.startsWith("..") && !isAbsolute(r) ? r : p;
+  };
+  const store = createConcordStore({
+    createRace,
+    relay,
+    save: (s) => autosaver.save(s),
+    export: async (s) => {
+      const out = await writeSessionExports(s, sessionsDir);
+      return [shown(out.text), shown(out.markdown)];
+    },
+  });
   const demo = builtinProblems();
   const named = setFiles(opts.sets ?? [], ["demo"]);
   const shared = sharedDatasetFiles().filter((f) => !named.some((n) => n.name === f.name));
@@ -264,12 +248,10 @@ async function run(opts: LaunchOptions): Promise<void> {
       bindings={bindings}
       catalog={catalog}
       sessionsDir={sessionsDir}
-      settings={settings ? settingsPort(settings, models) : undefined}
+      settings={settings ? createSettingsPort(settings, models) : undefined}
       resultsDirs={opts.resultsDirs}
     />,
-    // The store already batches token events (one flush per 40 ms), so Ink's own frame cap
-    // only delays keypress feedback: a key landing just after a frame waited for the next slot.
-    { exitOnCtrlC: false, maxFps: 120 },
+    RENDER_OPTIONS,
   );
 
   if (traceStart) {
