@@ -10,6 +10,7 @@ import type { ModelProfile, Roles } from "../config/profile.js";
 import { loadModelsConfig } from "../config/models.js";
 import { requireCapability, type Role } from "../config/roles.js";
 import { UserError } from "../errors.js";
+import { resolveDefaultModelSpecs } from "../backends/models.js";
 import type { ExperimentSpec } from "./experiment.js";
 
 export { backendFor, cacheDir, modelIdentity, type BackendOptions, type DownloadListener } from "../backends/factory.js";
@@ -93,6 +94,21 @@ export function openModels(opts: OpenModelsOptions = {}): OpenedModels {
     profiles = cfg.profiles;
     roles = cfg.roles;
     source = cfg.modelsFile ?? "saved settings";
+    if (!cfg.modelsFile && profiles.length === 0) {
+      // Nothing configured anywhere: the default model set, downloaded on first use (as the
+      // interface does), so every command works on a fresh machine.
+      const d = resolveDefaultModelSpecs(env);
+      profiles = d.models.map((m) => ({ name: m.name, backend: "local" as const, model: m.spec.replace(/^.*[\\/]/, ""), path: m.spec }));
+      roles = {
+        generators: d.roles.generators,
+        evaluators: d.roles.evaluators,
+        targets: d.roles.targets,
+        continuers: d.roles.continuers,
+        ...(d.roles.sanitizer[0] ? { sanitizer: d.roles.sanitizer[0] } : {}),
+        ...(d.roles.initiator[0] ? { initiator: d.roles.initiator[0] } : {}),
+      };
+      source = "the default models";
+    }
   }
   const recorder = opts.record ? new Recorder(opts.record, { source: `concord (${source})` }) : undefined;
   const backendOptions: BackendOptions = {

@@ -328,3 +328,25 @@ describe("downloads", () => {
     assert.ok(!existsSync(join(tmp("models-offline"), "hf", "acme", "tiny", "tiny.gguf")));
   });
 });
+
+describe("nothing configured", () => {
+  test("headless commands fall back to the default model set, as the interface does", async () => {
+    const { DEFAULT_MODELS } = await import("../../src/backends/models.js");
+    const models = openModels({ env: { CONCORD_CONFIG_DIR: tmp("cfg-nothing") }, download: false });
+    try {
+      assert.equal(models.source, "the default models");
+      assert.deepEqual(models.profiles.map((p) => p.name), DEFAULT_MODELS.map((m) => m.name));
+      assert.ok(models.roles.generators.length > 0 && models.roles.evaluators.length > 0 && models.roles.targets.length > 0);
+    } finally {
+      await models.close();
+    }
+  });
+
+  test("--model <file.gguf> on a headless command runs every role on that file", { timeout: 60_000 }, async () => {
+    const r = await cli(["ensemble", "--set", "builtin", "--problem", "demo-1", "--steps", "1", "--json", "--model", GGUF], { CONCORD_CONFIG_DIR: tmp("cfg-flag"), CONCORD_NO_CACHE: "1" });
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.chain.sentences.length, 1);
+    assert.equal(out.chain.sentences[0].author, "local");
+  });
+});
