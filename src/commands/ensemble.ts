@@ -172,7 +172,7 @@ async function decideFromStdin(builder: ChainBuilder, steps: number | "end"): Pr
 
 export function register(program: Command): void {
   addCacheRecordOptions(program.command("ensemble"))
-    .description("Build one sentence-level ensemble chain headless and print each step")
+    .description("build one sentence-level ensemble chain headless and print each step")
     .option("--set <file|builtin>", "problem set: a dataset file or folder, or builtin")
     .requiredOption("--problem <id|row>", "problem id, or 1-based row number")
     .option("--auto", "accept the evaluator's pick at every step (the default when headless)")

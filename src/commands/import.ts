@@ -96,10 +96,10 @@ export async function importGenex(folder: string, opts: GenexOptions): Promise<n
 }
 
 export function register(program: Command): void {
-  const cmd = program.command("import").description("Import outputs recorded elsewhere into a results folder");
+  const cmd = program.command("import").description("import outputs recorded elsewhere into a results folder");
   cmd
     .command("genex <folder>")
-    .description("Import the published genex MedCalc-Bench outputs (*.jsonl) into a results folder")
+    .description("import the published genex MedCalc-Bench outputs (*.jsonl) into a results folder")
     .requiredOption("--out <dir>", "results folder to write (created if needed; records already there are kept)")
     .option("--dataset <csv>", `MedCalc-Bench CSV joined by Row Number (default ${DEFAULT_MEDCALC_CSV} when present)`)
     .option("--json", "print the import summary as JSON")

@@ -136,7 +136,7 @@ export async function problemsCommand(source: string | undefined, opts: Problems
 export function register(program: Command): void {
   program
     .command("problems")
-    .description("List the problems of a problem set: a MedCalc-Bench CSV, a GSM8K JSONL, an Instruction Induction folder, any JSONL/CSV, or the built-in demo set")
+    .description("list the problems of a problem set (MedCalc-Bench CSV, GSM8K JSONL, Instruction Induction folder, any JSONL/CSV, or builtin)")
     .argument("[source]", 'problem file or folder, or "builtin" for the demo set')
     .option("--set <name>", 'a built-in set instead of a file ("demo")')
     .addOption(new Option("-f, --format <format>", "read the file as this format (default: recognised from the file)").choices(PROBLEM_FORMATS.filter((f) => f !== "builtin")))

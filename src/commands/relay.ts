@@ -121,7 +121,7 @@ export async function relayCommand(opts: RelayOptions): Promise<number> {
 
 export function register(program: Command): void {
   addCacheRecordOptions(program.command("relay"))
-    .description("Relay one problem: an initiator's chain cut early/mid/late, finished by continuers, answers and step scores compared")
+    .description("relay one problem: an initiator's chain cut early/mid/late, finished by continuers, answers and step scores compared")
     .option("--set <file|builtin>", "problem set: a dataset file or folder, or builtin")
     .requiredOption("--problem <id|row>", "problem id, or 1-based row number")
     .option("--initiator <model>", "model that writes the chain (default: roles.initiator)")

@@ -27,7 +27,7 @@ export async function reportCommand(dir: string, opts: ReportOptions): Promise<n
 export function register(program: Command): void {
   program
     .command("report <results-dir>")
-    .description("Print pairwise consistency, accuracy and the agreement split for a results folder")
+    .description("print pairwise consistency, accuracy and the agreement split for a results folder")
     .option("--json", "print the same data as JSON")
     .option("--write", "also rewrite summary.csv and report.md in the folder")
     .action(async (dir: string, opts: ReportOptions) => {

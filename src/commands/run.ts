@@ -88,7 +88,7 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
 
 export function register(program: Command): void {
   addCacheRecordOptions(program.command("run <experiment>"))
-    .description("Run an experiment file (YAML or JSON) headless; resumable, Ctrl-C stops cleanly")
+    .description("run an experiment file (YAML or JSON) headless; resumable, Ctrl-C stops cleanly")
     .option("--json", "print the run summary as JSON")
     .option("--models <file>", "model profiles file (YAML or JSON); default: the spec's models, CONCORD_MODELS, or saved settings")
     .action(async (file: string, opts: RunOptions) => {
