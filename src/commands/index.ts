@@ -10,4 +10,5 @@ export const commandModules: Array<() => Promise<{ register: (program: Command) 
   () => import("./run.js"),
   () => import("./ensemble.js"),
   () => import("./relay.js"),
+  () => import("./export.js"),
 ];

@@ -7,7 +7,7 @@
 // directory is the default because sessions belong to the experiment folder they came from,
 // next to its results, and are meant to be shared or committed with it.
 import { readFile, readdir, mkdir, stat, unlink } from "node:fs/promises";
-import { basename, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import writeFileAtomic from "write-file-atomic";
 import { z } from "zod";
 import { chainText, type Chain } from "../core/chain.js";
@@ -135,6 +135,25 @@ function lineCol(text: string, pos: number): string {
   return `line ${line} column ${col}`;
 }
 
+/**
+ * Where JSON.parse stopped. Most messages give the position; "Unexpected token" gives up to 10
+ * characters either side of it instead (V8), which are found in the text.
+ */
+export function jsonErrorPosition(msg: string, text: string): number | undefined {
+  const m = /position (\d+)/.exec(msg);
+  if (m) return Number(m[1]);
+  const t = /^Unexpected token '([\s\S])', (\.\.\.)?"([\s\S]*)"(\.\.\.)? is not valid JSON$/.exec(msg);
+  if (!t) return undefined;
+  const [, token, before, context, after] = t;
+  if (before) {
+    const i = text.indexOf(context);
+    return i < 0 ? undefined : i + 10;
+  }
+  if (after) return Math.max(0, context.length - 10);
+  const i = text.indexOf(token);
+  return i < 0 ? undefined : i;
+}
+
 /** Validate parsed data; the error names the file and the first bad field. */
 export function parseSession(data: unknown, file: string): SessionFile {
   const schema = (data as { schema?: unknown } | null)?.schema;
@@ -161,9 +180,9 @@ export async function loadSession(file: string): Promise<SessionFile> {
     data = JSON.parse(text);
   } catch (err) {
     const msg = (err as Error).message;
-    const m = /position (\d+)/.exec(msg);
-    const pos = m ? Number(m[1]) : text.length;
-    const why = /end of JSON/i.test(msg) || !m || pos >= text.trimEnd().length ? "file ends early (truncated?)" : "not valid JSON";
+    const at = jsonErrorPosition(msg, text);
+    const pos = at ?? text.length;
+    const why = /end of JSON/i.test(msg) || at === undefined || pos >= text.trimEnd().length ? "file ends early (truncated?)" : "not valid JSON";
     throw new UserError(`${file}: ${why} at ${lineCol(text, pos)}`);
   }
   return parseSession(data, file);
@@ -308,4 +327,19 @@ export function exportSessionMarkdown(s: SessionFile): string {
     L.push("");
   }
   return L.join("\n");
+}
+
+/**
+ * Write the chain as plain text (`<id>.txt`) and the session as Markdown (`<id>.md`) next to the
+ * session file: the file the session was resumed from, else `<dir>/<id>.json`.
+ */
+export async function writeSessionExports(snapshot: SessionSnapshot, dir: string, now = new Date()): Promise<{ text: string; markdown: string }> {
+  const file = snapshot.info.file ?? sessionPath(dir, snapshot.info.id);
+  const stem = join(dirname(file), basename(file).replace(/\.json$/i, ""));
+  const session = toSessionFile(snapshot, now);
+  const out = { text: `${stem}.txt`, markdown: `${stem}.md` };
+  await mkdir(dirname(file), { recursive: true });
+  await writeFileAtomic(out.text, exportChainText(session.chain), { mode: 0o644 });
+  await writeFileAtomic(out.markdown, exportSessionMarkdown(session), { mode: 0o644 });
+  return out;
 }

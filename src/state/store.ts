@@ -173,6 +173,8 @@ export interface ConcordActions {
   dispatch(event: EngineEvent): void;
   /** Apply everything queued now. */
   flush(): void;
+  /** Write the chain (plain text) and the session (Markdown) through the `export` option. */
+  exportSession(): Promise<void>;
   /** Run the relay on the current problem: early/mid/late cuts, or from one sentence by hand. */
   runRelay(cut?: number): void;
   cancelRelay(): void;
@@ -200,6 +202,8 @@ export interface StoreOptions {
   initial?: Partial<ConcordData>;
   now?: () => Date;
   relay?: RelayPort;
+  /** Writes the chain and session exports; returns the paths written, for the status line. */
+  export?: (snapshot: SessionSnapshot) => string[] | Promise<string[]>;
 }
 
 const EMPTY_RACE: RaceView = { step: 0, lanes: [], awaiting: false, generating: false };
@@ -349,11 +353,15 @@ export function applyEvents(s: ConcordData, events: EngineEvent[], chainFrom?: (
       case "progress":
         status = `${ev.label} ${ev.done}/${ev.total}`;
         break;
-      case "cancelled":
-        race = { ...race, generating: false };
+      case "cancelled": {
+        // A cancelled step is over in the engine: its candidates stay in view, but none can be chosen.
+        // Targets cancel a round whenever a newer sentence supersedes it: that must not stop an auto-run.
+        if (!ev.what.startsWith("step")) break;
+        race = { ...race, generating: false, awaiting: false };
         auto = { mode: "off" };
-        status = `cancelled ${ev.what}`;
+        status = `cancelled ${ev.what} (s starts a new one)`;
         break;
+      }
       case "error":
         errors = [...errors, `${ev.source}: ${oneLine(ev.message)}`].slice(-MAX_ERRORS);
         status = `error: ${ev.source}: ${oneLine(ev.message)}`;
@@ -417,6 +425,13 @@ export function createConcordStore(opts: StoreOptions = {}): ConcordStore {
       });
     };
     const selectedLane = (): Lane | undefined => get().race.lanes[get().selected];
+    /** A decision needs a step the engine still holds open. */
+    const stepOpen = (): boolean => {
+      const { race, chain } = get();
+      if (race.awaiting || race.generating) return true;
+      set({ status: chain.finished ? "the chain is finished (u to undo the last sentence)" : "no step is open: s starts the next one" });
+      return false;
+    };
 
     return {
       ...emptyData(),
@@ -506,16 +521,19 @@ export function createConcordStore(opts: StoreOptions = {}): ConcordStore {
         void call("step", (b) => b.startStep());
       },
       acceptPick: () => {
+        if (!stepOpen()) return;
         const { race } = get();
         if (!race.pick) return set({ status: "no pick yet: wait for the scores, or choose one (enter)" });
         decide("accept", (b) => b.accept(race.pick!));
       },
       choose: () => {
+        if (!stepOpen()) return;
         const lane = selectedLane();
         if (!lane?.done) return set({ status: "that candidate is not finished yet" });
         decide(lane.id === get().race.pick ? "accept" : "override", (b) => b.accept(lane.id));
       },
       edit: (text) => {
+        if (!stepOpen()) return;
         const lane = selectedLane();
         if (!lane?.done) return set({ status: "that candidate is not finished yet" });
         if (!text.trim()) return set({ status: "an empty sentence was not accepted" });
@@ -552,6 +570,7 @@ export function createConcordStore(opts: StoreOptions = {}): ConcordStore {
         });
       },
       pause: () => {
+        if (get().auto.mode === "off") return set({ status: "no auto-run to pause (n or G starts one)" });
         set({ paused: true, status: "pausing after this step" });
         void call("pause", (b) => b.pause());
       },
@@ -562,6 +581,21 @@ export function createConcordStore(opts: StoreOptions = {}): ConcordStore {
           void handle?.targets?.cancel?.();
         } catch {
           // cancelling targets is best effort; the builder's cancel already stopped the race
+        }
+      },
+      exportSession: async () => {
+        if (!opts.export) return set({ status: "export is not available here" });
+        get().flush();
+        const snap = snapshotOf(get());
+        if (!snap) return set({ status: "nothing to export: open a problem first (1)" });
+        try {
+          const [first = "", ...rest] = await opts.export(snap);
+          // Files beside each other are named once: "x/id.txt and .md" fits the one status line.
+          const stem = first.replace(/\.[^./\\]+$/, "");
+          const more = rest.map((p) => (p.startsWith(stem + ".") ? p.slice(stem.length) : p));
+          set({ status: `exported ${[first, ...more].join(" and ")}` });
+        } catch (err) {
+          fail("export", err);
         }
       },
       runRelay: (cut) => {
@@ -643,16 +677,20 @@ export function createConcordStore(opts: StoreOptions = {}): ConcordStore {
 
   const KEEP = new Set<EngineEvent["type"]>(["sentence-accepted", "sentence-undone", "chain-finished", "target-answer", "consistency"]);
 
-  function save() {
-    const s = store.getState();
-    if (!opts.save || !s.problem || !s.session) return;
-    const snapshot: SessionSnapshot = {
+  function snapshotOf(s: ConcordData): SessionSnapshot | undefined {
+    if (!s.problem || !s.session) return undefined;
+    return {
       info: s.session,
       problem: s.problem,
       roles: s.roles,
       chain: s.chain,
       targets: { answers: s.targets.log, consistency: s.targets.history },
     };
+  }
+
+  function save() {
+    const snapshot = snapshotOf(store.getState());
+    if (!opts.save || !snapshot) return;
     Promise.resolve()
       .then(() => opts.save!(snapshot))
       .then(

@@ -2,13 +2,13 @@
 // one input handler that turns keys into actions through the binding table.
 import React, { useEffect, useMemo, useRef, useState } from "react";
 import { Box, Text, useApp, useInput, useStdout } from "ink";
-import TextInput from "ink-text-input";
 import type { ConcordStore } from "../state/store.js";
 import { useConcord } from "../state/store.js";
 import type { ProblemCatalog } from "../state/catalog.js";
-import { UiContext, type ActionHandler, type PromptSpec, type UiContextValue } from "./context.js";
+import { UiContext, type ActionHandler, type KeyHandler, type PromptSpec, type UiContextValue } from "./context.js";
 import { DEFAULT_BINDINGS, keyName, resolveAction, type Binding, type Screen } from "./keys.js";
-import { fitWidth, sanitize } from "./sanitize.js";
+import { displayWidth, fitWidth, sanitize } from "./sanitize.js";
+import { LineInput, type KeyUnit, type PromptFeed } from "./widgets/line-input.js";
 import { ThemeContext, type Theme } from "./theme.js";
 import { R } from "./widgets/text.js";
 import { RaceScreen } from "./screens/Race.js";
@@ -60,17 +60,16 @@ function useTerminalSize(fixed?: { columns: number; rows: number }) {
   return fixed ?? size;
 }
 
-function PromptLine({ spec, onDone, width }: { spec: PromptSpec; onDone: () => void; width: number }) {
-  const [value, setValue] = useState(spec.initial ?? "");
-  useInput((_input, key) => {
-    if (key.escape) onDone();
-  });
+function PromptLine({ spec, onDone, width, input }: { spec: PromptSpec; onDone: () => void; width: number; input: PromptFeed }) {
+  const label = fitWidth(sanitize(`${spec.label}: `, { multiline: false }), Math.max(8, Math.floor(width / 2)));
   return (
     <Box width={width}>
-      <R role="accent">{`${spec.label}: `}</R>
-      <TextInput
-        value={value}
-        onChange={setValue}
+      <R role="accent">{label}</R>
+      <LineInput
+        initial={spec.initial}
+        width={Math.max(4, width - displayWidth(label) - 1)}
+        onCancel={onDone}
+        input={input}
         onSubmit={(v) => {
           onDone();
           spec.onSubmit(v);
@@ -90,36 +89,75 @@ export function App(props: AppProps) {
   const status = useConcord(store, (s) => s.status);
   const session = useConcord(store, (s) => s.session);
   const [promptSpec, setPromptSpec] = useState<PromptSpec | null>(null);
+  // Every key goes through one queue, in order: a command key that opens a prompt may arrive
+  // with the text meant for it ("wMy sentence.\r"), and that text must reach the prompt.
+  const promptOpen = useRef(false);
+  const promptInput = useRef<PromptFeed>({ feed: null });
+  const promptSeq = useRef(0);
+  const queue = useRef<KeyUnit[]>([]);
+  const pumping = useRef(false);
+  const closePrompt = () => {
+    promptOpen.current = false;
+    promptInput.current.feed = null;
+    setPromptSpec(null);
+  };
   const handlerRef = useRef<ActionHandler | null>(null);
+  const keyRef = useRef<KeyHandler | null>(null);
   const width = Math.max(20, columns);
   const height = Math.max(6, rows - 3);
 
   const ctx: UiContextValue = useMemo(
-    () => ({ store, bindings, width, height, prompt: (p) => setPromptSpec(p), handlerRef }),
+    () => ({
+      store,
+      bindings,
+      width,
+      height,
+      prompt: (p) => {
+        promptOpen.current = true;
+        promptSeq.current++;
+        setPromptSpec(p);
+      },
+      handlerRef,
+      keyRef,
+    }),
     [store, bindings, width, height],
   );
 
-  useInput(
-    (input, key) => {
-      // Keys typed faster than the interface reads them arrive as one string ("jj", "j\r"):
-      // each is handled in turn rather than the whole lost as an unknown key.
-      const plain = !key.ctrl && !key.meta && !key.upArrow && !key.downArrow && !key.leftArrow && !key.rightArrow && !key.escape;
-      if (plain && [...input].length > 1) {
-        // One at a time, with a redraw in between, so each sees what the one before changed.
-        const names = [...input].map((ch) => CHAR_NAMES[ch] ?? ch);
-        const next = () => {
-          const n = names.shift();
-          if (n === undefined) return;
-          handleKey(n);
-          if (names.length) setTimeout(next, 1);
-        };
-        next();
-        return;
+  /** Handle queued keys. Commands one at a time with a redraw in between (each sees what the
+   * one before changed); prompt text as soon as the prompt is there. */
+  function pump(waits = 0) {
+    pumping.current = false;
+    while (queue.current.length) {
+      if (promptOpen.current) {
+        const feed = promptInput.current.feed;
+        if (!feed) {
+          // The prompt is not drawn yet: its keys wait for it (a second at most).
+          if (waits < 200) schedule(5, waits + 1);
+          else queue.current = [];
+          return;
+        }
+        feed(queue.current.shift()!);
+        continue;
       }
-      handleKey(keyName(input, key));
-    },
-    { isActive: !promptSpec },
-  );
+      const u = queue.current.shift()!;
+      handleKey(u.key ? keyName(u.input, u.key) : (CHAR_NAMES[u.input] ?? u.input));
+      if (queue.current.length) return schedule(1, 0);
+    }
+  }
+  function schedule(ms: number, waits: number) {
+    if (pumping.current) return;
+    pumping.current = true;
+    setTimeout(() => pump(waits), ms);
+  }
+
+  useInput((input, key) => {
+    // Keys typed faster than the interface reads them arrive as one string ("jj", "j\r"):
+    // each is handled in turn rather than the whole lost as an unknown key.
+    const plain = !key.ctrl && !key.meta && !key.upArrow && !key.downArrow && !key.leftArrow && !key.rightArrow && !key.escape;
+    const units: KeyUnit[] = plain && [...input].length > 1 ? [...input].map((ch) => ({ input: ch })) : [{ input, key }];
+    queue.current.push(...units);
+    if (!pumping.current) pump();
+  });
 
   function handleKey(name: string) {
     {
@@ -131,7 +169,10 @@ export function App(props: AppProps) {
         return;
       }
       const action = resolveAction(bindings, st.screen, name);
-      if (!action) return;
+      if (!action) {
+        keyRef.current?.(name);
+        return;
+      }
       if (action === "quit") return quit();
       if (action === "help") return st.toggleHelp();
       if (action.startsWith("screen-")) return st.setScreen(action.slice("screen-".length) as Screen);
@@ -172,7 +213,7 @@ export function App(props: AppProps) {
           </Box>
           <Box height={1} flexDirection="column">
             {promptSpec ? (
-              <PromptLine spec={promptSpec} onDone={() => setPromptSpec(null)} width={width} />
+              <PromptLine key={promptSeq.current} spec={promptSpec} onDone={closePrompt} width={width} input={promptInput.current} />
             ) : (
               <Text wrap="truncate-end">
                 <R role={status.startsWith("error") || status.startsWith("not saved") ? "error" : "muted"}>{fitWidth(sanitize(status || " ", { multiline: false }), width)}</R>

@@ -13,6 +13,9 @@ export interface PromptSpec {
 /** Returns true when the screen used the action. */
 export type ActionHandler = (action: Action) => boolean;
 
+/** Gets the keys that no binding claims on the screen (e.g. the y/n of a question). */
+export type KeyHandler = (name: string) => boolean;
+
 export interface UiContextValue {
   store: ConcordStore;
   bindings: Binding[];
@@ -20,6 +23,7 @@ export interface UiContextValue {
   height: number;
   prompt: (p: PromptSpec) => void;
   handlerRef: { current: ActionHandler | null };
+  keyRef: { current: KeyHandler | null };
 }
 
 export const UiContext = createContext<UiContextValue | null>(null);
@@ -44,4 +48,18 @@ export function useActions(handler: ActionHandler): void {
       if (handlerRef.current === fn) handlerRef.current = null;
     };
   }, [handlerRef]);
+}
+
+/** Register the visible screen's handler of unbound keys (like useActions). */
+export function useUnboundKeys(handler: KeyHandler): void {
+  const { keyRef } = useUi();
+  const latest = useRef(handler);
+  latest.current = handler;
+  useLayoutEffect(() => {
+    const fn: KeyHandler = (k) => latest.current(k);
+    keyRef.current = fn;
+    return () => {
+      if (keyRef.current === fn) keyRef.current = null;
+    };
+  }, [keyRef]);
 }

@@ -38,7 +38,11 @@ export type Action =
   | "run-relay"
   | "probe"
   | "assign-role"
-  | "theme";
+  | "theme"
+  | "add-profile"
+  | "edit-profile"
+  | "remove-profile"
+  | "export";
 
 export interface Binding {
   action: Action;
@@ -77,12 +81,16 @@ export const DEFAULT_BINDINGS: Binding[] = [
   { action: "why", keys: ["y"], description: "why: per-token NLL shading", screens: ["race"] },
   { action: "toggle-targets", keys: ["t"], description: "show or hide the targets", screens: ["race"] },
   { action: "next-step", keys: ["s"], description: "start the next step", screens: ["race"] },
+  { action: "export", keys: ["x"], description: "export chain .txt + .md", screens: ["race"] },
   { action: "cut-prev", keys: ["left", "h"], description: "move the cut earlier", screens: ["relay"] },
   { action: "cut-next", keys: ["right", "l"], description: "move the cut later", screens: ["relay"] },
   { action: "run-relay", keys: ["enter", "r"], description: "run relay (from this cut)", screens: ["relay"] },
   { action: "probe", keys: ["P"], description: "probe model capabilities", screens: ["settings"] },
-  { action: "assign-role", keys: ["enter"], description: "cycle the model's role", screens: ["settings"] },
+  { action: "assign-role", keys: ["enter"], description: "cycle role / form: edit", screens: ["settings"] },
   { action: "theme", keys: ["T"], description: "next theme", screens: ["settings"] },
+  { action: "add-profile", keys: ["a"], description: "add a model profile", screens: ["settings"] },
+  { action: "edit-profile", keys: ["e"], description: "edit the selected profile", screens: ["settings"] },
+  { action: "remove-profile", keys: ["d"], description: "remove it (asks y/n)", screens: ["settings"] },
 ];
 
 /** Ink's (input, key) as one name: the vocabulary of the binding table. */

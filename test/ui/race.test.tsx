@@ -91,7 +91,8 @@ describe("race screen", () => {
   test("write your own sentence through the prompt", async () => {
     const { driver, ui, frame, settle } = await setup();
     ui.stdin.write("w");
-    await tick(20);
+    // The prompt takes keys once its input handler is attached (an effect after the frame).
+    await tick(60);
     assert.match(frame(), /your sentence:/);
     ui.stdin.write("I know it.");
     await tick(20);

@@ -163,6 +163,9 @@ export function RaceScreen() {
       case "reveal":
         s.toggleReveal();
         return true;
+      case "export":
+        void s.exportSession();
+        return true;
       default:
         return false;
     }

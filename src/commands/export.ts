@@ -1,0 +1,46 @@
+// `concord export <session.json> [--format text|markdown] [--out file]`: a saved session as the
+// plain chain text (to reuse as a transfer CoT) or as a Markdown report.
+import { Option, type Command } from "commander";
+import { dirname } from "node:path";
+import { mkdir } from "node:fs/promises";
+import stripAnsi from "strip-ansi";
+import writeFileAtomic from "write-file-atomic";
+import { exportChainText, exportSessionMarkdown, loadSession } from "../state/sessions.js";
+import { oneLine, UserError } from "../errors.js";
+
+export type ExportFormat = "text" | "markdown";
+
+export interface ExportOptions {
+  format?: ExportFormat;
+  out?: string;
+}
+
+/** Render a session file; writes to `opts.out` or to `stdout`. Bad files throw one line naming file and place. */
+export async function exportCommand(file: string, opts: ExportOptions = {}, stdout: NodeJS.WritableStream = process.stdout): Promise<string> {
+  const session = await loadSession(file);
+  const text = opts.format === "markdown" ? exportSessionMarkdown(session) : exportChainText(session.chain);
+  if (!opts.out) {
+    // Model text is untrusted: on a terminal its escape sequences are removed (a file gets it as written).
+    const shown = (stdout as NodeJS.WriteStream).isTTY ? stripAnsi(text).replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, "") : text;
+    stdout.write(shown);
+    return shown;
+  }
+  try {
+    await mkdir(dirname(opts.out), { recursive: true });
+    await writeFileAtomic(opts.out, text, { mode: 0o644 });
+  } catch (err) {
+    throw new UserError(`${opts.out}: cannot write (${(err as NodeJS.ErrnoException).code ?? oneLine(err)})`);
+  }
+  return text;
+}
+
+export function register(program: Command): void {
+  program
+    .command("export <session.json>")
+    .description("print a saved session's chain as plain text (a transfer CoT) or the whole session as Markdown")
+    .addOption(new Option("--format <format>", "text: the chain only; markdown: problem, steps, targets").choices(["text", "markdown"]).default("text"))
+    .option("--out <file>", "write to this file instead of standard output")
+    .action(async (file: string, opts: ExportOptions) => {
+      await exportCommand(file, opts);
+    });
+}

@@ -1,0 +1,99 @@
+// A one-line text input, fed its keys by the App's one input queue (so text typed right after
+// the key that opened it is neither lost nor taken as commands). The value lives in a ref, not
+// only in React state: keys that come faster than redraws each see what the key before left.
+import React, { useLayoutEffect, useReducer, useRef } from "react";
+import { Text, type Key } from "ink";
+import { displayWidth, fitWidth, sanitize, tailWidth } from "../sanitize.js";
+
+/** One key as Ink reported it, or (no `key`) one character of a burst typed at once. */
+export interface KeyUnit {
+  input: string;
+  key?: Key;
+}
+
+/** Where the App hands keys to the prompt; `feed` is set while one is shown. */
+export interface PromptFeed {
+  feed: ((unit: KeyUnit) => void) | null;
+}
+
+export interface LineInputProps {
+  initial?: string;
+  /** Columns available for the value and the cursor. */
+  width: number;
+  input: PromptFeed;
+  onSubmit: (value: string) => void;
+  onCancel: () => void;
+}
+
+/** Controls and escapes never enter the value: pasted text is untrusted too. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+
+export function LineInput({ initial = "", width, input, onSubmit, onCancel }: LineInputProps) {
+  const st = useRef<{ chars: string[]; cursor: number; done: boolean }>({ chars: Array.from(initial), cursor: Array.from(initial).length, done: false });
+  const [, redraw] = useReducer((n: number) => n + 1, 0);
+
+  const handle = ({ input: text, key }: KeyUnit) => {
+    const s = st.current;
+    if (s.done) return;
+    const finish = (submit: boolean) => {
+      s.done = true;
+      if (submit) onSubmit(s.chars.join(""));
+      else onCancel();
+    };
+    const erase = () => {
+      if (s.cursor > 0) s.chars.splice(--s.cursor, 1);
+    };
+    const clear = () => {
+      s.chars = s.chars.slice(s.cursor);
+      s.cursor = 0;
+    };
+    if (key) {
+      if (key.escape || (key.ctrl && text === "c")) return finish(false);
+      if (key.return) return finish(true);
+      if (key.leftArrow) s.cursor = Math.max(0, s.cursor - 1);
+      else if (key.rightArrow) s.cursor = Math.min(s.chars.length, s.cursor + 1);
+      else if (key.home || (key.ctrl && text === "a")) s.cursor = 0;
+      else if (key.end || (key.ctrl && text === "e")) s.cursor = s.chars.length;
+      else if (key.ctrl && text === "u") clear();
+      else if (key.backspace || key.delete) erase();
+      else if (key.upArrow || key.downArrow || key.tab || key.ctrl || key.meta || key.pageUp || key.pageDown) return;
+      else return type(text);
+      return redraw();
+    }
+    type(text);
+
+    /** Typed (or pasted) text; a line break in it is the Enter typed with it. */
+    function type(chunk: string) {
+      for (const ch of chunk) {
+        if (ch === "\r" || ch === "\n") return finish(true);
+        if (ch === "\u007f" || ch === "\b") erase();
+        else if (ch === "\u0015") clear();
+        else if (!CONTROL.test(ch)) s.chars.splice(s.cursor++, 0, ch);
+      }
+      redraw();
+    }
+  };
+  const latest = useRef(handle);
+  latest.current = handle;
+  // A layout effect: keys queued while the prompt opened are handed over as soon as it is drawn.
+  useLayoutEffect(() => {
+    const feed = (u: KeyUnit) => latest.current(u);
+    input.feed = feed;
+    return () => {
+      if (input.feed === feed) input.feed = null;
+    };
+  }, [input]);
+
+  const { chars, cursor } = st.current;
+  const clean = (x: string[]) => sanitize(x.join(""), { multiline: false });
+  const at = clean(chars.slice(cursor, cursor + 1)) || " ";
+  const before = tailWidth(clean(chars.slice(0, cursor)), Math.max(1, width - displayWidth(at)));
+  const after = fitWidth(clean(chars.slice(cursor + 1)), Math.max(0, width - displayWidth(before) - displayWidth(at)));
+  return (
+    <Text wrap="truncate-end">
+      {before}
+      <Text inverse>{at}</Text>
+      {after}
+    </Text>
+  );
+}
