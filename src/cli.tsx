@@ -2,8 +2,11 @@
 import { Command } from "commander";
 import { commandModules } from "./commands/index.js";
 import { oneLine } from "./errors.js";
+import { installCrashGuards } from "./engine/crash-guards.js";
 
 export async function main(argv: string[]): Promise<void> {
+  // A stray rejection or exception becomes one line and exit code 1, never a stack trace.
+  installCrashGuards();
   const program = new Command("concord")
     .description("A terminal workbench for cross-model chain-of-thought experiments")
     .version("0.1.0")

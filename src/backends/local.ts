@@ -73,6 +73,25 @@ type NextRequest = {
 /** Raw (greedy-chain) output: llama.cpp's greedy sampler leaves the logits untouched. */
 const RAW = { temperature: 0 } as const;
 
+const silentByModel = new WeakMap<LlamaModel, Map<Token, boolean>>();
+
+/**
+ * Tokens that mark text boundaries rather than carry text: BOS, EOS, EOT, SEP and the unknown
+ * token. Generated, they are kept in the context but never become text ("<s>" mid-story).
+ * Other special tokens stay visible: thinking formats (harmony, OpenThinker) are made of them.
+ */
+function isSilentToken(model: LlamaModel, token: Token): boolean {
+  let known = silentByModel.get(model);
+  if (!known) silentByModel.set(model, (known = new Map()));
+  let silent = known.get(token);
+  if (silent === undefined) {
+    const t = model.tokens;
+    silent = token === t.bos || token === t.eos || token === t.eot || token === t.sep || model.getTokenAttributes(token).unknown;
+    known.set(token, silent);
+  }
+  return silent;
+}
+
 export class LocalBackend implements Backend {
   readonly name: string;
   readonly modelPath: string;
@@ -188,6 +207,7 @@ export class LocalBackend implements Backend {
   }
 
   private tokenText(model: LlamaModel, token: Token, before: readonly Token[]): string {
+    if (isSilentToken(model, token)) return "";
     return model.detokenize([token], true, before.slice(-8));
   }
 
@@ -288,11 +308,12 @@ export class LocalBackend implements Backend {
           all.push(entry);
           pendingTokens.push(entry);
         }
-        undecoded.push(token);
+        // A sampled BOS (a tiny model starting its next story) stays in the context but is no text.
+        if (!isSilentToken(model, token)) undecoded.push(token);
         const atLimit = generated.length >= req.maxTokens || slot.tokens.length + 1 >= ctxSize;
         feedTokens = [token];
         feedKnown = [Number.isFinite(logprob) ? logprob : undefined];
-        const piece = model.detokenize(undecoded, true, history.slice(-8 - undecoded.length, -undecoded.length));
+        const piece = undecoded.length ? model.detokenize(undecoded, true, history.slice(-8 - undecoded.length, -undecoded.length)) : "";
         // A multi-byte character split over tokens decodes to U+FFFD until it is complete.
         if (piece.endsWith("\uFFFD") && undecoded.length < 4 && !atLimit) continue;
         undecoded = [];

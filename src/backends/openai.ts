@@ -21,8 +21,6 @@ import {
   type TokenLogprob,
 } from "./types.js";
 
-export { requireCapability } from "../config/roles.js";
-
 export interface OpenAIBackendOptions {
   /** Where the key variable named by the profile is read. Default: process.env. */
   env?: NodeJS.ProcessEnv;
@@ -428,7 +426,10 @@ export class OpenAIBackend implements Backend {
         return { endpoint: "completions", body: { ...base, prompt: templated.prompt + prefix, ...(req.logprobs ? { logprobs: 1 } : {}) }, prefix };
       }
       case "none":
-        throw new BackendError(`model "${this.name}" (${flavor}): this server cannot continue a partial assistant message (prefill); use an embedded model or a vLLM/SGLang/llama-server server`, this.name);
+        throw new BackendError(
+          `model "${this.name}" (${flavor}): this server cannot continue a partial assistant message (prefill); use an embedded model or a ${["vLLM", "SGLang", "llama-server"].filter((k) => k.toLowerCase() !== flavor).join("/")} server`,
+          this.name,
+        );
     }
   }
 
@@ -552,7 +553,8 @@ export class OpenAIBackend implements Backend {
   private unsupported(flavor: Flavor, why?: string): BackendError {
     const reason = why ? ` (${why})` : "";
     return new BackendError(
-      `model "${this.name}" (${flavor}): scoring is unsupported on this server${reason}; use an embedded model as evaluator, or a vLLM server`,
+      // Never suggest a server of the very kind that just refused.
+      `model "${this.name}" (${flavor}): scoring is unsupported on this server${reason}; use an embedded model as evaluator${flavor === "vllm" ? "" : ", or a vLLM server"}`,
       this.name,
     );
   }
@@ -727,8 +729,11 @@ export class OpenAIBackend implements Backend {
       if (!caps.tokenLogprobs && !notes.some((n) => n.startsWith("token logprobs"))) notes.push("token logprobs: asked for, none given");
       caps.reasoningField = this.lastReasoningSource;
     } catch (err) {
+      // Unreachable, silent, or refusing us: nothing was learnt about the server, and a record
+      // of all "no" would wrongly refuse it later. Only a server that answered and declined the
+      // request (400-like) tells us something.
+      if (!(err instanceof BackendError) || err.status === undefined || [401, 403, 404, 407].includes(err.status) || err.status >= 500) throw err;
       notes.push(`stream: ${short(err)}`);
-      if (err instanceof BackendError && (err.status === 401 || err.status === 403 || err.status === 404)) throw err;
     }
 
     // 2. Score a short text (servers expected to refuse are asked anyway, so the note says how).

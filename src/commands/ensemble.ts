@@ -5,7 +5,7 @@
 // "gen#1": that candidate; "write <text>": your own sentence; "regen"; "undo"; "stop").
 import type { Command } from "commander";
 import { createInterface } from "node:readline";
-import type { Candidate, ChainSentence } from "../core/chain.js";
+import type { Candidate, ChainSentence, Decision } from "../core/chain.js";
 import { chainText } from "../core/chain.js";
 import { UserError } from "../errors.js";
 import { shareSignal } from "../engine/abort.js";
@@ -46,10 +46,20 @@ function list(v: string | undefined): string[] | undefined {
   return v ? v.split(",").map((s) => s.trim()).filter(Boolean) : undefined;
 }
 
+/** Who chose a sentence, in words (the decision names are the chain's own vocabulary). */
+const DECIDED: Record<Decision, string> = {
+  evaluator: "picked by the evaluator",
+  "human-pick": "picked by you",
+  "human-edit": "edited by you",
+  "human-written": "written by you",
+  imported: "imported",
+};
+
 export function describeSentence(index: number, s: ChainSentence): string {
   const ranked = [...s.candidates].filter((c) => c.meanPerplexity !== undefined).sort((a, b) => a.meanPerplexity! - b.meanPerplexity!);
   const accepted = s.candidates.find((c) => c.id === s.acceptedId);
-  const head = `[${index + 1}] ${s.decision === "human-written" ? "human" : (s.acceptedId ?? s.author)} (${s.decision}${accepted ? `, ppl ${fmt(accepted.meanPerplexity)}` : ""}): ${clean(s.text.trim())}`;
+  const how = `${DECIDED[s.decision] ?? s.decision}${accepted ? `, ppl ${fmt(accepted.meanPerplexity)}` : ""}`;
+  const head = s.decision === "human-written" ? `[${index + 1}] (${how}): ${clean(s.text.trim())}` : `[${index + 1}] ${s.acceptedId ?? s.author} (${how}): ${clean(s.text.trim())}`;
   const lines = [head];
   for (const c of ranked.filter((c: Candidate) => c.id !== s.acceptedId).slice(0, 3)) {
     const per = c.scores.map((sc) => `${sc.evaluator} ${fmt(sc.perplexity)}`).join(", ");
@@ -103,11 +113,31 @@ export async function ensembleCommand(opts: EnsembleOptions): Promise<number> {
     if (opts.json) {
       process.stdout.write(JSON.stringify({ problem: problem.id, source: problem.source, mode, outcome, text: chainText(chain, mode), chain }) + "\n");
     } else {
-      process.stdout.write(`-- ${chain.sentences.length} sentences, ${outcome}\n`);
+      process.stdout.write(`-- ${chain.sentences.length} sentence${chain.sentences.length === 1 ? "" : "s"}; ${outcomeText(outcome, steps, chain.sentences.length, builder.budget)}\n`);
     }
     return outcome === "failed" ? 1 : ctrl.signal.aborted ? 130 : 0;
   } finally {
     await models.close();
+  }
+}
+
+/** Why the chain ended, in words. */
+export function outcomeText(outcome: RunOutcome | "stopped", steps: number | "end", sentences: number, budget: { maxSentences: number }): string {
+  switch (outcome) {
+    case "count":
+      return `stopped after ${steps} step${steps === 1 ? "" : "s"}, as asked (--steps)`;
+    case "end-of-thought":
+      return "finished: end of thought";
+    case "budget":
+      return sentences >= budget.maxSentences ? `stopped: sentence budget reached (--max-sentences ${budget.maxSentences})` : "stopped: token budget reached";
+    case "stopped":
+      return "stopped by your decision";
+    case "paused":
+      return "paused";
+    case "cancelled":
+      return "cancelled";
+    case "failed":
+      return "failed: no sentence could be accepted (see the errors above)";
   }
 }
 

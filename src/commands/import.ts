@@ -37,6 +37,12 @@ export async function importGenex(folder: string, opts: GenexOptions): Promise<n
   } catch {
     throw new UserError(`${folder}: cannot read this folder`);
   }
+  // Nothing to import is one clear line, before the dataset is read or the results folder made.
+  if (!names.some((n) => parseGenexFileName(n))) {
+    throw new UserError(
+      `no genex output files found in ${folder} (expected names like Qwen_QwQ-32B_zero_shot_empty.jsonl or Qwen_QwQ-32B_thoughts_to_openai_gpt-oss-20b_zero_shot_full.jsonl)`,
+    );
+  }
   let limits;
   try {
     limits = await loadMedcalcLimits(datasetPath);
@@ -45,7 +51,12 @@ export async function importGenex(folder: string, opts: GenexOptions): Promise<n
   }
 
   // Resume: records already in the results folder are not written again.
-  const existing = existsSync(opts.out) ? await readResults(opts.out) : { records: [], issues: [] };
+  let existing;
+  try {
+    existing = await readResults(opts.out, { missingOk: true });
+  } catch (err) {
+    throw new UserError(`--out: ${oneLine(err)}`);
+  }
   const seen = new Set(existing.records.map(resultKey));
 
   let files = 0;
@@ -79,7 +90,7 @@ export async function importGenex(folder: string, opts: GenexOptions): Promise<n
     );
   }
 
-  const all = await readResults(opts.out);
+  const all = await readResults(opts.out, { missingOk: true });
   await writeSummary(opts.out, buildReport(all.records));
   const summary = { files, written, alreadyPresent: already, skippedFiles: skippedNames, lineErrors, out: opts.out };
   if (opts.json) process.stdout.write(JSON.stringify(summary, null, 2) + "\n");

@@ -2,9 +2,6 @@
 import { InvalidArgumentError, type Command } from "commander";
 import stringWidth from "string-width";
 import stripAnsi from "strip-ansi";
-import { OpenAIBackend } from "../backends/openai.js";
-import { backendFor } from "../backends/factory.js";
-import type { Backend } from "../backends/types.js";
 import {
   addModelsOption,
   checkEnvName,
@@ -21,7 +18,7 @@ import {
   type Roles,
 } from "../config/index.js";
 import { downloadReporter } from "../cli/progress.js";
-import { singleModelProfile } from "../engine/models.js";
+import { probeProfile, singleModelProfile } from "../engine/models.js";
 import { oneLine, UserError } from "../errors.js";
 
 interface CommonOptions {
@@ -97,7 +94,6 @@ export interface ProbeRow {
   name: string;
   flavor?: string;
   capabilities?: ProbeRecord;
-  skipped?: string;
   error?: string;
 }
 
@@ -106,58 +102,37 @@ export async function probeModels(names: string[], opts: ProbeOptions, out: Node
   const chosen = select(cfg, names);
   if (!chosen.length) throw new UserError("no models configured: add profiles with --models <file>, CONCORD_MODELS, or OPENAI_BASE_URL");
   const rows: ProbeRow[] = [];
+  // On a terminal a line says what is being waited on; captured output keeps one line per failure.
+  const tty = (err as NodeJS.WriteStream).isTTY === true;
   for (const p of chosen) {
     const where = p.baseURL ?? p.path ?? p.recording ?? p.model;
-    err.write(`probing ${p.name} (${where}) ...\n`);
-    let backend: Backend | undefined;
+    if (tty) err.write(`probing ${clean(p.name)} (${clean(where)}) ...\n`);
     try {
-      // A probe asks afresh: the old record must not steer the methods it tries. Embedded models
-      // are really loaded and asked (a tiny generation and a scoring); replays say what they hold.
-      backend =
-        p.backend === "openai"
-          ? new OpenAIBackend({ ...p, capabilities: undefined }, { timeoutMs: opts.timeout * 1000, maxRetries: 1 })
-          : await backendFor({ ...p, capabilities: undefined }, { cache: false, download: downloadReporter({ stream: err as NodeJS.WriteStream }) });
-      const caps = await withTimeout(backend.probe(), p.backend === "openai" ? undefined : opts.timeout * 1000 * 4, p.name);
-      const flavor = (caps as ProbeRecord).flavor;
-      const saved = cfg.settings.saveProbe(p, caps);
-      rows.push({ name: p.name, flavor: flavor ?? p.backend, capabilities: saved });
+      const saved = await probeProfile(p, {
+        settings: cfg.settings,
+        timeoutMs: opts.timeout * 1000,
+        download: downloadReporter({ stream: err as NodeJS.WriteStream }),
+      });
+      rows.push({ name: p.name, flavor: saved.flavor ?? p.backend, capabilities: saved });
     } catch (e) {
-      rows.push({ name: p.name, error: clean(oneLine(e)) });
-    } finally {
-      await backend?.close().catch(() => undefined);
+      const msg = clean(oneLine(e));
+      rows.push({ name: p.name, error: msg });
+      err.write(`concord: ${msg}\n`);
     }
   }
+  const probed = rows.filter((r) => r.capabilities);
   if (opts.json) {
     out.write(JSON.stringify(rows, null, 2) + "\n");
-  } else {
-    const body = rows.map((r) => {
-      const c = r.capabilities;
-      if (!c) return [r.name, "", "", "", "", "", r.error ? "error" : "skipped"];
+  } else if (probed.length) {
+    const body = probed.map((r) => {
+      const c = r.capabilities!;
       return [r.name, c.flavor ?? r.flavor ?? "unknown", yn(c.streaming), yn(c.tokenLogprobs), yn(c.promptScoring), yn(c.prefill), c.reasoningField ?? "none"];
     });
     out.write(table(["name", "flavor", "stream", "token logprobs", "prompt scoring", "prefill", "reasoning field"], body.map((r) => r.map(clean))));
-    for (const r of rows) {
-      if (r.error) out.write(`${clean(r.name)}: ${r.error}\n`);
-      if (r.skipped) out.write(`${clean(r.name)}: ${r.skipped}\n`);
-      for (const n of r.capabilities?.notes ?? []) out.write(`${clean(r.name)}: ${clean(n)}\n`);
-    }
+    for (const r of probed) for (const n of r.capabilities?.notes ?? []) out.write(`${clean(r.name)}: ${clean(n)}\n`);
   }
   if (rows.some((r) => r.error)) process.exitCode = 1;
   return rows;
-}
-
-/** Embedded loads have no request timeout of their own: a stuck probe must still end. */
-async function withTimeout<T>(p: Promise<T>, ms: number | undefined, name: string): Promise<T> {
-  if (!ms) return p;
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new UserError(`model "${name}": probe took longer than ${Math.round(ms / 1000)} s`)), ms);
-  });
-  try {
-    return await Promise.race([p, late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 export interface AddOptions {

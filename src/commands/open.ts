@@ -14,6 +14,9 @@ interface OpenFlags {
 async function open(flags: OpenFlags): Promise<void> {
   // Loaded lazily so that headless commands never pay for React and Ink.
   const { launchUI } = await import("../ui/launch.js");
+  // The interface reports stray errors in its status line instead of ending the session.
+  const { removeCrashGuards } = await import("../engine/crash-guards.js");
+  removeCrashGuards();
   if (flags.model) process.env.CONCORD_MODEL = flags.model;
   await launchUI({
     modelPath: flags.model,

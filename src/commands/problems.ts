@@ -4,7 +4,7 @@ import stringWidth from "string-width";
 import stripAnsi from "strip-ansi";
 import type { AnswerKind, Problem } from "../core/types.js";
 import { UserError } from "../errors.js";
-import { loadProblems, PROBLEM_FORMATS, type FieldMapping, type ProblemFormat, type RowError } from "../problems/index.js";
+import { detectFormat, loadProblems, PROBLEM_FORMATS, type FieldMapping, type ProblemFormat, type RowError } from "../problems/index.js";
 
 const KINDS: AnswerKind[] = ["integer", "decimal", "date", "weeks_days", "number", "exact", "free"];
 const FIELD_ROLES = ["question", "answer", "id", "system"] as const;
@@ -94,7 +94,13 @@ export async function problemsCommand(source: string | undefined, opts: Problems
     errors.push(err);
     process.stderr.write(`concord: ${err.message}\n`);
   };
-  const format = opts.set !== undefined ? "builtin" : opts.format;
+  const format = opts.set !== undefined ? "builtin" : (opts.format ?? (opts.fields || opts.kind ? await detectFormat(path) : undefined));
+  // A mapping that silently does nothing would list the file as if it had been applied.
+  if ((opts.fields || opts.kind) && format !== "jsonl" && format !== "csv") {
+    const flag = opts.fields ? "--fields" : "--kind";
+    process.stderr.write(`concord: ${flag} applies only to generic JSONL/CSV; ${path} is read as ${format} (add --format jsonl or --format csv to map its fields yourself)\n`);
+    return 2;
+  }
   const fields = opts.kind ? { ...opts.fields, kind: opts.kind } : opts.fields;
   const problems = loadProblems(path, { format, fields, onError });
   const limit = opts.limit ?? Infinity;

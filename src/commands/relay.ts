@@ -9,7 +9,7 @@ import { shareSignal } from "../engine/abort.js";
 import { openModels, roleNames } from "../engine/models.js";
 import { addCacheRecordOptions } from "../config/models.js";
 import { findProblem, loadSet } from "../engine/problemset.js";
-import { JudgeScorer, PrmScorer, runRelay, type CutName, type RelayResult, type StepScorer } from "../engine/relay.js";
+import { JudgeScorer, PrmScorer, runComparison, runRelay, type CutName, type RelayResult, type StepScorer } from "../engine/relay.js";
 
 interface RelayOptions {
   set: string;
@@ -43,14 +43,17 @@ export function parseCuts(v: string | undefined): Array<CutName | number> | unde
 export function renderRelay(r: RelayResult): string {
   const out: string[] = [];
   const init = r.initiator;
-  out.push(`initiator ${init.model}: ${init.sentences.length} sentences, answer "${clean(init.answer.grade.answer)}" (${init.answer.grade.correct ? "correct" : "wrong"})`);
+  const initAnswer = init.answer.grade.answer === "" ? "no answer" : `answer "${clean(init.answer.grade.answer)}" (${init.answer.grade.correct ? "correct" : "wrong"})`;
+  out.push(`initiator ${init.model}: ${init.sentences.length} sentences, ${initAnswer}`);
   init.sentences.forEach((s, i) => {
     const marks = (Object.keys(r.cutPoints) as CutName[]).filter((k) => r.cutPoints[k] === i);
     out.push(`  ${String(i + 1).padStart(3)} ${fmt(init.stepScores?.[i])} ${clean(s)}${marks.length ? `   <- cut ${marks.join("/")}` : ""}`);
   });
   for (const run of r.runs) {
     const cut = typeof run.cut === "number" ? `after sentence ${run.cut + 1}` : `${run.cut} (after sentence ${run.cutSentence + 1})`;
-    out.push(`continuer ${run.continuer} from ${cut}: answer "${clean(run.answer.grade.answer)}" (${run.answer.grade.correct ? "correct" : "wrong"}), ${run.agrees ? "agrees with" : "differs from"} the initiator`);
+    const answer = run.answer.grade.answer === "" ? "no answer" : `answer "${clean(run.answer.grade.answer)}" (${run.answer.grade.correct ? "correct" : "wrong"})`;
+    const versus = { agrees: "agrees with the initiator", differs: "differs from the initiator", "no-answer": "no answer from either" }[runComparison(run, init)];
+    out.push(`continuer ${run.continuer} from ${cut}: ${answer}, ${versus}`);
     run.sentences.slice(run.handover).forEach((s, j) => {
       const i = run.handover + j;
       const dep = run.departure?.sentence === i ? `   <- departs here (answer "${clean(run.departure.answer)}")` : "";

@@ -3,6 +3,8 @@ import type { Command } from "commander";
 import { UserError, oneLine } from "../errors.js";
 import { buildReport, formatIssue, readResults, renderText, reportJson, writeSummary } from "../results/index.js";
 
+const MAX_ISSUE_LINES = 10;
+
 interface ReportOptions {
   json?: boolean;
   write?: boolean;
@@ -15,7 +17,9 @@ export async function reportCommand(dir: string, opts: ReportOptions): Promise<n
   } catch (err) {
     throw new UserError(oneLine(err));
   }
-  for (const issue of read.issues) process.stderr.write(`concord: ${oneLine(formatIssue(issue))}\n`);
+  // A badly damaged file must not bury the report: the first lines say where, a count the rest.
+  for (const issue of read.issues.slice(0, MAX_ISSUE_LINES)) process.stderr.write(`concord: ${oneLine(formatIssue(issue))}\n`);
+  if (read.issues.length > MAX_ISSUE_LINES) process.stderr.write(`concord: ... and ${read.issues.length - MAX_ISSUE_LINES} more bad lines\n`);
   if (read.records.length === 0) throw new UserError(`${dir}: no result records`);
   const report = buildReport(read.records);
   if (opts.write) await writeSummary(dir, report);

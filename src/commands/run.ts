@@ -3,7 +3,7 @@
 // resumes where this one stopped.
 import type { Command } from "commander";
 import { oneLine, UserError } from "../errors.js";
-import { loadExperimentSpec, runExperiment, specModels } from "../engine/experiment.js";
+import { checkExperimentInputs, loadExperimentSpec, runExperiment, specModels } from "../engine/experiment.js";
 import type { EngineEvent } from "../engine/events.js";
 import { experimentRoles, openModels, type ModelHandle } from "../engine/models.js";
 import { addCacheRecordOptions } from "../config/models.js";
@@ -64,6 +64,8 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
   const progress = progressPrinter();
   try {
     const problems = await selectProblems({ set: spec.problems.set, ids: spec.problems.ids, sample: spec.problems.sample, seed: spec.problems.seed, sampler: spec.problems.sampler });
+    // Bad inputs are reported before any model is loaded or asked.
+    await checkExperimentInputs(spec, problems);
     const handles = new Map<string, ModelHandle>();
     const roles = experimentRoles(spec);
     for (const name of specModels(spec)) handles.set(name, await models.get(name, roles.get(name)));

@@ -126,6 +126,11 @@ export function parseProfile(input: unknown, where: string, path: Array<string |
   }
   const r = ModelProfileSchema.safeParse(input);
   if (!r.success) throw new ConfigError(`${where}: ${zodLine(r.error, path)}`);
+  if (r.data.extra) {
+    const at = secretIn(r.data.extra, [...path, "extra"]);
+    // The value is never repeated: it may be the key itself.
+    if (at) throw new ConfigError(`${where}: ${fmtPath(at)}: looks like an API key or other secret (not repeated here); API keys are never stored in profiles; put it in an environment variable and set apiKeyEnv to its name`);
+  }
   const p = r.data;
   if (p.backend === "openai" && !p.baseURL) {
     // The openai client's default base URL; explicit is kinder in errors and records.
@@ -139,6 +144,38 @@ export function parseProfile(input: unknown, where: string, path: Array<string |
   if (p.backend === "local" && !p.path) throw new ConfigError(`${where}: ${fmtPath([...path, "path"])}: a local model needs a GGUF path or hf: URI`);
   if (p.backend === "replay" && !p.recording) throw new ConfigError(`${where}: ${fmtPath([...path, "recording"])}: a replay model needs a recording file`);
   return p;
+}
+
+/** Field names that hold credentials, compared without case, "-" or "_". */
+const SECRET_NAMES = new Set(["apikey", "key", "token", "apitoken", "accesstoken", "authtoken", "authorization", "auth", "bearer", "secret", "password", "passwd", "credentials", "xapikey", "sessiontoken", "refreshtoken"]);
+const SECRET_SUFFIXES = ["apikey", "secret", "password", "accesstoken", "authtoken", "bearertoken", "secretkey", "privatekey", "accesskey"];
+
+function isSecretName(name: string): boolean {
+  const n = name.toLowerCase().replace(/[-_\s]/g, "");
+  return SECRET_NAMES.has(n) || SECRET_SUFFIXES.some((x) => n.endsWith(x));
+}
+
+/**
+ * The path of the first secret-looking entry at any depth of `value` (request fields such as
+ * `headers: {Authorization: ...}` or `api_key: ...`), by name or by a value shaped like a key.
+ */
+export function secretIn(value: unknown, path: Array<string | number>): Array<string | number> | undefined {
+  if (typeof value === "string") return value.split(/\s+/).some((w) => w && looksLikeSecret(w)) ? path : undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const hit = secretIn(value[i], [...path, i]);
+      if (hit) return hit;
+    }
+    return undefined;
+  }
+  if (value && typeof value === "object") {
+    for (const [k, v] of Object.entries(value)) {
+      if (isSecretName(k) && v !== null && v !== "" && v !== false) return [...path, k];
+      const hit = secretIn(v, [...path, k]);
+      if (hit) return hit;
+    }
+  }
+  return undefined;
 }
 
 export function parseRoles(input: unknown, where: string, path: Array<string | number> = ["roles"]): Roles {

@@ -7,32 +7,32 @@ export type Role = "generator" | "evaluator" | "target" | "sanitizer" | "initiat
 
 interface Need {
   has: (c: Capabilities) => boolean;
+  /** What the probe found missing, after "its probe record says it ...". */
   lack: string;
-  instead: string;
+  /** Server kinds known to do the job, by flavor: never suggested to a model of that very kind. */
+  servers: Array<[flavor: string, text: string]>;
 }
 
+const PREFILL_SERVERS: Need["servers"] = [
+  ["vllm", "vLLM"],
+  ["sglang", "SGLang"],
+  ["llama-server", "llama-server"],
+];
+
 const NEEDS: Partial<Record<Role, Need>> = {
-  evaluator: {
-    has: (c) => c.promptScoring,
-    lack: "it gives no prompt log-probabilities",
-    instead: "use an embedded model or a vLLM server as evaluator",
-  },
-  prm: {
-    has: (c) => c.promptScoring,
-    lack: "it gives no prompt log-probabilities",
-    instead: "use an embedded model or a vLLM server as PRM",
-  },
-  continuer: {
-    has: (c) => c.prefill,
-    lack: "it cannot continue a partial answer (no prefill)",
-    instead: "use an embedded model, or a vLLM, SGLang or llama-server server as continuer",
-  },
-  target: {
-    has: (c) => c.prefill,
-    lack: "it cannot continue a prefilled thinking block (no prefill)",
-    instead: "use an embedded model, or a vLLM, SGLang or llama-server server as target",
-  },
+  evaluator: { has: (c) => c.promptScoring, lack: "gave no prompt log-probabilities", servers: [["vllm", "vLLM"]] },
+  prm: { has: (c) => c.promptScoring, lack: "gave no prompt log-probabilities", servers: [["vllm", "vLLM"]] },
+  continuer: { has: (c) => c.prefill, lack: "could not continue a partial answer (no prefill)", servers: PREFILL_SERVERS },
+  target: { has: (c) => c.prefill, lack: "could not continue a prefilled thinking block (no prefill)", servers: PREFILL_SERVERS },
 };
+
+/** "an embedded model, or a vLLM or SGLang server", leaving out the model's own kind. */
+function alternatives(need: Need, ownFlavor: string | undefined): string {
+  const others = need.servers.filter(([f]) => f !== ownFlavor).map(([, t]) => t);
+  if (!others.length) return "an embedded model";
+  const list = others.length === 1 ? others[0] : `${others.slice(0, -1).join(", ")} or ${others.at(-1)}`;
+  return `an embedded model, or a ${list} server`;
+}
 
 const ARTICLE: Record<Role, string> = {
   generator: "a generator",
@@ -53,8 +53,16 @@ export function requireCapability(profile: Pick<ModelProfile, "name" | "backend"
   if (!caps || profile.backend === "local") return;
   const need = NEEDS[role];
   if (!need || need.has(caps)) return;
-  const flavor = profile.backend === "replay" ? "recording" : (profile.flavor ?? (caps as { flavor?: string }).flavor ?? "unknown server");
-  throw new UserError(`model "${profile.name}" (${flavor}) cannot be ${ARTICLE[role]}: ${need.lack}; ${need.instead}`);
+  const cannot = `model "${profile.name}"`;
+  if (profile.backend === "replay") {
+    throw new UserError(`${cannot} (recording) cannot be ${ARTICLE[role]}: its recording ${need.lack}; use ${alternatives(need, undefined)} as ${role === "prm" ? "PRM" : role}`);
+  }
+  const flavor = profile.flavor ?? (caps as { flavor?: string }).flavor;
+  // The record may be stale or from a failed probe: asking again is the first remedy.
+  throw new UserError(
+    `${cannot} (${flavor ?? "unknown server"}) cannot be ${ARTICLE[role]}: its probe record says it ${need.lack}; ` +
+      `re-probe it with \`concord models probe ${profile.name}\`, or use ${alternatives(need, flavor)} as ${role === "prm" ? "PRM" : role}`,
+  );
 }
 
 /** The role a list of the roles settings names (generators -> generator ...). */

@@ -141,8 +141,29 @@ export function curatedCots(path: string): Promise<Map<string, string>> {
   if (!p) {
     p = readCuratedCots(path);
     curated.set(path, p);
+    // A file fixed after a failed read is read again.
+    p.catch(() => curated.delete(path));
   }
   return p;
+}
+
+/**
+ * What a run needs before any model is asked: `out` a folder (or not there yet), and every
+ * curated-chain file readable with a chain for each selected problem. One line on the first
+ * problem, naming the file (a missing chain found per job would cost minutes of model work first).
+ */
+export async function checkExperimentInputs(spec: Pick<ExperimentSpec, "out" | "conditions">, problems: readonly Problem[]): Promise<void> {
+  const st = await fs.stat(spec.out).catch(() => undefined);
+  if (st && !st.isDirectory()) throw new UserError(`${spec.out}: exists and is not a folder (out: names the results folder to write)`);
+  for (const c of spec.conditions) {
+    if (c.kind !== "transfer" || !c.cots) continue;
+    const chains = await curatedCots(c.cots);
+    const missing = problems.filter((p) => !chains.has(p.id));
+    if (missing.length) {
+      const more = missing.length > 1 ? ` (${missing.length} of the ${problems.length} selected problems have none)` : "";
+      throw new UserError(`${c.cots}: no chain for problem "${missing[0].id}"${more} (transfer cots of source "${c.source}")`);
+    }
+  }
 }
 
 async function readCuratedCots(path: string): Promise<Map<string, string>> {
@@ -155,7 +176,13 @@ async function readCuratedCots(path: string): Promise<Map<string, string>> {
     }
     return out;
   }
-  const lines = (await fs.readFile(path, "utf8")).split("\n");
+  let text: string;
+  try {
+    text = await fs.readFile(path, "utf8");
+  } catch (err) {
+    throw new UserError(`${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? "error"}) (transfer cots)`);
+  }
+  const lines = text.split("\n");
   lines.forEach((line, i) => {
     if (!line.trim()) return;
     let v: unknown;
@@ -286,6 +313,7 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
   for (const name of specModels(spec)) {
     if (!opts.models.has(name)) throw new UserError(`experiment ${spec.name ?? ""}: no model named "${name}" is configured`);
   }
+  await checkExperimentInputs(spec, opts.problems);
   const limiter = new Limiter(spec.concurrency);
   const models = new Map([...opts.models].map(([k, v]) => [k, limiter.wrap(v)]));
   const model = (name: string) => models.get(name)!;
@@ -294,11 +322,8 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
 
   await fs.mkdir(spec.out, { recursive: true });
   const existing = new Set<string>();
-  try {
-    for (const r of (await readResults(spec.out)).records) existing.add(resultKey(r));
-  } catch {
-    // A fresh folder has no results yet.
-  }
+  // A fresh folder has no results yet.
+  for (const r of (await readResults(spec.out, { missingOk: true })).records) existing.add(resultKey(r));
   const cots = new CotStore(join(spec.out, COTS_FILE));
   await cots.load();
 
@@ -454,7 +479,7 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
     return summary;
   }
   await writes;
-  const all = await readResults(spec.out);
+  const all = await readResults(spec.out, { missingOk: true });
   await writeSummary(spec.out, buildReport(all.records.filter((r) => r.experiment === spec.name)));
   return summary;
 }

@@ -2,18 +2,19 @@
 // template uses (so a chain can be placed inside its thinking block). Also how the headless
 // commands turn configuration into handles.
 import type { Backend, SamplingOptions } from "../backends/types.js";
-import { backendFor, type BackendOptions, type DownloadListener } from "../backends/factory.js";
+import { backendFor, type BackendOptions, type DownloadListener } from "./backend-factory.js";
 import { Recorder } from "../backends/recorder.js";
 import { downloadReporter } from "../cli/progress.js";
 import { guessThinkingFormat, type ThinkingFormat } from "../core/thinking.js";
-import type { ModelProfile, Roles } from "../config/profile.js";
+import type { ModelProfile, ProbeRecord, Roles } from "../config/profile.js";
+import type { SettingsStore } from "../config/settings.js";
 import { loadModelsConfig } from "../config/models.js";
 import { requireCapability, type Role } from "../config/roles.js";
-import { UserError } from "../errors.js";
+import { oneLine, UserError } from "../errors.js";
 import { resolveDefaultModelSpecs } from "../backends/models.js";
 import type { ExperimentSpec } from "./experiment.js";
 
-export { backendFor, cacheDir, modelIdentity, type BackendOptions, type DownloadListener } from "../backends/factory.js";
+export { backendFor, cacheDir, modelIdentity, type BackendOptions, type DownloadListener } from "./backend-factory.js";
 export type { Role };
 
 export type { ThinkingFormat };
@@ -175,4 +176,70 @@ export function roleNames(roles: Roles, role: "generators" | "evaluators" | "tar
   const names = roles[role];
   if (!names.length) throw new UserError(`no ${role} configured in ${source}: set roles.${role} in a models file, or CONCORD_MODEL=<file.gguf>`);
   return names;
+}
+
+export interface ProbeProfileOptions {
+  /** Where a successful probe is recorded. */
+  settings: Pick<SettingsStore, "saveProbe">;
+  /** Servers: per request. Embedded models and replays: the whole probe takes at most 4x this. Default 30 s. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** Ask this open backend (it is not closed); otherwise one is opened for the probe and closed after. */
+  backend?: Backend;
+  /** Progress of an hf: / URL model download. */
+  download?: DownloadListener;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Ask a model what it can really do and record the answer in settings. A probe that fails
+ * (server unreachable, timeout, key refused, nothing usable answered) throws a one-line
+ * UserError naming the model and the reason, and leaves any earlier record as it was: a
+ * record of all "no" from a server that was merely down would refuse it for every role.
+ */
+export async function probeProfile(profile: ModelProfile, opts: ProbeProfileOptions): Promise<ProbeRecord> {
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  // A probe asks afresh: the old record must not steer the methods it tries.
+  const fresh: ModelProfile = { ...profile, capabilities: undefined };
+  let backend = opts.backend;
+  const own = !backend;
+  try {
+    if (!backend) {
+      if (profile.backend === "openai") {
+        const { OpenAIBackend } = await import("../backends/openai.js");
+        backend = new OpenAIBackend(fresh, { env: opts.env, timeoutMs, maxRetries: 1 });
+      } else {
+        backend = await backendFor(fresh, { env: opts.env, cache: false, download: opts.download });
+      }
+    }
+    // Server requests time out on their own; an embedded load or a replay has no such limit.
+    const caps = (await bounded(backend.probe(opts.signal), profile.backend === "openai" ? undefined : timeoutMs * 4, opts.signal)) as ProbeRecord;
+    if (!caps.streaming && !caps.promptScoring && !caps.prefill) {
+      const why = caps.notes.find((n) => !n.startsWith("flavor:")) ?? "it answered nothing usable";
+      throw new UserError(`${why}`);
+    }
+    return opts.settings.saveProbe(profile, caps);
+  } catch (err) {
+    const msg = oneLine(err).replace(/^model "[^"]*"( \([^)]*\))?: /, "");
+    throw new UserError(`model "${profile.name}": probe failed, nothing recorded: ${msg}`);
+  } finally {
+    if (own) await backend?.close().catch(() => undefined);
+  }
+}
+
+async function bounded<T>(p: Promise<T>, ms: number | undefined, signal?: AbortSignal): Promise<T> {
+  if (!ms && !signal) return p;
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  const late = new Promise<never>((_, reject) => {
+    if (ms) timer = setTimeout(() => reject(new Error(`no answer within ${Math.round(ms / 1000)} s`)), ms);
+    onAbort = () => reject(new Error("probe cancelled"));
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+    if (onAbort) signal?.removeEventListener("abort", onAbort);
+  }
 }

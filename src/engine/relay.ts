@@ -184,6 +184,11 @@ export interface RelayRun {
   answer: TargetReply;
   /** Same answer as the initiator (or both correct). */
   agrees: boolean;
+  /**
+   * How the answers compare: "no-answer" when neither gave one (no answer is no departure).
+   * Absent in relays saved before it existed: read it with runComparison().
+   */
+  comparison?: RelayComparison;
   stepScores?: (number | null)[];
   /** Null when the final answers agree, or when no departing sentence was found. */
   departure: Departure | null;
@@ -195,6 +200,19 @@ export interface RelayResult {
   cutPoints: Record<CutName, number>;
   runs: RelayRun[];
   scorer?: string;
+}
+
+export type RelayComparison = "agrees" | "differs" | "no-answer";
+
+/** The continuer's answer against the initiator's. Two missing answers neither agree nor differ. */
+/** A run's comparison, also for relays saved before `comparison` was recorded. */
+export function runComparison(run: Pick<RelayRun, "agrees" | "comparison" | "answer">, initiator: Pick<InitiatorChain, "answer">): RelayComparison {
+  return run.comparison ?? (run.agrees ? "agrees" : compareAnswers(run.answer, initiator.answer));
+}
+
+export function compareAnswers(continuer: TargetReply, initiator: TargetReply): RelayComparison {
+  if (agree(continuer, initiator)) return "agrees";
+  return continuer.grade.answer === "" && initiator.grade.answer === "" ? "no-answer" : "differs";
 }
 
 function agree(a: TargetReply, b: TargetReply): boolean {
@@ -258,7 +276,8 @@ export async function runRelay(opts: RelayOptions): Promise<RelayResult> {
         const contSentences = splitSentences(more.cot, "concord").filter((s) => s.text.trim() !== "").map((s) => s.text);
         const hybrid = [...sentences.slice(0, cutSentence + 1), ...contSentences];
         const answer = await askTarget(cont, problem, joinSentences(hybrid), { maxTokens: answerTokens, signal });
-        const agrees = agree(answer, initAnswer);
+        const comparison = compareAnswers(answer, initAnswer);
+        const agrees = comparison === "agrees";
         const [stepScores, departure] = await Promise.all([
           scoreAll(hybrid),
           // Nothing to depart from when the initiator gave no answer.
@@ -267,7 +286,7 @@ export async function runRelay(opts: RelayOptions): Promise<RelayResult> {
         throwIfAborted(signal);
         done++;
         emit({ type: "progress", done, total, label: `${cont.name} from ${typeof cut === "number" ? `sentence ${cut + 1}` : cut}` });
-        return { cut, cutSentence, continuer: cont.name, continuation: more.cot, sentences: hybrid, handover: cutSentence + 1, answer, agrees, stepScores, departure };
+        return { cut, cutSentence, continuer: cont.name, continuation: more.cot, sentences: hybrid, handover: cutSentence + 1, answer, agrees, comparison, stepScores, departure };
       }),
     ),
   );

@@ -1,4 +1,4 @@
-// A results folder: *.jsonl records (one per target answer), summary.csv and report.md.
+// A results folder: results.jsonl (one record per target answer), summary.csv and report.md.
 // Appends are one write per line, so a crash leaves at most a torn last line; the reader names
 // it and skips it. Summary files are replaced atomically.
 import { promises as fs } from "node:fs";
@@ -70,23 +70,32 @@ export function parseResultsText(text: string, file: string): ReadResults {
   return { records, issues };
 }
 
-/** Read every *.jsonl file of a results folder (sorted by name), validating each line. */
-export async function readResults(dir: string): Promise<ReadResults> {
-  let names: string[];
+export interface ReadResultsOptions {
+  /** A folder without results.jsonl (or not there at all) reads as empty instead of failing. */
+  missingOk?: boolean;
+}
+
+/**
+ * Read the results file Concord writes in a results folder (results.jsonl), validating each
+ * line. Other files are not results: a folder that merely holds *.jsonl files is refused.
+ */
+export async function readResults(dir: string, opts: ReadResultsOptions = {}): Promise<ReadResults> {
+  const path = join(dir, RESULTS_FILE);
+  let text: string;
   try {
-    names = (await fs.readdir(dir)).filter((n) => n.endsWith(".jsonl")).sort();
+    text = await fs.readFile(path, "utf8");
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(code === "ENOENT" ? `${dir}: no such results folder` : `${dir}: cannot read (${code ?? "error"})`);
+    if (code === "ENOENT" || code === "ENOTDIR") {
+      if (opts.missingOk && code === "ENOENT") return { records: [], issues: [] };
+      const st = await fs.stat(dir).catch(() => undefined);
+      if (!st) throw new Error(`${dir}: no such results folder`);
+      if (!st.isDirectory()) throw new Error(`${dir}: not a folder (a results folder holds ${RESULTS_FILE})`);
+      throw new Error(`${dir}: not a results folder (no ${RESULTS_FILE})`);
+    }
+    throw new Error(`${path}: cannot read (${code ?? "error"})`);
   }
-  const out: ReadResults = { records: [], issues: [] };
-  for (const name of names) {
-    const path = join(dir, name);
-    const { records, issues } = parseResultsText(await fs.readFile(path, "utf8"), path);
-    out.records.push(...records);
-    out.issues.push(...issues);
-  }
-  return out;
+  return parseResultsText(text, path);
 }
 
 /**

@@ -1,7 +1,8 @@
 import { test, describe, after } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { InlineThinkSplitter, OpenAIBackend, requireCapability, type OpenAIBackendOptions } from "../../src/backends/openai.js";
+import { InlineThinkSplitter, OpenAIBackend, type OpenAIBackendOptions } from "../../src/backends/openai.js";
+import { requireCapability } from "../../src/config/roles.js";
 import { BackendError, collect, type Prompt, type StreamChunk } from "../../src/backends/types.js";
 import type { ModelProfile } from "../../src/config/profile.js";
 import { UserError } from "../../src/errors.js";
@@ -422,7 +423,7 @@ describe("probe", () => {
       () => requireCapability({ name: "x", backend: "openai", flavor: "ollama" }, caps, "evaluator"),
       (err: unknown) =>
         err instanceof UserError &&
-        err.message === 'model "x" (ollama) cannot be an evaluator: it gives no prompt log-probabilities; use an embedded model or a vLLM server as evaluator',
+        err.message === 'model "x" (ollama) cannot be an evaluator: its probe record says it gave no prompt log-probabilities; re-probe it with `concord models probe x`, or use an embedded model, or a vLLM server as evaluator',
     );
     assert.doesNotThrow(() => requireCapability({ name: "x", backend: "openai", flavor: "ollama" }, caps, "generator"));
     assert.doesNotThrow(() => requireCapability({ name: "x", backend: "openai" }, { ...caps, promptScoring: true }, "evaluator"));

@@ -5,6 +5,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { outcomeText } from "../../src/commands/ensemble.js";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 const BIN = join(ROOT, "bin", "concord.js");
@@ -37,7 +38,15 @@ test("ensemble without --auto says it picks for you; --decide takes decisions fr
   const plain = concord(["ensemble", "--set", "builtin", "--problem", "1", "--steps", "1", "--k", "2"]);
   assert.equal(plain.status, 0, plain.stderr);
   assert.match(plain.stderr, /accepting the evaluator's pick/);
-  assert.match(plain.stdout, /^\[1\] local#\d \(evaluator, ppl \d/);
+  // Plain words: the evaluator picked local#N; why the chain ended.
+  assert.match(plain.stdout, /^\[1\] local#\d \(picked by the evaluator, ppl \d+\.\d{3}\): /);
+  assert.match(plain.stdout, /\n-- 1 sentence; stopped after 1 step, as asked \(--steps\)\n$/);
+
+  const decidedText = concord(["ensemble", "--set", "builtin", "--problem", "1", "--steps", "2", "--k", "2", "--decide"], "local#0\nwrite Tom counts the apples.\n");
+  assert.equal(decidedText.status, 0, decidedText.stderr);
+  assert.match(decidedText.stdout, /^\[1\] local#0 \((picked by you|picked by the evaluator), ppl \d/);
+  assert.match(decidedText.stdout, /^\[2\] \(written by you\): Tom counts the apples\.$/m);
+  assert.doesNotMatch(decidedText.stdout, /, count$|human-|\(evaluator,/m);
 
   const decided = concord(["ensemble", "--set", "builtin", "--problem", "1", "--steps", "3", "--k", "2", "--decide", "--json"], "local#1\nwrite Tom counts the apples.\n\n");
   assert.equal(decided.status, 0, decided.stderr);
@@ -48,6 +57,13 @@ test("ensemble without --auto says it picks for you; --decide takes decisions fr
   assert.equal(s[1].decision, "human-written");
   assert.equal(s[1].text.trim(), "Tom counts the apples.");
   assert.equal(s[2].acceptedId, s[2].evaluatorPick);
+});
+
+test("the outcome line names why the chain ended", () => {
+  assert.equal(outcomeText("count", 2, 2, { maxSentences: 60 }), "stopped after 2 steps, as asked (--steps)");
+  assert.equal(outcomeText("budget", "end", 60, { maxSentences: 60 }), "stopped: sentence budget reached (--max-sentences 60)");
+  assert.equal(outcomeText("budget", "end", 12, { maxSentences: 60 }), "stopped: token budget reached");
+  assert.equal(outcomeText("end-of-thought", "end", 9, { maxSentences: 60 }), "finished: end of thought");
 });
 
 test("ensemble: an unknown problem is one clear line", () => {

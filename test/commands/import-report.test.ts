@@ -1,7 +1,7 @@
 import { test, describe, before } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync, appendFileSync, mkdirSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync, appendFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -147,6 +147,44 @@ describe("bad input", () => {
     assert.match(errs[0], /results\.jsonl:2: field condition: .*skipped$/);
     assert.match(errs[1], /results\.jsonl:4: torn last line/);
     assert.match(r.stdout, /^Empty\s+full\s+1\.000 ± 0\.000/m);
+  });
+
+  test("a folder without genex files is one line naming what was expected; nothing is written", () => {
+    const src = mkdtempSync(join(tmpdir(), "concord-genex-none-"));
+    writeFileSync(join(src, "notes.jsonl"), "{}\n");
+    const out = join(src, "x2");
+    const r = concord("import", "genex", src, "--out", out);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, `concord: no genex output files found in ${src} (expected names like Qwen_QwQ-32B_zero_shot_empty.jsonl or Qwen_QwQ-32B_thoughts_to_openai_gpt-oss-20b_zero_shot_full.jsonl)\n`);
+    assert.equal(r.stdout, "");
+    assert.equal(existsSync(out), false);
+  });
+
+  test("report of a folder that is not a results folder is one line; a badly damaged file shows 10 lines and a count", () => {
+    const notResults = mkdtempSync(join(tmpdir(), "concord-not-results-"));
+    for (let i = 0; i < 5; i++) writeFileSync(join(notResults, `data${i}.jsonl`), '{"question": "q", "answer": "a"}\n'.repeat(100));
+    const r = concord("report", notResults);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, `concord: ${notResults}: not a results folder (no results.jsonl)\n`);
+
+    const damaged = mkdtempSync(join(tmpdir(), "concord-damaged-"));
+    const good = { schema: 1, condition: { kind: "empty", variant: "full" }, target: "a/A", problemId: "1", dataset: "d", reference: { kind: "exact", value: "x" }, answerRaw: "x", answer: "x", correct: true, meta: {} };
+    writeFileSync(join(damaged, "results.jsonl"), JSON.stringify(good) + "\n" + "not json\n".repeat(40));
+    const d = concord("report", damaged);
+    assert.equal(d.code, 1);
+    const lines = d.stderr.trim().split("\n");
+    assert.equal(lines.length, 11);
+    assert.match(lines[0], /results\.jsonl:2: not valid JSON, skipped$/);
+    assert.equal(lines[10], "concord: ... and 30 more bad lines");
+    assert.match(d.stdout, /^Empty\s+full/m);
+  });
+
+  test("import --out naming a file is one line", () => {
+    const file = join(mkdtempSync(join(tmpdir(), "concord-out-file-")), "taken");
+    writeFileSync(file, "x\n");
+    const r = concord("import", "genex", OUTPUTS, "--out", file);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, `concord: --out: ${file}: not a folder (a results folder holds results.jsonl)\n`);
   });
 
   test("a missing folder is one line, exit 1", () => {

@@ -61,7 +61,7 @@ test("models probe --json records capabilities that differ by server as document
   assert.deepEqual([by["laptop-llama"].flavor, by["laptop-llama"].promptScoring, by["laptop-llama"].reasoningField], ["llama-server", false, "reasoning_content"]);
   assert.ok(by["laptop-llama"].notes.some((n) => n.includes("Only no echo is supported")), by["laptop-llama"].notes.join(" | "));
   assert.deepEqual([by["home-ollama"].flavor, by["home-ollama"].promptScoring], ["ollama", false]);
-  assert.match(r.stderr, /probing big-vllm/);
+  assert.equal(r.stderr, "", "captured output: no progress lines");
 
   // Saved in settings (keyed by name + URL + model), shown by `models list`, and no key value written.
   const settingsText = readFileSync(join(dir, "config.json"), "utf8");
@@ -93,9 +93,10 @@ test("models probe prints a table for named models; failures are one line and ex
   assert.ok(!r.stdout.includes("big-vllm"));
 
   assert.equal(noKey.code, 1);
-  assert.match(noKey.stdout, /big-vllm: model "big-vllm": environment variable CLI_TEST_KEY \(its API key\) is not set/);
+  assert.equal(noKey.stdout, "");
+  assert.match(noKey.stderr, /^concord: model "big-vllm": probe failed, nothing recorded: environment variable CLI_TEST_KEY \(its API key\) is not set\n$/);
   assert.equal(badKey.code, 1);
-  assert.match(badKey.stdout, /big-vllm: model "big-vllm": HTTP 401 from server: Incorrect API key provided.*check the key in \$CLI_TEST_KEY/);
+  assert.match(badKey.stderr, /^concord: model "big-vllm": probe failed, nothing recorded: HTTP 401 from server: Incorrect API key provided.*check the key in \$CLI_TEST_KEY\n$/);
   assert.ok(!(badKey.stdout + badKey.stderr).includes(wrongKey));
   for (const x of [noKey, badKey]) assert.ok(!/\n\s+at /.test(x.stdout + x.stderr), "no stack trace");
 
@@ -145,10 +146,10 @@ test("models add / roles / remove manage saved settings; a probed llama-server i
   assert.equal(evaluator.code, 1);
   assert.equal(
     evaluator.stderr,
-    'concord: model "laptop" (llama-server) cannot be an evaluator: it gives no prompt log-probabilities; use an embedded model or a vLLM server as evaluator\n',
+    'concord: model "laptop" (llama-server) cannot be an evaluator: its probe record says it gave no prompt log-probabilities; re-probe it with `concord models probe laptop`, or use an embedded model, or a vLLM server as evaluator\n',
   );
   assert.equal(ens.code, 1);
-  assert.match(ens.stderr, /^concord: model "laptop" \(llama-server\) cannot be an evaluator: .*use an embedded model or a vLLM server as evaluator\n$/);
+  assert.match(ens.stderr, /^concord: model "laptop" \(llama-server\) cannot be an evaluator: .*use an embedded model, or a vLLM server as evaluator\n$/);
 
   const roles = inProcess(() => setRoles({ evaluators: "tiny", targets: "tiny", json: true }, out));
   assert.deepEqual(roles, { generators: ["laptop", "tiny"], evaluators: ["tiny"], targets: ["tiny"], continuers: [] });
@@ -193,5 +194,42 @@ test("models probe loads local models for real and reads replay recordings", { t
   // The record now refuses the replay as an evaluator: it holds no scores.
   const ens = await cli(["ensemble", "--set", "builtin", "--problem", "1", "--models", file, "--generators", "old", "--evaluators", "old"], cfg);
   assert.equal(ens.code, 1);
-  assert.match(ens.stderr, /^concord: model "old" \(recording\) cannot be an evaluator: it gives no prompt log-probabilities/);
+  assert.match(ens.stderr, /^concord: model "old" \(recording\) cannot be an evaluator: its recording gave no prompt log-probabilities/);
+});
+
+test("a probe of an unreachable server records nothing: one line, exit 1, the earlier record kept", { timeout: 60_000 }, async () => {
+  const server = await startProtocolDouble({ flavor: "vllm" });
+  const cfg = { CONCORD_CONFIG_DIR: join(dir, "probe-down") };
+  const file = join(dir, "down.yaml");
+  writeFileSync(file, `models:\n  - {name: oss, backend: openai, baseURL: "${server.baseURL}", model: ${server.model}, flavor: vllm}\n`);
+  const good = await cli(["models", "probe", "oss", "--models", file], cfg);
+  assert.equal(good.code, 0, good.stderr);
+  const before = readFileSync(join(dir, "probe-down", "config.json"), "utf8");
+  assert.match(before, /"promptScoring":\s*true/);
+  await server.close();
+
+  const down = await cli(["models", "probe", "oss", "--models", file, "--timeout", "2"], cfg);
+  assert.equal(down.code, 1);
+  assert.equal(down.stdout, "");
+  assert.match(down.stderr, /^concord: model "oss": probe failed, nothing recorded: cannot reach http:\/\/127\.0\.0\.1:\d+\/v1 \(ECONNREFUSED\)[^\n]*\n$/);
+  assert.equal(readFileSync(join(dir, "probe-down", "config.json"), "utf8"), before, "the earlier record is kept");
+
+  // With no earlier record the profile stays unprobed: nothing refuses it later.
+  const fresh = { CONCORD_CONFIG_DIR: join(dir, "probe-down-fresh") };
+  const again = await cli(["models", "probe", "--json", "--models", file, "--timeout", "2"], fresh);
+  assert.equal(again.code, 1);
+  assert.match(JSON.parse(again.stdout)[0].error, /probe failed, nothing recorded: cannot reach/);
+  const list = await cli(["models", "list", "--json", "--models", file], fresh);
+  assert.equal(JSON.parse(list.stdout)[0].capabilities, undefined);
+});
+
+test("models list refuses a profile with a key inside extra, without printing it", async () => {
+  const file = join(dir, "leaky.yaml");
+  writeFileSync(file, `models:\n  - {name: srv, backend: openai, baseURL: "http://127.0.0.1:1/v1", model: m, extra: {headers: {api_key: "${SECRET}"}}}\n`);
+  const r = await cli(["models", "list", "--json", "--models", file]);
+  assert.equal(r.code, 1);
+  assert.equal(r.stdout, "");
+  assert.match(r.stderr, /^concord: .*leaky\.yaml: models\[0\]\.extra\.headers\.api_key: looks like an API key or other secret \(not repeated here\); .*apiKeyEnv/);
+  assert.equal(r.stderr.split("\n").length, 2);
+  assert.ok(!r.stderr.includes(SECRET));
 });

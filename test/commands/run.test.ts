@@ -102,3 +102,29 @@ test("Ctrl-C (SIGINT) stops cleanly: exit 130, every line a whole record", { tim
   assert.equal(issues.length, 0);
   assert.equal(records.length, text.split("\n").filter(Boolean).length);
 });
+
+test("bad experiment inputs are one line before any model is loaded: curated chains, out: a file", { timeout: 30_000 }, () => {
+  const dir = mkdtempSync(join(tmpdir(), "concord-run-inputs-"));
+  // A model file that does not exist: reaching it would be a different error.
+  const noModel = { ...env, CONCORD_MODEL: join(dir, "absent.gguf") };
+  writeFileSync(join(dir, "chains.jsonl"), JSON.stringify({ problemId: "demo-1", cot: "3 + 4 = 7." }) + "\n");
+  const spec = (cots: string, out: string) => {
+    const file = join(dir, `exp-${cots.replace(/\W/g, "")}-${out.replace(/\W/g, "")}.yaml`);
+    writeFileSync(file, `problems: { set: builtin, ids: [demo-1, demo-2] }\nconditions:\n  - { kind: transfer, source: curated, cots: ${cots} }\ntargets: [a]\nout: ${out}\n`);
+    return file;
+  };
+  const run = (file: string) => spawnSync(process.execPath, [BIN, "run", file], { env: noModel, encoding: "utf8", timeout: 20_000 });
+
+  const missing = run(spec("nope.jsonl", "results"));
+  assert.equal(missing.status, 1);
+  assert.equal(missing.stderr, `concord: ${join(dir, "nope.jsonl")}: no such file or folder (transfer cots)\n`);
+
+  const partial = run(spec("chains.jsonl", "results"));
+  assert.equal(partial.status, 1);
+  assert.equal(partial.stderr, `concord: ${join(dir, "chains.jsonl")}: no chain for problem "demo-2" (transfer cots of source "curated")\n`);
+
+  writeFileSync(join(dir, "taken"), "a file, not a folder\n");
+  const outFile = run(spec("chains.jsonl", "taken"));
+  assert.equal(outFile.status, 1);
+  assert.equal(outFile.stderr, `concord: ${join(dir, "taken")}: exists and is not a folder (out: names the results folder to write)\n`);
+});

@@ -122,12 +122,40 @@ describe("settings", () => {
     s.setRoles({ generators: ["qwq"], evaluators: ["openai"], targets: [], continuers: [] });
     s.saveProbe(vllm as never, { streaming: true, tokenLogprobs: true, promptScoring: true, prefill: true, reasoningField: "reasoning", notes: ["ok"] });
     s.setTheme("dark");
-    assert.throws(() => s.saveProfile({ ...vllm, name: "leaky", extra: { api_token: SECRET } }), /refusing to write the value of \$(CONCORD_TEST_KEY|OPENAI_API_KEY)/);
+    assert.throws(() => s.saveProfile({ ...vllm, name: "leaky", extra: { api_token: SECRET } }), /profile\.extra\.api_token: looks like an API key or other secret \(not repeated here\)/);
     const text = readFileSync(s.path, "utf8");
     assert.ok(text.includes('"apiKeyEnv": "CONCORD_TEST_KEY"') || text.includes('"apiKeyEnv":"CONCORD_TEST_KEY"'));
     assert.ok(text.includes("OPENAI_API_KEY"));
     assert.ok(!text.includes(SECRET), "the key's value is not in the settings file");
     assert.ok(!text.includes("leaky"));
+  });
+
+  test("secrets anywhere in a profile's extra request fields are refused, never echoed", () => {
+    const base = { name: "srv", backend: "openai", baseURL: "http://127.0.0.1:8000/v1", model: "m" };
+    const refused: Array<[unknown, string]> = [
+      [{ api_key: SECRET }, "extra.api_key"],
+      [{ headers: { Authorization: `Bearer ${SECRET}` } }, "extra.headers.Authorization"],
+      [{ auth: { token: "plain-but-named-token" } }, "extra.auth"],
+      [{ chat_template_kwargs: { "X-Api-Key": "whatever" } }, "extra.chat_template_kwargs.X-Api-Key"],
+      [{ note: ["ok", `use ${SECRET}`] }, "extra.note[1]"],
+      [{ openai_api_key: "x" }, "extra.openai_api_key"],
+    ];
+    for (const [extra, at] of refused) {
+      assert.throws(
+        () => parseProfile({ ...base, extra }, "models.yaml", ["models", 0]),
+        (e: unknown) => {
+          const m = (e as Error).message;
+          assert.ok(e instanceof ConfigError, m);
+          assert.equal(m, `models.yaml: models[0].${at}: looks like an API key or other secret (not repeated here); API keys are never stored in profiles; put it in an environment variable and set apiKeyEnv to its name`);
+          assert.ok(!m.includes(SECRET) && !m.includes("plain-but-named-token") && !m.includes("whatever"));
+          return true;
+        },
+        JSON.stringify(at),
+      );
+    }
+    // Ordinary request fields pass, token counts and ids included.
+    const fine = { chat_template_kwargs: { enable_thinking: false }, max_tokens: 10, stop_token_ids: [2], skip_special_tokens: false, min_tokens: 1, top_k: 20, keywords: ["a"] };
+    assert.deepEqual(parseProfile({ ...base, extra: fine }, "x").extra, fine);
   });
 
   test("probe records are keyed by name + baseURL + model", () => {
@@ -209,8 +237,16 @@ describe("local options, key names and role refusals", () => {
 
   test("requireCapability holds servers and replays to their probe records; embedded models always pass", () => {
     const none = { streaming: true, tokenLogprobs: true, promptScoring: false, prefill: false, reasoningField: null, notes: [] };
-    assert.throws(() => requireCapability({ name: "r", backend: "replay" }, none, "evaluator"), /^UserError: model "r" \(recording\) cannot be an evaluator: it gives no prompt log-probabilities; /);
-    assert.throws(() => requireCapability({ name: "o", backend: "openai", flavor: "ollama" }, none, "target"), /model "o" \(ollama\) cannot be a target: .*no prefill.*; use an embedded model/);
+    assert.throws(() => requireCapability({ name: "r", backend: "replay" }, none, "evaluator"), /^UserError: model "r" \(recording\) cannot be an evaluator: its recording gave no prompt log-probabilities; use an embedded model, or a vLLM server as evaluator$/);
+    assert.throws(() => requireCapability({ name: "o", backend: "openai", flavor: "ollama" }, none, "target"), /model "o" \(ollama\) cannot be a target: .*no prefill.*; re-probe it with `concord models probe o`, or use an embedded model, or a vLLM, SGLang or llama-server server as target$/);
+    // A model is never told to use a server of its own kind (its record may be from a bad probe).
+    const vllm = () => requireCapability({ name: "oss", backend: "openai", flavor: "vllm" }, none, "evaluator");
+    assert.throws(vllm, (e: unknown) => {
+      const m = (e as Error).message;
+      assert.equal(m, 'model "oss" (vllm) cannot be an evaluator: its probe record says it gave no prompt log-probabilities; re-probe it with `concord models probe oss`, or use an embedded model as evaluator');
+      return true;
+    });
+    assert.throws(() => requireCapability({ name: "s", backend: "openai", flavor: "sglang" }, none, "continuer"), /or use an embedded model, or a vLLM or llama-server server as continuer$/);
     assert.doesNotThrow(() => requireCapability({ name: "l", backend: "local" }, none, "evaluator"));
     assert.doesNotThrow(() => requireCapability({ name: "o", backend: "openai" }, none, "generator"));
     assert.deepEqual(Object.keys(ROLE_OF_LIST).sort(), ["continuers", "evaluators", "generators", "initiator", "prm", "sanitizer", "targets"]);

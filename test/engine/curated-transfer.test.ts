@@ -2,7 +2,7 @@
 // (a JSONL file of {problemId, cot}, or a folder of <problemId>.txt) instead of asking a model.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadExperimentSpec, runExperiment, specModels } from "../../src/engine/experiment.js";
@@ -56,13 +56,27 @@ for (const layout of ["jsonl", "folder"] as const) {
   });
 }
 
-test("a problem without a curated chain is a one-line error naming the file and the problem", async () => {
+test("curated chains are checked when the run starts, before any model is asked: one line naming the file and the first missing problem", async () => {
   const dir = mkdtempSync(join(tmpdir(), "concord-curated-"));
   writeFileSync(join(dir, "chains.jsonl"), JSON.stringify({ problemId: "demo-1", cot: "3 + 4 = 7." }) + "\n");
-  writeFileSync(join(dir, "spec.yaml"), `problems: { set: builtin, ids: [demo-2] }\nconditions:\n  - { kind: transfer, source: curated, cots: chains.jsonl }\ntargets: [t1]\nout: out\n`);
-  const spec = await loadExperimentSpec(join(dir, "spec.yaml"));
-  const problems = builtinProblems().filter((p) => p.id === "demo-2");
-  const summary = await runExperiment(spec, { problems, models: new Map([["t1", target("t1")]]) });
-  assert.equal(summary.written, 0);
-  assert.equal(summary.errors, 1);
+  const specFor = async (cots: string, ids: string[]) => {
+    writeFileSync(join(dir, "spec.yaml"), `problems: { set: builtin, ids: [${ids.join(", ")}] }\nconditions:\n  - empty\n  - { kind: transfer, source: curated, cots: ${cots} }\ntargets: [t1]\nout: out\n`);
+    return loadExperimentSpec(join(dir, "spec.yaml"));
+  };
+  let asked = 0;
+  const counting: ModelHandle = { name: "t1", thinkingFormat: "think-tags", backend: new ScriptedBackend({ name: "t1", respond: () => (asked++, " 7") }) };
+  const run = async (cots: string, ids: string[]) => {
+    const spec = await specFor(cots, ids);
+    return runExperiment(spec, { problems: builtinProblems().filter((p) => ids.includes(p.id)), models: new Map([["t1", counting]]) });
+  };
+
+  await assert.rejects(run("chains.jsonl", ["demo-1", "demo-2", "demo-3"]), (e: unknown) => {
+    assert.equal((e as Error).message, `${join(dir, "chains.jsonl")}: no chain for problem "demo-2" (2 of the 3 selected problems have none) (transfer cots of source "curated")`);
+    return true;
+  });
+  await assert.rejects(run("missing.jsonl", ["demo-1"]), new RegExp(`^UserError: ${join(dir, "missing.jsonl")}: no such file or folder \\(transfer cots\\)$`));
+  writeFileSync(join(dir, "torn.jsonl"), JSON.stringify({ problemId: "demo-1", cot: "x" }) + "\n{\"problemId\": \n");
+  await assert.rejects(run("torn.jsonl", ["demo-1"]), /torn\.jsonl line 2: not valid JSON$/);
+  assert.equal(asked, 0, "no model was asked");
+  assert.equal(existsSync(join(dir, "out")), false, "nothing written");
 });

@@ -8,7 +8,8 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { freemem, tmpdir } from "node:os";
 import { join } from "node:path";
-import { backendFor, cacheDir, experimentRoles, modelIdentity, openModels } from "../../src/engine/models.js";
+import { backendFor, cacheDir, experimentRoles, modelIdentity, openModels, probeProfile } from "../../src/engine/models.js";
+import { openSettings } from "../../src/config/settings.js";
 import { LocalBackend } from "../../src/backends/local.js";
 import { collect, type CompletionRequest } from "../../src/backends/types.js";
 import { estimateMemory } from "../../src/backends/local/pool.js";
@@ -225,7 +226,7 @@ describe("roles and probe records", () => {
     writeFileSync(modelsFile, JSON.stringify({ models: [{ name: "laptop", backend: "openai", baseURL: double.baseURL, model: "m", capabilities: caps }] }));
     const models = openModels({ modelsFile, env: { CONCORD_CONFIG_DIR: tmp("cfg-roles") }, download: false });
     try {
-      await assert.rejects(models.get("laptop", "evaluator"), /^UserError: model "laptop" \(llama-server\) cannot be an evaluator: it gives no prompt log-probabilities; use an embedded model or a vLLM server as evaluator$/);
+      await assert.rejects(models.get("laptop", "evaluator"), /^UserError: model "laptop" \(llama-server\) cannot be an evaluator: its probe record says it gave no prompt log-probabilities; re-probe it with `concord models probe laptop`, or use an embedded model, or a vLLM server as evaluator$/);
       await assert.rejects(models.get("laptop", ["generator", "target"]), /cannot be a target: .*no prefill/);
       const h = await models.get("laptop", "generator");
       assert.equal(h.name, "laptop");
@@ -348,5 +349,47 @@ describe("nothing configured", () => {
     const out = JSON.parse(r.stdout);
     assert.equal(out.chain.sentences.length, 1);
     assert.equal(out.chain.sentences[0].author, "local");
+  });
+});
+
+describe("probeProfile", () => {
+  const closedPort = async () => {
+    const srv = createServer();
+    await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+    const port = (srv.address() as AddressInfo).port;
+    await new Promise<void>((r) => srv.close(() => r()));
+    return port;
+  };
+
+  test("records what a reachable server can do", async () => {
+    const server = await startProtocolDouble({ flavor: "vllm" });
+    try {
+      const settings = openSettings({ cwd: tmp("probe-ok"), env: {} });
+      const p = parseProfile({ name: "oss", backend: "openai", baseURL: server.baseURL, model: server.model }, "test");
+      const rec = await probeProfile(p, { settings, timeoutMs: 5000 });
+      assert.deepEqual([rec.flavor, rec.promptScoring, rec.prefill], ["vllm", true, true]);
+      assert.deepEqual(settings.probe(p), rec);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test("an unreachable server, or an embedded file that will not load, is one line and leaves the earlier record", async () => {
+    const settings = openSettings({ cwd: tmp("probe-fail"), env: {} });
+    const p = parseProfile({ name: "oss", backend: "openai", baseURL: `http://127.0.0.1:${await closedPort()}/v1`, model: "m", flavor: "vllm" }, "test");
+    const earlier = settings.saveProbe(p, { streaming: true, tokenLogprobs: true, promptScoring: true, prefill: true, reasoningField: null, notes: ["earlier"] });
+    await assert.rejects(probeProfile(p, { settings, timeoutMs: 2000 }), (e: unknown) => {
+      assert.ok(e instanceof UserError);
+      assert.match(e.message, /^model "oss": probe failed, nothing recorded: cannot reach http:\/\/127\.0\.0\.1:\d+\/v1 \(ECONNREFUSED\)/);
+      assert.doesNotMatch(e.message, /\n/);
+      return true;
+    });
+    assert.deepEqual(settings.probe(p), earlier);
+
+    const bad = tmp("not-a-model.gguf");
+    writeFileSync(bad, "not a gguf file");
+    const local = parseProfile({ name: "tiny", backend: "local", model: "x", path: bad, threads: 1 }, "test");
+    await assert.rejects(probeProfile(local, { settings, timeoutMs: 5000 }), /^UserError: model "tiny": probe failed, nothing recorded: /);
+    assert.equal(settings.probe(local), undefined);
   });
 });

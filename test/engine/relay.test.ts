@@ -4,7 +4,8 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { parseJudgeGrade, PrmScorer, runRelay } from "../../src/engine/relay.js";
+import { compareAnswers, parseJudgeGrade, PrmScorer, runComparison, runRelay } from "../../src/engine/relay.js";
+import { renderRelay } from "../../src/commands/relay.js";
 import type { ModelHandle } from "../../src/engine/models.js";
 import type { Problem } from "../../src/core/types.js";
 import { ScriptedBackend, type ScriptedBackendOptions } from "./_scripted-backend.js";
@@ -36,11 +37,37 @@ describe("runRelay", () => {
     assert.equal(byHand.sentences[3].trim(), "Wait, he also finds one.");
     assert.equal(byHand.answer.grade.answer, "8");
     assert.equal(byHand.agrees, false);
+    assert.equal(byHand.comparison, "differs");
     // Still 7 after "Wait, he also finds one." (sentence 3); 8 after "That makes eight." (sentence 4).
     assert.deepEqual(byHand.departure, { sentence: 4, answer: "8" });
     // The continuer was prefilled with the initiator's first three sentences in an open block.
     const contReq = cont.backend.streamCalls.find((q) => prefixOf(q) === "<think> Tom starts with 3. He buys 4 more. Three plus four is seven.");
     assert.ok(contReq, "prefilled continuation request");
+  });
+
+  test("two missing answers are no departure: 'no answer from either' in the run, the JSON and the text", async () => {
+    const init = handle({ name: "init", respond: (req) => (prefixOf(req).includes("</think>") ? " I cannot say." : " Tom likes apples. He is happy. They are red. It is sunny.</think>") });
+    const cont = handle({ name: "cont", respond: (req) => (prefixOf(req).includes("</think>") ? " No idea." : " Birds sing.</think>") });
+    const r = await runRelay({ problem, initiator: init, continuers: [cont], cuts: [1], answerTokens: 10 });
+    const run = r.runs[0];
+    assert.equal(r.initiator.answer.grade.answer, "");
+    assert.equal(run.answer.grade.answer, "");
+    assert.equal(run.comparison, "no-answer");
+    assert.equal(run.agrees, false);
+    assert.equal(run.departure, null);
+    assert.equal(JSON.parse(JSON.stringify(r)).runs[0].comparison, "no-answer");
+    const text = renderRelay(r);
+    assert.match(text, /^continuer cont from after sentence 2: no answer, no answer from either$/m);
+    assert.match(text, /^initiator init: 4 sentences, no answer$/m);
+    assert.doesNotMatch(text, /differs|departs/);
+  });
+
+  test("the comparison of a relay saved before it was recorded", () => {
+    const reply = (answer: string) => ({ target: "x", raw: answer, grade: { answer, correct: false } });
+    assert.equal(runComparison({ agrees: false, answer: reply("") }, { answer: reply("") }), "no-answer");
+    assert.equal(runComparison({ agrees: false, answer: reply("8") }, { answer: reply("7") }), "differs");
+    assert.equal(runComparison({ agrees: true, answer: reply("7") }, { answer: reply("7") }), "agrees");
+    assert.equal(compareAnswers(reply(""), reply("7")), "differs");
   });
 
   test("a manual cut outside the chain is refused with the valid range", async () => {

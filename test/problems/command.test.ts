@@ -108,6 +108,25 @@ describe("concord problems", { concurrency: 2 }, () => {
     assert.match(r.stderr, /generic\.jsonl line 3: field "key" repeats id a/);
   });
 
+  test("--fields or --kind on a file read as a known dataset is a usage error, not silently ignored", async () => {
+    const [gsm, medcalc, builtin, forced] = await Promise.all([
+      concord("problems", `${SHARED}/gsm8k/test.jsonl`, "--fields", "question=foo"),
+      concord("problems", `${SHARED}/medcalc-bench/test_data.csv`, "--kind", "exact", "--limit", "1"),
+      concord("problems", "builtin", "--fields", "answer=x"),
+      // Asked to read it as generic JSONL, the mapping applies (and "foo" is in no row).
+      concord("problems", `${SHARED}/gsm8k/test.jsonl`, "--format", "jsonl", "--fields", "question=foo", "--limit", "1"),
+    ]);
+    assert.equal(gsm.code, 2);
+    assert.equal(gsm.stdout, "");
+    assert.equal(gsm.stderr, `concord: --fields applies only to generic JSONL/CSV; ${SHARED}/gsm8k/test.jsonl is read as gsm8k (add --format jsonl or --format csv to map its fields yourself)\n`);
+    assert.equal(medcalc.code, 2);
+    assert.match(medcalc.stderr, /^concord: --kind applies only to generic JSONL\/CSV; .* is read as medcalc /);
+    assert.equal(builtin.code, 2);
+    assert.match(builtin.stderr, /is read as builtin/);
+    assert.notEqual(forced.code, 0);
+    assert.match(forced.stderr, /"foo"/);
+  });
+
   test("bad flags are usage errors; --help documents the JSON output", async () => {
     const [bad, help] = await Promise.all([concord("problems", "builtin", "--limit", "zero"), concord("problems", "--help")]);
     assert.notEqual(bad.code, 0);

@@ -75,7 +75,7 @@ describe("append and read", () => {
   test("a bad record names its file, line and field", async () => {
     const dir = tmp();
     const bad = { ...rec(), condition: { kind: "sideways", variant: "full" } };
-    writeFileSync(join(dir, "a.jsonl"), JSON.stringify(rec()) + "\n" + JSON.stringify(bad) + "\n" + JSON.stringify(rec({ problemId: "9" })) + "\n");
+    writeFileSync(join(dir, RESULTS_FILE), JSON.stringify(rec()) + "\n" + JSON.stringify(bad) + "\n" + JSON.stringify(rec({ problemId: "9" })) + "\n");
     const { records, issues } = await readResults(dir);
     assert.equal(records.length, 2);
     assert.equal(issues.length, 1);
@@ -86,6 +86,23 @@ describe("append and read", () => {
 
   test("a missing folder is a clear error", async () => {
     await assert.rejects(readResults(join(tmp(), "nope")), /no such results folder/);
+  });
+
+  test("only results.jsonl is read: other JSON Lines files in the folder are not results", async () => {
+    const dir = tmp();
+    writeFileSync(join(dir, "problems.jsonl"), '{"question": "2+2?", "answer": "4"}\n'.repeat(50));
+    await assert.rejects(readResults(dir), (e: unknown) => {
+      assert.equal((e as Error).message, `${dir}: not a results folder (no results.jsonl)`);
+      return true;
+    });
+    assert.deepEqual(await readResults(dir, { missingOk: true }), { records: [], issues: [] });
+    await appendResult(dir, rec());
+    const read = await readResults(dir);
+    assert.equal(read.records.length, 1);
+    assert.deepEqual(read.issues, [], "problems.jsonl was not read");
+    const file = join(dir, RESULTS_FILE);
+    await assert.rejects(readResults(file), /results\.jsonl: not a folder \(a results folder holds results\.jsonl\)$/);
+    await assert.rejects(readResults(file, { missingOk: true }), /not a folder/);
   });
 });
 

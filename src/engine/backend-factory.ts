@@ -7,11 +7,11 @@ import { homedir } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 import type { ModelProfile } from "../config/profile.js";
 import { oneLine, UserError } from "../errors.js";
-import { CachedBackend, stableStringify } from "./cache.js";
-import type { DownloadProgress } from "./download.js";
-import type { LocalGpu, LocalModelPool } from "./local/pool.js";
-import { RecordingBackend, type Recorder } from "./recorder.js";
-import type { Backend } from "./types.js";
+import { CachedBackend, stableStringify } from "../backends/cache.js";
+import type { DownloadProgress } from "../backends/download.js";
+import type { LocalGpu, LocalModelPool } from "../backends/local/pool.js";
+import { RecordingBackend, type Recorder } from "../backends/recorder.js";
+import type { Backend } from "../backends/types.js";
 
 /** Told about a download while it runs, and when it ends. */
 export interface DownloadListener {
@@ -51,7 +51,8 @@ export async function modelIdentity(profile: ModelProfile, modelPath?: string): 
   if (profile.backend === "local") {
     const path = await realpath(modelPath ?? profile.path ?? profile.model);
     const st = await stat(path);
-    return stableStringify({ backend: "local", path, size: st.size, mtimeMs: Math.round(st.mtimeMs), kvCache: profile.kvCache ?? "f32" });
+    // text: how generated tokens become text; a change there (BOS no longer shown) must not be served old answers.
+    return stableStringify({ backend: "local", path, size: st.size, mtimeMs: Math.round(st.mtimeMs), kvCache: profile.kvCache ?? "f32", text: 2 });
   }
   return stableStringify({
     backend: profile.backend,
@@ -71,7 +72,7 @@ async function resolveModel(spec: string, opts: BackendOptions): Promise<string>
   let p = resolving.get(spec);
   if (!p) {
     p = (async () => {
-      const { resolveModelSpec } = await import("./models.js");
+      const { resolveModelSpec } = await import("../backends/models.js");
       const listener = opts.download;
       try {
         const path = await resolveModelSpec(spec, { env: opts.env, onProgress: listener ? (x) => listener.onProgress(x) : undefined });
@@ -96,7 +97,7 @@ async function poolFor(profile: ModelProfile): Promise<LocalModelPool | undefine
   const key = `${profile.threads ?? ""}|${String(profile.gpu ?? "")}`;
   let pool = pools.get(key);
   if (!pool) {
-    const { LocalModelPool } = await import("./local/pool.js");
+    const { LocalModelPool } = await import("../backends/local/pool.js");
     pool = new LocalModelPool({ threads: profile.threads, gpu: profile.gpu as LocalGpu | undefined });
     pools.set(key, pool);
   }
@@ -117,7 +118,7 @@ async function innerBackend(profile: ModelProfile, opts: BackendOptions): Promis
     case "local": {
       const spec = profile.path ?? profile.model;
       const modelPath = await resolveModel(spec, opts);
-      const { LocalBackend } = await import("./local.js");
+      const { LocalBackend } = await import("../backends/local.js");
       const backend = new LocalBackend({
         name: profile.name,
         modelPath,
@@ -137,11 +138,11 @@ async function innerBackend(profile: ModelProfile, opts: BackendOptions): Promis
       return { backend, modelPath };
     }
     case "openai": {
-      const { OpenAIBackend } = await import("./openai.js");
+      const { OpenAIBackend } = await import("../backends/openai.js");
       return { backend: new OpenAIBackend(profile, { env: opts.env }) };
     }
     case "replay": {
-      const { ReplayBackend, loadRecording } = await import("./replay.js");
+      const { ReplayBackend, loadRecording } = await import("../backends/replay.js");
       const rec = await loadRecording(profile.recording!);
       // A recording of several models: serve only the exchanges of the one this profile names
       // (by its model, else its name); a recording of one model serves it under any name.
