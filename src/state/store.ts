@@ -10,6 +10,8 @@ import type { ConsistencySnapshot, EngineEvent, EngineListener, TargetAnswer } f
 import type { CutName, RelayResult, RelayRun } from "../engine/relay.js";
 import type { Screen } from "../ui/keys.js";
 import { oneLine } from "../errors.js";
+import { count } from "../ui/words.js";
+import { SessionReplay } from "./session-replay.js";
 
 /** What the store needs from the engine's ChainBuilder (src/engine/ensemble.ts). */
 export interface ChainDriver {
@@ -31,6 +33,8 @@ export interface EventSource {
   on(listener: EngineListener): (() => void) | void;
   cancel?(): unknown;
   close?(): unknown;
+  /** Ask again for this chain (the TargetPanel's update): after a resume, or when a cancel left the answers behind. */
+  update?(chain: Chain, opts?: { force?: boolean }): unknown;
 }
 
 export interface Roles {
@@ -103,6 +107,10 @@ export interface TargetsView {
   pending: Record<string, number>;
   /** Every answer, in arrival order (saved with the session). */
   log: TargetAnswer[];
+  /** The answers given for the chain as it stands (for it or a shorter part of it): an undo drops
+   * those of the sentences removed, so the panel never shows answers for a chain that is gone. */
+  valid: TargetAnswer[];
+  /** Consistency per chain length, only for lengths of the chain as it stands. */
   history: ConsistencySnapshot[];
 }
 
@@ -145,6 +153,8 @@ export interface ConcordData {
   /** A race is being prepared (models loading). */
   loading: boolean;
   relay: RelayView;
+  /** A saved session is being replayed (its chain has `total` sentences); nothing is saved. */
+  replay?: { total: number };
 }
 
 export interface ConcordActions {
@@ -156,8 +166,11 @@ export interface ConcordActions {
   setStatus(text: string): void;
   select(delta: number): void;
   selectId(id: string): void;
-  /** Open a race on a problem (and resume a chain/targets/session when given). */
-  openProblem(problem: Problem, resume?: Partial<Pick<SessionSnapshot, "chain" | "targets">> & { info?: SessionInfo }): Promise<void>;
+  /** Open a race on a problem (and resume a chain/targets/session when given). With `replay`,
+   * the saved chain is stepped through as recorded, without models. */
+  openProblem(problem: Problem, resume?: Partial<Pick<SessionSnapshot, "chain" | "targets" | "roles">> & { info?: SessionInfo; replay?: boolean }): Promise<void>;
+  /** In a replay: continue live (with the configured models) from the sentence reached, as a new session. */
+  goLive(): Promise<void>;
   startStep(): void;
   acceptPick(): void;
   /** Accept the selected candidate; an override when it is not the evaluator's pick. */
@@ -207,7 +220,22 @@ export interface StoreOptions {
 }
 
 const EMPTY_RACE: RaceView = { step: 0, lanes: [], awaiting: false, generating: false };
-const EMPTY_TARGETS: TargetsView = { answers: {}, pending: {}, log: [], history: [] };
+const EMPTY_TARGETS: TargetsView = { answers: {}, pending: {}, log: [], valid: [], history: [] };
+
+/** Latest answer per target: the one for the longest chain, the later one on a tie. */
+function latestAnswers(valid: TargetAnswer[]): Record<string, TargetAnswer> {
+  const out: Record<string, TargetAnswer> = {};
+  for (const a of valid) if (!out[a.target] || out[a.target].chainLength <= a.chainLength) out[a.target] = a;
+  return out;
+}
+
+/** The targets view of a chain of `length` sentences: what belongs to a longer chain is dropped. */
+export function targetsUpTo(t: TargetsView, length: number, keepLength = true): TargetsView {
+  const fits = (l: number) => (keepLength ? l <= length : l < length);
+  const valid = t.valid.filter((a) => fits(a.chainLength));
+  const pending = Object.fromEntries(Object.entries(t.pending).filter(([, l]) => l <= length));
+  return { ...t, valid, answers: latestAnswers(valid), pending, history: t.history.filter((h) => fits(h.chainLength)) };
+}
 const MAX_ERRORS = 20;
 
 function emptyData(): ConcordData {
@@ -250,6 +278,8 @@ export function applyEvents(s: ConcordData, events: EngineEvent[], chainFrom?: (
   let status = s.status;
   let errors = s.errors;
   let selected = s.selected;
+  // The chain length as the events in this batch leave it (the engine's may be further on).
+  let length = s.chain.sentences.length;
   let lanesCopied = false;
   let chainChanged = false;
   const lanes = () => {
@@ -320,15 +350,20 @@ export function applyEvents(s: ConcordData, events: EngineEvent[], chainFrom?: (
         race = { ...race, awaiting: false, generating: false, acceptedId: ev.sentence.acceptedId };
         chain = chainFrom ? chainFrom() : { ...chain, sentences: [...chain.sentences, ev.sentence] };
         chainChanged = true;
+        length = ev.step + 1;
+        // Answers at this length were for another sentence here (one since undone).
+        targets = targetsUpTo(targets, length, false);
         if (auto.mode === "steps") auto = auto.remaining <= 1 ? { mode: "off" } : { mode: "steps", remaining: auto.remaining - 1 };
-        status = `sentence ${chain.sentences.length} accepted (${ev.sentence.decision})`;
+        status = `sentence ${length} accepted (${ev.sentence.decision})`;
         break;
       case "sentence-undone":
         race = { ...EMPTY_RACE, step: ev.step };
         lanesCopied = true;
         chain = chainFrom ? chainFrom() : { ...chain, sentences: chain.sentences.slice(0, -1), finished: false };
         chainChanged = true;
-        status = `undone: ${chain.sentences.length} sentences`;
+        length = ev.step;
+        targets = targetsUpTo(targets, length);
+        status = `undone: ${count(length, "sentence")} left`;
         break;
       case "chain-finished":
         chain = chainFrom ? chainFrom() : { ...chain, finished: ev.reason === "end-of-thought" || chain.finished };
@@ -344,10 +379,13 @@ export function applyEvents(s: ConcordData, events: EngineEvent[], chainFrom?: (
         const a = ev.answer;
         const pending = { ...targets.pending };
         if (pending[a.target] !== undefined && pending[a.target] <= a.chainLength) delete pending[a.target];
-        targets = { ...targets, answers: { ...targets.answers, [a.target]: a }, pending, log: [...targets.log, a] };
+        // Kept in the log either way; shown only while its chain is (part of) the one on screen.
+        const valid = a.chainLength <= length ? [...targets.valid, a] : targets.valid;
+        targets = { ...targets, valid, answers: latestAnswers(valid), pending, log: [...targets.log, a] };
         break;
       }
       case "consistency":
+        if (ev.snapshot.chainLength > length) break;
         targets = { ...targets, history: [...targets.history.filter((h) => h.chainLength !== ev.snapshot.chainLength), ev.snapshot] };
         break;
       case "progress":
@@ -356,6 +394,12 @@ export function applyEvents(s: ConcordData, events: EngineEvent[], chainFrom?: (
       case "cancelled": {
         // A cancelled step is over in the engine: its candidates stay in view, but none can be chosen.
         // Targets cancel a round whenever a newer sentence supersedes it: that must not stop an auto-run.
+        const round = /^targets at (\d+)/.exec(ev.what);
+        if (round) {
+          const at = Number(round[1]);
+          targets = { ...targets, pending: Object.fromEntries(Object.entries(targets.pending).filter(([, l]) => l !== at)) };
+          break;
+        }
         if (!ev.what.startsWith("step")) break;
         race = { ...race, generating: false, awaiting: false };
         auto = { mode: "off" };
@@ -391,6 +435,13 @@ export function createConcordStore(opts: StoreOptions = {}): ConcordStore {
   let relayCtrl: AbortController | undefined;
   /** Counts openProblem calls: only the latest one's race is kept. */
   let opening = 0;
+  // The auto-run in progress, if any. It is the store's, not the view's `auto`: the step that
+  // G or n cancels to start the run reports "cancelled", and pause must still reach the run.
+  let autoSeq = 0;
+  let autoLive = false;
+  let pauseWanted = false;
+  /** Set while a saved session is replayed. */
+  let replayer: SessionReplay | undefined;
 
   const store = createStore<ConcordState>()((set, get) => {
     const fail = (what: string, err: unknown) => {
@@ -425,6 +476,33 @@ export function createConcordStore(opts: StoreOptions = {}): ConcordStore {
       });
     };
     const selectedLane = (): Lane | undefined => get().race.lanes[get().selected];
+    /** Forget the auto-run in progress: a later outcome of it changes nothing. */
+    const stopAuto = () => {
+      autoSeq++;
+      autoLive = false;
+      pauseWanted = false;
+    };
+    /** Ask the targets again when the view is behind the chain and nothing is being asked. */
+    const refreshTargets = () => {
+      const src = handle?.targets;
+      if (!src?.update || replayer) return;
+      get().flush(); // a round may have started already: its events are only queued
+      const { chain, targets } = get();
+      const length = chain.sentences.length;
+      if (length === 0 || targets.history.some((h) => h.chainLength === length) || Object.values(targets.pending).includes(length)) return;
+      try {
+        void Promise.resolve(src.update(handle!.builder.getChain(), { force: true })).catch((err) => {
+          if ((err as { name?: string })?.name !== "AbortError") fail("targets", err);
+        });
+      } catch (err) {
+        fail("targets", err);
+      }
+    };
+    /** In a replay, a decision takes the recorded one. */
+    const followRecord = () => {
+      if (get().chain.sentences.length >= (replayer?.total ?? 0)) return set({ status: `the end of the recording: L continues live` });
+      decide("follow the record", () => replayer!.follow());
+    };
     /** A decision needs a step the engine still holds open. */
     const stepOpen = (): boolean => {
       const { race, chain } = get();
@@ -454,7 +532,8 @@ export function createConcordStore(opts: StoreOptions = {}): ConcordStore {
           return i >= 0 ? { selected: i } : {};
         }),
       openProblem: async (problem, resume) => {
-        if (!opts.createRace) {
+        const replaying = resume?.replay && resume.chain ? new SessionReplay(resume.chain, resume.targets) : undefined;
+        if (!replaying && !opts.createRace) {
           set({ status: "no models are configured: see Models & settings (5)" });
           return;
         }
@@ -463,29 +542,35 @@ export function createConcordStore(opts: StoreOptions = {}): ConcordStore {
         relayCtrl?.abort();
         relayCtrl = undefined;
         await closeHandle();
+        stopAuto();
+        replayer = undefined;
         const info: SessionInfo = resume?.info ?? { id: sessionId(problem, now()), createdAt: now().toISOString() };
+        const startChain = replaying ? replaying.getChain() : resume?.chain ? copyChain(resume.chain) : { sentences: [], finished: false };
         set({
           ...emptyData(),
           screen: "race",
           showTargets: get().showTargets,
           problem,
           loading: true,
-          status: `loading models for ${problem.source}/${problem.id}...`,
-          chain: resume?.chain ? copyChain(resume.chain) : { sentences: [], finished: false },
-          targets: resume?.targets
-            ? {
-                answers: Object.fromEntries(resume.targets.answers.map((a) => [a.target, a])),
-                pending: {},
-                log: [...resume.targets.answers],
-                history: [...resume.targets.consistency],
-              }
-            : EMPTY_TARGETS,
+          status: replaying ? `replaying ${problem.source}/${problem.id}...` : `loading models for ${problem.source}/${problem.id}...`,
+          chain: startChain,
+          // A replay brings the saved answers back as its chain reaches their lengths.
+          targets:
+            resume?.targets && !replaying
+              ? targetsUpTo(
+                  { answers: {}, pending: {}, log: [...resume.targets.answers], valid: [...resume.targets.answers], history: [...resume.targets.consistency] },
+                  startChain.sentences.length,
+                )
+              : EMPTY_TARGETS,
           session: info,
+          replay: replaying ? { total: replaying.total } : undefined,
         });
         const mine = ++opening;
         let made: RaceHandle;
         try {
-          made = await opts.createRace!(problem, resume?.chain);
+          made = replaying
+            ? { builder: replaying, roles: resume?.roles ?? { generators: [], evaluators: [], targets: [] } }
+            : await opts.createRace!(problem, resume?.chain);
         } catch (err) {
           if (mine !== opening) return;
           set({ loading: false });
@@ -509,24 +594,50 @@ export function createConcordStore(opts: StoreOptions = {}): ConcordStore {
           const off = src?.on(listener);
           if (typeof off === "function") unsubs.push(off);
         }
+        replayer = replaying;
         const chain = copyChain(handle.builder.getChain());
-        set({ roles: handle.roles, loading: false, chain, status: resume?.chain ? `resumed: ${chain.sentences.length} sentences` : "ready" });
+        const status = replaying
+          ? `replay of ${count(replaying.total, "sentence")}: a or enter follows the record, G replays to the end, L continues live`
+          : resume?.chain
+            ? `resumed (live): ${count(chain.sentences.length, "sentence")}`
+            : "ready";
+        set({ roles: handle.roles, loading: false, chain, status });
+        // A resumed chain was last asked about (if at all) before it was saved: ask again.
+        if (!replaying && resume?.chain) refreshTargets();
         if (!chain.finished) get().startStep();
       },
+      goLive: async () => {
+        const { problem, chain, targets, replay } = get();
+        if (!replay || !problem) return set({ status: "not a replay: the race is already live" });
+        if (!opts.createRace) return set({ status: "no models are configured: see Models & settings (5)" });
+        get().flush();
+        // A new session: the replayed file keeps its whole chain.
+        await get().openProblem(problem, {
+          chain: copyChain(chain),
+          targets: { answers: targets.valid, consistency: targets.history },
+        });
+      },
       startStep: () => {
+        refreshTargets();
         if (get().chain.finished) {
           set({ status: "the chain is finished (u to undo the last sentence)" });
+          return;
+        }
+        if (replayer && get().chain.sentences.length >= replayer.total) {
+          set({ status: `the end of the recording (${count(replayer.total, "sentence")}): L continues live` });
           return;
         }
         void call("step", (b) => b.startStep());
       },
       acceptPick: () => {
+        if (replayer) return followRecord();
         if (!stepOpen()) return;
         const { race } = get();
         if (!race.pick) return set({ status: "no pick yet: wait for the scores, or choose one (enter)" });
         decide("accept", (b) => b.accept(race.pick!));
       },
       choose: () => {
+        if (replayer) return followRecord();
         if (!stepOpen()) return;
         const lane = selectedLane();
         if (!lane?.done) return set({ status: "that candidate is not finished yet" });
@@ -549,20 +660,42 @@ export function createConcordStore(opts: StoreOptions = {}): ConcordStore {
         decide("undo", (b) => b.undo());
       },
       autoRun: (n) => {
-        set({ auto: n === "end" ? { mode: "end" } : { mode: "steps", remaining: n }, paused: false, status: n === "end" ? "auto-run to the end" : `auto-run ${n} steps` });
+        const id = ++autoSeq;
+        autoLive = true;
+        pauseWanted = false;
+        const modeOf = (left: number | "end"): AutoMode => (left === "end" ? { mode: "end" } : { mode: "steps", remaining: left });
+        set({ auto: modeOf(n), paused: false, status: n === "end" ? "auto-run to the end" : `auto-run ${count(n, "step")}` });
         // A step waiting for a human would block the run. When the evaluator has picked, that pick
         // is the run's first step (nothing is drawn twice, and a replay can go on); otherwise the
         // step's candidates are dropped and redrawn.
+        get().flush();
         const { race } = get();
         void call("auto-run", async (b) => {
-          if (race.awaiting && race.pick) {
-            await b.accept(race.pick);
-            if (n !== "end" && n <= 1) return "count";
-            return b.runSteps(n === "end" ? n : n - 1);
+          let left = n;
+          let accepted = false;
+          if (race.awaiting && race.pick && !replayer) {
+            try {
+              await b.accept(race.pick);
+              accepted = true;
+            } catch {
+              // the step moved on meanwhile (a regenerate just typed): start from a fresh one
+            }
           }
-          await b.cancel();
-          return b.runSteps(n);
+          if (accepted && n !== "end") {
+            if (n <= 1) return "count";
+            left = n - 1;
+          }
+          if (!accepted) await b.cancel();
+          // The step just cancelled reported "cancelled", which ends an auto-run: this one starts now.
+          get().flush();
+          if (id !== autoSeq) return "superseded";
+          if (pauseWanted) return "paused";
+          set({ auto: modeOf(left) });
+          return b.runSteps(left);
         }).then((outcome) => {
+          if (id !== autoSeq) return;
+          autoLive = false;
+          pauseWanted = false;
           get().flush();
           set({ auto: { mode: "off" }, paused: false });
           const s = get();
@@ -570,11 +703,13 @@ export function createConcordStore(opts: StoreOptions = {}): ConcordStore {
         });
       },
       pause: () => {
-        if (get().auto.mode === "off") return set({ status: "no auto-run to pause (n or G starts one)" });
+        if (!autoLive) return set({ status: "no auto-run to pause (n or G starts one)" });
+        pauseWanted = true;
         set({ paused: true, status: "pausing after this step" });
         void call("pause", (b) => b.pause());
       },
       cancel: () => {
+        stopAuto();
         set((s) => ({ auto: { mode: "off" }, paused: false, status: "cancelled", race: { ...s.race, generating: false } }));
         void call("cancel", (b) => b.cancel());
         try {
@@ -662,8 +797,19 @@ export function createConcordStore(opts: StoreOptions = {}): ConcordStore {
         if (quiet && changes.race?.lanes.some((l) => l.error && quiet(l.error))) {
           changes.race = { ...changes.race, lanes: changes.race.lanes.map((l) => (l.error && quiet(l.error) ? { ...l, error: undefined } : l)) };
         }
+        if (replayer && batch.some((e) => e.type === "awaiting-decision")) {
+          // Say what the record did here, and show its choice selected.
+          const rec = replayer.recorded();
+          const lanes = changes.race?.lanes ?? get().race.lanes;
+          const at = rec?.acceptedId ? lanes.findIndex((l) => l.id === rec.acceptedId) : -1;
+          if (at >= 0) changes.selected = at;
+          const n = (changes.chain ?? get().chain).sentences.length + 1;
+          const what = rec ? (rec.decision === "human-written" ? "a sentence written by hand" : `${rec.acceptedId ?? rec.author} (${rec.decision})`) : "";
+          changes.status = `replay ${n}/${replayer.total}: the record took ${what} · a/enter follows · L continues live here`;
+        }
         set(changes);
-        if (batch.some((e) => KEEP.has(e.type))) save();
+        // A replay never writes: the file replayed keeps its whole chain.
+        if (!replayer && batch.some((e) => KEEP.has(e.type))) save();
       },
       dispose: async () => {
         disposed = true;

@@ -35,7 +35,16 @@ export interface AppProps {
 }
 
 /** Names of the control characters that can come batched with other keys. */
-const CHAR_NAMES: Record<string, string> = { "\r": "enter", "\n": "enter", "\t": "tab", "\u007f": "backspace", "\b": "backspace", " ": "space" };
+const CHAR_NAMES: Record<string, string> = {
+  // ctrl+a .. ctrl+z, as the binding table names them ("ctrl+c")
+  ...Object.fromEntries(Array.from({ length: 26 }, (_, i) => [String.fromCharCode(i + 1), `ctrl+${String.fromCharCode(97 + i)}`])),
+  "\r": "enter",
+  "\n": "enter",
+  "\t": "tab",
+  "\u007f": "backspace",
+  "\b": "backspace",
+  " ": "space",
+};
 
 const TABS: Array<{ screen: Screen; label: string }> = [
   { screen: "problems", label: "Problems" },

@@ -42,7 +42,8 @@ export type Action =
   | "add-profile"
   | "edit-profile"
   | "remove-profile"
-  | "export";
+  | "export"
+  | "go-live";
 
 export interface Binding {
   action: Action;
@@ -82,6 +83,7 @@ export const DEFAULT_BINDINGS: Binding[] = [
   { action: "toggle-targets", keys: ["t"], description: "show or hide the targets", screens: ["race"] },
   { action: "next-step", keys: ["s"], description: "start the next step", screens: ["race"] },
   { action: "export", keys: ["x"], description: "export chain .txt + .md", screens: ["race"] },
+  { action: "go-live", keys: ["L"], description: "replay: go on live here", screens: ["race"] },
   { action: "cut-prev", keys: ["left", "h"], description: "move the cut earlier", screens: ["relay"] },
   { action: "cut-next", keys: ["right", "l"], description: "move the cut later", screens: ["relay"] },
   { action: "run-relay", keys: ["enter", "r"], description: "run relay (from this cut)", screens: ["relay"] },

@@ -257,7 +257,10 @@ async function run(opts: LaunchOptions): Promise<void> {
   if (traceStart) {
     void store.getState().openProblem(traceStart.problem);
   } else if (resume) {
-    void store.getState().openProblem(resume.problem, { chain: resume.chain, targets: resume.targets, info: { id: resume.id, file: resumeFile, createdAt: resume.createdAt } });
+    // `concord replay <session>` steps through the saved chain as recorded (L goes on live);
+    // `--session` resumes it live at once.
+    const replay = !opts.session && !!opts.replay;
+    void store.getState().openProblem(resume.problem, { chain: resume.chain, targets: resume.targets, roles: resume.roles, replay, info: { id: resume.id, file: resumeFile, createdAt: resume.createdAt } });
   } else {
     const first = demo.find((p) => p.id === "demo-1") ?? demo[0];
     void store.getState().openProblem(first);

@@ -3,7 +3,8 @@
 // backend, so the real candidates of every generator stream in with their recorded timing, and the
 // race runs in paper mode, where following the recorded picks rebuilds the recorded chain. Any
 // other recording serves every role from one replay backend.
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
 import { dirname, join, resolve } from "node:path";
@@ -129,35 +130,67 @@ function existing(...paths: string[]): string | undefined {
   return paths.find((p) => existsSync(p));
 }
 
+/** The project's root (this file is in src/ui or dist/ui): recordings are often imported there. */
+const PROJECT_ROOT = fileURLToPath(new URL("../..", import.meta.url));
+
+/** The first answer of `find` for `dir` or one of its parents (a few levels up). */
+function upFrom<T>(dir: string, find: (d: string) => T | undefined, levels = 4): T | undefined {
+  for (let d = dir, i = 0; i <= levels; i++) {
+    const found = find(d);
+    if (found !== undefined) return found;
+    const up = dirname(d);
+    if (up === d) break;
+    d = up;
+  }
+  return undefined;
+}
+
+function isDir(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 /**
- * The problem a trace was made on, found beside the trace: the genex outputs files list the same
- * items in the same order (giving the Row Number), and the MedCalc-Bench CSV holds the full row.
- * Without them, a stand-in that says the question is unknown (replay matches on the thinking only).
+ * The problem a trace was made on, found from the trace's source (a row file or the folder of
+ * them, as `concord import trace` names it in the header; a relative path is tried from here, from
+ * the recording's folder and from the project root): the genex outputs files beside it list the
+ * same items in the same order (giving the Row Number, unless the header has it), and the
+ * MedCalc-Bench CSV holds the full row. Without them, a stand-in that says where the question
+ * would come from (replay matches on the thinking only).
  */
 export async function traceProblem(rec: Recording, tr: TraceReplay): Promise<Problem> {
+  const src = typeof rec.header.source === "string" ? rec.header.source : undefined;
+  const traceFile = src ? existing(...[process.cwd(), dirname(rec.file), PROJECT_ROOT].map((base) => resolve(base, src))) : undefined;
+  const why = !src
+    ? "the recording names no source"
+    : !traceFile
+      ? `its source ${src} is not found from here (run from the folder it was imported in)`
+      : `no genex outputs or MedCalc-Bench CSV beside ${src} (import with --rows to record Row Numbers)`;
   const fallback: Problem = {
     id: tr.rowNumber ?? tr.problemTag,
     source: "replay",
-    messages: [{ role: "user", content: `(the question of this recording is not known: ${rec.file})` }],
+    messages: [{ role: "user", content: `(the question of this recording is not known: ${why})` }],
     reference: { kind: "free", value: "" },
     meta: {},
   };
-  const src = typeof rec.header.source === "string" ? rec.header.source : undefined;
-  const traceFile = src ? existing(resolve(src), resolve(dirname(rec.file), src)) : undefined;
-  if (!traceFile) return fallback;
-  const genexDir = dirname(dirname(traceFile)); // .../genex/medcalc
+  // .../genex/medcalc holds outputs/ and the trace folder (ensemble_.../row files).
+  const genexDir = traceFile ? upFrom(isDir(traceFile) ? traceFile : dirname(traceFile), (d) => (isDir(join(d, "outputs")) ? d : undefined), 2) : undefined;
   const index = Number(tr.problemTag);
   let rowNumber = tr.rowNumber;
   let record: Record<string, unknown> | undefined;
   try {
-    const outputs = join(genexDir, "outputs");
-    const file = existsSync(outputs) ? readdirSync(outputs).filter((n) => n.endsWith(".jsonl")).sort()[0] : undefined;
-    if (file && Number.isInteger(index)) {
+    const outputs = genexDir ? join(genexDir, "outputs") : undefined;
+    const file = outputs ? readdirSync(outputs).filter((n) => n.endsWith(".jsonl")).sort()[0] : undefined;
+    if (outputs && file && Number.isInteger(index)) {
       const line = await lineAt(join(outputs, file), index);
       if (line) record = JSON.parse(line) as Record<string, unknown>;
       if (record && rowNumber === undefined && record["Row Number"] !== undefined) rowNumber = String(record["Row Number"]);
     }
-    const csv = existing(join(dirname(dirname(genexDir)), "medcalc-bench", "test_data.csv"));
+    const csvIn = (d: string) => existing(join(d, "medcalc-bench", "test_data.csv"), join(d, "data", "medcalc-bench", "test_data.csv"));
+    const csv = (genexDir ? upFrom(genexDir, csvIn) : undefined) ?? (rowNumber !== undefined ? csvIn(resolve(PROJECT_ROOT, "..", "shared")) : undefined);
     if (csv && rowNumber !== undefined) {
       for await (const p of loadProblems(csv, { onError: () => {} })) if (p.id === rowNumber) return p;
     }

@@ -70,7 +70,7 @@ test("race end to end in tmux", { skip: hasTmux ? (existsSync(model) ? false : `
     keys("j");
     await waitFor("the selection to move", (x) => lanes(x).find((l) => l.selected)?.id === other.id, 5000);
     keys("Enter");
-    s = await waitFor("the overridden sentence in the chain", (x) => /chain: 1 sentences/.test(x));
+    s = await waitFor("the overridden sentence in the chain", (x) => /chain: 1 sentence /.test(x));
     assert.ok(s.includes("✎"), `the human choice is marked; screen:\n${s}`);
     const firstWords = other.text.slice(0, 12);
     // Compared without whitespace: the chain wraps at the terminal's width.

@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
+import { count } from "../../src/ui/words.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const row0 = "../shared/data/genex/medcalc/ensemble_qwq_dapo_eval_oss/selected_distributions_row_0.json";
@@ -94,7 +95,7 @@ test("replay of a real trace: the recorded candidates stream, the recorded pick 
       assert.equal(pick.id.split("#")[0], short(recorded.selected_model_index), "the pick is the recorded winner's model");
       assert.ok(flat(recorded.selected_candidate).startsWith(flat(pick.text.replace(/…$/, "")).slice(0, 40)), "the pick is the recorded winner");
       t.keys("a");
-      await t.waitFor(`${step + 1} sentences`, (x) => x.includes(`chain: ${step + 1} sentences`));
+      await t.waitFor(`${step + 1} sentences`, (x) => x.includes(`chain: ${count(step + 1, "sentence")}`));
     }
     const chainArea = flat(t.screen().split("── step")[0]);
     assert.ok(chainArea.includes(flat(trace.slice(0, 3).map((x) => x.selected_candidate).join(" ")).slice(0, 60)), "the chain holds the recorded sentences");

@@ -57,8 +57,10 @@ export class ScriptedDriver implements ChainDriver {
   }
   private push(s: Omit<ChainSentence, "at" | "candidates" | "evaluatorPick">) {
     const sentence: ChainSentence = { ...s, candidates: [...this.candidates.values()], evaluatorPick: this.pick, at: new Date(0).toISOString() };
+    // Like the engine: the step index is the new sentence's place in the chain.
+    const step = this.chain.sentences.length;
     this.chain = { sentences: [...this.chain.sentences, sentence], finished: false };
-    this.emit({ type: "sentence-accepted", step: this.step, sentence });
+    this.emit({ type: "sentence-accepted", step, sentence });
   }
   accept(id: string) {
     this.calls.push(["accept", id]);

@@ -2,6 +2,7 @@ import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { createConcordStore, applyEvents, mergeRelay, type SessionSnapshot } from "../../src/state/store.js";
 import type { RelayResult, RelayRun } from "../../src/engine/relay.js";
+import type { ChainSentence } from "../../src/core/chain.js";
 import { ScriptedDriver, demoProblem, tick } from "./_scripted-driver.js";
 
 async function openRace(opts: { flushMs?: number; save?: (s: SessionSnapshot) => void } = {}) {
@@ -189,7 +190,8 @@ describe("store", () => {
   });
 
   test("targets: answers and consistency snapshots are kept, latest per target", () => {
-    const base = createConcordStore().getState();
+    const sentence = (text: string): ChainSentence => ({ text, author: "alpha", decision: "evaluator", candidates: [], at: new Date(0).toISOString() });
+    const base = createConcordStore({ initial: { chain: { sentences: [sentence("A."), sentence(" B.")], finished: false } } }).getState();
     const grade = (answer: string, correct: boolean) => ({ answer, correct });
     const out = applyEvents(base, [
       { type: "target-start", target: "t1", chainLength: 1 },

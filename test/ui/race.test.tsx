@@ -69,7 +69,7 @@ describe("race screen", () => {
     assert.deepEqual(driver.calls.find((c) => c[0] === "accept"), ["accept", "alpha#0"]);
     const f = frame();
     assert.ok(f.includes(`${MARK_HUMAN}Six times seven.`), f);
-    assert.match(f, /chain: 1 sentences/);
+    assert.match(f, /chain: 1 sentence /);
   });
 
   test("undo key removes the last sentence from the chain shown", async () => {
@@ -80,7 +80,7 @@ describe("race screen", () => {
     ui.stdin.write("a");
     await tick(20);
     await settle();
-    assert.match(frame(), /chain: 1 sentences/);
+    assert.match(frame(), /chain: 1 sentence /);
     ui.stdin.write("u");
     await tick(20);
     await settle();
@@ -139,7 +139,8 @@ describe("race screen", () => {
     let f = frame();
     assert.match(f, /t1 +41 +✗/);
     assert.match(f, /cons 0\.00/);
-    driver.emit({ type: "target-answer", answer: { target: "t1", chainLength: 0, raw: "", grade: { answer: "42", correct: true } } });
+    driver.write("Six sevens."); // the chain grows to 1: answers for it are shown
+    driver.emit({ type: "target-answer", answer: { target: "t1", chainLength: 1, raw: "", grade: { answer: "42", correct: true } } });
     driver.emit({ type: "consistency", snapshot: { chainLength: 1, pairs: { "t1|t2": true }, consistency: 1, accuracy: 1, split: { consistentCorrect: 1, consistentWrong: 0, inconsistent: 0 } } });
     await settle();
     f = frame();

@@ -12,6 +12,8 @@ interface HelpLine {
   keys: string;
   text: string;
   active: boolean;
+  /** A section heading: drawn across the column, from its left edge. */
+  heading?: boolean;
 }
 
 export function HelpOverlay({ screen }: { screen: Screen }) {
@@ -33,25 +35,31 @@ export function HelpOverlay({ screen }: { screen: Screen }) {
     const wrapped = wrapSegments([{ text: r.description }], descWidth).map((l) => l.map((s) => s.text).join(""));
     return wrapped.map((text, i) => ({ keys: i === 0 ? keysOf(r) : "", text, active }));
   };
-  const here = all.filter(isHere);
-  const elsewhere = all.filter((r) => !isHere(r));
-  // Keys of the other screens follow under one heading (muted), instead of a scope on every line.
-  const entries: HelpLine[][] = [
-    ...here.map(entry),
-    ...(elsewhere.length ? [[{ keys: "", text: "on other screens:", active: false }], ...elsewhere.map(entry)] : []),
-  ];
-  // Whole entries go into columns top to bottom; what still does not fit is counted.
-  const cols: HelpLine[][] = [[]];
+  const here = all.filter(isHere).map((r) => ({ lines: entry(r), elsewhere: false }));
+  const elsewhere = all.filter((r) => !isHere(r)).map((r) => ({ lines: entry(r), elsewhere: true }));
+  // Whole entries go into columns top to bottom; what still does not fit is counted. Keys of the
+  // other screens follow under one heading (muted) that always sits on top of them: a column that
+  // starts among them repeats it, so none of them reads as a key of this screen.
+  const heading = (cont: boolean): HelpLine => ({ keys: "", text: cont ? "── on other screens (cont.) " : "── on other screens ", active: false, heading: true });
+  const cols: Array<{ lines: HelpLine[]; headed: boolean }> = [{ lines: [], headed: false }];
+  let headings = 0;
   let hidden = 0;
-  for (const e of entries) {
-    if (cols[cols.length - 1].length + e.length > perCol) {
+  for (const e of [...here, ...elsewhere]) {
+    let col = cols[cols.length - 1];
+    const need = (c: typeof col) => e.lines.length + (e.elsewhere && !c.headed ? 1 : 0);
+    if (col.lines.length + need(col) > perCol) {
       if (cols.length >= ncols) {
         hidden++;
         continue;
       }
-      cols.push([]);
+      col = { lines: [], headed: false };
+      cols.push(col);
     }
-    cols[cols.length - 1].push(...e);
+    if (e.elsewhere && !col.headed) {
+      col.lines.push(heading(headings++ > 0));
+      col.headed = true;
+    }
+    col.lines.push(...e.lines);
   }
   return (
     <Box flexDirection="column" height={height}>
@@ -60,14 +68,20 @@ export function HelpOverlay({ screen }: { screen: Screen }) {
         <R role="muted">{` on ${screen} (? or Esc closes)${hidden > 0 ? ` +${hidden} more: enlarge the terminal` : ""}`}</R>
       </Text>
       <Box flexDirection="row">
-        {cols.map((col, ci) => (
+        {cols.map(({ lines: col }, ci) => (
           <Box key={ci} flexDirection="column" width={colWidth} flexShrink={0} marginRight={ci < cols.length - 1 ? 2 : 0}>
-            {col.map((l, li) => (
-              <Text key={li} wrap="truncate-end">
-                <Text {...(l.active ? t.roles.key : t.roles.muted)}>{padTo(fitWidth(l.keys, keyWidth - 1), keyWidth)}</Text>
-                <Text {...(l.active ? t.roles.text : t.roles.muted)}>{fitWidth(l.text, descWidth)}</Text>
-              </Text>
-            ))}
+            {col.map((l, li) =>
+              l.heading ? (
+                <Text key={li} wrap="truncate-end">
+                  <R role="border">{fitWidth(l.text.padEnd(colWidth, "─"), colWidth)}</R>
+                </Text>
+              ) : (
+                <Text key={li} wrap="truncate-end">
+                  <Text {...(l.active ? t.roles.key : t.roles.muted)}>{padTo(fitWidth(l.keys, keyWidth - 1), keyWidth)}</Text>
+                  <Text {...(l.active ? t.roles.text : t.roles.muted)}>{fitWidth(l.text, descWidth)}</Text>
+                </Text>
+              ),
+            )}
           </Box>
         ))}
       </Box>

@@ -7,6 +7,7 @@ import type { ProblemCatalog } from "../../state/catalog.js";
 import { listSessions, loadSession, type SessionEntry } from "../../state/sessions.js";
 import { oneLine } from "../../errors.js";
 import { useActions, useUi } from "../context.js";
+import { count as counted } from "../words.js";
 import { keyFor } from "../keys.js";
 import { fitWidth, padTo, sanitize } from "../sanitize.js";
 import { useTheme } from "../theme.js";
@@ -170,7 +171,7 @@ export function ProblemsScreen({ catalog, sessionsDir }: { catalog?: ProblemCata
       <Box flexDirection="column">
         <R role="title">{fitWidth(s.id, previewWidth)}</R>
         {s.error ? <Lines lines={wrapSegments([{ text: sanitize(s.error), role: "error" }], previewWidth)} rows={rows - 1} from="start" /> : null}
-        {!s.error ? <R role="text">{`${s.problem} · ${s.sentences} sentences${s.finished ? " · finished" : ""}`}</R> : null}
+        {!s.error ? <R role="text">{`${s.problem} · ${counted(s.sentences ?? 0, "sentence")}${s.finished ? " · finished" : ""}`}</R> : null}
         {!s.error ? <R role="muted">{`updated ${s.updatedAt ?? "?"}`}</R> : null}
         {!s.error ? <R role="muted">{`${keyFor(bindings, "open")}: resume`}</R> : null}
       </Box>

@@ -10,6 +10,7 @@ import { authorStyle, nllStyle, useTheme, type Theme } from "../theme.js";
 import { fitWidth, padTo, sanitize, tailWidth } from "../sanitize.js";
 import { Lines, R, wrapSegments, type Segment } from "../widgets/text.js";
 import { TargetsPanel, targetsPanelRows } from "./Targets.js";
+import { count } from "../words.js";
 
 const HUMAN_DECISIONS = new Set(["human-pick", "human-edit", "human-written"]);
 export const MARK_PICK = "★";
@@ -166,6 +167,9 @@ export function RaceScreen() {
       case "export":
         void s.exportSession();
         return true;
+      case "go-live":
+        void s.goLive();
+        return true;
       default:
         return false;
     }
@@ -212,7 +216,7 @@ export function RaceScreen() {
         <R role="muted">{fitWidth(sanitize(question, { multiline: false }), mainWidth)}</R>
       </Text>
       <Text wrap="truncate-end">
-        <R role="border">{`── chain: ${s.chain.sentences.length} sentences${s.chain.finished ? " · finished" : ""} `}</R>
+        <R role="border">{`── chain: ${count(s.chain.sentences.length, "sentence")}${s.chain.finished ? " · finished" : ""} `}</R>
         <R role="muted">{`${MARK_HUMAN} human choice`}</R>
       </Text>
       <Box height={chainRows} flexDirection="column">
@@ -225,6 +229,7 @@ export function RaceScreen() {
         </R>
         <R role="muted">{`  ppl ${evaluators.length > 1 ? evaluators.join(" ") + " μ" : "(" + (evaluators[0] ?? "-") + ")"}  ${MARK_PICK} pick`}</R>
         {auto ? <R role="accent">{`  ${auto}`}</R> : null}
+        {s.replay ? <R role="warning">{`  replay ${s.chain.sentences.length}/${s.replay.total} · ${keyFor(bindings, "go-live")}: live`}</R> : null}
       </Text>
       <Box flexDirection="column" height={laneRows}>
         {lanes.length === 0 ? (

@@ -11,6 +11,7 @@ import { keyFor } from "../keys.js";
 import { fitWidth, padTo, sanitize } from "../sanitize.js";
 import { nllStyle, useTheme, type Theme } from "../theme.js";
 import { Lines, R, wrapSegments, type Segment } from "../widgets/text.js";
+import { count } from "../words.js";
 
 const NAMED: CutName[] = ["early", "mid", "late"];
 const score = (x: number | null | undefined) => (x === null || x === undefined ? " - " : x.toFixed(2).replace(/^0/, ""));
@@ -169,7 +170,7 @@ export function RelayScreen() {
     <Box flexDirection="column" height={height}>
       {head}
       <Text wrap="truncate-end">
-        <R role="muted">{`initiator ${init.model}: ${n} sentences, answer `}</R>
+        <R role="muted">{`initiator ${init.model}: ${count(n, "sentence")}, answer `}</R>
         <R role={init.answer.grade.correct ? "correct" : "wrong"}>{`"${fitWidth(sanitize(init.answer.grade.answer, { multiline: false }), 20)}" ${mark(init.answer.grade.correct)}`}</R>
         <R role="accent">{`  cut after sentence ${cut + 1} (${cutLabel(r, cut)})`}</R>
         {r.scorer ? <R role="muted">{` · step scores: ${r.scorer}`}</R> : null}

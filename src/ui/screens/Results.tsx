@@ -13,6 +13,7 @@ import { useActions, useUi } from "../context.js";
 import { keyFor } from "../keys.js";
 import { fitWidth, padTo, sanitize } from "../sanitize.js";
 import { useTheme, type Role } from "../theme.js";
+import { count } from "../words.js";
 import { R } from "../widgets/text.js";
 import { Table, type Cell } from "../widgets/table.js";
 
@@ -210,7 +211,7 @@ export function ResultsScreen({ dirs, root = "results" }: { dirs?: string[]; roo
     <Box flexDirection="column" height={height}>
       <Text wrap="truncate-end">
         <R role="border">{`── results folders ${folders?.length ?? 0} `}</R>
-        <R role="muted">{`${keyFor(bindings, "focus-next")}: folders/conditions · ${keyFor(bindings, "open")}: open${issues.length ? ` · ${issues.length} bad lines` : ""}`}</R>
+        <R role="muted">{`${keyFor(bindings, "focus-next")}: folders/conditions · ${keyFor(bindings, "open")}: open${issues.length ? ` · ${count(issues.length, "bad line")}` : ""}`}</R>
       </Text>
       <Box flexDirection="column" height={folderRows}>
         {(folders ?? []).slice(fStart, fStart + folderRows).map((f, i) => (

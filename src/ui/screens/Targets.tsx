@@ -2,7 +2,7 @@
 // agrees with whom, and how consistency moved as the chain grew.
 import React from "react";
 import { Box, Text } from "ink";
-import { useConcord } from "../../state/store.js";
+import { useConcord, type TargetsView } from "../../state/store.js";
 import type { ConsistencySnapshot } from "../../engine/events.js";
 import { useUi } from "../context.js";
 import { fitWidth, sanitize } from "../sanitize.js";
@@ -23,6 +23,26 @@ export function agreement(snap: ConsistencySnapshot | undefined, a: string, b: s
   return snap.pairs[key];
 }
 
+/** The panel's heading, figures and sparkline. Consistency needs a pair of targets: with fewer
+ * there is none ("-"), not a zero. A view behind the chain says so. */
+export function targetsSummary(t: TargetsView, targets: number, chainLength: number, width: number, replay = false) {
+  // Points beyond the chain belong to sentences since undone.
+  const history = t.history.filter((h) => h.chainLength <= chainLength).sort((a, b) => a.chainLength - b.chainLength);
+  const snap = history.at(-1);
+  const paired = (h: ConsistencySnapshot) => Object.keys(h.pairs).length > 0;
+  const asking = Object.values(t.pending).some((l) => l === chainLength);
+  const state = asking ? " · asking" : snap && snap.chainLength !== chainLength ? (replay ? " · none recorded here" : " · stale (s asks again)") : !snap && chainLength > 0 ? (replay ? " · none recorded" : " · not asked") : "";
+  const head = `── targets (${targets}) · chain ${snap?.chainLength ?? "-"}/${chainLength}${state}`;
+  const pairs = snap && paired(snap);
+  const numbers = snap
+    ? pairs
+      ? `cons ${f2(snap.consistency)} acc ${f2(snap.accuracy)} · CC ${f2(snap.split.consistentCorrect)} CW ${f2(snap.split.consistentWrong)} I ${f2(snap.split.inconsistent)}`
+      : `cons - acc ${f2(snap.accuracy)} · CC - CW - I -${targets < 2 ? " (one target: no pairs)" : ""}`
+    : "no consistency yet";
+  const spark = sparkline(history.filter(paired).slice(-Math.max(4, width - 24)).map((h) => h.consistency));
+  return { head, numbers, spark, snap };
+}
+
 export function TargetsPanel({ width, mode }: { width: number; mode: "compact" | "full" }) {
   const { store } = useUi();
   const t = useTheme();
@@ -30,13 +50,8 @@ export function TargetsPanel({ width, mode }: { width: number; mode: "compact" |
   const roleTargets = useConcord(store, (s) => s.roles.targets);
   const chainLength = useConcord(store, (s) => s.chain.sentences.length);
   const names = [...new Set([...roleTargets, ...Object.keys(targetsState.answers)])];
-  const history = [...targetsState.history].sort((a, b) => a.chainLength - b.chainLength);
-  const snap = history.at(-1);
-  const spark = sparkline(history.slice(-Math.max(4, width - 24)).map((h) => h.consistency));
-  const head = `── targets (${names.length}) · chain ${snap?.chainLength ?? "-"}/${chainLength}`;
-  const numbers = snap
-    ? `cons ${f2(snap.consistency)} acc ${f2(snap.accuracy)} · CC ${f2(snap.split.consistentCorrect)} CW ${f2(snap.split.consistentWrong)} I ${f2(snap.split.inconsistent)}`
-    : "no consistency yet";
+  const replay = useConcord(store, (s) => s.replay !== undefined);
+  const { head, numbers, spark, snap } = targetsSummary(targetsState, names.length, chainLength, width, replay);
 
   if (names.length === 0) {
     return (

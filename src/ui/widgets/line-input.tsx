@@ -47,14 +47,46 @@ export function LineInput({ initial = "", width, input, onSubmit, onCancel }: Li
       s.chars = s.chars.slice(s.cursor);
       s.cursor = 0;
     };
+    const killToEnd = () => {
+      s.chars = s.chars.slice(0, s.cursor);
+    };
+    const eraseForward = () => {
+      if (s.cursor < s.chars.length) s.chars.splice(s.cursor, 1);
+    };
+    /** ctrl+w: the spaces before the cursor and the word before them. */
+    const eraseWord = () => {
+      let i = s.cursor;
+      while (i > 0 && /\s/.test(s.chars[i - 1])) i--;
+      while (i > 0 && !/\s/.test(s.chars[i - 1])) i--;
+      s.chars.splice(i, s.cursor - i);
+      s.cursor = i;
+    };
+    const left = () => (s.cursor = Math.max(0, s.cursor - 1));
+    const right = () => (s.cursor = Math.min(s.chars.length, s.cursor + 1));
+    // The editing keys as control characters: how they come when typed in one burst with other keys.
+    const EDIT: Record<string, () => unknown> = {
+      "\u007f": erase,
+      "\b": erase,
+      "\u0015": clear,
+      "\u000b": killToEnd,
+      "\u0017": eraseWord,
+      "\u0004": eraseForward,
+      "\u0001": () => (s.cursor = 0),
+      "\u0005": () => (s.cursor = s.chars.length),
+      "\u0002": left,
+      "\u0006": right,
+    };
     if (key) {
       if (key.escape || (key.ctrl && text === "c")) return finish(false);
       if (key.return) return finish(true);
-      if (key.leftArrow) s.cursor = Math.max(0, s.cursor - 1);
-      else if (key.rightArrow) s.cursor = Math.min(s.chars.length, s.cursor + 1);
+      if (key.leftArrow || (key.ctrl && text === "b")) left();
+      else if (key.rightArrow || (key.ctrl && text === "f")) right();
       else if (key.home || (key.ctrl && text === "a")) s.cursor = 0;
       else if (key.end || (key.ctrl && text === "e")) s.cursor = s.chars.length;
       else if (key.ctrl && text === "u") clear();
+      else if (key.ctrl && text === "k") killToEnd();
+      else if (key.ctrl && text === "w") eraseWord();
+      else if (key.ctrl && text === "d") eraseForward();
       else if (key.backspace || key.delete) erase();
       else if (key.upArrow || key.downArrow || key.tab || key.ctrl || key.meta || key.pageUp || key.pageDown) return;
       else return type(text);
@@ -66,8 +98,9 @@ export function LineInput({ initial = "", width, input, onSubmit, onCancel }: Li
     function type(chunk: string) {
       for (const ch of chunk) {
         if (ch === "\r" || ch === "\n") return finish(true);
-        if (ch === "\u007f" || ch === "\b") erase();
-        else if (ch === "\u0015") clear();
+        if (ch === "\u0003") return finish(false);
+        const edit = EDIT[ch];
+        if (edit) edit();
         else if (!CONTROL.test(ch)) s.chars.splice(s.cursor++, 0, ch);
       }
       redraw();

@@ -1,0 +1,181 @@
+// The targets panel with one target and after an undo, the help overlay's headings, editing keys
+// typed in one burst with the text of a prompt, and a replayed session on the Race screen.
+import { test, describe, afterEach } from "node:test";
+import assert from "node:assert/strict";
+import React from "react";
+import { render, cleanup } from "ink-testing-library";
+import stripAnsi from "strip-ansi";
+import type { Chain } from "../../src/core/chain.js";
+import { App } from "../../src/ui/App.js";
+import { createConcordStore, type Roles } from "../../src/state/store.js";
+import { loadTheme } from "../../src/ui/theme.js";
+import { DEFAULT_BINDINGS } from "../../src/ui/keys.js";
+import { count } from "../../src/ui/words.js";
+import { ScriptedDriver, demoProblem, tick } from "../state/_scripted-driver.js";
+
+const theme = loadTheme({ theme: "dark", env: {} });
+afterEach(() => cleanup());
+
+async function setup(opts: { size?: { columns: number; rows: number }; targets?: string[]; replay?: Chain } = {}) {
+  const driver = new ScriptedDriver();
+  const roles: Roles = { generators: ["alpha"], evaluators: ["judge"], targets: opts.targets ?? ["t1", "t2"] };
+  const store = createConcordStore({ flushMs: 5, createRace: (_p, chain) => ({ builder: chain ? new ScriptedDriver(chain) : driver, roles }) });
+  const ui = render(<App store={store} theme={theme} size={opts.size ?? { columns: 100, rows: 30 }} />);
+  await store.getState().openProblem(demoProblem, opts.replay ? { chain: opts.replay, roles, replay: true } : undefined);
+  await tick(20);
+  const frame = () => stripAnsi(ui.lastFrame() ?? "");
+  const settle = async (ms = 20) => {
+    store.getState().flush();
+    await tick(ms);
+  };
+  const press = async (k: string, ms = 40) => {
+    ui.stdin.write(k);
+    await tick(ms);
+  };
+  return { driver, store, frame, settle, press };
+}
+
+const answer = (target: string, chainLength: number, a: string) => ({ type: "target-answer" as const, answer: { target, chainLength, raw: a, grade: { answer: a, correct: a === "42" } } });
+
+describe("targets panel", () => {
+  test("one target: no pairs, so consistency and its split are '-', not 0.00", async () => {
+    const { driver, frame, settle } = await setup({ targets: ["t1"] });
+    driver.write("Six sevens.");
+    driver.emit(answer("t1", 1, "42"));
+    driver.emit({ type: "consistency", snapshot: { chainLength: 1, pairs: {}, consistency: 0, accuracy: 1, split: { consistentCorrect: 0, consistentWrong: 0, inconsistent: 0 } } });
+    await settle();
+    const f = frame();
+    assert.match(f, /chain 1\/1 cons - acc 1\.00 · CC - CW - I - \(one target: no pairs\)/);
+    assert.doesNotMatch(f, /cons 0\.00|CC 0\.00/);
+  });
+
+  test("after an undo the panel shows the chain as it stands: no point beyond it, the earlier answers", async () => {
+    const { driver, store, frame, settle, press } = await setup({ size: { columns: 120, rows: 30 } });
+    const snap = (l: number, agree: boolean) => ({ type: "consistency" as const, snapshot: { chainLength: l, pairs: { "t1|t2": agree }, consistency: agree ? 1 : 0, accuracy: 0.5, split: { consistentCorrect: 0, consistentWrong: agree ? 1 : 0, inconsistent: agree ? 0 : 1 } } });
+    driver.write("One.");
+    driver.emit(answer("t1", 1, "41"));
+    driver.emit(answer("t2", 1, "41"));
+    driver.emit(snap(1, true));
+    driver.write(" Two.");
+    driver.emit(answer("t1", 2, "42"));
+    driver.emit(answer("t2", 2, "40"));
+    driver.emit(snap(2, false));
+    await settle();
+    assert.match(frame(), /chain 2\/2/);
+    assert.match(frame(), /consistency █▁/);
+    await press("u", 60);
+    await settle();
+    const f = frame();
+    assert.equal(store.getState().chain.sentences.length, 1);
+    assert.match(f, /chain 1\/1/);
+    assert.doesNotMatch(f, /chain 2\/1/);
+    assert.match(f, /consistency █(\s|$)/m, "one point: the undone sentence's is gone");
+    assert.match(f, /t1 +41 +✗/);
+  });
+
+  test("a chain the targets were not asked about is marked stale", async () => {
+    const { driver, frame, settle } = await setup();
+    driver.write("One.");
+    driver.emit(answer("t1", 1, "41"));
+    driver.emit({ type: "consistency", snapshot: { chainLength: 1, pairs: { "t1|t2": true }, consistency: 1, accuracy: 0, split: { consistentCorrect: 0, consistentWrong: 1, inconsistent: 0 } } });
+    driver.write(" Two.");
+    await settle();
+    assert.match(frame(), /chain 1\/2 · stale \(s asks again\)/);
+    driver.emit({ type: "target-start", target: "t1", chainLength: 2 });
+    await settle();
+    assert.match(frame(), /chain 1\/2 · asking/);
+  });
+});
+
+describe("help overlay", () => {
+  // Keys of other screens, by description: each must sit under the "on other screens" heading of its own column.
+  const elsewhere = DEFAULT_BINDINGS.filter((b) => b.screens !== "all" && !b.screens.includes("race")).map((b) => b.description);
+
+  for (const size of [
+    { columns: 80, rows: 24 },
+    { columns: 100, rows: 30 },
+    { columns: 160, rows: 24 },
+  ]) {
+    test(`${size.columns}x${size.rows}: every key of another screen is below an "on other screens" heading in its column`, async () => {
+      const { frame, press } = await setup({ size });
+      await press("?");
+      const lines = frame().split("\n").slice(2, -1);
+      const ncols = size.columns >= 150 ? 3 : 2;
+      const colWidth = Math.floor((size.columns - 2 * (ncols - 1)) / ncols);
+      let checked = 0;
+      for (let c = 0; c < ncols; c++) {
+        const col = lines.map((l) => l.slice(c * (colWidth + 2), c * (colWidth + 2) + colWidth));
+        const heading = col.findIndex((l) => /on other screens/.test(l));
+        if (heading >= 0) assert.ok(heading + 1 < col.length && col[heading + 1].trim() !== "", "a heading is never the last line of its column");
+        col.forEach((l, i) => {
+          const d = elsewhere.find((x) => l.includes(x));
+          if (!d) return;
+          checked++;
+          assert.ok(heading >= 0 && heading < i, `"${d}" (column ${c + 1}) is under a heading:\n${col.join("\n")}`);
+        });
+      }
+      assert.ok(checked >= 8, `found ${checked} keys of other screens`);
+    });
+  }
+});
+
+describe("prompt: editing keys in one burst", () => {
+  test("n, then Backspace, 3 and Enter in one chunk: 3 steps", async () => {
+    const { driver, press } = await setup();
+    await press("n");
+    await press("\u007f3\r", 60);
+    assert.deepEqual(driver.calls.find((c) => c[0] === "runSteps"), ["runSteps", 3]);
+  });
+
+  test("n with Backspace and the number in the same chunk", async () => {
+    const { driver, press } = await setup();
+    await press("n\u007f\u007f12\r", 80);
+    assert.deepEqual(driver.calls.find((c) => c[0] === "runSteps"), ["runSteps", 12]);
+  });
+
+  test("ctrl+w, ctrl+a, ctrl+k, ctrl+e, ctrl+d and ctrl+b inside a burst edit the line as typed", async () => {
+    const { driver, press } = await setup();
+    // "one two" → ctrl+w → "one " → "one three" → ctrl+a, ctrl+k clears → "Four." → ctrl+b twice, ctrl+d → "Fou." → ctrl+e "!"
+    await press("wone two\u0017three\u0001\u000bFour.\u0002\u0002\u0004\u0005!\r", 100);
+    assert.deepEqual(driver.calls.find((c) => c[0] === "write"), ["write", "Fou.!"]);
+  });
+
+  test("ctrl+c inside a burst closes the prompt without submitting", async () => {
+    const { driver, press, frame } = await setup();
+    await press("wabc\u0003", 60);
+    assert.doesNotMatch(frame(), /your sentence:/);
+    assert.ok(!driver.calls.some((c) => c[0] === "write"));
+  });
+});
+
+describe("replayed session on the race screen", () => {
+  const chain: Chain = {
+    sentences: [
+      { text: "One.", author: "alpha", decision: "evaluator", candidates: [{ id: "alpha#0", generator: "alpha", sampleIndex: 0, text: "One.", raw: "One.", scores: [], meanPerplexity: 2, endOfThought: false }], evaluatorPick: "alpha#0", acceptedId: "alpha#0", at: "t" },
+      { text: " Two.", author: "human", decision: "human-written", candidates: [], at: "t" },
+    ],
+    finished: false,
+  };
+
+  test("the step line says replay and how to go live; a follows the record; L continues live", async () => {
+    const { store, frame, press, settle } = await setup({ replay: chain });
+    await settle();
+    assert.match(frame(), /replay 0\/2 · L: live/);
+    assert.match(frame(), /alpha#0 +One\./);
+    await press("a", 60);
+    await settle();
+    assert.match(frame(), /chain: 1 sentence /);
+    assert.match(frame(), /replay 1\/2 · L: live/);
+    await press("L", 80);
+    await settle();
+    assert.equal(store.getState().replay, undefined);
+    assert.doesNotMatch(frame(), /replay \d/);
+    assert.equal(store.getState().chain.sentences.length, 1);
+  });
+});
+
+test("counts are singular for one", () => {
+  assert.equal(count(1, "sentence"), "1 sentence");
+  assert.equal(count(0, "sentence"), "0 sentences");
+  assert.equal(count(2, "step"), "2 steps");
+});
