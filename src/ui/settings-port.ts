@@ -4,7 +4,7 @@
 // use until the next start; a profile saved here is probed on its own backend meanwhile.
 import type { ModelProfile, Roles } from "../config/profile.js";
 import type { SettingsStore } from "../config/settings.js";
-import { backendFor, type OpenedModels } from "../engine/models.js";
+import { probeProfile, type OpenedModels } from "../engine/models.js";
 import { UserError } from "../errors.js";
 import { draftFromProfile, profileFromDraft, type ProfileDraft } from "./profile-form.js";
 import type { ProfileRow, RoleChoice, SettingsPort } from "./screens/Settings.js";
@@ -73,14 +73,10 @@ export function createSettingsPort(settings: SettingsStore, models?: OpenedModel
       const run = running().find((q) => q.name === name);
       const same = run && JSON.stringify(draftFromProfile(run)) === JSON.stringify(draftFromProfile(p));
       const opened = models && same ? await models.get(name) : undefined;
-      const backend = opened?.backend ?? (await backendFor(p, { cache: false }));
-      try {
-        const caps = await backend.probe(signal);
-        settings.saveProbe(p, caps);
-        return `stream ${caps.streaming ? "yes" : "no"} · logprobs ${caps.tokenLogprobs ? "yes" : "no"} · scoring ${caps.promptScoring ? "yes" : "no"} · prefill ${caps.prefill ? "yes" : "no"}`;
-      } finally {
-        if (!opened) await backend.close().catch(() => undefined);
-      }
+      // The engine probes and records only what worked: a server that did not answer is an
+      // error here, never a record of "no" for every capability.
+      const caps = await probeProfile(p, { settings, backend: opened?.backend, signal });
+      return `stream ${caps.streaming ? "yes" : "no"} · logprobs ${caps.tokenLogprobs ? "yes" : "no"} · scoring ${caps.promptScoring ? "yes" : "no"} · prefill ${caps.prefill ? "yes" : "no"}`;
     },
     draft: (name) => {
       const p = find(name);

@@ -4,7 +4,7 @@
 import React, { useState } from "react";
 import { Box, Text } from "ink";
 import type { TokenLogprob } from "../../core/types.js";
-import type { CutName, RelayResult, RelayRun } from "../../engine/relay.js";
+import { runComparison, type CutName, type RelayComparison, type RelayResult, type RelayRun } from "../../engine/relay.js";
 import { useConcord } from "../../state/store.js";
 import { useActions, useUi } from "../context.js";
 import { keyFor } from "../keys.js";
@@ -12,6 +12,9 @@ import { fitWidth, padTo, sanitize } from "../sanitize.js";
 import { nllStyle, useTheme, type Theme } from "../theme.js";
 import { Lines, R, wrapSegments, type Segment } from "../widgets/text.js";
 import { count } from "../words.js";
+
+const COMPARISON_TEXT: Record<RelayComparison, string> = { agrees: " same", differs: " differs", "no-answer": " no answer from either" };
+const COMPARISON_ROLE: Record<RelayComparison, "agree" | "disagree" | "muted"> = { agrees: "agree", differs: "disagree", "no-answer": "muted" };
 
 const NAMED: CutName[] = ["early", "mid", "late"];
 const score = (x: number | null | undefined) => (x === null || x === undefined ? " - " : x.toFixed(2).replace(/^0/, ""));
@@ -192,7 +195,7 @@ export function RelayScreen() {
                 <R role="border">{"── "}</R>
                 <R role="title">{fitWidth(run.continuer, Math.max(4, colW - 20))}</R>
                 <R role={run.answer.grade.correct ? "correct" : "wrong"}>{` "${fitWidth(sanitize(run.answer.grade.answer, { multiline: false }), 8)}" ${mark(run.answer.grade.correct)}`}</R>
-                <R role={run.agrees ? "agree" : "disagree"}>{run.agrees ? " same" : " differs"}</R>
+                <R role={COMPARISON_ROLE[runComparison(run, r!.initiator)]}>{COMPARISON_TEXT[runComparison(run, r!.initiator)]}</R>
               </Text>
               <Lines lines={continuerLines(run, colW)} rows={bodyRows} from="start" />
             </Box>

@@ -17,10 +17,10 @@ import { count } from "../words.js";
 import { R } from "../widgets/text.js";
 import { Table, type Cell } from "../widgets/table.js";
 
-/** Folders under `root` holding *.jsonl results (the root itself too), then the extra ones. */
+/** Folders under `root` holding a results.jsonl (the root itself too), then the extra ones. */
 export async function findResultsFolders(root: string, extra: string[] = []): Promise<string[]> {
   const found: string[] = [];
-  const hasJsonl = async (dir: string) => (await readdir(dir).catch(() => [] as string[])).some((n) => n.endsWith(".jsonl"));
+  const hasJsonl = async (dir: string) => (await readdir(dir).catch(() => [] as string[])).includes("results.jsonl");
   if (await hasJsonl(root)) found.push(root);
   const entries = await readdir(root, { withFileTypes: true }).catch(() => []);
   for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
