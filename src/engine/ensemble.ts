@@ -161,7 +161,16 @@ export class ChainBuilder {
    * pick or a human action) or cancelled.
    */
   startStep(opts: { auto?: boolean } = {}): Promise<StepOutcome> {
-    if (this.step) return this.step.outcome;
+    if (this.step) {
+      // Asked to run on a step that is already open (auto-run right after a regenerate): it
+      // becomes automatic, and if it already waits for a decision, the pick is taken now.
+      const step = this.step;
+      if (opts.auto && !step.auto) {
+        step.auto = true;
+        if (step.status === "awaiting-decision") this.afterCandidates(step);
+      }
+      return step.outcome;
+    }
     if (this.stopReason()) return Promise.resolve("finished");
     const index = this.chain.sentences.length;
     let settle!: (o: StepOutcome) => void;

@@ -265,3 +265,24 @@ test("firstSentence needs text after the end before trusting it", () => {
   assert.equal(firstSentence(" It is 3."), null);
   assert.equal(firstSentence(" It is 3.5 now. Next"), " It is 3.5 now.");
 });
+
+test("runSteps on a step already waiting for a decision takes the pick instead of waiting for a person", async () => {
+  const { ChainBuilder } = await import("../../src/engine/ensemble.js");
+  const { ScriptedBackend } = await import("./_scripted-backend.js");
+  const { builtinProblems } = await import("../../src/problems/index.js");
+  const gen = { name: "g", thinkingFormat: "think-tags" as const, backend: new ScriptedBackend({ name: "g", respond: () => " One step here. And more text" }) };
+  const ev = { name: "e", thinkingFormat: "think-tags" as const, backend: new ScriptedBackend({ name: "e", respond: () => "" }) };
+  const b = new ChainBuilder({ problem: builtinProblems()[0], generators: [gen], evaluators: [ev], k: 2, auto: false, budget: { maxSentences: 2 } });
+  let waiting = false;
+  b.on((e) => {
+    if (e.type === "awaiting-decision") waiting = true;
+  });
+  const first = b.startStep();
+  for (let i = 0; i < 100 && !waiting; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(waiting, "the first step waits for a person");
+  const run = await Promise.race([b.runSteps(2), new Promise((r) => setTimeout(() => r("stalled"), 3000))]);
+  assert.notEqual(run, "stalled");
+  assert.equal(await first, "accepted");
+  assert.equal(b.getChain().sentences.length, 2);
+  assert.equal(b.getChain().sentences[0].decision, "evaluator");
+});
