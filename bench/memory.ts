@@ -75,14 +75,14 @@ export const memory: Bench = {
             ["session file", "-", mib(big.fileBytes)],
             ["writeSession (validate + atomic write + fsync)", "-", ms(big.writeMs)],
             ["loadSession (parse + validate)", "-", ms(big.loadMs)],
-            ["open + render + 300 ms", ms(floor.frameMs), ms(big.frameMs)],
+            ["open + render until the chain is drawn (floor: first frame)", ms(floor.frameMs), ms(big.frameMs)],
           ],
         ),
         `Both processes run the TypeScript sources through tsx, whose loader is part of the floor. Peak RSS attributable to the session: ${mib(extra)} (${fmt(extra / Math.max(1, big.fileBytes), 1)}x the file size).`,
       ],
       checks: [check(`the ${n}-sentence session is open and drawn`, big.sentencesInStore, `= ${n}`, big.sentencesInStore === n && big.frameShowsChain)],
       notes: [
-        `Every autosave rewrites the whole file: at ${n} sentences one save costs about ${ms(big.writeMs)} (pretty-printed JSON, fsync), once per accepted sentence.`,
+        `Every autosave rewrites the whole file: at ${n} sentences one save costs about ${ms(big.writeMs)} (compact JSON, fsync), once per accepted sentence.`,
       ],
     };
   },

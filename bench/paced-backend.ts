@@ -12,6 +12,8 @@ export interface PacedBackendOptions {
   text: string;
   /** Log-probability of every scored token. */
   logprob?: number;
+  /** Awaited before the last token: the stream stays open until it resolves. */
+  holdLast?: () => Promise<void>;
 }
 
 export function wordTokens(text: string): string[] {
@@ -39,6 +41,7 @@ export class PacedBackend implements Backend {
       // Drift-corrected: token i is due at start + i * interval.
       const wait = start + (i + 1) * interval - performance.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      if (i === tokens.length - 1 && this.opts.holdLast) await this.opts.holdLast();
       if (req.signal?.aborted) return { text, reasoning: "", finishReason: "abort" };
       const t = tokens[i]!;
       text += t;

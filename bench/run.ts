@@ -1,6 +1,7 @@
-// `npm run bench [-- name ...] [--quick] [--no-write]`: runs the benchmarks (all, or the
-// named ones), prints each result, and writes docs/BENCHMARKS.md. A partial run replaces
-// only its own sections of that file and keeps the others.
+// `npm run bench [-- name ...] [--quick] [--no-write] [--wait-load=2]`: runs the benchmarks
+// (all, or the named ones), prints each result, and writes docs/BENCHMARKS.md. A partial run
+// replaces only its own sections of that file and keeps the others. --wait-load=X waits
+// before each section (up to 15 minutes) until the 1-minute load average is below X.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { cpus, loadavg } from "node:os";
@@ -51,7 +52,7 @@ const HEADER = (m: Machine) =>
   [
     "# Benchmarks",
     "",
-    "Produced by `npm run bench` (bench/run.ts); `npm run bench -- scoring ui` reruns only those sections. ",
+    "Produced by `npm run bench` (bench/run.ts); `npm run bench -- scoring ui` reruns only those sections, and `--wait-load=2` waits before each section for the 1-minute load average to drop below 2. ",
     "The figures that matter are ratios of runs made side by side in one process, because absolute times drift on shared machines; absolute values are given for context. " +
       "Each section gives the machine's load average while it ran: above the core count, other work was competing for the CPU and latencies are inflated.",
     "",
@@ -79,6 +80,23 @@ export function printResult(r: BenchResult): void {
   for (const n of r.notes) line(`note: ${n}`);
 }
 
+/** Wait until the 1-minute load average is below `max` (or `limitMs` passed); returns the load then. */
+export async function waitForLoad(max: number, limitMs: number, log?: (line: string) => void): Promise<number> {
+  const t0 = performance.now();
+  let said = false;
+  for (;;) {
+    const l = loadavg()[0]!;
+    if (l < max) return l;
+    if (performance.now() - t0 >= limitMs) {
+      log?.(`bench: load ${l.toFixed(1)} still >= ${max} after ${Math.round(limitMs / 60_000)} min; measuring anyway`);
+      return l;
+    }
+    if (!said) log?.(`bench: waiting for the 1-minute load (${l.toFixed(1)}) to drop below ${max}`);
+    said = true;
+    await new Promise((r) => setTimeout(r, 5000));
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const quick = argv.includes("--quick");
   const write = !argv.includes("--no-write") && !quick;
@@ -91,8 +109,15 @@ async function main(argv: string[]): Promise<number> {
   const chosen = names.length ? BENCHES.filter((b) => names.includes(b.name)) : BENCHES;
   const m = machine();
   process.stdout.write(`Machine: ${m.cpu}, ${m.cores} cores, ${m.memory}; Node ${m.node}; ${m.os}; ${m.date}\n`);
+  const waitArg = argv.find((a) => a.startsWith("--wait-load="));
+  const maxLoad = waitArg ? Number(waitArg.slice("--wait-load=".length)) : NaN;
+  if (waitArg && !(maxLoad > 0)) {
+    process.stderr.write(`bench: --wait-load needs a positive load average, e.g. --wait-load=2 (got "${waitArg}")\n`);
+    return 2;
+  }
   const results: BenchResult[] = [];
   for (const b of chosen) {
+    if (maxLoad > 0) await waitForLoad(maxLoad, 15 * 60_000, (s) => process.stderr.write(s + "\n"));
     const r = await runBench(b, { quick, log: (s) => process.stderr.write(s + "\n") });
     printResult(r);
     results.push(r);

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { LocalBackend, LocalModelPool, plainChatText, defaultThreads } from "../../src/backends/local.js";
 import { BackendError, collect, type StreamChunk } from "../../src/backends/types.js";
 import { StopMatcher, ThinkSplitter, sampleToken, seededRandom } from "../../src/backends/local/sampling.js";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { withStringMetadata } from "./gguf-template.js";
@@ -70,6 +70,19 @@ describe("sampling helpers", () => {
 });
 
 describe("LocalBackend on stories260K", () => {
+  test("a sampled BOS between stories is no text: no <s> in the text or the token list", async () => {
+    const b = make({ contextSize: 512 });
+    // Seeds 1 and 3 run past the end of the first story; the model then samples BOS (<s>).
+    for (const seed of [1, 3]) {
+      const r = await collect(b.stream({ prompt: { kind: "raw", text: PREFIX }, maxTokens: 400, temperature: 1, seed, logprobs: true }));
+      assert.ok(r.text.indexOf(PREFIX) > 0 || r.text.includes(" Once upon a time"), `seed ${seed} wrote a second story: ${r.text.slice(0, 200)}`);
+      assert.ok(!/<\/?s>|<unk>/.test(r.text), `seed ${seed}: ${r.text}`);
+      const tokens = r.tokens!;
+      assert.equal(tokens.map((t) => t.token).join(""), r.text, "the token list still spells the text");
+      assert.ok(tokens.some((t) => t.token === "" && Number.isFinite(t.logprob)), "the BOS is kept as a token, with its logprob");
+    }
+  });
+
   test("scoring keeps the prefix in the KV cache and equals a fresh evaluation", async () => {
     const b = make();
     const n = await b.countTokens(PREFIX);
@@ -199,13 +212,15 @@ describe("LocalBackend on stories260K", () => {
   });
 
   test("profiles on the same file share the weights; a model over the budget is refused", async () => {
-    const users = () => pool.loaded().filter((e) => e.path === MODEL).reduce((n, e) => n + e.users, 0);
+    // The pool keys weights by real path (../shared may be reached through a symlink).
+    const real = realpathSync(MODEL);
+    const users = () => pool.loaded().filter((e) => e.path === real).reduce((n, e) => n + e.users, 0);
     const before = users();
     const one = new LocalBackend({ name: "a", modelPath: MODEL, pool, contextSize: 256 });
     const two = new LocalBackend({ name: "b", modelPath: MODEL, pool, contextSize: 256 });
     await one.load();
     await two.load();
-    assert.equal(pool.loaded().filter((e) => e.path === MODEL).length, 1, "one copy of the weights");
+    assert.equal(pool.loaded().filter((e) => e.path === real).length, 1, "one copy of the weights");
     assert.equal(users(), before + 2);
     assert.equal((await one.load()).context, (await two.load()).context, "same file and context size: one context");
     await one.close();
