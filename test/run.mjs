@@ -1,4 +1,6 @@
 // Runs every test file under test/ with Node's own test runner (Node 20 has no glob in --test).
+// One file at a time: the end-to-end and interface tests time real keypresses and frames, and
+// a model-heavy file running beside them on a 2-core machine makes those timings noisy.
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
@@ -28,7 +30,7 @@ const env = {
 };
 const result = spawnSync(
   process.execPath,
-  ["--import", "tsx", "--test", "--test-concurrency=2", "--test-reporter=spec", ...files],
+  ["--import", "tsx", "--test", "--test-concurrency=1", "--test-reporter=spec", ...files],
   { stdio: "inherit", env },
 );
 rmSync(scratch, { recursive: true, force: true });
