@@ -151,3 +151,14 @@ export function rng(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/**
+ * The environment for a child that draws the interface: Ink draws only a final frame when it
+ * believes it runs in CI, so CI and CONTINUOUS_INTEGRATION are left out.
+ */
+export function interactiveEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const env = { ...base };
+  delete env.CI;
+  delete env.CONTINUOUS_INTEGRATION;
+  return env;
+}

@@ -1,6 +1,7 @@
 // 6. Memory: peak RSS of a fresh process that opens a long session (every candidate kept)
 // in the interface, against the same process opening nothing. See memory-child.tsx.
 import { spawnSync } from "node:child_process";
+import { interactiveEnv } from "./lib.js";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -41,6 +42,7 @@ export async function measureMemory(n: number, k: number): Promise<MemoryFigures
     }
     const r = spawnSync(process.execPath, ["--import", "tsx", join(root, "bench", "memory-child.tsx"), file], {
       cwd: root,
+      env: interactiveEnv(),
       encoding: "utf8",
       timeout: 300_000,
     });

@@ -10,6 +10,7 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { spawnSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { interactiveEnv } from "./lib.js";
 import { render } from "ink";
 import stripAnsi from "strip-ansi";
 import { ChainBuilder } from "../src/engine/ensemble.js";
@@ -293,7 +294,7 @@ export async function measureUiLoad(p: UiLoadParams): Promise<UiLoadResult> {
  * none (React's development build).
  */
 export function measureUiLoadIn(nodeEnv: string | undefined, p: UiLoadParams): UiLoadResult {
-  const env = { ...process.env };
+  const env = interactiveEnv();
   if (nodeEnv === undefined) delete env.NODE_ENV;
   else env.NODE_ENV = nodeEnv;
   const child = join(dirname(fileURLToPath(import.meta.url)), "ui-child.tsx");

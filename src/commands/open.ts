@@ -12,6 +12,12 @@ interface OpenFlags {
 }
 
 async function open(flags: OpenFlags): Promise<void> {
+  // Ink draws only a final frame when it believes it runs in CI (it reads CI when first
+  // loaded). A person at a real terminal gets the live interface whatever the environment says.
+  if (process.stdin.isTTY && process.stdout.isTTY) {
+    delete process.env.CI;
+    delete process.env.CONTINUOUS_INTEGRATION;
+  }
   // Loaded lazily so that headless commands never pay for React and Ink.
   const { launchUI } = await import("../ui/launch.js");
   // The interface reports stray errors in its status line instead of ending the session.
