@@ -3,6 +3,7 @@
 // side in one process; absolute times are kept for context only.
 import { cpus, totalmem, platform, release, arch } from "node:os";
 import { readFileSync } from "node:fs";
+import { seededRandom } from "../src/core/random.js";
 
 /** One target from the issue, checked against a measured value. */
 export interface Check {
@@ -141,16 +142,7 @@ export function machine(at = new Date()): Machine {
 }
 
 /** Seeded PRNG (mulberry32): benchmarks generate the same inputs on every run. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = seededRandom;
 
 /**
  * The environment for a child that draws the interface: Ink draws only a final frame when it

@@ -10,6 +10,7 @@ import { openModels, roleNames } from "../engine/models.js";
 import { addCacheRecordOptions } from "../config/models.js";
 import { findProblem, loadSet } from "../engine/problemset.js";
 import { JudgeScorer, PrmScorer, runComparison, runRelay, type CutName, type RelayResult, type StepScorer } from "../engine/relay.js";
+import { problemSetOption } from "./problem-set-option.js";
 
 interface RelayOptions {
   set: string;
@@ -140,12 +141,4 @@ export function register(program: Command): void {
       const code = await relayCommand({ ...opts, set: problemSetOption(opts.set, cmd) });
       if (code) process.exitCode = code;
     });
-}
-
-/** --set, also when the root program took it (the interface has a --set of its own). */
-function problemSetOption(own: string | undefined, cmd: Command): string {
-  const global = (cmd.optsWithGlobals() as { set?: string | string[] }).set;
-  const set = own ?? (Array.isArray(global) ? global.at(-1) : global);
-  if (!set) throw new UserError("--set <file|builtin> is required: the problem set to pick the problem from");
-  return set;
 }
