@@ -19,7 +19,7 @@ import { oneLine, UserError } from "../errors.js";
 import { fileCatalog, setFiles, sharedDatasetFiles } from "../state/catalog.js";
 import { createAutosaver, loadSession, resolveSessionsDir, writeSessionExports } from "../state/sessions.js";
 import { createConcordStore, type RaceHandle, type RelayPort } from "../state/store.js";
-import { NOT_SCORED, traceHandle, traceProblem, traceReplayOf, type TraceReplay } from "./replay-models.js";
+import { NOT_SCORED, traceHandle, traceProblem, traceReplayOf, type TraceReplay } from "../engine/trace-replay.js";
 import { App } from "./App.js";
 import { withOverrides } from "./keys.js";
 import { loadTheme } from "./theme.js";

@@ -11,8 +11,8 @@ import { dirname, join, resolve } from "node:path";
 import { ReplayBackend, thinkingAnchor, thinkingOf, type Recording, type ReplaySpeed } from "../backends/replay.js";
 import { BackendError, type Backend, type Capabilities, type CompletionResult, type ScoreRequest, type ScoreResult, type StreamChunk, type TokenLogprob } from "../backends/types.js";
 import type { Problem } from "../core/types.js";
-import type { EnsembleMode } from "../engine/ensemble.js";
-import type { ModelHandle } from "../engine/models.js";
+import type { EnsembleMode } from "./ensemble.js";
+import type { ModelHandle } from "./models.js";
 import { loadProblems, medcalcMessages } from "../problems/index.js";
 
 export interface TraceReplay {

@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { tmpdir } from "node:os";
 import type { Recording } from "../../src/backends/replay.js";
-import { traceProblem, traceReplayOf } from "../../src/ui/replay-models.js";
+import { traceProblem, traceReplayOf } from "../../src/engine/trace-replay.js";
 
 const TRACES = "../shared/data/genex/medcalc/ensemble_qwq_dapo_eval_oss";
 const skip = existsSync(TRACES) && existsSync("../shared/data/medcalc-bench/test_data.csv") ? false : "shared genex data missing";
