@@ -13,7 +13,7 @@ import { ChainBuilder, type RunOutcome } from "../engine/ensemble.js";
 import { openModels, roleNames } from "../engine/models.js";
 import { addCacheRecordOptions } from "../config/models.js";
 import { findProblem, loadSet } from "../engine/problemset.js";
-import { problemSetOption } from "./problem-set-option.js";
+import { addProblemOptions, problemSetOption } from "./problem-set-option.js";
 
 interface EnsembleOptions {
   set: string;
@@ -202,10 +202,8 @@ async function decideFromStdin(builder: ChainBuilder, steps: number | "end"): Pr
 }
 
 export function register(program: Command): void {
-  addCacheRecordOptions(program.command("ensemble"))
+  addProblemOptions(addCacheRecordOptions(program.command("ensemble")))
     .description("build one sentence-level ensemble chain headless and print each step")
-    .option("--set <file|builtin>", "problem set: a dataset file or folder, or builtin")
-    .requiredOption("--problem <id|row>", "problem id, or 1-based row number")
     .option("--auto", "accept the evaluator's pick at every step (the default when headless)")
     .option("--decide", "read one decision per step from stdin: empty/pick, a candidate id, write <text>, regen, undo, stop")
     .option("--json", "print the finished chain as JSON")

@@ -10,7 +10,7 @@ import { openModels, roleNames } from "../engine/models.js";
 import { addCacheRecordOptions } from "../config/models.js";
 import { findProblem, loadSet } from "../engine/problemset.js";
 import { JudgeScorer, PrmScorer, runComparison, runRelay, type CutName, type RelayResult, type StepScorer } from "../engine/relay.js";
-import { problemSetOption } from "./problem-set-option.js";
+import { addProblemOptions, problemSetOption } from "./problem-set-option.js";
 
 interface RelayOptions {
   set: string;
@@ -124,10 +124,8 @@ export async function relayCommand(opts: RelayOptions): Promise<number> {
 }
 
 export function register(program: Command): void {
-  addCacheRecordOptions(program.command("relay"))
+  addProblemOptions(addCacheRecordOptions(program.command("relay")))
     .description("relay one problem: an initiator's chain cut early/mid/late, finished by continuers, answers and step scores compared")
-    .option("--set <file|builtin>", "problem set: a dataset file or folder, or builtin")
-    .requiredOption("--problem <id|row>", "problem id, or 1-based row number")
     .option("--initiator <model>", "model that writes the chain (default: roles.initiator)")
     .option("--continuers <names>", "comma-separated models that finish it (default: roles.continuers)")
     .option("--cuts <list>", "early,mid,late and/or sentence numbers, e.g. early,late,4", "early,mid,late")
