@@ -2,12 +2,16 @@
 import type { Command } from "commander";
 import { UserError, oneLine } from "../errors.js";
 import { buildReport, formatIssue, readResults, renderText, reportJson, writeSummary } from "../results/index.js";
+import { writeResultsHtml } from "./report-html.js";
 
 const MAX_ISSUE_LINES = 10;
 
 interface ReportOptions {
   json?: boolean;
   write?: boolean;
+  html?: string;
+  reading?: string;
+  traces?: string[];
 }
 
 export async function reportCommand(dir: string, opts: ReportOptions): Promise<number> {
@@ -23,6 +27,10 @@ export async function reportCommand(dir: string, opts: ReportOptions): Promise<n
   if (read.records.length === 0) throw new UserError(`${dir}: no result records`);
   const report = buildReport(read.records);
   if (opts.write) await writeSummary(dir, report);
+  if (opts.html) {
+    await writeResultsHtml(dir, read.records, report, { file: opts.html, reading: opts.reading, traces: opts.traces });
+    process.stderr.write(`concord: wrote ${opts.html}\n`);
+  }
   process.stdout.write(opts.json ? JSON.stringify(reportJson(report), null, 2) + "\n" : renderText(report));
   // A torn last line is the expected trace of an interrupted run; any other bad line is an error.
   return read.issues.some((i) => !i.torn) ? 1 : 0;
@@ -34,6 +42,9 @@ export function register(program: Command): void {
     .description("print pairwise consistency, accuracy and the agreement split for a results folder")
     .option("--json", "print the same data as JSON")
     .option("--write", "also rewrite summary.csv and report.md in the folder")
+    .option("--html <file>", "also write the figures as one self-contained HTML page")
+    .option("--reading <reading>", "consistency reading the HTML figures draw: paper or strict", "paper")
+    .option("--traces <path...>", "ensemble traces (genex row folders or logs) for the HTML page's whose-sentences-won figure")
     .action(async (dir: string, opts: ReportOptions) => {
       const code = await reportCommand(dir, opts);
       if (code) process.exitCode = code;
