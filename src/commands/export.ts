@@ -7,17 +7,26 @@ import stripAnsi from "strip-ansi";
 import writeFileAtomic from "write-file-atomic";
 import { exportChainText, exportSessionMarkdown, loadSession } from "../state/sessions.js";
 import { oneLine, UserError } from "../errors.js";
+import { renderSessionHtml } from "../report-html/index.js";
+import { writeHtmlFile } from "./report-html.js";
 
 export type ExportFormat = "text" | "markdown";
 
 export interface ExportOptions {
   format?: ExportFormat;
   out?: string;
+  /** Also (or only) write the session as a self-contained HTML page. */
+  html?: string;
 }
 
 /** Render a session file; writes to `opts.out` or to `stdout`. Bad files throw one line naming file and place. */
 export async function exportCommand(file: string, opts: ExportOptions = {}, stdout: NodeJS.WritableStream = process.stdout): Promise<string> {
   const session = await loadSession(file);
+  if (opts.html) {
+    await writeHtmlFile(opts.html, await renderSessionHtml(session));
+    // The page is the whole export unless a text or Markdown file was asked for too.
+    if (!opts.out) return "";
+  }
   const text = opts.format === "markdown" ? exportSessionMarkdown(session) : exportChainText(session.chain);
   if (!opts.out) {
     // Model text is untrusted: on a terminal its escape sequences are removed (a file gets it as written).
@@ -40,6 +49,7 @@ export function register(program: Command): void {
     .description("print a saved session's chain as plain text (a transfer CoT) or the whole session as Markdown")
     .addOption(new Option("--format <format>", "text: the chain only; markdown: problem, steps, targets").choices(["text", "markdown"]).default("text"))
     .option("--out <file>", "write to this file instead of standard output")
+    .option("--html <file>", "write the session as a self-contained HTML page (chain, races, token shading, targets)")
     .action(async (file: string, opts: ExportOptions) => {
       await exportCommand(file, opts);
     });

@@ -29,13 +29,34 @@ const noNetwork = {
   file: () => Promise.reject(new Error("charts are drawn from inline data only")),
 };
 
+/** Every string of a spec without control characters: Vega escapes markup, not escape sequences. */
+function withoutControls<T>(v: T): T {
+  if (typeof v === "string") return v.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/g, "\ufffd") as T;
+  if (Array.isArray(v)) return v.map(withoutControls) as T;
+  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, withoutControls(x)])) as T;
+  return v;
+}
+
 /** Render one Vega-Lite spec to an SVG string and its pixel size. */
 export async function renderChart(spec: ChartSpec): Promise<RenderedChart> {
-  const full = { ...spec, config: { ...CONFIG, ...(spec.config ?? {}) } } as TopLevelSpec;
+  const full = withoutControls({ ...spec, config: { ...CONFIG, ...(spec.config ?? {}) } }) as TopLevelSpec;
   const compiled = compile(full).spec;
-  const view = new vega.View(vega.parse(compiled), { renderer: "none", loader: noNetwork as unknown as vega.Loader });
+  // Vega reports dataflow errors to its logger and draws on; a chart with an error must fail.
+  const errors: string[] = [];
+  const logger = vega.logger(vega.Warn);
+  logger.error = (...args: unknown[]) => {
+    errors.push(args.map((a) => (a instanceof Error ? a.message : String(a))).join(" "));
+    return logger;
+  };
+  // A failed load is only a warning to Vega; here it means the spec asked for outside data.
+  logger.warn = (...args: unknown[]) => {
+    if (/^Loading failed/.test(String(args[0]))) errors.push(args.map(String).join(" "));
+    return logger;
+  };
+  const view = new vega.View(vega.parse(compiled), { renderer: "none", loader: noNetwork as unknown as vega.Loader, logger });
   try {
     const svg = await view.toSVG();
+    if (errors.length) throw new Error(`chart could not be drawn: ${errors[0]}`);
     const size = /^<svg[^>]*\swidth="([\d.]+)"[^>]*\sheight="([\d.]+)"/.exec(svg);
     return { svg, width: size ? Number(size[1]) : 0, height: size ? Number(size[2]) : 0 };
   } finally {

@@ -88,7 +88,7 @@ thead th{position:sticky;top:0;background:var(--bg)}
 .human{outline:1px dashed #111;outline-offset:1px}
 details.race{background:var(--bg);border:1px solid var(--line);border-radius:6px;margin:6px 0;padding:6px 10px}
 details.race summary{cursor:pointer}
-.race table{width:100%}
+.race table{width:100%}.race .text-cell{max-width:none;width:60%}
 .tok{border-radius:2px;white-space:pre-wrap}
 .legend{display:flex;align-items:center;gap:6px;font-size:12px;color:var(--muted);margin:8px 0}
 .legend .swatch{display:inline-block;width:28px;height:14px;border:1px solid var(--line)}

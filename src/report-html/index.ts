@@ -4,3 +4,4 @@ export { escapeHtml } from "./html.js";
 export { bootstrapCondition, type ConditionIntervals, type Interval } from "./intervals.js";
 export { buildResultsSections, chainLengthBins, ensembleWinners, renderResultsHtml, type ResultsPageInput } from "./results.js";
 export { readRelayFiles } from "./relay-files.js";
+export { nllClass, renderSessionHtml } from "./session.js";
