@@ -75,11 +75,11 @@ a{color:var(--accent)}
 .fig figcaption{margin-bottom:8px}.fig figcaption .note{display:block;color:var(--muted);font-size:13px}
 .fig-body{display:flex;flex-wrap:wrap;gap:24px;align-items:flex-start}
 .chart{flex:0 0 auto;overflow-x:auto;max-width:100%}.chart svg{display:block}
-.numbers{flex:1 1 320px;overflow-x:auto;max-height:520px;overflow-y:auto}
+.numbers{flex:1 1 480px;overflow-x:auto;max-height:520px;overflow-y:auto}
 table{border-collapse:collapse;font-size:12.5px;font-variant-numeric:tabular-nums}
 caption{text-align:left;color:var(--muted);font-size:12px;padding-bottom:4px}
 th,td{border-bottom:1px solid var(--line);padding:3px 8px;text-align:right;vertical-align:top}
-th[scope=row],thead th:first-child{text-align:left}
+th[scope=row],thead th:first-child{text-align:left}th[scope=row]{white-space:nowrap}
 thead th{position:sticky;top:0;background:var(--bg)}
 .text-cell{text-align:left;max-width:560px;white-space:pre-wrap;overflow-wrap:anywhere}
 .chain{background:var(--bg);border:1px solid var(--line);border-radius:8px;padding:12px 16px}

@@ -396,7 +396,8 @@ async function winnersFigure(traces: readonly GenexTrace[]): Promise<Figure> {
   };
 }
 
-const COMPARISON_COLORS = { agrees: "#16a34a", differs: "#dc2626", "no-answer": "#9ca3af" };
+const COMPARISON_COLORS = { agrees: "#16a34a", differs: "#dc2626", "no-answer": "#d1d5db" };
+const INITIATOR_COLOR = "#334155";
 
 /** One relay: every hybrid chain as a bar (the initiator's part, then the continuer's), and step scores. */
 async function relayFigures(rf: RelayFile, index: number): Promise<Figure[]> {
@@ -422,7 +423,7 @@ async function relayFigures(rf: RelayFile, index: number): Promise<Figure[]> {
           y: { field: "run", type: "nominal", sort: null, title: null },
           x: { field: "from", type: "quantitative", title: "sentence" },
           x2: { field: "to" },
-          color: { field: "part", type: "nominal", scale: { domain: parts, range: ["#94a3b8", ...Object.values(COMPARISON_COLORS)] }, title: null },
+          color: { field: "part", type: "nominal", scale: { domain: parts, range: [INITIATOR_COLOR, ...Object.values(COMPARISON_COLORS)] }, title: null, legend: { orient: "bottom", columns: 2 } },
           description: { field: "desc" },
         },
       },
@@ -437,11 +438,11 @@ async function relayFigures(rf: RelayFile, index: number): Promise<Figure[]> {
     {
       id: `fig-relay-${index}`,
       title: `Relay of problem ${r.problemId}: initiator ${r.initiator.model}`,
-      note: `Each bar is one hybrid chain: the initiator's sentences (grey), then the continuer's, coloured by whether its answer agrees with the initiator's ("${r.initiator.answer.grade.answer}", ${r.initiator.answer.grade.correct ? "correct" : "wrong"}). ▼ marks the first sentence after which the answer departs. From ${rf.file}.`,
+      note: `Each bar is one hybrid chain: the initiator's sentences (dark), then the continuer's, coloured by whether its answer agrees with the initiator's ("${r.initiator.answer.grade.answer}", ${r.initiator.answer.grade.correct ? "correct" : "wrong"}). ▼ marks the first sentence after which the answer departs. From ${rf.file}.`,
       chart: await renderChart(spec),
       table: {
         caption: "Relay runs",
-        head: ["run", "handover", "sentences", "answer", "correct", "vs initiator", "departs at"],
+        head: ["run", "continuer from sentence", "sentences", "answer", "correct", "vs initiator", "departs after"],
         rows: runs.map((x) => [x.run, x.handover + 1, x.length, x.answer, x.correct ? "yes" : "no", x.comparison, x.departure]),
       },
     },

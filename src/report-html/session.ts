@@ -130,7 +130,7 @@ async function answersFigure(s: SessionFile): Promise<Figure | undefined> {
     data: { values: data },
     mark: { type: "rect", stroke: "#fff", strokeWidth: lengths.length > 60 ? 0 : 1 },
     encoding: {
-      x: { field: "length", type: "ordinal", sort: lengths, title: "chain length (sentences)", axis: lengths.length > 30 ? { values: lengths.filter((_, i) => i % Math.ceil(lengths.length / 20) === 0), labelAngle: 0 } : { labelAngle: 0 } },
+      x: { field: "length", type: "ordinal", sort: lengths, title: "chain length (sentences)", axis: { labelAngle: 0, labelOverlap: "parity", labelPadding: 4 } },
       y: { field: "target", type: "nominal", sort: targets, title: null },
       color: { field: "grade", type: "nominal", scale: { domain: ["correct", "wrong", "no answer"], range: ["#16a34a", "#dc2626", "#d1d5db"] }, title: null },
       description: { field: "desc" },
