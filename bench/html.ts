@@ -20,7 +20,7 @@ const kb = (bytes: number) => `${(bytes / 1024).toFixed(0)} KB`;
 
 export const html: Bench = {
   name: "html",
-  title: "HTML report and session pages: size and time to write",
+  title: "7. HTML report and session pages: size and time to write",
   async run(opts) {
     if (!existsSync(OUTPUTS)) return { body: [], checks: [], notes: [], skipped: `${OUTPUTS} is not there` };
     const runs = opts.quick ? 1 : 3;
@@ -31,8 +31,10 @@ export const html: Bench = {
     // Results page, in process: read + report, traces, figures (bootstrap and charts), write.
     const page = join(dir, "genex.html");
     const stages: Record<string, number[]> = { read: [], traces: [], render: [], write: [] };
+    const cpu: number[] = [];
     let size = 0;
     for (let i = 0; i < runs; i++) {
+      const c0 = process.cpuUsage();
       const read = await timed(async () => {
         const { records } = await readResults(join(dir, "genex"));
         return { records, report: buildReport(records) };
@@ -44,6 +46,8 @@ export const html: Bench = {
       stages.traces!.push(traces.ms);
       stages.render!.push(render.ms);
       stages.write!.push(write.ms);
+      const c = process.cpuUsage(c0);
+      cpu.push((c.user + c.system) / 1000);
       size = statSync(page).size;
     }
     const total = median(stages.read!.map((_, i) => stages.read![i]! + stages.traces![i]! + stages.render![i]! + stages.write![i]!));
@@ -59,7 +63,13 @@ export const html: Bench = {
     writeFileSync(sessionFile, JSON.stringify(session));
     const sPage = join(dir, "session.html");
     const sTimes: number[] = [];
-    for (let i = 0; i < runs; i++) sTimes.push((await timed(async () => writeHtmlFile(sPage, await renderSessionHtml(session)))).ms);
+    const sCpu: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const c0 = process.cpuUsage();
+      sTimes.push((await timed(async () => writeHtmlFile(sPage, await renderSessionHtml(session)))).ms);
+      const c = process.cpuUsage(c0);
+      sCpu.push((c.user + c.system) / 1000);
+    }
     const sSize = statSync(sPage).size;
     const candidates = session.chain.sentences.reduce((s, x) => s + x.candidates.length, 0);
     const sCli = await timed(async () => spawnSync(process.execPath, ["bin/concord.js", "export", sessionFile, "--html", join(dir, "cli-session.html")], { cwd: ROOT, encoding: "utf8" }));
@@ -67,10 +77,12 @@ export const html: Bench = {
     const ms = (x: number) => `${Math.round(x)} ms`;
     return {
       body: [
-        "| page | size | write (median, in process) | `concord` command, wall |",
-        "|---|---|---|---|",
-        `| report of the 25 shared output files (2,500 answers, 5 conditions, 100 traces) | ${kb(size)} | ${ms(total)} (read+report ${ms(median(stages.read!))}, traces ${ms(median(stages.traces!))}, figures ${ms(median(stages.render!))}, write ${ms(median(stages.write!))}) | ${ms(cli.ms)} |`,
-        `| session of ${session.chain.sentences.length} sentences (${candidates} candidates, ${session.targets.answers.length} target answers; session file ${kb(statSync(sessionFile).size)}) | ${kb(sSize)} | ${ms(median(sTimes))} | ${ms(sCli.ms)} |`,
+        [
+          "| page | size | write, wall (median, in process) | write, CPU | `concord` command, wall |",
+        "|---|---|---|---|---|",
+        `| report of the 25 shared output files (2,500 answers, 5 conditions, 100 traces) | ${kb(size)} | ${ms(total)} (read+report ${ms(median(stages.read!))}, traces ${ms(median(stages.traces!))}, figures ${ms(median(stages.render!))}, write ${ms(median(stages.write!))}) | ${ms(median(cpu))} | ${ms(cli.ms)} |`,
+        `| session of ${session.chain.sentences.length} sentences (${candidates} candidates, ${session.targets.answers.length} target answers; session file ${kb(statSync(sessionFile).size)}) | ${kb(sSize)} | ${ms(median(sTimes))} | ${ms(median(sCpu))} | ${ms(sCli.ms)} |`,
+        ].join("\n"),
         `Figures: consistency and accuracy with 2,000-resample bootstrap intervals, accuracy per target, the agreement split, 5 heatmaps, chain-length bins, ensemble winners; the session page has 4 figures and every race with token shading.`,
       ],
       checks: [
@@ -81,6 +93,7 @@ export const html: Bench = {
       ],
       notes: [
         "The session is built by the engine over seeded scripted models (bench/html-session.ts): the 1 MB stories260K model's 512-token context cannot hold a 200-sentence chain.",
+        "CPU is this process's user+system time for the same work: on a loaded machine it is the steadier figure.",
         "The command's wall time includes starting Node and loading the program (from source through tsx when dist/ is older than src/).",
       ],
     };

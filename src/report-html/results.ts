@@ -438,12 +438,12 @@ async function relayFigures(rf: RelayFile, index: number): Promise<Figure[]> {
     {
       id: `fig-relay-${index}`,
       title: `Relay of problem ${r.problemId}: initiator ${r.initiator.model}`,
-      note: `Each bar is one hybrid chain: the initiator's sentences (dark), then the continuer's, coloured by whether its answer agrees with the initiator's ("${r.initiator.answer.grade.answer}", ${r.initiator.answer.grade.correct ? "correct" : "wrong"}). ▼ marks the first sentence after which the answer departs. From ${rf.file}.`,
+      note: `Each bar is one hybrid chain: the initiator's sentences (dark), then the continuer's, coloured by whether its answer agrees with the initiator's (${r.initiator.answer.grade.answer === "" ? "no answer" : `"${r.initiator.answer.grade.answer}"`}, ${r.initiator.answer.grade.correct ? "correct" : "wrong"}). ▼ marks the first sentence after which the answer departs. From ${rf.file}.`,
       chart: await renderChart(spec),
       table: {
         caption: "Relay runs",
         head: ["run", "continuer from sentence", "sentences", "answer", "correct", "vs initiator", "departs after"],
-        rows: runs.map((x) => [x.run, x.handover + 1, x.length, x.answer, x.correct ? "yes" : "no", x.comparison, x.departure]),
+        rows: runs.map((x) => [x.run, x.handover + 1, x.length, x.answer === "" ? "(none)" : x.answer, x.correct ? "yes" : "no", x.comparison, x.departure]),
       },
     },
   ];
