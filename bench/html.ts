@@ -79,9 +79,9 @@ export const html: Bench = {
       body: [
         [
           "| page | size | write, wall (median, in process) | write, CPU | `concord` command, wall |",
-        "|---|---|---|---|---|",
-        `| report of the 25 shared output files (2,500 answers, 5 conditions, 100 traces) | ${kb(size)} | ${ms(total)} (read+report ${ms(median(stages.read!))}, traces ${ms(median(stages.traces!))}, figures ${ms(median(stages.render!))}, write ${ms(median(stages.write!))}) | ${ms(median(cpu))} | ${ms(cli.ms)} |`,
-        `| session of ${session.chain.sentences.length} sentences (${candidates} candidates, ${session.targets.answers.length} target answers; session file ${kb(statSync(sessionFile).size)}) | ${kb(sSize)} | ${ms(median(sTimes))} | ${ms(median(sCpu))} | ${ms(sCli.ms)} |`,
+          "|---|---|---|---|---|",
+          `| report of the 25 shared output files (2,500 answers, 5 conditions, 100 traces) | ${kb(size)} | ${ms(total)} (read+report ${ms(median(stages.read!))}, traces ${ms(median(stages.traces!))}, figures ${ms(median(stages.render!))}, write ${ms(median(stages.write!))}) | ${ms(median(cpu))} | ${ms(cli.ms)} |`,
+          `| session of ${session.chain.sentences.length} sentences (${candidates} candidates, ${session.targets.answers.length} target answers; session file ${kb(statSync(sessionFile).size)}) | ${kb(sSize)} | ${ms(median(sTimes))} | ${ms(median(sCpu))} | ${ms(sCli.ms)} |`,
         ].join("\n"),
         `Figures: consistency and accuracy with 2,000-resample bootstrap intervals, accuracy per target, the agreement split, 5 heatmaps, chain-length bins, ensemble winners; the session page has 4 figures and every race with token shading.`,
       ],
