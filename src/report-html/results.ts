@@ -512,7 +512,7 @@ export async function renderResultsHtml(input: ResultsPageInput): Promise<string
   const records = report.conditions.reduce((s, c) => s + c.records, 0);
   const missing = report.conditions.reduce((s, c) => s + c.missing, 0);
   const head = `<h1>Concord results: ${escapeHtml(input.source)}</h1>
-<p class="meta">${report.conditions.length} conditions, ${records} answers${missing ? ` (${missing} missing or crashed)` : ""}; consistency in the ${input.reading === "paper" ? "paper-compatible" : "strict"} reading; intervals: 95% percentile bootstrap over items (${input.resamples ?? DEFAULT_RESAMPLES} resamples, seed ${DEFAULT_SEED}). Numbers are those of <code>concord report --json</code>.</p>
+<p class="meta">${report.conditions.length} conditions, ${records} answers${missing ? ` (${missing} missing or crashed)` : ""}; consistency in the ${input.reading === "paper" ? "paper-compatible" : "strict"} reading; intervals: 95% percentile bootstrap over items (${input.resamples ?? DEFAULT_RESAMPLES} resamples, seed ${DEFAULT_SEED}). Point values are those of <code>concord report --json</code>; each figure's numbers are in the table beside it.</p>
 <nav aria-label="Figures"><ul>${sections.map((s) => `<li><a href="#${s.id}">${escapeHtml(s.title)}</a></li>`).join("")}</ul></nav>`;
   const body = sections
     .map((s) => `<section id="${s.id}" aria-labelledby="${s.id}-h"><h2 id="${s.id}-h">${escapeHtml(s.title)}</h2>
