@@ -31,7 +31,8 @@ import { oneLine } from "../errors.js";
 import { resolveModelFile, type ResolveModelOptions } from "./download.js";
 import { LocalModelPool, commonPrefixLength, type KvCachePrecision, type ModelLease, type SequenceSlot } from "./local/pool.js";
 import { chatFormatFor, continuationTokens, describeChatFormat, promptTokens, type ChatFormat } from "./local/prompt.js";
-import { StopMatcher, ThinkSplitter, sampleToken, seededRandom, type SampleParams } from "./local/sampling.js";
+import { StopMatcher, sampleToken, seededRandom, type SampleParams } from "./local/sampling.js";
+import { ThinkSplitter } from "../core/thinking.js";
 
 export {
   LocalModelPool,

@@ -1,7 +1,8 @@
 import { test, describe, after } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { InlineThinkSplitter, OpenAIBackend, type OpenAIBackendOptions } from "../../src/backends/openai.js";
+import { OpenAIBackend, type OpenAIBackendOptions } from "../../src/backends/openai.js";
+import { ThinkSplitter } from "../../src/core/thinking.js";
 import { requireCapability } from "../../src/config/roles.js";
 import { BackendError, collect, type Prompt, type StreamChunk } from "../../src/backends/types.js";
 import type { ModelProfile } from "../../src/config/profile.js";
@@ -99,7 +100,7 @@ describe("streaming", () => {
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 0, max: text.length }), { maxLength: 12 }), (cuts) => {
         const points = [...new Set(cuts)].sort((a, b) => a - b);
-        const s = new InlineThinkSplitter("<think>", "</think>");
+        const s = new ThinkSplitter(false, "<think>", "</think>");
         const out: Array<{ channel: string; text: string }> = [];
         let last = 0;
         for (const p of [...points, text.length]) {
