@@ -148,6 +148,7 @@ export class OpenAIBackend implements Backend, StreamContext {
         stream: (r) => this.stream(r),
         score: (r) => this.score(r),
         countTokens: (t) => this.countTokens(t),
+        prefillInUse: (f) => this.prefillMethod(f),
         use: (caps) => {
           this.caps = caps;
           this.prefillOverride = undefined;

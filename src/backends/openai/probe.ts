@@ -17,6 +17,8 @@ export interface ProbeTarget {
   countTokens(text: string): Promise<number>;
   /** Plan with this record while probing (undefined: the flavor's defaults). */
   use(caps: ProbeRecord | undefined): void;
+  /** The prefill method the last stream used (a refused one is replaced within the stream). */
+  prefillInUse(flavor: Flavor): PrefillMethod;
   lastReasoningSource: ProbeRecord["reasoningField"];
 }
 
@@ -118,13 +120,15 @@ export async function probeServer(b: ProbeTarget, signal?: AbortSignal): Promise
       notes.push(`prefill: ${flavor} does not continue a final assistant message`);
       break;
     }
-    const why = await checkPrefill(b, m, flavor, chatPrefix, question, caps, signal);
+    const { why, used } = await checkPrefill(b, m, flavor, chatPrefix, question, caps, signal);
+    if (used !== m) notes.push(`prefill (${m}): refused by the server`);
     if (!why) {
       caps.prefill = true;
-      caps.prefillMethod = m;
-      notes.push(`prefill: ${m}, verified (the continuation does not repeat the prefix)`);
+      caps.prefillMethod = used;
+      notes.push(`prefill: ${used}, verified (the continuation does not repeat the prefix)`);
       break;
     }
+    if (used !== m) continue;
     notes.push(`prefill (${m}): ${why}`);
   }
 
@@ -169,22 +173,39 @@ export async function probeServer(b: ProbeTarget, signal?: AbortSignal): Promise
   return caps;
 }
 
-async function checkPrefill(b: ProbeTarget, m: PrefillMethod, flavor: Flavor, chatPrefix: Prompt, question: Prompt, caps: ProbeRecord, signal?: AbortSignal): Promise<string | null> {
+async function checkPrefill(
+  b: ProbeTarget,
+  m: PrefillMethod,
+  flavor: Flavor,
+  chatPrefix: Prompt,
+  question: Prompt,
+  caps: ProbeRecord,
+  signal?: AbortSignal,
+): Promise<{ why: string | null; used: PrefillMethod }> {
   b.use({ ...caps, prefillMethod: m });
+  let used = m;
+  try {
+    const why = await verifyPrefill(b, m, flavor, chatPrefix, question, signal, (u) => (used = u));
+    return { why, used };
+  } finally {
+    b.use(undefined);
+  }
+}
+
+async function verifyPrefill(b: ProbeTarget, m: PrefillMethod, flavor: Flavor, chatPrefix: Prompt, question: Prompt, signal: AbortSignal | undefined, setUsed: (m: PrefillMethod) => void): Promise<string | null> {
   try {
     const prefix = (chatPrefix as { assistantPrefix: string }).assistantPrefix;
     const r = await collect(b.stream({ prompt: chatPrefix, maxTokens: 8, temperature: 0, logprobs: true, signal }));
+    setUsed(b.prefillInUse(flavor));
     if (r.finishReason === "abort") return "aborted";
     if (!r.text.trim()) return "the continuation was empty";
     if (r.text.trimStart().startsWith(prefix)) return "the server repeats the prefix before continuing";
     if (r.tokens?.length && !spells(joined(r), r.reasoning + r.text)) return "the logprobs do not spell the continuation";
-    if (m === "continue_final_message" && flavor === "llama-server") return await templateKeepsPrefix(b.transport, question);
+    if (b.prefillInUse(flavor) === "continue_final_message" && flavor === "llama-server") return await templateKeepsPrefix(b.transport, question);
     return null;
   } catch (err) {
     if (err instanceof BackendError && (err.kind === "unreachable" || err.kind === "timeout")) throw err;
     return short(err);
-  } finally {
-    b.use(undefined);
   }
 }
 

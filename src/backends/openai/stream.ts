@@ -104,14 +104,14 @@ class EchoedPrefix {
   }
   push(text: string): string {
     if (this.done) return text;
-    this.held += text;
-    if (this.held.length >= this.prefix.length) {
-      this.done = true;
-      return this.held.startsWith(this.prefix) ? this.held.slice(this.prefix.length) : this.held;
+    const held = this.held + text;
+    if (held.length < this.prefix.length && this.prefix.startsWith(held)) {
+      this.held = held;
+      return "";
     }
-    if (this.prefix.startsWith(this.held)) return "";
     this.done = true;
-    return this.held;
+    this.held = "";
+    return held.startsWith(this.prefix) ? held.slice(this.prefix.length) : held;
   }
   flush(): string {
     this.done = true;
