@@ -221,7 +221,8 @@ export class Transport {
   /** After a timeout: is the server answering at all? Fails at once when it is not. */
   private async checkAlive(what: string, signal?: AbortSignal): Promise<void> {
     if (!unresponsive.has(this.serverRoot)) return;
-    const probe = AbortSignal.timeout(HEALTH_TIMEOUT_MS);
+    const wait = Math.min(HEALTH_TIMEOUT_MS, Math.max(200, this.opts.timeoutMs / 4));
+    const probe = AbortSignal.timeout(wait);
     try {
       const res = await fetch(this.serverRoot + "/health", { signal: signal ? AbortSignal.any([signal, probe]) : probe });
       await res.body?.cancel().catch(() => undefined);
@@ -232,7 +233,7 @@ export class Transport {
         unresponsive.delete(this.serverRoot); // refused or reset: the usual path reports it
         return;
       }
-      throw new BackendError(`model "${this.name}": ${this.baseURL} is not answering (it did not answer within ${secs(this.opts.timeoutMs)} before, nor /health within ${secs(HEALTH_TIMEOUT_MS)} now) (${what})`, this.name, undefined, true, "timeout");
+      throw new BackendError(`model "${this.name}": ${this.baseURL} is not answering (it did not answer within ${secs(this.opts.timeoutMs)} before, nor /health within ${secs(wait)} now) (${what})`, this.name, undefined, true, "timeout");
     }
   }
 
