@@ -206,9 +206,24 @@ export async function* streamCompletion(ctx: StreamContext, req: CompletionReque
   };
   const result = (): CompletionResult => ({ text, reasoning, tokens: tokens.length ? tokens : undefined, finishReason: finish });
 
+  // The wait for the next chunk ends the moment the caller aborts, whatever the transport is
+  // still doing; the request is closed behind it.
+  const it = iterable[Symbol.asyncIterator]();
+  const aborted = new Promise<"aborted">((resolve) => {
+    if (signal.aborted) resolve("aborted");
+    signal.addEventListener("abort", () => resolve("aborted"), { once: true });
+  });
   arm();
   try {
-    for await (const data of iterable) {
+    for (;;) {
+      const next = await Promise.race([it.next(), aborted]);
+      if (next === "aborted") {
+        void it.return?.()?.catch(() => undefined);
+        if (userSignal?.aborted) break;
+        throw new Error("stopped");
+      }
+      if (next.done) break;
+      const data = next.value;
       arm();
       events++;
       const choice = (data.choices as Json[] | undefined)?.[0];
