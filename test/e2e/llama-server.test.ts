@@ -9,6 +9,9 @@ import { tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { llamaServerMissing, startLlamaServer, STORIES, type LlamaServer } from "./llama-server.js";
+import { OpenAIBackend } from "../../src/backends/openai.js";
+import { CachedBackend } from "../../src/backends/cache.js";
+import { BackendError, collect, type Prompt } from "../../src/backends/types.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const BIN = join(root, "bin", "concord.js");
@@ -85,13 +88,64 @@ describe("the real llama-server", { skip: missing, timeout: 600_000 }, () => {
       assert.ok(caps.notes.some((n) => note.test(n)), `${note} in ${caps.notes.join(" | ")}`);
   });
 
-  test("a template that rewrites a final assistant message (Qwen3's): prefill through /apply-template", async () => {
-    const qwen = await startLlamaServer({ template: "Qwen-Qwen3-0.6B.jinja" });
-    servers.push(qwen);
-    const caps = probeOf(modelsFile(qwen.baseURL, join(dir, "qwen.yaml")), "ls-a");
-    assert.equal(caps.prefillMethod, "apply_template", caps.notes.join(" | "));
-    assert.ok(caps.notes.includes("prefill (continue_final_message): the chat template rewrites a final assistant message that holds a thinking block"));
-    await qwen.stop();
+  for (const [template, method, reasoning] of [
+    ["Qwen-Qwen3-0.6B.jinja", "apply_template", null],
+    ["Qwen-QwQ-32B.jinja", "apply_template", "reasoning_content"],
+    ["meta-llama-Llama-3.1-8B-Instruct.jinja", "continue_final_message", null],
+  ] as const) {
+    test(`with ${template}: prefill by ${method}, thinking in ${reasoning ?? "no field"}`, async () => {
+      const other = await startLlamaServer({ template });
+      servers.push(other);
+      try {
+        const caps = probeOf(modelsFile(other.baseURL, join(dir, "other.yaml")), "ls-a");
+        assert.deepEqual([caps.prefillMethod, caps.reasoningField, caps.tokenLogprobs], [method, reasoning, true], caps.notes.join(" | "));
+        // A template that rewrites the final assistant message (an empty thinking block added, or a closed one removed) is not used for prefill.
+        assert.equal(caps.notes.includes("prefill (continue_final_message): the chat template rewrites a final assistant message that holds a thinking block"), method === "apply_template");
+      } finally {
+        await other.stop();
+      }
+    });
+  }
+
+  test("in-process: a context overflow is named as such and changes no method; a hung server costs one timeout; another model behind the address is not served from the cache", async () => {
+    const b = new OpenAIBackend({ name: "ls", backend: "openai", baseURL: server.baseURL, model: "auto" }, { timeoutMs: 2000 });
+    const prompt = (words: number): Prompt => ({ kind: "chat", messages: [{ role: "user", content: "word ".repeat(words) }], assistantPrefix: "Once upon a time" });
+    await assert.rejects(collect(b.stream({ prompt: prompt(3000), maxTokens: 8 })), (err: unknown) => {
+      assert.ok(err instanceof BackendError);
+      assert.equal(err.kind, "context-overflow");
+      assert.match(err.message, /^model "ls": HTTP 400 from server: request \(\d+ tokens\) exceeds the available context size \(512 tokens\)/);
+      return true;
+    });
+    const ok = await collect(b.stream({ prompt: prompt(3), maxTokens: 8, temperature: 0 }));
+    assert.ok(ok.text.trim() && !ok.text.startsWith("Once upon a time"), ok.text);
+    assert.equal(b.prefillMethod("llama-server"), "continue_final_message");
+
+    // A hung process (SIGSTOP): one timeout, then each request fails at once; answered again once it runs.
+    process.kill(server.pid()!, "SIGSTOP");
+    try {
+      await assert.rejects(collect(b.stream({ prompt: prompt(3), maxTokens: 8 })), /no answer from .* within 2 s/);
+      await assert.rejects(collect(b.stream({ prompt: prompt(3), maxTokens: 8 })), /is not answering \(it did not answer within 2 s before, nor \/health within 0\.5 s now\)/);
+    } finally {
+      process.kill(server.pid()!, "SIGCONT");
+    }
+    assert.ok((await collect(b.stream({ prompt: prompt(3), maxTokens: 8, temperature: 0 }))).text.trim());
+
+    // The cache: the same server and name, restarted under another model id.
+    const cacheDir = mkdtempSync(join(tmpdir(), "concord-cache-"));
+    const cached = () => {
+      const inner = new OpenAIBackend({ name: "ls", backend: "openai", baseURL: server.baseURL, model: "auto" });
+      return new CachedBackend(inner, { dir: cacheDir, model: server.baseURL, served: (s) => inner.servedModel(s) });
+    };
+    const req = { prompt: prompt(3), maxTokens: 8, temperature: 0 };
+    await collect(cached().stream(req));
+    const same = cached();
+    await collect(same.stream(req));
+    assert.equal(same.stats().hits, 1);
+    await server.stop();
+    await server.start({ alias: "stories-renamed" });
+    const renamed = cached();
+    await collect(renamed.stream(req));
+    assert.deepEqual([renamed.stats().hits, renamed.stats().misses], [0, 1]);
   });
 
   test("ensemble: candidates continue the chain, never repeat it", () => {

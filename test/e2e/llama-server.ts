@@ -34,8 +34,8 @@ export interface LlamaServer {
   pid(): number | undefined;
   /** Stop the process (SIGTERM, then SIGKILL if it lingers) and wait until it has exited. */
   stop(): Promise<void>;
-  /** Start it again on the same port and wait for /health. */
-  start(): Promise<void>;
+  /** Start it again on the same port (optionally serving under another alias) and wait for /health. */
+  start(opts?: { alias?: string }): Promise<void>;
   /** What the server wrote, for failure messages. */
   log(): string;
 }
@@ -44,6 +44,8 @@ export interface LlamaServerOptions {
   /** A template file name in ../shared/templates (default: the model's own, or llama.cpp's fallback). */
   template?: string;
   model?: string;
+  /** The model id the server lists and answers with (default: the file's path). */
+  alias?: string;
 }
 
 export async function startLlamaServer(opts: LlamaServerOptions = {}): Promise<LlamaServer> {
@@ -53,9 +55,11 @@ export async function startLlamaServer(opts: LlamaServerOptions = {}): Promise<L
   let out = "";
   const args = ["-m", opts.model ?? STORIES, "--host", "127.0.0.1", "--port", String(port), "-c", "2048", "-np", "4", "-t", "1", "--no-webui"];
   if (opts.template) args.push("--chat-template-file", resolve(SHARED, "templates", opts.template));
+  let alias = opts.alias;
 
-  const start = async () => {
-    const c = spawn(LLAMA_SERVER, args, { stdio: ["ignore", "pipe", "pipe"] });
+  const start = async (again: { alias?: string } = {}) => {
+    alias = again.alias ?? alias;
+    const c = spawn(LLAMA_SERVER, alias ? [...args, "--alias", alias] : args, { stdio: ["ignore", "pipe", "pipe"] });
     child = c;
     c.stdout!.on("data", (d) => (out = (out + d).slice(-20_000)));
     c.stderr!.on("data", (d) => (out = (out + d).slice(-20_000)));

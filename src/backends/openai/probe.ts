@@ -28,8 +28,15 @@ function short(err: unknown): string {
 }
 
 const joined = (r: { tokens?: Array<{ token: string }> }) => (r.tokens ?? []).map((t) => t.token).join("");
-/** Tokens spell the text (inline thinking tags, which the stream takes out, aside). */
-const spells = (tokensText: string, text: string) => tokensText === text || tokensText.replace(/<\/?think>|<\|[a-z_]+\|>/g, "") === text;
+/**
+ * Tokens spell the text: inline thinking tags, which the stream takes out, aside, and the
+ * whitespace servers add or trim where they split thinking from the answer (llama-server starts
+ * reasoning_content with the "\n" its template's "<think>\n" already holds).
+ */
+const spells = (tokensText: string, text: string) => {
+  const norm = (x: string) => x.replace(/<\/?think>|<\|[a-z_]+\|>/g, "").replace(/\s+/g, "");
+  return tokensText === text || norm(tokensText) === norm(text);
+};
 
 export async function probeServer(b: ProbeTarget, signal?: AbortSignal): Promise<ProbeRecord> {
   const notes: string[] = [];
