@@ -113,6 +113,27 @@ describe("failures are failures", () => {
   });
 });
 
+describe("today's llama-server wire formats", () => {
+  test("/v1/completions logprobs arrive as logprobs.content[] and are read", async () => {
+    const d = await double({ flavor: "llama-server" });
+    const r = await collect(backendOn(d).stream({ prompt: { kind: "raw", text: "Once upon a time" }, maxTokens: 12, temperature: 0, logprobs: true }));
+    assert.ok(r.text.length > 0);
+    assert.equal(r.tokens?.map((t) => t.token).join(""), r.text);
+    assert.ok(r.tokens!.every((t) => t.logprob < 0));
+  });
+
+  test("a trailing assistant message streamed back before its continuation: the echo is removed", async () => {
+    const d = await double({ flavor: "llama-server" });
+    const prefix = "The answer, after some thought, is";
+    const caps = { streaming: true, tokenLogprobs: true, promptScoring: false, prefill: true, reasoningField: null, notes: [], prefillMethod: "trailing_assistant" as const };
+    const r = await collect(backendOn(d, {}, { capabilities: caps }).stream({ prompt: { ...ask, assistantPrefix: prefix }, maxTokens: 12, temperature: 0, logprobs: true }));
+    const sent = d.requests.find((q) => q.path === "/v1/chat/completions")!.body!;
+    assert.equal(sent.continue_final_message, undefined, "sent as a plain trailing assistant message");
+    assert.ok(r.text.length > 0 && !r.text.includes(prefix), r.text);
+    assert.equal(r.tokens?.map((t) => t.token).join(""), r.text, "the logprobs belong to the continuation");
+  });
+});
+
 describe("the cache is keyed on what the server says it serves", () => {
   for (const model of ["local", "auto"]) {
     test(`another model behind the same URL and profile (model: ${model}) is asked, not served from the cache`, async () => {
