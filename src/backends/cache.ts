@@ -100,6 +100,11 @@ export interface CacheOptions {
   enabled?: boolean;
   /** What the backend name alone does not say about the model (file path, model id, URL). */
   model?: string;
+  /**
+   * What the server says it serves, asked once per backend (a model id and its facts): a server
+   * that now serves another model under the same URL and name gets other keys.
+   */
+  served?: (signal?: AbortSignal) => Promise<string | undefined>;
 }
 
 export interface CacheStats {
@@ -143,6 +148,19 @@ export class CachedBackend implements Backend {
     return this.counters.misses + this.counters.bypassed;
   }
 
+  private servedPromise: Promise<string> | undefined;
+
+  /** The model part of a key: the caller's identity, and the server's word on what it serves. */
+  private async modelKey(signal?: AbortSignal): Promise<string> {
+    const base = this.options.model ?? "";
+    const served = this.options.served;
+    if (!served) return base;
+    this.servedPromise ??= served(signal).then((s) => (s === undefined ? base : `${base}\u241f${s}`));
+    // A failed question is asked again next time, not remembered.
+    this.servedPromise.catch(() => (this.servedPromise = undefined));
+    return this.servedPromise;
+  }
+
   private pathFor(key: string): string {
     return join(this.options.dir, key.slice(0, 2), `${key}.json`);
   }
@@ -183,7 +201,7 @@ export class CachedBackend implements Backend {
       this.counters.bypassed++;
       return yield* this.inner.stream(req);
     }
-    const key = completionKey(this.inner.name, this.options.model ?? "", req);
+    const key = completionKey(this.inner.name, await this.modelKey(req.signal), req);
     const hit = await this.read(key, "stream");
     if (hit && hit.kind === "stream") {
       this.counters.hits++;
@@ -219,7 +237,7 @@ export class CachedBackend implements Backend {
       this.counters.bypassed++;
       return this.inner.score(req);
     }
-    const key = scoreKey(this.inner.name, this.options.model ?? "", req);
+    const key = scoreKey(this.inner.name, await this.modelKey(req.signal), req);
     const hit = await this.read(key, "score");
     if (hit && hit.kind === "score") {
       req.signal?.throwIfAborted();

@@ -10,12 +10,10 @@
 //    followed by an `🔍 Iteration-wise Selection Summary:` that runs to `✅ Done. ...`.
 import { readdir, readFile, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import writeFileAtomic from "write-file-atomic";
 import { z } from "zod";
 import type { Candidate, Chain, ChainSentence } from "../core/chain.js";
 import { UserError } from "../errors.js";
-import { RECORDING_SCHEMA, type Exchange, type RecordingHeader, type ScoreExchange, type StreamExchange } from "./recorder.js";
-import { thinkingAnchor } from "./replay.js";
+import { parsePythonStringList } from "./genex/python-list.js";
 
 export interface GenexCandidate {
   generator: string;
@@ -51,113 +49,6 @@ export interface GenexTrace {
   /** Evaluator name, when the source says which one it was. */
   evaluator?: string;
   problems: GenexProblem[];
-}
-
-// --- Python string-literal lists -------------------------------------------------------------
-
-const SIMPLE_ESCAPES: Record<string, string> = {
-  "\\": "\\",
-  "'": "'",
-  '"': '"',
-  a: "\u0007",
-  b: "\b",
-  f: "\f",
-  n: "\n",
-  r: "\r",
-  t: "\t",
-  v: "\v",
-};
-
-/**
- * Parse a Python list of string literals as `repr(list_of_str)` prints it, e.g.
- * `['it\'s', "say \"hi\"\n", '\u200b']`. Handles both quote styles, the escapes \\ \' \" \a \b \f
- * \n \r \t \v, octal \ooo, \xhh, \uXXXX and \UXXXXXXXX (lone surrogates kept as they are), a
- * backslash-newline continuation, unknown escapes kept verbatim (as Python does), and a trailing
- * comma. Prefixed (b'', r'', f''), triple-quoted and non-string items are refused with the column.
- */
-export function parsePythonStringList(src: string, where = "list"): string[] {
-  let i = 0;
-  const fail = (what: string): never => {
-    throw new UserError(`${where}, column ${i + 1}: ${what}`);
-  };
-  const skipSpace = () => {
-    while (i < src.length && /\s/.test(src[i])) i++;
-  };
-  skipSpace();
-  if (src[i] !== "[") fail("expected '[' starting a Python list");
-  i++;
-  const out: string[] = [];
-  for (;;) {
-    skipSpace();
-    if (src[i] === "]") {
-      i++;
-      break;
-    }
-    if (i >= src.length) fail("the list is not closed with ']'");
-    out.push(parseStringLiteral());
-    skipSpace();
-    if (src[i] === ",") {
-      i++;
-      continue;
-    }
-    if (src[i] === "]") {
-      i++;
-      break;
-    }
-    fail(i >= src.length ? "the list is not closed with ']'" : `expected ',' or ']', found ${JSON.stringify(src[i])}`);
-  }
-  skipSpace();
-  if (i < src.length) fail("unexpected text after the list");
-  return out;
-
-  function parseStringLiteral(): string {
-    const quote = src[i];
-    if (quote !== "'" && quote !== '"') {
-      return fail(/[bBrRuUfF]/.test(quote ?? "") ? "prefixed string literals are not supported" : "expected a quoted string");
-    }
-    if (src.startsWith(quote.repeat(3), i)) fail("triple-quoted strings are not supported");
-    i++;
-    let s = "";
-    for (;;) {
-      if (i >= src.length) fail("string not closed");
-      const c = src[i];
-      if (c === quote) {
-        i++;
-        return s;
-      }
-      if (c === "\n") fail("line break inside a string");
-      if (c !== "\\") {
-        s += c;
-        i++;
-        continue;
-      }
-      const e = src[i + 1];
-      if (e === undefined) fail("string ends with a backslash");
-      if (e in SIMPLE_ESCAPES) {
-        s += SIMPLE_ESCAPES[e];
-        i += 2;
-      } else if (e === "\n") {
-        i += 2;
-      } else if (/[0-7]/.test(e)) {
-        const m = /^[0-7]{1,3}/.exec(src.slice(i + 1, i + 4))!;
-        s += String.fromCharCode(parseInt(m[0], 8));
-        i += 1 + m[0].length;
-      } else if (e === "x" || e === "u" || e === "U") {
-        const n = e === "x" ? 2 : e === "u" ? 4 : 8;
-        const hex = src.slice(i + 2, i + 2 + n);
-        if (!new RegExp(`^[0-9a-fA-F]{${n}}$`).test(hex)) fail(`bad \\${e} escape (expected ${n} hex digits)`);
-        const code = parseInt(hex, 16);
-        if (code > 0x10ffff) fail(`\\${e}${hex} is beyond Unicode`);
-        s += String.fromCodePoint(code);
-        i += 2 + n;
-      } else if (e === "N") {
-        fail("named \\N{...} escapes are not supported");
-      } else {
-        s += `\\${e}`;
-        i += 2;
-      }
-    }
-  }
 }
 
 // --- selected_distributions_row_K.json ------------------------------------------------------
@@ -494,102 +385,5 @@ export function traceToChain(problem: GenexProblem, options: { evaluator?: strin
   return { sentences, finished: problem.finished };
 }
 
-// --- as a recording ----------------------------------------------------------------------------
-
-/** Word-ish pieces whose concatenation is the text: each word with the spaces after it. */
-export function wordPieces(text: string): string[] {
-  return text.match(/^\s+|\S+\s*/g) ?? [];
-}
-
-export interface RecordingConversion {
-  header: RecordingHeader;
-  exchanges: Exchange[];
-}
-
-export interface ToRecordingOptions {
-  /** Milliseconds between pieces when the trace has no timing (default 40). */
-  pieceMs?: number;
-  /** Channel the candidates stream on (default "content"). */
-  channel?: "content" | "reasoning";
-  created?: string;
-}
-
-/**
- * Turn a trace into a recording. Each step gives, per generator, one stream per candidate (word-ish
- * chunks, spread over the iteration's logged seconds when known, else `pieceMs` apart), matched on
- * the thinking so far (the earlier selected texts, space-joined, kept as a hash); and, when the trace kept the
- * evaluator's score, a score of the selected text. The trace keeps only the paper's perplexity
- * of the whole sequence, so it is spread evenly over the candidate's pieces: exp(mean NLL) of the
- * served tokens equals the recorded perplexity (meta.perplexity keeps the number itself).
- * Problems are tagged by index, so serve one with ReplayBackend({problem}).
- */
-export function traceToRecording(trace: GenexTrace, options: ToRecordingOptions = {}): RecordingConversion {
-  const pieceMs = options.pieceMs ?? 40;
-  const channel = options.channel === "reasoning" ? { channel: "reasoning" as const } : {};
-  const evaluator = trace.evaluator ?? "evaluator";
-  const header: RecordingHeader = {
-    schema: RECORDING_SCHEMA,
-    kind: "concord-recording",
-    created: options.created ?? new Date().toISOString(),
-    source: trace.source,
-    note: "imported from a genex ensemble trace; exchanges match on the thinking so far",
-    format: trace.format,
-    generators: trace.generators,
-    evaluator,
-    problems: trace.problems.map((p) => ({
-      problem: String(p.index),
-      ...(p.rowNumber !== undefined ? { rowNumber: p.rowNumber } : {}),
-      steps: p.steps.length,
-      finished: p.finished,
-    })),
-  };
-  const exchanges: Exchange[] = [];
-  for (const p of trace.problems) {
-    const problem = String(p.index);
-    let soFar = "";
-    p.steps.forEach((step, s) => {
-      const thinking = thinkingAnchor(soFar);
-      for (const c of step.candidates) {
-        const pieces = wordPieces(c.text);
-        const total = step.seconds !== undefined ? step.seconds * 1000 : pieces.length * pieceMs;
-        const ex: StreamExchange = {
-          type: "stream",
-          backend: c.generator,
-          problem,
-          step: s,
-          thinking,
-          chunks: pieces.map((text, i) => ({ t: Math.round((total * (i + 1)) / pieces.length), ...channel, text })),
-          result: {
-            text: options.channel === "reasoning" ? "" : c.text,
-            reasoning: options.channel === "reasoning" ? c.text : "",
-            finishReason: "stop",
-          },
-        };
-        exchanges.push(ex);
-      }
-      const pieces = wordPieces(step.selectedText);
-      if (step.score !== undefined && step.score > 0 && pieces.length > 0) {
-        const logprob = -Math.log(step.score);
-        const ex: ScoreExchange = {
-          type: "score",
-          backend: evaluator,
-          problem,
-          step: s,
-          thinking,
-          request: { candidates: [step.selectedText] },
-          result: { candidates: [{ tokens: pieces.map((token) => ({ token, logprob })) }], evaluatedTokens: pieces.length },
-          meta: { perplexity: step.score, scope: "whole sequence, prompt included (the paper's code)" },
-        };
-        exchanges.push(ex);
-      }
-      soFar = s === 0 ? step.selectedText : `${soFar} ${step.selectedText}`;
-    });
-  }
-  return { header, exchanges };
-}
-
-/** Write a whole recording at once (atomically: readers never see half a file). */
-export async function writeRecordingFile(path: string, recording: RecordingConversion): Promise<void> {
-  const lines = [JSON.stringify(recording.header), ...recording.exchanges.map((e) => JSON.stringify(e))];
-  await writeFileAtomic(path, `${lines.join("\n")}\n`);
-}
+export { parsePythonStringList };
+export { traceToRecording, wordPieces, writeRecordingFile, type RecordingConversion, type ToRecordingOptions } from "./genex/recording.js";

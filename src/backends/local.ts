@@ -30,8 +30,10 @@ import {
 import { oneLine } from "../errors.js";
 import { resolveModelFile, type ResolveModelOptions } from "./download.js";
 import { LocalModelPool, commonPrefixLength, type KvCachePrecision, type ModelLease, type SequenceSlot } from "./local/pool.js";
-import { chatFormatFor, continuationTokens, describeChatFormat, promptTokens, type ChatFormat } from "./local/prompt.js";
-import { StopMatcher, ThinkSplitter, sampleToken, seededRandom, type SampleParams } from "./local/sampling.js";
+import { chatFormatFor, continuationTokens, promptTokens, type ChatFormat } from "./local/prompt.js";
+import { StopMatcher, sampleToken, seededRandom, type SampleParams } from "./local/sampling.js";
+import { ThinkSplitter } from "../core/thinking.js";
+import { probeLocal } from "./local/probe.js";
 
 export {
   LocalModelPool,
@@ -414,57 +416,10 @@ export class LocalBackend implements Backend {
   // ---- probe -----------------------------------------------------------------------------
 
   async probe(signal?: AbortSignal): Promise<Capabilities> {
-    const notes: string[] = [];
     const lease = await this.load();
-    notes.push(
-      `local GGUF ${lease.path}; context ${lease.context.contextSize} tokens x ${lease.sequences.size} sequences; ` +
-        `${lease.kvCache} KV cache; ${lease.threads} thread(s); ${lease.gpu === false ? "CPU" : `GPU ${lease.gpu}`}`,
-    );
-    notes.push(describeChatFormat(this.format));
-    let streaming = false;
-    let tokenLogprobs = false;
-    let sawReasoning = false;
-    try {
-      let chunks = 0;
-      const gen = this.stream({
-        prompt: { kind: "chat", messages: [{ role: "user", content: "Say hello." }] },
-        maxTokens: 4,
-        temperature: 0,
-        logprobs: true,
-        signal,
-      });
-      let result: CompletionResult | undefined;
-      for (;;) {
-        const n = await gen.next();
-        if (n.done) {
-          result = n.value;
-          break;
-        }
-        chunks++;
-        if (n.value.channel === "reasoning") sawReasoning = true;
-      }
-      streaming = chunks > 0 || result.finishReason === "stop";
-      tokenLogprobs = (result.tokens?.length ?? 0) > 0 && result.tokens!.every((t) => Number.isFinite(t.logprob));
-    } catch (err) {
-      notes.push(`generation failed: ${oneLine(err)}`);
-    }
-    let promptScoring = false;
-    try {
-      const r = await this.score({
-        prefix: { kind: "chat", messages: [{ role: "user", content: "Say hello." }] },
-        candidates: ["Hello."],
-        signal,
-      });
-      promptScoring = r.candidates[0]!.tokens.length > 0 && r.candidates[0]!.tokens.every((t) => Number.isFinite(t.logprob));
-    } catch (err) {
-      notes.push(`scoring failed: ${oneLine(err)}`);
-    }
-    const template = (lease.model.fileInfo.metadata as { tokenizer?: { chat_template?: unknown } }).tokenizer?.chat_template;
-    const inline = sawReasoning || (typeof template === "string" && template.includes(this.thinkTags.open));
-    return { streaming, tokenLogprobs, promptScoring, prefill: true, reasoningField: inline ? "inline" : null, notes };
+    return probeLocal({ stream: (r) => this.stream(r), score: (r) => this.score(r), format: this.format, thinkOpen: this.thinkTags.open }, lease, signal);
   }
 }
-
 
 /**
  * A LocalBackend for a model spec (local path, `hf:` URI or URL): the file is resolved first,

@@ -100,6 +100,21 @@ export interface Backend {
   close(): Promise<void>;
 }
 
+/**
+ * What a server's refusal meant, read from what it said (not only its status): a prompt longer
+ * than the context is not a refused feature, and neither is a page that is not the API.
+ */
+export type BackendErrorKind =
+  | "context-overflow"
+  | "refused"
+  | "auth"
+  | "not-found"
+  | "not-api"
+  | "unreachable"
+  | "timeout"
+  | "too-large"
+  | "server";
+
 /** An error with a one-line, user-facing message naming the model. Never carries secrets. */
 export class BackendError extends Error {
   constructor(
@@ -107,6 +122,7 @@ export class BackendError extends Error {
     readonly model: string,
     readonly status?: number,
     readonly retryable = false,
+    readonly kind?: BackendErrorKind,
   ) {
     super(message);
     this.name = "BackendError";

@@ -132,6 +132,9 @@ export function parseProfile(input: unknown, where: string, path: Array<string |
     if (at) throw new ConfigError(`${where}: ${fmtPath(at)}: looks like an API key or other secret (not repeated here); API keys are never stored in profiles; put it in an environment variable and set apiKeyEnv to its name`);
   }
   const p = r.data;
+  const inURL = p.baseURL ? urlCredential(p.baseURL) : undefined;
+  // Neither the address nor the secret is repeated: the message itself may be shown or logged.
+  if (inURL) throw new ConfigError(`${where}: ${fmtPath([...path, "baseURL"])}: ${inURL} (not repeated here); put the key in an environment variable and set apiKeyEnv to its name`);
   if (p.backend === "openai" && !p.baseURL) {
     // The openai client's default base URL; explicit is kinder in errors and records.
     p.baseURL = "https://api.openai.com/v1";
@@ -153,6 +156,24 @@ const SECRET_SUFFIXES = ["apikey", "secret", "password", "accesstoken", "authtok
 function isSecretName(name: string): boolean {
   const n = name.toLowerCase().replace(/[-_\s]/g, "");
   return SECRET_NAMES.has(n) || SECRET_SUFFIXES.some((x) => n.endsWith(x));
+}
+
+/**
+ * Whether a URL carries a credential (user:password@, or a key-like query parameter), as a
+ * phrase for an error message that does not repeat it; undefined when it carries none.
+ */
+export function urlCredential(url: string): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return undefined;
+  }
+  if (u.password) return "holds a password";
+  if (u.username) return "holds a user name or key before @";
+  for (const [k, v] of u.searchParams) if (v && (isSecretName(k) || looksLikeSecret(v))) return "holds a key in its query";
+  if (u.pathname.split("/").some((seg) => seg && looksLikeSecret(seg))) return "holds a key in its path";
+  return undefined;
 }
 
 /**

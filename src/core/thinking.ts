@@ -151,3 +151,76 @@ export function guessThinkingFormat(modelName: string): ThinkingFormat {
   }
   return "none";
 }
+
+// ---------------------------------------------------------------- streamed text
+
+/** The inline tags that delimit thinking in streamed text, by format ("none": no thinking to split out). */
+export const THINK_TAGS: Record<ThinkingFormat, Array<{ open: string; close: string }>> = {
+  "think-tags": [{ open: "<think>", close: "</think>" }],
+  none: [],
+  openthinker: [{ open: "<|begin_of_thought|>", close: "<|end_of_thought|>" }],
+  harmony: [{ open: "<|channel|>analysis<|message|>", close: "<|end|>" }],
+};
+
+/** Does `prefix` leave a thinking block open (so a continuation starts inside it)? */
+export function opensThinking(prefix: string, open: string, close: string): boolean {
+  const o = prefix.lastIndexOf(open);
+  return o >= 0 && prefix.indexOf(close, o + open.length) < 0;
+}
+
+export interface ChannelText {
+  channel: "content" | "reasoning";
+  text: string;
+}
+
+/** Longest suffix of `text` that is a proper prefix of `tag` (a tag possibly cut mid-way). */
+export function partialTagSuffix(text: string, tag: string): number {
+  for (let n = Math.min(tag.length - 1, text.length); n > 0; n--) {
+    if (text.endsWith(tag.slice(0, n))) return n;
+  }
+  return 0;
+}
+
+/**
+ * Splits streamed text on inline thinking tags: text between the open and close tag goes to
+ * `reasoning`, the rest to `content`; the tags themselves go to neither. A tag cut across two
+ * pieces is held back until it is complete.
+ */
+export class ThinkSplitter {
+  private held = "";
+  constructor(
+    public inThink = false,
+    readonly open = "<think>",
+    readonly close = "</think>",
+  ) {}
+
+  push(text: string): ChannelText[] {
+    const out: ChannelText[] = [];
+    let rest = this.held + text;
+    this.held = "";
+    for (;;) {
+      const tag = this.inThink ? this.close : this.open;
+      const at = rest.indexOf(tag);
+      if (at < 0) break;
+      if (at > 0) out.push({ channel: this.channel(), text: rest.slice(0, at) });
+      rest = rest.slice(at + tag.length);
+      this.inThink = !this.inThink;
+    }
+    const keep = partialTagSuffix(rest, this.inThink ? this.close : this.open);
+    const emit = rest.slice(0, rest.length - keep);
+    this.held = rest.slice(rest.length - keep);
+    if (emit) out.push({ channel: this.channel(), text: emit });
+    return out;
+  }
+
+  flush(): ChannelText[] {
+    const text = this.held;
+    this.held = "";
+    return text ? [{ channel: this.channel(), text }] : [];
+  }
+
+  private channel(): "content" | "reasoning" {
+    return this.inThink ? "reasoning" : "content";
+  }
+}
+

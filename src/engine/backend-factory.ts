@@ -113,7 +113,7 @@ export async function disposeLocalPools(): Promise<void> {
 
 /** The bare backend of a profile (no cache, no recording). Local models are loaded now, so a
  * missing file or a model too big for memory is one line naming the profile, before any work. */
-async function innerBackend(profile: ModelProfile, opts: BackendOptions): Promise<{ backend: Backend; modelPath?: string }> {
+async function innerBackend(profile: ModelProfile, opts: BackendOptions): Promise<{ backend: Backend; modelPath?: string; served?: (signal?: AbortSignal) => Promise<string | undefined> }> {
   switch (profile.backend) {
     case "local": {
       const spec = profile.path ?? profile.model;
@@ -139,7 +139,8 @@ async function innerBackend(profile: ModelProfile, opts: BackendOptions): Promis
     }
     case "openai": {
       const { OpenAIBackend } = await import("../backends/openai.js");
-      return { backend: new OpenAIBackend(profile, { env: opts.env }) };
+      const backend = new OpenAIBackend(profile, { env: opts.env });
+      return { backend, served: (signal) => backend.servedModel(signal) };
     }
     case "replay": {
       const { ReplayBackend, loadRecording } = await import("../backends/replay.js");
@@ -161,11 +162,11 @@ async function innerBackend(profile: ModelProfile, opts: BackendOptions): Promis
 /** A backend for one profile: cached (deterministic requests) and recorded as asked. */
 export async function backendFor(profile: ModelProfile, opts: BackendOptions = {}): Promise<Backend> {
   const env = opts.env ?? process.env;
-  const { backend: inner, modelPath } = await innerBackend(profile, opts);
+  const { backend: inner, modelPath, served } = await innerBackend(profile, opts);
   let backend: Backend = inner;
   // A replay already answers from a file: caching it would only copy the file.
   if (profile.backend !== "replay" && opts.cache !== false && !cacheDisabled(env)) {
-    backend = new CachedBackend(inner, { dir: cacheDir(env), model: await modelIdentity(profile, modelPath) });
+    backend = new CachedBackend(inner, { dir: cacheDir(env), model: await modelIdentity(profile, modelPath), served });
   }
   // The recording wraps the cache, so answers served from the cache are recorded too.
   if (opts.recorder) backend = new RecordingBackend(backend, opts.recorder);

@@ -443,6 +443,13 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
     const started = Date.now();
     const reply = await askTarget(j.target, j.problem, cot.cot, { maxTokens: spec.answerTokens, signal });
     throwIfAborted(signal);
+    if (reply.error) {
+      // A failure is not an answer: nothing is written, so the next run asks again.
+      summary.errors++;
+      emit({ type: "error", source: label, message: reply.error });
+      progress(label);
+      return;
+    }
     const rec: ResultRecord = {
       schema: 1,
       experiment: spec.name,

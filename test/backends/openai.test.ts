@@ -1,7 +1,8 @@
 import { test, describe, after } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { InlineThinkSplitter, OpenAIBackend, type OpenAIBackendOptions } from "../../src/backends/openai.js";
+import { OpenAIBackend, type OpenAIBackendOptions } from "../../src/backends/openai.js";
+import { ThinkSplitter } from "../../src/core/thinking.js";
 import { requireCapability } from "../../src/config/roles.js";
 import { BackendError, collect, type Prompt, type StreamChunk } from "../../src/backends/types.js";
 import type { ModelProfile } from "../../src/config/profile.js";
@@ -99,7 +100,7 @@ describe("streaming", () => {
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 0, max: text.length }), { maxLength: 12 }), (cuts) => {
         const points = [...new Set(cuts)].sort((a, b) => a - b);
-        const s = new InlineThinkSplitter("<think>", "</think>");
+        const s = new ThinkSplitter(false, "<think>", "</think>");
         const out: Array<{ channel: string; text: string }> = [];
         let last = 0;
         for (const p of [...points, text.length]) {
@@ -239,11 +240,11 @@ describe("scoring", () => {
     assert.deepEqual(s.candidates[0].tokens, expectedLogprobs("Once there was", " a cat."));
   });
 
-  test("llama-server refuses echo: unsupported, naming the alternatives and the server's words", async () => {
+  test("llama-server answers echo with 200 and ignores it: unsupported, naming the alternatives", async () => {
     const { backend } = await setup({ flavor: "llama-server" }, { flavor: "unknown" });
     await assert.rejects(backend.score({ prefix: { kind: "raw", text: "Hi" }, candidates: [" there"] }), (err: unknown) => {
       assert.ok(err instanceof BackendError);
-      assert.match(err.message, /^model "m1" \(unknown\): scoring is unsupported on this server \(.*Only no echo is supported.*\); use an embedded model as evaluator, or a vLLM server$/);
+      assert.match(err.message, /^model "m1" \(unknown\): scoring is unsupported on this server \(the server ignored echo: no prompt log-probabilities in its answer\); use an embedded model as evaluator, or a vLLM server$/);
       return true;
     });
   });
@@ -396,7 +397,8 @@ describe("probe", () => {
     const l = await setup({ flavor: "llama-server", reasoning: true });
     const lc = await l.backend.probe();
     assert.deepEqual([lc.promptScoring, lc.prefill, lc.reasoningField, lc.flavor], [false, true, "reasoning_content", "llama-server"]);
-    assert.ok(lc.notes.some((n) => /^scoring: .*Only no echo is supported/.test(n)), lc.notes.join(" | "));
+    assert.ok(lc.notes.some((n) => /^scoring: .*ignored echo/.test(n)), lc.notes.join(" | "));
+    assert.equal(lc.prefillMethod, "continue_final_message");
     const o = await setup({ flavor: "ollama" });
     const oc = await o.backend.probe();
     assert.equal(oc.promptScoring, false);
@@ -406,7 +408,7 @@ describe("probe", () => {
     assert.deepEqual([ac.promptScoring, ac.prefill, ac.reasoningField], [false, false, null]);
     // The probe record steers later calls: the llama-server backend now refuses scoring without asking.
     const before = l.double.requests.length;
-    await assert.rejects(l.backend.score({ prefix: { kind: "raw", text: "a" }, candidates: ["b"] }), /Only no echo is supported/);
+    await assert.rejects(l.backend.score({ prefix: { kind: "raw", text: "a" }, candidates: ["b"] }), /ignored echo/);
     assert.equal(l.double.requests.length, before);
   });
 

@@ -59,7 +59,7 @@ test("models probe --json records capabilities that differ by server as document
     ["vllm", true, true, "reasoning"],
   );
   assert.deepEqual([by["laptop-llama"].flavor, by["laptop-llama"].promptScoring, by["laptop-llama"].reasoningField], ["llama-server", false, "reasoning_content"]);
-  assert.ok(by["laptop-llama"].notes.some((n) => n.includes("Only no echo is supported")), by["laptop-llama"].notes.join(" | "));
+  assert.ok(by["laptop-llama"].notes.some((n) => n.includes("ignored echo")), by["laptop-llama"].notes.join(" | "));
   assert.deepEqual([by["home-ollama"].flavor, by["home-ollama"].promptScoring], ["ollama", false]);
   assert.equal(r.stderr, "", "captured output: no progress lines");
 

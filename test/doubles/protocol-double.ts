@@ -1,7 +1,7 @@
 // A protocol double of OpenAI-compatible model servers, for tests and benchmarks.
 //
-// It speaks the documented wire formats of vLLM, SGLang, llama.cpp llama-server, Ollama (/v1)
-// and the OpenAI API (SSE framing, chat and completions shapes, the logprob shapes, /tokenize,
+// It speaks the wire formats of vLLM, SGLang, llama.cpp llama-server (as measured on the real
+// server, llama.cpp 80fb11a, in ../shared/tools), Ollama (/v1) and the OpenAI API (SSE framing, chat and completions shapes, the logprob shapes, /tokenize,
 // reasoning fields, refusals) and behind them runs a tiny deterministic "model": a fixed
 // regex tokenizer and a bigram log-probability derived from a hash. Scoring text it generated
 // therefore gives back exactly the log-probabilities it reported while generating.
@@ -39,7 +39,13 @@ export type Fault =
   /** Stream this many tokens, then a chunk that is not JSON. */
   | { kind: "malformed"; afterTokens: number; path?: string }
   /** Accept the request and never answer (until close()). */
-  | { kind: "hang"; path?: string };
+  | { kind: "hang"; path?: string }
+  /** Answer 200 with an HTML page (a proxy's or web UI's page at the API's address). */
+  | { kind: "html"; path?: string }
+  /** Stream one SSE event of this many bytes. */
+  | { kind: "huge-event"; bytes: number; path?: string }
+  /** Ignore max_tokens and stream tokens until the client goes away. */
+  | { kind: "endless"; path?: string };
 
 export interface ProtocolDoubleOptions {
   /** 0 (default) picks a free port. */
@@ -59,8 +65,13 @@ export interface ProtocolDoubleOptions {
   inlineThink?: boolean;
   /** Override the reasoning field name (older vLLM: "reasoning_content"). */
   reasoningField?: "reasoning" | "reasoning_content";
-  /** llama-server: thinking enabled, so assistant prefill is refused (as documented). */
+  /**
+   * An older llama-server with thinking enabled, which refused assistant prefill. Today's
+   * (80fb11a) does not refuse it; the option keeps that refusal testable.
+   */
   thinkingEnabled?: boolean;
+  /** Tokens of context: a longer prompt is refused as llama-server refuses it (400, exceed_context_size_error). */
+  contextSize?: number;
   /** When set, requests must carry `Authorization: Bearer <apiKey>`, else 401. */
   apiKey?: string;
   /** Error bodies echo the Authorization header back (as some proxies do). */
@@ -223,8 +234,10 @@ export async function startProtocolDouble(opts: ProtocolDoubleOptions = {}): Pro
   function errorBody(status: number, message: string): unknown {
     if (flavor === "vllm" || flavor === "sglang")
       return { object: "error", message, type: status === 404 ? "NotFoundError" : "BadRequestError", param: null, code: status };
-    if (flavor === "llama-server")
-      return { error: { code: status, message, type: status >= 500 ? "server_error" : "invalid_request_error" } };
+    if (flavor === "llama-server") {
+      const type = /exceeds the available context/.test(message) ? "exceed_context_size_error" : status === 404 ? "not_found_error" : status >= 500 ? "server_error" : "invalid_request_error";
+      return { error: { code: status, message, type } };
+    }
     return { error: { message, type: status === 401 ? "invalid_request_error" : "api_error", param: null, code: null } };
   }
 
@@ -315,8 +328,12 @@ export async function startProtocolDouble(opts: ProtocolDoubleOptions = {}): Pro
       if (continueFinal && flavor === "llama-server" && opts.thinkingEnabled)
         throw new HttpFault(400, "Assistant response prefill is incompatible with enable_thinking.");
     }
+    // llama-server continues a trailing assistant message either way, but without
+    // continue_final_message it streams that message back before its continuation.
+    const echoesPrefill = flavor === "llama-server" && continueFinal && body.continue_final_message !== true;
     const prompt = renderChat(messages, { addGenerationPrompt: !continueFinal, continueFinal });
     const promptTokens = tokenize(prompt);
+    checkContext(promptTokens.length);
     const stream = body.stream === true;
     const promptLogprobs = flavor === "vllm" && typeof body.prompt_logprobs === "number" ? body.prompt_logprobs : undefined;
     if (promptLogprobs !== undefined && stream) throw new HttpFault(400, "`prompt_logprobs` are not available when `stream=True`.");
@@ -350,9 +367,11 @@ export async function startProtocolDouble(opts: ProtocolDoubleOptions = {}): Pro
         data: { id, object: "chat.completion.chunk", created, model, choices: [{ index: 0, delta, logprobs, finish_reason }] },
         tokens,
       });
-      events.push(chunk({ role: "assistant", content: "" }, null, null, 0));
+      events.push(chunk({ role: "assistant", content: flavor === "llama-server" ? null : "" }, null, null, 0));
+      let echo = echoesPrefill ? last.content : "";
       gen.tokens.forEach((t, i) => {
-        const delta = t.channel === "reasoning" ? { [reasoningField as string]: t.token } : { content: t.token };
+        const delta = t.channel === "reasoning" ? { [reasoningField as string]: t.token } : { content: echo + t.token };
+        if (t.channel === "content") echo = "";
         events.push(chunk(delta, wantLogprobs ? { content: [lpEntry(t, prevOf(i))] } : null, null, 1));
       });
       events.push(chunk({}, null, finish, 0));
@@ -362,7 +381,7 @@ export async function startProtocolDouble(opts: ProtocolDoubleOptions = {}): Pro
     if (tokenDelay) await sleep(tokenDelay * gen.tokens.length);
     const message: Record<string, unknown> = {
       role: "assistant",
-      content: gen.tokens.filter((t) => t.channel === "content").map((t) => t.token).join(""),
+      content: (echoesPrefill ? last.content : "") + gen.tokens.filter((t) => t.channel === "content").map((t) => t.token).join(""),
     };
     const r = gen.tokens.filter((t) => t.channel === "reasoning").map((t) => t.token).join("");
     if (r) message[reasoningField as string] = r;
@@ -395,8 +414,8 @@ export async function startProtocolDouble(opts: ProtocolDoubleOptions = {}): Pro
     checkModel(body);
     const prompts = Array.isArray(body.prompt) ? (body.prompt as unknown[]) : [body.prompt];
     if (!prompts.length || prompts.some((p) => typeof p !== "string")) throw new HttpFault(400, "prompt must be a string or a list of strings");
+    // llama-server (80fb11a) answers echo with 200 and ignores it.
     const echo = body.echo === true;
-    if (echo && flavor === "llama-server") throw new HttpFault(500, "Only no echo is supported");
     if (flavor === "openai") throw new HttpFault(404, "This is a chat model and not supported in the v1/completions endpoint. Did you mean to use v1/chat/completions?");
     const stream = body.stream === true;
     const k = typeof body.logprobs === "number" ? body.logprobs : undefined;
@@ -411,6 +430,7 @@ export async function startProtocolDouble(opts: ProtocolDoubleOptions = {}): Pro
     const choices = (prompts as string[]).map((p, index) => {
       const addBos = flavor === "vllm" || flavor === "llama-server";
       const promptTokens = addBos ? [BOS, ...tokenize(p)] : tokenize(p);
+      checkContext(promptTokens.length);
       const said = script({ endpoint: "completions", prompt: p, continuing: true, body });
       const stopped = applyStop(said.content, body.stop);
       const gen = generate(promptTokens, "", stopped.text, maxTokens);
@@ -424,7 +444,10 @@ export async function startProtocolDouble(opts: ProtocolDoubleOptions = {}): Pro
       let offset = choices[0].p.length;
       gen.tokens.forEach((t, i) => {
         const prev = i === 0 ? promptTokens[promptTokens.length - 1] : gen.tokens[i - 1].token;
-        const logprobs = k !== undefined ? { tokens: [t.token], token_logprobs: [t.logprob], top_logprobs: [k > 0 ? altDict(prev) : {}], text_offset: [offset] } : null;
+        const logprobs =
+          k === undefined ? null
+          : flavor === "llama-server" ? { content: [llamaLogprob(t.token, t.logprob, prev, k)] }
+          : { tokens: [t.token], token_logprobs: [t.logprob], top_logprobs: [k > 0 ? altDict(prev) : {}], text_offset: [offset] };
         offset += t.token.length;
         events.push({ data: { id, object: "text_completion", created, model, choices: [{ index: 0, text: t.token, logprobs, finish_reason: null }] }, tokens: 1 });
       });
@@ -461,6 +484,7 @@ export async function startProtocolDouble(opts: ProtocolDoubleOptions = {}): Pro
           off += t.token.length;
         });
         logprobs = { tokens: toks, token_logprobs: lps, top_logprobs: tops, text_offset: offs };
+        if (flavor === "llama-server") logprobs = { content: gen.tokens.map((t, i) => llamaLogprob(t.token, t.logprob, i === 0 ? promptTokens[promptTokens.length - 1] : gen.tokens[i - 1].token, k)) };
       }
       const choice: Record<string, unknown> = { index, text: (honoursEcho ? p : "") + genText, logprobs, finish_reason: gen.finish };
       if (promptLogprobs !== undefined) choice.prompt_logprobs = promptLogprobsOf(promptTokens, promptLogprobs);
@@ -475,6 +499,18 @@ export async function startProtocolDouble(opts: ProtocolDoubleOptions = {}): Pro
       choices: out,
       usage: { prompt_tokens: promptCount, completion_tokens: genCount, total_tokens: promptCount + genCount },
     });
+  }
+
+  /** llama-server's logprob entry, in chat and completions alike. */
+  function llamaLogprob(token: string, logprob: number, prev: string, k: number) {
+    const entry = (tok: string, lp: number) => ({ id: tokenId(tok), token: tok, bytes: [...Buffer.from(tok, "utf8")], logprob: lp });
+    const alt = topAlternative(prev);
+    return { ...entry(token, logprob), top_logprobs: [entry(token, logprob), ...(k > 1 && alt.token !== token ? [entry(alt.token, alt.logprob)] : [])] };
+  }
+
+  function checkContext(tokens: number): void {
+    if (opts.contextSize !== undefined && tokens > opts.contextSize)
+      throw new HttpFault(400, `request (${tokens} tokens) exceeds the available context size (${opts.contextSize} tokens), try increasing it`);
   }
 
   function altDict(prev: string): Record<string, number> {
@@ -516,6 +552,27 @@ export async function startProtocolDouble(opts: ProtocolDoubleOptions = {}): Pro
     sendJSON(res, rec, 200, { text: gen.tokens.map((t) => t.token).join(""), meta_info: meta });
   }
 
+  /** Faults a real server rarely shows: one enormous event, or tokens without end. */
+  async function misbehave(res: ServerResponse, rec: RequestRecord, fault: Extract<Fault, { kind: "huge-event" | "endless" }>): Promise<void> {
+    res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+    rec.status = 200;
+    const event = (content: string) => `data: ${JSON.stringify({ id: "x", object: "chat.completion.chunk", created: 0, model, choices: [{ index: 0, delta: { content }, finish_reason: null }] })}\n\n`;
+    if (fault.kind === "huge-event") {
+      const piece = "x".repeat(1 << 16);
+      res.write(`data: {"choices":[{"index":0,"delta":{"content":"`);
+      for (let sent = 0; sent < fault.bytes && !res.destroyed && !closed; sent += piece.length) {
+        if (!res.write(piece)) await new Promise((r) => res.once("drain", r));
+      }
+      if (!res.destroyed) res.end(`"}}]}\n\ndata: [DONE]\n\n`);
+      return;
+    }
+    while (!res.destroyed && !closed) {
+      if (!res.write(event(" and"))) await new Promise((r) => res.once("drain", r));
+      rec.tokensSent++;
+      await sleep(tokenDelay || 1);
+    }
+  }
+
   async function route(req: IncomingMessage, res: ServerResponse, rec: RequestRecord): Promise<void> {
     const path = rec.path;
     const body = req.method === "POST" ? await readBody(req) : undefined;
@@ -526,6 +583,13 @@ export async function startProtocolDouble(opts: ProtocolDoubleOptions = {}): Pro
       hanging.add(res);
       return;
     }
+    if (fault?.kind === "html") {
+      rec.status = 200;
+      res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+      res.end("<!doctype html><html><head><title>Sign in</title></head><body><h1>Sign in to continue</h1></body></html>");
+      return;
+    }
+    if (fault?.kind === "huge-event" || fault?.kind === "endless") return misbehave(res, rec, fault);
     if (fault?.kind === "status") {
       const headers: Record<string, string> = {};
       if (fault.retryAfter !== undefined) headers["retry-after"] = fault.retryAfter;
@@ -537,7 +601,11 @@ export async function startProtocolDouble(opts: ProtocolDoubleOptions = {}): Pro
       throw new HttpFault(401, `Incorrect API key provided${echo}`);
     }
     const g = req.method === "GET";
-    if (g && path === "/v1/models") return sendJSON(res, rec, 200, { object: "list", data: [{ id: model, object: "model", created: 0, owned_by: flavor }] });
+    if (g && path === "/v1/models") {
+      // llama-server lists its one model with facts about it (the real one adds an Ollama-style "models" list too).
+      const entry = flavor === "llama-server" ? { id: model, aliases: [model], object: "model", created: 0, owned_by: "llamacpp", meta: { n_params: 292800, size: 1171200, n_ctx_train: 2048 } } : { id: model, object: "model", created: 0, owned_by: flavor };
+      return sendJSON(res, rec, 200, { object: "list", data: [entry] });
+    }
     if (g && path === "/health" && flavor !== "openai" && flavor !== "ollama") return sendJSON(res, rec, 200, {});
     if (g && path === "/version" && flavor === "vllm") return sendJSON(res, rec, 200, { version: "0.11.0" });
     if (g && path === "/get_model_info" && flavor === "sglang") return sendJSON(res, rec, 200, { model_path: model, is_generation: true });
@@ -551,11 +619,12 @@ export async function startProtocolDouble(opts: ProtocolDoubleOptions = {}): Pro
     if (!g && path === "/tokenize" && flavor === "llama-server") {
       const content = String(body!.content ?? "");
       const toks = body!.add_special === true ? [BOS, ...tokenize(content)] : tokenize(content);
-      return sendJSON(res, rec, 200, { tokens: toks.map(tokenId) });
+      return sendJSON(res, rec, 200, { tokens: body!.with_pieces === true ? toks.map((t) => ({ id: tokenId(t), piece: t })) : toks.map(tokenId) });
     }
     if (!g && path === "/apply-template" && flavor === "llama-server") {
       const messages = (body!.messages as DoubleMessage[]) ?? [];
-      return sendJSON(res, rec, 200, { prompt: renderChat(messages, { addGenerationPrompt: true, continueFinal: false }) });
+      const continueFinal = body!.continue_final_message === true;
+      return sendJSON(res, rec, 200, { prompt: renderChat(messages, { addGenerationPrompt: !continueFinal, continueFinal }) });
     }
     if (!g && path === "/generate" && flavor === "sglang") return sglangGenerate(body!, res, rec);
     throw new HttpFault(404, flavor === "openai" || flavor === "ollama" ? `404 page not found` : `Not Found: ${path}`);

@@ -2,6 +2,7 @@
 // tags split into channels, and stop strings held back until they can no longer match.
 
 import { seededRandom } from "../../core/random.js";
+import { partialTagSuffix } from "../../core/thinking.js";
 
 export { seededRandom };
 
@@ -61,61 +62,6 @@ function topEntries(probs: Map<number, number>, k: number): [number, number][] {
   return top;
 }
 
-export interface ChannelText {
-  channel: "content" | "reasoning";
-  text: string;
-}
-
-/** Longest suffix of `text` that is a proper prefix of `tag` (a tag possibly cut mid-way). */
-function partialTagSuffix(text: string, tag: string): number {
-  for (let n = Math.min(tag.length - 1, text.length); n > 0; n--) {
-    if (text.endsWith(tag.slice(0, n))) return n;
-  }
-  return 0;
-}
-
-/**
- * Splits streamed text on inline thinking tags: text between the open and close tag goes to
- * `reasoning`, the rest to `content`; the tags themselves go to neither. A tag cut across two
- * pieces is held back until it is complete.
- */
-export class ThinkSplitter {
-  private held = "";
-  constructor(
-    public inThink = false,
-    readonly open = "<think>",
-    readonly close = "</think>",
-  ) {}
-
-  push(text: string): ChannelText[] {
-    const out: ChannelText[] = [];
-    let rest = this.held + text;
-    this.held = "";
-    for (;;) {
-      const tag = this.inThink ? this.close : this.open;
-      const at = rest.indexOf(tag);
-      if (at < 0) break;
-      if (at > 0) out.push({ channel: this.channel(), text: rest.slice(0, at) });
-      rest = rest.slice(at + tag.length);
-      this.inThink = !this.inThink;
-    }
-    const keep = partialTagSuffix(rest, this.inThink ? this.close : this.open);
-    const emit = rest.slice(0, rest.length - keep);
-    this.held = rest.slice(rest.length - keep);
-    if (emit) out.push({ channel: this.channel(), text: emit });
-    return out;
-  }
-
-  flush(): ChannelText[] {
-    const text = this.held;
-    this.held = "";
-    return text ? [{ channel: this.channel(), text }] : [];
-  }
-
-  private channel(): "content" | "reasoning" {
-    return this.inThink ? "reasoning" : "content";
-  }
-}
 
 /**
  * Watches generated text for stop strings. `push` returns the text that is safe to show (it

@@ -1,0 +1,302 @@
+// HTTP to one OpenAI-compatible server, through the `openai` client: retries with backoff
+// (honouring Retry-After), bounded bodies, and errors classified by what the server said,
+// each turned into a one-line BackendError naming the model and never carrying the key.
+import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from "openai";
+import { urlCredential, type ModelProfile } from "../../config/profile.js";
+import { oneLine } from "../../errors.js";
+import { BackendError, type BackendErrorKind } from "../types.js";
+import { BodyLimitError, boundedBody, DEFAULT_BODY_LIMITS, notTheAPI, type BodyLimits } from "./bounded.js";
+
+export type Json = Record<string, unknown>;
+
+export interface TransportOptions {
+  env: NodeJS.ProcessEnv;
+  /** Time to the response headers, and for streams the longest silence between chunks. */
+  timeoutMs: number;
+  maxRetries: number;
+  /** Longest Retry-After honoured; a longer one fails at once (retryable). */
+  maxRetryDelayMs: number;
+  limits?: Partial<BodyLimits>;
+}
+
+/** Server answers that mean "this feature is not here" rather than "try again". */
+export const REFUSAL = /only no echo|not supported|unsupported|unrecognized request argument|incompatible with|does not support/i;
+/** A prompt longer than the model's context, in the words of llama-server, vLLM, SGLang and OpenAI. */
+const CONTEXT_OVERFLOW = /exceed_context_size|exceeds? the (available )?context|context length|maximum context|context window|too many tokens|prompt is too long|longer than the model/i;
+
+const NOT_THE_API = "x-concord-not-the-api";
+
+/**
+ * Servers found not answering at all (a hung process with open connections): after one request
+ * timed out, the next ones first ask /health with a short timeout instead of each waiting in full.
+ */
+const unresponsive = new Map<string, number>();
+const HEALTH_TIMEOUT_MS = 3000;
+
+export const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const t = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal!.reason);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+
+export class Transport {
+  readonly name: string;
+  readonly baseURL: string;
+  /** The base URL without its trailing /v1: where /tokenize, /health, /props live. */
+  readonly serverRoot: string;
+  private clientCache: OpenAI | undefined;
+  /** Error bodies by response headers object: the client drops bodies that are not `{error: ...}` (vLLM's). */
+  private readonly errorBodies = new WeakMap<object, string>();
+  private readonly limits: BodyLimits;
+
+  constructor(
+    readonly profile: ModelProfile,
+    readonly opts: TransportOptions,
+  ) {
+    this.name = profile.name;
+    this.baseURL = (profile.baseURL ?? "https://api.openai.com/v1").replace(/\/+$/, "");
+    // A key or password in the address would be sent, logged and shown: refused outright.
+    const secret = urlCredential(this.baseURL);
+    if (secret) throw new BackendError(`model "${this.name}": baseURL ${secret} (not repeated here); put the key in an environment variable and set apiKeyEnv to its name`, this.name);
+    this.serverRoot = this.baseURL.replace(/\/v1$/, "");
+    this.limits = { ...DEFAULT_BODY_LIMITS, ...opts.limits };
+  }
+
+  get timeoutMs(): number {
+    return this.opts.timeoutMs;
+  }
+
+  private get apiKey(): string | undefined {
+    const name = this.profile.apiKeyEnv;
+    return name ? this.opts.env[name] || undefined : undefined;
+  }
+
+  client(): OpenAI {
+    if (this.clientCache) return this.clientCache;
+    const name = this.profile.apiKeyEnv;
+    if (name && !this.opts.env[name]) throw new BackendError(`model "${this.name}": environment variable ${name} (its API key) is not set`, this.name, undefined, false, "auth");
+    const bodies = this.errorBodies;
+    const limits = this.limits;
+    this.clientCache = new OpenAI({
+      baseURL: this.baseURL,
+      // Local servers want some bearer token or none; "sk-no-key" is what llama.cpp's docs use.
+      apiKey: this.apiKey ?? "sk-no-key",
+      maxRetries: 0, // retried here, so waits honour Retry-After and stay abortable
+      timeout: this.opts.timeoutMs,
+      logLevel: "off",
+      fetch: async (url: string | URL | Request, init?: RequestInit) => {
+        const res = await fetch(url, init);
+        const wrong = notTheAPI(res);
+        if (wrong) {
+          await res.body?.cancel().catch(() => undefined);
+          // Becomes an APIError with this message; the marker header makes it final, not retried.
+          return new Response(JSON.stringify({ error: { message: wrong, type: "not_the_api" } }), {
+            status: 502,
+            headers: { "content-type": "application/json", [NOT_THE_API]: "1" },
+          });
+        }
+        if (!res.ok) {
+          try {
+            bodies.set(res.headers, (await res.clone().text()).slice(0, 4096));
+          } catch {
+            // body unreadable: the status alone will do
+          }
+          return res;
+        }
+        if (!res.body) return res;
+        const sse = (res.headers.get("content-type") ?? "").includes("text/event-stream");
+        return new Response(boundedBody(res.body, sse, limits), { status: res.status, statusText: res.statusText, headers: res.headers });
+      },
+    });
+    return this.clientCache;
+  }
+
+  /** Remove the key (and any bearer token) from text that came from a server. */
+  redact(text: string): string {
+    let out = text;
+    const key = this.apiKey;
+    if (key && key.length >= 4) out = out.split(key).join("[redacted]");
+    return out.replace(/(Bearer\s+)[^\s"',;)]+/gi, "$1[redacted]");
+  }
+
+  private serverError(err: APIError): { message: string; type: string } {
+    const raw = err.headers ? this.errorBodies.get(err.headers) : undefined;
+    let msg: string | undefined;
+    let type = "";
+    if (raw) {
+      try {
+        const j = JSON.parse(raw) as Json;
+        const e = j.error as Json | string | undefined;
+        if (e && typeof e === "object" && typeof e.type === "string") type = e.type;
+        if (typeof j.type === "string") type ||= j.type;
+        msg =
+          typeof e === "string" ? e
+          : e && typeof e.message === "string" ? e.message
+          : typeof j.message === "string" ? j.message
+          : typeof j.detail === "string" ? j.detail
+          : raw;
+      } catch {
+        msg = /^\s*</.test(raw) ? "an HTML error page" : raw;
+      }
+    }
+    const inner = err.error as Json | undefined;
+    msg ??= inner?.message as string | undefined;
+    if (!type && typeof inner?.type === "string") type = inner.type;
+    msg ??= err.message;
+    return { message: oneLine(this.redact(String(msg))).slice(0, 300), type };
+  }
+
+  /** What the refusal meant, from the server's own words. */
+  private classify(err: APIError): BackendErrorKind {
+    const { message, type } = this.serverError(err);
+    const s = err.status;
+    if (err.headers?.get(NOT_THE_API)) return "not-api";
+    if (CONTEXT_OVERFLOW.test(type) || CONTEXT_OVERFLOW.test(message)) return "context-overflow";
+    if (s === 401 || s === 403) return "auth";
+    if (REFUSAL.test(message)) return "refused";
+    if (s === 404) return "not-found";
+    if (s !== undefined && s >= 400 && s < 500 && s !== 408 && s !== 409 && s !== 429) return "refused";
+    return "server";
+  }
+
+  toBackendError(err: unknown, what: string): BackendError {
+    if (err instanceof BackendError) return err;
+    const who = `model "${this.name}"`;
+    if (err instanceof APIUserAbortError) return new BackendError(`${who}: ${what} aborted`, this.name);
+    if (err instanceof APIConnectionTimeoutError) {
+      unresponsive.set(this.serverRoot, Date.now());
+      return new BackendError(`${who}: no answer from ${this.baseURL} within ${secs(this.opts.timeoutMs)} (${what})`, this.name, undefined, true, "timeout");
+    }
+    const limit = findCause(err, BodyLimitError);
+    if (limit) return new BackendError(`${who}: ${limit.message} (${what}); not read further`, this.name, undefined, false, "too-large");
+    if (err instanceof APIConnectionError) {
+      const cause = (err as { cause?: { cause?: { code?: string }; message?: string } }).cause;
+      const detail = cause?.cause?.code ?? cause?.message ?? "connection failed";
+      return new BackendError(`${who}: cannot reach ${this.baseURL} (${this.redact(oneLine(detail))}) during ${what}`, this.name, undefined, true, "unreachable");
+    }
+    if (err instanceof APIError) {
+      const status = err.status;
+      const kind = this.classify(err);
+      let hint = "";
+      if (kind === "auth") hint = this.profile.apiKeyEnv ? `; check the key in $${this.profile.apiKeyEnv}` : "; the server wants an API key: set apiKeyEnv in the profile";
+      if (kind === "context-overflow") hint = "; the prompt is longer than the model's context";
+      const retryable = kind === "server" && (status === undefined || status === 408 || status === 409 || status === 429 || status >= 500);
+      const head = kind === "not-api" ? "" : status ? `HTTP ${status} from server: ` : "error in stream: ";
+      return new BackendError(`${who}: ${head}${this.serverError(err).message} (${what})${hint}`, this.name, kind === "not-api" ? undefined : status, retryable, kind);
+    }
+    if (err instanceof SyntaxError)
+      return new BackendError(`${who}: malformed data from server during ${what}: ${this.redact(oneLine(err)).slice(0, 200)}`, this.name, undefined, true, "server");
+    const msg = this.redact(oneLine(err)).slice(0, 300);
+    return new BackendError(`${who}: ${what} failed: ${msg}`, this.name, undefined, true);
+  }
+
+  private retryDelay(err: unknown, attempt: number): number | "give-up" {
+    if (err instanceof APIUserAbortError || err instanceof APIConnectionTimeoutError) return "give-up";
+    if (findCause(err, BodyLimitError)) return "give-up";
+    if (err instanceof APIConnectionError) return Math.min(500 * 2 ** attempt, 8000);
+    if (!(err instanceof APIError) || err.status === undefined) return "give-up";
+    const s = err.status;
+    if (!(s === 408 || s === 409 || s === 429 || s >= 500)) return "give-up";
+    if (this.classify(err) !== "server") return "give-up";
+    const h = err.headers;
+    const ms = h?.get("retry-after-ms");
+    if (ms && !Number.isNaN(parseFloat(ms))) return parseFloat(ms);
+    const ra = h?.get("retry-after");
+    if (ra) {
+      const secs = parseFloat(ra);
+      const wait = !Number.isNaN(secs) ? secs * 1000 : Date.parse(ra) - Date.now();
+      if (!Number.isNaN(wait)) return Math.max(0, wait);
+    }
+    return Math.min(500 * 2 ** attempt, 8000) * (1 - Math.random() * 0.25);
+  }
+
+  /** After a timeout: is the server answering at all? Fails at once when it is not. */
+  private async checkAlive(what: string, signal?: AbortSignal): Promise<void> {
+    if (!unresponsive.has(this.serverRoot)) return;
+    const wait = Math.min(HEALTH_TIMEOUT_MS, Math.max(200, this.opts.timeoutMs / 4));
+    const probe = AbortSignal.timeout(wait);
+    try {
+      const res = await fetch(this.serverRoot + "/health", { signal: signal ? AbortSignal.any([signal, probe]) : probe });
+      await res.body?.cancel().catch(() => undefined);
+      unresponsive.delete(this.serverRoot);
+    } catch (err) {
+      if (signal?.aborted) throw new BackendError(`model "${this.name}": ${what} aborted`, this.name);
+      if (!probe.aborted) {
+        unresponsive.delete(this.serverRoot); // refused or reset: the usual path reports it
+        return;
+      }
+      throw new BackendError(`model "${this.name}": ${this.baseURL} is not answering (it did not answer within ${secs(this.opts.timeoutMs)} before, nor /health within ${secs(wait)} now) (${what})`, this.name, undefined, true, "timeout");
+    }
+  }
+
+  /** Mark the server as not answering (a stream that went silent). */
+  markUnresponsive(): void {
+    unresponsive.set(this.serverRoot, Date.now());
+  }
+
+  /** Run one HTTP call with retries; `fn` gets the client. */
+  async call<T>(what: string, signal: AbortSignal | undefined, fn: (client: OpenAI) => Promise<T>): Promise<T> {
+    const client = this.client();
+    await this.checkAlive(what, signal);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn(client);
+      } catch (err) {
+        if (signal?.aborted) throw new BackendError(`model "${this.name}": ${what} aborted`, this.name);
+        const delay = this.retryDelay(err, attempt);
+        if (delay === "give-up" || attempt >= this.opts.maxRetries) throw this.toBackendError(err, what);
+        if (delay > this.opts.maxRetryDelayMs) {
+          const be = this.toBackendError(err, what);
+          throw new BackendError(`${be.message}; the server asks to wait ${Math.round(delay / 1000)} s`, this.name, be.status, true, be.kind);
+        }
+        try {
+          await sleep(delay, signal);
+        } catch {
+          throw new BackendError(`model "${this.name}": ${what} aborted`, this.name);
+        }
+      }
+    }
+  }
+
+  /** POST JSON to a path under /v1/ (the base URL) or under the server root. */
+  post<T = Json>(path: string, body: Json, what: string, signal?: AbortSignal, opts: { retries?: boolean; timeoutMs?: number } = {}): Promise<T> {
+    const url = path.startsWith("/v1/") ? this.baseURL + path.slice(3) : this.serverRoot + path;
+    const run = (c: OpenAI) => c.post<T>(url, { body, signal, timeout: opts.timeoutMs ?? this.opts.timeoutMs }) as Promise<T>;
+    if (opts.retries === false) {
+      return this.checkAlive(what, signal)
+        .then(() => run(this.client()))
+        .catch((err) => {
+          throw this.toBackendError(err, what);
+        });
+    }
+    return this.call(what, signal, run);
+  }
+
+  /** GET a path once, quickly; undefined when it is not there or not JSON. */
+  async tryGet(path: string, signal?: AbortSignal): Promise<Json | undefined> {
+    const url = path.startsWith("/v1/") ? this.baseURL + path.slice(3) : this.serverRoot + path;
+    try {
+      const r = (await this.client().get(url, { signal, timeout: Math.min(this.opts.timeoutMs, 5000), maxRetries: 0 })) as unknown;
+      return r && typeof r === "object" ? (r as Json) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+function secs(ms: number): string {
+  return `${Math.round(ms / 100) / 10} s`;
+}
+
+function findCause<T extends Error>(err: unknown, type: new (...a: never[]) => T): T | undefined {
+  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) if (e instanceof type) return e;
+  return undefined;
+}
