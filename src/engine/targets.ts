@@ -180,7 +180,7 @@ export class TargetPanel {
     if (!r) return;
     this.round = null;
     r.ctrl.abort();
-    this.emitter.emit({ type: "cancelled", what: `targets at ${r.chainLength} sentences` });
+    this.emitter.emit({ type: "targets-cancelled", chainLength: r.chainLength });
   }
 
   private startRound(key: string, chainLength: number, cot: string): Promise<ConsistencySnapshot | null> {

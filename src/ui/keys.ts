@@ -2,6 +2,7 @@
 // can never disagree with what the keys do. Settings may override the keys of any action.
 import type { Key } from "ink";
 import { UserError } from "../errors.js";
+import { noticeText, type Notice } from "../state/notices.js";
 
 export type Screen = "problems" | "race" | "relay" | "results" | "settings";
 export const SCREENS: Screen[] = ["problems", "race", "relay", "results", "settings"];
@@ -155,4 +156,14 @@ export function helpRows(bindings: Binding[], screen?: Screen): Array<{ keys: st
 /** The first key of an action, for hints in status lines. */
 export function keyFor(bindings: Binding[], action: Action): string {
   return bindings.find((b) => b.action === action)?.keys[0] ?? "?";
+}
+
+/** A notice as the status line shows it: each action it names drawn with the key bound to it. */
+export function noticeLine(n: Notice | undefined, bindings: Binding[] = DEFAULT_BINDINGS): string {
+  return noticeText(n, (a) => keyFor(bindings, a));
+}
+
+/** The status line of the screen on view. */
+export function statusLine(s: { notices: Partial<Record<Screen, Notice>>; screen: Screen }, bindings: Binding[] = DEFAULT_BINDINGS): string {
+  return noticeLine(s.notices[s.screen], bindings);
 }
