@@ -44,7 +44,9 @@ export type Action =
   | "edit-profile"
   | "remove-profile"
   | "export"
-  | "go-live";
+  | "go-live"
+  | "page-up"
+  | "page-down";
 
 export interface Binding {
   action: Action;
@@ -85,6 +87,8 @@ export const DEFAULT_BINDINGS: Binding[] = [
   { action: "next-step", keys: ["s"], description: "start the next step", screens: ["race"] },
   { action: "export", keys: ["x"], description: "export chain .txt + .md", screens: ["race"] },
   { action: "go-live", keys: ["L"], description: "replay: go on live here", screens: ["race"] },
+  { action: "page-up", keys: ["pageup"], description: "scroll the chain back", screens: ["race"] },
+  { action: "page-down", keys: ["pagedown"], description: "scroll the chain forward", screens: ["race"] },
   { action: "cut-prev", keys: ["left", "h"], description: "move the cut earlier", screens: ["relay"] },
   { action: "cut-next", keys: ["right", "l"], description: "move the cut later", screens: ["relay"] },
   { action: "run-relay", keys: ["enter", "r"], description: "run relay (from this cut)", screens: ["relay"] },

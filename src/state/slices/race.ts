@@ -55,6 +55,12 @@ export function raceSlice(deps: SliceDeps, queueStats: EventQueue): StateCreator
     };
     const notFinished = () => say(info`that candidate is not finished yet`);
     const empty = () => say(info`an empty sentence was not accepted`);
+    /** A replay takes only the recorded decisions; going live is how to decide otherwise. */
+    const inReplay = () => {
+      if (!get().replayer) return false;
+      say(info`a replay follows the record: ${act("go-live")} continues live from this sentence`);
+      return true;
+    };
 
     return {
       select: (delta) =>
@@ -96,13 +102,14 @@ export function raceSlice(deps: SliceDeps, queueStats: EventQueue): StateCreator
         decide(lane.id === get().race.pick ? "accept" : "override", (b) => b.accept(lane.id));
       },
       edit: (text) => {
-        if (!stepOpen()) return;
+        if (inReplay() || !stepOpen()) return;
         const lane = selectedLane();
         if (!lane?.done || lane.cancelled) return notFinished();
         if (!text.trim()) return empty();
         decide("edit", (b) => b.acceptEdited(lane.id, text));
       },
       write: (text) => {
+        if (inReplay()) return;
         if (!text.trim()) return empty();
         decide("write", (b) => b.write(text));
       },
