@@ -19,11 +19,10 @@ async function open(flags: OpenFlags): Promise<void> {
     delete process.env.CONTINUOUS_INTEGRATION;
   }
   // Loaded lazily so that headless commands never pay for React and Ink.
-  const { launchUI } = await import("../ui/launch.js");
+  const { launchUI } = await import("../app/interactive.js");
   // The interface reports stray errors in its status line instead of ending the session.
   const { removeCrashGuards } = await import("../engine/crash-guards.js");
   removeCrashGuards();
-  if (flags.model) process.env.CONCORD_MODEL = flags.model;
   await launchUI({
     modelPath: flags.model,
     session: flags.session,
@@ -32,6 +31,7 @@ async function open(flags: OpenFlags): Promise<void> {
     theme: flags.theme,
     sets: flags.set,
     resultsDirs: flags.results,
+    env: process.env,
   });
 }
 
