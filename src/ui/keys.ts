@@ -149,11 +149,19 @@ export function resolveAction(bindings: Binding[], screen: Screen, name: string)
   return global;
 }
 
-/** Bindings to show in help, global first, then the given screen's. */
-export function helpRows(bindings: Binding[], screen?: Screen): Array<{ keys: string; description: string; scope: string }> {
+/** Screen names as the tab bar shows them. */
+export const SCREEN_NAMES: Record<Screen, string> = { problems: "Problems", race: "Race", relay: "Relay", results: "Results", settings: "Models" };
+
+/** Bindings to show in help, global first, then the given screen's. `where` names the screens a key belongs to. */
+export function helpRows(bindings: Binding[], screen?: Screen): Array<{ keys: string; description: string; scope: string; where: string }> {
   const rows = bindings
     .filter((b) => !screen || applies(b, screen))
-    .map((b) => ({ keys: b.keys.join(" / "), description: b.description, scope: b.screens === "all" ? "everywhere" : b.screens.join(", ") }));
+    .map((b) => ({
+      keys: b.keys.join(" / "),
+      description: b.description,
+      scope: b.screens === "all" ? "everywhere" : b.screens.join(", "),
+      where: b.screens === "all" ? "everywhere" : b.screens.map((x) => SCREEN_NAMES[x]).join(", "),
+    }));
   return rows;
 }
 

@@ -1,0 +1,13 @@
+import React from "react";
+import { render } from "ink-testing-library";
+import stripAnsi from "strip-ansi";
+import { App } from "/work/wt-house/src/ui/App.js";
+import { createConcordStore } from "/work/wt-house/src/state/store.js";
+import { loadTheme } from "/work/wt-house/src/ui/theme.js";
+const store = createConcordStore();
+const ui = render(<App store={store} theme={loadTheme({ theme: "mono", env: {} })} size={{ columns: 160, rows: 24 }} />);
+void (async () => { await new Promise((r) => setTimeout(r, 50));
+ui.stdin.write("?");
+await new Promise((r) => setTimeout(r, 100));
+console.log(stripAnsi(ui.lastFrame() ?? ""));
+process.exit(0); })();
