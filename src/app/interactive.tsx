@@ -79,7 +79,7 @@ async function startOf(opts: LaunchOptions, env: NodeJS.ProcessEnv) {
   const kind = opts.session ? "session" : opts.replay ? await replayKind(opts.replay) : undefined;
   if (file && kind === "session") {
     const resume = await loadSession(file);
-    return { resume, resumeFile: file, source: modelSourceOf({ model: opts.modelPath, env }) };
+    return { resume, resumeFile: file, source: withDemoTargets(modelSourceOf({ model: opts.modelPath, env })) };
   }
   if (file && kind === "recording") {
     const rec = await loadRecording(file);
@@ -88,7 +88,13 @@ async function startOf(opts: LaunchOptions, env: NodeJS.ProcessEnv) {
     const setup: RaceSetup = { options: { k: tr.k, mode: tr.mode, budget: { maxSentences: tr.steps } }, trace: true };
     return { source: { kind: "trace", recording: rec, trace: tr } as ModelSource, setup, traceProblem: await traceProblem(rec, tr), replayOnly: true };
   }
-  return { source: modelSourceOf({ model: opts.modelPath, env }) };
+  return { source: withDemoTargets(modelSourceOf({ model: opts.modelPath, env })) };
+}
+
+/** With one model file, the interface adds two sampled targets on it, so the targets panel
+ * shows answers that can differ and a consistency (labelled: same file, seed n). */
+function withDemoTargets(source: ModelSource): ModelSource {
+  return source.kind === "single" ? { ...source, sampledTargets: 2 } : source;
 }
 
 async function run(opts: LaunchOptions): Promise<void> {

@@ -28,6 +28,8 @@ export interface ModelHandle {
   thinkingFormat: ThinkingFormat;
   /** The profile's sampling defaults (temperature, topK...), used when a role sets none. */
   sampling?: Partial<SamplingOptions>;
+  /** How this handle answers as a target when not greedy (the one-file demo's sampled targets). */
+  targetSampling?: { temperature: number; seed: number };
 }
 
 export function handleFor(profile: ModelProfile, backend: Backend): ModelHandle {
@@ -59,8 +61,10 @@ export interface OpenedModels {
 export type ModelSource =
   /** A models file (--models, CONCORD_MODELS) or saved settings; the default set when they name none. */
   | { kind: "configured"; modelsFile?: string }
-  /** One file (path, hf: URI or URL) in every role: CONCORD_MODEL or --model. */
-  | { kind: "single"; spec: string }
+  /** One file (path, hf: URI or URL) in every role: CONCORD_MODEL or --model. With `sampledTargets`,
+   * that many more targets on the same file answer sampled (each its own seed), so a panel of
+   * targets and its consistency can be seen with one file. */
+  | { kind: "single"; spec: string; sampledTargets?: number }
   /** The default model set, downloaded on first use. */
   | { kind: "defaults" }
   /** Every role served by one recording made by Concord's recorder. */
@@ -106,6 +110,9 @@ export function singleModelProfile(spec: string): { profile: ModelProfile; roles
   return { profile, roles };
 }
 
+/** The one-file demo's sampled targets: warm enough to disagree now and then. */
+const DEMO_TEMPERATURE = 0.8;
+
 interface Resolved {
   profiles: ModelProfile[];
   roles: Roles;
@@ -113,7 +120,7 @@ interface Resolved {
   /** Any model name runs on this one profile (an experiment's five "targets" on one file). */
   single?: ModelProfile;
   /** Makes a handle other than by the profile's backend (a trace's recorded models). */
-  make?: (profile: ModelProfile) => Promise<ModelHandle>;
+  make?: (profile: ModelProfile, base: (profile: ModelProfile) => Promise<ModelHandle>) => Promise<ModelHandle>;
 }
 
 function defaultSet(env: NodeJS.ProcessEnv): Resolved {
@@ -137,7 +144,18 @@ function resolve(source: ModelSource, env: NodeJS.ProcessEnv, needRace: boolean)
   switch (source.kind) {
     case "single": {
       const s = singleModelProfile(source.spec);
-      return { profiles: [s.profile], roles: s.roles, single: s.profile, source: `CONCORD_MODEL=${source.spec}` };
+      const out: Resolved = { profiles: [s.profile], roles: s.roles, single: s.profile, source: `CONCORD_MODEL=${source.spec}` };
+      if (!source.sampledTargets) return out;
+      // Named for what they are: the same file, sampled at this temperature with this seed.
+      const sampled = Array.from({ length: source.sampledTargets }, (_, i) => ({ name: `local·seed${i + 1}`, seed: i + 1 }));
+      out.profiles = [s.profile, ...sampled.map((x) => ({ ...s.profile, name: x.name }))];
+      out.roles = { ...s.roles, targets: ["local", ...sampled.map((x) => x.name)] };
+      out.make = async (p, base) => {
+        const h = await base(p);
+        const x = sampled.find((y) => y.name === p.name);
+        return x ? { ...h, targetSampling: { temperature: DEMO_TEMPERATURE, seed: x.seed } } : h;
+      };
+      return out;
     }
     case "defaults":
       return defaultSet(env);
@@ -179,7 +197,8 @@ export function openModels(opts: OpenModelsOptions = {}): OpenedModels {
     recorder,
     download: opts.download === false ? undefined : (opts.download ?? downloadReporter()),
   };
-  const make = r.make ?? ((profile: ModelProfile) => backendFor(profile, backendOptions).then((b) => handleFor(profile, b)));
+  const base = (profile: ModelProfile) => backendFor(profile, backendOptions).then((b) => handleFor(profile, b));
+  const make = r.make ? (profile: ModelProfile) => r.make!(profile, base) : base;
   const made = new Map<string, Promise<ModelHandle>>();
   return {
     profiles,
