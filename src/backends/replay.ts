@@ -164,6 +164,9 @@ export interface ReplayOptions {
   problem?: string | number;
   /** Name this backend reports (default: the backend filter, else "replay"). */
   name?: string;
+  /** A request asked again once its recorded answers were all served (a person stepping back
+   * through a replay) gets them again, in order; otherwise one more is a miss. */
+  again?: boolean;
 }
 
 interface ScoreEntry {
@@ -185,12 +188,14 @@ export class ReplayBackend implements Backend {
   private readonly scoreKeys: string[];
   private readonly scoreEntries: ScoreEntry[];
   private readonly probes: ProbeExchange[];
+  private readonly again: boolean;
 
   constructor(
     readonly recording: Recording,
     options: ReplayOptions = {},
   ) {
     this.name = options.name ?? options.backend ?? "replay";
+    this.again = options.again ?? false;
     const speed = options.speed ?? "original";
     if (typeof speed === "number" && !(speed > 0)) throw new UserError(`replay speed must be a positive number, got ${speed}`);
     this.factor = speed === "original" ? 1 : speed === "instant" ? Infinity : speed;
@@ -243,7 +248,7 @@ export class ReplayBackend implements Backend {
    * regenerate in a replay) gets those answers again, in their recorded order. */
   private findAgain(req: CompletionRequest): number {
     const i = this.find(req);
-    if (i >= 0 || this.find(req, () => true) < 0) return i;
+    if (i >= 0 || !this.again || this.find(req, () => true) < 0) return i;
     for (let j = 0; j < this.served.length; j++) if (this.served[j] && this.find(req, (x) => x === j) === j) this.served[j] = false;
     return this.find(req);
   }

@@ -110,7 +110,7 @@ export const NOT_SCORED = "not scored in the trace (it kept only the winner's sc
 export function traceHandle(rec: Recording, tr: TraceReplay, name: string, speed: ReplaySpeed = "original"): ModelHandle {
   return {
     name,
-    backend: name === tr.evaluator ? new TraceScoreBackend(rec, tr) : new ReplayBackend(rec, { backend: name, problem: tr.problemTag, name, speed }),
+    backend: name === tr.evaluator ? new TraceScoreBackend(rec, tr) : new ReplayBackend(rec, { backend: name, problem: tr.problemTag, name, speed, again: true }),
     thinkingFormat: "think-tags",
   };
 }
