@@ -91,6 +91,16 @@ async function startOf(opts: LaunchOptions, env: NodeJS.ProcessEnv) {
   return { source: withDemoTargets(modelSourceOf({ model: opts.modelPath, env })) };
 }
 
+/** The configured models, for going live from a recording; none when their configuration is broken. */
+function liveModels(opts: LaunchOptions, env: NodeJS.ProcessEnv) {
+  try {
+    return openModels({ source: withDemoTargets(modelSourceOf({ model: opts.modelPath, env })), env, needRace: true, download: false });
+  } catch (err) {
+    process.stderr.write(`concord: going live is not available: ${oneLine(err)}\n`);
+    return undefined;
+  }
+}
+
 /** With one model file, the interface adds two sampled targets on it, so the targets panel
  * shows answers that can differ and a consistency (labelled: same file, seed n). */
 function withDemoTargets(source: ModelSource): ModelSource {
@@ -114,8 +124,11 @@ async function run(opts: LaunchOptions): Promise<void> {
     const r = relative(process.cwd(), p);
     return r && !r.startsWith("..") && !isAbsolute(r) ? r : p;
   };
+  // Going live from a recording: the configured models (opened only when first used).
+  const live = start.replayOnly ? liveModels(opts, env) : undefined;
   const store = createConcordStore({
     createRace: raceFactory(models, start.setup),
+    createLiveRace: live ? raceFactory(live) : undefined,
     // A recording answers only what it recorded: no relay runs on it.
     relay: start.replayOnly ? undefined : relayPort(models),
     save: (s) => autosaver.save(s),
@@ -166,6 +179,7 @@ async function run(opts: LaunchOptions): Promise<void> {
     await store.getState().dispose();
     await autosaver.idle();
     await models.close();
+    await live?.close();
   } finally {
     process.off("unhandledRejection", onUnhandled);
   }

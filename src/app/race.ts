@@ -37,7 +37,7 @@ export function raceFactory(models: OpenedModels, setup: RaceSetup = {}): RaceFa
         off?.();
         await panel?.cancel();
       },
-      ...(setup.trace ? { ignoreError: (m: string) => m.includes(NOT_SCORED) } : {}),
+      ...(setup.trace ? { ignoreError: (m: string) => m.includes(NOT_SCORED), recording: true } : {}),
     };
   };
 }

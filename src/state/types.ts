@@ -50,6 +50,8 @@ export interface RaceHandle {
   close?(): unknown;
   /** Errors that are expected here (a replayed trace scored only its winners): kept off the notices and the lanes. */
   ignoreError?(message: string): boolean;
+  /** The race replays a recording: a decision other than the recorded one leaves it. */
+  recording?: boolean;
 }
 
 /** How the store runs a relay (src/engine/relay.ts) on a problem; made by the launcher. */
@@ -173,6 +175,10 @@ export interface ConcordData {
   handle?: RaceHandle;
   /** Set while a saved session is replayed. */
   replayer?: SessionReplay;
+  /** Races run on the configured models (after going live from a recording). */
+  live: boolean;
+  /** The chain left the recording it replays when it reached this length (a decision of one's own). */
+  leftRecordingAt?: number;
   /** Steps started so far (a decision that started none leads to the next). */
   stepsSeen: number;
   /** Counts openProblem calls: only the latest one's race is kept. */
@@ -253,6 +259,8 @@ export type ConcordStore = StoreApi<ConcordState> & {
 
 export interface StoreOptions {
   createRace?: RaceFactory;
+  /** Races on the configured models, when `createRace` replays a recording: going live uses these. */
+  createLiveRace?: RaceFactory;
   /** Called after every change worth keeping (accepted/undone sentence, target answer). */
   save?: (snapshot: SessionSnapshot) => void | Promise<void>;
   /** Longest time an event waits in the queue (ms). Default 40. */

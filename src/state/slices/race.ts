@@ -55,6 +55,10 @@ export function raceSlice(deps: SliceDeps, queueStats: EventQueue): StateCreator
     };
     const notFinished = () => say(info`that candidate is not finished yet`);
     const empty = () => say(info`an empty sentence was not accepted`);
+    /** In a recording, a decision of one's own leaves it: the next steps were never recorded. */
+    const leavesRecording = () => {
+      if (get().handle?.recording) set({ leftRecordingAt: get().chain.sentences.length + 1 });
+    };
     /** A replay takes only the recorded decisions; going live is how to decide otherwise. */
     const inReplay = () => {
       if (!get().replayer) return false;
@@ -99,7 +103,9 @@ export function raceSlice(deps: SliceDeps, queueStats: EventQueue): StateCreator
         if (!stepOpen()) return;
         const lane = selectedLane();
         if (!lane?.done || lane.cancelled) return notFinished();
-        decide(lane.id === get().race.pick ? "accept" : "override", (b) => b.accept(lane.id));
+        const override = lane.id !== get().race.pick;
+        decide(override ? "override" : "accept", (b) => b.accept(lane.id));
+        if (override) leavesRecording();
       },
       edit: (text) => {
         if (inReplay() || !stepOpen()) return;
@@ -107,11 +113,13 @@ export function raceSlice(deps: SliceDeps, queueStats: EventQueue): StateCreator
         if (!lane?.done || lane.cancelled) return notFinished();
         if (!text.trim()) return empty();
         decide("edit", (b) => b.acceptEdited(lane.id, text));
+        leavesRecording();
       },
       write: (text) => {
         if (inReplay()) return;
         if (!text.trim()) return empty();
         decide("write", (b) => b.write(text));
+        leavesRecording();
       },
       regenerate: () => void call("regenerate", (b) => b.regenerate()),
       undo: () => {
@@ -207,6 +215,17 @@ export function raceSlice(deps: SliceDeps, queueStats: EventQueue): StateCreator
           changes.notices = {
             ...(changes.notices ?? get().notices),
             race: info`replay ${n}/${replayer.total}: the record took ${what} · ${act("accept-pick")}/${act("choose")} follows · ${act("go-live")} continues live here`,
+          };
+        }
+        const leftAt = get().leftRecordingAt;
+        // Undone back into the recording: its recorded steps are served again.
+        if (leftAt !== undefined && (changes.chain ?? get().chain).sentences.length < leftAt) changes.leftRecordingAt = undefined;
+        else if (leftAt !== undefined && batch.some((e) => e.type === "awaiting-decision" || e.type === "sentence-accepted")) {
+          changes.notices = {
+            ...(changes.notices ?? get().notices),
+            race: get().handle?.recording && deps.opts.createLiveRace
+              ? info`this chain has left the recording: its next steps were never recorded · ${act("go-live")} continues live, ${act("undo")} goes back`
+              : info`this chain has left the recording: its next steps were never recorded · ${act("undo")} goes back`,
           };
         }
         set(changes);

@@ -33,6 +33,7 @@ export function emptyData(): ConcordData {
     stepsSeen: 0,
     opening: 0,
     disposed: false,
+    live: false,
   };
 }
 
@@ -52,6 +53,8 @@ export function sessionSlice(deps: SliceDeps, unsubs: Array<() => void>): StateC
   return (set, get) => {
     const say = (n: Parameters<ConcordState["notify"]>[0]) => get().notify(n, "race");
     const noModels = () => say(info`no models are configured: see Models & settings (${act("screen-settings")})`);
+    /** The races this store opens: the recording's, or the configured models' once gone live. */
+    const factory = () => (get().live && opts.createLiveRace ? opts.createLiveRace : opts.createRace);
     async function closeHandle() {
       unsubs.splice(0).forEach((u) => u());
       const h = get().handle;
@@ -62,7 +65,7 @@ export function sessionSlice(deps: SliceDeps, unsubs: Array<() => void>): StateC
     return {
       openProblem: async (problem, resume) => {
         const replaying = resume?.replay && resume.chain ? new SessionReplay(resume.chain, resume.targets) : undefined;
-        if (!replaying && !opts.createRace) return noModels();
+        if (!replaying && !factory()) return noModels();
         get().flush();
         // A relay of the previous problem is of no use any more.
         get().relayRun?.abort();
@@ -78,6 +81,7 @@ export function sessionSlice(deps: SliceDeps, unsubs: Array<() => void>): StateC
           notices: { ...keep.notices, race: replaying ? info`replaying ${problem.source}/${problem.id}...` : info`loading models for ${problem.source}/${problem.id}...` },
           errors: keep.errors,
           autoDrive: { seq: keep.autoDrive.seq + 1, live: false, pauseWanted: false },
+          live: keep.live,
           stepsSeen: keep.stepsSeen,
           opening: mine,
           problem,
@@ -96,7 +100,7 @@ export function sessionSlice(deps: SliceDeps, unsubs: Array<() => void>): StateC
         });
         let made: RaceHandle;
         try {
-          made = replaying ? { builder: replaying, roles: resume?.roles ?? { generators: [], evaluators: [], targets: [] } } : await opts.createRace!(problem, resume?.chain);
+          made = replaying ? { builder: replaying, roles: resume?.roles ?? { generators: [], evaluators: [], targets: [] } } : await factory()!(problem, resume?.chain);
         } catch (err) {
           if (mine !== get().opening) return;
           set({ loading: false });
@@ -133,10 +137,13 @@ export function sessionSlice(deps: SliceDeps, unsubs: Array<() => void>): StateC
         if (!chain.finished) get().startStep();
       },
       goLive: async () => {
-        const { problem, chain, targets, replay } = get();
-        if (!replay || !problem) return say(info`not a replay: the race is already live`);
-        if (!opts.createRace) return noModels();
+        const { problem, chain, targets, replay, handle } = get();
+        const fromRecording = !!handle?.recording && !!opts.createLiveRace;
+        if ((!replay && !fromRecording) || !problem) return say(info`not a replay: the race is already live`);
+        if (!factory()) return noModels();
         get().flush();
+        // From a recording: the chain so far goes on with the configured models.
+        if (fromRecording) set({ live: true });
         // A new session: the replayed file keeps its whole chain.
         await get().openProblem(problem, { chain: copyChain(chain), targets: { answers: targets.valid, consistency: targets.history } });
       },
