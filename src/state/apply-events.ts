@@ -100,6 +100,10 @@ export function applyEvents(s: ConcordData, events: EngineEvent[], chainFrom?: (
         const scores = scoresOf(c, l.scores);
         // A cancel keeps what was streamed, marked as cut short.
         if (c.error === "cancelled") ls[i] = { ...l, done: true, cancelled: true, candidate: c, text: l.text || c.text || "", scores };
+        // Written whole but not scored (an evaluator failed, or a trace kept only the winner's
+        // score): the text is shown, and the score column says it was not scored.
+        else if (c.error && c.text && s.roles.evaluators.some((e) => c.error!.startsWith(`${e}: `)))
+          ls[i] = { ...l, done: true, candidate: c, text: c.text, scores, mean: c.meanPerplexity ?? l.mean, unscored: c.error };
         else ls[i] = { ...l, done: true, candidate: c, text: c.text || c.raw || l.text, scores, mean: c.meanPerplexity ?? l.mean, error: c.error };
         break;
       }

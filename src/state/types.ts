@@ -89,6 +89,8 @@ export interface Lane {
   scores: Record<string, { meanNll: number; perplexity: number }>;
   mean?: number;
   error?: string;
+  /** Why a candidate written whole has no score (the text is still the candidate). */
+  unscored?: string;
 }
 
 export interface RaceView {

@@ -144,6 +144,27 @@ describe("the Race holds up", () => {
     assert.match(flat(), /Sentence number 120 is here\./);
   });
 
+  test("replaying a session saved from a trace shows every candidate's text; the score column says which were not scored (#12.10)", async () => {
+    const store = createConcordStore({ flushMs: 10 });
+    const ui = render(<App store={store} theme={theme} size={{ columns: 100, rows: 30 }} />);
+    const evaluator = "openai/gpt-oss-20b";
+    const cand = (id: string, text: string, ppl?: number) => ({
+      id, generator: id.split("#")[0], sampleIndex: Number(id.split("#")[1]), text, raw: text, endOfThought: false,
+      scores: ppl === undefined ? [] : [{ evaluator, meanNll: Math.log(ppl), perplexity: ppl }],
+      ...(ppl === undefined ? { error: `${evaluator}: not scored in the trace (it kept only the winner's score)` } : { meanPerplexity: ppl }),
+    });
+    const sentence: ChainSentence = { text: "Winner text.", author: "QwQ", decision: "evaluator", candidates: [cand("QwQ#0", "Winner text.", 1.8), cand("QwQ#1", "A loser's own words.")], evaluatorPick: "QwQ#0", acceptedId: "QwQ#0", at: "" };
+    await store.getState().openProblem(demoProblem, { chain: { sentences: [sentence], finished: false }, roles: { generators: ["QwQ"], evaluators: [evaluator], targets: [] }, replay: true });
+    await tick(40);
+    store.getState().flush();
+    await tick(30);
+    const f = stripAnsi(ui.lastFrame() ?? "");
+    const loser = f.split("\n").find((l) => l.includes("QwQ#1"))!;
+    assert.match(loser, /A loser's own words\./, f);
+    assert.match(loser, /not scored\s*$/);
+    assert.doesNotMatch(f, /\[.*not scored in the trace/);
+  });
+
   test("a notice stays on its screen and names the key bound now (#12.25)", async () => {
     const s = await setup({ bindings: withOverrides({ "next-step": ["N"] }) });
     s.driver.stream("alpha#0", ["One."], 2);

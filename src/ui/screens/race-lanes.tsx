@@ -73,7 +73,9 @@ interface LaneRowProps {
 export const LaneRow = React.memo(function LaneRow({ lane, width, idWidth, selected, pick, accepted, evaluators, digits }: LaneRowProps) {
   const t = useTheme();
   const scoreCells = evaluators.map((e) => fmtPpl(lane.scores[e]?.perplexity, digits));
-  const scoreText = (evaluators.length > 1 ? scoreCells.join(" ") + " μ" : " ") + fmtPpl(lane.mean, digits);
+  const scored = (evaluators.length > 1 ? scoreCells.join(" ") + " μ" : " ") + fmtPpl(lane.mean, digits);
+  // A candidate without a score says so in the score column, as wide as a score would be.
+  const scoreText = lane.unscored && lane.mean === undefined ? "not scored".padStart(scored.length).slice(-Math.max(scored.length, 10)) : scored;
   const id = shortId(lane.id);
   const textWidth = Math.max(4, width - 4 - idWidth - 1 - scoreText.length - 1);
   const { text, thinking } = laneText(lane);
@@ -105,6 +107,10 @@ export function selectedSegments(lane: Lane | undefined, pick: string | undefine
   const state = lane.error ? "failed" : lane.cancelled ? "cancelled" : lane.done ? (lane.id === pick ? "the pick" : "not the pick") : "streaming";
   const label = `selected ${shortId(lane.id)} (${state}): `;
   if (lane.error) return { label, segs: [{ text: sanitize(lane.error, { multiline: false }), role: "error" }] };
+  if (lane.unscored) {
+    const why = sanitize(lane.unscored, { multiline: false });
+    return { label, segs: [{ text: sanitize(lane.candidate?.text || lane.text, { multiline: false }), role: "text" }, { text: `  (not scored: ${why})`, role: "muted" }] };
+  }
   const { text, thinking } = laneText({ ...lane, text: lane.candidate?.text || lane.text });
   return { label, segs: [{ text: thinking ? `thinking: ${text}` : text, role: thinking ? "muted" : "text" }] };
 }
