@@ -36,6 +36,8 @@ export interface LaunchOptions {
   sets?: string[];
   /** Results folders listed on the Results screen (besides ./results/*). */
   resultsDirs?: string[];
+  /** In a trace recording: the problem to replay (its tag or Row Number). */
+  problem?: string;
   /** The environment, read once by the caller (default: this process's). */
   env?: NodeJS.ProcessEnv;
 }
@@ -83,7 +85,7 @@ async function startOf(opts: LaunchOptions, env: NodeJS.ProcessEnv) {
   }
   if (file && kind === "recording") {
     const rec = await loadRecording(file);
-    const tr = traceReplayOf(rec);
+    const tr = traceReplayOf(rec, opts.problem);
     if (!tr) return { source: { kind: "recording", file } as ModelSource, replayOnly: true };
     const setup: RaceSetup = { options: { k: tr.k, mode: tr.mode, budget: { maxSentences: tr.steps } }, trace: true };
     return { source: { kind: "trace", recording: rec, trace: tr } as ModelSource, setup, traceProblem: await traceProblem(rec, tr), replayOnly: true };

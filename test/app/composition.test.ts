@@ -46,3 +46,25 @@ test("replay tells a recording from a session by the file's header line", async 
   assert.equal(await replayKind(broken), "session", "a broken file is reported by the session reader, with its line and column");
   await assert.rejects(replayKind(join(dir, "missing.json")), /missing\.json: cannot read it \(no such file\)/);
 });
+
+test("concord replay --problem opens any problem of a trace recording, by tag or Row Number (#12.9)", async () => {
+  const { traceReplayOf, traceProblems } = await import("../../src/engine/trace-replay.js");
+  const header = {
+    schema: 1,
+    kind: "concord-recording",
+    source: "traces",
+    generators: ["a/QwQ"],
+    evaluator: "b/OSS",
+    problems: [
+      { problem: "0", rowNumber: "353", steps: 3 },
+      { problem: "3", rowNumber: "981", steps: 5 },
+    ],
+  };
+  const rec = { file: "t.jsonl", header, exchanges: [] } as unknown as Parameters<typeof traceReplayOf>[0];
+  assert.equal(traceReplayOf(rec)!.problemTag, "0", "the first by default");
+  assert.equal(traceReplayOf(rec, "3")!.problemTag, "3");
+  assert.equal(traceReplayOf(rec, "3")!.steps, 5);
+  assert.equal(traceReplayOf(rec, "981")!.rowNumber, "981");
+  assert.throws(() => traceReplayOf(rec, "7"), /t\.jsonl: no problem "7" in this recording; it holds 2: 0 \(row 353\), 3 \(row 981\)/);
+  assert.deepEqual(traceProblems(rec), [{ tag: "0", rowNumber: "353" }, { tag: "3", rowNumber: "981" }]);
+});
