@@ -179,6 +179,8 @@ export interface ConcordData {
   replayer?: SessionReplay;
   /** Races run on the configured models (after going live from a recording). */
   live: boolean;
+  /** A resumed session runs on other models than it was saved with: what differs, in words. */
+  modelsChanged?: string;
   /** The chain left the recording it replays when it reached this length (a decision of one's own). */
   leftRecordingAt?: number;
   /** Steps started so far (a decision that started none leads to the next). */

@@ -8,7 +8,7 @@ import { count } from "../../ui/words.js";
 import { EMPTY_TARGETS, copyChain, targetsUpTo } from "../apply-events.js";
 import { act, failure, info } from "../notices.js";
 import { SessionReplay } from "../session-replay.js";
-import type { ConcordData, ConcordState, RaceHandle, SessionActions, SessionInfo, SessionSnapshot, SliceDeps } from "../types.js";
+import type { ConcordData, ConcordState, RaceHandle, Roles, SessionActions, SessionInfo, SessionSnapshot, SliceDeps } from "../types.js";
 import { closeRace, refreshTargets } from "./engine-port.js";
 
 export function emptyData(): ConcordData {
@@ -35,6 +35,18 @@ export function emptyData(): ConcordData {
     disposed: false,
     live: false,
   };
+}
+
+/** What differs between the models a session was saved with and those it resumes on, in words. */
+export function modelsChanged(saved: Roles | undefined, now: Roles): string | undefined {
+  if (!saved) return undefined;
+  const parts: string[] = [];
+  for (const key of ["generators", "evaluators", "targets"] as const) {
+    const a = saved[key].join(",");
+    const b = now[key].join(",");
+    if (a !== b) parts.push(`${key} ${a || "-"} → ${b || "-"}`);
+  }
+  return parts.length ? `resumed on other models: ${parts.join("; ")}` : undefined;
 }
 
 export function snapshotOf(s: ConcordData): SessionSnapshot | undefined {
@@ -124,7 +136,7 @@ export function sessionSlice(deps: SliceDeps, unsubs: Array<() => void>): StateC
           if (typeof off === "function") unsubs.push(off);
         }
         const chain = copyChain(made.builder.getChain());
-        set({ handle: made, replayer: replaying, roles: made.roles, loading: false, chain });
+        set({ handle: made, replayer: replaying, roles: made.roles, loading: false, chain, modelsChanged: replaying ? undefined : modelsChanged(resume?.roles, made.roles) });
         say(
           replaying
             ? info`replay of ${count(replaying.total, "sentence")}: ${act("accept-pick")} or ${act("choose")} follows the record, ${act("run-end")} replays to the end, ${act("go-live")} continues live`

@@ -137,6 +137,7 @@ const sel = {
   paused: (s: ConcordState) => s.paused,
   replay: (s: ConcordState) => s.replay,
   chainScroll: (s: ConcordState) => s.chainScroll ?? 0,
+  modelsChanged: (s: ConcordState) => s.modelsChanged,
 };
 
 export function RaceScreen() {
@@ -155,6 +156,7 @@ export function RaceScreen() {
   const paused = useConcord(store, sel.paused);
   const replay = useConcord(store, sel.replay);
   const chainScroll = useConcord(store, sel.chainScroll);
+  const modelsChanged = useConcord(store, sel.modelsChanged);
   const handle = useRaceActions();
   const lanes = race.lanes;
   const selectedLane = lanes[selected];
@@ -221,7 +223,11 @@ export function RaceScreen() {
         <R role={reveal ? "warning" : "muted"}>{ref}</R>
       </Text>
       <Text wrap="truncate-end">
-        <R role="muted">{fitWidth(sanitize(question, { multiline: false }), mainWidth)}</R>
+        {modelsChanged ? (
+          <R role="warning">{fitWidth(sanitize(modelsChanged, { multiline: false }), mainWidth)}</R>
+        ) : (
+          <R role="muted">{fitWidth(sanitize(question, { multiline: false }), mainWidth)}</R>
+        )}
       </Text>
       <Text wrap="truncate-end">
         <R role="border">{`── chain: ${count(chain.sentences.length, "sentence")}${chain.finished ? " · finished" : ""} `}</R>
