@@ -13,7 +13,7 @@ import { fitWidth, sanitize } from "../sanitize.js";
 import { Lines, R, wrapSegments } from "../widgets/text.js";
 import { TargetsPanel, targetsPanelRows } from "./Targets.js";
 import { count } from "../words.js";
-import { LaneRow, MARK_HUMAN, MARK_PICK, chainSegments, pplDigits, selectedSegments, shortId, whySegments } from "./race-lanes.js";
+import { LaneRow, MARK_HUMAN, MARK_PICK, chainSegments, pplDigits, scoreColumnWidth, selectedSegments, shortId, whySegments } from "./race-lanes.js";
 
 export { MARK_CANCELLED, MARK_HUMAN, MARK_PICK, MARK_SELECTED, chainSegments, fmtPpl, pplDigits, shortId } from "./race-lanes.js";
 
@@ -189,6 +189,7 @@ export function RaceScreen() {
   const evaluators = roles.evaluators;
   const idWidth = Math.min(16, Math.max(6, ...lanes.map((l) => shortId(l.id).length)));
   const digits = Math.max(pplDigits(lanes.map((l) => l.mean)), ...evaluators.map((e) => pplDigits(lanes.map((l) => l.scores[e]?.perplexity))));
+  const scoreWidth = scoreColumnWidth(evaluators.length, digits, lanes.some((l) => l.unscored && l.mean === undefined));
   const question = problem.messages.filter((m) => m.role === "user").at(-1)?.content ?? "";
 
   // The chain's window: the newest lines, or `back` lines earlier; a marker counts what is above.
@@ -251,7 +252,7 @@ export function RaceScreen() {
           <R role="muted">{chain.finished ? "the chain is finished" : `no candidates (${key("next-step")} starts a step)`}</R>
         ) : (
           shownLanes.map((l) => (
-            <LaneRow key={l.id} lane={l} width={mainWidth} idWidth={idWidth} selected={l === selectedLane} pick={l.id === race.pick} accepted={l.id === race.acceptedId} evaluators={evaluators} digits={digits} />
+            <LaneRow key={l.id} lane={l} width={mainWidth} idWidth={idWidth} selected={l === selectedLane} pick={l.id === race.pick} accepted={l.id === race.acceptedId} evaluators={evaluators} digits={digits} scoreWidth={scoreWidth} />
           ))
         )}
         {fold ? <R role="muted">{`+${lanes.length - shownLanes.length} more (${key("up")}/${key("down")})`}</R> : null}

@@ -22,6 +22,12 @@ export function pplDigits(values: Array<number | undefined>): number {
   return 4;
 }
 
+/** Width of the score column: every evaluator's perplexity (and their mean), or "not scored". */
+export function scoreColumnWidth(evaluators: number, digits: number, unscored: boolean): number {
+  const w = 4 + digits;
+  return Math.max(evaluators > 1 ? evaluators * (w + 1) + 2 + w : 1 + w, unscored ? 10 : 0);
+}
+
 export function fmtPpl(x: number | undefined, digits = 1): string {
   const w = 4 + digits;
   if (x === undefined || !Number.isFinite(x)) return "-".padStart(Math.ceil(w / 2)).padEnd(w);
@@ -67,15 +73,17 @@ interface LaneRowProps {
   accepted: boolean;
   evaluators: string[];
   digits: number;
+  /** Columns of the score column, the same for every lane. */
+  scoreWidth: number;
 }
 
 // Memoized: with 8 lanes streaming, a frame should only redraw the lanes whose text changed.
-export const LaneRow = React.memo(function LaneRow({ lane, width, idWidth, selected, pick, accepted, evaluators, digits }: LaneRowProps) {
+export const LaneRow = React.memo(function LaneRow({ lane, width, idWidth, selected, pick, accepted, evaluators, digits, scoreWidth }: LaneRowProps) {
   const t = useTheme();
   const scoreCells = evaluators.map((e) => fmtPpl(lane.scores[e]?.perplexity, digits));
   const scored = (evaluators.length > 1 ? scoreCells.join(" ") + " μ" : " ") + fmtPpl(lane.mean, digits);
   // A candidate without a score says so in the score column, as wide as a score would be.
-  const scoreText = lane.unscored && lane.mean === undefined ? "not scored".padStart(scored.length).slice(-Math.max(scored.length, 10)) : scored;
+  const scoreText = (lane.unscored && lane.mean === undefined ? "not scored" : scored).padStart(scoreWidth);
   const id = shortId(lane.id);
   const textWidth = Math.max(4, width - 4 - idWidth - 1 - scoreText.length - 1);
   const { text, thinking } = laneText(lane);
