@@ -103,7 +103,7 @@ describe("help overlay", () => {
       // Headings found where they are drawn: [row, column start, the screens it names].
       const headings: Array<{ row: number; x: number; where: string }> = [];
       lines.forEach((l, row) => {
-        for (const m of l.matchAll(/── on ([A-Za-z, ]+?) ─/g)) headings.push({ row, x: m.index!, where: m[1] });
+        for (const m of l.matchAll(/── on ([A-Za-z, ]+?) (?:\(cont\.\) )?─/g)) headings.push({ row, x: m.index!, where: m[1] });
       });
       for (const h of headings) assert.ok((lines[h.row + 1] ?? "").slice(h.x, h.x + 12).trim() !== "", "a heading is never the last line of its column");
       let checked = 0;
@@ -116,7 +116,8 @@ describe("help overlay", () => {
           const above = headings.filter((h) => h.row < row && h.x <= i && i - h.x <= 14).sort((p, q) => q.row - p.row)[0];
           assert.ok(above, `"${b.description}" is under a heading:\n${lines.join("\n")}`);
           const names = (b.screens as string[]).map((x) => ({ problems: "Problems", relay: "Relay", results: "Results", settings: "Models" })[x]);
-          assert.equal(above.where, names.join(", "), `"${b.description}" is listed under the screens it belongs to`);
+          // Grouped by screen where that fits; where it would push keys off the screen, one heading.
+          if (above.where !== "other screens") assert.equal(above.where, names.join(", "), `"${b.description}" is listed under the screens it belongs to`);
         }
       });
       assert.ok(checked >= 8, `found ${checked} keys of other screens`);
