@@ -17,7 +17,7 @@ import { ChainBuilder } from "../src/engine/ensemble.js";
 import type { ModelHandle } from "../src/engine/models.js";
 import { createConcordStore, type ConcordStore } from "../src/state/store.js";
 import { App } from "../src/ui/App.js";
-import { RENDER_OPTIONS } from "../src/ui/launch.js";
+import { RENDER_OPTIONS } from "../src/app/interactive.js";
 import { MARK_PICK, MARK_SELECTED } from "../src/ui/screens/Race.js";
 import { loadTheme } from "../src/ui/theme.js";
 import { problem } from "./overlap.js";
@@ -25,7 +25,7 @@ import { PacedBackend, wordTokens } from "./paced-backend.js";
 import { BenchStdin, BenchStdout, clearsScreen, isFrame } from "./terminal.js";
 import { check, fmt, ms, percentile, sleep, table, type Bench } from "./lib.js";
 
-/** How Ink renders: as Concord does (RENDER_OPTIONS of src/ui/launch.tsx), or with Ink's defaults (30 frames/s cap), as Concord did before. */
+/** How Ink renders: as Concord does (RENDER_OPTIONS of src/app/interactive.tsx), or with Ink's defaults (30 frames/s cap), as Concord did before. */
 export type RenderSetting = "concord" | "ink-default";
 
 export interface UiLoadParams {
@@ -312,7 +312,7 @@ export const ui: Bench = {
       ? { streams: 2, tokensPerSecond: 100, seconds: 0.6, keyEveryMs: 100, minKeys: 2 }
       : { streams: 8, tokensPerSecond: 300, seconds: 6, keyEveryMs: 150 };
     log?.(`ui: ${p.streams} streams x ${p.tokensPerSecond} tokens/s for ${p.seconds} s`);
-    // As Concord runs: NODE_ENV=production (bin/concord.js) and RENDER_OPTIONS (src/ui/launch.tsx).
+    // As Concord runs: NODE_ENV=production (bin/concord.js) and RENDER_OPTIONS (src/app/interactive.tsx).
     const now = measureUiLoadIn("production", { ...p, render: "concord" });
     // Before: NODE_ENV unset (React's development build) and Ink's default frame cap.
     const before = measureUiLoadIn(undefined, { ...p, render: "ink-default" });
@@ -368,7 +368,7 @@ export const ui: Bench = {
       body: [
         `${p.streams} candidate lanes streaming ${p.tokensPerSecond} tokens/s each for ${p.seconds} s through ChainBuilder -> store (batched) -> Ink App (Race screen) on a ${p.columns ?? 100}x${p.rows ?? 40} TTY stream; a \`j\` keypress every ${p.keyEveryMs} ms, timed to the first frame that shows the new selection. ` +
           `Generators are in-process paced test doubles, so CPU figures are the process's own, per wall second (1000 = one core). ` +
-          `Each column is a fresh process. "Concord" renders as \`concord\` does: NODE_ENV=production (set by bin/concord.js) and Ink's options from \`RENDER_OPTIONS\` in src/ui/launch.tsx (maxFps ${cap}). ` +
+          `Each column is a fresh process. "Concord" renders as \`concord\` does: NODE_ENV=production (set by bin/concord.js) and Ink's options from \`RENDER_OPTIONS\` in src/app/interactive.tsx (maxFps ${cap}). ` +
           `"Before" is the earlier setting, for comparison: NODE_ENV unset (React's development build) and Ink's default cap of ${before.maxFps} frames/s.`,
         table(["figure", `Concord (production, maxFps ${cap})`, `before (development, maxFps ${before.maxFps})`], labels.map((l, i) => [l, a[i]!, b[i]!])),
         `Keypress -> frame p95, before / Concord: ${fmt(p95before / p95)}x. Interface CPU beyond the engine, before / Concord: ${fmt(uiCpu(before) / Math.max(1, uiCpu(now)))}x.`,

@@ -164,6 +164,9 @@ export interface ReplayOptions {
   problem?: string | number;
   /** Name this backend reports (default: the backend filter, else "replay"). */
   name?: string;
+  /** A request asked again once its recorded answers were all served (a person stepping back
+   * through a replay) gets them again, in order; otherwise one more is a miss. */
+  again?: boolean;
 }
 
 interface ScoreEntry {
@@ -185,12 +188,14 @@ export class ReplayBackend implements Backend {
   private readonly scoreKeys: string[];
   private readonly scoreEntries: ScoreEntry[];
   private readonly probes: ProbeExchange[];
+  private readonly again: boolean;
 
   constructor(
     readonly recording: Recording,
     options: ReplayOptions = {},
   ) {
     this.name = options.name ?? options.backend ?? "replay";
+    this.again = options.again ?? false;
     const speed = options.speed ?? "original";
     if (typeof speed === "number" && !(speed > 0)) throw new UserError(`replay speed must be a positive number, got ${speed}`);
     this.factor = speed === "original" ? 1 : speed === "instant" ? Infinity : speed;
@@ -227,10 +232,9 @@ export class ReplayBackend implements Backend {
   }
 
   /** Index of the exchange that would serve this request, or -1. Consumes nothing. */
-  private find(req: CompletionRequest): number {
+  private find(req: CompletionRequest, open: (i: number) => boolean = (i) => !this.served[i]): number {
     const exact = exactKey(req);
     const pk = promptKey(req.prompt);
-    const open = (i: number) => !this.served[i];
     let i = this.streamKeys.findIndex((k, j) => open(j) && k.exact === exact);
     if (i < 0) i = this.streamKeys.findIndex((k, j) => open(j) && k.prompt === pk);
     if (i < 0) {
@@ -238,6 +242,15 @@ export class ReplayBackend implements Backend {
       i = this.streamKeys.findIndex((k, j) => open(j) && k.thinking !== undefined && k.thinking.chars <= norm.length && thinkingMatches(k.thinking, req.prompt));
     }
     return i;
+  }
+
+  /** Like find; a request asked again once every recorded answer to it was served (an undo or a
+   * regenerate in a replay) gets those answers again, in their recorded order. */
+  private findAgain(req: CompletionRequest): number {
+    const i = this.find(req);
+    if (i >= 0 || !this.again || this.find(req, () => true) < 0) return i;
+    for (let j = 0; j < this.served.length; j++) if (this.served[j] && this.find(req, (x) => x === j) === j) this.served[j] = false;
+    return this.find(req);
   }
 
   /** Whether a completion request would be served from the recording. */
@@ -251,7 +264,7 @@ export class ReplayBackend implements Backend {
   }
 
   async *stream(req: CompletionRequest): AsyncGenerator<StreamChunk, CompletionResult> {
-    const i = this.find(req);
+    const i = this.findAgain(req);
     if (i < 0) throw new BackendError(`not in the recording: ${describePrompt(req.prompt)}`, this.name);
     this.served[i] = true;
     const ex = this.streams[i];

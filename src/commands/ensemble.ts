@@ -31,6 +31,8 @@ interface EnsembleOptions {
   seed?: string;
   cache?: boolean;
   record?: string;
+  /** --model <file.gguf>: one file in every role. */
+  model?: string;
 }
 
 const clean = (s: string) => s.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]+/g, " ").replace(/\n/g, "\\n");
@@ -73,7 +75,7 @@ export async function ensembleCommand(opts: EnsembleOptions): Promise<number> {
   const steps = opts.steps === undefined || opts.steps === "end" ? "end" : intOption(opts.steps, "--steps")!;
   const mode = opts.mode ?? "concord";
   if (mode !== "concord" && mode !== "paper") throw new UserError(`--mode: expected "concord" or "paper", got "${mode}"`);
-  const models = openModels({ modelsFile: opts.models, cache: opts.cache, record: opts.record });
+  const models = openModels({ modelsFile: opts.models, model: opts.model, cache: opts.cache, record: opts.record });
   const problems = await loadSet(opts.set);
   const problem = findProblem(problems, opts.problem, opts.set);
   const ctrl = new AbortController();

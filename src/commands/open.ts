@@ -9,6 +9,8 @@ interface OpenFlags {
   theme?: string;
   set?: string[];
   results?: string[];
+  /** replay: the problem of a trace recording to open. */
+  problem?: string;
 }
 
 async function open(flags: OpenFlags): Promise<void> {
@@ -19,11 +21,10 @@ async function open(flags: OpenFlags): Promise<void> {
     delete process.env.CONTINUOUS_INTEGRATION;
   }
   // Loaded lazily so that headless commands never pay for React and Ink.
-  const { launchUI } = await import("../ui/launch.js");
+  const { launchUI } = await import("../app/interactive.js");
   // The interface reports stray errors in its status line instead of ending the session.
   const { removeCrashGuards } = await import("../engine/crash-guards.js");
   removeCrashGuards();
-  if (flags.model) process.env.CONCORD_MODEL = flags.model;
   await launchUI({
     modelPath: flags.model,
     session: flags.session,
@@ -32,6 +33,8 @@ async function open(flags: OpenFlags): Promise<void> {
     theme: flags.theme,
     sets: flags.set,
     resultsDirs: flags.results,
+    problem: flags.problem,
+    env: process.env,
   });
 }
 
@@ -52,6 +55,7 @@ export function register(program: Command): void {
     .description("open a saved session or a backend recording in the interface")
     .argument("<file>", "a session JSON file or a recording (.jsonl)")
     .option("--theme <name|file.json>", "dark, light, mono, or a theme file")
+    .option("--problem <tag>", "in a recording of several problems (an imported trace folder): which one, by tag or Row Number")
     .action(async (file: string, flags: OpenFlags) => {
       await open({ ...flags, replay: file });
     });

@@ -26,6 +26,8 @@ interface RelayOptions {
   models?: string;
   cache?: boolean;
   record?: string;
+  /** --model <file.gguf>: one file in every role. */
+  model?: string;
 }
 
 const clean = (s: string) => s.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]+/g, " ").replace(/\s*\n\s*/g, " ").trim();
@@ -70,7 +72,7 @@ export async function relayCommand(opts: RelayOptions): Promise<number> {
   if (!["quantile", "threshold", "cumulative"].includes(rule)) throw new UserError(`--rule: expected quantile, threshold or cumulative, got "${opts.rule}"`);
   const maxTokens = opts.maxTokens === undefined ? undefined : Number(opts.maxTokens);
   if (maxTokens !== undefined && !(Number.isInteger(maxTokens) && maxTokens > 0)) throw new UserError(`--max-tokens: expected a positive whole number, got "${opts.maxTokens}"`);
-  const models = openModels({ modelsFile: opts.models, cache: opts.cache, record: opts.record });
+  const models = openModels({ modelsFile: opts.models, model: opts.model, cache: opts.cache, record: opts.record });
   const problems = await loadSet(opts.set);
   const problem = findProblem(problems, opts.problem, opts.set);
   const ctrl = new AbortController();

@@ -15,6 +15,8 @@ interface RunOptions {
   models?: string;
   cache?: boolean;
   record?: string;
+  /** --model <file.gguf>: one file in every role. */
+  model?: string;
 }
 
 /** Progress on stderr: one rewritten line on a terminal, one line per answer otherwise. */
@@ -50,7 +52,7 @@ export function progressPrinter(stream: NodeJS.WriteStream = process.stderr): { 
 
 export async function runCommand(file: string, opts: RunOptions): Promise<number> {
   const spec = await loadExperimentSpec(file);
-  const models = openModels({ modelsFile: opts.models ?? spec.models, cache: opts.cache, record: opts.record });
+  const models = openModels({ modelsFile: opts.models ?? spec.models, model: opts.model, cache: opts.cache, record: opts.record });
   const ctrl = new AbortController();
   shareSignal(ctrl.signal);
   let interrupts = 0;

@@ -155,11 +155,7 @@ export function addModelsOption<C extends Command>(cmd: C): C {
 export function addCacheRecordOptions<C extends Command>(cmd: C): C {
   cmd.option("--no-cache", "do not answer deterministic requests from the response cache, nor keep them (env CONCORD_NO_CACHE=1)");
   cmd.option("--record <file.jsonl>", "append every model exchange to this recording (replay it with a replay profile or `concord replay`)");
+  // The value reaches openModels as `model`: the flag wins over CONCORD_MODEL.
   cmd.option("--model <file.gguf>", "run every role on this one local GGUF (same as CONCORD_MODEL)");
-  // The flag is the environment variable by another name: every later lookup sees one setting.
-  cmd.hook("preAction", (_cmd, action) => {
-    const model = action.opts().model as string | undefined;
-    if (model) process.env.CONCORD_MODEL = model;
-  });
   return cmd;
 }

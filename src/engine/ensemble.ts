@@ -481,7 +481,7 @@ export class ChainBuilder {
     if (!step) return;
     step.ctrl.abort();
     step.status = "cancelled";
-    this.emitter.emit({ type: "cancelled", what: `step ${step.index + 1}` });
+    this.emitter.emit({ type: "step-cancelled", step: step.index });
     step.settle("cancelled");
     await Promise.allSettled(step.tasks);
     await settleWithin(Promise.allSettled(step.closing), 2000);

@@ -35,6 +35,11 @@ export type EngineEvent =
   | { type: "target-answer"; answer: TargetAnswer }
   | { type: "consistency"; snapshot: ConsistencySnapshot }
   | { type: "progress"; done: number; total: number; label: string }
+  /** The step (0-based) was cancelled: its candidates stay in view, none can be chosen. */
+  | { type: "step-cancelled"; step: number }
+  /** The targets' round for a chain of this length was cancelled (a newer sentence superseded it, or Esc). */
+  | { type: "targets-cancelled"; chainLength: number }
+  /** Something else was cancelled (a whole experiment). */
   | { type: "cancelled"; what: string }
   | { type: "error"; source: string; message: string };
 

@@ -13,6 +13,8 @@ import { requireCapability, type Role } from "../config/roles.js";
 import { oneLine, UserError } from "../errors.js";
 import { resolveDefaultModelSpecs } from "../backends/models.js";
 import type { ExperimentSpec } from "./experiment.js";
+import type { Recording } from "../backends/replay.js";
+import { traceHandle, type TraceReplay } from "./trace-replay.js";
 
 export { backendFor, cacheDir, modelIdentity, type BackendOptions, type DownloadListener } from "./backend-factory.js";
 export type { Role };
@@ -26,6 +28,8 @@ export interface ModelHandle {
   thinkingFormat: ThinkingFormat;
   /** The profile's sampling defaults (temperature, topK...), used when a role sets none. */
   sampling?: Partial<SamplingOptions>;
+  /** How this handle answers as a target when not greedy (the one-file demo's sampled targets). */
+  targetSampling?: { temperature: number; seed: number };
 }
 
 export function handleFor(profile: ModelProfile, backend: Backend): ModelHandle {
@@ -50,10 +54,35 @@ export interface OpenedModels {
   close(): Promise<void>;
 }
 
+/**
+ * Where the models of a run come from. Every entry (the interface, each headless command)
+ * resolves its flags and environment into one of these, once, and opens it with `openModels`.
+ */
+export type ModelSource =
+  /** A models file (--models, CONCORD_MODELS) or saved settings; the default set when they name none. */
+  | { kind: "configured"; modelsFile?: string }
+  /** One file (path, hf: URI or URL) in every role: CONCORD_MODEL or --model. With `sampledTargets`,
+   * that many more targets on the same file answer sampled (each its own seed), so a panel of
+   * targets and its consistency can be seen with one file. */
+  | { kind: "single"; spec: string; sampledTargets?: number }
+  /** The default model set, downloaded on first use. */
+  | { kind: "defaults" }
+  /** Every role served by one recording made by Concord's recorder. */
+  | { kind: "recording"; file: string }
+  /** An imported trace: its recorded generators and evaluator, each on its own replay backend. */
+  | { kind: "trace"; recording: Recording; trace: TraceReplay };
+
 export interface OpenModelsOptions {
-  /** --models file; else CONCORD_MODELS, saved settings, or CONCORD_MODEL. */
+  /** Where the models come from; else resolved from `modelsFile`, `model` and `env` (see `modelSourceOf`). */
+  source?: ModelSource;
+  /** --models file. */
   modelsFile?: string;
+  /** --model <file.gguf>: one file in every role. */
+  model?: string;
+  /** The environment as read at the entry (API keys, cache and config folders). */
   env?: NodeJS.ProcessEnv;
+  /** The interface needs a generator and an evaluator: configured models without them give way to the default set. */
+  needRace?: boolean;
   /** false (--no-cache): deterministic requests are not served from or kept in the response cache. */
   cache?: boolean;
   /** --record <file.jsonl>: every exchange of every model is appended to this recording. */
@@ -65,6 +94,15 @@ export interface OpenModelsOptions {
   download?: DownloadListener | false;
 }
 
+/** The one reading of the flags and environment into a model source: a models file wins, then
+ * one file (--model, else CONCORD_MODEL), then saved settings (or the default set). */
+export function modelSourceOf(o: { modelsFile?: string; model?: string; env?: NodeJS.ProcessEnv }): ModelSource {
+  const env = o.env ?? process.env;
+  if (o.modelsFile || env.CONCORD_MODELS) return { kind: "configured", modelsFile: o.modelsFile };
+  const one = (o.model ?? env.CONCORD_MODEL)?.trim();
+  return one ? { kind: "single", spec: one } : { kind: "configured" };
+}
+
 /** The CONCORD_MODEL profile: one file (path, hf: URI or URL) in every role, named "local". */
 export function singleModelProfile(spec: string): { profile: ModelProfile; roles: Roles } {
   const profile: ModelProfile = { name: "local", backend: "local", model: spec.replace(/[#?].*$/, "").replace(/^.*[\\/]/, "") || "local", path: spec };
@@ -72,45 +110,86 @@ export function singleModelProfile(spec: string): { profile: ModelProfile; roles
   return { profile, roles };
 }
 
-/**
- * The models in effect for a headless command: a models file (--models, CONCORD_MODELS) or
- * saved settings; or, when neither names a file and CONCORD_MODEL=<file.gguf> is set, that one
- * local file in every role (profile name "local"), and under any model name asked for.
- */
-export function openModels(opts: OpenModelsOptions = {}): OpenedModels {
-  const env = opts.env ?? process.env;
-  let profiles: ModelProfile[];
-  let roles: Roles;
-  let source: string;
-  let single: ModelProfile | undefined;
-  const one = env.CONCORD_MODEL?.trim();
-  if (!opts.modelsFile && !env.CONCORD_MODELS && one) {
-    const s = singleModelProfile(one);
-    profiles = [s.profile];
-    single = s.profile;
-    roles = s.roles;
-    source = `CONCORD_MODEL=${one}`;
-  } else {
-    const cfg = loadModelsConfig({ modelsFile: opts.modelsFile, env });
-    profiles = cfg.profiles;
-    roles = cfg.roles;
-    source = cfg.modelsFile ?? "saved settings";
-    if (!cfg.modelsFile && profiles.length === 0) {
-      // Nothing configured anywhere: the default model set, downloaded on first use (as the
-      // interface does), so every command works on a fresh machine.
-      const d = resolveDefaultModelSpecs(env);
-      profiles = d.models.map((m) => ({ name: m.name, backend: "local" as const, model: m.spec.replace(/^.*[\\/]/, ""), path: m.spec }));
-      roles = {
-        generators: d.roles.generators,
-        evaluators: d.roles.evaluators,
-        targets: d.roles.targets,
-        continuers: d.roles.continuers,
-        ...(d.roles.sanitizer[0] ? { sanitizer: d.roles.sanitizer[0] } : {}),
-        ...(d.roles.initiator[0] ? { initiator: d.roles.initiator[0] } : {}),
+/** The one-file demo's sampled targets: warm enough to disagree now and then. */
+const DEMO_TEMPERATURE = 0.8;
+
+interface Resolved {
+  profiles: ModelProfile[];
+  roles: Roles;
+  source: string;
+  /** Any model name runs on this one profile (an experiment's five "targets" on one file). */
+  single?: ModelProfile;
+  /** Makes a handle other than by the profile's backend (a trace's recorded models). */
+  make?: (profile: ModelProfile, base: (profile: ModelProfile) => Promise<ModelHandle>) => Promise<ModelHandle>;
+}
+
+function defaultSet(env: NodeJS.ProcessEnv): Resolved {
+  // The default set only: CONCORD_MODEL is read once, into a "single" source.
+  const d = resolveDefaultModelSpecs({ ...env, CONCORD_MODEL: undefined });
+  return {
+    profiles: d.models.map((m) => ({ name: m.name, backend: "local" as const, model: m.spec.replace(/^.*[\\/]/, ""), path: m.spec })),
+    roles: {
+      generators: d.roles.generators,
+      evaluators: d.roles.evaluators,
+      targets: d.roles.targets,
+      continuers: d.roles.continuers,
+      ...(d.roles.sanitizer[0] ? { sanitizer: d.roles.sanitizer[0] } : {}),
+      ...(d.roles.initiator[0] ? { initiator: d.roles.initiator[0] } : {}),
+    },
+    source: "the default models",
+  };
+}
+
+function resolve(source: ModelSource, env: NodeJS.ProcessEnv, needRace: boolean): Resolved {
+  switch (source.kind) {
+    case "single": {
+      const s = singleModelProfile(source.spec);
+      const out: Resolved = { profiles: [s.profile], roles: s.roles, single: s.profile, source: `CONCORD_MODEL=${source.spec}` };
+      if (!source.sampledTargets) return out;
+      // Named for what they are: the same file, sampled at this temperature with this seed.
+      const sampled = Array.from({ length: source.sampledTargets }, (_, i) => ({ name: `local·seed${i + 1}`, seed: i + 1 }));
+      out.profiles = [s.profile, ...sampled.map((x) => ({ ...s.profile, name: x.name }))];
+      out.roles = { ...s.roles, targets: ["local", ...sampled.map((x) => x.name)] };
+      out.make = async (p, base) => {
+        const h = await base(p);
+        const x = sampled.find((y) => y.name === p.name);
+        return x ? { ...h, targetSampling: { temperature: DEMO_TEMPERATURE, seed: x.seed } } : h;
       };
-      source = "the default models";
+      return out;
+    }
+    case "defaults":
+      return defaultSet(env);
+    case "recording": {
+      const p: ModelProfile = { name: "replay", backend: "replay", model: "replay", recording: source.file };
+      return { profiles: [p], roles: { generators: ["replay"], evaluators: ["replay"], targets: ["replay"], continuers: ["replay"] }, source: source.file };
+    }
+    case "trace": {
+      const { recording: rec, trace: tr } = source;
+      const names = [...tr.generators, tr.evaluator];
+      return {
+        profiles: names.map((name) => ({ name, backend: "replay" as const, model: name, recording: rec.file })),
+        // A trace recorded no target answers: the race runs without a targets panel.
+        roles: { generators: tr.generators, evaluators: [tr.evaluator], targets: [], continuers: [] },
+        source: rec.file,
+        make: async (p) => traceHandle(rec, tr, p.name),
+      };
+    }
+    case "configured": {
+      const cfg = loadModelsConfig({ modelsFile: source.modelsFile, env });
+      // Nothing configured anywhere: the default model set, downloaded on first use, so every
+      // command works on a fresh machine.
+      if (!cfg.modelsFile && cfg.profiles.length === 0) return defaultSet(env);
+      if (needRace && (!cfg.roles.generators.length || !cfg.roles.evaluators.length)) return defaultSet(env);
+      return { profiles: cfg.profiles, roles: cfg.roles, source: cfg.modelsFile ?? "saved settings" };
     }
   }
+}
+
+/** Open the models of a source: handles are made on first use and shared. */
+export function openModels(opts: OpenModelsOptions = {}): OpenedModels {
+  const env = opts.env ?? process.env;
+  const r = resolve(opts.source ?? modelSourceOf({ ...opts, env }), env, opts.needRace ?? false);
+  const { profiles, roles, source, single } = r;
   const recorder = opts.record ? new Recorder(opts.record, { source: `concord (${source})` }) : undefined;
   const backendOptions: BackendOptions = {
     env,
@@ -118,6 +197,8 @@ export function openModels(opts: OpenModelsOptions = {}): OpenedModels {
     recorder,
     download: opts.download === false ? undefined : (opts.download ?? downloadReporter()),
   };
+  const base = (profile: ModelProfile) => backendFor(profile, backendOptions).then((b) => handleFor(profile, b));
+  const make = r.make ? (profile: ModelProfile) => r.make!(profile, base) : base;
   const made = new Map<string, Promise<ModelHandle>>();
   return {
     profiles,
@@ -132,13 +213,13 @@ export function openModels(opts: OpenModelsOptions = {}): OpenedModels {
         return Promise.reject(new UserError(`no model named "${name}" in ${source} (known: ${known})`));
       }
       try {
-        for (const r of role === undefined ? [] : Array.isArray(role) ? role : [role]) requireCapability(profile, profile.capabilities, r);
+        for (const x of role === undefined ? [] : Array.isArray(role) ? role : [role]) requireCapability(profile, profile.capabilities, x);
       } catch (err) {
         return Promise.reject(err);
       }
       let h = made.get(name);
       if (!h) {
-        h = backendFor(profile, backendOptions).then((b) => handleFor(profile, b));
+        h = make(profile);
         made.set(name, h);
       }
       return h;

@@ -32,14 +32,16 @@ export interface TargetReply {
   error?: string;
 }
 
-/** Ask one target to answer with `cot` as its thinking (greedy). Rejects only on cancellation. */
+/** Ask one target to answer with `cot` as its thinking (greedy unless the handle says otherwise). Rejects only on cancellation. */
 export async function askTarget(target: ModelHandle, problem: Problem, cot: string, opts: AskOptions = {}): Promise<TargetReply> {
   try {
     const res = await collect(
       target.backend.stream({
         prompt: { kind: "chat", messages: problem.messages, assistantPrefix: thinkingPrefill(target.thinkingFormat, cot) },
         maxTokens: opts.maxTokens ?? DEFAULT_ANSWER_TOKENS,
-        temperature: 0,
+        // Greedy, as in the paper, unless the handle is one of the one-file demo's sampled targets.
+        temperature: target.targetSampling?.temperature ?? 0,
+        ...(target.targetSampling ? { seed: target.targetSampling.seed } : {}),
         signal: opts.signal,
       }),
     );
@@ -180,7 +182,7 @@ export class TargetPanel {
     if (!r) return;
     this.round = null;
     r.ctrl.abort();
-    this.emitter.emit({ type: "cancelled", what: `targets at ${r.chainLength} sentences` });
+    this.emitter.emit({ type: "targets-cancelled", chainLength: r.chainLength });
   }
 
   private startRound(key: string, chainLength: number, cot: string): Promise<ConsistencySnapshot | null> {

@@ -14,6 +14,7 @@ import type { Problem } from "../core/types.js";
 import type { EnsembleMode } from "./ensemble.js";
 import type { ModelHandle } from "./models.js";
 import { loadProblems, medcalcMessages } from "../problems/index.js";
+import { UserError } from "../errors.js";
 
 export interface TraceReplay {
   generators: string[];
@@ -33,12 +34,24 @@ interface TraceHeader {
   problems?: Array<{ problem?: unknown; rowNumber?: unknown; steps?: unknown }>;
 }
 
-/** The trace-import facts of a recording, or undefined when it is not one. */
-export function traceReplayOf(rec: Recording): TraceReplay | undefined {
+/** The problems a trace recording holds: each one's tag and, when known, its Row Number. */
+export function traceProblems(rec: Recording): Array<{ tag: string; rowNumber?: string }> {
+  const h = rec.header as TraceHeader;
+  return (h.problems ?? []).map((p) => ({ tag: String(p.problem ?? "0"), ...(typeof p.rowNumber === "string" ? { rowNumber: p.rowNumber } : {}) }));
+}
+
+/** The trace-import facts of a recording (for one of its problems: its tag or Row Number; default
+ * the first), or undefined when it is not one. */
+export function traceReplayOf(rec: Recording, problem?: string): TraceReplay | undefined {
   const h = rec.header as TraceHeader;
   if (!Array.isArray(h.generators) || !h.generators.length || typeof h.evaluator !== "string") return undefined;
   const generators = h.generators.filter((g): g is string => typeof g === "string");
-  const first = h.problems?.[0];
+  const first = problem === undefined ? h.problems?.[0] : h.problems?.find((p) => String(p.problem) === problem || p.rowNumber === problem);
+  if (problem !== undefined && !first) {
+    const held = traceProblems(rec);
+    const list = held.slice(0, 8).map((p) => (p.rowNumber ? `${p.tag} (row ${p.rowNumber})` : p.tag)).join(", ");
+    throw new UserError(`${rec.file}: no problem "${problem}" in this recording; it holds ${held.length}: ${list}${held.length > 8 ? ", ..." : ""}`);
+  }
   const problemTag = first?.problem === undefined ? "0" : String(first.problem);
   // k: how many streams the first generator has for the first step of that problem.
   const k = rec.exchanges.filter((e) => e.type === "stream" && e.backend === generators[0] && e.problem === problemTag && e.step === 0).length || 3;
@@ -110,7 +123,7 @@ export const NOT_SCORED = "not scored in the trace (it kept only the winner's sc
 export function traceHandle(rec: Recording, tr: TraceReplay, name: string, speed: ReplaySpeed = "original"): ModelHandle {
   return {
     name,
-    backend: name === tr.evaluator ? new TraceScoreBackend(rec, tr) : new ReplayBackend(rec, { backend: name, problem: tr.problemTag, name, speed }),
+    backend: name === tr.evaluator ? new TraceScoreBackend(rec, tr) : new ReplayBackend(rec, { backend: name, problem: tr.problemTag, name, speed, again: true }),
     thinkingFormat: "think-tags",
   };
 }

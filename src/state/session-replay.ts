@@ -137,6 +137,6 @@ export class SessionReplay implements ChainDriver {
     this.pauseRequested = true;
     if (!this.open) return;
     this.open = false;
-    this.emit({ type: "cancelled", what: `step ${this.at + 1}` });
+    this.emit({ type: "step-cancelled", step: this.at });
   }
 }

@@ -6,7 +6,7 @@ import type { ConcordStore } from "../state/store.js";
 import { useConcord } from "../state/store.js";
 import type { ProblemCatalog } from "../state/catalog.js";
 import { UiContext, type ActionHandler, type KeyHandler, type PromptSpec, type UiContextValue } from "./context.js";
-import { DEFAULT_BINDINGS, keyName, resolveAction, type Binding, type Screen } from "./keys.js";
+import { DEFAULT_BINDINGS, keyName, noticeLine, resolveAction, type Binding, type Screen } from "./keys.js";
 import { displayWidth, fitWidth, sanitize } from "./sanitize.js";
 import { LineInput, type KeyUnit, type PromptFeed } from "./widgets/line-input.js";
 import { ThemeContext, type Theme } from "./theme.js";
@@ -95,7 +95,8 @@ export function App(props: AppProps) {
   const { columns, rows } = useTerminalSize(props.size);
   const screen = useConcord(store, (s) => s.screen);
   const overlay = useConcord(store, (s) => s.overlay);
-  const status = useConcord(store, (s) => s.status);
+  const notice = useConcord(store, (s) => s.notices[s.screen]);
+  const status = noticeLine(notice, bindings);
   const session = useConcord(store, (s) => s.session);
   const [promptSpec, setPromptSpec] = useState<PromptSpec | null>(null);
   // Every key goes through one queue, in order: a command key that opens a prompt may arrive
@@ -225,7 +226,7 @@ export function App(props: AppProps) {
               <PromptLine key={promptSeq.current} spec={promptSpec} onDone={closePrompt} width={width} input={promptInput.current} />
             ) : (
               <Text wrap="truncate-end">
-                <R role={status.startsWith("error") || status.startsWith("not saved") ? "error" : "muted"}>{fitWidth(sanitize(status || " ", { multiline: false }), width)}</R>
+                <R role={notice?.level === "error" ? "error" : "muted"}>{fitWidth(sanitize(status || " ", { multiline: false }), width)}</R>
               </Text>
             )}
           </Box>

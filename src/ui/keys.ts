@@ -2,6 +2,7 @@
 // can never disagree with what the keys do. Settings may override the keys of any action.
 import type { Key } from "ink";
 import { UserError } from "../errors.js";
+import { noticeText, type Notice } from "../state/notices.js";
 
 export type Screen = "problems" | "race" | "relay" | "results" | "settings";
 export const SCREENS: Screen[] = ["problems", "race", "relay", "results", "settings"];
@@ -43,7 +44,9 @@ export type Action =
   | "edit-profile"
   | "remove-profile"
   | "export"
-  | "go-live";
+  | "go-live"
+  | "page-up"
+  | "page-down";
 
 export interface Binding {
   action: Action;
@@ -84,6 +87,8 @@ export const DEFAULT_BINDINGS: Binding[] = [
   { action: "next-step", keys: ["s"], description: "start the next step", screens: ["race"] },
   { action: "export", keys: ["x"], description: "export chain .txt + .md", screens: ["race"] },
   { action: "go-live", keys: ["L"], description: "replay: go on live here", screens: ["race"] },
+  { action: "page-up", keys: ["pageup"], description: "scroll the chain back", screens: ["race"] },
+  { action: "page-down", keys: ["pagedown"], description: "scroll the chain forward", screens: ["race"] },
   { action: "cut-prev", keys: ["left", "h"], description: "move the cut earlier", screens: ["relay"] },
   { action: "cut-next", keys: ["right", "l"], description: "move the cut later", screens: ["relay"] },
   { action: "run-relay", keys: ["enter", "r"], description: "run relay (from this cut)", screens: ["relay"] },
@@ -144,15 +149,33 @@ export function resolveAction(bindings: Binding[], screen: Screen, name: string)
   return global;
 }
 
-/** Bindings to show in help, global first, then the given screen's. */
-export function helpRows(bindings: Binding[], screen?: Screen): Array<{ keys: string; description: string; scope: string }> {
+/** Screen names as the tab bar shows them. */
+export const SCREEN_NAMES: Record<Screen, string> = { problems: "Problems", race: "Race", relay: "Relay", results: "Results", settings: "Models" };
+
+/** Bindings to show in help, global first, then the given screen's. `where` names the screens a key belongs to. */
+export function helpRows(bindings: Binding[], screen?: Screen): Array<{ keys: string; description: string; scope: string; where: string }> {
   const rows = bindings
     .filter((b) => !screen || applies(b, screen))
-    .map((b) => ({ keys: b.keys.join(" / "), description: b.description, scope: b.screens === "all" ? "everywhere" : b.screens.join(", ") }));
+    .map((b) => ({
+      keys: b.keys.join(" / "),
+      description: b.description,
+      scope: b.screens === "all" ? "everywhere" : b.screens.join(", "),
+      where: b.screens === "all" ? "everywhere" : b.screens.map((x) => SCREEN_NAMES[x]).join(", "),
+    }));
   return rows;
 }
 
 /** The first key of an action, for hints in status lines. */
 export function keyFor(bindings: Binding[], action: Action): string {
   return bindings.find((b) => b.action === action)?.keys[0] ?? "?";
+}
+
+/** A notice as the status line shows it: each action it names drawn with the key bound to it. */
+export function noticeLine(n: Notice | undefined, bindings: Binding[] = DEFAULT_BINDINGS): string {
+  return noticeText(n, (a) => keyFor(bindings, a));
+}
+
+/** The status line of the screen on view. */
+export function statusLine(s: { notices: Partial<Record<Screen, Notice>>; screen: Screen }, bindings: Binding[] = DEFAULT_BINDINGS): string {
+  return noticeLine(s.notices[s.screen], bindings);
 }

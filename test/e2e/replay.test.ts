@@ -65,7 +65,7 @@ function importTrace(dir: string, extra: string[] = []): string {
 function lanes(s: string) {
   return s
     .split("\n")
-    .map((l) => /^([▸ ])([★ ])[✓ ] (\S+#\d+) +(.*?) +[\d.-]+\s*$/.exec(l))
+    .map((l) => /^([▸ ])([★ ])[✓ ] (\S+#\d+) +(.*?) +(?:[\d.-]+|not scored)\s*$/.exec(l))
     .filter((m): m is RegExpExecArray => !!m)
     .map((m) => ({ pick: m[2] === "★", id: m[3], text: m[4].trim() }));
 }

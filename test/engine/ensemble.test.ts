@@ -104,7 +104,7 @@ describe("ChainBuilder", () => {
     assert.equal(ga.backend.abortedStreams + gb.backend.abortedStreams, 4);
     assert.equal(await step, "cancelled");
     assert.equal(b.getChain().sentences.length, 0);
-    assert.ok(events.some((e) => e.type === "cancelled"));
+    assert.ok(events.some((e) => e.type === "step-cancelled"));
     assert.ok(!events.some((e) => e.type === "sentence-accepted"));
   });
 

@@ -82,7 +82,7 @@ describe("TargetPanel", () => {
     // The stale requests were aborted, not left running.
     assert.equal(a.backend.abortedStreams + b.backend.abortedStreams, 2);
     assert.equal(a.backend.openStreams + b.backend.openStreams, 0);
-    assert.ok(events.some((e) => e.type === "cancelled" && e.what === "targets at 2 sentences"));
+    assert.ok(events.some((e) => e.type === "targets-cancelled" && e.chainLength === 2));
     // No answer of the stale round was published.
     assert.ok(events.filter((e) => e.type === "target-answer").every((e) => e.type === "target-answer" && e.answer.chainLength === 3));
     assert.deepEqual(panel.history().map((h) => h.chainLength), [3]);

@@ -93,7 +93,7 @@ export class ScriptedDriver implements ChainDriver {
   }
   async cancel() {
     this.calls.push(["cancel"]);
-    this.emit({ type: "cancelled", what: `step ${this.step + 1}` });
+    this.emit({ type: "step-cancelled", step: this.step });
   }
 }
 

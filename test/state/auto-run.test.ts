@@ -4,6 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createConcordStore } from "../../src/state/store.js";
 import { ScriptedDriver, demoProblem, tick } from "./_scripted-driver.js";
+import { statusLine as statusOf } from "../../src/ui/keys.js";
 
 /** A ScriptedDriver whose runSteps really runs: one accepted sentence per tick until paused. */
 class RunningDriver extends ScriptedDriver {
@@ -53,7 +54,7 @@ test("G on a generating step, then p: the run stops after the current step", asy
   await until(() => store.getState().chain.sentences.length >= 2);
   store.getState().flush();
   store.getState().pause();
-  assert.equal(store.getState().status, "pausing after this step");
+  assert.equal(statusOf(store.getState()), "pausing after this step");
   assert.equal(store.getState().paused, true);
   assert.ok(driver.calls.some((c) => c[0] === "pause"), "the pause reached the engine");
   const at = store.getState().chain.sentences.length;
@@ -80,7 +81,7 @@ test("p while the step is still being cancelled: the run never starts", async ()
   store.getState().autoRun(5);
   await tick(5);
   store.getState().pause();
-  assert.equal(store.getState().status, "pausing after this step");
+  assert.equal(statusOf(store.getState()), "pausing after this step");
   await until(() => store.getState().auto.mode === "off");
   await tick(60);
   assert.ok(!driver.calls.some((c) => c[0] === "runSteps"), "no steps were run after the pause");
@@ -98,6 +99,6 @@ test("Esc during the run: nothing more runs, and pause then says there is no run
   await tick(30);
   assert.equal(store.getState().chain.sentences.length, n);
   store.getState().pause();
-  assert.equal(store.getState().status, "no auto-run to pause (n or G starts one)");
+  assert.equal(statusOf(store.getState()), "no auto-run to pause (n or G starts one)");
   assert.ok(driver.calls.some((c) => c[0] === "cancel"));
 });

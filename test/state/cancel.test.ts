@@ -4,17 +4,20 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { applyEvents, createConcordStore, type ConcordData } from "../../src/state/store.js";
 import { ScriptedDriver, demoProblem, tick } from "./_scripted-driver.js";
+import { noticeLine, statusLine as statusOf, withOverrides } from "../../src/ui/keys.js";
 
 test("a superseded targets round leaves the auto-run going; a cancelled step ends it and closes the decision", () => {
   const base = createConcordStore().getState() as ConcordData;
   const running: ConcordData = { ...base, auto: { mode: "steps", remaining: 10 }, race: { step: 3, lanes: [], awaiting: true, generating: false, pick: "a#0" } };
-  const t = applyEvents(running, [{ type: "cancelled", what: "targets at 3 sentences" }]);
+  const t = applyEvents(running, [{ type: "targets-cancelled", chainLength: 3 }]);
   assert.deepEqual(t.auto, { mode: "steps", remaining: 10 });
   assert.equal(t.race?.awaiting, true);
-  const s = applyEvents(running, [{ type: "cancelled", what: "step 4" }]);
+  const s = applyEvents(running, [{ type: "step-cancelled", step: 3 }]);
   assert.deepEqual(s.auto, { mode: "off" });
   assert.equal(s.race?.awaiting, false);
-  assert.equal(s.status, "cancelled step 4 (s starts a new one)");
+  assert.equal(noticeLine(s.notices?.race), "cancelled step 4 (s starts a new one)");
+  // The notice names the action: with the key rebound, it names the new key.
+  assert.equal(noticeLine(s.notices?.race, withOverrides({ "next-step": ["N"] })), "cancelled step 4 (N starts a new one)");
 });
 
 test("after Esc on a waiting step, choosing says how to go on instead of failing in the engine", async () => {
@@ -28,10 +31,10 @@ test("after Esc on a waiting step, choosing says how to go on instead of failing
   await tick(20);
   store.getState().flush();
   store.getState().choose();
-  assert.equal(store.getState().status, "no step is open: s starts the next one");
+  assert.equal(statusOf(store.getState()), "no step is open: s starts the next one");
   store.getState().acceptPick();
   assert.ok(!driver.calls.some((c) => c[0] === "accept"), "nothing reached the engine");
   store.getState().pause();
-  assert.equal(store.getState().status, "no auto-run to pause (n or G starts one)");
+  assert.equal(statusOf(store.getState()), "no auto-run to pause (n or G starts one)");
   assert.ok(!driver.calls.some((c) => c[0] === "pause"));
 });

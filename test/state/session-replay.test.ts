@@ -6,6 +6,7 @@ import type { Candidate, Chain } from "../../src/core/chain.js";
 import type { TargetAnswer } from "../../src/engine/events.js";
 import { createConcordStore, type SessionSnapshot } from "../../src/state/store.js";
 import { ScriptedDriver, demoProblem, tick } from "./_scripted-driver.js";
+import { statusLine as statusOf } from "../../src/ui/keys.js";
 
 const cand = (id: string, text: string, ppl: number): Candidate => ({
   id,
@@ -59,7 +60,7 @@ test("a replayed step shows the recorded candidates, the pick, and the recorded 
   assert.deepEqual(s.race.lanes.map((l) => [l.id, l.text, l.mean]), [["alpha#0", "Six sevens.", 3], ["beta#0", "Seven sixes.", 2]]);
   assert.equal(s.race.pick, "beta#0");
   assert.equal(s.race.lanes[s.selected].id, "alpha#0", "the record's choice is selected");
-  assert.match(s.status, /^replay 1\/2: the record took alpha#0 \(human-pick\)/);
+  assert.match(statusOf(s), /^replay 1\/2: the record took alpha#0 \(human-pick\)/);
   assert.deepEqual(s.roles.generators, ["alpha", "beta"]);
 });
 
@@ -71,16 +72,16 @@ test("following the record rebuilds the chain with its decisions and the saved t
   let s = store.getState();
   assert.deepEqual(s.chain.sentences.map((x) => [x.text, x.decision]), [["Six sevens.", "human-pick"]]);
   assert.equal(s.targets.answers.t1?.grade.answer, "42", "the answer saved for 1 sentence is back");
-  assert.match(s.status, /^replay 2\/2: the record took a sentence written by hand/);
+  assert.match(statusOf(s), /^replay 2\/2: the record took a sentence written by hand/);
   store.getState().write("Something else.");
   await tick(5);
-  assert.match(store.getState().status, /a replay follows the record: L continues live/);
+  assert.match(statusOf(store.getState()), /a replay follows the record: L continues live/);
   store.getState().choose();
   await tick(10);
   store.getState().flush();
   s = store.getState();
   assert.deepEqual(s.chain.sentences.map((x) => x.text), ["Six sevens.", " That is 42."]);
-  assert.equal(s.status, "the end of the recording (2 sentences): L continues live");
+  assert.equal(statusOf(s), "the end of the recording (2 sentences): L continues live");
   store.getState().undo();
   await tick(10);
   store.getState().flush();
@@ -103,7 +104,7 @@ test("G replays to the end; L then continues live from there as a new session", 
   assert.notEqual(s.session!.id, "orig");
   assert.equal(s.session!.file, undefined, "a new file: the replayed one keeps its chain");
   assert.deepEqual(s.roles.generators, ["live"]);
-  assert.match(s.status, /step 3|resumed \(live\)/);
+  assert.match(statusOf(s), /step 3|resumed \(live\)/);
   store.getState().write("Live now.");
   await tick(10);
   assert.ok(saves.length > 0, "the live race is saved");
@@ -114,5 +115,5 @@ test("L in a live race says there is nothing to go live from", async () => {
   const store = createConcordStore({ createRace: () => ({ builder: new ScriptedDriver(), roles: { generators: [], evaluators: [], targets: [] } }) });
   await store.getState().openProblem(demoProblem);
   await store.getState().goLive();
-  assert.equal(store.getState().status, "not a replay: the race is already live");
+  assert.equal(statusOf(store.getState()), "not a replay: the race is already live");
 });

@@ -4,6 +4,7 @@ import { createConcordStore, applyEvents, mergeRelay, type SessionSnapshot } fro
 import type { RelayResult, RelayRun } from "../../src/engine/relay.js";
 import type { ChainSentence } from "../../src/core/chain.js";
 import { ScriptedDriver, demoProblem, tick } from "./_scripted-driver.js";
+import { statusLine as statusOf } from "../../src/ui/keys.js";
 
 async function openRace(opts: { flushMs?: number; save?: (s: SessionSnapshot) => void } = {}) {
   const driver = new ScriptedDriver();
@@ -113,7 +114,7 @@ describe("store", () => {
     store.getState().flush();
     store.getState().acceptPick();
     await tick(5);
-    assert.match(store.getState().status, /^error: accept: candidate x has not finished at stack$/);
+    assert.match(statusOf(store.getState()), /^error: accept: candidate x has not finished at stack$/);
   });
 
   test("auto-run cancels the waiting step, runs, then waits for a human again", async () => {
@@ -155,7 +156,7 @@ describe("store", () => {
     const s = store.getState();
     assert.equal(s.race.lanes.find((l) => l.id === "alpha#1")!.error, undefined);
     assert.equal(s.errors.length, 1);
-    assert.match(s.status, /the server went away/);
+    assert.match(statusOf(s), /the server went away/);
   });
 
   test("opening a second problem while the first still loads keeps only the second race", async () => {

@@ -7,6 +7,7 @@ import type { Chain, ChainSentence } from "../../src/core/chain.js";
 import type { ConsistencySnapshot, EngineListener, TargetAnswer } from "../../src/engine/events.js";
 import { createConcordStore, type EventSource } from "../../src/state/store.js";
 import { ScriptedDriver, demoProblem, tick } from "./_scripted-driver.js";
+import { statusLine as statusOf } from "../../src/ui/keys.js";
 
 /** Stands in for the TargetPanel: records what it is asked, emits what the test says. */
 class TargetsDouble implements EventSource {
@@ -51,7 +52,7 @@ async function open(chain?: Chain, saved?: { answers: TargetAnswer[]; consistenc
     createRace: () => ({ builder: driver, targets, roles: { generators: ["a"], evaluators: ["j"], targets: ["t1", "t2"] } }),
   });
   await store.getState().openProblem(demoProblem, chain ? { chain, targets: saved } : undefined);
-  const opened = store.getState().status;
+  const opened = statusOf(store.getState());
   store.getState().flush();
   return { driver, targets, store, opened };
 }
@@ -113,7 +114,7 @@ test("after Esc the answers are behind the chain; the next step asks again, once
   store.getState().flush();
   store.getState().cancel();
   // The panel reports its round as cancelled: nothing is pending any more.
-  targets.emit({ type: "cancelled", what: "targets at 2 sentences" });
+  targets.emit({ type: "targets-cancelled", chainLength: 2 });
   await tick(10);
   store.getState().flush();
   assert.equal(targets.cancels, 1);

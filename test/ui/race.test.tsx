@@ -60,8 +60,12 @@ describe("race screen", () => {
     driver.stream("beta#0", ["Forty two."], 2.5);
     driver.decide("beta#0");
     await settle();
-    assert.equal(store.getState().race.lanes[store.getState().selected].id, "beta#0", "the pick is selected first");
-    ui.stdin.write("k"); // up to alpha#0
+    // The pick is a mark: the selection stays on the first lane, where the person left it.
+    assert.equal(store.getState().race.lanes[store.getState().selected].id, "alpha#0", "scores arriving never move the selection");
+    ui.stdin.write("j"); // down to beta#0 (the pick)
+    await tick(10);
+    assert.equal(store.getState().race.lanes[store.getState().selected].id, "beta#0");
+    ui.stdin.write("k"); // back up to alpha#0
     await tick(10);
     ui.stdin.write("\r");
     await tick(20);

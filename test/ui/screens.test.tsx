@@ -19,6 +19,7 @@ import { heatRole } from "../../src/ui/screens/Results.js";
 import type { RelayResult } from "../../src/engine/relay.js";
 import type { Problem } from "../../src/core/types.js";
 import { ScriptedDriver, demoProblem, tick } from "../state/_scripted-driver.js";
+import { statusLine as statusOf } from "../../src/ui/keys.js";
 
 const theme = loadTheme({ theme: "dark", env: {} });
 afterEach(() => cleanup());
@@ -176,7 +177,7 @@ describe("results screen", () => {
     assert.match(f, /paper +strict/);
     assert.match(f, /Empty/);
     assert.match(f, /Transfer/);
-    assert.match(store.getState().status, /1 bad line/, "the torn line is reported once");
+    assert.match(statusOf(store.getState()), /1 bad line/, "the torn line is reported once");
     // Conditions: select the transfer row, the heatmap follows it.
     await press("\t");
     const before = f.split("pairwise consistency")[1];
@@ -208,7 +209,7 @@ describe("problems screen", () => {
     await press("j", 300);
     let f = frame();
     assert.match(f, /problems 250/, f);
-    assert.match(store.getState().status, /set\.jsonl: 2 bad rows skipped \(first: .*line 6/);
+    assert.match(statusOf(store.getState()), /set\.jsonl: 2 bad rows skipped \(first: .*line 6/);
     await press("\r");
     await press("/", 50);
     for (const ch of "q17") await press(ch, 30);
@@ -236,7 +237,7 @@ describe("problems screen", () => {
     }
     store.getState().dispatch({ type: "awaiting-decision", step: 0 });
     store.getState().flush();
-    assert.equal(store.getState().status, `error: step 1: no candidate could be made: ${message}`);
+    assert.equal(statusOf(store.getState()), `error: step 1: no candidate could be made: ${message}`);
   });
 });
 

@@ -36,31 +36,38 @@ export function HelpOverlay({ screen }: { screen: Screen }) {
     return wrapped.map((text, i) => ({ keys: i === 0 ? keysOf(r) : "", text, active }));
   };
   const here = all.filter(isHere).map((r) => ({ lines: entry(r), elsewhere: false }));
-  const elsewhere = all.filter((r) => !isHere(r)).map((r) => ({ lines: entry(r), elsewhere: true }));
-  // Whole entries go into columns top to bottom; what still does not fit is counted. Keys of the
-  // other screens follow under one heading (muted) that always sits on top of them: a column that
-  // starts among them repeats it, so none of them reads as a key of this screen.
-  const heading = (cont: boolean): HelpLine => ({ keys: "", text: cont ? "── on other screens (cont.) " : "── on other screens ", active: false, heading: true });
-  const cols: Array<{ lines: HelpLine[]; headed: boolean }> = [{ lines: [], headed: false }];
-  let headings = 0;
-  let hidden = 0;
-  for (const e of [...here, ...elsewhere]) {
-    let col = cols[cols.length - 1];
-    const need = (c: typeof col) => e.lines.length + (e.elsewhere && !c.headed ? 1 : 0);
-    if (col.lines.length + need(col) > perCol) {
-      if (cols.length >= ncols) {
-        hidden++;
-        continue;
+  // Keys of other screens are grouped by the screens they belong to, each group under its name;
+  // when those headings would push keys off the screen, under one "other screens" heading.
+  const others = all.filter((r) => !isHere(r)).sort((a, b) => a.where.localeCompare(b.where));
+  // Whole entries go into columns top to bottom; what still does not fit is counted. A heading
+  // always sits on top of its keys: a column that starts among them repeats it, so none of them
+  // reads as a key of this screen.
+  const heading = (where: string): HelpLine => ({ keys: "", text: `── on ${where} `, active: false, heading: true });
+  const layout = (grouped: boolean) => {
+    const elsewhere = others.map((r) => ({ lines: entry(r), elsewhere: true, where: grouped ? r.where : "other screens" }));
+    const cols: Array<{ lines: HelpLine[]; headed?: string }> = [{ lines: [] }];
+    let hidden = 0;
+    for (const e of [...here, ...elsewhere] as Array<{ lines: HelpLine[]; elsewhere: boolean; where?: string }>) {
+      let col = cols[cols.length - 1];
+      const need = (c: typeof col) => e.lines.length + (e.elsewhere && c.headed !== e.where ? 1 : 0);
+      if (col.lines.length + need(col) > perCol) {
+        if (cols.length >= ncols) {
+          hidden++;
+          continue;
+        }
+        col = { lines: [] };
+        cols.push(col);
       }
-      col = { lines: [], headed: false };
-      cols.push(col);
+      if (e.elsewhere && col.headed !== e.where) {
+        col.lines.push(heading(e.where!));
+        col.headed = e.where;
+      }
+      col.lines.push(...e.lines);
     }
-    if (e.elsewhere && !col.headed) {
-      col.lines.push(heading(headings++ > 0));
-      col.headed = true;
-    }
-    col.lines.push(...e.lines);
-  }
+    return { cols, hidden };
+  };
+  const groupedLayout = layout(true);
+  const { cols, hidden } = groupedLayout.hidden > 0 ? layout(false) : groupedLayout;
   return (
     <Box flexDirection="column" height={height}>
       <Text wrap="truncate-end">

@@ -112,7 +112,7 @@ export function ProblemsScreen({ catalog, sessionsDir }: { catalog?: ProblemCata
       if (entry.error) return store.getState().setStatus(entry.error);
       try {
         const s = await loadSession(entry.file);
-        await store.getState().openProblem(s.problem, { chain: s.chain, targets: s.targets, info: { id: s.id, file: entry.file, createdAt: s.createdAt } });
+        await store.getState().openProblem(s.problem, { chain: s.chain, targets: s.targets, roles: s.roles, info: { id: s.id, file: entry.file, createdAt: s.createdAt } });
       } catch (e) {
         store.getState().setStatus(oneLine(e));
       }

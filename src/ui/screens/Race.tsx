@@ -1,108 +1,49 @@
 // The race: the chain so far coloured by author, one lane per candidate streaming in, the
 // evaluators' perplexities and the pick, and (on demand) why the selected candidate scored so.
+// Each part selects only what it draws from the store.
 import React from "react";
 import { Box, Text } from "ink";
-import { useConcord, type Lane } from "../../state/store.js";
+import { useConcord, type ConcordState } from "../../state/store.js";
+import { info } from "../../state/notices.js";
 import type { ChainSentence } from "../../core/chain.js";
 import { useActions, useUi } from "../context.js";
-import { keyFor } from "../keys.js";
-import { authorStyle, nllStyle, useTheme, type Theme } from "../theme.js";
-import { fitWidth, padTo, sanitize, tailWidth } from "../sanitize.js";
-import { Lines, R, wrapSegments, type Segment } from "../widgets/text.js";
+import { keyFor, type Action } from "../keys.js";
+import { useTheme, type Theme } from "../theme.js";
+import { fitWidth, sanitize } from "../sanitize.js";
+import { Lines, R, wrapSegments } from "../widgets/text.js";
 import { TargetsPanel, targetsPanelRows } from "./Targets.js";
 import { count } from "../words.js";
+import { LaneRow, MARK_HUMAN, MARK_PICK, chainSegments, pplDigits, scoreColumnWidth, selectedSegments, shortId, whySegments } from "./race-lanes.js";
 
-const HUMAN_DECISIONS = new Set(["human-pick", "human-edit", "human-written"]);
-export const MARK_PICK = "★";
-export const MARK_HUMAN = "✎";
-export const MARK_SELECTED = "▸";
-
-function fmtPpl(x: number | undefined): string {
-  if (x === undefined || !Number.isFinite(x)) return "  -  ";
-  return x >= 1000 ? x.toExponential(0).padStart(5) : x.toFixed(x >= 100 ? 0 : 1).padStart(5);
-}
-
-export function chainSegments(sentences: ChainSentence[], theme: Theme, known: string[]): Segment[] {
-  const segs: Segment[] = [];
-  sentences.forEach((s, i) => {
-    let text = sanitize(s.text);
-    const sep = i > 0 && !/^\s/.test(text) ? " " : "";
-    if (HUMAN_DECISIONS.has(s.decision)) {
-      // The mark goes after the separating space, right before the sentence it marks.
-      const lead = /^\s*/.exec(text)![0];
-      segs.push({ text: sep + lead + MARK_HUMAN, role: "human" });
-      text = text.slice(lead.length);
-      segs.push({ text, style: authorStyle(theme, s.author, known) });
-      return;
-    }
-    segs.push({ text: sep + text, style: authorStyle(theme, s.author, known) });
-  });
-  return segs;
-}
-
-/** "org/Model-32B#1" shows as "Model-32B#1": the organisation says little and costs columns. */
-export function shortId(id: string): string {
-  return id.slice(id.lastIndexOf("/") + 1);
-}
-
-// Memoized: with 8 lanes streaming, a frame should only redraw the lanes whose text changed.
-const LaneRow = React.memo(function LaneRow({ lane, width, idWidth, selected, pick, accepted, evaluators }: { lane: Lane; width: number; idWidth: number; selected: boolean; pick: boolean; accepted: boolean; evaluators: string[] }) {
-  const t = useTheme();
-  const scoreCells = evaluators.map((e) => fmtPpl(lane.scores[e]?.perplexity));
-  const scoreText = (evaluators.length > 1 ? scoreCells.join(" ") + " μ" : " ") + fmtPpl(lane.mean);
-  const id = shortId(lane.id);
-  const textWidth = Math.max(4, width - 4 - idWidth - 1 - scoreText.length - 1);
-  const clean = sanitize(lane.text, { multiline: false });
-  const shown = lane.error ? fitWidth(`[${sanitize(lane.error, { multiline: false })}]`, textWidth) : lane.done ? fitWidth(clean, textWidth) : tailWidth(clean, textWidth - 1) + "…";
-  return (
-    <Text wrap="truncate-end">
-      <Text {...t.roles.accent}>{selected ? MARK_SELECTED : " "}</Text>
-      <Text {...t.roles.pick}>{pick ? MARK_PICK : " "}</Text>
-      <Text {...t.roles.success}>{accepted ? "✓" : " "}</Text>
-      <Text> </Text>
-      <Text {...authorStyle(t, lane.generator)}>{padTo(fitWidth(id, idWidth), idWidth)}</Text>
-      <Text> </Text>
-      <Text {...(selected ? t.roles.selection : lane.error ? t.roles.error : lane.done ? t.roles.text : t.roles.muted)}>{padTo(shown, textWidth)}</Text>
-      <Text> </Text>
-      <Text {...(pick ? t.roles.pick : t.roles.muted)}>{scoreText}</Text>
-    </Text>
-  );
-});
+export { MARK_CANCELLED, MARK_HUMAN, MARK_PICK, MARK_SELECTED, chainSegments, fmtPpl, pplDigits, shortId } from "./race-lanes.js";
 
 // The chain changes once per accepted sentence, not per token: keep its wrapped lines until then.
-let chainCache: { sentences: ChainSentence[]; theme: Theme; known: string; width: number; lines: ReturnType<typeof wrapSegments> } | undefined;
-function wrappedChain(sentences: ChainSentence[], theme: Theme, known: string[], width: number): ReturnType<typeof wrapSegments> {
+let chainCache: { sentences: ChainSentence[]; theme: Theme; known: string; width: number; lines: ReturnType<typeof wrapSegments>; ends: number[] } | undefined;
+function wrappedChain(sentences: ChainSentence[], theme: Theme, known: string[], width: number) {
   const key = known.join("\u0000");
-  if (chainCache && chainCache.sentences === sentences && chainCache.theme === theme && chainCache.known === key && chainCache.width === width) return chainCache.lines;
-  const lines = wrapSegments(chainSegments(sentences, theme, known), width);
-  chainCache = { sentences, theme, known: key, width, lines };
-  return lines;
-}
-
-/** Per-token NLL of the selected candidate under the first evaluator that gave tokens. */
-function whySegments(lane: Lane | undefined, theme: Theme): { title: string; segs: Segment[] } {
-  const c = lane?.candidate;
-  const scored = c?.scores.find((s) => s.tokens?.length);
-  if (!c || !scored?.tokens) {
-    const gen = c?.tokens;
-    if (gen?.length)
-      return { title: `why: per-token NLL under the generator ${c!.generator}`, segs: gen.map((tk) => ({ text: sanitize(tk.token), style: nllStyle(theme, -tk.logprob) })) };
-    return { title: "why: no per-token scores for this candidate yet", segs: [] };
+  if (chainCache && chainCache.sentences === sentences && chainCache.theme === theme && chainCache.known === key && chainCache.width === width) return chainCache;
+  const segs = chainSegments(sentences, theme, known);
+  const lines = wrapSegments(segs, width);
+  // Where each sentence ends, in characters of the chain's text, to count those scrolled past.
+  const ends: number[] = [];
+  let at = 0;
+  let seg = 0;
+  for (let i = 0; i < sentences.length; i++) {
+    at += segs[seg++]?.text.length ?? 0;
+    // A person's sentence is two segments: its mark, then its text.
+    if (segs[seg - 1]?.text.endsWith(MARK_HUMAN)) at += segs[seg++]?.text.length ?? 0;
+    ends.push(at);
   }
-  return {
-    title: `why: per-token NLL under ${scored.evaluator} (mean ${scored.meanNll.toFixed(2)} nats, ppl ${scored.perplexity.toFixed(1)})`,
-    segs: scored.tokens.map((tk) => ({ text: sanitize(tk.token), style: nllStyle(theme, -tk.logprob) })),
-  };
+  chainCache = { sentences, theme, known: key, width, lines, ends };
+  return chainCache;
 }
 
-export function RaceScreen() {
-  const { store, bindings, width, height, prompt } = useUi();
-  const theme = useTheme();
-  const s = useConcord(store, (st) => st);
-  const lanes = s.race.lanes;
-  const selectedLane = lanes[s.selected];
-
-  useActions((action) => {
+/** Actions of the Race screen: every key reaches the store as an intent. */
+function useRaceActions() {
+  const { store, prompt } = useUi();
+  return (action: Action, pageRows: number, maxBack: number): boolean => {
+    const s = store.getState();
+    const lane = s.race.lanes[s.selected];
     switch (action) {
       case "up":
         s.select(-1);
@@ -117,14 +58,14 @@ export function RaceScreen() {
         s.choose();
         return true;
       case "edit":
-        if (!selectedLane?.done) {
-          s.setStatus("that candidate is not finished yet");
+        if (!lane?.done || lane.cancelled) {
+          s.notify(info`that candidate is not finished yet`, "race");
           return true;
         }
-        prompt({ label: `edit ${selectedLane.id}`, initial: sanitize(selectedLane.candidate?.text ?? selectedLane.text, { multiline: false }).trim(), onSubmit: (v) => s.edit(v) });
+        prompt({ label: `edit ${lane.id}`, initial: sanitize(lane.candidate?.text ?? lane.text, { multiline: false }).trim(), onSubmit: (v) => store.getState().edit(v) });
         return true;
       case "write":
-        prompt({ label: "your sentence", onSubmit: (v) => s.write(v) });
+        prompt({ label: "your sentence", onSubmit: (v) => store.getState().write(v) });
         return true;
       case "regenerate":
         s.regenerate();
@@ -138,8 +79,8 @@ export function RaceScreen() {
           initial: "5",
           onSubmit: (v) => {
             const n = Number.parseInt(v, 10);
-            if (Number.isFinite(n) && n > 0) s.autoRun(n);
-            else s.setStatus(`not a number of steps: ${sanitize(v, { multiline: false })}`);
+            if (Number.isFinite(n) && n > 0) store.getState().autoRun(n);
+            else store.getState().notify(info`not a number of steps: ${sanitize(v, { multiline: false })}`, "race");
           },
         });
         return true;
@@ -170,86 +111,156 @@ export function RaceScreen() {
       case "go-live":
         void s.goLive();
         return true;
+      case "page-up":
+        s.scrollChain(-pageRows, maxBack);
+        return true;
+      case "page-down":
+        s.scrollChain(pageRows, maxBack);
+        return true;
       default:
         return false;
     }
-  });
+  };
+}
 
-  if (!s.problem) {
+const sel = {
+  problem: (s: ConcordState) => s.problem,
+  loading: (s: ConcordState) => s.loading,
+  race: (s: ConcordState) => s.race,
+  selected: (s: ConcordState) => s.selected,
+  chain: (s: ConcordState) => s.chain,
+  roles: (s: ConcordState) => s.roles,
+  showTargets: (s: ConcordState) => s.showTargets,
+  showWhy: (s: ConcordState) => s.showWhy,
+  reveal: (s: ConcordState) => s.revealReference,
+  auto: (s: ConcordState) => s.auto,
+  paused: (s: ConcordState) => s.paused,
+  replay: (s: ConcordState) => s.replay,
+  chainScroll: (s: ConcordState) => s.chainScroll ?? 0,
+  modelsChanged: (s: ConcordState) => s.modelsChanged,
+};
+
+export function RaceScreen() {
+  const { store, bindings, width, height } = useUi();
+  const theme = useTheme();
+  const problem = useConcord(store, sel.problem);
+  const loading = useConcord(store, sel.loading);
+  const race = useConcord(store, sel.race);
+  const selected = useConcord(store, sel.selected);
+  const chain = useConcord(store, sel.chain);
+  const roles = useConcord(store, sel.roles);
+  const showTargets = useConcord(store, sel.showTargets);
+  const showWhy = useConcord(store, sel.showWhy);
+  const reveal = useConcord(store, sel.reveal);
+  const auto = useConcord(store, sel.auto);
+  const paused = useConcord(store, sel.paused);
+  const replay = useConcord(store, sel.replay);
+  const chainScroll = useConcord(store, sel.chainScroll);
+  const modelsChanged = useConcord(store, sel.modelsChanged);
+  const handle = useRaceActions();
+  const lanes = race.lanes;
+  const selectedLane = lanes[selected];
+  const key = (a: Action) => keyFor(bindings, a);
+
+  // Rows: problem + question, chain heading, chain, step heading, lanes, the selected text, targets.
+  const beside = showTargets && width >= 110;
+  const below = showTargets && !beside;
+  const panelWidth = beside ? Math.min(44, Math.floor(width * 0.36)) : width;
+  const mainWidth = beside ? width - panelWidth - 1 : width;
+  const belowRows = below ? targetsPanelRows(roles.targets.length, "compact") : 0;
+  const detailRows = showWhy ? 4 : 3;
+  const room = Math.max(2, height - (2 + 1 + 1 + detailRows + belowRows));
+  // Lanes fold ("+N more") before the chain shrinks below two rows; the targets never go.
+  const laneRows = Math.max(1, Math.min(lanes.length || 1, room - 2));
+  const chainRows = Math.max(1, room - laneRows);
+  const chained = wrappedChain(chain.sentences, theme, [...roles.generators], mainWidth);
+  const maxBack = Math.max(0, chained.lines.length - chainRows);
+  const back = Math.min(chainScroll, maxBack);
+  useActions((action) => handle(action, Math.max(1, chainRows - 1), maxBack));
+
+  if (!problem) {
     return (
       <Box flexDirection="column">
-        <R role="muted">{s.loading ? "loading..." : `No problem open. Press ${keyFor(bindings, "screen-problems")} for Problems.`}</R>
+        <R role="muted">{loading ? "loading..." : `No problem open. Press ${key("screen-problems")} for Problems.`}</R>
       </Box>
     );
   }
 
-  const beside = s.showTargets && width >= 110;
-  const below = s.showTargets && !beside;
-  const panelWidth = beside ? Math.min(44, Math.floor(width * 0.36)) : width;
-  const mainWidth = beside ? width - panelWidth - 1 : width;
-  const evaluators = s.roles.evaluators;
-  const known = [...s.roles.generators];
-  const belowRows = below ? targetsPanelRows(s.roles.targets.length, "compact") : 0;
-  const laneRows = Math.max(1, lanes.length);
+  const evaluators = roles.evaluators;
   const idWidth = Math.min(16, Math.max(6, ...lanes.map((l) => shortId(l.id).length)));
-  const detailRows = s.showWhy ? 4 : 2;
-  const fixed = 2 /* problem + question */ + 1 /* chain heading */ + 1 /* lanes heading */ + laneRows + detailRows + belowRows;
-  const chainRows = Math.max(2, height - fixed);
+  const digits = Math.max(pplDigits(lanes.map((l) => l.mean)), ...evaluators.map((e) => pplDigits(lanes.map((l) => l.scores[e]?.perplexity))));
+  const scoreWidth = scoreColumnWidth(evaluators.length, digits, lanes.some((l) => l.unscored && l.mean === undefined));
+  const question = problem.messages.filter((m) => m.role === "user").at(-1)?.content ?? "";
 
-  const question = s.problem.messages.filter((m) => m.role === "user").at(-1)?.content ?? "";
-  const chainLines = wrappedChain(s.chain.sentences, theme, known, mainWidth);
-  const why = s.showWhy ? whySegments(selectedLane, theme) : undefined;
-  const detail = why
-    ? wrapSegments(why.segs, mainWidth)
-    : wrapSegments([{ text: sanitize(selectedLane?.candidate?.text ?? selectedLane?.text ?? "", { multiline: false }), role: "text" }], mainWidth);
-  const auto = s.auto.mode === "steps" ? `auto ${s.auto.remaining} left` : s.auto.mode === "end" ? "auto to end" : s.paused ? "paused" : "";
-  const ref = s.revealReference ? `ref ${sanitize(s.problem.reference.value, { multiline: false })}` : `${keyFor(bindings, "reveal")}: reference`;
+  // The chain's window: the newest lines, or `back` lines earlier; a marker counts what is above.
+  const end = chained.lines.length - back;
+  let start = Math.max(0, end - chainRows);
+  let marker = "";
+  if (start > 0) {
+    start++;
+    const hiddenChars = chained.lines.slice(0, start).reduce((n, l) => n + l.reduce((m, sg) => m + sg.text.length, 0), 0);
+    const earlier = chained.ends.filter((e) => e <= hiddenChars).length;
+    marker = `↑ ${count(earlier, "earlier sentence")} · ${key("page-up")}/${key("page-down")} scroll`;
+  }
+  const shownChain = chained.lines.slice(start, end);
+
+  // The lanes' window keeps the selected one in view.
+  const fold = lanes.length > laneRows;
+  const laneSlots = fold ? Math.max(1, laneRows - 1) : laneRows;
+  const first = fold ? Math.min(Math.max(0, selected - laneSlots + 1), lanes.length - laneSlots) : 0;
+  const shownLanes = lanes.slice(first, first + laneSlots);
+
+  const why = showWhy ? whySegments(selectedLane, theme) : undefined;
+  const picked = selectedSegments(selectedLane, race.pick);
+  const detail = why ? wrapSegments(why.segs, mainWidth) : wrapSegments([{ text: picked.label, role: "accent" }, ...picked.segs], mainWidth);
+  const autoText = auto.mode === "steps" ? `auto ${auto.remaining} left` : auto.mode === "end" ? "auto to end" : paused ? "paused" : "";
+  const ref = reveal ? `ref ${sanitize(problem.reference.value, { multiline: false })}` : `${key("reveal")}: reference`;
 
   const main = (
-    <Box flexDirection="column" width={mainWidth}>
+    <Box flexDirection="column" width={mainWidth} flexShrink={0}>
       <Text wrap="truncate-end">
-        <R role="title">{fitWidth(`${s.problem.source}/${s.problem.id}`, 30)}</R>
-        <R role="muted">{`  gen ${s.roles.generators.join(",") || "-"} · eval ${evaluators.join(",") || "-"}  `}</R>
-        <R role={s.revealReference ? "warning" : "muted"}>{ref}</R>
+        <R role="title">{fitWidth(`${problem.source}/${problem.id}`, 30)}</R>
+        <R role="muted">{`  gen ${roles.generators.join(",") || "-"} · eval ${evaluators.join(",") || "-"}  `}</R>
+        <R role={reveal ? "warning" : "muted"}>{ref}</R>
       </Text>
       <Text wrap="truncate-end">
-        <R role="muted">{fitWidth(sanitize(question, { multiline: false }), mainWidth)}</R>
+        {modelsChanged ? (
+          <R role="warning">{fitWidth(sanitize(modelsChanged, { multiline: false }), mainWidth)}</R>
+        ) : (
+          <R role="muted">{fitWidth(sanitize(question, { multiline: false }), mainWidth)}</R>
+        )}
       </Text>
       <Text wrap="truncate-end">
-        <R role="border">{`── chain: ${count(s.chain.sentences.length, "sentence")}${s.chain.finished ? " · finished" : ""} `}</R>
+        <R role="border">{`── chain: ${count(chain.sentences.length, "sentence")}${chain.finished ? " · finished" : ""} `}</R>
         <R role="muted">{`${MARK_HUMAN} human choice`}</R>
       </Text>
-      <Box height={chainRows} flexDirection="column">
-        {s.chain.sentences.length ? <Lines lines={chainLines} rows={chainRows} /> : <R role="muted">(empty: the first sentence is being raced)</R>}
+      <Box height={chainRows} flexDirection="column" flexShrink={0}>
+        {marker ? <R role="muted">{fitWidth(marker, mainWidth)}</R> : null}
+        {chain.sentences.length ? <Lines lines={shownChain} /> : <R role="muted">(empty: the first sentence is being raced)</R>}
       </Box>
       <Text wrap="truncate-end">
-        <R role="border">{`── step ${s.race.step + 1} `}</R>
-        <R role={s.race.generating ? "warning" : s.race.awaiting ? "accent" : "muted"}>
-          {s.loading ? "loading models" : s.race.generating ? "generating" : s.race.awaiting ? "your call" : s.chain.finished ? "done" : "idle"}
+        <R role="border">{`── step ${race.step + 1} `}</R>
+        <R role={race.generating ? "warning" : race.awaiting ? "accent" : "muted"}>
+          {loading ? "loading models" : race.generating ? "generating" : race.awaiting ? "your call" : chain.finished ? "done" : "idle"}
         </R>
         <R role="muted">{`  ppl ${evaluators.length > 1 ? evaluators.join(" ") + " μ" : "(" + (evaluators[0] ?? "-") + ")"}  ${MARK_PICK} pick`}</R>
-        {auto ? <R role="accent">{`  ${auto}`}</R> : null}
-        {s.replay ? <R role="warning">{`  replay ${s.chain.sentences.length}/${s.replay.total} · ${keyFor(bindings, "go-live")}: live`}</R> : null}
+        {autoText ? <R role="accent">{`  ${autoText}`}</R> : null}
+        {replay ? <R role="warning">{`  replay ${chain.sentences.length}/${replay.total} · ${key("go-live")}: live`}</R> : null}
       </Text>
-      <Box flexDirection="column" height={laneRows}>
+      <Box flexDirection="column" height={laneRows} flexShrink={0}>
         {lanes.length === 0 ? (
-          <R role="muted">{s.chain.finished ? "the chain is finished" : `no candidates (${keyFor(bindings, "next-step")} starts a step)`}</R>
+          <R role="muted">{chain.finished ? "the chain is finished" : `no candidates (${key("next-step")} starts a step)`}</R>
         ) : (
-          lanes.map((l, i) => (
-            <LaneRow key={l.id} lane={l} width={mainWidth} idWidth={idWidth} selected={i === s.selected} pick={l.id === s.race.pick} accepted={l.id === s.race.acceptedId} evaluators={evaluators} />
+          shownLanes.map((l) => (
+            <LaneRow key={l.id} lane={l} width={mainWidth} idWidth={idWidth} selected={l === selectedLane} pick={l.id === race.pick} accepted={l.id === race.acceptedId} evaluators={evaluators} digits={digits} scoreWidth={scoreWidth} />
           ))
         )}
+        {fold ? <R role="muted">{`+${lanes.length - shownLanes.length} more (${key("up")}/${key("down")})`}</R> : null}
       </Box>
-      {why ? (
-        <Box flexDirection="column" height={detailRows}>
-          <R role="muted">{fitWidth(why.title, mainWidth)}</R>
-          <Lines lines={detail} rows={detailRows - 1} from="start" />
-        </Box>
-      ) : (
-        <Box flexDirection="column" height={detailRows}>
-          <Lines lines={detail} rows={detailRows} from="start" />
-        </Box>
-      )}
+      <Box flexDirection="column" height={detailRows} flexShrink={0}>
+        {why ? <R role="muted">{fitWidth(why.title, mainWidth)}</R> : null}
+        <Lines lines={detail} rows={why ? detailRows - 1 : detailRows} from="start" />
+      </Box>
     </Box>
   );
 
@@ -266,7 +277,11 @@ export function RaceScreen() {
   return (
     <Box flexDirection="column" height={height}>
       {main}
-      {below ? <TargetsPanel width={width} mode="compact" /> : null}
+      {below ? (
+        <Box height={belowRows} flexDirection="column" flexShrink={0}>
+          <TargetsPanel width={width} mode="compact" />
+        </Box>
+      ) : null}
     </Box>
   );
 }

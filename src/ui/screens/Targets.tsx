@@ -37,7 +37,7 @@ export function targetsSummary(t: TargetsView, targets: number, chainLength: num
   const numbers = snap
     ? pairs
       ? `cons ${f2(snap.consistency)} acc ${f2(snap.accuracy)} · CC ${f2(snap.split.consistentCorrect)} CW ${f2(snap.split.consistentWrong)} I ${f2(snap.split.inconsistent)}`
-      : `cons - acc ${f2(snap.accuracy)} · CC - CW - I -${targets < 2 ? " (one target: no pairs)" : ""}`
+      : `cons - acc ${f2(snap.accuracy)} · CC - CW - I -${targets < 2 ? " (one target: no pairs)" : " (no two targets gave an answer)"}`
     : "no consistency yet";
   const spark = sparkline(history.filter(paired).slice(-Math.max(4, width - 24)).map((h) => h.consistency));
   return { head, numbers, spark, snap };

@@ -1,0 +1,32 @@
+// The command-line entry: parses arguments and routes to a headless command, or to the
+// interactive entry (src/app/interactive.tsx, loaded only when the interface opens). Each
+// command reads its flags and environment once and opens its models with one source
+// (engine/models.ts: modelSourceOf, openModels).
+import { Command } from "commander";
+import { commandModules } from "../commands/index.js";
+import { oneLine } from "../errors.js";
+import { installCrashGuards } from "../engine/crash-guards.js";
+
+export async function main(argv: string[]): Promise<void> {
+  // A stray rejection or exception becomes one line and exit code 1, never a stack trace.
+  installCrashGuards();
+  const program = new Command("concord")
+    .description("A terminal workbench for cross-model chain-of-thought experiments")
+    .version("0.1.0")
+    .enablePositionalOptions()
+    .showSuggestionAfterError()
+    .exitOverride();
+  for (const load of commandModules) (await load()).register(program);
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === "commander.helpDisplayed" || code === "commander.version" || code === "commander.help") return;
+    if (code?.startsWith("commander.")) {
+      process.exitCode = (err as { exitCode?: number }).exitCode ?? 2;
+      return;
+    }
+    process.stderr.write(`concord: ${oneLine(err)}\n`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,188 @@
+// The interactive entry: reads the environment once, opens the models of one source, makes the
+// store's ports, and renders the App. Not a terminal: one line pointing to the headless
+// commands, exit code 2. With nothing configured it opens the Race on the builtin problem
+// demo-1 with the embedded model (CONCORD_MODEL / --model, else the default model set).
+import React from "react";
+import { isAbsolute, relative } from "node:path";
+import { render } from "ink";
+import type { Problem } from "../core/types.js";
+import { openSettings, type SettingsStore } from "../config/settings.js";
+import { openModels, modelSourceOf, type ModelSource } from "../engine/models.js";
+import { loadRecording } from "../backends/replay.js";
+import { builtinProblems } from "../problems/builtin.js";
+import { oneLine, UserError } from "../errors.js";
+import { fileCatalog, setFiles, sharedDatasetFiles } from "../state/catalog.js";
+import { createAutosaver, loadSession, resolveSessionsDir, writeSessionExports } from "../state/sessions.js";
+import { createConcordStore } from "../state/store.js";
+import { plain } from "../state/notices.js";
+import { traceProblem, traceReplayOf } from "../engine/trace-replay.js";
+import { App } from "../ui/App.js";
+import { withOverrides } from "../ui/keys.js";
+import { loadTheme } from "../ui/theme.js";
+import { createSettingsPort } from "../ui/settings-port.js";
+import { raceFactory, relayPort, type RaceSetup } from "./race.js";
+import { replayKind } from "./replay-file.js";
+
+export interface LaunchOptions {
+  /** --model: one file in every role (wins over CONCORD_MODEL). */
+  modelPath?: string;
+  /** A session file or a backend recording to replay. */
+  replay?: string;
+  /** A session file to resume. */
+  session?: string;
+  sessionsDir?: string;
+  theme?: string;
+  /** Problem set files listed on the Problems screen (besides the demo set and shared data). */
+  sets?: string[];
+  /** Results folders listed on the Results screen (besides ./results/*). */
+  resultsDirs?: string[];
+  /** In a trace recording: the problem to replay (its tag or Row Number). */
+  problem?: string;
+  /** The environment, read once by the caller (default: this process's). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Ink's render options for the interface. The store already batches token events (one flush
+ * per 40 ms), so Ink's own frame cap only delays keypress feedback: a key landing just after a
+ * frame would wait for the next slot. Benchmarks render with the same options.
+ */
+export const RENDER_OPTIONS = { exitOnCtrlC: false, maxFps: 120 } as const;
+
+export const NOT_A_TTY =
+  "concord: the interactive interface needs a terminal (stdin and stdout must be a TTY); for scripts use the headless commands, e.g. `concord ensemble --help`";
+
+function tryOpenSettings(env: NodeJS.ProcessEnv): SettingsStore | undefined {
+  try {
+    return openSettings({ env });
+  } catch (err) {
+    process.stderr.write(`concord: settings ignored: ${oneLine(err)}\n`);
+    return undefined;
+  }
+}
+
+export async function launchUI(opts: LaunchOptions = {}): Promise<void> {
+  if (!process.stdin.isTTY || !process.stdout.isTTY) {
+    process.stderr.write(NOT_A_TTY + "\n");
+    process.exitCode = 2;
+    return;
+  }
+  try {
+    await run(opts);
+  } catch (err) {
+    process.stderr.write(`concord: ${oneLine(err)}\n`);
+    process.exitCode = err instanceof UserError ? 2 : 1;
+  }
+}
+
+/** What to open first, and the models it runs on. */
+async function startOf(opts: LaunchOptions, env: NodeJS.ProcessEnv) {
+  const file = opts.session ?? opts.replay;
+  const kind = opts.session ? "session" : opts.replay ? await replayKind(opts.replay) : undefined;
+  if (file && kind === "session") {
+    const resume = await loadSession(file);
+    return { resume, resumeFile: file, source: withDemoTargets(modelSourceOf({ model: opts.modelPath, env })) };
+  }
+  if (file && kind === "recording") {
+    const rec = await loadRecording(file);
+    const tr = traceReplayOf(rec, opts.problem);
+    if (!tr) return { source: { kind: "recording", file } as ModelSource, replayOnly: true };
+    const setup: RaceSetup = { options: { k: tr.k, mode: tr.mode, budget: { maxSentences: tr.steps } }, trace: true };
+    return { source: { kind: "trace", recording: rec, trace: tr } as ModelSource, setup, traceProblem: await traceProblem(rec, tr), replayOnly: true };
+  }
+  return { source: withDemoTargets(modelSourceOf({ model: opts.modelPath, env })) };
+}
+
+/** The configured models, for going live from a recording; none when their configuration is broken. */
+function liveModels(opts: LaunchOptions, env: NodeJS.ProcessEnv) {
+  try {
+    return openModels({ source: withDemoTargets(modelSourceOf({ model: opts.modelPath, env })), env, needRace: true, download: false });
+  } catch (err) {
+    process.stderr.write(`concord: going live is not available: ${oneLine(err)}\n`);
+    return undefined;
+  }
+}
+
+/** With one model file, the interface adds two sampled targets on it, so the targets panel
+ * shows answers that can differ and a consistency (labelled: same file, seed n). */
+function withDemoTargets(source: ModelSource): ModelSource {
+  return source.kind === "single" ? { ...source, sampledTargets: 2 } : source;
+}
+
+async function run(opts: LaunchOptions): Promise<void> {
+  const env = { ...(opts.env ?? process.env) };
+  const settings = tryOpenSettings(env);
+  const savedTheme = settings?.theme();
+  const theme = loadTheme({ theme: opts.theme ?? (savedTheme && savedTheme !== "default" ? savedTheme : undefined), env });
+  const bindings = withOverrides(settings?.keyOverrides() ?? {});
+  const sessionsDir = resolveSessionsDir({ dir: opts.sessionsDir, env, setting: settings?.snapshot().sessionsDir });
+
+  const start = await startOf(opts, env);
+  // Downloads report nothing on stderr: it is the interface's screen.
+  const models = openModels({ source: start.source, env, needRace: true, download: false });
+  const autosaver = createAutosaver(sessionsDir);
+  // Paths under the current folder are shown short: the status line is one row.
+  const shown = (p: string) => {
+    const r = relative(process.cwd(), p);
+    return r && !r.startsWith("..") && !isAbsolute(r) ? r : p;
+  };
+  // Going live from a recording: the configured models (opened only when first used).
+  const live = start.replayOnly ? liveModels(opts, env) : undefined;
+  const store = createConcordStore({
+    createRace: raceFactory(models, start.setup),
+    createLiveRace: live ? raceFactory(live) : undefined,
+    // A recording answers only what it recorded: no relay runs on it.
+    relay: start.replayOnly ? undefined : relayPort(models),
+    save: (s) => autosaver.save(s),
+    export: async (s) => {
+      const out = await writeSessionExports(s, sessionsDir);
+      return [shown(out.text), shown(out.markdown)];
+    },
+  });
+  const demo = builtinProblems();
+  const named = setFiles(opts.sets ?? [], ["demo"]);
+  const shared = sharedDatasetFiles().filter((f) => !named.some((n) => n.name === f.name));
+  const catalog = fileCatalog({ memory: { demo }, files: [...named, ...shared] });
+
+  // A rejection nobody awaited (work stopped by a cancel) must not take the interface down
+  // with a stack trace: a cancel is expected, anything else becomes a notice.
+  const onUnhandled = (err: unknown) => {
+    if ((err as { name?: string })?.name === "AbortError") return;
+    store.getState().notify(plain(`error: ${oneLine(err)}`));
+  };
+  process.on("unhandledRejection", onUnhandled);
+
+  const instance = render(
+    <App
+      store={store}
+      theme={theme}
+      bindings={bindings}
+      catalog={catalog}
+      sessionsDir={sessionsDir}
+      settings={settings ? createSettingsPort(settings, models) : undefined}
+      resultsDirs={opts.resultsDirs}
+    />,
+    RENDER_OPTIONS,
+  );
+
+  const first: Problem = start.traceProblem ?? demo.find((p) => p.id === "demo-1") ?? demo[0];
+  if (start.resume) {
+    // `concord replay <session>` steps through the saved chain as recorded (L goes on live);
+    // `--session` resumes it live at once.
+    const r = start.resume;
+    const replay = !opts.session && !!opts.replay;
+    void store.getState().openProblem(r.problem, { chain: r.chain, targets: r.targets, roles: r.roles, replay, info: { id: r.id, file: start.resumeFile, createdAt: r.createdAt } });
+  } else {
+    void store.getState().openProblem(first);
+  }
+
+  try {
+    await instance.waitUntilExit();
+    await store.getState().dispose();
+    await autosaver.idle();
+    await models.close();
+    await live?.close();
+  } finally {
+    process.off("unhandledRejection", onUnhandled);
+  }
+}
