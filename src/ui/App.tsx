@@ -4,8 +4,7 @@ import React, { useEffect, useMemo, useRef, useState } from "react";
 import { Box, Text, useApp, useInput, useStdout } from "ink";
 import type { ConcordStore } from "../state/store.js";
 import { useConcord } from "../state/store.js";
-import type { ProblemCatalog } from "../state/catalog.js";
-import { UiContext, type ActionHandler, type KeyHandler, type PromptSpec, type UiContextValue } from "./context.js";
+import { PortsContext, UiContext, type ActionHandler, type KeyHandler, type PromptSpec, type UiContextValue } from "./context.js";
 import { DEFAULT_BINDINGS, keyName, resolveAction, type Binding, type Screen } from "./keys.js";
 import { displayWidth, fitWidth, sanitize } from "./sanitize.js";
 import { LineInput, type KeyUnit, type PromptFeed } from "./widgets/line-input.js";
@@ -16,19 +15,15 @@ import { ProblemsScreen } from "./screens/Problems.js";
 import { HelpOverlay } from "./screens/Help.js";
 import { ResultsScreen } from "./screens/Results.js";
 import { RelayScreen } from "./screens/Relay.js";
-import { SettingsScreen, type SettingsPort } from "./screens/Settings.js";
+import { SettingsScreen } from "./screens/Settings.js";
+import type { ScreenPorts } from "./ports.js";
 
 export interface AppProps {
   store: ConcordStore;
   theme: Theme;
   bindings?: Binding[];
-  catalog?: ProblemCatalog;
-  sessionsDir?: string;
-  settings?: SettingsPort;
-  /** Results folders to list besides those under ./results. */
-  resultsDirs?: string[];
-  /** Where results folders are looked for (default ./results). */
-  resultsRoot?: string;
+  /** Problem sets, sessions, results and settings (src/app/ports builds them over the disk). */
+  ports?: ScreenPorts;
   /** Fixed size (tests); otherwise the terminal's, following resizes. */
   size?: { columns: number; rows: number };
   onQuit?: () => void;
@@ -91,6 +86,7 @@ function PromptLine({ spec, onDone, width, input }: { spec: PromptSpec; onDone: 
 export function App(props: AppProps) {
   const { store, theme } = props;
   const bindings = props.bindings ?? DEFAULT_BINDINGS;
+  const ports = useMemo(() => props.ports ?? {}, [props.ports]);
   const { exit } = useApp();
   const { columns, rows } = useTerminalSize(props.size);
   const screen = useConcord(store, (s) => s.screen);
@@ -197,14 +193,15 @@ export function App(props: AppProps) {
   let body: React.ReactNode;
   if (overlay === "help") body = <HelpOverlay screen={screen} />;
   else if (screen === "race") body = <RaceScreen />;
-  else if (screen === "problems") body = <ProblemsScreen catalog={props.catalog} sessionsDir={props.sessionsDir} />;
-  else if (screen === "results") body = <ResultsScreen dirs={props.resultsDirs} root={props.resultsRoot} />;
+  else if (screen === "problems") body = <ProblemsScreen />;
+  else if (screen === "results") body = <ResultsScreen />;
   else if (screen === "relay") body = <RelayScreen />;
-  else body = <SettingsScreen port={props.settings} />;
+  else body = <SettingsScreen />;
 
   const saved = session?.saveError ? "not saved" : session?.savedAt ? "saved" : "";
   return (
     <ThemeContext.Provider value={theme}>
+      <PortsContext.Provider value={ports}>
       <UiContext.Provider value={ctx}>
         <Box flexDirection="column" width={width}>
           <Text wrap="truncate-end">
@@ -231,6 +228,7 @@ export function App(props: AppProps) {
           </Box>
         </Box>
       </UiContext.Provider>
+      </PortsContext.Provider>
     </ThemeContext.Provider>
   );
 }

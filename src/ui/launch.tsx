@@ -23,7 +23,8 @@ import { NOT_SCORED, traceHandle, traceProblem, traceReplayOf, type TraceReplay 
 import { App } from "./App.js";
 import { withOverrides } from "./keys.js";
 import { loadTheme } from "./theme.js";
-import { createSettingsPort } from "./settings-port.js";
+import { createSettingsPort } from "../app/ports/settings-port.js";
+import { screenPorts } from "../app/ports/screen-ports.js";
 
 export interface LaunchOptions {
   modelPath?: string;
@@ -246,10 +247,7 @@ async function run(opts: LaunchOptions): Promise<void> {
       store={store}
       theme={theme}
       bindings={bindings}
-      catalog={catalog}
-      sessionsDir={sessionsDir}
-      settings={settings ? createSettingsPort(settings, models) : undefined}
-      resultsDirs={opts.resultsDirs}
+      ports={screenPorts({ catalog, sessionsDir, settings: settings ? createSettingsPort(settings, models) : undefined, resultsDirs: opts.resultsDirs })}
     />,
     RENDER_OPTIONS,
   );
