@@ -8,6 +8,7 @@ import { PortsContext, UiContext, type ActionHandler, type KeyHandler, type Prom
 import { DEFAULT_BINDINGS, keyName, resolveAction, type Binding, type Screen } from "./keys.js";
 import { displayWidth, fitWidth, sanitize } from "./sanitize.js";
 import { LineInput, type KeyUnit, type PromptFeed } from "./widgets/line-input.js";
+import { unitsOf, useRawInput } from "./hooks/use-terminal-input.js";
 import { ThemeContext, type Theme } from "./theme.js";
 import { R } from "./widgets/text.js";
 import { RaceScreen } from "./screens/Race.js";
@@ -145,6 +146,11 @@ export function App(props: AppProps) {
         continue;
       }
       const u = queue.current.shift()!;
+      // A paste is text: with no prompt open there is nothing to type it into.
+      if (u.paste) {
+        if (!queue.current.some((x) => x.paste)) store.getState().setStatus("paste ignored: no text field is open");
+        continue;
+      }
       handleKey(u.key ? keyName(u.input, u.key) : (CHAR_NAMES[u.input] ?? u.input));
       if (queue.current.length) return schedule(1, 0);
     }
@@ -155,11 +161,10 @@ export function App(props: AppProps) {
     setTimeout(() => pump(waits), ms);
   }
 
+  const raw = useRawInput();
   useInput((input, key) => {
-    // Keys typed faster than the interface reads them arrive as one string ("jj", "j\r"):
-    // each is handled in turn rather than the whole lost as an unknown key.
-    const plain = !key.ctrl && !key.meta && !key.upArrow && !key.downArrow && !key.leftArrow && !key.rightArrow && !key.escape;
-    const units: KeyUnit[] = plain && [...input].length > 1 ? [...input].map((ch) => ({ input: ch })) : [{ input, key }];
+    const units = unitsOf(raw, input, key);
+    if (!units.length) return;
     queue.current.push(...units);
     if (!pumping.current) pump();
   });

@@ -161,8 +161,10 @@ describe("models screen: profiles", () => {
       settings.setRoles({ generators: ["a1", "b2"], evaluators: ["b2"], targets: [], continuers: [] });
     });
     await s.press("d");
+    await waitFor(() => s.status().startsWith("remove"), 10_000);
     assert.equal(s.status(), 'remove "a1" from settings? y/n');
     await s.press("n");
+    await waitFor(() => s.status().startsWith("kept"), 10_000);
     assert.equal(s.status(), 'kept "a1"');
     assert.equal(openSettings({ cwd: s.cwd, env: {} }).profiles().length, 2);
     await s.press("jdy"); // question and answer in one burst
