@@ -41,15 +41,19 @@ export function sanitize(input: string | Uint8Array, opts: SanitizeOptions = {})
   return s;
 }
 
-/** Columns a (sanitized) string takes in the terminal. */
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
+/** Columns a (sanitized) string takes in the terminal. Plain ASCII, the common case, is counted
+ * without string-width's grapheme segmentation (the list of a large set draws many rows a key). */
 export function displayWidth(s: string): number {
-  return stringWidth(s);
+  return PRINTABLE_ASCII.test(s) ? s.length : stringWidth(s);
 }
 
 /** Cut a sanitized single-line string to at most `width` columns, ending in "…" when cut. */
 export function fitWidth(s: string, width: number): string {
   if (width <= 0) return "";
-  if (stringWidth(s) <= width) return s;
+  if (displayWidth(s) <= width) return s;
+  if (PRINTABLE_ASCII.test(s)) return s.slice(0, Math.max(0, width - 1)) + "…";
   let out = "";
   let w = 0;
   for (const ch of s) {
@@ -64,7 +68,7 @@ export function fitWidth(s: string, width: number): string {
 /** Keep the last `width` columns of a single-line string (a streaming lane shows its newest text). */
 export function tailWidth(s: string, width: number): string {
   if (width <= 0) return "";
-  if (stringWidth(s) <= width) return s;
+  if (displayWidth(s) <= width) return s;
   const chars = Array.from(s);
   let out = "";
   let w = 0;
@@ -79,5 +83,5 @@ export function tailWidth(s: string, width: number): string {
 
 /** Pad a single-line string with spaces to `width` columns. */
 export function padTo(s: string, width: number): string {
-  return s + " ".repeat(Math.max(0, width - stringWidth(s)));
+  return s + " ".repeat(Math.max(0, width - displayWidth(s)));
 }

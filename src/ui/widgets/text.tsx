@@ -4,7 +4,7 @@ import React from "react";
 import { Box, Text } from "ink";
 import stringWidth from "string-width";
 import { useTheme, type Role, type Style } from "../theme.js";
-import { sanitize } from "../sanitize.js";
+import { displayWidth, sanitize } from "../sanitize.js";
 
 export function R({ role, children, wrap }: { role: Role; children?: React.ReactNode; wrap?: "truncate-end" | "wrap" }) {
   const t = useTheme();
@@ -42,7 +42,7 @@ export function wrapSegments(segments: Segment[], width: number): Segment[][] {
   // whichever segments they come from.
   type Piece = { text: string; seg: Segment };
   let word: Piece[] = [];
-  const wordWidth = (pieces: Piece[]) => pieces.reduce((n, p) => n + stringWidth(p.text), 0);
+  const wordWidth = (pieces: Piece[]) => pieces.reduce((n, p) => n + displayWidth(p.text), 0);
   const place = () => {
     if (!word.length) return;
     let pieces = word;
