@@ -101,8 +101,8 @@ export function LineInput({ initial = "", width, input, onSubmit, onCancel }: Li
     if (key) {
       if (key.escape || (key.ctrl && text === "c")) return finish(false);
       if (key.return) return finish(true);
-      // Any other editing key works on the value as it stands.
-      if (!key.backspace && !key.delete && !(key.ctrl && text === "d")) s.selected = false;
+      // A movement or line-editing key works on the value as it stands (typed text replaces it).
+      if (key.leftArrow || key.rightArrow || key.home || key.end || (key.ctrl && "abefkuw".includes(text))) s.selected = false;
       if (key.leftArrow || (key.ctrl && text === "b")) left();
       else if (key.rightArrow || (key.ctrl && text === "f")) right();
       else if (key.home || (key.ctrl && text === "a")) s.cursor = 0;
