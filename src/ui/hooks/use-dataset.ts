@@ -40,23 +40,25 @@ const EMPTY: DatasetView = { problems: [], sessions: [], loading: false, loaded:
 export function useDataset(name: string | undefined): DatasetView {
   const { catalog, sessions } = usePorts();
   const { store } = useUi();
-  const [view, setView] = useState<DatasetView>(EMPTY);
+  // The view of the dataset it was read for: right after a switch, until the new one is read,
+  // the old one's problems must not show under the new one's name, selection and filter.
+  const [view, setView] = useState<DatasetView & { of?: string }>(EMPTY);
   useEffect(() => {
     let live = true;
     setView(EMPTY);
     if (!name) return;
-    const fail = (e: unknown) => live && setView((v) => ({ ...v, loading: false, loaded: true, error: oneLine(e) }));
+    const fail = (e: unknown) => live && setView((v) => ({ ...v, of: name, loading: false, loaded: true, error: oneLine(e) }));
     if (name === SESSIONS_ENTRY) {
       sessions
         ?.list()
-        .then((list) => live && setView({ ...EMPTY, sessions: list, loaded: true }))
+        .then((list) => live && setView({ ...EMPTY, of: name, sessions: list, loaded: true }))
         .catch(fail);
     } else if (catalog?.watch) {
       // Streamed: the list and its count grow while the file is read.
       let reported = false;
       const off = catalog.watch(name, (st) => {
         if (!live) return;
-        setView({ ...EMPTY, problems: st.problems, loading: st.loading, loaded: !st.loading, error: st.error ?? "" });
+        setView({ ...EMPTY, of: name, problems: st.problems, loading: st.loading, loaded: !st.loading, error: st.error ?? "" });
         if (!st.loading && st.badRows && !reported) {
           reported = true;
           store.getState().setStatus(`${name}: ${count(st.badRows, "bad row")} skipped (first: ${st.firstBad ?? "?"})`);
@@ -69,14 +71,14 @@ export function useDataset(name: string | undefined): DatasetView {
     } else if (catalog) {
       catalog
         .problems(name)
-        .then((list) => live && setView({ ...EMPTY, problems: list, loaded: true }))
+        .then((list) => live && setView({ ...EMPTY, of: name, problems: list, loaded: true }))
         .catch(fail);
     }
     return () => {
       live = false;
     };
   }, [name, catalog, sessions, store]);
-  return view;
+  return view.of === name ? view : EMPTY;
 }
 
 const haystacks = new WeakMap<Problem, string>();

@@ -56,7 +56,8 @@ const DISPLAY = ["variant", "items", "paper", "strict", "acc", "CC    CW    IN"]
 /** The label column and the metrics that fit `width` (ink-table pads each cell by one column a side). */
 export function tableColumns(conds: ConditionSummary[], width: number): { label: number; metrics: MetricColumn[] } {
   const longest = Math.max(9, ...conds.map((c) => displayWidth(line(c.label))));
-  const minLabel = Math.min(longest, 18);
+  // The label whole when it can be (up to 32 columns): a cut label cannot be told from its neighbours.
+  const minLabel = Math.min(longest, 32, Math.max(12, width - 40));
   let used = 3 + minLabel + 2;
   const metrics: MetricColumn[] = [];
   for (const m of METRICS) {
