@@ -55,7 +55,7 @@ test("problems screen end to end in tmux: titles, G/g, a kept filter, a paste, 6
 
     // A filter, two rows down; another dataset; back: both as they were.
     keys("/");
-    await waitFor("the filter prompt", (x) => /filter: /.test(x), 5_000);
+    await waitFor("the filter prompt", (x) => /^filter:/m.test(x), 5_000);
     keys("-l", "Child-Pugh");
     keys("Enter");
     s = await waitFor("the filtered list", (x) => /problems 1\/\d+ \/Child-Pugh/.test(x), 10_000);
