@@ -28,6 +28,8 @@ import { screenPorts } from "../app/ports/screen-ports.js";
 
 export interface LaunchOptions {
   modelPath?: string;
+  /** A models file (--models), as the headless commands take it. */
+  modelsFile?: string;
   /** A session file or a backend recording to replay. */
   replay?: string;
   /** A session file to resume. */
@@ -167,7 +169,7 @@ async function run(opts: LaunchOptions): Promise<void> {
       traceStart = { problem: await traceProblem(rec, tr) };
     } else models = replayModels(recording);
   } else {
-    models = openModels({ env });
+    models = openModels({ env, modelsFile: opts.modelsFile });
     if (!models.roles.generators.length || !models.roles.evaluators.length) {
       await models.close();
       models = defaultModels(env);

@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, existsSync } from "node:fs";
+import { mkdtempSync, existsSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -89,6 +89,24 @@ test("problems screen end to end in tmux: titles, G/g, a kept filter, a paste, 6
     assert.ok(lines.length <= 18, `${lines.length} rows at 60x18:\n${s}`);
     assert.match(lines[0]!, /^Concord/, "the tab bar is on top");
     assert.match(s, /↓ \d+ more/, "the list folds with a count of what is below");
+    keys("q");
+    await waitFor("exit", (x) => /EXITED 0/.test(x), 15_000);
+  } finally {
+    spawnSync("tmux", ["kill-session", "-t", name]);
+  }
+});
+
+test("`concord --models <file>` opens the interface on that file's models, as the README documents", { skip, timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "concord-e2e-models-"));
+  const file = join(dir, "models.yaml");
+  writeFileSync(file, `models:\n  tinygen: { backend: local, model: stories, path: ${model} }\n  tinyjudge: { backend: local, model: stories, path: ${model} }\nroles:\n  generators: [tinygen]\n  evaluators: [tinyjudge]\n  targets: []\n`);
+  const cmd = `cd '${root}' && CONCORD_FROM_SOURCE=1 CONCORD_SESSIONS_DIR='${dir}/sessions' CONCORD_CONFIG_DIR='${dir}/config' node bin/concord.js --models '${file}'; echo "EXITED $?"; sleep 60`;
+  tmux("new-session", "-d", "-s", name, "-x", "100", "-y", "30", cmd);
+  try {
+    const s = await waitFor("candidates from the file's generator", (x) => /tinygen#\d/.test(x) || /EXITED/.test(x), 90_000);
+    assert.doesNotMatch(s, /EXITED|unknown option/, s);
+    keys("5");
+    await waitFor("the models list", (x) => /tinygen/.test(x) && /tinyjudge/.test(x), 10_000);
     keys("q");
     await waitFor("exit", (x) => /EXITED 0/.test(x), 15_000);
   } finally {
