@@ -228,10 +228,13 @@ describe("problems screen", () => {
     assert.match(f, /What is 17 plus 1\?/);
     assert.match(f, /reference hidden \(v shows it\)/);
     await press("v");
+    await waitFor(() => /reference \(\w+\): 18/.test(frame()), 5_000);
     assert.match(frame(), /reference \(\w+\): 18/);
     await press("j");
+    await waitFor(() => /set\.jsonl\/q170/.test(frame()), 5_000);
     assert.match(frame(), /reference hidden/, "the next problem's reference stays hidden");
     await press("k");
+    await waitFor(() => /set\.jsonl\/q17 /.test(frame()), 5_000);
     await press("\r", 60);
     assert.equal(opened.at(-1)?.id, "q17");
     assert.equal(store.getState().screen, "race");
