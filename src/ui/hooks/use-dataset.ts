@@ -49,7 +49,7 @@ export function useDataset(name: string | undefined): DatasetView {
     if (!name) return;
     const fail = (e: unknown) => live && setView((v) => ({ ...v, of: name, loading: false, loaded: true, error: oneLine(e) }));
     if (name === SESSIONS_ENTRY) {
-      sessions
+      void sessions
         ?.list()
         .then((list) => live && setView({ ...EMPTY, of: name, sessions: list, loaded: true }))
         .catch(fail);
@@ -69,7 +69,7 @@ export function useDataset(name: string | undefined): DatasetView {
         off();
       };
     } else if (catalog) {
-      catalog
+      void catalog
         .problems(name)
         .then((list) => live && setView({ ...EMPTY, of: name, problems: list, loaded: true }))
         .catch(fail);

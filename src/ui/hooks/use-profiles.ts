@@ -53,7 +53,7 @@ export function useProfiles(): ProfilesView {
       const ctrl = new AbortController();
       setProbing(ctrl);
       setNote(`probing ${name}…`);
-      port
+      void port
         .probe(name, ctrl.signal)
         .then(
           (r) => setNote(`${name}: ${r}`),

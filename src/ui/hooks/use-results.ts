@@ -14,7 +14,7 @@ export function useResultsFolders(): { folders: string[] | null; add(dir: string
   useEffect(() => {
     let live = true;
     if (!results) return setFolders([]);
-    results.folders(extra).then(
+    void results.folders(extra).then(
       (f) => live && setFolders(f),
       () => live && setFolders([]),
     );
@@ -33,7 +33,7 @@ export function useResultsFolder(dir: string | undefined): { folder: ResultsFold
     if (!dir || !results) return;
     let live = true;
     setState({ dir, folder: null, error: "" });
-    results.read(dir).then(
+    void results.read(dir).then(
       (folder) => {
         if (!live) return;
         setState({ dir, folder, error: "" });
