@@ -14,8 +14,9 @@ import { startup } from "./startup.js";
 import { experiment } from "./experiment.js";
 import { memory } from "./memory.js";
 import { html } from "./html.js";
+import { problemList } from "./problem-list.js";
 
-export const BENCHES: Bench[] = [overlap, scoring, ui, startup, experiment, memory, html];
+export const BENCHES: Bench[] = [overlap, scoring, ui, startup, experiment, memory, html, problemList];
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const DOC = join(root, "docs", "BENCHMARKS.md");

@@ -19,13 +19,16 @@ import { traceProblem, traceReplayOf } from "../engine/trace-replay.js";
 import { App } from "../ui/App.js";
 import { withOverrides } from "../ui/keys.js";
 import { loadTheme } from "../ui/theme.js";
-import { createSettingsPort } from "../ui/settings-port.js";
+import { createSettingsPort } from "./ports/settings-port.js";
+import { screenPorts } from "./ports/screen-ports.js";
 import { raceFactory, relayPort, type RaceSetup } from "./race.js";
 import { replayKind } from "./replay-file.js";
 
 export interface LaunchOptions {
   /** --model: one file in every role (wins over CONCORD_MODEL). */
   modelPath?: string;
+  /** --models: a models file, as the headless commands take it. */
+  modelsFile?: string;
   /** A session file or a backend recording to replay. */
   replay?: string;
   /** A session file to resume. */
@@ -81,7 +84,7 @@ async function startOf(opts: LaunchOptions, env: NodeJS.ProcessEnv) {
   const kind = opts.session ? "session" : opts.replay ? await replayKind(opts.replay) : undefined;
   if (file && kind === "session") {
     const resume = await loadSession(file);
-    return { resume, resumeFile: file, source: withDemoTargets(modelSourceOf({ model: opts.modelPath, env })) };
+    return { resume, resumeFile: file, source: withDemoTargets(modelSourceOf({ model: opts.modelPath, modelsFile: opts.modelsFile, env })) };
   }
   if (file && kind === "recording") {
     const rec = await loadRecording(file);
@@ -90,13 +93,13 @@ async function startOf(opts: LaunchOptions, env: NodeJS.ProcessEnv) {
     const setup: RaceSetup = { options: { k: tr.k, mode: tr.mode, budget: { maxSentences: tr.steps } }, trace: true };
     return { source: { kind: "trace", recording: rec, trace: tr } as ModelSource, setup, traceProblem: await traceProblem(rec, tr), replayOnly: true };
   }
-  return { source: withDemoTargets(modelSourceOf({ model: opts.modelPath, env })) };
+  return { source: withDemoTargets(modelSourceOf({ model: opts.modelPath, modelsFile: opts.modelsFile, env })) };
 }
 
 /** The configured models, for going live from a recording; none when their configuration is broken. */
 function liveModels(opts: LaunchOptions, env: NodeJS.ProcessEnv) {
   try {
-    return openModels({ source: withDemoTargets(modelSourceOf({ model: opts.modelPath, env })), env, needRace: true, download: false });
+    return openModels({ source: withDemoTargets(modelSourceOf({ model: opts.modelPath, modelsFile: opts.modelsFile, env })), env, needRace: true, download: false });
   } catch (err) {
     process.stderr.write(`concord: going live is not available: ${oneLine(err)}\n`);
     return undefined;
@@ -157,10 +160,7 @@ async function run(opts: LaunchOptions): Promise<void> {
       store={store}
       theme={theme}
       bindings={bindings}
-      catalog={catalog}
-      sessionsDir={sessionsDir}
-      settings={settings ? createSettingsPort(settings, models) : undefined}
-      resultsDirs={opts.resultsDirs}
+      ports={screenPorts({ catalog, sessionsDir, settings: settings ? createSettingsPort(settings, models) : undefined, resultsDirs: opts.resultsDirs })}
     />,
     RENDER_OPTIONS,
   );

@@ -3,6 +3,7 @@ import type { Command } from "commander";
 
 interface OpenFlags {
   model?: string;
+  models?: string;
   session?: string;
   replay?: string;
   sessionsDir?: string;
@@ -27,6 +28,7 @@ async function open(flags: OpenFlags): Promise<void> {
   removeCrashGuards();
   await launchUI({
     modelPath: flags.model,
+    modelsFile: flags.models,
     session: flags.session,
     replay: flags.replay,
     sessionsDir: flags.sessionsDir,
@@ -43,6 +45,7 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 export function register(program: Command): void {
   program
     .option("--model <file.gguf>", "run every role on this one local GGUF (same as CONCORD_MODEL)")
+    .option("--models <file>", "the models and roles to use (YAML or JSON; same as CONCORD_MODELS)")
     .option("--session <file>", "resume a saved session")
     .option("--sessions-dir <dir>", "where sessions are autosaved (default: $CONCORD_SESSIONS_DIR or ./sessions)")
     .option("--theme <name|file.json>", "dark, light, mono, or a theme file")

@@ -43,8 +43,10 @@ export interface FileCatalogOptions {
   /** Datasets already in memory (the builtin demo set), listed first. */
   memory?: Record<string, Problem[]>;
   files?: CatalogFile[];
-  /** Problems between progress notifications (default 100). */
+  /** Problems read between two yields to the interface (default 100). */
   batch?: number;
+  /** Least time between two progress notifications (default 250 ms; 0: every batch). */
+  notifyMs?: number;
 }
 
 /** A catalog of in-memory sets and files read with loadProblems on first look. */
@@ -52,6 +54,7 @@ export function fileCatalog(opts: FileCatalogOptions): ProblemCatalog {
   const memory = opts.memory ?? {};
   const files = opts.files ?? [];
   const batch = opts.batch ?? 100;
+  const notifyMs = opts.notifyMs ?? 250;
   const states = new Map<string, DatasetState>();
   const listeners = new Map<string, Set<(s: DatasetState) => void>>();
   const finished = new Map<string, Promise<DatasetState>>();
@@ -82,17 +85,23 @@ export function fileCatalog(opts: FileCatalogOptions): ProblemCatalog {
     } else {
       done = (async () => {
         try {
-          let sinceNotify = 0;
+          let sinceYield = 0;
+          let notified = -Infinity;
           const onError = (err: Error) => {
             st.badRows++;
             st.firstBad ??= oneLine(err);
           };
           for await (const p of loadProblems(file.path, { onError })) {
             st.problems.push(p);
-            if (++sinceNotify >= batch) {
-              sinceNotify = 0;
-              notify(name);
-              // Let the interface draw between batches.
+            if (++sinceYield >= batch) {
+              sinceYield = 0;
+              // The first rows at once, then a growing count a few times a second: every
+              // notification redraws the screen, which would slow a large file down.
+              if (performance.now() - notified >= notifyMs) {
+                notified = performance.now();
+                notify(name);
+              }
+              // Let the interface draw and take keys between batches.
               await new Promise((r) => setImmediate(r));
             }
           }

@@ -4,11 +4,11 @@ import React, { useEffect, useMemo, useRef, useState } from "react";
 import { Box, Text, useApp, useInput, useStdout } from "ink";
 import type { ConcordStore } from "../state/store.js";
 import { useConcord } from "../state/store.js";
-import type { ProblemCatalog } from "../state/catalog.js";
-import { UiContext, type ActionHandler, type KeyHandler, type PromptSpec, type UiContextValue } from "./context.js";
+import { PortsContext, UiContext, type ActionHandler, type KeyHandler, type PromptSpec, type UiContextValue } from "./context.js";
 import { DEFAULT_BINDINGS, keyName, noticeLine, resolveAction, type Binding, type Screen } from "./keys.js";
 import { displayWidth, fitWidth, sanitize } from "./sanitize.js";
 import { LineInput, type KeyUnit, type PromptFeed } from "./widgets/line-input.js";
+import { unitsOf, useRawInput } from "./hooks/use-terminal-input.js";
 import { ThemeContext, type Theme } from "./theme.js";
 import { R } from "./widgets/text.js";
 import { RaceScreen } from "./screens/Race.js";
@@ -16,19 +16,15 @@ import { ProblemsScreen } from "./screens/Problems.js";
 import { HelpOverlay } from "./screens/Help.js";
 import { ResultsScreen } from "./screens/Results.js";
 import { RelayScreen } from "./screens/Relay.js";
-import { SettingsScreen, type SettingsPort } from "./screens/Settings.js";
+import { SettingsScreen } from "./screens/Settings.js";
+import type { ScreenPorts } from "./ports.js";
 
 export interface AppProps {
   store: ConcordStore;
   theme: Theme;
   bindings?: Binding[];
-  catalog?: ProblemCatalog;
-  sessionsDir?: string;
-  settings?: SettingsPort;
-  /** Results folders to list besides those under ./results. */
-  resultsDirs?: string[];
-  /** Where results folders are looked for (default ./results). */
-  resultsRoot?: string;
+  /** Problem sets, sessions, results and settings (src/app/ports builds them over the disk). */
+  ports?: ScreenPorts;
   /** Fixed size (tests); otherwise the terminal's, following resizes. */
   size?: { columns: number; rows: number };
   onQuit?: () => void;
@@ -91,6 +87,7 @@ function PromptLine({ spec, onDone, width, input }: { spec: PromptSpec; onDone: 
 export function App(props: AppProps) {
   const { store, theme } = props;
   const bindings = props.bindings ?? DEFAULT_BINDINGS;
+  const ports = useMemo(() => props.ports ?? {}, [props.ports]);
   const { exit } = useApp();
   const { columns, rows } = useTerminalSize(props.size);
   const screen = useConcord(store, (s) => s.screen);
@@ -150,6 +147,11 @@ export function App(props: AppProps) {
         continue;
       }
       const u = queue.current.shift()!;
+      // A paste is text: with no prompt open there is nothing to type it into.
+      if (u.paste) {
+        if (!queue.current.some((x) => x.paste)) store.getState().setStatus("paste ignored: no text field is open");
+        continue;
+      }
       handleKey(u.key ? keyName(u.input, u.key) : (CHAR_NAMES[u.input] ?? u.input));
       if (queue.current.length) return schedule(1, 0);
     }
@@ -160,11 +162,10 @@ export function App(props: AppProps) {
     setTimeout(() => pump(waits), ms);
   }
 
+  const raw = useRawInput();
   useInput((input, key) => {
-    // Keys typed faster than the interface reads them arrive as one string ("jj", "j\r"):
-    // each is handled in turn rather than the whole lost as an unknown key.
-    const plain = !key.ctrl && !key.meta && !key.upArrow && !key.downArrow && !key.leftArrow && !key.rightArrow && !key.escape;
-    const units: KeyUnit[] = plain && [...input].length > 1 ? [...input].map((ch) => ({ input: ch })) : [{ input, key }];
+    const units = unitsOf(raw, input, key);
+    if (!units.length) return;
     queue.current.push(...units);
     if (!pumping.current) pump();
   });
@@ -198,14 +199,15 @@ export function App(props: AppProps) {
   let body: React.ReactNode;
   if (overlay === "help") body = <HelpOverlay screen={screen} />;
   else if (screen === "race") body = <RaceScreen />;
-  else if (screen === "problems") body = <ProblemsScreen catalog={props.catalog} sessionsDir={props.sessionsDir} />;
-  else if (screen === "results") body = <ResultsScreen dirs={props.resultsDirs} root={props.resultsRoot} />;
+  else if (screen === "problems") body = <ProblemsScreen />;
+  else if (screen === "results") body = <ResultsScreen />;
   else if (screen === "relay") body = <RelayScreen />;
-  else body = <SettingsScreen port={props.settings} />;
+  else body = <SettingsScreen />;
 
   const saved = session?.saveError ? "not saved" : session?.savedAt ? "saved" : "";
   return (
     <ThemeContext.Provider value={theme}>
+      <PortsContext.Provider value={ports}>
       <UiContext.Provider value={ctx}>
         <Box flexDirection="column" width={width}>
           <Text wrap="truncate-end">
@@ -232,6 +234,7 @@ export function App(props: AppProps) {
           </Box>
         </Box>
       </UiContext.Provider>
+      </PortsContext.Provider>
     </ThemeContext.Provider>
   );
 }

@@ -3,6 +3,7 @@
 import { createContext, useContext, useLayoutEffect, useRef } from "react";
 import type { ConcordStore } from "../state/store.js";
 import type { Action, Binding } from "./keys.js";
+import type { ScreenPorts } from "./ports.js";
 
 export interface PromptSpec {
   label: string;
@@ -27,6 +28,13 @@ export interface UiContextValue {
 }
 
 export const UiContext = createContext<UiContextValue | null>(null);
+
+/** The ports the entry supplies (files, sessions, results, settings); empty in a bare render. */
+export const PortsContext = createContext<ScreenPorts>({});
+
+export function usePorts(): ScreenPorts {
+  return useContext(PortsContext);
+}
 
 export function useUi(): UiContextValue {
   const v = useContext(UiContext);

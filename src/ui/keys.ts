@@ -18,6 +18,10 @@ export type Action =
   | "up"
   | "down"
   | "focus-next"
+  | "top"
+  | "bottom"
+  | "page-up"
+  | "page-down"
   | "open"
   | "filter"
   | "reveal"
@@ -60,7 +64,7 @@ export interface Binding {
 // Descriptions stay short (about 26 columns) so that help fits two columns at 80x24.
 export const DEFAULT_BINDINGS: Binding[] = [
   { action: "help", keys: ["?"], description: "show or hide this help", screens: "all" },
-  { action: "quit", keys: ["q", "ctrl+c"], description: "quit (the session is saved)", screens: "all" },
+  { action: "quit", keys: ["q", "ctrl+c"], description: "quit (session is saved)", screens: "all" },
   { action: "screen-problems", keys: ["1"], description: "Problems screen", screens: "all" },
   { action: "screen-race", keys: ["2"], description: "Race screen", screens: "all" },
   { action: "screen-relay", keys: ["3"], description: "Relay screen", screens: "all" },
@@ -68,11 +72,15 @@ export const DEFAULT_BINDINGS: Binding[] = [
   { action: "screen-settings", keys: ["5"], description: "Models & settings screen", screens: "all" },
   { action: "up", keys: ["up", "k"], description: "move up", screens: ["problems", "race", "relay", "results", "settings"] },
   { action: "down", keys: ["down", "j"], description: "move down", screens: ["problems", "race", "relay", "results", "settings"] },
-  { action: "focus-next", keys: ["tab"], description: "next column / named cut", screens: ["problems", "relay", "results"] },
+  { action: "top", keys: ["g", "home"], description: "first item", screens: ["problems", "results", "settings"] },
+  { action: "bottom", keys: ["G", "end"], description: "last item", screens: ["problems", "results", "settings"] },
+  { action: "page-up", keys: ["pageup"], description: "one page up", screens: ["problems", "results", "settings"] },
+  { action: "page-down", keys: ["pagedown"], description: "one page down", screens: ["problems", "results", "settings"] },
+  { action: "focus-next", keys: ["tab"], description: "next column / named cut", screens: ["problems", "relay", "results", "settings"] },
   { action: "open", keys: ["enter"], description: "open the selected item", screens: ["problems", "results"] },
   { action: "filter", keys: ["/"], description: "filter the list", screens: ["problems"] },
   { action: "reveal", keys: ["v"], description: "show or hide the reference", screens: ["problems", "race"] },
-  { action: "accept-pick", keys: ["a"], description: "accept the evaluator's pick", screens: ["race"] },
+  { action: "accept-pick", keys: ["a"], description: "accept evaluator's pick", screens: ["race"] },
   { action: "choose", keys: ["enter", "o"], description: "accept selected candidate", screens: ["race"] },
   { action: "edit", keys: ["e"], description: "edit selected, then accept", screens: ["race"] },
   { action: "write", keys: ["w"], description: "write your own sentence", screens: ["race"] },
@@ -81,7 +89,7 @@ export const DEFAULT_BINDINGS: Binding[] = [
   { action: "run-n", keys: ["n"], description: "auto-run N steps (asks N)", screens: ["race"] },
   { action: "run-end", keys: ["G"], description: "auto-run to the end", screens: ["race"] },
   { action: "pause", keys: ["p", "space"], description: "pause auto-run after step", screens: ["race"] },
-  { action: "cancel", keys: ["escape"], description: "cancel what is running", screens: ["race", "relay", "settings"] },
+  { action: "cancel", keys: ["escape"], description: "cancel what is running", screens: ["race", "relay", "results", "settings"] },
   { action: "why", keys: ["y"], description: "why: per-token NLL shading", screens: ["race"] },
   { action: "toggle-targets", keys: ["t"], description: "show or hide the targets", screens: ["race"] },
   { action: "next-step", keys: ["s"], description: "start the next step", screens: ["race"] },
@@ -93,7 +101,7 @@ export const DEFAULT_BINDINGS: Binding[] = [
   { action: "cut-next", keys: ["right", "l"], description: "move the cut later", screens: ["relay"] },
   { action: "run-relay", keys: ["enter", "r"], description: "run relay (from this cut)", screens: ["relay"] },
   { action: "probe", keys: ["P"], description: "probe model capabilities", screens: ["settings"] },
-  { action: "assign-role", keys: ["enter"], description: "cycle role / form: edit", screens: ["settings"] },
+  { action: "assign-role", keys: ["enter", "space"], description: "toggle role / form: edit", screens: ["settings"] },
   { action: "theme", keys: ["T"], description: "next theme", screens: ["settings"] },
   { action: "add-profile", keys: ["a"], description: "add a model profile", screens: ["settings"] },
   { action: "edit-profile", keys: ["e"], description: "edit the selected profile", screens: ["settings"] },

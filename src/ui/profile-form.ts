@@ -2,6 +2,7 @@
 // a profile. Errors are one line naming the field as the form labels it. A value that looks like
 // an API key where a variable NAME belongs is refused without being repeated.
 import { checkEnvName, FLAVORS, parseProfile, THINKING_FORMATS, type ModelProfile } from "../config/index.js";
+import { isAbsolute, resolve } from "node:path";
 import { oneLine, UserError } from "../errors.js";
 
 export const BACKENDS = ["openai", "local", "replay"] as const;
@@ -91,14 +92,21 @@ export function checkKeyEnvField(value: string): string {
 const FORM_FIELDS = new Set(["name", "backend", "baseURL", "path", "recording", "model", "apiKeyEnv", "flavor", "thinkingFormat"]);
 const LOCAL_ONLY = new Set(["contextSize", "sequences", "kvCache", "threads", "gpu"]);
 
+/** A file typed relative to where Concord runs is stored absolute: the next start may run elsewhere. */
+function storedWhere(d: ProfileDraft, cwd: string): string {
+  const where = d.where.trim();
+  if (d.backend === "openai" || !where || isAbsolute(where) || /^[a-z][a-z0-9+.-]*:/i.test(where)) return where;
+  return resolve(cwd, where.replace(/^~(?=[\\/])/, process.env.HOME ?? "~"));
+}
+
 /**
  * The profile the form describes. `base` is the profile being edited: fields the form does not
  * show (sampling, context size, ...) are kept where they still apply.
  */
-export function profileFromDraft(d: ProfileDraft, base?: ModelProfile): ModelProfile {
+export function profileFromDraft(d: ProfileDraft, base?: ModelProfile, cwd = process.cwd()): ModelProfile {
   const name = d.name.trim();
   if (!name) throw new UserError("name: required");
-  const where = d.where.trim();
+  const where = storedWhere(d, cwd);
   if (d.backend === "local" && !where) throw new UserError("GGUF path: required for a local model");
   if (d.backend === "replay" && !where) throw new UserError("recording: required for a replay model");
   const apiKeyEnv = checkKeyEnvField(d.apiKeyEnv);

@@ -41,15 +41,28 @@ export function sanitize(input: string | Uint8Array, opts: SanitizeOptions = {})
   return s;
 }
 
-/** Columns a (sanitized) string takes in the terminal. */
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+/** Characters one column wide each, as string-width counts them: printable ASCII and Latin, general
+ * punctuation (…), arrows, box drawing and shapes, and the marks the screens use (★ ✓ ✗). */
+const NARROW = /^[\x20-\x7e\u00a0-\u00ac\u00ae-\u02ff\u2010-\u2027\u2190-\u21ff\u2500-\u25fc\u2605\u2713\u2717]*$/;
+
+/** Columns a (sanitized) string takes in the terminal. Narrow text, the common case, is counted
+ * without string-width's grapheme segmentation (the list of a large set draws many rows a key). */
 export function displayWidth(s: string): number {
+  if (PRINTABLE_ASCII.test(s)) return s.length;
+  if (NARROW.test(s)) {
+    let n = 0;
+    for (const _ of s) n++;
+    return n;
+  }
   return stringWidth(s);
 }
 
 /** Cut a sanitized single-line string to at most `width` columns, ending in "…" when cut. */
 export function fitWidth(s: string, width: number): string {
   if (width <= 0) return "";
-  if (stringWidth(s) <= width) return s;
+  if (displayWidth(s) <= width) return s;
+  if (NARROW.test(s)) return Array.from(s).slice(0, Math.max(0, width - 1)).join("") + "…";
   let out = "";
   let w = 0;
   for (const ch of s) {
@@ -64,7 +77,7 @@ export function fitWidth(s: string, width: number): string {
 /** Keep the last `width` columns of a single-line string (a streaming lane shows its newest text). */
 export function tailWidth(s: string, width: number): string {
   if (width <= 0) return "";
-  if (stringWidth(s) <= width) return s;
+  if (displayWidth(s) <= width) return s;
   const chars = Array.from(s);
   let out = "";
   let w = 0;
@@ -79,5 +92,5 @@ export function tailWidth(s: string, width: number): string {
 
 /** Pad a single-line string with spaces to `width` columns. */
 export function padTo(s: string, width: number): string {
-  return s + " ".repeat(Math.max(0, width - stringWidth(s)));
+  return s + " ".repeat(Math.max(0, width - displayWidth(s)));
 }

@@ -112,7 +112,7 @@ test("race end to end in tmux", { skip: hasTmux ? (existsSync(model) ? false : `
       keys("j");
       await sleep(300);
     }
-    await waitFor("the sessions list", (x) => /demo\/demo-2 \(2\)/.test(x));
+    await waitFor("the sessions list", (x) => /demo\/demo-2 · 2 ·/.test(x));
     keys("Enter");
     await sleep(300);
     keys("Enter");

@@ -10,6 +10,7 @@ import { render, cleanup } from "ink-testing-library";
 import stripAnsi from "strip-ansi";
 import stringWidth from "string-width";
 import { App } from "../../src/ui/App.js";
+import { screenPorts } from "../../src/app/ports/screen-ports.js";
 import { createConcordStore, type RelayPort } from "../../src/state/store.js";
 import { fileCatalog } from "../../src/state/catalog.js";
 import { loadTheme } from "../../src/ui/theme.js";
@@ -20,6 +21,13 @@ import type { RelayResult } from "../../src/engine/relay.js";
 import type { Problem } from "../../src/core/types.js";
 import { ScriptedDriver, demoProblem, tick } from "../state/_scripted-driver.js";
 import { statusLine as statusOf } from "../../src/ui/keys.js";
+
+/** Wait until `cond` holds or `ms` pass. */
+async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end && !cond()) await tick(10);
+  return cond();
+}
 
 const theme = loadTheme({ theme: "dark", env: {} });
 afterEach(() => cleanup());
@@ -81,7 +89,7 @@ async function setup(opts: { relay?: RelayPort; catalog?: ReturnType<typeof file
       return { builder: driver, roles: { generators: ["alpha"], evaluators: ["judge"], targets: [] } };
     },
   });
-  const ui = render(<App store={store} theme={theme} size={opts.size ?? { columns: 110, rows: 30 }} catalog={opts.catalog} resultsRoot={opts.resultsRoot ?? join(tmpdir(), "concord-no-results")} resultsDirs={opts.resultsDirs} />);
+  const ui = render(<App store={store} theme={theme} size={opts.size ?? { columns: 110, rows: 30 }} ports={screenPorts({ catalog: opts.catalog, resultsRoot: opts.resultsRoot ?? join(tmpdir(), "concord-no-results"), resultsDirs: opts.resultsDirs })} />);
   await store.getState().openProblem(demoProblem);
   await tick(20);
   const frame = () => stripAnsi(ui.lastFrame() ?? "");
@@ -170,7 +178,8 @@ describe("results screen", () => {
     writeFileSync(join(a, "results.jsonl"), recs.map((r) => JSON.stringify(r)).join("\n") + "\n{torn\n");
     const extra = mkdtempSync(join(tmpdir(), "concord-extra-"));
     const { frame, press, ui, store } = await setup({ resultsRoot: root, resultsDirs: [extra] });
-    await press("4", 150);
+    await press("4");
+    await waitFor(() => /paper +strict/.test(frame()), 10_000);
     let f = frame();
     assert.match(f, /results folders 2/);
     assert.ok(f.includes(a) && f.includes(extra), "both the folder under the root and the one passed are listed");
@@ -206,23 +215,27 @@ describe("problems screen", () => {
     await press("1", 60);
     assert.match(frame(), /demo/);
     assert.match(frame(), /set\.jsonl/);
-    await press("j", 300);
+    await press("j");
+    await waitFor(() => /problems 1\/250 /.test(frame()), 10_000);
     let f = frame();
-    assert.match(f, /problems 250/, f);
+    assert.match(f, /problems 1\/250/, f);
     assert.match(statusOf(store.getState()), /set\.jsonl: 2 bad rows skipped \(first: .*line 6/);
     await press("\r");
     await press("/", 50);
     for (const ch of "q17") await press(ch, 30);
     await press("\r", 80);
     f = frame();
-    assert.match(f, /problems \d+ \/q17/);
+    assert.match(f, /problems 1\/11 \/q17/, "q17 and q170-q179 match");
     assert.match(f, /What is 17 plus 1\?/);
     assert.match(f, /reference hidden \(v shows it\)/);
     await press("v");
+    await waitFor(() => /reference \(\w+\): 18/.test(frame()), 5_000);
     assert.match(frame(), /reference \(\w+\): 18/);
     await press("j");
+    await waitFor(() => /set\.jsonl\/q170/.test(frame()), 5_000);
     assert.match(frame(), /reference hidden/, "the next problem's reference stays hidden");
     await press("k");
+    await waitFor(() => /set\.jsonl\/q17 /.test(frame()), 5_000);
     await press("\r", 60);
     assert.equal(opened.at(-1)?.id, "q17");
     assert.equal(store.getState().screen, "race");

@@ -15,10 +15,17 @@ import { createConcordStore } from "../../src/state/store.js";
 import { loadTheme } from "../../src/ui/theme.js";
 import { DEFAULT_BINDINGS } from "../../src/ui/keys.js";
 import { openSettings } from "../../src/config/settings.js";
-import { createSettingsPort } from "../../src/ui/settings-port.js";
+import { createSettingsPort } from "../../src/app/ports/settings-port.js";
 import { profileFromDraft, emptyDraft } from "../../src/ui/profile-form.js";
 import type { OpenedModels } from "../../src/engine/models.js";
 import { tick } from "../state/_scripted-driver.js";
+
+/** Wait until `cond` holds or `ms` pass. */
+async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end && !cond()) await tick(10);
+  return cond();
+}
 
 const theme = loadTheme({ theme: "dark", env: {} });
 afterEach(() => cleanup());
@@ -30,7 +37,7 @@ async function setup(size = { columns: 100, rows: 30 }, seed?: (settings: Return
   const settings = openSettings({ cwd, env: {} });
   seed?.(settings);
   const store = createConcordStore({ initial: { screen: "settings" } });
-  const ui = render(<App store={store} theme={theme} size={size} settings={createSettingsPort(settings)} />);
+  const ui = render(<App store={store} theme={theme} size={size} ports={{ settings: createSettingsPort(settings) }} />);
   const frame = () => stripAnsi(ui.lastFrame() ?? "");
   const press = async (...keys: string[]) => {
     for (const k of keys) {
@@ -154,11 +161,14 @@ describe("models screen: profiles", () => {
       settings.setRoles({ generators: ["a1", "b2"], evaluators: ["b2"], targets: [], continuers: [] });
     });
     await s.press("d");
+    await waitFor(() => s.status().startsWith("remove"), 10_000);
     assert.equal(s.status(), 'remove "a1" from settings? y/n');
     await s.press("n");
+    await waitFor(() => s.status().startsWith("kept"), 10_000);
     assert.equal(s.status(), 'kept "a1"');
     assert.equal(openSettings({ cwd: s.cwd, env: {} }).profiles().length, 2);
     await s.press("jdy"); // question and answer in one burst
+    await waitFor(() => /removed model/.test(s.status()), 10_000);
     assert.match(s.status(), /removed model "b2"/);
     const again = openSettings({ cwd: s.cwd, env: {} });
     assert.deepEqual(again.profiles().map((p) => p.name), ["a1"]);
@@ -205,11 +215,11 @@ describe("settings port", () => {
     const secret = "abcdefgh-not-shaped-like-a-key";
     const settings = openSettings({ cwd, env: { MY_TOKEN: secret } });
     const port = createSettingsPort(settings, opened);
-    assert.throws(() => port.assignRole("local", "target"), /"local" is not saved in settings \(it comes from CONCORD_MODEL=\/m\/tiny\.gguf\)/);
+    assert.throws(() => port.toggleRole("local", "target"), /"local" is not saved in settings \(it comes from CONCORD_MODEL=\/m\/tiny\.gguf\)/);
     assert.deepEqual(settings.roles().targets, []);
     // Saving the opened profile makes it a saved one, which can then take a role.
     port.saveProfile!(port.draft!("local")!, "local");
-    port.assignRole("local", "target");
+    port.toggleRole("local", "target");
     assert.deepEqual(settings.roles().targets, ["local"]);
     assert.throws(() => port.saveProfile!({ ...port.draft!("local")! }), /^UserError: name: a model named "local" is already saved/);
     assert.throws(() => port.saveProfile!({ ...emptyDraft(), name: "o", model: secret }), /refusing to write the value of \$MY_TOKEN/);

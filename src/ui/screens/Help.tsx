@@ -16,15 +16,36 @@ interface HelpLine {
   heading?: boolean;
 }
 
+type Row = ReturnType<typeof helpRows>[number];
+
+/** Opposite moves (up/down, first/last) share a line when they apply on the same screens. */
+const PAIRS: Array<[string, string]> = [
+  ["move up", "move down"],
+  ["first item", "last item"],
+];
+
+function pairRows(rows: Row[]): Row[] {
+  const out: Row[] = [];
+  for (const r of rows) {
+    const pair = PAIRS.find(([, second]) => second === r.description);
+    const first = pair && out.find((x) => x.description === pair[0] && x.scope === r.scope);
+    if (first) {
+      first.keys = `${first.keys}  ${r.keys}`;
+      first.description = `${first.description} / ${r.description}`;
+    } else out.push({ ...r });
+  }
+  return out;
+}
+
 export function HelpOverlay({ screen }: { screen: Screen }) {
   const { bindings, width, height } = useUi();
   const t = useTheme();
-  const rows = helpRows(bindings);
+  const rows = pairRows(helpRows(bindings));
   const isHere = (r: (typeof rows)[number]) => r.scope === "everywhere" || r.scope.split(", ").includes(screen);
   const all = [...rows.filter(isHere), ...rows.filter((r) => !isHere(r))];
   const perCol = Math.max(1, height - 1);
   // Keys as "u/backspace": the narrow form leaves the descriptions room at 80 columns.
-  const keysOf = (r: (typeof rows)[number]) => r.keys.replace(/ \/ /g, "/");
+  const keysOf = (r: (typeof rows)[number]) => r.keys.replace(/ \/ /g, "/").replace(/  /g, " ");
   const keyWidth = Math.min(14, Math.max(...rows.map((r) => keysOf(r).length)) + 1);
   // Two columns when the terminal is wide enough to read them, three on very wide ones.
   const ncols = width >= 150 ? 3 : width >= 70 ? 2 : 1;

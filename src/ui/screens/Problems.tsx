@@ -1,138 +1,65 @@
 // Problems: datasets on the left, the problems of one (filterable) in the middle, a preview on
 // the right with the reference answer hidden until asked. Saved sessions are one more "dataset".
-import React, { useEffect, useMemo, useState } from "react";
+// Each dataset keeps its own selection and filter while the interface runs.
+import React from "react";
 import { Box, Text } from "ink";
 import type { Problem } from "../../core/types.js";
-import type { ProblemCatalog } from "../../state/catalog.js";
-import { listSessions, loadSession, type SessionEntry } from "../../state/sessions.js";
+import { problemQuestion, problemTitle } from "../../core/problem-text.js";
 import { oneLine } from "../../errors.js";
-import { useActions, useUi } from "../context.js";
+import { useActions, usePorts, useUi } from "../context.js";
 import { count as counted } from "../words.js";
 import { keyFor } from "../keys.js";
 import { fitWidth, padTo, sanitize } from "../sanitize.js";
-import { useTheme } from "../theme.js";
 import { Lines, R, wrapSegments } from "../widgets/text.js";
+import { List } from "../widgets/list.js";
+import { useList } from "../hooks/use-list.js";
+import { useRemembered } from "../hooks/view-memory.js";
+import { problemMatches, sessionMatches, SESSIONS_ENTRY, useDataset, useDatasetNames } from "../hooks/use-dataset.js";
+import type { SessionEntry } from "../ports.js";
 
-export const SESSIONS_ENTRY = "saved sessions";
+export { SESSIONS_ENTRY };
 
-function windowAround<T>(items: T[], index: number, rows: number): { items: T[]; offset: number } {
-  if (items.length <= rows) return { items, offset: 0 };
-  const offset = Math.max(0, Math.min(items.length - rows, index - Math.floor(rows / 2)));
-  return { items: items.slice(offset, offset + rows), offset };
-}
+const line = (s: string) => sanitize(s, { multiline: false });
+const problemLabel = (p: Problem) => `${p.id}  ${line(problemTitle(p))}`;
+const sessionLabel = (s: SessionEntry) => `${s.error ? "! " : ""}${s.problem ?? s.id} · ${s.sentences ?? "?"} · ${(s.updatedAt ?? "").slice(0, 16).replace("T", " ")}`;
 
-export function ProblemsScreen({ catalog, sessionsDir }: { catalog?: ProblemCatalog; sessionsDir?: string }) {
+export function ProblemsScreen() {
   const { store, bindings, width, height, prompt } = useUi();
-  const t = useTheme();
+  const { sessions: sessionsPort } = usePorts();
+  const rows = Math.max(3, height - 1);
   // The reference shows for the problem it was asked for, never for the next one selected.
-  const [revealed, setRevealed] = useState<string | null>(null);
-  const [datasets, setDatasets] = useState<string[]>([]);
-  const [di, setDi] = useState(0);
-  const [pi, setPi] = useState(0);
-  const [focus, setFocus] = useState<0 | 1>(0);
-  const [filter, setFilter] = useState("");
-  const [problems, setProblems] = useState<Problem[]>([]);
-  const [sessions, setSessions] = useState<SessionEntry[]>([]);
-  const [error, setError] = useState("");
-  const [loaded, setLoaded] = useState(false);
-  const [loading, setLoading] = useState(false);
-
-  useEffect(() => {
-    let live = true;
-    (async () => {
-      const names = catalog ? await catalog.datasets() : [];
-      if (live) setDatasets(sessionsDir ? [...names, SESSIONS_ENTRY] : names);
-    })().catch((e) => live && setError(oneLine(e)));
-    return () => {
-      live = false;
-    };
-  }, [catalog, sessionsDir]);
-
-  const dataset = datasets[di];
-  useEffect(() => {
-    let live = true;
-    setError("");
-    setLoaded(false);
-    setLoading(false);
-    setProblems([]);
-    if (!dataset) return;
-    if (dataset !== SESSIONS_ENTRY && catalog?.watch) {
-      // Streamed: the list and its count grow while the file is read.
-      let reported = false;
-      const off = catalog.watch(dataset, (st) => {
-        if (!live) return;
-        setProblems(st.problems);
-        setLoading(st.loading);
-        if (st.error) setError(st.error);
-        if (!st.loading) {
-          setLoaded(true);
-          if (st.badRows && !reported) {
-            reported = true;
-            store.getState().setStatus(`${dataset}: ${st.badRows} bad row${st.badRows > 1 ? "s" : ""} skipped (first: ${st.firstBad ?? "?"})`);
-          }
-        }
-      });
-      return () => {
-        live = false;
-        off();
-      };
-    }
-    (async () => {
-      if (dataset === SESSIONS_ENTRY) {
-        const list = await listSessions(sessionsDir!);
-        if (live) setSessions(list);
-      } else if (catalog) {
-        const list = await catalog.problems(dataset);
-        if (live) setProblems(list);
-      }
-      if (live) setLoaded(true);
-    })().catch((e) => live && setError(oneLine(e)));
-    return () => {
-      live = false;
-    };
-  }, [dataset, catalog, sessionsDir, store]);
-
+  const [revealed, setRevealed] = useRemembered<string | null>("problems:revealed", null);
+  const [focus, setFocus] = useRemembered<0 | 1>("problems:focus", 0);
+  const names = useDatasetNames();
+  const datasets = useList({ items: names.names, rows, memory: "problems:datasets" });
+  const dataset = datasets.selected;
+  const data = useDataset(dataset);
   const isSessions = dataset === SESSIONS_ENTRY;
-  const needle = filter.toLowerCase();
-  const shownProblems = useMemo(
-    () => (needle ? problems.filter((p) => p.id.toLowerCase().includes(needle) || p.messages.some((m) => m.content.toLowerCase().includes(needle))) : problems),
-    [problems, needle],
-  );
-  const shownSessions = useMemo(
-    () => (needle ? sessions.filter((s) => `${s.id} ${s.problem ?? ""}`.toLowerCase().includes(needle)) : sessions),
-    [sessions, needle],
-  );
-  const count = isSessions ? shownSessions.length : shownProblems.length;
-  const cur = Math.min(pi, Math.max(0, count - 1));
+  const problems = useList({ items: data.problems, rows, memory: `problems:${dataset ?? ""}`, matches: problemMatches });
+  const sessions = useList({ items: data.sessions, rows, memory: `problems:${SESSIONS_ENTRY}`, matches: sessionMatches });
+  const list = isSessions ? sessions : problems;
+  const error = names.error || data.error;
 
   const open = async () => {
     if (isSessions) {
-      const entry = shownSessions[cur];
-      if (!entry) return;
+      const entry = sessions.selected;
+      if (!entry || !sessionsPort) return;
       if (entry.error) return store.getState().setStatus(entry.error);
       try {
-        const s = await loadSession(entry.file);
+        const s = await sessionsPort.load(entry.file);
         await store.getState().openProblem(s.problem, { chain: s.chain, targets: s.targets, roles: s.roles, info: { id: s.id, file: entry.file, createdAt: s.createdAt } });
       } catch (e) {
         store.getState().setStatus(oneLine(e));
       }
       return;
     }
-    const p = shownProblems[cur];
+    const p = problems.selected;
     if (p) await store.getState().openProblem(p);
   };
 
   useActions((action) => {
+    if ((focus === 0 ? datasets : list).act(action)) return true;
     switch (action) {
-      case "up":
-      case "down": {
-        const d = action === "up" ? -1 : 1;
-        if (focus === 0) {
-          setDi((i) => Math.max(0, Math.min(datasets.length - 1, i + d)));
-          setPi(0);
-        } else setPi((i) => Math.max(0, Math.min(count - 1, i + d)));
-        return true;
-      }
       case "focus-next":
         setFocus((f) => (f === 0 ? 1 : 0));
         return true;
@@ -141,10 +68,11 @@ export function ProblemsScreen({ catalog, sessionsDir }: { catalog?: ProblemCata
         else void open();
         return true;
       case "filter":
-        prompt({ label: "filter", initial: filter, onSubmit: (v) => (setFilter(v), setPi(0), setFocus(1)) });
+        // The old filter is offered selected: typing replaces it, Enter keeps it, an empty line clears it.
+        prompt({ label: "filter", initial: list.filter, onSubmit: (v) => (list.setFilter(v.trim()), setFocus(1)) });
         return true;
       case "reveal": {
-        const p = isSessions ? undefined : shownProblems[cur];
+        const p = isSessions ? undefined : problems.selected;
         if (p) setRevealed((r) => (r === `${p.source}/${p.id}` ? null : `${p.source}/${p.id}`));
         return true;
       }
@@ -153,45 +81,44 @@ export function ProblemsScreen({ catalog, sessionsDir }: { catalog?: ProblemCata
     }
   });
 
-  const rows = Math.max(3, height - 2);
   const dsWidth = Math.min(22, Math.max(12, Math.floor(width * 0.2)));
-  const listWidth = Math.min(34, Math.max(18, Math.floor(width * 0.3)));
+  const listWidth = Math.min(40, Math.max(18, Math.floor(width * 0.32)));
   const previewWidth = Math.max(10, width - dsWidth - listWidth - 2);
-  const ds = windowAround(datasets, di, rows);
-  const listLabels = isSessions
-    ? shownSessions.map((s) => `${s.error ? "! " : ""}${s.problem ?? s.id} (${s.sentences ?? "?"})`)
-    : shownProblems.map((p) => `${p.id}  ${sanitize(p.messages.at(-1)?.content ?? "", { multiline: false })}`);
-  const list = windowAround(listLabels, cur, rows);
 
   let preview: React.ReactNode;
-  if (error) preview = <R role="error">{error}</R>;
+  if (error) preview = <Lines lines={wrapSegments([{ text: sanitize(error), role: "error" }], previewWidth)} rows={rows} from="start" />;
   else if (isSessions) {
-    const s = shownSessions[cur];
+    const s = sessions.selected;
     preview = s ? (
       <Box flexDirection="column">
-        <R role="title">{fitWidth(s.id, previewWidth)}</R>
+        <R role="title">{fitWidth(line(s.id), previewWidth)}</R>
         {s.error ? <Lines lines={wrapSegments([{ text: sanitize(s.error), role: "error" }], previewWidth)} rows={rows - 1} from="start" /> : null}
-        {!s.error ? <R role="text">{`${s.problem} · ${counted(s.sentences ?? 0, "sentence")}${s.finished ? " · finished" : ""}`}</R> : null}
-        {!s.error ? <R role="muted">{`updated ${s.updatedAt ?? "?"}`}</R> : null}
-        {!s.error ? <R role="muted">{`${keyFor(bindings, "open")}: resume`}</R> : null}
+        {!s.error ? <R role="text">{fitWidth(`${line(s.problem ?? "")} · ${counted(s.sentences ?? 0, "sentence")}${s.finished ? " · finished" : ""}`, previewWidth)}</R> : null}
+        {!s.error ? <R role="muted">{fitWidth(`updated ${s.updatedAt ?? "?"}`, previewWidth)}</R> : null}
+        {!s.error ? <R role="muted">{fitWidth(`${keyFor(bindings, "open")}: resume`, previewWidth)}</R> : null}
       </Box>
     ) : (
-      <R role="muted">{loaded ? "no saved sessions yet" : "…"}</R>
+      <R role="muted">{data.loaded ? (sessions.filter ? "nothing matches the filter" : "no saved sessions yet") : "…"}</R>
     );
   } else {
-    const p = shownProblems[cur];
+    const p = problems.selected;
     const reveal = !!p && revealed === `${p.source}/${p.id}`;
-    if (!p) preview = <R role="muted">{loaded ? (filter ? "nothing matches the filter" : "no problems") : "…"}</R>;
+    if (!p) preview = <R role="muted">{data.loaded ? (problems.filter ? "nothing matches the filter" : "no problems") : "…"}</R>;
     else {
-      const body = p.messages
+      const question = line(problemQuestion(p));
+      const full = p.messages
         .filter((m) => m.role !== "system")
         .map((m) => sanitize(m.content))
         .join("\n");
-      const refLine = reveal ? `reference (${p.reference.kind}): ${sanitize(p.reference.value, { multiline: false })}` : `reference hidden (${keyFor(bindings, "reveal")} shows it)`;
+      // The question on top; the whole prompt under it when it holds more (a patient note).
+      const body = full.trim() === question.trim() ? "" : full;
+      const refLine = reveal ? `reference (${p.reference.kind}): ${line(p.reference.value)}` : `reference hidden (${keyFor(bindings, "reveal")} shows it)`;
+      const questionLines = wrapSegments([{ text: question, role: "accent" }], previewWidth).slice(0, Math.max(1, Math.floor((rows - 3) / 3)));
       preview = (
         <Box flexDirection="column">
-          <R role="title">{fitWidth(`${p.source}/${p.id}`, previewWidth)}</R>
-          <Lines lines={wrapSegments([{ text: body, role: "text" }], previewWidth)} rows={Math.max(1, rows - 3)} from="start" />
+          <R role="title">{fitWidth(`${p.source}/${p.id} · ${line(problemTitle(p))}`, previewWidth)}</R>
+          <Lines lines={questionLines} />
+          <Lines lines={wrapSegments([{ text: body, role: "text" }], previewWidth)} rows={Math.max(0, rows - 3 - questionLines.length)} from="start" />
           <R role={reveal ? "warning" : "muted"}>{fitWidth(refLine, previewWidth)}</R>
           <R role="muted">{fitWidth(`${keyFor(bindings, "open")}: race on this problem`, previewWidth)}</R>
         </Box>
@@ -199,34 +126,25 @@ export function ProblemsScreen({ catalog, sessionsDir }: { catalog?: ProblemCata
     }
   }
 
+  const n = list.shown.length;
+  const heading = `── ${isSessions ? "sessions" : "problems"} ${n ? `${list.cursor + 1}/${n}` : "0"}${data.loading ? "… loading" : ""}${list.filter ? ` /${line(list.filter)}` : ""}`;
   return (
     <Box flexDirection="column" height={height}>
       <Text wrap="truncate-end">
-        <R role="border">{padTo("── datasets", dsWidth + 1)}</R>
-        <R role="border">{padTo(`── ${isSessions ? "sessions" : "problems"} ${count}${loading ? "… loading" : ""}${filter ? ` /${sanitize(filter, { multiline: false })}` : ""}`, listWidth + 1)}</R>
-        <R role="border">── preview</R>
+        <R role="border">{padTo(fitWidth("── datasets", dsWidth), dsWidth + 1)}</R>
+        <R role="border">{padTo(fitWidth(heading, listWidth), listWidth + 1)}</R>
+        <R role="border">{fitWidth("── preview", previewWidth)}</R>
       </Text>
-      <Box flexDirection="row">
+      <Box flexDirection="row" height={rows} overflow="hidden">
         <Box flexDirection="column" width={dsWidth} marginRight={1}>
-          {ds.items.length === 0 ? <R role="muted">none</R> : null}
-          {ds.items.map((d, i) => {
-            const sel = i + ds.offset === di;
-            return (
-              <Text key={d} wrap="truncate-end" {...(sel ? (focus === 0 ? t.roles.selection : t.roles.accent) : t.roles.text)}>
-                {padTo(fitWidth(d, dsWidth), dsWidth)}
-              </Text>
-            );
-          })}
+          <List list={datasets} rows={rows} width={dsWidth} focused={focus === 0} label={(d) => line(d)} />
         </Box>
         <Box flexDirection="column" width={listWidth} marginRight={1}>
-          {list.items.map((label, i) => {
-            const sel = i + list.offset === cur;
-            return (
-              <Text key={i} wrap="truncate-end" {...(sel ? (focus === 1 ? t.roles.selection : t.roles.accent) : t.roles.text)}>
-                {padTo(fitWidth(label, listWidth), listWidth)}
-              </Text>
-            );
-          })}
+          {isSessions ? (
+            <List list={sessions} rows={rows} width={listWidth} focused={focus === 1} label={sessionLabel} empty={data.loaded ? "none" : "…"} />
+          ) : (
+            <List list={problems} rows={rows} width={listWidth} focused={focus === 1} label={problemLabel} empty={data.loaded ? "none" : "…"} />
+          )}
         </Box>
         <Box flexDirection="column" width={previewWidth}>
           {preview}

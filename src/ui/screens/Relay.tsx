@@ -43,6 +43,14 @@ export function tokensBySentence(cot: string, sentences: string[], tokens: Token
   return out;
 }
 
+/** Why the step-score column is empty, or undefined when it holds scores. */
+export function stepScoreGap(r: RelayResult): string | undefined {
+  const all = [r.initiator.stepScores ?? [], ...r.runs.map((x) => x.stepScores ?? [])].flat();
+  if (all.some((x) => typeof x === "number")) return undefined;
+  if (!r.scorer) return "step scores: none, no evaluator is set to judge steps (Models, 5)";
+  return `step scores: none, ${r.scorer} gave no score (its error is in the status line)`;
+}
+
 function cutLabel(r: RelayResult, i: number): string {
   const names = NAMED.filter((n) => r.cutPoints[n] === i);
   return names.length ? names.join("/") : "by hand";
@@ -165,18 +173,25 @@ export function RelayScreen() {
   const bodyRows = Math.max(2, height - 4);
   const left = initiatorLines(r, cut, leftW, theme);
   const leftFrom = Math.max(0, Math.min(left.lines.length - bodyRows, left.cutLine - Math.floor(bodyRows / 2)));
-  const conts = runsHere.length;
-  const colW = conts ? Math.max(16, Math.floor((rightW - (conts - 1)) / conts)) : rightW;
+  // As many continuers side by side as can be read (28 columns each); the others are counted.
+  const fitCols = Math.max(1, Math.floor((rightW + 1) / 29));
+  const shownRuns = runsHere.slice(0, fitCols);
+  const moreRuns = runsHere.length - shownRuns.length;
+  const conts = shownRuns.length;
+  const colW = conts ? Math.floor((rightW - (conts - 1)) / conts) : rightW;
   const mark = (ok: boolean) => (ok ? "✓" : "✗");
 
   return (
     <Box flexDirection="column" height={height}>
-      {head}
+      <Text wrap="truncate-end">
+        {head}
+        {moreRuns > 0 ? <R role="warning">{`  +${moreRuns} more continuer${moreRuns > 1 ? "s" : ""} (widen the terminal)`}</R> : null}
+      </Text>
       <Text wrap="truncate-end">
         <R role="muted">{`initiator ${init.model}: ${count(n, "sentence")}, answer `}</R>
         <R role={init.answer.grade.correct ? "correct" : "wrong"}>{`"${fitWidth(sanitize(init.answer.grade.answer, { multiline: false }), 20)}" ${mark(init.answer.grade.correct)}`}</R>
         <R role="accent">{`  cut after sentence ${cut + 1} (${cutLabel(r, cut)})`}</R>
-        {r.scorer ? <R role="muted">{` · step scores: ${r.scorer}`}</R> : null}
+        {r.scorer && !stepScoreGap(r) ? <R role="muted">{` · step scores: ${r.scorer}`}</R> : null}
       </Text>
       <Box flexDirection="row" height={bodyRows + 1} overflow="hidden">
         <Box flexDirection="column" width={leftW} marginRight={1}>
@@ -189,11 +204,11 @@ export function RelayScreen() {
             <R role="muted">{fitWidth(running ? "continuing…" : `no continuation from sentence ${cut + 1} yet: ${keyFor(bindings, "run-relay")} runs it`, rightW)}</R>
           </Box>
         ) : (
-          runsHere.map((run, i) => (
+          shownRuns.map((run, i) => (
             <Box key={run.continuer + i} flexDirection="column" width={colW} marginRight={i < conts - 1 ? 1 : 0}>
               <Text wrap="truncate-end">
                 <R role="border">{"── "}</R>
-                <R role="title">{fitWidth(run.continuer, Math.max(4, colW - 20))}</R>
+                <R role="title">{fitWidth(run.continuer, Math.max(6, colW - 18))}</R>
                 <R role={run.answer.grade.correct ? "correct" : "wrong"}>{` "${fitWidth(sanitize(run.answer.grade.answer, { multiline: false }), 8)}" ${mark(run.answer.grade.correct)}`}</R>
                 <R role={COMPARISON_ROLE[runComparison(run, r!.initiator)]}>{COMPARISON_TEXT[runComparison(run, r!.initiator)]}</R>
               </Text>
@@ -203,6 +218,7 @@ export function RelayScreen() {
         )}
       </Box>
       <Text wrap="truncate-end">
+        {stepScoreGap(r) ? <R role="warning">{fitWidth(`${stepScoreGap(r)} · `, width)}</R> : null}
         <R role="muted">{fitWidth(`${keyFor(bindings, "cut-prev")}/${keyFor(bindings, "cut-next")} move the cut · ${keyFor(bindings, "focus-next")} next named cut · ${keyFor(bindings, "run-relay")} continue from it · gutter: sentence, step score · ◆ first departing sentence`, width)}</R>
       </Text>
     </Box>

@@ -1,7 +1,8 @@
 // Models & settings: the profiles (keys shown only as environment variable NAMES), their
-// probed capabilities, role assignment, the theme, and a form to add, edit or remove profiles.
-// The launcher supplies the port (src/ui/settings-port.ts).
-import React, { useEffect, useRef, useState } from "react";
+// probed capabilities, the roles saved for each (a set: a profile may generate, evaluate and
+// answer as a target at once), the theme, and a form to add, edit or remove profiles.
+// The entry supplies the port (src/app/ports/settings-port.ts).
+import React, { useRef, useState } from "react";
 import { Box, Text } from "ink";
 import { oneLine } from "../../errors.js";
 import { useActions, useUi, useUnboundKeys } from "../context.js";
@@ -10,41 +11,13 @@ import { checkKeyEnvField, emptyDraft, formFields, type ProfileDraft } from "../
 import { fitWidth, padTo, sanitize } from "../sanitize.js";
 import { useTheme } from "../theme.js";
 import { R } from "../widgets/text.js";
+import { PlainTable } from "../widgets/plain-table.js";
+import { useList } from "../hooks/use-list.js";
+import { useRemembered } from "../hooks/view-memory.js";
+import { useProfiles } from "../hooks/use-profiles.js";
+import { ROLE_NAMES } from "../ports.js";
 
-export const ROLE_CYCLE = ["generator", "evaluator", "target", "none"] as const;
-export type RoleChoice = (typeof ROLE_CYCLE)[number];
-
-export interface ProfileRow {
-  name: string;
-  backend: string;
-  model: string;
-  /** Name of the env var holding the key (never its value). */
-  apiKeyEnv?: string;
-  roles: string[];
-  capabilities?: string;
-  /** Saved in settings (so it can be removed here). */
-  saved?: boolean;
-  /** Opened at start (false: races use it from the next start). */
-  active?: boolean;
-}
-
-export interface SettingsPort {
-  profiles(): ProfileRow[];
-  /** Give the profile this one role among generator/evaluator/target ("none" removes them). */
-  assignRole(profile: string, role: RoleChoice): void;
-  probe(profile: string, signal: AbortSignal): Promise<string>;
-  themes: string[];
-  theme(): string;
-  setTheme(name: string): void;
-  /** Where settings live (shown so users can find the file). */
-  path?: string;
-  /** The form values of a profile, for editing. */
-  draft?(name: string): ProfileDraft | undefined;
-  /** Check and save a profile (`replacing`: the name being edited). Returns a one-line note; throws one line naming the field. */
-  saveProfile?(draft: ProfileDraft, replacing?: string): string;
-  /** Remove a saved profile (and its name from the roles). Returns a one-line note. */
-  removeProfile?(name: string): string;
-}
+export type { ProfileRow, SettingsPort } from "../ports.js";
 
 interface FormState {
   /** The name being edited; undefined when adding. */
@@ -56,23 +29,18 @@ interface FormState {
 
 const UNSET: Partial<Record<keyof ProfileDraft, string>> = { flavor: "(detect)", thinkingFormat: "(guess)", apiKeyEnv: "(none)", model: "(default)" };
 
-export function SettingsScreen({ port }: { port?: SettingsPort }) {
+const ROLE_HEAD: Record<(typeof ROLE_NAMES)[number], string> = { generator: "gen", evaluator: "eval", target: "target" };
+
+export function SettingsScreen() {
   const { width, height, bindings, store, prompt } = useUi();
-  const t = useTheme();
-  const [rows, setRows] = useState<ProfileRow[]>([]);
-  const [sel, setSel] = useState(0);
-  const [note, setNote] = useState("");
-  const [probing, setProbing] = useState<AbortController | null>(null);
+  const profiles = useProfiles();
+  const { port, rows, note, setNote, refresh } = profiles;
+  // Title, keys, table heading, note: four rows around the list.
+  const list = useList({ items: rows, rows: Math.max(1, height - 4), memory: "settings:profiles" });
+  const sel = list.cursor;
+  const [roleAt, setRoleAt] = useRemembered("settings:role", 0);
   const [form, setForm] = useState<FormState | null>(null);
   const say = (text: string) => store.getState().setStatus(text);
-  const refresh = () => {
-    try {
-      setRows(port?.profiles() ?? []);
-    } catch (e) {
-      setNote(oneLine(e));
-    }
-  };
-  useEffect(refresh, [port]);
 
   // The y/n answer to "remove?": keys the binding table leaves alone here. A ref, because the
   // answer may come in the same burst as the question, before a redraw.
@@ -90,7 +58,7 @@ export function SettingsScreen({ port }: { port?: SettingsPort }) {
     } catch (e) {
       say(`error: ${oneLine(e)}`);
     }
-    setSel((i) => Math.max(0, i - 1));
+    list.setCursor(sel - 1);
     refresh();
   };
   useUnboundKeys((k) => {
@@ -163,38 +131,20 @@ export function SettingsScreen({ port }: { port?: SettingsPort }) {
       return true;
     }
     if (form) return formAction(form, action);
-    const row = rows[sel];
+    if (list.act(action)) return true;
+    const row = list.selected;
     switch (action) {
-      case "up":
-      case "down":
-        setSel((i) => Math.max(0, Math.min(rows.length - 1, i + (action === "up" ? -1 : 1))));
+      case "focus-next":
+        setRoleAt((i) => (i + 1) % ROLE_NAMES.length);
         return true;
-      case "assign-role": {
-        if (!row || !port) return true;
-        const current = ROLE_CYCLE.findIndex((r) => row.roles.includes(r));
-        const next = ROLE_CYCLE[(current + 1) % ROLE_CYCLE.length];
-        try {
-          port.assignRole(row.name, next);
-          setNote(`${row.name}: ${next}`);
-        } catch (e) {
-          setNote(oneLine(e));
-        }
-        refresh();
+      case "assign-role":
+        if (row) profiles.toggleRole(row.name, ROLE_NAMES[roleAt]);
         return true;
-      }
-      case "probe": {
-        if (!row || !port || probing) return true;
-        const ctrl = new AbortController();
-        setProbing(ctrl);
-        setNote(`probing ${row.name}…`);
-        port
-          .probe(row.name, ctrl.signal)
-          .then((r) => setNote(`${row.name}: ${r}`), (e) => setNote(`${row.name}: ${oneLine(e)}`))
-          .finally(() => (setProbing(null), refresh()));
+      case "probe":
+        if (row) profiles.probe(row.name);
         return true;
-      }
       case "cancel":
-        probing?.abort();
+        profiles.cancelProbe();
         return true;
       case "theme": {
         if (!port) return true;
@@ -237,26 +187,38 @@ export function SettingsScreen({ port }: { port?: SettingsPort }) {
 
   if (!port) return <R role="muted">Settings are not available in this mode.</R>;
   if (form) return <ProfileForm form={form} width={width} height={height} />;
-  const nameW = 14;
-  const roleW = 10;
-  const capW = Math.max(8, width - nameW - roleW - 30);
   const k = (a: Parameters<typeof keyFor>[1]) => keyFor(bindings, a);
+  const role = ROLE_NAMES[roleAt];
+  const line = (s: string) => sanitize(s, { multiline: false });
+  const { start, end } = list.window;
+  const table = rows.slice(start, end).map((r) => [
+    r.name,
+    ...ROLE_NAMES.map((x) => (r.roles.includes(x) ? "✓" : "·")),
+    `${r.backend}:${r.model}`,
+    `${r.apiKeyEnv ? `$${r.apiKeyEnv} ` : ""}${r.capabilities ?? "not probed"}${r.saved ? "" : " · not saved"}${r.active === false ? " · not open yet" : ""}`,
+  ]);
+  const modelW = Math.max(8, Math.min(30, Math.floor((width - 40) / 2)));
   return (
     <Box flexDirection="column" height={height}>
       <R role="title">{fitWidth(`Models · theme ${port.theme()}${port.path ? ` · ${port.path}` : ""}`, width)}</R>
       <R role="muted">
-        {fitWidth(`${k("assign-role")}: cycle role  ${k("probe")}: probe  ${k("add-profile")}: add  ${k("edit-profile")}: edit  ${k("remove-profile")}: remove  ${k("theme")}: theme`, width)}
+        {fitWidth(`${k("focus-next")}: role column  ${k("assign-role")}: toggle ${role}  ${k("probe")}: probe  ${k("add-profile")}: add  ${k("edit-profile")}: edit  ${k("remove-profile")}: remove  ${k("theme")}: theme`, width)}
       </R>
-      {rows.length === 0 ? <R role="muted">{`No profiles. Press ${k("add-profile")} to add one (or use \`concord models add\`).`}</R> : null}
-      {rows.map((r, i) => (
-        <Text key={r.name} wrap="truncate-end" {...(i === sel ? t.roles.selection : t.roles.text)}>
-          {padTo(fitWidth(sanitize(r.name, { multiline: false }), nameW), nameW + 1)}
-          {padTo(fitWidth(r.roles.join(",") || "-", roleW), roleW + 1)}
-          {padTo(fitWidth(`${r.backend}:${sanitize(r.model, { multiline: false })}`, 26), 27)}
-          {fitWidth(`${r.apiKeyEnv ? `$${r.apiKeyEnv} ` : ""}${r.capabilities ?? "not probed"}${r.active === false ? " · from next start" : ""}`, capW)}
-        </Text>
-      ))}
-      {note ? <R role="accent">{fitWidth(sanitize(note, { multiline: false }), width)}</R> : null}
+      {rows.length === 0 ? (
+        <R role="muted">{fitWidth(`No profiles. Press ${k("add-profile")} to add one (or use \`concord models add\`).`, width)}</R>
+      ) : (
+        <PlainTable
+          columns={[
+            { header: "profile", width: 14 },
+            ...ROLE_NAMES.map((x) => ({ header: x === role ? `[${ROLE_HEAD[x]}]` : ROLE_HEAD[x], width: 8, align: "center" as const })),
+            { header: "model", width: modelW },
+            { header: "capabilities", width: Math.max(8, width - modelW - 14 - 3 * 10 - 3 - 8) },
+          ]}
+          rows={table}
+          marker={sel - start}
+        />
+      )}
+      {note ? <R role="accent">{fitWidth(line(note), width)}</R> : null}
     </Box>
   );
 }

@@ -1,14 +1,18 @@
 // A one-line text input, fed its keys by the App's one input queue (so text typed right after
 // the key that opened it is neither lost nor taken as commands). The value lives in a ref, not
 // only in React state: keys that come faster than redraws each see what the key before left.
+// A prefilled value starts selected: typing replaces it, Backspace or Delete clears it, a
+// movement key keeps it. A paste is inserted as text (its line breaks as spaces).
 import React, { useLayoutEffect, useReducer, useRef } from "react";
 import { Text, type Key } from "ink";
 import { displayWidth, fitWidth, sanitize, tailWidth } from "../sanitize.js";
 
-/** One key as Ink reported it, or (no `key`) one character of a burst typed at once. */
+/** One key as Ink reported it, or (no `key`) one character of a burst typed at once, or a paste. */
 export interface KeyUnit {
   input: string;
   key?: Key;
+  /** Pasted text (a bracketed paste): never keys. */
+  paste?: boolean;
 }
 
 /** Where the App hands keys to the prompt; `feed` is set while one is shown. */
@@ -29,19 +33,37 @@ export interface LineInputProps {
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
 
 export function LineInput({ initial = "", width, input, onSubmit, onCancel }: LineInputProps) {
-  const st = useRef<{ chars: string[]; cursor: number; done: boolean }>({ chars: Array.from(initial), cursor: Array.from(initial).length, done: false });
+  const st = useRef<{ chars: string[]; cursor: number; done: boolean; selected: boolean }>({
+    chars: Array.from(initial),
+    cursor: Array.from(initial).length,
+    done: false,
+    selected: initial.length > 0,
+  });
   const [, redraw] = useReducer((n: number) => n + 1, 0);
 
-  const handle = ({ input: text, key }: KeyUnit) => {
+  const handle = ({ input: text, key, paste }: KeyUnit) => {
     const s = st.current;
     if (s.done) return;
+    /** Drop the selected text (the prefilled value), when there is one. */
+    const dropSelection = () => {
+      if (!s.selected) return false;
+      s.selected = false;
+      s.chars = [];
+      s.cursor = 0;
+      return true;
+    };
+    if (paste) {
+      dropSelection();
+      for (const ch of text.replace(/\r\n?|\n/g, " ")) if (!CONTROL.test(ch)) s.chars.splice(s.cursor++, 0, ch);
+      return redraw();
+    }
     const finish = (submit: boolean) => {
       s.done = true;
       if (submit) onSubmit(s.chars.join(""));
       else onCancel();
     };
     const erase = () => {
-      if (s.cursor > 0) s.chars.splice(--s.cursor, 1);
+      if (!dropSelection() && s.cursor > 0) s.chars.splice(--s.cursor, 1);
     };
     const clear = () => {
       s.chars = s.chars.slice(s.cursor);
@@ -51,7 +73,7 @@ export function LineInput({ initial = "", width, input, onSubmit, onCancel }: Li
       s.chars = s.chars.slice(0, s.cursor);
     };
     const eraseForward = () => {
-      if (s.cursor < s.chars.length) s.chars.splice(s.cursor, 1);
+      if (!dropSelection() && s.cursor < s.chars.length) s.chars.splice(s.cursor, 1);
     };
     /** ctrl+w: the spaces before the cursor and the word before them. */
     const eraseWord = () => {
@@ -79,6 +101,8 @@ export function LineInput({ initial = "", width, input, onSubmit, onCancel }: Li
     if (key) {
       if (key.escape || (key.ctrl && text === "c")) return finish(false);
       if (key.return) return finish(true);
+      // A movement or line-editing key works on the value as it stands (typed text replaces it).
+      if (key.leftArrow || key.rightArrow || key.home || key.end || (key.ctrl && "abefkuw".includes(text))) s.selected = false;
       if (key.leftArrow || (key.ctrl && text === "b")) left();
       else if (key.rightArrow || (key.ctrl && text === "f")) right();
       else if (key.home || (key.ctrl && text === "a")) s.cursor = 0;
@@ -87,7 +111,8 @@ export function LineInput({ initial = "", width, input, onSubmit, onCancel }: Li
       else if (key.ctrl && text === "k") killToEnd();
       else if (key.ctrl && text === "w") eraseWord();
       else if (key.ctrl && text === "d") eraseForward();
-      else if (key.backspace || key.delete) erase();
+      else if (key.delete) eraseForward();
+      else if (key.backspace) erase();
       else if (key.upArrow || key.downArrow || key.tab || key.ctrl || key.meta || key.pageUp || key.pageDown) return;
       else return type(text);
       return redraw();
@@ -100,8 +125,13 @@ export function LineInput({ initial = "", width, input, onSubmit, onCancel }: Li
         if (ch === "\r" || ch === "\n") return finish(true);
         if (ch === "\u0003") return finish(false);
         const edit = EDIT[ch];
-        if (edit) edit();
-        else if (!CONTROL.test(ch)) s.chars.splice(s.cursor++, 0, ch);
+        if (edit) {
+          if (edit !== erase && edit !== eraseForward) s.selected = false;
+          edit();
+        } else if (!CONTROL.test(ch)) {
+          dropSelection();
+          s.chars.splice(s.cursor++, 0, ch);
+        }
       }
       redraw();
     }
@@ -117,11 +147,18 @@ export function LineInput({ initial = "", width, input, onSubmit, onCancel }: Li
     };
   }, [input]);
 
-  const { chars, cursor } = st.current;
+  const { chars, cursor, selected } = st.current;
   const clean = (x: string[]) => sanitize(x.join(""), { multiline: false });
   const at = clean(chars.slice(cursor, cursor + 1)) || " ";
   const before = tailWidth(clean(chars.slice(0, cursor)), Math.max(1, width - displayWidth(at)));
   const after = fitWidth(clean(chars.slice(cursor + 1)), Math.max(0, width - displayWidth(before) - displayWidth(at)));
+  if (selected)
+    return (
+      <Text wrap="truncate-end">
+        <Text inverse>{fitWidth(clean(chars), Math.max(1, width - 1))}</Text>
+        <Text> </Text>
+      </Text>
+    );
   return (
     <Text wrap="truncate-end">
       {before}

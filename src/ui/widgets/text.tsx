@@ -4,7 +4,7 @@ import React from "react";
 import { Box, Text } from "ink";
 import stringWidth from "string-width";
 import { useTheme, type Role, type Style } from "../theme.js";
-import { sanitize } from "../sanitize.js";
+import { displayWidth, sanitize } from "../sanitize.js";
 
 export function R({ role, children, wrap }: { role: Role; children?: React.ReactNode; wrap?: "truncate-end" | "wrap" }) {
   const t = useTheme();
@@ -22,6 +22,7 @@ export interface Segment {
 }
 
 /** Wrap styled segments into lines of at most `width` columns, breaking at spaces when it can.
+ * A word split over several segments (a model's tokens, each styled) stays whole.
  * Segment text must already be sanitized; "\n" starts a new line. */
 export function wrapSegments(segments: Segment[], width: number): Segment[][] {
   const lines: Segment[][] = [[]];
@@ -37,32 +38,45 @@ export function wrapSegments(segments: Segment[], width: number): Segment[][] {
     lines.push([]);
     col = 0;
   };
+  // A word: leading spaces, then the non-space pieces that follow without a space between,
+  // whichever segments they come from.
+  type Piece = { text: string; seg: Segment };
+  let word: Piece[] = [];
+  const wordWidth = (pieces: Piece[]) => pieces.reduce((n, p) => n + displayWidth(p.text), 0);
+  const place = () => {
+    if (!word.length) return;
+    let pieces = word;
+    word = [];
+    let ww = wordWidth(pieces);
+    if (col + ww > w && col > 0) {
+      newline();
+      // The spaces that led to the break are not carried to the new line.
+      pieces = pieces.map((p, i) => (i === 0 ? { ...p, text: p.text.trimStart() } : p)).filter((p) => p.text);
+      ww = wordWidth(pieces);
+    }
+    if (ww > w) {
+      for (const p of pieces) pushLong(p.text, p.seg);
+      return;
+    }
+    for (const p of pieces) push(p.text, p.seg);
+    col += ww;
+  };
   for (const seg of segments) {
-    const parts = seg.text.split("\n");
-    parts.forEach((part, pi) => {
-      if (pi > 0) newline();
-      for (const word of part.match(/\s*\S+|\s+/g) ?? []) {
-        let ww = stringWidth(word);
-        if (col + ww > w && col > 0) {
-          newline();
-          const trimmed = word.trimStart();
-          ww = stringWidth(trimmed);
-          if (ww <= w) {
-            push(trimmed, seg);
-            col = ww;
-            continue;
-          }
-          return pushLong(trimmed, seg);
-        }
-        if (ww > w) {
-          pushLong(word, seg);
-          continue;
-        }
-        push(word, seg);
-        col += ww;
+    seg.text.split("\n").forEach((part, pi) => {
+      if (pi > 0) {
+        place();
+        newline();
+      }
+      for (const run of part.match(/\s+|\S+/g) ?? []) {
+        // Spaces start a new word (after the one before is placed); letters join the current one.
+        if (/^\s/.test(run)) {
+          place();
+          word.push({ text: run, seg });
+        } else word.push({ text: run, seg });
       }
     });
   }
+  place();
   function pushLong(word: string, seg: Segment) {
     for (const ch of word) {
       const cw = stringWidth(ch);

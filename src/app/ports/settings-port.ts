@@ -2,13 +2,13 @@
 // probe, choose the theme. Saved profiles go through the settings store (conf), which refuses to
 // write the value of any secret-looking environment variable. Models opened at start stay in
 // use until the next start; a profile saved here is probed on its own backend meanwhile.
-import type { ModelProfile, Roles } from "../config/profile.js";
-import type { SettingsStore } from "../config/settings.js";
-import { probeProfile, type OpenedModels } from "../engine/models.js";
-import { UserError } from "../errors.js";
-import { draftFromProfile, profileFromDraft, type ProfileDraft } from "./profile-form.js";
-import type { ProfileRow, RoleChoice, SettingsPort } from "./screens/Settings.js";
-import { BUILTIN_THEMES } from "./theme.js";
+import type { ModelProfile, Roles } from "../../config/profile.js";
+import type { SettingsStore } from "../../config/settings.js";
+import { probeProfile, type OpenedModels } from "../../engine/models.js";
+import { UserError } from "../../errors.js";
+import { draftFromProfile, profileFromDraft, type ProfileDraft } from "../../ui/profile-form.js";
+import { ROLE_NAMES, type ProfileRow, type RoleName, type SettingsPort } from "../../ui/ports.js";
+import { BUILTIN_THEMES } from "../../ui/theme.js";
 
 const LISTS = ["generators", "evaluators", "targets", "continuers"] as const;
 const ONES = ["sanitizer", "initiator", "prm"] as const;
@@ -36,7 +36,7 @@ export function createSettingsPort(settings: SettingsStore, models?: OpenedModel
   const saved = () => settings.profiles();
   /** Saved profiles win: they hold the latest edits. */
   const find = (name: string) => saved().find((p) => p.name === name) ?? running().find((p) => p.name === name);
-  const roleOf = (roles: Roles, name: string) => (["generators", "evaluators", "targets"] as const).filter((r) => roles[r].includes(name)).map((r) => r.slice(0, -1));
+  const roleOf = (roles: Roles, name: string): RoleName[] => ROLE_NAMES.filter((r) => roles[`${r}s`].includes(name));
 
   return {
     profiles: (): ProfileRow[] => {
@@ -51,19 +51,20 @@ export function createSettingsPort(settings: SettingsStore, models?: OpenedModel
           backend: p.backend,
           model: p.model,
           apiKeyEnv: p.apiKeyEnv,
-          roles: roleOf(roles.generators.length || !models ? roles : models.roles, name),
+          // A saved profile shows the roles saved for it; one from elsewhere, the roles it runs in.
+          roles: roleOf(mine.some((q) => q.name === name) || !models ? roles : models.roles, name),
           capabilities: capsText(probed),
           saved: mine.some((q) => q.name === name),
           active: running().some((q) => q.name === name),
         };
       });
     },
-    assignRole: (name: string, role: RoleChoice) => {
+    toggleRole: (name: string, role: RoleName) => {
       // Saved roles may only name saved profiles: any other name would stop the next start.
       if (!saved().some((q) => q.name === name)) throw new UserError(`"${name}" is not saved in settings (it comes from ${models?.source ?? "elsewhere"}): save it first (edit, then save) to give it a role`);
       const roles = settings.roles();
-      for (const r of ["generators", "evaluators", "targets"] as const) roles[r] = roles[r].filter((n) => n !== name);
-      if (role !== "none") roles[`${role}s` as "generators" | "evaluators" | "targets"].push(name);
+      const list = roles[`${role}s`];
+      roles[`${role}s`] = list.includes(name) ? list.filter((n) => n !== name) : [...list, name];
       settings.setRoles(roles);
     },
     probe: async (name, signal) => {

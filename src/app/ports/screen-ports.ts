@@ -1,0 +1,70 @@
+// The screens' ports over the file system: saved sessions, results folders and problem sets.
+// The entry builds them once and hands them to the interface (src/ui/ports.ts names the types).
+import { readdir } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { buildReport } from "../../results/report.js";
+import { conditionKey, type ResultRecord } from "../../results/schema.js";
+import { formatIssue, readResults } from "../../results/store.js";
+import { listSessions, loadSession } from "../../state/sessions.js";
+import type { ProblemCatalog, ResultItem, ResultsPort, ScreenPorts, SessionsPort, SettingsPort } from "../../ui/ports.js";
+
+/** Folders under `root` holding a results.jsonl (the root itself too), then the extra ones. */
+export async function findResultsFolders(root: string, extra: string[] = []): Promise<string[]> {
+  const found: string[] = [];
+  const hasJsonl = async (dir: string) => (await readdir(dir).catch(() => [] as string[])).includes("results.jsonl");
+  if (await hasJsonl(root)) found.push(root);
+  const entries = await readdir(root, { withFileTypes: true }).catch(() => []);
+  for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+    if (e.isDirectory() && (await hasJsonl(join(root, e.name)))) found.push(join(root, e.name));
+  }
+  for (const d of extra) if (!found.some((f) => resolve(f) === resolve(d))) found.push(d);
+  return found;
+}
+
+/** Each item of one condition with every target's answer (the last record of a target wins, as in the report). */
+export function itemsOf(records: readonly ResultRecord[], key: string): ResultItem[] {
+  const items = new Map<string, Map<string, ResultRecord>>();
+  for (const r of records) {
+    if (conditionKey(r.condition) !== key) continue;
+    const id = `${r.dataset}/${r.problemId}`;
+    let byTarget = items.get(id);
+    if (!byTarget) items.set(id, (byTarget = new Map()));
+    byTarget.set(r.target, r);
+  }
+  return [...items].map(([item, byTarget]) => ({ item, answers: [...byTarget.values()].map((r) => ({ target: r.target, answer: r.answer, correct: r.correct })) }));
+}
+
+/** `dirs`: folders named at start (--results), listed after those under `root`. */
+export function resultsPort(root = "results", dirs: string[] = []): ResultsPort {
+  return {
+    folders: (extra) => findResultsFolders(root, [...dirs, ...extra]),
+    read: async (dir) => {
+      const r = await readResults(dir);
+      return { report: buildReport(r.records), issues: r.issues.map(formatIssue), items: (key) => itemsOf(r.records, key) };
+    },
+  };
+}
+
+export function sessionsPort(dir: string): SessionsPort {
+  return { list: () => listSessions(dir), load: (file) => loadSession(file) };
+}
+
+export interface ScreenPortOptions {
+  catalog?: ProblemCatalog;
+  /** Where saved sessions are listed from (none: no "saved sessions" entry). */
+  sessionsDir?: string;
+  /** Where results folders are looked for (default ./results). */
+  resultsRoot?: string;
+  /** Results folders named at start. */
+  resultsDirs?: string[];
+  settings?: SettingsPort;
+}
+
+export function screenPorts(o: ScreenPortOptions): ScreenPorts {
+  return {
+    catalog: o.catalog,
+    sessions: o.sessionsDir ? sessionsPort(o.sessionsDir) : undefined,
+    results: resultsPort(o.resultsRoot, o.resultsDirs),
+    settings: o.settings,
+  };
+}
