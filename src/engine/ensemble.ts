@@ -57,6 +57,11 @@ export type StepOutcome = "accepted" | "cancelled" | "failed" | "finished";
 export type RunOutcome = "count" | "end-of-thought" | "budget" | "paused" | "cancelled" | "failed";
 
 export const DEFAULT_BUDGET: EnsembleBudget = { maxSentences: 60, maxTokens: 4096 };
+/**
+ * Paper mode has no sentence cap (the published chains took 15 to 488 steps); this is only a
+ * safety stop for a model that never closes its thought.
+ */
+export const PAPER_SAFETY_STEPS = 1000;
 export const PAPER_CHUNK_TOKENS = 15;
 export const CONCORD_CANDIDATE_TOKENS = 64;
 
@@ -113,7 +118,7 @@ export class ChainBuilder {
     this.evaluators = opts.evaluators;
     this.k = Math.max(1, opts.k ?? 3);
     this.mode = opts.mode ?? "concord";
-    this.budget = { ...DEFAULT_BUDGET, ...opts.budget };
+    this.budget = { ...DEFAULT_BUDGET, ...(this.mode === "paper" ? { maxSentences: PAPER_SAFETY_STEPS } : {}), ...opts.budget };
     this.auto = opts.auto ?? false;
     this.sampling = {
       maxTokens: this.mode === "paper" ? PAPER_CHUNK_TOKENS : CONCORD_CANDIDATE_TOKENS,
@@ -220,7 +225,7 @@ export class ChainBuilder {
   private generatorRequest(step: ActiveStep, g: ModelHandle, seedOffset: number, signal: AbortSignal): CompletionRequest {
     const s = { ...g.sampling, ...this.sampling };
     return {
-      prompt: { kind: "chat", messages: this.problem.messages, assistantPrefix: openThinkingPrefill(g.thinkingFormat, step.cot) },
+      prompt: { kind: "chat", messages: this.problem.messages, assistantPrefix: openThinkingPrefill(g.thinkingFormat, this.context(step.cot)) },
       maxTokens: s.maxTokens ?? CONCORD_CANDIDATE_TOKENS,
       temperature: s.temperature,
       topK: s.topK,
@@ -263,7 +268,8 @@ export class ChainBuilder {
         if (chunk.tokens) tokens.push(...chunk.tokens);
         live.tokenCount += chunk.tokens?.length ?? 1;
         this.emitter.emit({ type: "candidate-token", step: step.index, candidateId: c.id, generator: g.name, text: chunk.text, channel: chunk.channel });
-        if (marker && c.raw.includes(marker)) break;
+        // The published code decoded its whole chunk, end marker and all.
+        if (this.mode === "concord" && marker && c.raw.includes(marker)) break;
         // Re-split only once a sentence could have ended: splitting the whole text on every
         // token would grow quadratically with a long sentence.
         if (/[.!?\n]/.test(chunk.text)) mayHaveEnded = true;
@@ -303,8 +309,10 @@ export class ChainBuilder {
     c.endOfThought = markerAt >= 0 || serverClosedThinking || (finish === "stop" && body.trim() === "");
     let text: string;
     if (this.mode === "paper") {
-      const cut = cutAtLastSentenceEnd(body, "paper", { complete: c.endOfThought });
-      text = c.endOfThought ? body.trim() : cut.found ? cut.kept : body.trim();
+      // truncate_to_last_sentence over the whole chunk: text after the end marker stays, an
+      // empty chunk (EOS) is a candidate like any other, and only the marker ends the thought.
+      text = cutAtLastSentenceEnd(c.raw, "paper").kept;
+      c.endOfThought = (marker !== "" && text.includes(marker)) || serverClosedThinking;
     } else if (stoppedAtSentence) {
       text = firstSentence(body) ?? body;
     } else if (c.endOfThought) {
@@ -320,6 +328,14 @@ export class ChainBuilder {
     await this.scoreCandidate(step, c);
   }
 
+  /**
+   * The thinking so far as the models see it. Paper: the published code appended
+   * `" " + chosen.strip()` to a context ending in the opening tag, so it starts with a space.
+   */
+  private context(cot: string): string {
+    return this.mode === "paper" && cot !== "" ? " " + cot : cot;
+  }
+
   /** The text as it will sit in the chain: Concord keeps the model's own separator (adding a
    * space only when there is none); paper mode trims and joins with single spaces. */
   private joinable(cot: string, text: string): string {
@@ -330,15 +346,17 @@ export class ChainBuilder {
 
   private async scoreCandidate(step: ActiveStep, c: Candidate): Promise<void> {
     if (step.ctrl.signal.aborted) return;
-    const scored = this.mode === "paper" && step.cot ? " " + c.text : c.text;
+    // Paper: the evaluator scores exactly `context + candidate`, with no space between and no
+    // end marker added (the published compute_perplexities).
+    const paper = this.mode === "paper";
     const results = await Promise.all(
       this.evaluators.map(async (e): Promise<EvaluatorScore | null> => {
         // The evaluator also judges the end of thought when the candidate ends its thinking.
-        const candidateText = c.endOfThought ? scored + endOfThoughtMarker(e.thinkingFormat) : scored;
+        const candidateText = paper ? c.text : c.endOfThought ? c.text + endOfThoughtMarker(e.thinkingFormat) : c.text;
         const prefix: Prompt = {
           kind: "chat",
           messages: this.problem.messages,
-          assistantPrefix: openThinkingPrefill(e.thinkingFormat, step.cot),
+          assistantPrefix: openThinkingPrefill(e.thinkingFormat, this.context(step.cot)),
         };
         try {
           const scoring = e.backend.score({ prefix, candidates: [candidateText], includePrefix: this.mode === "paper", signal: step.ctrl.signal });
@@ -403,7 +421,7 @@ export class ChainBuilder {
     const live = step.live.get(candidateId);
     if (!live) throw new Error(`no candidate ${candidateId} in step ${step.index + 1}`);
     if (!live.generated || live.c.error === "cancelled") throw new Error(`candidate ${candidateId} has not finished`);
-    if (!live.c.text.trim() && !live.c.endOfThought) throw new Error(`candidate ${candidateId} is empty`);
+    if (this.mode === "concord" && !live.c.text.trim() && !live.c.endOfThought) throw new Error(`candidate ${candidateId} is empty`);
     return live;
   }
 
