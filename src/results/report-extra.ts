@@ -23,7 +23,7 @@ export function renderNotebookSplit(report: ResultsReport): string[] {
   const out = [
     "Agreement split as the notebook computes it (check_consistency_detailed):",
     "same answer and both correct / both wrong / otherwise (mixed); inconsistent =",
-    "different answers, even both correct; mean over the pairs where a category occurs",
+    "different answers, even both correct; mean over pairs where a category occurs",
     `${pad("condition", C)} ${pad("variant", V)} ${pad("correct", 9, true)} ${pad("wrong", 9, true)} ${pad("mixed", 9, true)} ${pad("incons.", 9, true)}`,
   ];
   for (const c of report.conditions) {
