@@ -368,10 +368,6 @@ export function pyRound(x: PyValue, n?: PyValue): PyValue {
 
 const ASCII_ONLY = /^[\x00-\x7f]*$/;
 
-function firstNonAscii(text: string): string {
-  for (const ch of text) if (ch.codePointAt(0)! > 0x7f) return ch;
-  return "";
-}
 
 function invalidCharacter(ch: string): PyError {
   const code = ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0");

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { gradeBoth, type ReadingGrade } from "../core/readings.js";
 import { thinkingPrefill } from "../core/thinking.js";
 import type { Problem } from "../core/types.js";
-import { specModels, type ConditionSpec, type ExperimentSpec, type RunMode } from "../config/experiment-spec.js";
+import { specModels, type ExperimentSpec } from "../config/experiment-spec.js";
 import { UserError } from "../errors.js";
 import { COTS_FILE, CotStore } from "../results/cot-store.js";
 import { buildReport, writeSummary } from "../results/report.js";
