@@ -2,7 +2,7 @@
 // cancellation and resume, concurrency limits, spec validation.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadExperimentSpec, parseExperimentSpec, runExperiment, type ExperimentSpec } from "../../src/engine/experiment.js";
@@ -11,6 +11,8 @@ import { builtinProblems } from "../../src/problems/index.js";
 import { readResults } from "../../src/results/store.js";
 import { resultKey } from "../../src/results/schema.js";
 import { ScriptedBackend, type ScriptedBackendOptions } from "./_scripted-backend.js";
+
+const MEDCALC = join(import.meta.dirname ?? ".", "..", "..", "..", "shared", "data", "medcalc-bench", "test_data.csv");
 
 function handle(opts: ScriptedBackendOptions): ModelHandle & { backend: ScriptedBackend } {
   return { name: opts.name, backend: new ScriptedBackend(opts), thinkingFormat: "think-tags" };
@@ -146,6 +148,28 @@ describe("runExperiment", () => {
     assert.equal(b.answer, null);
     assert.equal(b.correct, false);
     assert.equal(b.answerMissing, "truncated");
+  });
+
+  test("a MedCalc record holds both readings: the paper's crash on a leading zero beside Concord's answer", { skip: existsSync(MEDCALC) ? false : "needs ../shared/data/medcalc-bench" }, async () => {
+    const { loadAllProblems } = await import("../../src/problems/index.js");
+    const { problems: all } = await loadAllProblems(MEDCALC);
+    const problem = all.find((p) => p.meta.calculatorId === 4)!; // an integer calculator
+    const out = mkdtempSync(join(tmpdir(), "concord-exp-"));
+    const t = handle({ name: "t", respond: (req) => (isAnswerRequest(req) ? ` {"step_by_step_thinking": "x", "answer": "0${problem.reference.value}"}` : " Thinking.</think>") });
+    const u = handle({ name: "u", respond: (req) => (isAnswerRequest(req) ? ` {"step_by_step_thinking": "x", "answer": "${problem.reference.value}"}` : " Thinking.</think>") });
+    const s = parseExperimentSpec({ name: "m", problems: { set: MEDCALC }, conditions: ["empty"], targets: ["t", "u"], out }, "spec");
+    await runExperiment(s, { problems: [problem], models: new Map<string, ModelHandle>([["t", t], ["u", u]]) });
+    const { records } = await readResults(out);
+    const rt = records.find((r) => r.target === "t")!;
+    assert.equal(rt.grades?.paper?.crashed, true);
+    assert.equal(rt.grades?.paper?.excluded, true);
+    assert.match(rt.grades?.paper?.recorded ?? "", /are not permitted/);
+    assert.equal(rt.grades?.concord.answer, problem.reference.value);
+    assert.equal(rt.grades?.concord.correct, true);
+    // The run's reading is the paper's: no answer, wrong, crashed.
+    assert.deepEqual([rt.answer, rt.correct, rt.answerMissing], [null, false, "crashed"]);
+    const ru = records.find((r) => r.target === "u")!;
+    assert.deepEqual([ru.answer, ru.correct], [problem.reference.value, true]);
   });
 
   test("spec errors are one line naming the field; a missing model is named", async () => {
