@@ -79,6 +79,15 @@ export async function gradeCommand(file: string, opts: GradeOptions): Promise<nu
     if (text.trim() === "") continue;
     let id: string | null = null;
     try {
+      // The id, when the line has one, stays on its error line too.
+      const peek = (() => {
+        try {
+          return (JSON.parse(text) as { id?: unknown }).id;
+        } catch {
+          return undefined;
+        }
+      })();
+      if (typeof peek === "string" || typeof peek === "number") id = String(peek);
       const r = parseReplyLine(text);
       id = r.id;
       const problem = byId.get(r.id);
