@@ -99,3 +99,23 @@ test("paper reading agrees with the authors' Python on 2,400 generated replies",
   // The set exercises both verdicts and the skip rule, not only one kind of line.
   assert.ok(correct > 200 && crashes > 200 && replies.length - crashes - correct > 200, `${correct} correct, ${crashes} excluded`);
 });
+
+test("concord grade: a bad line becomes an error line in place and the status 1; the concord reading grades the JSON answer", { skip: haveShared ? false : "needs ../shared" }, () => {
+  const dir = mkdtempSync(join(tmpdir(), "concord-grade-"));
+  const file = join(dir, "replies.jsonl");
+  writeFileSync(file, ['{"id": "1", "reply": "{\\"answer\\": \\"25.1\\"}"}', '{"id": "1"}', "not json", '{"id": "nope", "reply": "x"}', '{"id": 1, "reply": "Answer: 07"}'].join("\n") + "\n");
+  const run = (...extra: string[]) =>
+    spawnSync(process.execPath, ["bin/concord.js", "grade", file, "--set", DATASET, "--json", ...extra], { cwd: ROOT, env: { ...process.env, CONCORD_FROM_SOURCE: "1" }, encoding: "utf8" });
+  const paper = run();
+  assert.equal(paper.status, 1);
+  const lines = paper.stdout.trim().split("\n").map((l) => JSON.parse(l));
+  assert.equal(lines.length, 5);
+  assert.deepEqual(lines[0], { id: "1", answer: "25.1", correct: true, excluded: false });
+  assert.deepEqual([lines[1].id, lines[1].excluded, /reply/.test(lines[1].error)], ["1", true, true]);
+  assert.match(lines[2].error, /not JSON/);
+  assert.match(lines[3].error, /no problem "nope"/);
+  assert.deepEqual(lines[4], { id: "1", answer: null, correct: false, excluded: true });
+  assert.match(paper.stderr, /line 2: has no "reply" string/);
+  const concord = run("--reading", "concord").stdout.trim().split("\n").map((l) => JSON.parse(l));
+  assert.deepEqual(concord[4], { id: "1", answer: "7", correct: false, excluded: false });
+});
