@@ -11,4 +11,5 @@ export const commandModules: Array<() => Promise<{ register: (program: Command) 
   () => import("./ensemble.js"),
   () => import("./relay.js"),
   () => import("./export.js"),
+  () => import("./grade.js"),
 ];

@@ -2,12 +2,27 @@
 // propose the next sentence, evaluators score each candidate by perplexity, the lowest mean
 // wins, unless a human decides otherwise. Every request carries an AbortSignal; cancel() stops
 // them all at once.
-import type { CompletionRequest, Prompt, SamplingOptions, StreamChunk, TokenLogprob } from "../backends/types.js";
+import type { SamplingOptions, StreamChunk, TokenLogprob } from "../backends/types.js";
 import type { Candidate, Chain, ChainSentence, Decision, EvaluatorScore } from "../core/chain.js";
 import { chainText } from "../core/chain.js";
-import { aggregateEvaluators, paperPerplexity, pickLowest, scoreFromTokens } from "../core/scoring.js";
-import { cutAtLastSentenceEnd, splitSentences } from "../core/sentences.js";
-import { endOfThoughtMarker, openThinkingPrefill } from "../core/thinking.js";
+import { aggregateEvaluators, pickLowest } from "../core/scoring.js";
+import { candidateText, chainTokenEstimate, evaluatorScore, firstSentence, generatorRequest, joinable, paperContext, tokensCovering } from "./ensemble-text.js";
+import {
+  CONCORD_CANDIDATE_TOKENS,
+  DEFAULT_BUDGET,
+  emptyChain,
+  PAPER_CHUNK_TOKENS,
+  PAPER_SAFETY_STEPS,
+  type ActiveStep,
+  type EnsembleBudget,
+  type EnsembleMode,
+  type EnsembleOptions,
+  type LiveCandidate,
+  type RunOutcome,
+  type StepOutcome,
+  type StepState,
+} from "./ensemble-types.js";
+import { endOfThoughtMarker } from "../core/thinking.js";
 import type { Problem } from "../core/types.js";
 import { oneLine } from "../errors.js";
 import { childController, isAbort, raceAbort, settleWithin } from "./abort.js";
@@ -15,78 +30,8 @@ import { Emitter } from "./emitter.js";
 import type { EngineListener } from "./events.js";
 import type { ModelHandle } from "./models.js";
 
-export type EnsembleMode = "concord" | "paper";
-
-export interface EnsembleBudget {
-  /** Stop once the chain has this many sentences. */
-  maxSentences: number;
-  /** Stop once the chain has about this many tokens (ignored in paper mode, as in the paper's code). */
-  maxTokens: number;
-}
-
-export interface EnsembleOptions {
-  problem: Problem;
-  generators: ModelHandle[];
-  evaluators: ModelHandle[];
-  /** Candidates per generator per step (paper: 3). */
-  k?: number;
-  mode?: EnsembleMode;
-  /** Generator sampling; maxTokens is per candidate (paper: 15, Concord default: 64). */
-  sampling?: Partial<SamplingOptions>;
-  budget?: Partial<EnsembleBudget>;
-  /** Resume from this chain (it is copied, never mutated). */
-  chain?: Chain;
-  /** Accept the evaluator's pick without waiting for a human. */
-  auto?: boolean;
-}
-
-export type StepStatus = "idle" | "generating" | "awaiting-decision" | "accepted" | "cancelled" | "failed";
-
-export interface StepState {
-  index: number;
-  status: StepStatus;
-  candidates: Candidate[];
-  /** The evaluator's pick, once every candidate is scored. */
-  pick?: string;
-}
-
-/** How a step ended. */
-export type StepOutcome = "accepted" | "cancelled" | "failed" | "finished";
-
-/** Why runSteps returned. */
-export type RunOutcome = "count" | "end-of-thought" | "budget" | "paused" | "cancelled" | "failed";
-
-export const DEFAULT_BUDGET: EnsembleBudget = { maxSentences: 60, maxTokens: 4096 };
-export const PAPER_CHUNK_TOKENS = 15;
-export const CONCORD_CANDIDATE_TOKENS = 64;
-
-interface LiveCandidate {
-  c: Candidate;
-  generated: boolean;
-  /** Streamed chunks counted as tokens when the backend gives no per-token list. */
-  tokenCount: number;
-}
-
-interface ActiveStep {
-  index: number;
-  ctrl: AbortController;
-  status: StepStatus;
-  auto: boolean;
-  live: Map<string, LiveCandidate>;
-  pick?: string;
-  /** Promises of stream shutdowns still settling after an abort. */
-  closing: Promise<unknown>[];
-  tasks: Promise<void>[];
-  outcome: Promise<StepOutcome>;
-  settle: (o: StepOutcome) => void;
-  settled: boolean;
-  /** The chain text the step's prompts were built on. */
-  cot: string;
-}
-
-function emptyChain(): Chain {
-  return { sentences: [], finished: false };
-}
+export * from "./ensemble-types.js";
+export { chainTokenEstimate, firstSentence } from "./ensemble-text.js";
 
 export class ChainBuilder {
   readonly problem: Problem;
@@ -113,7 +58,7 @@ export class ChainBuilder {
     this.evaluators = opts.evaluators;
     this.k = Math.max(1, opts.k ?? 3);
     this.mode = opts.mode ?? "concord";
-    this.budget = { ...DEFAULT_BUDGET, ...opts.budget };
+    this.budget = { ...DEFAULT_BUDGET, ...(this.mode === "paper" ? { maxSentences: PAPER_SAFETY_STEPS } : {}), ...opts.budget };
     this.auto = opts.auto ?? false;
     this.sampling = {
       maxTokens: this.mode === "paper" ? PAPER_CHUNK_TOKENS : CONCORD_CANDIDATE_TOKENS,
@@ -217,20 +162,7 @@ export class ChainBuilder {
     return outcome;
   }
 
-  private generatorRequest(step: ActiveStep, g: ModelHandle, seedOffset: number, signal: AbortSignal): CompletionRequest {
-    const s = { ...g.sampling, ...this.sampling };
-    return {
-      prompt: { kind: "chat", messages: this.problem.messages, assistantPrefix: openThinkingPrefill(g.thinkingFormat, step.cot) },
-      maxTokens: s.maxTokens ?? CONCORD_CANDIDATE_TOKENS,
-      temperature: s.temperature,
-      topK: s.topK,
-      topP: s.topP,
-      // Distinct but reproducible seeds per step and candidate.
-      seed: s.seed === undefined ? undefined : s.seed + step.index * 1000 + seedOffset,
-      logprobs: true,
-      signal,
-    };
-  }
+
 
   private async runCandidate(step: ActiveStep, g: ModelHandle, c: Candidate, seedOffset: number): Promise<void> {
     const live = step.live.get(c.id)!;
@@ -241,7 +173,8 @@ export class ChainBuilder {
     let serverClosedThinking = false;
     let stoppedAtSentence = false;
     const tokens: TokenLogprob[] = [];
-    const gen = g.backend.stream(this.generatorRequest(step, g, seedOffset, ctrl.signal));
+    const sampling = { ...g.sampling, ...this.sampling };
+    const gen = g.backend.stream(generatorRequest(g, { problem: this.problem, context: paperContext(this.mode, step.cot), sampling, step: step.index, seedOffset, signal: ctrl.signal }));
     let genDone = false;
     let mayHaveEnded = false;
     try {
@@ -263,7 +196,8 @@ export class ChainBuilder {
         if (chunk.tokens) tokens.push(...chunk.tokens);
         live.tokenCount += chunk.tokens?.length ?? 1;
         this.emitter.emit({ type: "candidate-token", step: step.index, candidateId: c.id, generator: g.name, text: chunk.text, channel: chunk.channel });
-        if (marker && c.raw.includes(marker)) break;
+        // The published code decoded its whole chunk, end marker and all.
+        if (this.mode === "concord" && marker && c.raw.includes(marker)) break;
         // Re-split only once a sentence could have ended: splitting the whole text on every
         // token would grow quadratically with a long sentence.
         if (/[.!?\n]/.test(chunk.text)) mayHaveEnded = true;
@@ -301,58 +235,25 @@ export class ChainBuilder {
     const body = markerAt >= 0 ? c.raw.slice(0, markerAt) : c.raw;
     // A model that ends its turn at once, with nothing more to think, has ended its thought.
     c.endOfThought = markerAt >= 0 || serverClosedThinking || (finish === "stop" && body.trim() === "");
-    let text: string;
-    if (this.mode === "paper") {
-      const cut = cutAtLastSentenceEnd(body, "paper", { complete: c.endOfThought });
-      text = c.endOfThought ? body.trim() : cut.found ? cut.kept : body.trim();
-    } else if (stoppedAtSentence) {
-      text = firstSentence(body) ?? body;
-    } else if (c.endOfThought) {
-      text = body.trimEnd();
-    } else {
-      const cut = cutAtLastSentenceEnd(body, "concord", { complete: false });
-      text = (cut.found ? cut.kept : body).trimEnd();
-    }
-    c.text = this.joinable(step.cot, text);
+    const text = candidateText(c.raw, body, this.mode, { stoppedAtSentence, endOfThought: c.endOfThought });
+    // Paper: only the end marker in the chosen text ends the thought (an empty chunk does not).
+    if (this.mode === "paper") c.endOfThought = (marker !== "" && text.includes(marker)) || serverClosedThinking;
+    c.text = joinable(this.mode, step.cot, text);
     if (tokens.length) c.tokens = tokensCovering(tokens, text.trim().length);
     live.generated = true;
     this.emitter.emit({ type: "candidate-done", step: step.index, candidate: c });
     await this.scoreCandidate(step, c);
   }
 
-  /** The text as it will sit in the chain: Concord keeps the model's own separator (adding a
-   * space only when there is none); paper mode trims and joins with single spaces. */
-  private joinable(cot: string, text: string): string {
-    if (this.mode === "paper") return text.trim();
-    if (cot && !/\s$/.test(cot) && text && !/^\s/.test(text)) return " " + text;
-    return text;
-  }
-
   private async scoreCandidate(step: ActiveStep, c: Candidate): Promise<void> {
     if (step.ctrl.signal.aborted) return;
-    const scored = this.mode === "paper" && step.cot ? " " + c.text : c.text;
     const results = await Promise.all(
       this.evaluators.map(async (e): Promise<EvaluatorScore | null> => {
-        // The evaluator also judges the end of thought when the candidate ends its thinking.
-        const candidateText = c.endOfThought ? scored + endOfThoughtMarker(e.thinkingFormat) : scored;
-        const prefix: Prompt = {
-          kind: "chat",
-          messages: this.problem.messages,
-          assistantPrefix: openThinkingPrefill(e.thinkingFormat, step.cot),
-        };
         try {
-          const scoring = e.backend.score({ prefix, candidates: [candidateText], includePrefix: this.mode === "paper", signal: step.ctrl.signal });
-          // cancel() waits for the backend itself to stop, not only for this race.
-          step.closing.push(scoring.catch(() => {}));
-          const res = await raceAbort(scoring, step.ctrl.signal);
-          const sc = res.candidates[0];
-          if (!sc) throw new Error("the backend returned no score");
-          const s = this.mode === "paper" ? paperScore(sc.prefixTokens ?? [], sc.tokens) : scoreFromTokens(sc.tokens);
-          if (!Number.isFinite(s.perplexity)) throw new Error("no tokens to score");
-          const score: EvaluatorScore = { evaluator: e.name, meanNll: s.meanNll, perplexity: s.perplexity, tokens: sc.tokens };
+          const score = await evaluatorScore(e, { problem: this.problem, mode: this.mode, context: paperContext(this.mode, step.cot), candidate: c, signal: step.ctrl.signal, closing: step.closing });
           if (step.ctrl.signal.aborted) return null;
           c.scores = [...c.scores, score];
-          this.emitter.emit({ type: "score", step: step.index, candidateId: c.id, evaluator: e.name, meanNll: s.meanNll, perplexity: s.perplexity });
+          this.emitter.emit({ type: "score", step: step.index, candidateId: c.id, evaluator: e.name, meanNll: score.meanNll, perplexity: score.perplexity });
           return score;
         } catch (err) {
           if (step.ctrl.signal.aborted || isAbort(err)) return null;
@@ -403,7 +304,7 @@ export class ChainBuilder {
     const live = step.live.get(candidateId);
     if (!live) throw new Error(`no candidate ${candidateId} in step ${step.index + 1}`);
     if (!live.generated || live.c.error === "cancelled") throw new Error(`candidate ${candidateId} has not finished`);
-    if (!live.c.text.trim() && !live.c.endOfThought) throw new Error(`candidate ${candidateId} is empty`);
+    if (this.mode === "concord" && !live.c.text.trim() && !live.c.endOfThought) throw new Error(`candidate ${candidateId} is empty`);
     return live;
   }
 
@@ -432,7 +333,7 @@ export class ChainBuilder {
       return;
     }
     this.pushSentence(this.chain.sentences.length, {
-      text: this.joinable(chainText(this.chain, this.mode), text),
+      text: joinable(this.mode, chainText(this.chain, this.mode), text),
       author: "human",
       decision: "human-written",
       candidates: [],
@@ -448,7 +349,7 @@ export class ChainBuilder {
       generated || c.error ? { ...c } : { ...c, error: "cancelled" },
     );
     const chosen = candidateId ? candidates.find((c) => c.id === candidateId) : undefined;
-    const text = editedText !== undefined ? this.joinable(step.cot, editedText) : (chosen?.text ?? "");
+    const text = editedText !== undefined ? joinable(this.mode, step.cot, editedText) : (chosen?.text ?? "");
     const sentence: ChainSentence = {
       text,
       author: chosen && decision !== "human-written" ? chosen.generator : "human",
@@ -534,40 +435,4 @@ export class ChainBuilder {
       done++;
     }
   }
-}
-
-/** The published code's whole-sequence perplexity, as a score. */
-function paperScore(prefix: TokenLogprob[], candidate: TokenLogprob[]): { meanNll: number; perplexity: number } {
-  const perplexity = paperPerplexity(prefix.map((t) => t.logprob), candidate.map((t) => t.logprob));
-  return { meanNll: Math.log(perplexity), perplexity };
-}
-
-/** The first complete sentence of a stream (confirmed by text after it), or null. */
-export function firstSentence(text: string): string | null {
-  const spans = splitSentences(text, "concord");
-  if (spans.length < 2) return null;
-  if (!spans.slice(1).some((s) => s.text.trim() !== "")) return null;
-  return spans[0].text.trimEnd();
-}
-
-/** Tokens in a chain: the generator's own count when the text is unchanged, else ~4 chars a token. */
-export function chainTokenEstimate(chain: Chain): number {
-  let n = 0;
-  for (const s of chain.sentences) {
-    const acc = s.acceptedId ? s.candidates.find((c) => c.id === s.acceptedId) : undefined;
-    n += acc?.tokens && acc.text === s.text ? acc.tokens.length : Math.ceil(s.text.length / 4);
-  }
-  return n;
-}
-
-/** The leading tokens that cover `chars` characters of non-leading-whitespace text. */
-function tokensCovering(tokens: TokenLogprob[], chars: number): TokenLogprob[] {
-  const out: TokenLogprob[] = [];
-  let seen = 0;
-  for (const t of tokens) {
-    if (seen >= chars) break;
-    out.push(t);
-    seen += (out.length === 1 ? t.token.trimStart() : t.token).length;
-  }
-  return out;
 }

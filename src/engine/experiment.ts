@@ -2,150 +2,27 @@
 // target answer, appended as soon as it is known. A run can be killed at any moment and
 // restarted: records already written are skipped by their resultKey, and every chain of
 // thought is saved (cots.ndjson) before any target sees it, so a resumed run gives the
-// remaining targets the same chain.
+// remaining targets the same chain. Each condition is a strategy in conditions/.
 import { promises as fs } from "node:fs";
-import { dirname, isAbsolute, join, resolve } from "node:path";
-import { parseStructuredText } from "../structured-text.js";
-import { z } from "zod";
-import { chainText } from "../core/chain.js";
+import { join } from "node:path";
+import { gradeBoth, type ReadingGrade } from "../core/readings.js";
+import { thinkingPrefill } from "../core/thinking.js";
 import type { Problem } from "../core/types.js";
+import { specModels, type ExperimentSpec } from "../config/experiment-spec.js";
 import { UserError } from "../errors.js";
+import { COTS_FILE, CotStore } from "../results/cot-store.js";
 import { buildReport, writeSummary } from "../results/report.js";
-import { conditionKey, resultKey, type Condition, type ResultRecord } from "../results/schema.js";
+import { conditionKey, resultKey, type ResultRecord } from "../results/schema.js";
 import { appendResult, readResults } from "../results/store.js";
 import { CancelledError, isAbort, shareSignal, throwIfAborted } from "./abort.js";
-import { DEFAULT_COT_TOKENS, generateCot } from "./cot.js";
-import { ChainBuilder } from "./ensemble.js";
+import { cotForJob, curatedCots, recordCondition, strategyFor, type ConditionContext, type ConditionJob, type MadeCot } from "./conditions/index.js";
 import type { EngineListener } from "./events.js";
 import { Limiter } from "./limits.js";
 import type { ModelHandle } from "./models.js";
-import { sanitizeCot } from "./sanitize.js";
-import { askTarget, DEFAULT_ANSWER_TOKENS } from "./targets.js";
+import { askTarget } from "./targets.js";
 
-const variants = z.array(z.enum(["full", "without-answer"])).min(1).default(["full"]);
-
-// A condition is an object, or just its kind as a string ("empty", "default-greedy").
-const conditionSpecSchema = z.preprocess(
-  (v) => (typeof v === "string" ? { kind: v } : v),
-  z.discriminatedUnion("kind", [
-    z.object({ kind: z.literal("empty"), variants: z.array(z.literal("full")).min(1).default(["full"]) }).strict(),
-    z.object({ kind: z.literal("default-greedy"), variants }).strict(),
-    z.object({ kind: z.literal("default-sampled"), variants }).strict(),
-    z
-      .object({
-        kind: z.literal("transfer"),
-        /** The model whose chains are transferred, or (with `cots`) a label for curated chains. */
-        source: z.string().min(1),
-        /** Chains written beforehand (e.g. curated in the interface and exported): a JSONL file of
-         * {problemId, cot} lines, or a folder of <problemId>.txt files. No model writes them. */
-        cots: z.string().min(1).optional(),
-        variants,
-      })
-      .strict(),
-    z
-      .object({
-        kind: z.literal("ensemble"),
-        generators: z.array(z.string().min(1)).min(1),
-        evaluators: z.array(z.string().min(1)).min(1),
-        k: z.number().int().min(1).max(16).default(3),
-        mode: z.enum(["concord", "paper"]).default("concord"),
-        maxSentences: z.number().int().min(1).default(60),
-        maxTokens: z.number().int().min(1).optional(),
-        /** Tokens per candidate (paper: 15). */
-        candidateTokens: z.number().int().min(1).optional(),
-        temperature: z.number().min(0).optional(),
-        seed: z.number().int().optional(),
-        variants,
-      })
-      .strict(),
-  ]),
-);
-
-export const experimentSpecSchema = z
-  .object({
-    name: z.string().min(1).optional(),
-    /** A models file (profiles + roles); relative paths are read from the spec's folder. */
-    models: z.string().min(1).optional(),
-    problems: z
-      .object({
-        /** "builtin" or a dataset file/folder. */
-        set: z.string().min(1),
-        sample: z.number().int().min(1).optional(),
-        seed: z.number().int().default(42),
-        /** "pandas" draws exactly what pandas' df.sample(n, random_state=seed) draws (the paper's items). */
-        sampler: z.enum(["concord", "pandas"]).default("concord"),
-        ids: z.array(z.string()).optional(),
-      })
-      .strict(),
-    conditions: z.array(conditionSpecSchema).min(1),
-    targets: z.array(z.string().min(1)).min(1),
-    sanitizer: z.string().min(1).optional(),
-    cot: z
-      .object({
-        maxTokens: z.number().int().min(1).default(DEFAULT_COT_TOKENS),
-        /** Temperature of default-sampled and transfer chains (the paper sampled at 1.0). */
-        sampledTemperature: z.number().min(0).default(1),
-        seed: z.number().int().optional(),
-      })
-      .strict()
-      .default({ maxTokens: DEFAULT_COT_TOKENS, sampledTemperature: 1 }),
-    answerTokens: z.number().int().min(1).default(DEFAULT_ANSWER_TOKENS),
-    concurrency: z
-      .object({ global: z.number().int().min(1).default(4), perModel: z.number().int().min(1).default(2) })
-      .strict()
-      .default({ global: 4, perModel: 2 }),
-    out: z.string().min(1),
-  })
-  .strict();
-
-export type ExperimentSpec = z.infer<typeof experimentSpecSchema>;
-export type ConditionSpec = ExperimentSpec["conditions"][number];
-
-/** Read and validate a spec file (YAML or JSON). Paths inside it become absolute. */
-export async function loadExperimentSpec(file: string): Promise<ExperimentSpec> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, "utf8");
-  } catch (err) {
-    throw new UserError(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? "error"})`);
-  }
-  const data = parseStructuredText(text, file);
-  const spec = parseExperimentSpec(data, file);
-  const base = dirname(resolve(file));
-  const abs = (p: string) => (isAbsolute(p) ? p : join(base, p));
-  return {
-    ...spec,
-    name: spec.name ?? file.replace(/^.*[\\/]/, "").replace(/\.(ya?ml|json)$/i, ""),
-    models: spec.models ? abs(spec.models) : undefined,
-    problems: { ...spec.problems, set: spec.problems.set === "builtin" ? "builtin" : abs(spec.problems.set) },
-    conditions: spec.conditions.map((c) => (c.kind === "transfer" && c.cots ? { ...c, cots: abs(c.cots) } : c)),
-    out: abs(spec.out),
-  };
-}
-
-export function parseExperimentSpec(data: unknown, where: string): ExperimentSpec {
-  const r = experimentSpecSchema.safeParse(data);
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    const path = issue?.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("").replace(/^\./, "") || "(top level)";
-    throw new UserError(`${where}: ${path}: ${issue?.message ?? "invalid"}`);
-  }
-  return r.data;
-}
-
-const curated = new Map<string, Promise<Map<string, string>>>();
-
-/** Chains written beforehand, by problem id: a JSONL file of {problemId, cot}, or a folder of <id>.txt. */
-export function curatedCots(path: string): Promise<Map<string, string>> {
-  let p = curated.get(path);
-  if (!p) {
-    p = readCuratedCots(path);
-    curated.set(path, p);
-    // A file fixed after a failed read is read again.
-    p.catch(() => curated.delete(path));
-  }
-  return p;
-}
+export { experimentSpecSchema, loadExperimentSpec, parseExperimentSpec, specModels, type ConditionSpec, type ExperimentSpec } from "../config/experiment-spec.js";
+export { curatedCots, recordCondition } from "./conditions/index.js";
 
 /**
  * What a run needs before any model is asked: `out` a folder (or not there yet), and every
@@ -166,47 +43,25 @@ export async function checkExperimentInputs(spec: Pick<ExperimentSpec, "out" | "
   }
 }
 
-async function readCuratedCots(path: string): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  const st = await fs.stat(path).catch(() => undefined);
-  if (!st) throw new UserError(`${path}: no such file or folder (transfer cots)`);
-  if (st.isDirectory()) {
-    for (const name of (await fs.readdir(path)).filter((n) => n.endsWith(".txt"))) {
-      out.set(name.slice(0, -4), (await fs.readFile(join(path, name), "utf8")).trim());
-    }
-    return out;
-  }
-  let text: string;
-  try {
-    text = await fs.readFile(path, "utf8");
-  } catch (err) {
-    throw new UserError(`${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? "error"}) (transfer cots)`);
-  }
-  const lines = text.split("\n");
-  lines.forEach((line, i) => {
-    if (!line.trim()) return;
-    let v: unknown;
-    try {
-      v = JSON.parse(line);
-    } catch {
-      throw new UserError(`${path} line ${i + 1}: not valid JSON`);
-    }
-    const rec = v as { problemId?: unknown; cot?: unknown };
-    if (typeof rec?.problemId !== "string" || typeof rec.cot !== "string") throw new UserError(`${path} line ${i + 1}: expected {"problemId": "...", "cot": "..."}`);
-    out.set(rec.problemId, rec.cot.trim());
-  });
-  return out;
+/** The authors' cap on any generation (LLMInference.max_length). */
+export const PAPER_MAX_LENGTH = 32768;
+
+async function tokenCount(model: ModelHandle, text: string): Promise<number> {
+  if (text === "") return 0;
+  // Without a tokenizer, about four characters a token (the budget is an upper bound).
+  return model.backend.countTokens ? model.backend.countTokens(text) : Math.ceil(text.length / 4);
 }
 
-/** Every model name a spec refers to (targets, sources, generators, evaluators, sanitizer). */
-export function specModels(spec: ExperimentSpec): string[] {
-  const names = new Set<string>(spec.targets);
-  for (const c of spec.conditions) {
-    if (c.kind === "transfer" && !c.cots) names.add(c.source);
-    if (c.kind === "ensemble") [...c.generators, ...c.evaluators].forEach((n) => names.add(n));
-  }
-  if (spec.sanitizer) names.add(spec.sanitizer);
-  return [...names];
+/**
+ * A target's answer budget: a fixed `answerTokens`, or the authors'
+ * min(32768, prompt_with_thinking + 100 + prompt + 4096) (generate_with_thinking), counting the
+ * messages and the prefilled chain with the target's tokenizer.
+ */
+export async function answerBudget(spec: Pick<ExperimentSpec, "answerTokens">, target: ModelHandle, problem: Problem, cot: string): Promise<number> {
+  if (spec.answerTokens !== undefined) return spec.answerTokens;
+  const prompt = await tokenCount(target, problem.messages.map((m) => m.content).join("\n"));
+  const thinking = await tokenCount(target, thinkingPrefill(target.thinkingFormat, cot));
+  return Math.min(PAPER_MAX_LENGTH, prompt + thinking + 100 + prompt + 4096);
 }
 
 export interface RunOptions {
@@ -224,82 +79,6 @@ export interface RunSummary {
   errors: number;
   cancelled: boolean;
   out: string;
-}
-
-const COTS_FILE = "cots.ndjson";
-
-interface SavedCot {
-  key: string;
-  cot: string;
-  meta?: Record<string, string | number | boolean | null>;
-}
-
-/** Chains of thought of a run, saved one JSON line each before any target sees them. */
-class CotStore {
-  private map = new Map<string, SavedCot>();
-  private pending = new Map<string, Promise<SavedCot>>();
-  private writes: Promise<void> = Promise.resolve();
-  constructor(private file: string) {}
-
-  async load(): Promise<void> {
-    let text = "";
-    try {
-      text = await fs.readFile(this.file, "utf8");
-    } catch {
-      return;
-    }
-    for (const line of text.split("\n")) {
-      if (!line.trim()) continue;
-      try {
-        const v = JSON.parse(line) as SavedCot;
-        if (typeof v.key === "string" && typeof v.cot === "string") this.map.set(v.key, v);
-      } catch {
-        // A torn last line from a killed run: that chain is simply made again.
-      }
-    }
-  }
-
-  /** The saved chain for `key`, or make it once (concurrent callers share the work). */
-  get(key: string, make: () => Promise<Omit<SavedCot, "key">>): Promise<Required<Omit<SavedCot, "key">>> {
-    return this.getSaved(key, make).then((v) => ({ cot: v.cot, meta: v.meta ?? {} }));
-  }
-
-  private getSaved(key: string, make: () => Promise<Omit<SavedCot, "key">>): Promise<SavedCot> {
-    const have = this.map.get(key);
-    if (have) return Promise.resolve(have);
-    let p = this.pending.get(key);
-    if (!p) {
-      p = (async () => {
-        const made = { key, ...(await make()) };
-        await this.append(made);
-        this.map.set(key, made);
-        return made;
-      })();
-      p.catch(() => {}).finally(() => this.pending.delete(key));
-      this.pending.set(key, p);
-    }
-    return p;
-  }
-
-  private append(v: SavedCot): Promise<void> {
-    const line = JSON.stringify(v) + "\n";
-    this.writes = this.writes.then(async () => {
-      await fs.mkdir(dirname(this.file), { recursive: true });
-      await fs.appendFile(this.file, line);
-    });
-    return this.writes;
-  }
-}
-
-/** The record's condition for a condition spec and variant. */
-export function recordCondition(c: ConditionSpec, variant: "full" | "without-answer"): Condition {
-  const out: Condition = { kind: c.kind, variant };
-  if (c.kind === "transfer") out.source = c.source;
-  if (c.kind === "ensemble") {
-    out.generators = c.generators;
-    out.evaluators = c.evaluators;
-  }
-  return out;
 }
 
 /**
@@ -332,13 +111,7 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
   const summary: RunSummary = { written: 0, skipped: 0, total: 0, errors: 0, cancelled: false, out: spec.out };
   const progress = (label: string) => emit({ type: "progress", done: summary.written + summary.skipped + summary.errors, total: summary.total, label });
 
-  interface Job {
-    problem: Problem;
-    cond: ConditionSpec;
-    variant: "full" | "without-answer";
-    target: ModelHandle;
-    key: string;
-  }
+  type Job = ConditionJob & { key: string };
   const jobs: Job[] = [];
   for (const problem of opts.problems) {
     for (const cond of spec.conditions) {
@@ -360,78 +133,14 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
   });
   progress(summary.skipped ? `${summary.skipped} answers already in ${spec.out}` : "starting");
 
-  /** The chain given to the target for one job (full), made once per problem and condition. */
-  const fullCot = (j: Job): Promise<{ cot: string; meta: Record<string, string | number | boolean | null> }> => {
-    const c = j.cond;
-    const pid = `${j.problem.source}\u241f${j.problem.id}`;
-    if (c.kind === "empty") return Promise.resolve({ cot: "", meta: {} });
-    if (c.kind === "default-greedy" || c.kind === "default-sampled") {
-      const temperature = c.kind === "default-greedy" ? 0 : spec.cot.sampledTemperature;
-      return cots.get(`${c.kind}\u241f${j.target.name}\u241f${pid}`, async () => {
-        const r = await generateCot(j.target, j.problem, { maxTokens: spec.cot.maxTokens, temperature, seed: spec.cot.seed, signal });
-        return { cot: r.cot, meta: { cotModel: j.target.name, cotClosed: r.closed } };
-      });
-    }
-    if (c.kind === "transfer" && c.cots) {
-      const file = c.cots;
-      return curatedCots(file).then((chains) => {
-        const cot = chains.get(j.problem.id);
-        if (cot === undefined) throw new UserError(`${file}: no chain for problem "${j.problem.id}"`);
-        return { cot, meta: { cotSource: c.source, cotFile: file } };
-      });
-    }
-    if (c.kind === "transfer") {
-      return cots.get(`transfer\u241f${c.source}\u241f${pid}`, async () => {
-        const r = await generateCot(model(c.source), j.problem, { maxTokens: spec.cot.maxTokens, seed: spec.cot.seed, signal });
-        return { cot: r.cot, meta: { cotModel: c.source, cotClosed: r.closed } };
-      });
-    }
-    const key = `${conditionKey(recordCondition(c, "full"))}\u241f${c.mode}\u241f${c.k}\u241f${pid}`;
-    return cots.get(key, async () => {
-      const builder = new ChainBuilder({
-        problem: j.problem,
-        generators: c.generators.map(model),
-        evaluators: c.evaluators.map(model),
-        k: c.k,
-        mode: c.mode,
-        auto: true,
-        sampling: { maxTokens: c.candidateTokens, temperature: c.temperature, seed: c.seed ?? spec.cot.seed },
-        budget: { maxSentences: c.maxSentences, ...(c.maxTokens ? { maxTokens: c.maxTokens } : {}) },
-      });
-      let cancelling: Promise<void> | undefined;
-      const onAbort = () => (cancelling = builder.cancel());
-      signal?.addEventListener("abort", onAbort, { once: true });
-      try {
-        const outcome = await builder.runSteps("end");
-        throwIfAborted(signal, "ensemble");
-        if (outcome === "failed" || outcome === "cancelled") throw new Error(`the ensemble chain for problem ${j.problem.id} could not be built (${outcome})`);
-        const chain = builder.getChain();
-        return { cot: chainText(chain, c.mode).trim(), meta: { chainSentences: chain.sentences.length, chainEnd: outcome } };
-      } finally {
-        signal?.removeEventListener("abort", onAbort);
-        // Every stream of the chain is closed before the models may be.
-        await cancelling;
-      }
-    });
-  };
-
-  const cotFor = async (j: Job) => {
-    const full = await fullCot(j);
-    if (j.variant === "full") return full;
-    const baseKey = j.cond.kind.startsWith("default") ? `${j.cond.kind}\u241f${j.target.name}` : conditionKey(recordCondition(j.cond, "full"));
-    const s = await cots.get(`${baseKey}\u241f${j.problem.source}\u241f${j.problem.id}\u241fwithout-answer`, async () => {
-      const r = await sanitizeCot(full.cot, { sanitizer, signal });
-      return { cot: r.text, meta: { sanitizer: r.method === "llm" ? spec.sanitizer! : "rules", ...(r.fallback ? { sanitizerFallback: r.fallback } : {}) } };
-    });
-    return { cot: s.cot, meta: { ...full.meta, ...s.meta } };
-  };
+  const ctx: ConditionContext = { spec, mode: spec.mode, cots, model, sanitizer, signal };
 
   const runJob = async (j: Job): Promise<void> => {
     throwIfAborted(signal);
     const label = `${j.problem.id} ${conditionKey(recordCondition(j.cond, j.variant))} -> ${j.target.name}`;
-    let cot: { cot: string; meta: Record<string, string | number | boolean | null> };
+    let cot: MadeCot;
     try {
-      cot = await cotFor(j);
+      cot = await cotForJob(j, ctx);
     } catch (err) {
       if (isAbort(err, signal)) throw err;
       summary.errors++;
@@ -441,7 +150,9 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
     }
     throwIfAborted(signal);
     const started = Date.now();
-    const reply = await askTarget(j.target, j.problem, cot.cot, { maxTokens: spec.answerTokens, signal });
+    const strategy = strategyFor(j.cond);
+    const maxTokens = await answerBudget(spec, j.target, j.problem, cot.cot);
+    const reply = await askTarget(j.target, j.problem, cot.cot, { maxTokens, temperature: strategy.answerTemperature(j, ctx), signal });
     throwIfAborted(signal);
     if (reply.error) {
       // A failure is not an answer: nothing is written, so the next run asks again.
@@ -450,21 +161,7 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
       progress(label);
       return;
     }
-    const rec: ResultRecord = {
-      schema: 1,
-      experiment: spec.name,
-      condition: recordCondition(j.cond, j.variant),
-      target: j.target.name,
-      problemId: j.problem.id,
-      dataset: j.problem.source,
-      reference: j.problem.reference,
-      answerRaw: reply.error ? null : reply.raw,
-      answer: reply.grade.answer === "" ? null : reply.grade.answer,
-      ...(reply.error ? { answerMissing: "error" as const } : reply.grade.answer === "" ? { answerMissing: "not-found" as const } : {}),
-      correct: reply.grade.correct,
-      cot: cot.cot,
-      meta: { ...cot.meta, answerMs: Date.now() - started, ...(reply.error ? { error: reply.error } : {}) },
-    };
+    const rec = resultRecord(spec, j, cot, reply, strategy.paperGradingModel(j), { answerMs: Date.now() - started, answerTokens: maxTokens });
     emit({ type: "target-answer", answer: { target: j.target.name, chainLength: 0, raw: reply.raw, grade: reply.grade } });
     // The write is not cancellable: a record is written whole or not at all.
     writes = writes.then(() => appendResult(spec.out, rec));
@@ -489,4 +186,41 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
   const all = await readResults(spec.out, { missingOk: true });
   await writeSummary(spec.out, buildReport(all.records.filter((r) => r.experiment === spec.name)));
   return summary;
+}
+
+const NOT_GRADED: ReadingGrade = { answer: null, correct: false, excluded: true };
+
+/** One result record: the run's reading in `answer`/`correct`, both readings in `grades`. */
+function resultRecord(
+  spec: ExperimentSpec,
+  j: ConditionJob,
+  cot: MadeCot,
+  reply: Awaited<ReturnType<typeof askTarget>>,
+  paperModel: string,
+  meta: { answerMs: number; answerTokens: number },
+): ResultRecord {
+  // The paper graded the whole generated text; the prompt's only "answer:" matches are its
+  // placeholders, which read as "Not Found", so the thinking and the reply are what count.
+  const graded = reply.error || reply.truncated ? null : gradeBoth(thinkingPrefill(j.target.thinkingFormat, cot.cot) + reply.raw, j.problem, paperModel);
+  const concord = reply.error || reply.truncated ? NOT_GRADED : gradeBoth(reply.raw, j.problem).concord;
+  const paper = graded?.paper ?? (reply.error || reply.truncated ? NOT_GRADED : null);
+  const chosen = spec.mode === "paper" && paper ? paper : concord;
+  const missing = reply.error ? ("error" as const) : reply.truncated ? ("truncated" as const) : chosen.answer === null ? (paper?.crashed && chosen === paper ? ("crashed" as const) : ("not-found" as const)) : undefined;
+  return {
+    schema: 1,
+    experiment: spec.name,
+    condition: recordCondition(j.cond, j.variant),
+    target: j.target.name,
+    problemId: j.problem.id,
+    dataset: j.problem.source,
+    reference: j.problem.reference,
+    answerRaw: reply.error ? null : reply.raw,
+    answer: chosen.answer,
+    ...(missing ? { answerMissing: missing } : {}),
+    correct: chosen.correct,
+    grades: { reading: spec.mode, paper, concord },
+    ...(reply.truncated ? { truncated: true } : {}),
+    cot: cot.cot,
+    meta: { ...cot.meta, ...meta, ...(reply.error ? { error: reply.error } : {}) },
+  };
 }

@@ -12,7 +12,7 @@ import { loadModelsConfig } from "../config/models.js";
 import { requireCapability, type Role } from "../config/roles.js";
 import { oneLine, UserError } from "../errors.js";
 import { resolveDefaultModelSpecs } from "../backends/models.js";
-import type { ExperimentSpec } from "./experiment.js";
+import type { ExperimentSpec } from "../config/experiment-spec.js";
 import type { Recording } from "../backends/replay.js";
 import { traceHandle, type TraceReplay } from "./trace-replay.js";
 

@@ -15,11 +15,18 @@ import { Emitter } from "./emitter.js";
 import type { ConsistencySnapshot, EngineListener, TargetAnswer } from "./events.js";
 import type { ModelHandle } from "./models.js";
 
-/** Enough for a MedCalc or GSM8K answer after the thinking block. */
+/**
+ * The interactive panel's and the relay's answer budget, kept short so the panel answers as the
+ * chain grows. A reply cut by it is marked truncated, not graded. Experiments use the authors'
+ * budget instead (answerBudget in experiment.ts): their prompt asks for step_by_step_thinking
+ * before the answer, which takes hundreds of tokens.
+ */
 export const DEFAULT_ANSWER_TOKENS = 100;
 
 export interface AskOptions {
   maxTokens?: number;
+  /** 0 (greedy) unless a condition samples the answer. */
+  temperature?: number;
   signal?: AbortSignal;
 }
 
@@ -30,6 +37,8 @@ export interface TargetReply {
   grade: Grade;
   /** Set when the backend failed; then raw is "" and the grade is wrong. */
   error?: string;
+  /** The reply hit its token budget: it is not graded (its last number is not its answer). */
+  truncated?: boolean;
 }
 
 /** Ask one target to answer with `cot` as its thinking (greedy unless the handle says otherwise). Rejects only on cancellation. */
@@ -39,8 +48,9 @@ export async function askTarget(target: ModelHandle, problem: Problem, cot: stri
       target.backend.stream({
         prompt: { kind: "chat", messages: problem.messages, assistantPrefix: thinkingPrefill(target.thinkingFormat, cot) },
         maxTokens: opts.maxTokens ?? DEFAULT_ANSWER_TOKENS,
-        // Greedy, as in the paper, unless the handle is one of the one-file demo's sampled targets.
-        temperature: target.targetSampling?.temperature ?? 0,
+        // Greedy, as in the paper, unless the condition samples or the handle is one of the
+        // one-file demo's sampled targets.
+        temperature: target.targetSampling?.temperature ?? opts.temperature ?? 0,
         ...(target.targetSampling ? { seed: target.targetSampling.seed } : {}),
         signal: opts.signal,
       }),
@@ -48,6 +58,9 @@ export async function askTarget(target: ModelHandle, problem: Problem, cot: stri
     if (opts.signal?.aborted || res.finishReason === "abort") throw abortError();
     // A server that keeps treating the answer as thinking puts it in the reasoning field.
     const raw = res.text || res.reasoning;
+    if (res.finishReason === "length") {
+      return { target: target.name, raw, truncated: true, grade: { answer: "", correct: false, error: "the reply hit its token budget" } };
+    }
     return { target: target.name, raw, grade: gradeAnswer(raw, problem.reference) };
   } catch (err) {
     if (isAbort(err, opts.signal)) throw err;

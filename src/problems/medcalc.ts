@@ -135,6 +135,10 @@ export async function* loadMedcalc(path: string, report: Report): AsyncGenerator
         outputType: outputType || null,
         noteId: get("Note ID") || null,
         noteType: get("Note Type") || null,
+        // As written in the file: the paper reading evaluates these strings with Python's rules.
+        groundTruthText: get("Ground Truth Answer"),
+        lowerLimitText: cols.has("Lower Limit") ? get("Lower Limit") : null,
+        upperLimitText: cols.has("Upper Limit") ? get("Upper Limit") : null,
       },
     };
   }

@@ -12,6 +12,7 @@
 //                   "alternate", "minus_last", become the condition's tag)
 // A reasoning effort in the name is appended to the target id ("openai/gpt-oss-20b-low"), as the
 // published analysis did, so runs at different efforts stay distinct targets.
+import { hasSkipPhrase } from "../core/consistency.js";
 import { createReadStream, promises as fs } from "node:fs";
 import { basename } from "node:path";
 import { parse as parseCsv } from "csv-parse/sync";
@@ -302,6 +303,12 @@ export function convertGenexRow(value: unknown, ctx: FileContext, line: number):
           upper: ds.upper,
         }).correct;
 
+  // The published code: anything but "correct" (case-insensitive), an absent grade included, is wrong.
+  const correct = (grade ?? "").toLowerCase() === "correct";
+  // Both readings: the authors' recorded grade (their consistency skips the skip phrases; an
+  // absent answer reads as "") and Concord's regrade of the extracted answer.
+  const paperText = recorded ?? "";
+  const paperExcluded = hasSkipPhrase(paperText);
   return {
     schema: 1,
     experiment: "genex",
@@ -311,8 +318,12 @@ export function convertGenexRow(value: unknown, ctx: FileContext, line: number):
     dataset: "medcalc-bench",
     reference: referenceFor(ds),
     ...answerFields,
-    // The published code: anything but "correct" (case-insensitive), an absent grade included, is wrong.
-    correct: (grade ?? "").toLowerCase() === "correct",
+    correct,
+    grades: {
+      reading: "paper",
+      paper: { answer: paperExcluded ? null : paperText, correct, excluded: paperExcluded, recorded: paperText },
+      concord: { answer: answerFields.answer, correct: meta.regradedCorrect, excluded: answerFields.answer === null },
+    },
     ...(cot != null && cot !== "" && cot !== "<empty>" ? { cot } : {}),
     meta,
   };

@@ -11,6 +11,8 @@ import {
 import { conditionKey, CONDITION_KINDS, type Condition, type ResultRecord } from "./schema.js";
 import { conditionLabel, modelLabel, PAPER_TARGETS, variantLabel } from "./labels.js";
 import { writeSummaryFiles } from "./store.js";
+import { renderIntervals, renderNotebookSplit } from "./report-extra.js";
+import { bootstrapIntervals, filterTargets, notebookSplit, selfTransferDefaults, type ConditionIntervals, type NotebookSplit } from "./analysis.js";
 
 export interface PairSummary {
   a: string;
@@ -60,6 +62,17 @@ export interface ConditionSummary {
    * answer): the strict reading and accuracy under those grades, and how many grades changed.
    */
   regraded?: ReadingSummary & { accuracy: AccuracySummary[]; changed: number };
+  /** The agreement split as the authors' notebook computes it (check_consistency_detailed). */
+  notebook: NotebookSplit;
+  /** 95% bootstrap intervals over items, when asked for. */
+  intervals?: ConditionIntervals;
+}
+
+export interface ReportOptions {
+  /** Keep only these targets (model ids). */
+  targets?: readonly string[];
+  /** Compute 95% bootstrap intervals over items (1,000 draws per condition). */
+  intervals?: boolean;
 }
 
 export interface ResultsReport {
@@ -109,8 +122,19 @@ function compareConditions(x: Condition, y: Condition): number {
   return x.variant === y.variant ? 0 : x.variant === "full" ? -1 : 1;
 }
 
+/** One condition's answers (the last record per target and item), as the report reads them. */
+export function conditionAnswers(all: readonly ResultRecord[], key: string, reading: Reading, targets?: readonly string[]): TargetAnswer[] {
+  const recs = new Map<string, ResultRecord>();
+  for (const r of filterTargets([...all, ...selfTransferDefaults(all)], targets)) {
+    if (conditionKey(r.condition) === key) recs.set(`${r.target}\u241f${itemId(r)}`, r);
+  }
+  return toAnswers([...recs.values()], reading);
+}
+
 /** Group records by condition (the last record per condition+target+problem wins) and compute. */
-export function buildReport(records: readonly ResultRecord[]): ResultsReport {
+export function buildReport(all: readonly ResultRecord[], opts: ReportOptions = {}): ResultsReport {
+  // "Default (greedy)" is what the authors ran as a transfer from each target to itself.
+  const records = filterTargets([...all, ...selfTransferDefaults(all)], opts.targets);
   const groups = new Map<string, { condition: Condition; recs: Map<string, ResultRecord> }>();
   for (const rec of records) {
     const key = conditionKey(rec.condition);
@@ -123,7 +147,8 @@ export function buildReport(records: readonly ResultRecord[]): ResultsReport {
     .map(([key, { condition, recs: recMap }]) => {
       const recs = [...recMap.values()];
       const order = [...PAPER_TARGETS];
-      const paper = computeConsistency(toAnswers(recs, "paper"), "paper", order);
+      const paperAnswers = toAnswers(recs, "paper");
+      const paper = computeConsistency(paperAnswers, "paper", order);
       const strict = computeConsistency(toAnswers(recs, "strict"), "strict", order);
       let regraded: ConditionSummary["regraded"];
       if (recs.every((r) => typeof r.meta.regradedCorrect === "boolean")) {
@@ -148,6 +173,8 @@ export function buildReport(records: readonly ResultRecord[]): ResultsReport {
         paper: summariseReading(paper),
         strict: summariseReading(strict),
         ...(regraded ? { regraded } : {}),
+        notebook: notebookSplit(paperAnswers, order),
+        ...(opts.intervals ? { intervals: bootstrapIntervals(paperAnswers, order) } : {}),
       } satisfies ConditionSummary;
     });
   return { conditions };
@@ -217,7 +244,7 @@ export function renderText(report: ResultsReport): string {
     out.push(`${pad(c.label, C)} ${pad(variantLabel(c.variant), V)}${cells.join("")}`);
   }
   out.push("");
-  out.push("Agreement split: both correct / same wrong answer / disagree");
+  out.push("Agreement split (Concord's): both correct / same wrong answer / disagree");
   out.push("(share of compared pair-items, mean over pairs)");
   out.push(`${pad("condition", C)} ${pad("variant", V)} ${pad("paper", 17)} ${pad("strict", 17)}`);
   for (const c of report.conditions) {
@@ -246,6 +273,9 @@ export function renderText(report: ResultsReport): string {
       );
     }
   }
+  out.push("", ...renderNotebookSplit(report));
+  const intervals = renderIntervals(report);
+  if (intervals.length) out.push("", ...intervals);
   const missing = report.conditions.filter((c) => c.missing > 0);
   if (missing.length) {
     out.push("");
@@ -271,6 +301,8 @@ export function reportJson(report: ResultsReport): unknown {
       paper: c.paper,
       strict: c.strict,
       ...(c.regraded ? { regraded: c.regraded } : {}),
+      notebook: c.notebook,
+      ...(c.intervals ? { intervals: c.intervals } : {}),
     })),
   };
 }

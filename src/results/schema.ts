@@ -30,7 +30,17 @@ export const MISSING_REASONS = [
   "crashed", // extraction or grading crashed; answerRaw holds the error text
   "not-found", // extraction ran and found no answer
   "error", // the backend failed
+  "truncated", // the reply hit its token budget, so it was not graded
 ] as const;
+
+/** One reading's grade of a reply (core/readings.ts). */
+export const readingGradeSchema = z.object({
+  answer: z.string().nullable(),
+  correct: z.boolean(),
+  excluded: z.boolean(),
+  crashed: z.boolean().optional(),
+  recorded: z.string().optional(),
+});
 
 export const resultRecordSchema = z.object({
   schema: z.literal(1),
@@ -51,6 +61,12 @@ export const resultRecordSchema = z.object({
   correct: z.boolean(),
   /** The grade under the published code's rules, when it differs in kind from `correct`. */
   paperCorrect: z.boolean().optional(),
+  /** Both readings of the reply: `reading` is the one in answer/correct; paper is null outside MedCalc. */
+  grades: z
+    .object({ reading: z.enum(["paper", "concord"]), paper: readingGradeSchema.nullable(), concord: readingGradeSchema })
+    .optional(),
+  /** The reply hit its token budget (then it is not graded). */
+  truncated: z.boolean().optional(),
   /** The thinking given to the target (transferred or ensembled CoT). */
   cot: z.string().optional(),
   meta: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])),

@@ -229,7 +229,7 @@ describe("ChainBuilder", () => {
     assert.equal(paused.getChain().sentences.length, 1);
   });
 
-  test("paper mode: 15-token chunks cut at the last sentence end, space-joined, whole-sequence perplexity", async () => {
+  test("paper mode: 15-token chunks cut at the last sentence end, space-joined, context + candidate scored, whole-sequence perplexity", async () => {
     const words = " one two three. four five six seven. eight nine ten eleven twelve thirteen fourteen fifteen sixteen";
     const g = handle({ name: "g", respond: () => words });
     const ev = e1();
@@ -242,7 +242,10 @@ describe("ChainBuilder", () => {
     assert.equal(chainText(b.getChain(), "paper"), `${s1.text} ${s2.text}`);
     const call = ev.backend.scoreCalls[1];
     assert.equal(call.includePrefix, true);
-    assert.equal(call.candidates[0], " " + s2.text);
+    // The published compute_perplexities scored `context + candidate`: no space between them,
+    // and the context is the opening tag, a space, then the chosen texts space-joined.
+    assert.equal(call.candidates[0], s2.text);
+    assert.match(call.prefix.kind === "chat" ? (call.prefix.assistantPrefix ?? "") : "", / one two three\. four five six seven\.$/);
     // Prefix tokens (-2 each) are in the mean, so the perplexity is above the candidate-only exp(1.4).
     const score = s2.candidates[0].scores[0];
     assert.ok(score.perplexity > Math.exp(1.4));

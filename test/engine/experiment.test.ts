@@ -2,7 +2,7 @@
 // cancellation and resume, concurrency limits, spec validation.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadExperimentSpec, parseExperimentSpec, runExperiment, type ExperimentSpec } from "../../src/engine/experiment.js";
@@ -11,6 +11,8 @@ import { builtinProblems } from "../../src/problems/index.js";
 import { readResults } from "../../src/results/store.js";
 import { resultKey } from "../../src/results/schema.js";
 import { ScriptedBackend, type ScriptedBackendOptions } from "./_scripted-backend.js";
+
+const MEDCALC = join(import.meta.dirname ?? ".", "..", "..", "..", "shared", "data", "medcalc-bench", "test_data.csv");
 
 function handle(opts: ScriptedBackendOptions): ModelHandle & { backend: ScriptedBackend } {
   return { name: opts.name, backend: new ScriptedBackend(opts), thinkingFormat: "think-tags" };
@@ -32,6 +34,7 @@ function spec(out: string, extra: Partial<ExperimentSpec> = {}): ExperimentSpec 
   return parseExperimentSpec(
     {
       name: "t",
+      mode: "concord",
       problems: { set: "builtin" },
       conditions: ["empty", { kind: "transfer", source: "src", variants: ["full", "without-answer"] }, { kind: "ensemble", generators: ["src", "a"], evaluators: ["b"], k: 2, maxSentences: 4 }],
       targets: ["a", "b"],
@@ -104,6 +107,69 @@ describe("runExperiment", () => {
     // Chains saved by the first run were not written again.
     const saved = readFileSync(join(out, "cots.ndjson"), "utf8").trim().split("\n").map((l) => JSON.parse(l).key as string);
     assert.equal(new Set(saved).size, saved.length);
+  });
+
+  test("paper mode (the default): greedy 4,096-token source chains, whitespace collapsed, the authors' answer budget, both readings stored, a cut reply not graded", async () => {
+    const out = mkdtempSync(join(tmpdir(), "concord-exp-"));
+    const src = handle({ name: "src", respond: (req) => (isAnswerRequest(req) ? "x" : " First add\n\nthe numbers.  So the answer is 7.</think>") });
+    const target = (name: string, answer: string) => handle({ name, respond: (req) => (isAnswerRequest(req) ? answer : " Thinking.</think>") });
+    const models = new Map<string, ModelHandle>([
+      ["src", src],
+      ["a", target("a", ' {"step_by_step_thinking": "add", "answer": "7"}')],
+      ["b", target("b", " The answer is 7, as the first step said and the second step confirmed at length.")],
+    ]);
+    const s = parseExperimentSpec({ name: "p", problems: { set: "builtin" }, conditions: [{ kind: "transfer", source: "src" }], targets: ["a", "b"], out }, "spec");
+    assert.equal(s.mode, "paper");
+    const problems = builtinProblems().slice(0, 1);
+    await runExperiment(s, { problems, models });
+    const chainCall = src.backend.streamCalls.find((r) => !isAnswerRequest(r))!;
+    assert.equal(chainCall.temperature, 0);
+    assert.equal(chainCall.maxTokens, 4096);
+    const { records } = await readResults(out);
+    const a = records.find((r) => r.target === "a")!;
+    assert.equal(a.cot, " First add the numbers. So the answer is 7.");
+    // min(32768, prompt + thinking + 100 + prompt + 4096), counted with the target's tokenizer.
+    const answerCall = (models.get("a") as ReturnType<typeof handle>).backend.streamCalls.find(isAnswerRequest)!;
+    const backend = (models.get("a") as ReturnType<typeof handle>).backend;
+    const prompt = await backend.countTokens(problems[0].messages.map((m) => m.content).join("\n"));
+    const thinking = await backend.countTokens(answerCall.prompt.kind === "chat" ? answerCall.prompt.assistantPrefix! : "");
+    assert.equal(answerCall.maxTokens, prompt + thinking + 100 + prompt + 4096);
+    assert.equal(a.meta.answerTokens, answerCall.maxTokens);
+    assert.equal(a.grades?.reading, "paper");
+    assert.equal(a.grades?.concord.answer, "7");
+    // builtin problems are not MedCalc: the paper reading has nothing to say.
+    assert.equal(a.grades?.paper, null);
+    assert.equal(a.answer, "7");
+
+    const cut = mkdtempSync(join(tmpdir(), "concord-exp-"));
+    await runExperiment({ ...s, out: cut, answerTokens: 3 }, { problems, models });
+    const b = (await readResults(cut)).records.find((r) => r.target === "b")!;
+    assert.equal(b.truncated, true);
+    assert.equal(b.answer, null);
+    assert.equal(b.correct, false);
+    assert.equal(b.answerMissing, "truncated");
+  });
+
+  test("a MedCalc record holds both readings: the paper's crash on a leading zero beside Concord's answer", { skip: existsSync(MEDCALC) ? false : "needs ../shared/data/medcalc-bench" }, async () => {
+    const { loadAllProblems } = await import("../../src/problems/index.js");
+    const { problems: all } = await loadAllProblems(MEDCALC);
+    const problem = all.find((p) => p.meta.calculatorId === 4)!; // an integer calculator
+    const out = mkdtempSync(join(tmpdir(), "concord-exp-"));
+    const t = handle({ name: "t", respond: (req) => (isAnswerRequest(req) ? ` {"step_by_step_thinking": "x", "answer": "0${problem.reference.value}"}` : " Thinking.</think>") });
+    const u = handle({ name: "u", respond: (req) => (isAnswerRequest(req) ? ` {"step_by_step_thinking": "x", "answer": "${problem.reference.value}"}` : " Thinking.</think>") });
+    const s = parseExperimentSpec({ name: "m", problems: { set: MEDCALC }, conditions: ["empty"], targets: ["t", "u"], out }, "spec");
+    await runExperiment(s, { problems: [problem], models: new Map<string, ModelHandle>([["t", t], ["u", u]]) });
+    const { records } = await readResults(out);
+    const rt = records.find((r) => r.target === "t")!;
+    assert.equal(rt.grades?.paper?.crashed, true);
+    assert.equal(rt.grades?.paper?.excluded, true);
+    assert.match(rt.grades?.paper?.recorded ?? "", /are not permitted/);
+    assert.equal(rt.grades?.concord.answer, problem.reference.value);
+    assert.equal(rt.grades?.concord.correct, true);
+    // The run's reading is the paper's: no answer, wrong, crashed.
+    assert.deepEqual([rt.answer, rt.correct, rt.answerMissing], [null, false, "crashed"]);
+    const ru = records.find((r) => r.target === "u")!;
+    assert.deepEqual([ru.answer, ru.correct], [problem.reference.value, true]);
   });
 
   test("spec errors are one line naming the field; a missing model is named", async () => {

@@ -41,8 +41,8 @@ test("following the recorded picks of a real genex trace reproduces the recorded
     const recorded = p.steps[i];
     const candidates = b.getStep()!.candidates;
     // The candidates that raced are the recorded ones, in order.
-    assert.deepEqual(candidates.map((c) => c.text), recorded.candidates.map((c) => c.text.trim().replace(/<\/think>[\s\S]*$/, "").trim()));
-    const id = candidates.find((c) => c.generator === recorded.selectedGenerator && c.text === recorded.selectedText.trim().replace(/<\/think>[\s\S]*$/, "").trim())!.id;
+    assert.deepEqual(candidates.map((c) => c.text), recorded.candidates.map((c) => c.text.trim()));
+    const id = candidates.find((c) => c.generator === recorded.selectedGenerator && c.text === recorded.selectedText.trim())!.id;
     // The trace kept only the winner's whole-sequence score, so no evaluator pick can be
     // recomputed here: the recorded pick is followed as a human decision.
     b.accept(id);
@@ -51,6 +51,7 @@ test("following the recorded picks of a real genex trace reproduces the recorded
   const chain = b.getChain();
   assert.equal(chain.sentences.length, p.steps.length);
   assert.ok(chain.sentences.every((s) => s.decision === "human-pick" && s.author === p.steps[chain.sentences.indexOf(s)].selectedGenerator));
-  // The last step's winner was only the end marker: an empty sentence, kept for its candidates.
-  assert.equal(chainText(chain, "paper").trimEnd(), paperChainText(p).replace(/<\/think>[\s\S]*$/, "").trim());
+  // Paper mode keeps the chosen chunk whole, end marker and what follows it included.
+  assert.equal(chainText(chain, "paper"), paperChainText(p));
+  assert.equal(b.stopReason(), "end-of-thought");
 });

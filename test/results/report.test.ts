@@ -29,12 +29,15 @@ const records: ResultRecord[] = [
 describe("buildReport", () => {
   const report = buildReport(records);
   test("conditions are ordered by kind, then full before without answer", () => {
+    // QwQ's answers from its own transferred chain are also the paper's Default (greedy) rows.
     assert.deepEqual(report.conditions.map((c) => `${c.label}/${c.variant}`), [
-      "Empty/full", "Transfer(QwQ)/full", "Transfer(QwQ)/without-answer",
+      "Empty/full", "Default greedy [self-transfer]/full", "Default greedy [self-transfer]/without-answer", "Transfer(QwQ)/full", "Transfer(QwQ)/without-answer",
     ]);
+    const selfRows = report.conditions.filter((c) => c.condition.kind === "default-greedy");
+    assert.ok(selfRows.every((c) => c.targets.length === 1 && c.targets[0].id === "Qwen/QwQ-32B"));
   });
   test("paper reading counts two absent answers as agreeing; strict skips them", () => {
-    const c = report.conditions[1];
+    const c = report.conditions.find((x) => x.label === "Transfer(QwQ)" && x.variant === "full")!;
     assert.equal(c.paper.consistency!.mean, 1); // item 1 same answer, item 2 "" == ""
     assert.equal(c.paper.pairs[0].kept, 2);
     assert.equal(c.strict.consistency!.mean, 1);
@@ -70,9 +73,9 @@ describe("rendering", () => {
     assert.match(text, /Transfer\(QwQ\)\s+w\/o answer\s+100\s+0/);
   });
   test("JSON carries the same numbers", () => {
-    const json = reportJson(report) as { conditions: Array<{ label: string; paper: { consistency: { mean: number } } }> };
-    assert.equal(json.conditions[1].paper.consistency.mean, 1);
-    assert.equal(JSON.parse(JSON.stringify(json)).conditions.length, 3);
+    const json = reportJson(report) as { conditions: Array<{ label: string; variant: string; paper: { consistency: { mean: number } } }> };
+    assert.equal(json.conditions.find((c) => c.label === "Transfer(QwQ)" && c.variant === "full")!.paper.consistency.mean, 1);
+    assert.equal(JSON.parse(JSON.stringify(json)).conditions.length, 5);
   });
   test("CSV has one row per pair and reading", () => {
     const csv = renderCsv(report);

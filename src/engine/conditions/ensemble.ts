@@ -1,0 +1,55 @@
+// Ensemble(G / E): a chain built sentence by sentence by the generators, picked by the evaluators.
+import { chainText } from "../../core/chain.js";
+import type { ConditionSpec } from "../../config/experiment-spec.js";
+import { conditionKey } from "../../results/schema.js";
+import { throwIfAborted } from "../abort.js";
+import { ChainBuilder, PAPER_SAFETY_STEPS } from "../ensemble.js";
+import { ensembleChainKey, recordCondition } from "./keys.js";
+import type { ConditionStrategy } from "./types.js";
+
+type EnsembleSpec = Extract<ConditionSpec, { kind: "ensemble" }>;
+
+/** The chain as a target is given it. Paper: what extract_thinking took from the generator's
+ * context, the text between the opening tag and the first `</think>` (leading space included). */
+export function ensembleCot(text: string, mode: "paper" | "concord"): string {
+  if (mode === "concord") return text.trim();
+  const context = text === "" ? "" : ` ${text}`;
+  const end = context.indexOf("</think>");
+  return end >= 0 ? context.slice(0, end) : context;
+}
+
+export const ensembleCondition: ConditionStrategy<EnsembleSpec> = {
+  fullCot: (job, ctx) => {
+    const c = job.cond;
+    const mode = c.mode ?? ctx.mode;
+    return ctx.cots.get(ensembleChainKey(c, mode, job.problem), async () => {
+      const builder = new ChainBuilder({
+        problem: job.problem,
+        generators: c.generators.map(ctx.model),
+        evaluators: c.evaluators.map(ctx.model),
+        k: c.k,
+        mode,
+        auto: true,
+        sampling: { maxTokens: c.candidateTokens, temperature: c.temperature, seed: c.seed ?? ctx.spec.cot.seed },
+        budget: { maxSentences: c.maxSentences ?? (mode === "paper" ? PAPER_SAFETY_STEPS : 60), ...(c.maxTokens ? { maxTokens: c.maxTokens } : {}) },
+      });
+      let cancelling: Promise<void> | undefined;
+      const onAbort = () => (cancelling = builder.cancel());
+      ctx.signal?.addEventListener("abort", onAbort, { once: true });
+      try {
+        const outcome = await builder.runSteps("end");
+        throwIfAborted(ctx.signal, "ensemble");
+        if (outcome === "failed" || outcome === "cancelled") throw new Error(`the ensemble chain for problem ${job.problem.id} could not be built (${outcome})`);
+        const chain = builder.getChain();
+        return { cot: ensembleCot(chainText(chain, mode), mode), meta: { chainSentences: chain.sentences.length, chainEnd: outcome } };
+      } finally {
+        ctx.signal?.removeEventListener("abort", onAbort);
+        // Every stream of the chain is closed before the models may be.
+        await cancelling;
+      }
+    });
+  },
+  chainKey: (job) => conditionKey(recordCondition(job.cond, "full")),
+  answerTemperature: () => 0,
+  paperGradingModel: (job) => job.target.name,
+};
