@@ -13,6 +13,7 @@ import { UserError } from "../errors.js";
 import { buildReport, writeSummary } from "../results/report.js";
 import { conditionKey, resultKey, type Condition, type ResultRecord } from "../results/schema.js";
 import { appendResult, readResults } from "../results/store.js";
+import { appendVerified, ensureDir, WriteError } from "../fsutil/write.js";
 import { CancelledError, isAbort, shareSignal, throwIfAborted } from "./abort.js";
 import { DEFAULT_COT_TOKENS, generateCot } from "./cot.js";
 import { ChainBuilder } from "./ensemble.js";
@@ -284,8 +285,8 @@ class CotStore {
   private append(v: SavedCot): Promise<void> {
     const line = JSON.stringify(v) + "\n";
     this.writes = this.writes.then(async () => {
-      await fs.mkdir(dirname(this.file), { recursive: true });
-      await fs.appendFile(this.file, line);
+      await ensureDir(dirname(this.file), "results");
+      await appendVerified(this.file, line, { what: "chains", kept: "that chain was not saved; every chain saved before is kept" });
     });
     return this.writes;
   }
@@ -307,7 +308,19 @@ export function recordCondition(c: ConditionSpec, variant: "full" | "without-ans
  * every record written so far is complete).
  */
 export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Promise<RunSummary> {
-  const { signal, onEvent } = opts;
+  const { onEvent } = opts;
+  // The first write that fails (a full disk) stops the run: no more model work for answers
+  // that cannot be kept, and the failure is reported once, naming the file.
+  let failedWrite: WriteError | undefined;
+  const writeFailed = new AbortController();
+  const signal = opts.signal ? AbortSignal.any([opts.signal, writeFailed.signal]) : writeFailed.signal;
+  const stopOnWriteFailure = (err: unknown) => {
+    if (err instanceof WriteError && !failedWrite) {
+      failedWrite = err;
+      writeFailed.abort(err);
+    }
+    throw err;
+  };
   shareSignal(signal);
   const emit: EngineListener = (e) => onEvent?.(e);
   for (const name of specModels(spec)) {
@@ -323,7 +336,7 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
   await fs.mkdir(spec.out, { recursive: true });
   const existing = new Set<string>();
   // A fresh folder has no results yet.
-  for (const r of (await readResults(spec.out, { missingOk: true })).records) existing.add(resultKey(r));
+  for (const r of (await readResults(spec.out, { missingOk: true, slim: true })).records) existing.add(resultKey(r));
   const cots = new CotStore(join(spec.out, COTS_FILE));
   await cots.load();
 
@@ -398,16 +411,31 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
         sampling: { maxTokens: c.candidateTokens, temperature: c.temperature, seed: c.seed ?? spec.cot.seed },
         budget: { maxSentences: c.maxSentences, ...(c.maxTokens ? { maxTokens: c.maxTokens } : {}) },
       });
+      // Why a step failed (a chain that outgrew a model's context), to say so and keep the chain.
+      let lastError = "";
+      const stopListening = builder.on((e) => {
+        if (e.type === "step-start") lastError = "";
+        else if (e.type === "error" && !(lastError && /no candidate could be generated/.test(e.message))) lastError = e.message;
+      });
       let cancelling: Promise<void> | undefined;
       const onAbort = () => (cancelling = builder.cancel());
       signal?.addEventListener("abort", onAbort, { once: true });
       try {
         const outcome = await builder.runSteps("end");
         throwIfAborted(signal, "ensemble");
-        if (outcome === "failed" || outcome === "cancelled") throw new Error(`the ensemble chain for problem ${j.problem.id} could not be built (${outcome})`);
         const chain = builder.getChain();
+        const why = lastError ? `: ${lastError}` : ` (${outcome})`;
+        if (outcome === "cancelled" || (outcome === "failed" && chain.sentences.length === 0))
+          throw new Error(`the ensemble chain for problem ${j.problem.id} could not be built${why}`);
+        if (outcome === "failed") {
+          // The chain so far is kept and given to the targets; the record says where and why it stopped.
+          emit({ type: "error", source: `ensemble ${j.problem.id}`, message: `the chain stopped after ${chain.sentences.length} sentences${why}; the chain so far is kept` });
+          const meta: Record<string, string | number> = { chainSentences: chain.sentences.length, chainEnd: "failed", chainStopReason: lastError || "failed" };
+          return { cot: chainText(chain, c.mode).trim(), meta };
+        }
         return { cot: chainText(chain, c.mode).trim(), meta: { chainSentences: chain.sentences.length, chainEnd: outcome } };
       } finally {
+        stopListening();
         signal?.removeEventListener("abort", onAbort);
         // Every stream of the chain is closed before the models may be.
         await cancelling;
@@ -434,6 +462,7 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
       cot = await cotFor(j);
     } catch (err) {
       if (isAbort(err, signal)) throw err;
+      if (err instanceof WriteError) stopOnWriteFailure(err);
       summary.errors++;
       emit({ type: "error", source: label, message: (err as Error).message });
       progress(label);
@@ -460,7 +489,7 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
     };
     emit({ type: "target-answer", answer: { target: j.target.name, chainLength: 0, raw: reply.raw, grade: reply.grade } });
     // The write is not cancellable: a record is written whole or not at all.
-    writes = writes.then(() => appendResult(spec.out, rec));
+    writes = writes.then(() => appendResult(spec.out, rec).catch(stopOnWriteFailure));
     await writes;
     summary.written++;
     progress(label);
@@ -472,6 +501,7 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
     if (failed) throw (failed as PromiseRejectedResult).reason;
     if (signal?.aborted) throw new CancelledError("experiment");
   } catch (err) {
+    if (failedWrite) throw failedWrite;
     if (!isAbort(err, signal)) throw err;
     summary.cancelled = true;
     await writes.catch(() => {});
@@ -479,7 +509,7 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
     return summary;
   }
   await writes;
-  const all = await readResults(spec.out, { missingOk: true });
+  const all = await readResults(spec.out, { missingOk: true, slim: true });
   await writeSummary(spec.out, buildReport(all.records.filter((r) => r.experiment === spec.name)));
   return summary;
 }
