@@ -214,6 +214,8 @@ export function createAutosaver(dir: string, now: () => Date = () => new Date(),
   let next: SessionSnapshot | undefined;
   let waiters: Array<{ ok: () => void; err: (e: unknown) => void }> = [];
   const drain = async () => {
+    // Never finish synchronously: `running` is assigned after this returns and cleared at its end.
+    await Promise.resolve();
     while (next) {
       const snap = next;
       const ws = waiters;
