@@ -13,8 +13,9 @@ import { ui } from "./ui.js";
 import { startup } from "./startup.js";
 import { experiment } from "./experiment.js";
 import { memory } from "./memory.js";
+import { bigResults } from "./big-results.js";
 
-export const BENCHES: Bench[] = [overlap, scoring, ui, startup, experiment, memory];
+export const BENCHES: Bench[] = [overlap, scoring, ui, startup, experiment, memory, bigResults];
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const DOC = join(root, "docs", "BENCHMARKS.md");
