@@ -173,7 +173,9 @@ async function fsyncDir(dir: string): Promise<void> {
 }
 
 /** Replace `file` with `data`: temporary, every byte written, size checked, fsync, rename. */
-export async function writeFileVerified(file: string, data: string | Uint8Array, opts: WriteOptions = {}): Promise<void> {
+export async function writeFileVerified(shown: string, data: string | Uint8Array, opts: WriteOptions = {}): Promise<void> {
+  // A symlinked file (settings kept in a dotfiles folder) is replaced where it really lives.
+  const file = await fs.promises.realpath(shown).catch(() => shown);
   const buf = toBuffer(data);
   const mode = (await existingMode(file)) ?? opts.mode ?? 0o644;
   const had = fs.existsSync(file);
@@ -193,13 +195,19 @@ export async function writeFileVerified(file: string, data: string | Uint8Array,
   } catch (err) {
     if (fd !== undefined) await p<void>((cb) => fs.close(fd!, () => cb(null, undefined)));
     await fs.promises.unlink(temp).catch(() => {});
-    throw failure(file, err, kept, opts);
+    throw failure(shown, err, kept, opts);
   }
   await fsyncDir(dirname(file));
 }
 
 /** The same as writeFileVerified, for callers that must stay synchronous (conf's settings). */
-export function writeFileVerifiedSync(file: string, data: string | Uint8Array, opts: WriteOptions = {}): void {
+export function writeFileVerifiedSync(shown: string, data: string | Uint8Array, opts: WriteOptions = {}): void {
+  let file = shown;
+  try {
+    file = fs.realpathSync(shown);
+  } catch {
+    /* a new file */
+  }
   const buf = toBuffer(data);
   let mode = opts.mode ?? 0o644;
   let had = false;
@@ -234,7 +242,7 @@ export function writeFileVerifiedSync(file: string, data: string | Uint8Array, o
     } catch {
       /* not created */
     }
-    throw failure(file, err, kept, opts);
+    throw failure(shown, err, kept, opts);
   }
   fsyncDirSync(dirname(file));
 }
