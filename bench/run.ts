@@ -15,8 +15,9 @@ import { experiment } from "./experiment.js";
 import { memory } from "./memory.js";
 import { html } from "./html.js";
 import { problemList } from "./problem-list.js";
+import { bigResults } from "./big-results.js";
 
-export const BENCHES: Bench[] = [overlap, scoring, ui, startup, experiment, memory, html, problemList];
+export const BENCHES: Bench[] = [overlap, scoring, ui, startup, experiment, memory, html, problemList, bigResults];
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const DOC = join(root, "docs", "BENCHMARKS.md");

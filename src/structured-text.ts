@@ -19,6 +19,20 @@ export function parseStructuredText(text: string, file: string): unknown {
   try {
     return json ? JSON.parse(text) : parseYaml(text, { prettyErrors: false });
   } catch (err) {
+    // Aliases are resolved after parsing: an alias to no anchor, or aliases that expand without
+    // bound (an "alias bomb"), are not syntax errors and have no place of their own.
+    if (!json && err instanceof ReferenceError) {
+      const unresolved = /^Unresolved alias[^:]*: (.*)$/.exec(err.message);
+      if (unresolved) {
+        const at = text.indexOf(`*${unresolved[1]}`);
+        throw new UserError(`${file}: YAML alias *${unresolved[1]} at ${lineCol(text, Math.max(0, at))} refers to no anchor (&${unresolved[1]} must come before it)`);
+      }
+      if (/alias count/i.test(err.message)) {
+        const at = /\*[^\s,\]}]+/.exec(text)?.index ?? 0;
+        throw new UserError(`${file}: YAML aliases from ${lineCol(text, at)} expand without bound (an alias bomb?); not read`);
+      }
+      throw new UserError(`${file}: not valid YAML: ${err.message.split("\n")[0].slice(0, 160)}`);
+    }
     if (err instanceof YAMLParseError) {
       const at = err.linePos?.[0];
       const where = at ? `line ${at.line}, column ${at.col}` : lineCol(text, err.pos[0]);

@@ -2,9 +2,8 @@
 // plain chain text (to reuse as a transfer CoT) or as a Markdown report.
 import { Option, type Command } from "commander";
 import { dirname } from "node:path";
-import { mkdir } from "node:fs/promises";
 import stripAnsi from "strip-ansi";
-import writeFileAtomic from "write-file-atomic";
+import { ensureDir, writeFileVerified } from "../fsutil/write.js";
 import { exportChainText, exportSessionMarkdown, loadSession } from "../state/sessions.js";
 import { oneLine, UserError } from "../errors.js";
 import { renderSessionHtml } from "../report-html/index.js";
@@ -34,12 +33,8 @@ export async function exportCommand(file: string, opts: ExportOptions = {}, stdo
     stdout.write(shown);
     return shown;
   }
-  try {
-    await mkdir(dirname(opts.out), { recursive: true });
-    await writeFileAtomic(opts.out, text, { mode: 0o644 });
-  } catch (err) {
-    throw new UserError(`${opts.out}: cannot write (${(err as NodeJS.ErrnoException).code ?? oneLine(err)})`);
-  }
+  await ensureDir(dirname(opts.out), "export");
+  await writeFileVerified(opts.out, text, { mode: 0o644, what: "export" });
   return text;
 }
 

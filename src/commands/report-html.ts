@@ -1,8 +1,7 @@
 // The HTML side of `concord report --html`: gathers what the page can draw beside the report
 // (ensemble traces, relay files in the folder) and writes the page atomically.
-import { mkdir } from "node:fs/promises";
 import { basename, dirname, resolve } from "node:path";
-import writeFileAtomic from "write-file-atomic";
+import { ensureDir, writeFileVerified } from "../fsutil/write.js";
 import type { Reading } from "../core/consistency.js";
 import { loadGenexTrace, type GenexTrace } from "../backends/genex-trace.js";
 import { oneLine, UserError } from "../errors.js";
@@ -16,12 +15,9 @@ export interface ResultsHtmlOptions {
 }
 
 export async function writeHtmlFile(file: string, html: string): Promise<void> {
-  try {
-    await mkdir(dirname(resolve(file)), { recursive: true });
-    await writeFileAtomic(file, html, { mode: 0o644 });
-  } catch (err) {
-    throw new UserError(`${file}: cannot write (${(err as NodeJS.ErrnoException).code ?? oneLine(err)})`);
-  }
+  // One verified write path: every byte written and checked, or the old page stays and the error names the file.
+  await ensureDir(dirname(resolve(file)), "page");
+  await writeFileVerified(file, html, { mode: 0o644, what: "page" });
 }
 
 export async function writeResultsHtml(dir: string, records: ResultRecord[], report: ResultsReport, opts: ResultsHtmlOptions): Promise<string> {

@@ -9,6 +9,8 @@ import { experimentRoles, openModels, type ModelHandle } from "../engine/models.
 import { addCacheRecordOptions } from "../config/models.js";
 import { selectProblems } from "../engine/problemset.js";
 import { shareSignal } from "../engine/abort.js";
+import { lockFolder, type Lock } from "../fsutil/lock.js";
+import { removeStaleTemps, WriteError } from "../fsutil/write.js";
 
 interface RunOptions {
   json?: boolean;
@@ -64,10 +66,14 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
   };
   process.on("SIGINT", onSigint);
   const progress = progressPrinter();
+  let lock: Lock | undefined;
   try {
     const problems = await selectProblems({ set: spec.problems.set, ids: spec.problems.ids, sample: spec.problems.sample, seed: spec.problems.seed, sampler: spec.problems.sampler });
     // Bad inputs are reported before any model is loaded or asked.
     await checkExperimentInputs(spec, problems);
+    // One run per results folder: a second would write every answer twice.
+    lock = lockFolder(spec.out, "concord run");
+    await removeStaleTemps(spec.out);
     const handles = new Map<string, ModelHandle>();
     const roles = experimentRoles(spec);
     for (const name of specModels(spec)) handles.set(name, await models.get(name, roles.get(name)));
@@ -83,7 +89,11 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
     }
     if (summary.cancelled) return 130;
     return summary.errors ? 1 : 0;
+  } catch (err) {
+    if (err instanceof WriteError) throw new UserError(`${err.message}; the run stopped (run again to resume once the file can be written)`);
+    throw err;
   } finally {
+    lock?.release();
     progress.end();
     process.off("SIGINT", onSigint);
     await models.close();

@@ -14,6 +14,22 @@ import {
   type Roles,
 } from "./profile.js";
 import { oneLine } from "../errors.js";
+import { writeFileVerifiedSync } from "../fsutil/write.js";
+
+const serialize = (value: unknown) => JSON.stringify(value, undefined, "\t");
+
+/**
+ * conf, writing through Concord's verified write: conf's own atomic write ignores a short
+ * write(2) count, so a nearly full disk renamed a cut-off config.json over the good one. A
+ * failed write now leaves config.json as it was and throws one line naming it.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- conf's own constraint
+class VerifiedConf<T extends Record<string, any>> extends Conf<T> {}
+Object.defineProperty(VerifiedConf.prototype, "_write", {
+  value(this: { path: string }, value: unknown) {
+    writeFileVerifiedSync(this.path, serialize(value), { what: "settings" });
+  },
+});
 
 export interface SettingsData {
   version: 1;
@@ -60,7 +76,8 @@ export class SettingsStore {
     this.env = opts.env ?? process.env;
     const cwd = opts.cwd ?? (this.env.CONCORD_CONFIG_DIR || undefined);
     try {
-      this.conf = new Conf<SettingsData>({
+      this.conf = new VerifiedConf<SettingsData>({
+        serialize,
         projectName: "concord",
         projectSuffix: "",
         cwd,

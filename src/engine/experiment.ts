@@ -14,6 +14,7 @@ import { COTS_FILE, CotStore } from "../results/cot-store.js";
 import { buildReport, writeSummary } from "../results/report.js";
 import { conditionKey, resultKey, type ResultRecord } from "../results/schema.js";
 import { appendResult, readResults } from "../results/store.js";
+import { appendVerified, ensureDir, WriteError } from "../fsutil/write.js";
 import { CancelledError, isAbort, shareSignal, throwIfAborted } from "./abort.js";
 import { cotForJob, curatedCots, recordCondition, strategyFor, type ConditionContext, type ConditionJob, type MadeCot } from "./conditions/index.js";
 import type { EngineListener } from "./events.js";
@@ -86,7 +87,19 @@ export interface RunSummary {
  * every record written so far is complete).
  */
 export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Promise<RunSummary> {
-  const { signal, onEvent } = opts;
+  const { onEvent } = opts;
+  // The first write that fails (a full disk) stops the run: no more model work for answers
+  // that cannot be kept, and the failure is reported once, naming the file.
+  let failedWrite: WriteError | undefined;
+  const writeFailed = new AbortController();
+  const signal = opts.signal ? AbortSignal.any([opts.signal, writeFailed.signal]) : writeFailed.signal;
+  const stopOnWriteFailure = (err: unknown) => {
+    if (err instanceof WriteError && !failedWrite) {
+      failedWrite = err;
+      writeFailed.abort(err);
+    }
+    throw err;
+  };
   shareSignal(signal);
   const emit: EngineListener = (e) => onEvent?.(e);
   for (const name of specModels(spec)) {
@@ -102,7 +115,7 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
   await fs.mkdir(spec.out, { recursive: true });
   const existing = new Set<string>();
   // A fresh folder has no results yet.
-  for (const r of (await readResults(spec.out, { missingOk: true })).records) existing.add(resultKey(r));
+  for (const r of (await readResults(spec.out, { missingOk: true, slim: true })).records) existing.add(resultKey(r));
   const cots = new CotStore(join(spec.out, COTS_FILE));
   await cots.load();
 
@@ -133,7 +146,7 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
   });
   progress(summary.skipped ? `${summary.skipped} answers already in ${spec.out}` : "starting");
 
-  const ctx: ConditionContext = { spec, mode: spec.mode, cots, model, sanitizer, signal };
+  const ctx: ConditionContext = { spec, mode: spec.mode, cots, model, sanitizer, signal, emit };
 
   const runJob = async (j: Job): Promise<void> => {
     throwIfAborted(signal);
@@ -143,6 +156,7 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
       cot = await cotForJob(j, ctx);
     } catch (err) {
       if (isAbort(err, signal)) throw err;
+      if (err instanceof WriteError) stopOnWriteFailure(err);
       summary.errors++;
       emit({ type: "error", source: label, message: (err as Error).message });
       progress(label);
@@ -164,7 +178,7 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
     const rec = resultRecord(spec, j, cot, reply, strategy.paperGradingModel(j), { answerMs: Date.now() - started, answerTokens: maxTokens });
     emit({ type: "target-answer", answer: { target: j.target.name, chainLength: 0, raw: reply.raw, grade: reply.grade } });
     // The write is not cancellable: a record is written whole or not at all.
-    writes = writes.then(() => appendResult(spec.out, rec));
+    writes = writes.then(() => appendResult(spec.out, rec).catch(stopOnWriteFailure));
     await writes;
     summary.written++;
     progress(label);
@@ -176,6 +190,7 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
     if (failed) throw (failed as PromiseRejectedResult).reason;
     if (signal?.aborted) throw new CancelledError("experiment");
   } catch (err) {
+    if (failedWrite) throw failedWrite;
     if (!isAbort(err, signal)) throw err;
     summary.cancelled = true;
     await writes.catch(() => {});
@@ -183,7 +198,7 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
     return summary;
   }
   await writes;
-  const all = await readResults(spec.out, { missingOk: true });
+  const all = await readResults(spec.out, { missingOk: true, slim: true });
   await writeSummary(spec.out, buildReport(all.records.filter((r) => r.experiment === spec.name)));
   return summary;
 }

@@ -2,6 +2,7 @@
 // them, so a resumed run gives the remaining targets the same chain.
 import { promises as fs } from "node:fs";
 import { dirname } from "node:path";
+import { appendVerified, ensureDir } from "../fsutil/write.js";
 
 export const COTS_FILE = "cots.ndjson";
 
@@ -62,8 +63,8 @@ export class CotStore {
   private append(v: SavedCot): Promise<void> {
     const line = JSON.stringify(v) + "\n";
     this.writes = this.writes.then(async () => {
-      await fs.mkdir(dirname(this.file), { recursive: true });
-      await fs.appendFile(this.file, line);
+      await ensureDir(dirname(this.file), "results");
+      await appendVerified(this.file, line, { what: "chains", kept: "that chain was not saved; every chain saved before is kept" });
     });
     return this.writes;
   }

@@ -1,9 +1,11 @@
 // A results folder: results.jsonl (one record per target answer), summary.csv and report.md.
-// Appends are one write per line, so a crash leaves at most a torn last line; the reader names
-// it and skips it. Summary files are replaced atomically.
-import { promises as fs } from "node:fs";
+// A batch is appended whole or not at all (fsutil/write.ts), so a crash leaves at most a torn
+// last line and a full disk none; the reader names a torn line and skips it. The file is read
+// as a stream, line by line, so its size is bounded by the disk, not by a string's length.
+// Summary files are replaced atomically and verified.
+import { createReadStream, promises as fs } from "node:fs";
 import { join, basename } from "node:path";
-import writeFileAtomic from "write-file-atomic";
+import { appendVerified, describeFsError, ensureDir, writeFileVerified } from "../fsutil/write.js";
 import { resultRecordSchema, type ResultRecord } from "./schema.js";
 
 /** The file appendResult writes to inside a results folder. */
@@ -38,6 +40,24 @@ export function zodIssueLine(error: { issues: Array<{ path: PropertyKey[]; messa
   return `${path ? `field ${path}: ` : ""}${first.message}${more}`;
 }
 
+/** One line of a results file: a record, or the issue that keeps it out. `unterminated`: the last line, without its newline. */
+function parseResultLine(raw: string, lineNo: number, unterminated: boolean, file: string): ResultRecord | ReadIssue | undefined {
+  if (raw.trim() === "") return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    return unterminated
+      ? { file, line: lineNo, torn: true, message: "torn last line (incomplete write), skipped" }
+      : { file, line: lineNo, torn: false, message: "not valid JSON, skipped" };
+  }
+  const parsed = resultRecordSchema.safeParse(value);
+  if (!parsed.success) return { file, line: lineNo, torn: false, message: `${zodIssueLine(parsed.error)}, skipped` };
+  return parsed.data;
+}
+
+const isIssue = (v: ResultRecord | ReadIssue): v is ReadIssue => "message" in v && "torn" in v;
+
 /** Parse the text of one results file. */
 export function parseResultsText(text: string, file: string): ReadResults {
   const records: ResultRecord[] = [];
@@ -46,33 +66,40 @@ export function parseResultsText(text: string, file: string): ReadResults {
   const endsClean = text.length === 0 || text.endsWith("\n");
   if (endsClean) lines.pop(); // the empty string after the final newline
   lines.forEach((raw, i) => {
-    const lineNo = i + 1;
-    const isTornCandidate = !endsClean && i === lines.length - 1;
-    if (raw.trim() === "") return;
-    let value: unknown;
-    try {
-      value = JSON.parse(raw);
-    } catch {
-      issues.push(
-        isTornCandidate
-          ? { file, line: lineNo, torn: true, message: "torn last line (incomplete write), skipped" }
-          : { file, line: lineNo, torn: false, message: "not valid JSON, skipped" },
-      );
-      return;
-    }
-    const parsed = resultRecordSchema.safeParse(value);
-    if (!parsed.success) {
-      issues.push({ file, line: lineNo, torn: false, message: `${zodIssueLine(parsed.error)}, skipped` });
-      return;
-    }
-    records.push(parsed.data);
+    const v = parseResultLine(raw, i + 1, !endsClean && i === lines.length - 1, file);
+    if (v) (isIssue(v) ? issues : records).push(v as never);
   });
   return { records, issues };
+}
+
+/**
+ * The lines of a file as a stream of raw bytes split at newlines, each decoded on its own (bad
+ * UTF-8 spoils one line, not the rest). `unterminated` marks a last line with no newline.
+ */
+async function* fileLines(handle: fs.FileHandle): AsyncGenerator<{ line: number; text: string; unterminated: boolean }> {
+  let pieces: Buffer[] = [];
+  let line = 0;
+  for await (const chunk of handle.createReadStream({ highWaterMark: 1 << 20, autoClose: false }) as AsyncIterable<Buffer>) {
+    let start = 0;
+    let nl: number;
+    while ((nl = chunk.indexOf(0x0a, start)) >= 0) {
+      pieces.push(chunk.subarray(start, nl));
+      const text = (pieces.length === 1 ? pieces[0] : Buffer.concat(pieces)).toString("utf8");
+      pieces = [];
+      start = nl + 1;
+      yield { line: ++line, text, unterminated: false };
+    }
+    // Copied: the stream may reuse its buffer.
+    if (start < chunk.length) pieces.push(Buffer.from(chunk.subarray(start)));
+  }
+  if (pieces.length) yield { line: ++line, text: Buffer.concat(pieces).toString("utf8"), unterminated: true };
 }
 
 export interface ReadResultsOptions {
   /** A folder without results.jsonl (or not there at all) reads as empty instead of failing. */
   missingOk?: boolean;
+  /** Leave out each record's chain (`cot`), the bulk of a big file: enough to report or resume. */
+  slim?: boolean;
 }
 
 /**
@@ -80,47 +107,76 @@ export interface ReadResultsOptions {
  * line. Other files are not results: a folder that merely holds *.jsonl files is refused.
  */
 export async function readResults(dir: string, opts: ReadResultsOptions = {}): Promise<ReadResults> {
+  const records: ResultRecord[] = [];
+  const issues: ReadIssue[] = [];
+  const keep = opts.slim
+    ? (rec: ResultRecord) => {
+        delete rec.cot;
+        return rec;
+      }
+    : (rec: ResultRecord) => rec;
+  await forEachResult(dir, (rec) => records.push(keep(rec)), { ...opts, onIssue: (i) => issues.push(i) });
+  return { records, issues };
+}
+
+/**
+ * Stream every record of `<dir>/results.jsonl` to `onRecord`, one line at a time (memory stays
+ * bounded by one line, whatever the file's size); bad lines go to `onIssue`.
+ */
+export async function forEachResult(
+  dir: string,
+  onRecord: (rec: ResultRecord) => void,
+  opts: ReadResultsOptions & { onIssue?: (issue: ReadIssue) => void } = {},
+): Promise<void> {
   const path = join(dir, RESULTS_FILE);
-  let text: string;
+  let handle: fs.FileHandle;
   try {
-    text = await fs.readFile(path, "utf8");
+    handle = await fs.open(path, "r");
+    if ((await handle.stat()).isDirectory()) {
+      await handle.close();
+      throw Object.assign(new Error("a folder"), { code: "EISDIR" });
+    }
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT" || code === "ENOTDIR") {
-      if (opts.missingOk && code === "ENOENT") return { records: [], issues: [] };
+      if (opts.missingOk && code === "ENOENT") return;
       const st = await fs.stat(dir).catch(() => undefined);
       if (!st) throw new Error(`${dir}: no such results folder`);
       if (!st.isDirectory()) throw new Error(`${dir}: not a folder (a results folder holds ${RESULTS_FILE})`);
       throw new Error(`${dir}: not a results folder (no ${RESULTS_FILE})`);
     }
-    throw new Error(`${path}: cannot read (${code ?? "error"})`);
+    throw new Error(`${path}: cannot read: ${describeFsError(err, path)}`);
   }
-  return parseResultsText(text, path);
-}
-
-/**
- * Append records to `<dir>/results.jsonl`, one write per line. If the file ends in a torn line,
- * a newline is written first so the torn line stays alone (and is reported, not merged).
- */
-export async function appendResults(dir: string, recs: readonly ResultRecord[], file = RESULTS_FILE): Promise<void> {
-  // Validate the whole batch before touching the file: a bad record must never reach it, and a
-  // batch is written whole or not at all.
-  const lines = recs.map((rec) => JSON.stringify(resultRecordSchema.parse(rec)) + "\n");
-  await fs.mkdir(dir, { recursive: true });
-  const path = join(dir, basename(file));
-  const handle = await fs.open(path, "a+");
   try {
-    const { size } = await handle.stat();
-    if (size > 0) {
-      const last = Buffer.alloc(1);
-      await handle.read(last, 0, 1, size - 1);
-      if (last[0] !== 0x0a) await handle.write("\n");
+    for await (const { line, text, unterminated } of fileLines(handle)) {
+      const v = parseResultLine(text, line, unterminated, path);
+      if (!v) continue;
+      if (isIssue(v)) opts.onIssue?.(v);
+      else onRecord(v);
     }
-    // One write per line keeps each line whole if the process dies between them.
-    for (const line of lines) await handle.write(line);
+  } catch (err) {
+    throw new Error(`${path}: cannot read: ${describeFsError(err, path)}`);
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * Append records to `<dir>/results.jsonl`, the batch whole or not at all: a failed write (a
+ * full disk) cuts the file back to where it was and throws a WriteError naming it. If the file
+ * ends in a torn line, a newline is written first so the torn line stays alone (and is
+ * reported, not merged).
+ */
+export async function appendResults(dir: string, recs: readonly ResultRecord[], file = RESULTS_FILE): Promise<void> {
+  // Validate the whole batch before touching the file: a bad record must never reach it.
+  const lines = recs.map((rec) => JSON.stringify(resultRecordSchema.parse(rec)) + "\n");
+  await ensureDir(dir, "results");
+  const path = join(dir, basename(file));
+  await appendVerified(path, lines.join(""), {
+    separateTornLine: true,
+    what: "results",
+    kept: `the ${recs.length === 1 ? "record was not written" : `${recs.length} records were not written`}; every record written before is kept`,
+  });
 }
 
 export async function appendResult(dir: string, rec: ResultRecord, file = RESULTS_FILE): Promise<void> {
@@ -135,7 +191,7 @@ export interface SummaryFiles {
 
 /** Replace summary.csv and report.md atomically (writeSummary in report.ts renders them). */
 export async function writeSummaryFiles(dir: string, report: SummaryFiles): Promise<void> {
-  await fs.mkdir(dir, { recursive: true });
-  await writeFileAtomic(join(dir, SUMMARY_CSV), report.csv);
-  await writeFileAtomic(join(dir, REPORT_MD), report.markdown);
+  await ensureDir(dir, "results");
+  await writeFileVerified(join(dir, SUMMARY_CSV), report.csv, { what: "summary" });
+  await writeFileVerified(join(dir, REPORT_MD), report.markdown, { what: "report" });
 }

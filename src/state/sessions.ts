@@ -6,14 +6,15 @@
 // `sessionsDir` setting, else `./sessions` under the current directory. The working
 // directory is the default because sessions belong to the experiment folder they came from,
 // next to its results, and are meant to be shared or committed with it.
-import { readFile, readdir, mkdir, stat, unlink } from "node:fs/promises";
+import { readFile, readdir, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
-import writeFileAtomic from "write-file-atomic";
 import { z } from "zod";
 import { chainText, type Chain } from "../core/chain.js";
 import type { Problem } from "../core/types.js";
 import type { ConsistencySnapshot, TargetAnswer } from "../engine/events.js";
 import { UserError } from "../errors.js";
+import { lockFile, type Lock } from "../fsutil/lock.js";
+import { ensureDir, removeStaleTemps, writeFileVerified } from "../fsutil/write.js";
 import type { Roles, SessionSnapshot } from "./store.js";
 
 export const SESSION_SCHEMA = 1;
@@ -191,17 +192,30 @@ export async function loadSession(file: string): Promise<SessionFile> {
 /** Write a session atomically. The data is validated first: a bad session is never written. */
 export async function writeSession(file: string, session: SessionFile): Promise<void> {
   parseSession(session, file);
-  await mkdir(resolve(file, ".."), { recursive: true });
+  await ensureDir(resolve(file, ".."), "sessions");
   // Compact JSON: a 500-sentence session with every candidate is megabytes, written after every change.
-  await writeFileAtomic(file, JSON.stringify(session) + "\n", { fsync: true, mode: 0o644 });
+  await writeFileVerified(file, JSON.stringify(session) + "\n", { mode: 0o644, what: "session" });
 }
 
-/** Saves in order and coalesces bursts: while one write runs, only the newest next state waits. */
-export function createAutosaver(dir: string, now: () => Date = () => new Date()) {
+/**
+ * Saves in order and coalesces bursts: while one write runs, only the newest next state waits.
+ * The session file is locked at its first save, so a second Concord saving the same session is
+ * refused (one line naming the holder) instead of overwriting what this one accepted.
+ */
+export function createAutosaver(dir: string, now: () => Date = () => new Date(), what = "the interface") {
   let running: Promise<void> | undefined;
+  let lock: Lock | undefined;
+  const lockFor = (file: string) => {
+    if (lock?.file === `${file}.lock`) return;
+    const next = lockFile(file, what);
+    lock?.release();
+    lock = next;
+  };
   let next: SessionSnapshot | undefined;
   let waiters: Array<{ ok: () => void; err: (e: unknown) => void }> = [];
   const drain = async () => {
+    // Never finish synchronously: `running` is assigned after this returns and cleared at its end.
+    await Promise.resolve();
     while (next) {
       const snap = next;
       const ws = waiters;
@@ -209,6 +223,7 @@ export function createAutosaver(dir: string, now: () => Date = () => new Date())
       waiters = [];
       const file = snap.info.file ?? sessionPath(dir, snap.info.id);
       try {
+        lockFor(file);
         await writeSession(file, toSessionFile(snap, now()));
         ws.forEach((w) => w.ok());
       } catch (e) {
@@ -223,7 +238,11 @@ export function createAutosaver(dir: string, now: () => Date = () => new Date())
       waiters.push({ ok, err });
       running ??= drain();
     });
-  return { save, idle: () => running ?? Promise.resolve() };
+  const release = () => {
+    lock?.release();
+    lock = undefined;
+  };
+  return { save, idle: () => running ?? Promise.resolve(), release };
 }
 
 export interface SessionEntry {
@@ -237,23 +256,8 @@ export interface SessionEntry {
   error?: string;
 }
 
-/** write-file-atomic's temporary files: `<name>.json.<hex>`. */
-const TEMP_FILE = /\.json\.[0-9a-f]+$/;
-
-/**
- * Remove temporary files that a save killed mid-write left behind. Only old ones: a younger
- * one may belong to a save running right now in another process.
- */
-export async function removeStaleTemps(dir: string, maxAgeMs = 60_000, now = Date.now()): Promise<number> {
-  let removed = 0;
-  const names = await readdir(dir).catch(() => [] as string[]);
-  for (const name of names.filter((n) => TEMP_FILE.test(n))) {
-    const file = join(dir, name);
-    const st = await stat(file).catch(() => undefined);
-    if (st?.isFile() && now - st.mtimeMs > maxAgeMs && (await unlink(file).then(() => true, () => false))) removed++;
-  }
-  return removed;
-}
+/** Temporaries are removed only when Concord made them (see fsutil/write.ts): never a file like `s.json.1`. */
+export { removeStaleTemps };
 
 /** Every session in a directory, newest first; unreadable files are listed with their error. */
 export async function listSessions(dir: string): Promise<SessionEntry[]> {
@@ -338,8 +342,8 @@ export async function writeSessionExports(snapshot: SessionSnapshot, dir: string
   const stem = join(dirname(file), basename(file).replace(/\.json$/i, ""));
   const session = toSessionFile(snapshot, now);
   const out = { text: `${stem}.txt`, markdown: `${stem}.md` };
-  await mkdir(dirname(file), { recursive: true });
-  await writeFileAtomic(out.text, exportChainText(session.chain), { mode: 0o644 });
-  await writeFileAtomic(out.markdown, exportSessionMarkdown(session), { mode: 0o644 });
+  await ensureDir(dirname(file), "sessions");
+  await writeFileVerified(out.text, exportChainText(session.chain), { mode: 0o644, what: "chain export" });
+  await writeFileVerified(out.markdown, exportSessionMarkdown(session), { mode: 0o644, what: "Markdown export" });
   return out;
 }

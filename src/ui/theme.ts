@@ -28,10 +28,26 @@ export const ROLES = [
 ] as const;
 export type Role = (typeof ROLES)[number];
 
+// The colours Ink draws (its colorize): a named colour, #rgb / #rrggbb, rgb(r, g, b) or
+// ansi256(n). Anything else is refused here: Ink looks a name up on chalk, so "__proto__" or
+// "constructor" would be called as a colour function and crash the interface.
+export const COLOR_NAMES = [
+  "black", "red", "green", "yellow", "blue", "magenta", "cyan", "white", "gray", "grey",
+  "blackBright", "redBright", "greenBright", "yellowBright", "blueBright", "magentaBright", "cyanBright", "whiteBright",
+] as const;
+const byte = "(?:25[0-5]|2[0-4]\\d|1?\\d?\\d)";
+const COLOR = new RegExp(`^(?:#[0-9a-fA-F]{3}|#[0-9a-fA-F]{6}|rgb\\(\\s?${byte},\\s?${byte},\\s?${byte}\\s?\\)|ansi256\\(\\s?${byte}\\s?\\))$`);
+export function isThemeColor(v: string): boolean {
+  return (COLOR_NAMES as readonly string[]).includes(v) || COLOR.test(v);
+}
+const colorSchema = z
+  .string()
+  .refine(isThemeColor, { message: `not a colour (a name such as ${COLOR_NAMES.slice(0, 4).join(", ")}, #rrggbb, rgb(r, g, b) or ansi256(n))` });
+
 const styleSchema = z
   .object({
-    color: z.string().min(1).optional(),
-    backgroundColor: z.string().min(1).optional(),
+    color: colorSchema.optional(),
+    backgroundColor: colorSchema.optional(),
     bold: z.boolean().optional(),
     italic: z.boolean().optional(),
     underline: z.boolean().optional(),

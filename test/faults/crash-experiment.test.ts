@@ -42,7 +42,8 @@ function startRun(): { w: Watched; fifo: string } {
   return { w: watch(child), fifo };
 }
 
-const KNOWN = new Set(["results.jsonl", "cots.ndjson", "summary.csv", "report.md"]);
+// concord.lock: the lock of a killed run, taken over by the next run (its PID is gone).
+const KNOWN = new Set(["results.jsonl", "cots.ndjson", "summary.csv", "report.md", "concord.lock"]);
 
 describe("crash safety: concord run", () => {
   test(`${KILLS} SIGKILLs during experiment runs: every reported answer intact, none twice, every file parses`, { timeout: 170_000 }, async (t) => {

@@ -117,17 +117,23 @@ describe("sessions", () => {
   });
 });
 
-test("temporary files left by a killed save are removed once old, never while young", async () => {
+test("only Concord's own temporaries are removed: a dead writer's, or an old one; never the person's files", async () => {
   const { mkdtemp, writeFile, utimes, readdir } = await import("node:fs/promises");
   const { tmpdir } = await import("node:os");
   const { join } = await import("node:path");
+  const { spawnSync } = await import("node:child_process");
   const { removeStaleTemps } = await import("../../src/state/sessions.js");
   const dir = await mkdtemp(join(tmpdir(), "concord-temps-"));
-  await writeFile(join(dir, "s1.json"), "{}");
-  await writeFile(join(dir, "s1.json.1a2b3c4d"), "{partial");
-  await writeFile(join(dir, "s2.json.deadbeef"), "{partial");
-  const old = new Date(Date.now() - 5 * 60_000);
-  await utimes(join(dir, "s1.json.1a2b3c4d"), old, old);
-  assert.equal(await removeStaleTemps(dir), 1);
-  assert.deepEqual((await readdir(dir)).sort(), ["s1.json", "s2.json.deadbeef"]);
+  // A PID that has surely exited: a child that has been waited for.
+  const dead = spawnSync(process.execPath, ["-e", ""]).pid!;
+  const keep = ["s1.json", "s1.json.1", "s1.json.20261205", "s2.json.deadbeef", "notes.json.1a2b3c4d"];
+  for (const n of keep) await writeFile(join(dir, n), "mine");
+  await writeFile(join(dir, `.s1.json.concord-${dead}-0123abcd.tmp`), "{partial");
+  await writeFile(join(dir, `.s1.json.concord-${process.pid}-89abcdef.tmp`), "{a save running now");
+  await writeFile(join(dir, `.s3.json.concord-${process.pid}-00000000.tmp`), "{old");
+  const old = new Date(Date.now() - 2 * 3_600_000);
+  for (const n of keep) await utimes(join(dir, n), old, old);
+  await utimes(join(dir, `.s3.json.concord-${process.pid}-00000000.tmp`), old, old);
+  assert.equal(await removeStaleTemps(dir), 2);
+  assert.deepEqual((await readdir(dir)).sort(), [`.s1.json.concord-${process.pid}-89abcdef.tmp`, ...keep].sort());
 });

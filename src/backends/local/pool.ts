@@ -4,6 +4,7 @@
 // sequence count) with a small pool of sequences handed out to concurrent requests.
 import { availableParallelism, freemem } from "node:os";
 import { realpath, stat } from "node:fs/promises";
+import { ggufProblem } from "./gguf-check.js";
 import {
   getLlama,
   getLlamaGpuTypes,
@@ -322,7 +323,7 @@ export class LocalModelPool {
         entry = { path, model, bytes: est.modelBytes, contexts: new Map(), users: 0 };
         this.entries.set(path, entry);
       } catch (err) {
-        throw new BackendError(`cannot load GGUF model ${path}: ${oneLine(err)}`, path);
+        throw new BackendError(`cannot load GGUF model ${path}: ${(await ggufProblem(path)) ?? oneLine(err)}`, path);
       } finally {
         this.pendingBytes -= est.modelBytes;
       }

@@ -6,6 +6,7 @@ import { throwIfAborted } from "../abort.js";
 import { ChainBuilder, PAPER_SAFETY_STEPS } from "../ensemble.js";
 import { ensembleChainKey, recordCondition } from "./keys.js";
 import type { ConditionStrategy } from "./types.js";
+import type { CotMeta } from "../../results/cot-store.js";
 
 type EnsembleSpec = Extract<ConditionSpec, { kind: "ensemble" }>;
 
@@ -33,16 +34,32 @@ export const ensembleCondition: ConditionStrategy<EnsembleSpec> = {
         sampling: { maxTokens: c.candidateTokens, temperature: c.temperature, seed: c.seed ?? ctx.spec.cot.seed },
         budget: { maxSentences: c.maxSentences ?? (mode === "paper" ? PAPER_SAFETY_STEPS : 60), ...(c.maxTokens ? { maxTokens: c.maxTokens } : {}) },
       });
+      // Why a step failed (a chain that outgrew a model's context), to say so and keep the chain.
+      let lastError = "";
+      const stopListening = builder.on((e) => {
+        if (e.type === "step-start") lastError = "";
+        else if (e.type === "error" && !(lastError && /no candidate could be generated/.test(e.message))) lastError = e.message;
+      });
       let cancelling: Promise<void> | undefined;
       const onAbort = () => (cancelling = builder.cancel());
       ctx.signal?.addEventListener("abort", onAbort, { once: true });
       try {
         const outcome = await builder.runSteps("end");
         throwIfAborted(ctx.signal, "ensemble");
-        if (outcome === "failed" || outcome === "cancelled") throw new Error(`the ensemble chain for problem ${job.problem.id} could not be built (${outcome})`);
         const chain = builder.getChain();
-        return { cot: ensembleCot(chainText(chain, mode), mode), meta: { chainSentences: chain.sentences.length, chainEnd: outcome } };
+        const why = lastError ? `: ${lastError}` : ` (${outcome})`;
+        if (outcome === "cancelled" || (outcome === "failed" && chain.sentences.length === 0))
+          throw new Error(`the ensemble chain for problem ${job.problem.id} could not be built${why}`);
+        const cot = ensembleCot(chainText(chain, mode), mode);
+        if (outcome === "failed") {
+          // The chain so far is kept and given to the targets; the record says where and why it stopped.
+          ctx.emit?.({ type: "error", source: `ensemble ${job.problem.id}`, message: `the chain stopped after ${chain.sentences.length} sentences${why}; the chain so far is kept` });
+          const meta: CotMeta = { chainSentences: chain.sentences.length, chainEnd: "failed", chainStopReason: lastError || "failed" };
+          return { cot, meta };
+        }
+        return { cot, meta: { chainSentences: chain.sentences.length, chainEnd: outcome } };
       } finally {
+        stopListening();
         ctx.signal?.removeEventListener("abort", onAbort);
         // Every stream of the chain is closed before the models may be.
         await cancelling;

@@ -1,6 +1,7 @@
 // What a condition is to the experiment runner: a small strategy that makes the chain a
 // target is given, and says how the target answers (SCIENCE.md §1, "Conditions").
 import type { Problem } from "../../core/types.js";
+import type { EngineEvent } from "../events.js";
 import type { ConditionSpec, ExperimentSpec, RunMode } from "../../config/experiment-spec.js";
 import type { CotMeta, CotStore } from "../../results/cot-store.js";
 import type { ModelHandle } from "../models.js";
@@ -21,6 +22,8 @@ export interface ConditionContext {
   model(name: string): ModelHandle;
   sanitizer?: ModelHandle;
   signal?: AbortSignal;
+  /** Reports what a condition notices but survives (a chain kept after it stopped early). */
+  emit?: (e: EngineEvent) => void;
 }
 
 export interface MadeCot {
