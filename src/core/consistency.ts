@@ -165,9 +165,11 @@ export function computeConsistency(
   const matrix: (number | null)[][] = targets.map((_, i) => targets.map((__, j) => (i === j ? 1 : null)));
   for (let i = 0; i < targets.length; i++) {
     for (let j = i + 1; j < targets.length; j++) {
-      const p = pairConsistency(targets[i], targets[j], byTarget.get(targets[i])!, byTarget.get(targets[j])!, reading);
+      const a = targets[i]!;
+      const b = targets[j]!;
+      const p = pairConsistency(a, b, byTarget.get(a)!, byTarget.get(b)!, reading);
       pairs.push(p);
-      matrix[i][j] = matrix[j][i] = p.value;
+      matrix[i]![j] = matrix[j]![i] = p.value;
     }
   }
 

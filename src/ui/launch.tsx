@@ -1,7 +1,6 @@
 // Opens the interface. Not a terminal: one line pointing to the headless commands, exit code 2.
 // With nothing configured it opens the Race on the builtin problem demo-1 with the embedded
 // model (CONCORD_MODEL / --model, else the default model set).
-import React from "react";
 import { isAbsolute, relative } from "node:path";
 import { render } from "ink";
 import type { Chain } from "../core/chain.js";

@@ -17,7 +17,7 @@ const dir = mkdtempSync(join(tmpdir(), "concord-export-cmd-"));
 const good = join(dir, "s.json");
 
 function concord(...args: string[]) {
-  const r = spawnSync(process.execPath, ["bin/concord.js", ...args], { cwd: ROOT, env: { ...process.env, CONCORD_FROM_SOURCE: "1" }, encoding: "utf8" });
+  const r = spawnSync(process.execPath, ["test/concord-from-source.mjs", ...args], { cwd: ROOT, env: { ...process.env }, encoding: "utf8" });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -5,7 +5,6 @@
 // or bidi control may remain in a frame.
 import { after, afterEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import React from "react";
 import { render, cleanup } from "ink-testing-library";
 import fc from "fast-check";
 import stringWidth from "string-width";

@@ -9,7 +9,7 @@ import { ScriptedDriver, demoProblem, tick } from "./_scripted-driver.js";
 class RunningDriver extends ScriptedDriver {
   private pauseAsked = false;
   cancelDelayMs = 0;
-  async runSteps(n: number | "end") {
+  override async runSteps(n: number | "end") {
     this.calls.push(["runSteps", n]);
     this.pauseAsked = false;
     for (let done = 0; n === "end" || done < n; done++) {
@@ -22,11 +22,11 @@ class RunningDriver extends ScriptedDriver {
     }
     return "count";
   }
-  pause() {
+  override pause() {
     this.calls.push(["pause"]);
     this.pauseAsked = true;
   }
-  async cancel() {
+  override async cancel() {
     this.pauseAsked = true;
     await super.cancel();
     if (this.cancelDelayMs) await tick(this.cancelDelayMs);

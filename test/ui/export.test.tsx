@@ -2,7 +2,6 @@
 // text typed with its Enter in one chunk, and pause with no auto-run going.
 import { test, describe, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import React from "react";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

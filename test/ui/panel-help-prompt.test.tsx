@@ -2,7 +2,6 @@
 // typed in one burst with the text of a prompt, and a replayed session on the Race screen.
 import { test, describe, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import React from "react";
 import { render, cleanup } from "ink-testing-library";
 import stripAnsi from "strip-ansi";
 import type { Chain } from "../../src/core/chain.js";

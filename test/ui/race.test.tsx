@@ -1,6 +1,5 @@
 import { test, describe, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import React from "react";
 import { render, cleanup } from "ink-testing-library";
 import stripAnsi from "strip-ansi";
 import stringWidth from "string-width";

@@ -2,7 +2,6 @@
 import "./_force-color.js";
 import { test, describe, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import React from "react";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

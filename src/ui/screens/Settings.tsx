@@ -1,7 +1,7 @@
 // Models & settings: the profiles (keys shown only as environment variable NAMES), their
 // probed capabilities, role assignment, the theme, and a form to add, edit or remove profiles.
 // The launcher supplies the port (src/ui/settings-port.ts).
-import React, { useEffect, useRef, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { Box, Text } from "ink";
 import { oneLine } from "../../errors.js";
 import { useActions, useUi, useUnboundKeys } from "../context.js";

@@ -1,7 +1,7 @@
 // A one-line text input, fed its keys by the App's one input queue (so text typed right after
 // the key that opened it is neither lost nor taken as commands). The value lives in a ref, not
 // only in React state: keys that come faster than redraws each see what the key before left.
-import React, { useLayoutEffect, useReducer, useRef } from "react";
+import { useLayoutEffect, useReducer, useRef } from "react";
 import { Text, type Key } from "ink";
 import { displayWidth, fitWidth, sanitize, tailWidth } from "../sanitize.js";
 
