@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { PassThrough } from "node:stream";
 import { exportCommand } from "../../src/commands/export.js";
 import { toSessionFile, writeSession } from "../../src/state/sessions.js";
-import { demoProblem } from "../state/_scripted-driver.js";
+import { demoProblem } from "../doubles/scripted-driver.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const dir = mkdtempSync(join(tmpdir(), "concord-export-cmd-"));

@@ -7,7 +7,7 @@ import type { EngineEvent } from "../../src/engine/events.js";
 import type { ModelHandle } from "../../src/engine/models.js";
 import type { Problem } from "../../src/core/types.js";
 import { chainText } from "../../src/core/chain.js";
-import { ScriptedBackend, type ScriptedBackendOptions } from "./_scripted-backend.js";
+import { ScriptedBackend, type ScriptedBackendOptions } from "../doubles/scripted-backend.js";
 
 const problem: Problem = {
   id: "p1",
@@ -268,7 +268,7 @@ test("firstSentence needs text after the end before trusting it", () => {
 
 test("runSteps on a step already waiting for a decision takes the pick instead of waiting for a person", async () => {
   const { ChainBuilder } = await import("../../src/engine/ensemble.js");
-  const { ScriptedBackend } = await import("./_scripted-backend.js");
+  const { ScriptedBackend } = await import("../doubles/scripted-backend.js");
   const { builtinProblems } = await import("../../src/problems/index.js");
   const gen = { name: "g", thinkingFormat: "think-tags" as const, backend: new ScriptedBackend({ name: "g", respond: () => " One step here. And more text" }) };
   const ev = { name: "e", thinkingFormat: "think-tags" as const, backend: new ScriptedBackend({ name: "e", respond: () => "" }) };

@@ -7,7 +7,7 @@ import type { EngineEvent } from "../../src/engine/events.js";
 import type { ModelHandle } from "../../src/engine/models.js";
 import type { Chain, ChainSentence } from "../../src/core/chain.js";
 import type { Problem } from "../../src/core/types.js";
-import { ScriptedBackend, type ScriptedBackendOptions } from "./_scripted-backend.js";
+import { ScriptedBackend, type ScriptedBackendOptions } from "../doubles/scripted-backend.js";
 
 const problem: Problem = {
   id: "p1",

@@ -14,7 +14,7 @@ import { ThemeContext } from "../../src/ui/theme.js";
 import { App } from "../../src/ui/App.js";
 import { createConcordStore } from "../../src/state/store.js";
 import { loadTheme } from "../../src/ui/theme.js";
-import { ScriptedDriver, demoProblem, tick } from "../state/_scripted-driver.js";
+import { ScriptedDriver, demoProblem, tick } from "../doubles/scripted-driver.js";
 import { trackRejections } from "../fixtures/faults/harness.js";
 
 const rejections = trackRejections();

@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createConcordStore } from "../../src/state/store.js";
-import { ScriptedDriver, demoProblem, tick } from "./_scripted-driver.js";
+import { ScriptedDriver, demoProblem, tick } from "../doubles/scripted-driver.js";
 
 /** A ScriptedDriver whose runSteps really runs: one accepted sentence per tick until paused. */
 class RunningDriver extends ScriptedDriver {

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { createConcordStore, applyEvents, mergeRelay, type SessionSnapshot } from "../../src/state/store.js";
 import type { RelayResult, RelayRun } from "../../src/engine/relay.js";
 import type { ChainSentence } from "../../src/core/chain.js";
-import { ScriptedDriver, demoProblem, tick } from "./_scripted-driver.js";
+import { ScriptedDriver, demoProblem, tick } from "../doubles/scripted-driver.js";
 
 async function openRace(opts: { flushMs?: number; save?: (s: SessionSnapshot) => void } = {}) {
   const driver = new ScriptedDriver();

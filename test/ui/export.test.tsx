@@ -11,7 +11,7 @@ import { App } from "../../src/ui/App.js";
 import { createConcordStore, type StoreOptions } from "../../src/state/store.js";
 import { createAutosaver, writeSessionExports, loadSession, sessionPath } from "../../src/state/sessions.js";
 import { loadTheme } from "../../src/ui/theme.js";
-import { ScriptedDriver, demoProblem, tick } from "../state/_scripted-driver.js";
+import { ScriptedDriver, demoProblem, tick } from "../doubles/scripted-driver.js";
 
 const theme = loadTheme({ theme: "dark", env: {} });
 afterEach(() => cleanup());

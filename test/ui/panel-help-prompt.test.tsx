@@ -10,7 +10,7 @@ import { createConcordStore, type Roles } from "../../src/state/store.js";
 import { loadTheme } from "../../src/ui/theme.js";
 import { DEFAULT_BINDINGS } from "../../src/ui/keys.js";
 import { count } from "../../src/ui/words.js";
-import { ScriptedDriver, demoProblem, tick } from "../state/_scripted-driver.js";
+import { ScriptedDriver, demoProblem, tick } from "../doubles/scripted-driver.js";
 
 const theme = loadTheme({ theme: "dark", env: {} });
 afterEach(() => cleanup());

@@ -8,7 +8,7 @@ import { createConcordStore } from "../../src/state/store.js";
 import { loadTheme } from "../../src/ui/theme.js";
 import { DEFAULT_BINDINGS } from "../../src/ui/keys.js";
 import { MARK_HUMAN, MARK_PICK } from "../../src/ui/screens/Race.js";
-import { ScriptedDriver, demoProblem, tick } from "../state/_scripted-driver.js";
+import { ScriptedDriver, demoProblem, tick } from "../doubles/scripted-driver.js";
 
 const theme = loadTheme({ theme: "dark", env: {} });
 

@@ -17,7 +17,7 @@ import { tokensBySentence } from "../../src/ui/screens/Relay.js";
 import { heatRole } from "../../src/ui/screens/Results.js";
 import type { RelayResult } from "../../src/engine/relay.js";
 import type { Problem } from "../../src/core/types.js";
-import { ScriptedDriver, demoProblem, tick } from "../state/_scripted-driver.js";
+import { ScriptedDriver, demoProblem, tick } from "../doubles/scripted-driver.js";
 
 const theme = loadTheme({ theme: "dark", env: {} });
 afterEach(() => cleanup());

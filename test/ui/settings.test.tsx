@@ -17,7 +17,7 @@ import { openSettings } from "../../src/config/settings.js";
 import { createSettingsPort } from "../../src/ui/settings-port.js";
 import { profileFromDraft, emptyDraft } from "../../src/ui/profile-form.js";
 import type { OpenedModels } from "../../src/engine/models.js";
-import { tick } from "../state/_scripted-driver.js";
+import { tick } from "../doubles/scripted-driver.js";
 
 const theme = loadTheme({ theme: "dark", env: {} });
 afterEach(() => cleanup());
