@@ -1,22 +1,9 @@
 // Small cancellation helpers shared by every engine module. All engine work takes an
 // AbortSignal; these keep the "was this a cancellation or a failure?" test in one place.
 import { setMaxListeners } from "node:events";
+import { CancelledError, isAbort } from "../errors.js";
 
-/** The error every engine operation rejects with when its signal fires. */
-export class CancelledError extends Error {
-  constructor(what = "operation") {
-    super(`${what} cancelled`);
-    this.name = "AbortError";
-  }
-}
-
-/** True for any error that means "stopped on request" rather than "went wrong". */
-export function isAbort(err: unknown, signal?: AbortSignal): boolean {
-  if (signal?.aborted) return true;
-  if (!err || typeof err !== "object") return false;
-  const name = (err as { name?: string }).name;
-  return name === "AbortError" || (err as { code?: string }).code === "ABORT_ERR";
-}
+export { CancelledError, isAbort };
 
 export function throwIfAborted(signal: AbortSignal | undefined, what?: string): void {
   if (signal?.aborted) throw new CancelledError(what);
