@@ -27,7 +27,7 @@ export interface TargetAnswer {
 export type Reading = "strict" | "paper";
 
 /** Answers containing any of these are skipped (the paper's rule; they are crash texts). */
-export const PAPER_SKIP_PHRASES = ["not defined", "N/A", "does not match", "are not permitted"] as const;
+const PAPER_SKIP_PHRASES = ["not defined", "N/A", "does not match", "are not permitted"] as const;
 
 export function hasSkipPhrase(text: string): boolean {
   return PAPER_SKIP_PHRASES.some((p) => text.includes(p));
@@ -104,7 +104,7 @@ function comparedText(ans: TargetAnswer, reading: Reading): string | null {
 }
 
 /** Agreement of two targets over the items both answered (items present for only one are skipped). */
-export function pairConsistency(
+function pairConsistency(
   a: string,
   b: string,
   answersA: Map<string, TargetAnswer>,

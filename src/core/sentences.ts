@@ -14,7 +14,7 @@ import type { Span } from "./types.js";
 export type SentenceMode = "concord" | "paper";
 
 /** Words after which "." never ends a sentence: something always follows them. */
-export const NON_TERMINAL_ABBREVIATIONS: ReadonlySet<string> = new Set([
+const NON_TERMINAL_ABBREVIATIONS: ReadonlySet<string> = new Set([
   "e.g", "i.e", "eg", "ie", "vs", "cf", "viz", "approx", "ca", "mr", "mrs", "ms", "dr", "prof",
   "sr", "fig", "figs", "eq", "eqs", "ref", "refs", "vol", "pp", "p", "resp",
 ]);

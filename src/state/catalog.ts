@@ -26,14 +26,6 @@ export interface ProblemCatalog {
   watch?(dataset: string, onChange: (state: DatasetState) => void): () => void;
 }
 
-/** A catalog over problems already in memory (the builtin demos, a loaded file). */
-export function memoryCatalog(groups: Record<string, Problem[]>): ProblemCatalog {
-  return {
-    datasets: async () => Object.keys(groups),
-    problems: async (d) => groups[d] ?? [],
-  };
-}
-
 export interface CatalogFile {
   name: string;
   path: string;
