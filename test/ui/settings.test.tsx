@@ -18,6 +18,7 @@ import { createSettingsPort } from "../../src/ui/settings-port.js";
 import { profileFromDraft, emptyDraft } from "../../src/ui/profile-form.js";
 import type { OpenedModels } from "../../src/engine/models.js";
 import { tick } from "../doubles/scripted-driver.js";
+import { eventually } from "../wait.js";
 
 const theme = loadTheme({ theme: "dark", env: {} });
 afterEach(() => cleanup());
@@ -55,7 +56,9 @@ async function setup(size = { columns: 100, rows: 30 }, seed?: (settings: Return
     for (let n = 0; n < 9; n++) await press("j");
     await press("\r");
   };
-  await tick(30);
+  // Ready once the saved profiles are listed (they load after the first frame).
+  const names = settings.profiles().map((p) => p.name);
+  await eventually(() => assert.ok(names.length ? names.every((n) => frame().includes(`\n${n} `)) : /No profiles/.test(frame())));
   return { cwd, settings, store, frame, press, field, type, status, save, file: () => readFileSync(settings.path, "utf8") };
 }
 
@@ -76,12 +79,12 @@ async function addOpenAI(s: Awaited<ReturnType<typeof setup>>, name: string, key
 describe("models screen: profiles", () => {
   test("add a profile through the form: saved with conf and listed", async () => {
     const s = await setup();
-    assert.match(s.frame(), /No profiles/);
+    await eventually(() => assert.match(s.frame(), /No profiles/));
     await addOpenAI(s, "my-vllm");
-    assert.match(s.status(), /added model "my-vllm"/);
+    await eventually(() => assert.match(s.status(), /added model "my-vllm"/));
     const saved = openSettings({ cwd: s.cwd, env: {} }).profiles();
     assert.deepEqual(saved, [{ name: "my-vllm", backend: "openai", model: "Qwen/Qwen3-8B", baseURL: "http://127.0.0.1:8000/v1", apiKeyEnv: "MY_API_KEY", flavor: "vllm" }]);
-    assert.match(s.frame(), /my-vllm .*openai:Qwen\/Qwen3-8B .*\$MY_API_KEY/);
+    await eventually(() => assert.match(s.frame(), /my-vllm .*openai:Qwen\/Qwen3-8B .*\$MY_API_KEY/));
   });
 
   test("a key typed where the variable NAME belongs is refused, never shown nor saved", async () => {
@@ -91,22 +94,22 @@ describe("models screen: profiles", () => {
     await s.type("keyed");
     await s.field("api key env");
     await s.type(KEY);
-    assert.match(s.status(), /^error: api key env: that looks like an API key itself/);
+    await eventually(() => assert.match(s.status(), /^error: api key env: that looks like an API key itself/));
     assert.ok(!s.frame().includes(KEY.slice(0, 12)), "the key is not on screen");
-    assert.match(s.frame(), /api key env +\(none\)/);
+    await eventually(() => assert.match(s.frame(), /api key env +\(none\)/));
     await s.field("model");
     await s.type("auto");
     await s.save();
-    assert.match(s.status(), /added model "keyed"/);
+    await eventually(() => assert.match(s.status(), /added model "keyed"/));
     assert.ok(!s.file().includes(KEY.slice(0, 12)), "the key is not in the settings file");
-    assert.equal(openSettings({ cwd: s.cwd, env: {} }).profile("keyed")?.apiKeyEnv, undefined);
+    await eventually(() => assert.equal(openSettings({ cwd: s.cwd, env: {} }).profile("keyed")?.apiKeyEnv, undefined));
   });
 
   test("invalid input: one status line naming the field; nothing saved", async () => {
     const s = await setup();
     await s.press("a");
     await s.save();
-    assert.equal(s.status(), "error: name: required");
+    await eventually(() => assert.equal(s.status(), "error: name: required"));
     await s.field("name");
     await s.type("bad-url");
     await s.field("base URL");
@@ -114,17 +117,16 @@ describe("models screen: profiles", () => {
     await s.field("model");
     await s.type("m");
     await s.save();
-    assert.match(s.status(), /^error: base URL: /);
+    await eventually(() => assert.match(s.status(), /^error: base URL: /));
     await s.field("backend"); // openai -> local: the third field asks for a GGUF path now
-    assert.match(s.frame(), /GGUF path/);
+    await eventually(() => assert.match(s.frame(), /GGUF path/));
     await s.field("GGUF path");
     await s.type("");
     await s.save();
-    assert.equal(s.status(), "error: GGUF path: required for a local model");
+    await eventually(() => assert.equal(s.status(), "error: GGUF path: required for a local model"));
     await s.press("\u001b");
-    await tick(40);
-    assert.match(s.status(), /no profile added/);
-    assert.deepEqual(openSettings({ cwd: s.cwd, env: {} }).profiles(), []);
+    await eventually(() => assert.match(s.status(), /no profile added/));
+    await eventually(() => assert.deepEqual(openSettings({ cwd: s.cwd, env: {} }).profiles(), []));
   });
 
   test("edit the selected profile: fields prefilled, rename carries its roles", async () => {
@@ -133,13 +135,13 @@ describe("models screen: profiles", () => {
       settings.setRoles({ generators: ["tiny"], evaluators: ["tiny"], targets: [], continuers: [] });
     });
     await s.press("e");
-    assert.match(s.frame(), /edit "tiny"/);
-    assert.match(s.frame(), /GGUF path +\/m\/stories\.gguf/);
+    await eventually(() => assert.match(s.frame(), /edit "tiny"/));
+    await eventually(() => assert.match(s.frame(), /GGUF path +\/m\/stories\.gguf/));
     await s.field("name");
     await s.type("tiny2");
     await s.field("thinking format");
     await s.save();
-    assert.match(s.status(), /saved model "tiny2"/);
+    await eventually(() => assert.match(s.status(), /saved model "tiny2"/));
     const again = openSettings({ cwd: s.cwd, env: {} });
     assert.deepEqual(again.profiles(), [{ name: "tiny2", backend: "local", model: "stories.gguf", path: "/m/stories.gguf", threads: 2, thinkingFormat: "think-tags" }]);
     assert.deepEqual(again.roles().generators, ["tiny2"]);
@@ -153,12 +155,12 @@ describe("models screen: profiles", () => {
       settings.setRoles({ generators: ["a1", "b2"], evaluators: ["b2"], targets: [], continuers: [] });
     });
     await s.press("d");
-    assert.equal(s.status(), 'remove "a1" from settings? y/n');
+    await eventually(() => assert.equal(s.status(), 'remove "a1" from settings? y/n'));
     await s.press("n");
-    assert.equal(s.status(), 'kept "a1"');
-    assert.equal(openSettings({ cwd: s.cwd, env: {} }).profiles().length, 2);
+    await eventually(() => assert.equal(s.status(), 'kept "a1"'));
+    await eventually(() => assert.equal(openSettings({ cwd: s.cwd, env: {} }).profiles().length, 2));
     await s.press("jdy"); // question and answer in one burst
-    assert.match(s.status(), /removed model "b2"/);
+    await eventually(() => assert.match(s.status(), /removed model "b2"/));
     const again = openSettings({ cwd: s.cwd, env: {} });
     assert.deepEqual(again.profiles().map((p) => p.name), ["a1"]);
     assert.deepEqual(again.roles().generators, ["a1"]);
@@ -169,14 +171,15 @@ describe("models screen: profiles", () => {
   test("the help overlay lists the form keys; at 80x24 the form fits", async () => {
     const s = await setup({ columns: 80, rows: 24 });
     await s.press("?");
-    const f = s.frame();
-    for (const a of ["add-profile", "edit-profile", "remove-profile"]) {
-      const b = DEFAULT_BINDINGS.find((x) => x.action === a)!;
-      assert.ok(f.includes(b.description), `help lists ${a}`);
-    }
+    await eventually(() => {
+      for (const a of ["add-profile", "edit-profile", "remove-profile"]) {
+        const b = DEFAULT_BINDINGS.find((x) => x.action === a)!;
+        assert.ok(s.frame().includes(b.description), `help lists ${a}`);
+      }
+    });
     await s.press("?", "a");
+    await eventually(() => assert.match(s.frame(), /\[ save \]/));
     for (const line of s.frame().split("\n")) assert.ok(stringWidth(line) <= 80, `too wide: ${line}`);
-    assert.match(s.frame(), /\[ save \]/);
   });
 });
 
