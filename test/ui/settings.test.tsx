@@ -17,8 +17,23 @@ import { openSettings } from "../../src/config/settings.js";
 import { createSettingsPort } from "../../src/ui/settings-port.js";
 import { profileFromDraft, emptyDraft } from "../../src/ui/profile-form.js";
 import type { OpenedModels } from "../../src/engine/models.js";
-import { tick } from "../doubles/scripted-driver.js";
+import { act } from "react";
 import { eventually } from "../wait.js";
+
+/**
+ * Runs `fn` inside React's act(), which returns once everything it set off has rendered: the
+ * next key always meets the form as the last one left it, however slow the machine. (Outside
+ * these calls the interface's own timers update it, as in use, so act mode is on only here.)
+ */
+async function rendered(fn: () => void) {
+  const g = globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean };
+  g.IS_REACT_ACT_ENVIRONMENT = true;
+  try {
+    await act(async () => fn());
+  } finally {
+    g.IS_REACT_ACT_ENVIRONMENT = false;
+  }
+}
 
 const theme = loadTheme({ theme: "dark", env: {} });
 afterEach(() => cleanup());
@@ -30,12 +45,14 @@ async function setup(size = { columns: 100, rows: 30 }, seed?: (settings: Return
   const settings = openSettings({ cwd, env: {} });
   seed?.(settings);
   const store = createConcordStore({ initial: { screen: "settings" } });
-  const ui = render(<App store={store} theme={theme} size={size} settings={createSettingsPort(settings)} />);
+  let ui!: ReturnType<typeof render>;
+  await rendered(() => {
+    ui = render(<App store={store} theme={theme} size={size} settings={createSettingsPort(settings)} />);
+  });
   const frame = () => stripAnsi(ui.lastFrame() ?? "");
   const press = async (...keys: string[]) => {
     for (const k of keys) {
-      ui.stdin.write(k);
-      await tick(25);
+      await rendered(() => ui.stdin.write(k));
     }
   };
   /** Select a form row by its label (from the top), then enter. */
