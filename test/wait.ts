@@ -2,6 +2,7 @@
 // a quiet one to render a frame or finish a step, so tests poll for what they expect and give up
 // only after a generous bound.
 import { setTimeout as sleep } from "node:timers/promises";
+import { act } from "react";
 
 export interface WaitOptions {
   /** Give up after this long (default 10 s: a bound for a stalled test, never a pace). */
@@ -27,5 +28,23 @@ export async function eventually<T>(check: () => T | Promise<T>, opts: WaitOptio
     }
     if (Date.now() >= end) throw last;
     await sleep(everyMs);
+  }
+}
+
+/**
+ * Runs `fn` (a keypress, a store flush) inside React's act(), which returns once everything it
+ * set off has rendered and its effects have run: the next step meets the interface as this one
+ * left it, however slow the machine. Act mode is on only during the call; outside it the
+ * interface's own timers update it, as in use.
+ */
+export async function rendered(fn: () => unknown): Promise<void> {
+  const g = globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean };
+  g.IS_REACT_ACT_ENVIRONMENT = true;
+  try {
+    await act(async () => {
+      fn();
+    });
+  } finally {
+    g.IS_REACT_ACT_ENVIRONMENT = false;
   }
 }

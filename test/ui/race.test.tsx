@@ -8,7 +8,8 @@ import { createConcordStore } from "../../src/state/store.js";
 import { loadTheme } from "../../src/ui/theme.js";
 import { DEFAULT_BINDINGS } from "../../src/ui/keys.js";
 import { MARK_HUMAN, MARK_PICK } from "../../src/ui/screens/Race.js";
-import { ScriptedDriver, demoProblem, tick } from "../doubles/scripted-driver.js";
+import { ScriptedDriver, demoProblem } from "../doubles/scripted-driver.js";
+import { rendered } from "../wait.js";
 
 const theme = loadTheme({ theme: "dark", env: {} });
 
@@ -18,14 +19,15 @@ async function setup(size = { columns: 100, rows: 30 }) {
     flushMs: 10,
     createRace: () => ({ builder: driver, roles: { generators: ["alpha", "beta"], evaluators: ["judge"], targets: ["t1", "t2", "t3"] } }),
   });
-  const ui = render(<App store={store} theme={theme} size={size} />);
+  let ui!: ReturnType<typeof render>;
+  await rendered(() => {
+    ui = render(<App store={store} theme={theme} size={size} />);
+  });
   await store.getState().openProblem(demoProblem);
-  await tick(20);
+  await rendered(() => store.getState().flush());
   const frame = () => stripAnsi(ui.lastFrame() ?? "");
-  const settle = async () => {
-    store.getState().flush();
-    await tick(20);
-  };
+  /** Applies the queued engine events and waits until they are drawn. */
+  const settle = () => rendered(() => store.getState().flush());
   return { driver, store, ui, frame, settle };
 }
 
@@ -60,10 +62,8 @@ describe("race screen", () => {
     driver.decide("beta#0");
     await settle();
     assert.equal(store.getState().race.lanes[store.getState().selected].id, "beta#0", "the pick is selected first");
-    ui.stdin.write("k"); // up to alpha#0
-    await tick(10);
-    ui.stdin.write("\r");
-    await tick(20);
+    await rendered(() => ui.stdin.write("k"));
+    await rendered(() => ui.stdin.write("\r"));
     await settle();
     assert.deepEqual(driver.calls.find((c) => c[0] === "accept"), ["accept", "alpha#0"]);
     const f = frame();
@@ -76,12 +76,10 @@ describe("race screen", () => {
     driver.stream("alpha#0", ["Six times seven."], 7.4);
     driver.decide("alpha#0");
     await settle();
-    ui.stdin.write("a");
-    await tick(20);
+    await rendered(() => ui.stdin.write("a"));
     await settle();
     assert.match(frame(), /chain: 1 sentence /);
-    ui.stdin.write("u");
-    await tick(20);
+    await rendered(() => ui.stdin.write("u"));
     await settle();
     assert.match(frame(), /chain: 0 sentences/);
     assert.ok(!frame().includes("Six times seven."));
@@ -89,14 +87,10 @@ describe("race screen", () => {
 
   test("write your own sentence through the prompt", async () => {
     const { driver, ui, frame, settle } = await setup();
-    ui.stdin.write("w");
-    // The prompt takes keys once its input handler is attached (an effect after the frame).
-    await tick(60);
+    await rendered(() => ui.stdin.write("w"));
     assert.match(frame(), /your sentence:/);
-    ui.stdin.write("I know it.");
-    await tick(20);
-    ui.stdin.write("\r");
-    await tick(20);
+    await rendered(() => ui.stdin.write("I know it."));
+    await rendered(() => ui.stdin.write("\r"));
     await settle();
     assert.deepEqual(driver.calls.find((c) => c[0] === "write"), ["write", "I know it."]);
     assert.ok(frame().includes(`${MARK_HUMAN}I know it.`));
@@ -146,8 +140,7 @@ describe("race screen", () => {
     assert.match(f, /t1 +42 +✓/);
     assert.match(f, /cons 1\.00/);
     assert.match(f, /consistency ▁█/);
-    ui.stdin.write("t");
-    await tick(20);
+    await rendered(() => ui.stdin.write("t"));
     assert.doesNotMatch(frame(), /cons 1\.00/, "the panel hides");
   });
 
@@ -156,22 +149,19 @@ describe("race screen", () => {
     driver.stream("alpha#0", ["Six", " sevens."], 3.2);
     driver.decide("alpha#0");
     await settle();
-    ui.stdin.write("y");
-    await tick(20);
+    await rendered(() => ui.stdin.write("y"));
     assert.match(frame(), /why: per-token NLL under judge/);
   });
 
   test("help overlay lists every binding of the table", async () => {
     const { ui, frame } = await setup({ columns: 120, rows: 40 });
-    ui.stdin.write("?");
-    await tick(20);
+    await rendered(() => ui.stdin.write("?"));
     const f = frame();
     for (const b of DEFAULT_BINDINGS) {
       assert.ok(f.includes(b.keys.join("/")), `help lacks keys of ${b.action}`);
       assert.ok(f.includes(b.description.slice(0, 30)), `help lacks ${b.action}: ${b.description}`);
     }
-    ui.stdin.write("?");
-    await tick(20);
+    await rendered(() => ui.stdin.write("?"));
     assert.doesNotMatch(frame(), /^Keys/m);
   });
 });

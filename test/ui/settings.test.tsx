@@ -17,23 +17,7 @@ import { openSettings } from "../../src/config/settings.js";
 import { createSettingsPort } from "../../src/ui/settings-port.js";
 import { profileFromDraft, emptyDraft } from "../../src/ui/profile-form.js";
 import type { OpenedModels } from "../../src/engine/models.js";
-import { act } from "react";
-import { eventually } from "../wait.js";
-
-/**
- * Runs `fn` inside React's act(), which returns once everything it set off has rendered: the
- * next key always meets the form as the last one left it, however slow the machine. (Outside
- * these calls the interface's own timers update it, as in use, so act mode is on only here.)
- */
-async function rendered(fn: () => void) {
-  const g = globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean };
-  g.IS_REACT_ACT_ENVIRONMENT = true;
-  try {
-    await act(async () => fn());
-  } finally {
-    g.IS_REACT_ACT_ENVIRONMENT = false;
-  }
-}
+import { eventually, rendered } from "../wait.js";
 
 const theme = loadTheme({ theme: "dark", env: {} });
 afterEach(() => cleanup());
