@@ -2,7 +2,6 @@
 // argv: <session file> or "-" for the interface with nothing open (the floor). Loads the
 // session with the real loader, opens it in the real store and renders the real Ink App on
 // the Race screen. Prints one JSON line.
-import React from "react";
 import { render } from "ink";
 import { loadSession, type SessionFile } from "../src/state/sessions.js";
 import { createConcordStore } from "../src/state/store.js";

@@ -4,7 +4,6 @@
 // keypress-to-frame latency of moving in the list (j/k, PageUp/PageDown, g/G, Home/End), timed
 // to the first frame whose "problems N/10000" heading shows the new position. Run in a fresh
 // process with NODE_ENV=production, as bin/concord.js runs.
-import React from "react";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";

@@ -5,7 +5,6 @@
 // latency of moving the selection, and CPU time beyond the engine and the model doubles,
 // from process.cpuUsage() of the same run without the store and the interface. Rendered with
 // the interface's own RENDER_OPTIONS, in a process with NODE_ENV=production as bin/concord.js.
-import React from "react";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { spawnSync } from "node:child_process";
 import { dirname, join } from "node:path";

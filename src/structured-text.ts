@@ -3,7 +3,7 @@ import { parse as parseYaml, YAMLParseError } from "yaml";
 import { UserError } from "./errors.js";
 
 /** 1-based line and column of a character offset. */
-export function lineCol(text: string, offset: number): string {
+function lineCol(text: string, offset: number): string {
   const before = text.slice(0, Math.max(0, Math.min(offset, text.length)));
   const line = before.split("\n").length;
   const col = offset - before.lastIndexOf("\n");

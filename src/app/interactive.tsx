@@ -2,7 +2,6 @@
 // store's ports, and renders the App. Not a terminal: one line pointing to the headless
 // commands, exit code 2. With nothing configured it opens the Race on the builtin problem
 // demo-1 with the embedded model (CONCORD_MODEL / --model, else the default model set).
-import React from "react";
 import { isAbsolute, relative } from "node:path";
 import { render } from "ink";
 import type { Problem } from "../core/types.js";

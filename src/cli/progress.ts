@@ -19,7 +19,7 @@ export interface ReporterOptions {
 
 const MB = 1024 ** 2;
 
-export function formatSize(n: number): string {
+function formatSize(n: number): string {
   if (n >= 1024 ** 3) return `${(n / 1024 ** 3).toFixed(2)} GB`;
   if (n >= MB) return `${(n / MB).toFixed(1)} MB`;
   return `${Math.round(n / 1024)} KB`;

@@ -5,7 +5,6 @@ import { dirname } from "node:path";
 import stripAnsi from "strip-ansi";
 import { ensureDir, writeFileVerified } from "../fsutil/write.js";
 import { exportChainText, exportSessionMarkdown, loadSession } from "../state/sessions.js";
-import { oneLine, UserError } from "../errors.js";
 import { renderSessionHtml } from "../report-html/index.js";
 import { writeHtmlFile } from "./report-html.js";
 

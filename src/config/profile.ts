@@ -29,7 +29,7 @@ export type PrefillMethod = (typeof PREFILL_METHODS)[number];
 export const SCORING_METHODS = ["echo", "prompt_logprobs", "sglang_generate", "none"] as const;
 export type ScoringMethod = (typeof SCORING_METHODS)[number];
 
-export const SamplingSchema = z
+const SamplingSchema = z
   .object({
     temperature: z.number().min(0).optional(),
     topK: z.number().int().min(0).optional(),
@@ -41,7 +41,7 @@ export const SamplingSchema = z
 export type Sampling = z.infer<typeof SamplingSchema>;
 
 /** A probe record: the Capabilities a backend reported, plus how it got them. */
-export const CapabilitiesSchema = z.object({
+const CapabilitiesSchema = z.object({
   streaming: z.boolean(),
   tokenLogprobs: z.boolean(),
   promptScoring: z.boolean(),
@@ -180,7 +180,7 @@ export function urlCredential(url: string): string | undefined {
  * The path of the first secret-looking entry at any depth of `value` (request fields such as
  * `headers: {Authorization: ...}` or `api_key: ...`), by name or by a value shaped like a key.
  */
-export function secretIn(value: unknown, path: Array<string | number>): Array<string | number> | undefined {
+function secretIn(value: unknown, path: Array<string | number>): Array<string | number> | undefined {
   if (typeof value === "string") return value.split(/\s+/).some((w) => w && looksLikeSecret(w)) ? path : undefined;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
@@ -215,7 +215,7 @@ export function fmtPath(path: ReadonlyArray<PropertyKey>): string {
     .join("");
 }
 
-export function zodLine(err: z.ZodError, prefix: Array<string | number> = []): string {
+function zodLine(err: z.ZodError, prefix: Array<string | number> = []): string {
   const issue = err.issues[0];
   const path = [...prefix, ...(issue?.path ?? [])];
   let msg = issue?.message ?? "invalid";

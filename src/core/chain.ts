@@ -1,56 +1,14 @@
 // A reasoning chain: ordered sentences, each with its provenance. Pure data and pure helpers.
-import type { TokenLogprob } from "./types.js";
+import type { z } from "zod";
+import type { candidateSchema, chainSchema, chainSentenceSchema, decisionSchema, evaluatorScoreSchema } from "./schema.js";
 
+// The types are inferred from the schemas that validate stored chains (core/schema.ts).
 /** How a sentence came to be in the chain. */
-export type Decision = "evaluator" | "human-pick" | "human-edit" | "human-written" | "imported";
-
-export interface EvaluatorScore {
-  evaluator: string;
-  /** Mean negative log-likelihood per candidate token (or per sequence token in paper mode). */
-  meanNll: number;
-  perplexity: number;
-  /** Per-token log-probabilities behind the score (for "why did it win"). */
-  tokens?: TokenLogprob[];
-}
-
-export interface Candidate {
-  /** Unique within a step: `${generator}#${sampleIndex}`. */
-  id: string;
-  generator: string;
-  sampleIndex: number;
-  /** Text after cutting back to the last sentence end (what can be accepted). */
-  text: string;
-  /** Raw streamed text before the cut. */
-  raw: string;
-  /** Generated-token log-probabilities from the generator, when given. */
-  tokens?: TokenLogprob[];
-  scores: EvaluatorScore[];
-  /** Mean perplexity over evaluators (undefined until every evaluator has scored it). */
-  meanPerplexity?: number;
-  /** The candidate reached the end-of-thought marker. */
-  endOfThought: boolean;
-  error?: string;
-}
-
-export interface ChainSentence {
-  text: string;
-  /** Generator that wrote it, "human", or the import source. */
-  author: string;
-  decision: Decision;
-  /** Every candidate that competed at this step (empty for human-written/imported). */
-  candidates: Candidate[];
-  /** Id of the candidate the evaluator would have picked (lowest mean perplexity). */
-  evaluatorPick?: string;
-  /** Id of the candidate that was accepted (after a human pick or edit). */
-  acceptedId?: string;
-  at: string; // ISO time
-}
-
-export interface Chain {
-  sentences: ChainSentence[];
-  /** True once the end-of-thought marker was accepted. */
-  finished: boolean;
-}
+export type Decision = z.infer<typeof decisionSchema>;
+export type EvaluatorScore = z.infer<typeof evaluatorScoreSchema>;
+export type Candidate = z.infer<typeof candidateSchema>;
+export type ChainSentence = z.infer<typeof chainSentenceSchema>;
+export type Chain = z.infer<typeof chainSchema>;
 
 /** The chain as thinking text. Sentence-true mode joins with the separators kept in the
  * sentences; paper mode joins with single spaces (the published code's behaviour). */

@@ -27,7 +27,7 @@ export interface TargetAnswer {
 export type Reading = "strict" | "paper";
 
 /** Answers containing any of these are skipped (the paper's rule; they are crash texts). */
-export const PAPER_SKIP_PHRASES = ["not defined", "N/A", "does not match", "are not permitted"] as const;
+const PAPER_SKIP_PHRASES = ["not defined", "N/A", "does not match", "are not permitted"] as const;
 
 export function hasSkipPhrase(text: string): boolean {
   return PAPER_SKIP_PHRASES.some((p) => text.includes(p));
@@ -104,7 +104,7 @@ function comparedText(ans: TargetAnswer, reading: Reading): string | null {
 }
 
 /** Agreement of two targets over the items both answered (items present for only one are skipped). */
-export function pairConsistency(
+function pairConsistency(
   a: string,
   b: string,
   answersA: Map<string, TargetAnswer>,
@@ -165,9 +165,11 @@ export function computeConsistency(
   const matrix: (number | null)[][] = targets.map((_, i) => targets.map((__, j) => (i === j ? 1 : null)));
   for (let i = 0; i < targets.length; i++) {
     for (let j = i + 1; j < targets.length; j++) {
-      const p = pairConsistency(targets[i], targets[j], byTarget.get(targets[i])!, byTarget.get(targets[j])!, reading);
+      const a = targets[i]!;
+      const b = targets[j]!;
+      const p = pairConsistency(a, b, byTarget.get(a)!, byTarget.get(b)!, reading);
       pairs.push(p);
-      matrix[i][j] = matrix[j][i] = p.value;
+      matrix[i]![j] = matrix[j]![i] = p.value;
     }
   }
 

@@ -65,8 +65,8 @@ export function windowedMean(logprobs: readonly number[], window: number): numbe
   const out: number[] = [];
   let sum = 0;
   for (let i = 0; i < logprobs.length; i++) {
-    sum += logprobs[i];
-    if (i >= window) sum -= logprobs[i - window];
+    sum += logprobs[i]!;
+    if (i >= window) sum -= logprobs[i - window]!;
     out.push(sum / Math.min(i + 1, window));
   }
   return out;
@@ -87,16 +87,16 @@ export function cutPoints(tokens: readonly CutToken[], sentences: readonly Span[
   const contentEnd = sentences.map((sp) => sp.start + sp.text.trimEnd().length);
   // Snap a token position (0..n: tokens before the cut) to the first sentence end at or after it.
   const snap = (tokenPos: number, fallback?: boolean): CutPoint => {
-    const char = tokenPos >= n ? Infinity : offsets[Math.max(0, tokenPos)];
+    const char = tokenPos >= n ? Infinity : offsets[Math.max(0, tokenPos)]!;
     let s = sentences.findIndex((sp) => sp.end >= char);
     if (s === -1 || s > last) s = last;
-    const token = offsets.filter((o) => o < contentEnd[s]).length;
+    const token = offsets.filter((o) => o < contentEnd[s]!).length;
     return fallback === undefined ? { sentence: s, token } : { sentence: s, token, fallback };
   };
   const atQuantile = (q: number) => Math.min(n, Math.round(q * n));
 
   if (opts.rule === "quantile") {
-    const [e, m, l] = qs.map((q) => snap(atQuantile(q)));
+    const [e, m, l] = qs.map((q) => snap(atQuantile(q))) as [CutPoint, CutPoint, CutPoint];
     return { early: e, mid: m, late: l };
   }
 
@@ -106,12 +106,12 @@ export function cutPoints(tokens: readonly CutToken[], sentences: readonly Span[
     const positions = qs.map((q) => {
       let acc = 0;
       for (let i = 0; i < n; i++) {
-        acc -= lps[i];
+        acc -= lps[i]!;
         if (acc >= q * total) return i + 1;
       }
       return n;
     });
-    const [e, m, l] = positions.map((p) => snap(p));
+    const [e, m, l] = positions.map((p) => snap(p)) as [CutPoint, CutPoint, CutPoint];
     return { early: e, mid: m, late: l };
   }
 
@@ -127,9 +127,9 @@ export function cutPoints(tokens: readonly CutToken[], sentences: readonly Span[
   const [e, m, l] = qs.map((q) => {
     const from = atQuantile(q);
     for (let i = from; i < n; i++) {
-      if (w[i] < threshold!) return snap(Math.max(from, i + 1), false);
+      if (w[i]! < threshold!) return snap(Math.max(from, i + 1), false);
     }
     return snap(from, true);
-  });
+  }) as [CutPoint, CutPoint, CutPoint];
   return { early: e, mid: m, late: l };
 }

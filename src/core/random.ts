@@ -34,12 +34,12 @@ export class NumpyRandomState {
     const mt = this.mt;
     if (this.pos >= 624) {
       for (let i = 0; i < 624; i++) {
-        const y = (mt[i] & 0x80000000) | (mt[(i + 1) % 624] & 0x7fffffff);
-        mt[i] = mt[(i + 397) % 624] ^ (y >>> 1) ^ (y & 1 ? 0x9908b0df : 0);
+        const y = (mt[i]! & 0x80000000) | (mt[(i + 1) % 624]! & 0x7fffffff);
+        mt[i] = mt[(i + 397) % 624]! ^ (y >>> 1) ^ (y & 1 ? 0x9908b0df : 0);
       }
       this.pos = 0;
     }
-    let y = mt[this.pos++];
+    let y = mt[this.pos++]!;
     y ^= y >>> 11;
     y ^= (y << 7) & 0x9d2c5680;
     y ^= (y << 15) & 0xefc60000;
@@ -68,7 +68,7 @@ export class NumpyRandomState {
     const a = Array.from({ length: n }, (_, i) => i);
     for (let i = n - 1; i >= 1; i--) {
       const j = this.interval(i);
-      [a[i], a[j]] = [a[j], a[i]];
+      [a[i], a[j]] = [a[j]!, a[i]!];
     }
     return a;
   }

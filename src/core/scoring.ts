@@ -8,7 +8,7 @@ import type { TokenLogprob } from "./types.js";
 
 function checkLogprobs(logprobs: readonly number[], what: string): void {
   for (let i = 0; i < logprobs.length; i++) {
-    const lp = logprobs[i];
+    const lp = logprobs[i]!;
     // -Infinity is a real (impossible-token) log-probability; NaN and clearly positive are not.
     if (Number.isNaN(lp) || lp > 1e-4) {
       throw new RangeError(`${what}: token ${i} has log-probability ${lp}, expected a number <= 0`);

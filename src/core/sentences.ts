@@ -14,7 +14,7 @@ import type { Span } from "./types.js";
 export type SentenceMode = "concord" | "paper";
 
 /** Words after which "." never ends a sentence: something always follows them. */
-export const NON_TERMINAL_ABBREVIATIONS: ReadonlySet<string> = new Set([
+const NON_TERMINAL_ABBREVIATIONS: ReadonlySet<string> = new Set([
   "e.g", "i.e", "eg", "ie", "vs", "cf", "viz", "approx", "ca", "mr", "mrs", "ms", "dr", "prof",
   "sr", "fig", "figs", "eq", "eqs", "ref", "refs", "vol", "pp", "p", "resp",
 ]);
@@ -56,19 +56,19 @@ function protectedRanges(text: string): Array<[number, number]> {
 }
 
 function skipWs(text: string, i: number): number {
-  while (i < text.length && WS.test(text[i])) i++;
+  while (i < text.length && WS.test(text[i]!)) i++;
   return i;
 }
 
 function trimBack(text: string, i: number, floor: number): number {
-  while (i > floor && WS.test(text[i - 1])) i--;
+  while (i > floor && WS.test(text[i - 1]!)) i--;
   return i;
 }
 
 /** The whitespace-delimited word that ends at `end` (exclusive), without opening brackets. */
 function wordBefore(text: string, end: number): { word: string; start: number } {
   let s = end;
-  while (s > 0 && !WS.test(text[s - 1])) s--;
+  while (s > 0 && !WS.test(text[s - 1]!)) s--;
   const raw = text.slice(s, end);
   const lead = raw.match(OPENERS)?.[0].length ?? 0;
   return { word: raw.slice(lead), start: s + lead };
@@ -94,12 +94,12 @@ function concordBreaks(text: string): Break[] {
   };
 
   for (let p = 0; p < n; p++) {
-    while (r < ranges.length && ranges[r][1] <= p) r++;
-    if (r < ranges.length && ranges[r][0] <= p) {
-      p = ranges[r][1] - 1;
+    while (r < ranges.length && ranges[r]![1] <= p) r++;
+    if (r < ranges.length && ranges[r]![0] <= p) {
+      p = ranges[r]![1] - 1;
       continue;
     }
-    const ch = text[p];
+    const ch = text[p]!;
 
     if (ch === "\n") {
       const lineStart = text.lastIndexOf("\n", p - 1) + 1;
@@ -122,13 +122,13 @@ function concordBreaks(text: string): Break[] {
 
     if (!TERMINAL.test(ch)) continue;
     let j = p;
-    while (j < n && TERMINAL.test(text[j])) j++;
+    while (j < n && TERMINAL.test(text[j]!)) j++;
     const run = text.slice(p, j);
     let k = j;
-    while (k < n && CLOSERS.has(text[k])) k++;
+    while (k < n && CLOSERS.has(text[k]!)) k++;
     const m = skipWs(text, k);
-    const nextChar = m < n ? text[m] : "";
-    const glued = k < n && !WS.test(text[k]);
+    const nextChar = m < n ? text[m]! : "";
+    const glued = k < n && !WS.test(text[k]!);
     const { word, start: wordStart } = wordBefore(text, p);
 
     let end = false;
@@ -140,9 +140,9 @@ function concordBreaks(text: string): Break[] {
         k === j &&
         /^\p{Ll}{2,}$/u.test(word) &&
         !NON_TERMINAL_ABBREVIATIONS.has(word) &&
-        UPPER.test(text[k]) &&
+        UPPER.test(text[k]!) &&
         k + 1 < n &&
-        LOWER.test(text[k + 1]);
+        LOWER.test(text[k + 1]!);
     } else if (/[!?]/.test(run)) {
       // "5! = 120" is a factorial, not an exclamation.
       end = !(run === "!" && /[\d)]$/.test(word) && nextChar !== "" && !UPPER.test(nextChar));
@@ -200,7 +200,7 @@ function paperEnds(text: string): number[] {
   for (let m = PAPER_END.exec(text); m; m = PAPER_END.exec(text)) {
     const end = m.index + 1;
     const words = text.slice(0, end).trim().split(/\s+/);
-    if (!paperIsAbbreviation(words[words.length - 1])) out.push(end);
+    if (!paperIsAbbreviation(words[words.length - 1]!)) out.push(end);
   }
   return out;
 }
@@ -280,12 +280,12 @@ export function cutAtLastSentenceEnd(text: string, mode: SentenceMode = "concord
     const stripped = text.trim();
     const ends = paperEnds(stripped);
     if (ends.length === 0) return { kept: stripped, rest: "", found: false };
-    const last = ends[ends.length - 1];
+    const last = ends[ends.length - 1]!;
     return { kept: stripped.slice(0, last).trim(), rest: text.slice(lead + last), found: true };
   }
 
   const breaks = concordBreaks(text).filter((b) => opts.complete || !b.tentative);
   if (breaks.length === 0) return { kept: text, rest: "", found: false };
-  const cut = breaks[breaks.length - 1].end;
+  const cut = breaks[breaks.length - 1]!.end;
   return { kept: text.slice(0, cut), rest: text.slice(cut), found: true };
 }

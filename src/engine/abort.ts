@@ -1,22 +1,9 @@
 // Small cancellation helpers shared by every engine module. All engine work takes an
 // AbortSignal; these keep the "was this a cancellation or a failure?" test in one place.
 import { setMaxListeners } from "node:events";
+import { CancelledError, isAbort } from "../errors.js";
 
-/** The error every engine operation rejects with when its signal fires. */
-export class CancelledError extends Error {
-  constructor(what = "operation") {
-    super(`${what} cancelled`);
-    this.name = "AbortError";
-  }
-}
-
-/** True for any error that means "stopped on request" rather than "went wrong". */
-export function isAbort(err: unknown, signal?: AbortSignal): boolean {
-  if (signal?.aborted) return true;
-  if (!err || typeof err !== "object") return false;
-  const name = (err as { name?: string }).name;
-  return name === "AbortError" || (err as { code?: string }).code === "ABORT_ERR";
-}
+export { CancelledError, isAbort };
 
 export function throwIfAborted(signal: AbortSignal | undefined, what?: string): void {
   if (signal?.aborted) throw new CancelledError(what);
@@ -43,14 +30,6 @@ export function childController(...parents: Array<AbortSignal | undefined>): Abo
   return ctrl;
 }
 
-/** A promise that rejects when the signal aborts (never resolves otherwise). */
-export function abortPromise(signal: AbortSignal, what?: string): Promise<never> {
-  return new Promise((_, reject) => {
-    if (signal.aborted) reject(new CancelledError(what));
-    else signal.addEventListener("abort", () => reject(new CancelledError(what)), { once: true });
-  });
-}
-
 /** Resolve with `p`, or reject as soon as `signal` aborts, whichever comes first. */
 export function raceAbort<T>(p: Promise<T>, signal: AbortSignal | undefined, what?: string): Promise<T> {
   if (!signal) return p;
@@ -65,22 +44,6 @@ export function raceAbort<T>(p: Promise<T>, signal: AbortSignal | undefined, wha
   });
   p.catch(() => {});
   return Promise.race([p, aborted]).finally(() => signal.removeEventListener("abort", onAbort));
-}
-
-/** Wait `ms`, or reject early when the signal aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new CancelledError());
-    const t = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(new CancelledError());
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 /** Allow any number of listeners on a signal shared by many concurrent requests. */

@@ -37,7 +37,7 @@ export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 /** CONCORD_NO_CACHE set to anything but "", "0" or "false". */
-export function cacheDisabled(env: NodeJS.ProcessEnv = process.env): boolean {
+function cacheDisabled(env: NodeJS.ProcessEnv = process.env): boolean {
   const v = env.CONCORD_NO_CACHE;
   return v !== undefined && v !== "" && v !== "0" && v.toLowerCase() !== "false";
 }
@@ -102,13 +102,6 @@ async function poolFor(profile: ModelProfile): Promise<LocalModelPool | undefine
     pools.set(key, pool);
   }
   return pool;
-}
-
-/** Free the runtimes of profiles that chose their own threads or GPU. */
-export async function disposeLocalPools(): Promise<void> {
-  const all = [...pools.values()];
-  pools.clear();
-  await Promise.allSettled(all.map((p) => p.dispose()));
 }
 
 /** The bare backend of a profile (no cache, no recording). Local models are loaded now, so a

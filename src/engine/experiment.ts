@@ -14,7 +14,7 @@ import { COTS_FILE, CotStore } from "../results/cot-store.js";
 import { buildReport, writeSummary } from "../results/report.js";
 import { conditionKey, resultKey, type ResultRecord } from "../results/schema.js";
 import { appendResult, readResults } from "../results/store.js";
-import { appendVerified, ensureDir, WriteError } from "../fsutil/write.js";
+import { WriteError } from "../fsutil/write.js";
 import { CancelledError, isAbort, shareSignal, throwIfAborted } from "./abort.js";
 import { cotForJob, curatedCots, recordCondition, strategyFor, type ConditionContext, type ConditionJob, type MadeCot } from "./conditions/index.js";
 import type { EngineListener } from "./events.js";

@@ -14,7 +14,7 @@ export interface ConcurrencyLimits {
 }
 
 /** Take one slot of `limit`; resolves with its release function (rejects if aborted first). */
-export function acquire(limit: LimitFunction, signal?: AbortSignal): Promise<() => void> {
+function acquire(limit: LimitFunction, signal?: AbortSignal): Promise<() => void> {
   return new Promise((resolve, reject) => {
     void limit(
       () =>
@@ -68,7 +68,7 @@ export class Limiter {
   }
 }
 
-export class LimitedBackend implements Backend {
+class LimitedBackend implements Backend {
   readonly name: string;
   constructor(
     private inner: Backend,

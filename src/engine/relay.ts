@@ -31,13 +31,13 @@ export interface StepScorer {
  *   a calculation error, or a conclusion that does not follow).
  * The score is digit / 2; a reply with no digit 0-2 gives null.
  */
-export const JUDGE_RUBRIC = `You grade one step of a worked solution.
+const JUDGE_RUBRIC = `You grade one step of a worked solution.
 Reply with a single digit and nothing else:
 2 = the step is correct and moves the solution forward;
 1 = the step is correct but does not help (repetition, filler, unclear);
 0 = the step is wrong: a false statement, a calculation error, or a conclusion that does not follow.`;
 
-export function judgePrompt(problem: Problem, before: string[], step: string): string {
+function judgePrompt(problem: Problem, before: string[], step: string): string {
   const question = problem.messages.filter((m) => m.role === "user").map((m) => m.content).join("\n");
   return `${JUDGE_RUBRIC}\n\nProblem:\n${question}\n\nSteps so far:\n${before.length ? before.join(" ") : "(none)"}\n\nStep to grade:\n${step}\n\nGrade (0, 1 or 2):`;
 }
@@ -300,7 +300,7 @@ export async function runRelay(opts: RelayOptions): Promise<RelayResult> {
  * answer differs from the initiator's final answer (and they are not both correct) is where
  * it departs. Asked only when the final answers differ; sentences are probed in order.
  */
-export async function locateDeparture(
+async function locateDeparture(
   model: ModelHandle,
   problem: Problem,
   hybrid: string[],

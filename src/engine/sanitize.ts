@@ -7,7 +7,7 @@ import { afterThinking } from "../core/answers.js";
 import { removeAnswerSentences, sanitizerPrompt, verifySanitized } from "../core/sanitize.js";
 import { thinkingPrefill } from "../core/thinking.js";
 import { oneLine } from "../errors.js";
-import { isAbort } from "./abort.js";
+import { CancelledError, isAbort } from "./abort.js";
 import type { ModelHandle } from "./models.js";
 
 export interface SanitizeOptions {
@@ -50,7 +50,7 @@ export async function sanitizeCot(cot: string, opts: SanitizeOptions = {}): Prom
         signal: opts.signal,
       }),
     );
-    if (opts.signal?.aborted) throw Object.assign(new Error("cancelled"), { name: "AbortError" });
+    if (opts.signal?.aborted) throw new CancelledError("sanitizing");
     const output = afterThinking(res.text || res.reasoning);
     const v = verifySanitized(cot, output, opts.mode ?? "concord");
     return { text: v.kept.trim(), method: "llm", removed: [], dropped: v.dropped };

@@ -10,7 +10,7 @@ import { gradeAnswer } from "../core/answers.js";
 import { thinkingPrefill } from "../core/thinking.js";
 import type { Grade, Problem } from "../core/types.js";
 import { oneLine } from "../errors.js";
-import { childController, isAbort } from "./abort.js";
+import { CancelledError, childController, isAbort } from "./abort.js";
 import { Emitter } from "./emitter.js";
 import type { ConsistencySnapshot, EngineListener, TargetAnswer } from "./events.js";
 import type { ModelHandle } from "./models.js";
@@ -55,7 +55,7 @@ export async function askTarget(target: ModelHandle, problem: Problem, cot: stri
         signal: opts.signal,
       }),
     );
-    if (opts.signal?.aborted || res.finishReason === "abort") throw abortError();
+    if (opts.signal?.aborted || res.finishReason === "abort") throw new CancelledError(`${target.name}'s answer`);
     // A server that keeps treating the answer as thinking puts it in the reasoning field.
     const raw = res.text || res.reasoning;
     if (res.finishReason === "length") {
@@ -67,12 +67,6 @@ export async function askTarget(target: ModelHandle, problem: Problem, cot: stri
     const error = `${target.name}: ${oneLine(err)}`;
     return { target: target.name, raw: "", grade: { answer: "", correct: false, error }, error };
   }
-}
-
-function abortError(): Error {
-  const e = new Error("cancelled");
-  e.name = "AbortError";
-  return e;
 }
 
 /** Pairwise agreement of one item's answers (SCIENCE.md §1, strict reading). */

@@ -77,7 +77,7 @@ function traceText(text: string): string {
  * far, as the generators' streams are), in whichever reading the race asks for. The other
  * candidates were never scored in the trace: asking for them says so, and they show no score.
  */
-export class TraceScoreBackend implements Backend {
+class TraceScoreBackend implements Backend {
   readonly name: string;
   private readonly scores = new Map<string, TokenLogprob[]>();
 

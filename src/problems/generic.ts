@@ -34,7 +34,7 @@ function guess(names: string[], choices: string[]): string | undefined {
 }
 
 /** Complete a partial mapping from the available field names; a missing question/answer field is a clear error. */
-export function resolveMapping(file: string, names: string[], partial: Partial<FieldMapping> = {}): FieldMapping {
+function resolveMapping(file: string, names: string[], partial: Partial<FieldMapping> = {}): FieldMapping {
   const question = partial.question ?? guess(names, GUESS.question);
   const answer = partial.answer ?? guess(names, GUESS.answer);
   const id = partial.id ?? guess(names, GUESS.id);

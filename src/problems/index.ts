@@ -13,7 +13,7 @@ import { fileError, peekText, readUtf8, RowError } from "./read.js";
 
 export { RowError } from "./read.js";
 export type { FieldMapping } from "./generic.js";
-export { builtinProblems, BUILTIN_NAMES } from "./builtin.js";
+export { builtinProblems } from "./builtin.js";
 export { pandasSample, sampleProblems, selectByIds } from "./sample.js";
 export { medcalcMessages } from "./medcalc.js";
 

@@ -5,8 +5,7 @@ import { readCsv, RowError, type Report } from "./read.js";
 import { UserError } from "../errors.js";
 import { basename } from "node:path";
 
-export const MEDCALC_REQUIRED = ["Row Number", "Calculator ID", "Patient Note", "Question", "Ground Truth Answer"] as const;
-export const MEDCALC_OPTIONAL = ["Calculator Name", "Category", "Output Type", "Note ID", "Note Type", "Lower Limit", "Upper Limit"] as const;
+const MEDCALC_REQUIRED = ["Row Number", "Calculator ID", "Patient Note", "Question", "Ground Truth Answer"] as const;
 
 const ANSWER_FORMAT =
   '{"step_by_step_thinking": str(your_step_by_step_thinking_procress_to_solve_the_question), "answer": str(short_and_direct_answer_of_the_question)}';

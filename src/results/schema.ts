@@ -2,7 +2,7 @@
 import { z } from "zod";
 
 export const CONDITION_KINDS = ["empty", "default-greedy", "default-sampled", "transfer", "ensemble"] as const;
-export const VARIANTS = ["full", "without-answer"] as const;
+const VARIANTS = ["full", "without-answer"] as const;
 
 export const conditionSchema = z.object({
   kind: z.enum(CONDITION_KINDS),
@@ -17,7 +17,7 @@ export const conditionSchema = z.object({
 });
 export type Condition = z.infer<typeof conditionSchema>;
 
-export const referenceSchema = z.object({
+const referenceSchema = z.object({
   kind: z.enum(["integer", "decimal", "date", "weeks_days", "number", "exact", "free"]),
   value: z.string(),
   lower: z.number().optional(),
@@ -25,7 +25,7 @@ export const referenceSchema = z.object({
 });
 
 /** Why `answer` is null. */
-export const MISSING_REASONS = [
+const MISSING_REASONS = [
   "absent", // the source recorded no answer field / the target returned nothing
   "crashed", // extraction or grading crashed; answerRaw holds the error text
   "not-found", // extraction ran and found no answer

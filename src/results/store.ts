@@ -3,7 +3,7 @@
 // last line and a full disk none; the reader names a torn line and skips it. The file is read
 // as a stream, line by line, so its size is bounded by the disk, not by a string's length.
 // Summary files are replaced atomically and verified.
-import { createReadStream, promises as fs } from "node:fs";
+import { promises as fs } from "node:fs";
 import { join, basename } from "node:path";
 import { appendVerified, describeFsError, ensureDir, writeFileVerified } from "../fsutil/write.js";
 import { resultRecordSchema, type ResultRecord } from "./schema.js";

@@ -8,7 +8,7 @@ import type { ChainDriver } from "./store.js";
 import { count } from "../ui/words.js";
 
 /** Why a replay refuses a decision of its own. */
-export const FOLLOWS_THE_RECORD = "a replay follows the record: L continues live from this sentence";
+const FOLLOWS_THE_RECORD = "a replay follows the record: L continues live from this sentence";
 
 export class SessionReplay implements ChainDriver {
   private readonly listeners = new Set<EngineListener>();

@@ -10,6 +10,7 @@ import { readFile, readdir, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { z } from "zod";
 import { chainText, type Chain } from "../core/chain.js";
+import { chainSchema } from "../core/schema.js";
 import type { Problem } from "../core/types.js";
 import type { ConsistencySnapshot, TargetAnswer } from "../engine/events.js";
 import { UserError } from "../errors.js";
@@ -19,35 +20,6 @@ import type { Roles, SessionSnapshot } from "./store.js";
 
 export const SESSION_SCHEMA = 1;
 
-const tokenSchema = z.object({ token: z.string(), logprob: z.number() });
-const scoreSchema = z.object({
-  evaluator: z.string(),
-  meanNll: z.number(),
-  perplexity: z.number(),
-  tokens: z.array(tokenSchema).optional(),
-});
-const candidateSchema = z.object({
-  id: z.string(),
-  generator: z.string(),
-  sampleIndex: z.number().int(),
-  text: z.string(),
-  raw: z.string(),
-  tokens: z.array(tokenSchema).optional(),
-  scores: z.array(scoreSchema),
-  meanPerplexity: z.number().optional(),
-  endOfThought: z.boolean(),
-  error: z.string().optional(),
-});
-const sentenceSchema = z.object({
-  text: z.string(),
-  author: z.string().min(1),
-  decision: z.enum(["evaluator", "human-pick", "human-edit", "human-written", "imported"]),
-  candidates: z.array(candidateSchema),
-  evaluatorPick: z.string().optional(),
-  acceptedId: z.string().optional(),
-  at: z.string(),
-});
-const chainSchema = z.object({ sentences: z.array(sentenceSchema), finished: z.boolean() });
 const problemSchema = z.object({
   id: z.string().min(1),
   source: z.string().min(1),

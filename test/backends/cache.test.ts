@@ -16,7 +16,7 @@ import {
   type ScoreResult,
   type StreamChunk,
 } from "../../src/backends/types.js";
-import { DeterministicTextBackend } from "./_deterministic-backend.js";
+import { DeterministicTextBackend } from "../doubles/deterministic-backend.js";
 
 const prompt = { kind: "chat" as const, messages: [{ role: "user" as const, content: "Tell a story." }], assistantPrefix: "<think>" };
 const greedy: CompletionRequest = { prompt, maxTokens: 6, temperature: 0 };

@@ -7,7 +7,7 @@ import { ABANDONED, Recorder, RecordingBackend, redactSecrets } from "../../src/
 import { FallbackBackend, loadRecording, parseRecording, ReplayBackend } from "../../src/backends/replay.js";
 import { BackendError, collect, type CompletionRequest, type StreamChunk } from "../../src/backends/types.js";
 import { UserError } from "../../src/errors.js";
-import { DeterministicTextBackend } from "./_deterministic-backend.js";
+import { DeterministicTextBackend } from "../doubles/deterministic-backend.js";
 
 const prompt = (q: string, prefix = "<think>") => ({ kind: "chat" as const, messages: [{ role: "user" as const, content: q }], assistantPrefix: prefix });
 const greedy = (q: string, prefix?: string): CompletionRequest => ({ prompt: prompt(q, prefix), maxTokens: 8, temperature: 0 });

@@ -10,14 +10,14 @@ import { fileURLToPath } from "node:url";
 import { PassThrough } from "node:stream";
 import { exportCommand } from "../../src/commands/export.js";
 import { toSessionFile, writeSession } from "../../src/state/sessions.js";
-import { demoProblem } from "../state/_scripted-driver.js";
+import { demoProblem } from "../doubles/scripted-driver.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const dir = mkdtempSync(join(tmpdir(), "concord-export-cmd-"));
 const good = join(dir, "s.json");
 
 function concord(...args: string[]) {
-  const r = spawnSync(process.execPath, ["bin/concord.js", ...args], { cwd: ROOT, env: { ...process.env, CONCORD_FROM_SOURCE: "1" }, encoding: "utf8" });
+  const r = spawnSync(process.execPath, ["test/concord-from-source.mjs", ...args], { cwd: ROOT, env: { ...process.env }, encoding: "utf8" });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

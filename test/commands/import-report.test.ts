@@ -11,9 +11,9 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const OUTPUTS = "../shared/data/genex/medcalc/outputs";
 
 function concord(...args: string[]) {
-  const r = spawnSync(process.execPath, ["bin/concord.js", ...args], {
+  const r = spawnSync(process.execPath, ["test/concord-from-source.mjs", ...args], {
     cwd: ROOT,
-    env: { ...process.env, CONCORD_FROM_SOURCE: "1" },
+    env: { ...process.env },
     encoding: "utf8",
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };

@@ -19,8 +19,8 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: 
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      [join(root, "bin", "concord.js"), ...args],
-      { cwd: root, env: { ...process.env, CONCORD_FROM_SOURCE: "1", CONCORD_CONFIG_DIR: dir, CONCORD_MODELS: "", OPENAI_BASE_URL: "", OPENAI_API_KEY: "", ...env }, timeout: 60_000 },
+      [join(root, "test", "concord-from-source.mjs"), ...args],
+      { cwd: root, env: { ...process.env, CONCORD_CONFIG_DIR: dir, CONCORD_MODELS: "", OPENAI_BASE_URL: "", OPENAI_API_KEY: "", ...env }, timeout: 60_000 },
       (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });

@@ -10,10 +10,9 @@ import { readResults } from "../../src/results/store.js";
 import { resultKey } from "../../src/results/schema.js";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
-const BIN = join(ROOT, "bin", "concord.js");
+const BIN = join(ROOT, "test", "concord-from-source.mjs");
 const env = {
   ...process.env,
-  CONCORD_FROM_SOURCE: "1",
   CONCORD_MODEL: join(ROOT, "..", "shared", "models", "stories260K.gguf"),
   CONCORD_MODELS: "",
   CONCORD_CONFIG_DIR: mkdtempSync(join(tmpdir(), "concord-cfg-")),

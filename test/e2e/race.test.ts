@@ -33,7 +33,7 @@ async function waitFor(what: string, pred: (s: string) => boolean, ms = 60_000):
 
 function start(dir: string) {
   // The real program, as a user starts it (from the sources, no build needed).
-  const cmd = `cd '${root}' && CONCORD_FROM_SOURCE=1 CONCORD_MODEL='${model}' CONCORD_SESSIONS_DIR='${dir}/sessions' CONCORD_CONFIG_DIR='${dir}/config' node bin/concord.js; echo "EXITED $?"; sleep 60`;
+  const cmd = `cd '${root}' && CONCORD_MODEL='${model}' CONCORD_SESSIONS_DIR='${dir}/sessions' CONCORD_CONFIG_DIR='${dir}/config' node test/concord-from-source.mjs; echo "EXITED $?"; sleep 60`;
   tmux("new-session", "-d", "-s", name, "-x", "100", "-y", "30", cmd);
 }
 

@@ -34,7 +34,7 @@ function session(name: string) {
     start: (dir: string, recording: string) =>
       tmux(
         "new-session", "-d", "-s", name, "-x", "110", "-y", "30",
-        `cd '${root}' && CONCORD_FROM_SOURCE=1 CONCORD_SESSIONS_DIR='${dir}/sessions' CONCORD_CONFIG_DIR='${dir}/config' node bin/concord.js replay '${recording}'; echo "EXITED $?"; sleep 60`,
+        `cd '${root}' && CONCORD_SESSIONS_DIR='${dir}/sessions' CONCORD_CONFIG_DIR='${dir}/config' node test/concord-from-source.mjs replay '${recording}'; echo "EXITED $?"; sleep 60`,
       ),
     async waitFor(what: string, pred: (s: string) => boolean, ms = 20_000, every = 100): Promise<string> {
       const end = Date.now() + ms;
@@ -52,9 +52,9 @@ function session(name: string) {
 
 function importTrace(dir: string, extra: string[] = []): string {
   const out = join(dir, "row0.jsonl");
-  const r = spawnSync(process.execPath, ["bin/concord.js", "import", "trace", row0, "--out", out, ...extra], {
+  const r = spawnSync(process.execPath, ["test/concord-from-source.mjs", "import", "trace", row0, "--out", out, ...extra], {
     cwd: root,
-    env: { ...process.env, CONCORD_FROM_SOURCE: "1" },
+    env: { ...process.env },
     encoding: "utf8",
   });
   assert.equal(r.status, 0, r.stderr);

@@ -50,7 +50,7 @@ test("replay of a saved session: recorded steps, then live from a sentence as a 
   const file = sessionPath(join(dir, "saved"), "recorded");
   await writeSession(file, toSessionFile({ info: { id: "recorded", createdAt: "2026-01-01T00:00:00.000Z" }, problem, roles: { generators: ["local"], evaluators: ["local"], targets: ["local"] }, chain, targets: { answers: [], consistency: [] } }));
   const before = readFileSync(file, "utf8");
-  const cmd = `cd '${root}' && CONCORD_FROM_SOURCE=1 CONCORD_MODEL='${model}' CONCORD_SESSIONS_DIR='${dir}/sessions' CONCORD_CONFIG_DIR='${dir}/config' node bin/concord.js replay '${file}'; echo "EXITED $?"; sleep 60`;
+  const cmd = `cd '${root}' && CONCORD_MODEL='${model}' CONCORD_SESSIONS_DIR='${dir}/sessions' CONCORD_CONFIG_DIR='${dir}/config' node test/concord-from-source.mjs replay '${file}'; echo "EXITED $?"; sleep 60`;
   tmux("new-session", "-d", "-s", name, "-x", "100", "-y", "30", cmd);
   try {
     let s = await waitFor("the first recorded step", (x) => /replay 0\/3 · L: live/.test(x) && /your call/.test(x));

@@ -9,7 +9,7 @@ import { loadExperimentSpec, runExperiment, specModels } from "../../src/engine/
 import type { ModelHandle } from "../../src/engine/models.js";
 import { builtinProblems } from "../../src/problems/index.js";
 import { readResults } from "../../src/results/store.js";
-import { ScriptedBackend } from "./_scripted-backend.js";
+import { ScriptedBackend } from "../doubles/scripted-backend.js";
 
 const target = (name: string): ModelHandle => ({
   name,

@@ -7,7 +7,8 @@ import type { EngineEvent } from "../../src/engine/events.js";
 import type { ModelHandle } from "../../src/engine/models.js";
 import type { Problem } from "../../src/core/types.js";
 import { chainText } from "../../src/core/chain.js";
-import { ScriptedBackend, type ScriptedBackendOptions } from "./_scripted-backend.js";
+import { ScriptedBackend, type ScriptedBackendOptions } from "../doubles/scripted-backend.js";
+import { eventually } from "../wait.js";
 
 const problem: Problem = {
   id: "p1",
@@ -95,11 +96,10 @@ describe("ChainBuilder", () => {
     const b = new ChainBuilder({ problem, generators: [ga, gb], evaluators: [e1()], k: 2, auto: true });
     const events = collectEvents(b);
     const step = b.startStep();
-    await new Promise((r) => setTimeout(r, 40));
-    assert.equal(ga.backend.openStreams + gb.backend.openStreams, 4);
+    await eventually(() => assert.equal(ga.backend.openStreams + gb.backend.openStreams, 4));
     const t0 = Date.now();
     await b.cancel();
-    assert.ok(Date.now() - t0 < 200, "cancel returned promptly");
+    assert.ok(Date.now() - t0 < 1000, "cancel did not wait for the streams (2 s each) to end");
     assert.equal(ga.backend.openStreams + gb.backend.openStreams, 0);
     assert.equal(ga.backend.abortedStreams + gb.backend.abortedStreams, 4);
     assert.equal(await step, "cancelled");
@@ -126,8 +126,7 @@ describe("ChainBuilder", () => {
     assert.equal(s.decision, "human-pick");
     assert.equal(s.evaluatorPick, undefined);
     assert.equal(s.candidates.find((c) => c.id === "slow#0")!.error, "cancelled");
-    await new Promise((r) => setTimeout(r, 20));
-    assert.equal(slow.backend.openStreams, 0);
+    await eventually(() => assert.equal(slow.backend.openStreams, 0));
     assert.equal(slow.backend.abortedStreams, 1);
   });
 
@@ -194,7 +193,7 @@ describe("ChainBuilder", () => {
 
     const callsBefore = g.backend.streamCalls.length;
     const first = b.startStep();
-    await new Promise((r) => setTimeout(r, 4));
+    await eventually(() => g.backend.openStreams > 0); // the step is under way
     const again = b.regenerate();
     assert.equal(await first, "cancelled");
     assert.equal(await again, "accepted");
@@ -271,7 +270,7 @@ test("firstSentence needs text after the end before trusting it", () => {
 
 test("runSteps on a step already waiting for a decision takes the pick instead of waiting for a person", async () => {
   const { ChainBuilder } = await import("../../src/engine/ensemble.js");
-  const { ScriptedBackend } = await import("./_scripted-backend.js");
+  const { ScriptedBackend } = await import("../doubles/scripted-backend.js");
   const { builtinProblems } = await import("../../src/problems/index.js");
   const gen = { name: "g", thinkingFormat: "think-tags" as const, backend: new ScriptedBackend({ name: "g", respond: () => " One step here. And more text" }) };
   const ev = { name: "e", thinkingFormat: "think-tags" as const, backend: new ScriptedBackend({ name: "e", respond: () => "" }) };
@@ -281,9 +280,8 @@ test("runSteps on a step already waiting for a decision takes the pick instead o
     if (e.type === "awaiting-decision") waiting = true;
   });
   const first = b.startStep();
-  for (let i = 0; i < 100 && !waiting; i++) await new Promise((r) => setTimeout(r, 10));
-  assert.ok(waiting, "the first step waits for a person");
-  const run = await Promise.race([b.runSteps(2), new Promise((r) => setTimeout(() => r("stalled"), 3000))]);
+  await eventually(() => assert.ok(waiting, "the first step waits for a person"));
+  const run = await Promise.race([b.runSteps(2), new Promise((r) => setTimeout(() => r("stalled"), 10_000))]);
   assert.notEqual(run, "stalled");
   assert.equal(await first, "accepted");
   assert.equal(b.getChain().sentences.length, 2);

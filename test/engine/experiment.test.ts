@@ -10,7 +10,7 @@ import type { ModelHandle } from "../../src/engine/models.js";
 import { builtinProblems } from "../../src/problems/index.js";
 import { readResults } from "../../src/results/store.js";
 import { resultKey } from "../../src/results/schema.js";
-import { ScriptedBackend, type ScriptedBackendOptions } from "./_scripted-backend.js";
+import { ScriptedBackend, type ScriptedBackendOptions } from "../doubles/scripted-backend.js";
 
 const MEDCALC = join(import.meta.dirname ?? ".", "..", "..", "..", "shared", "data", "medcalc-bench", "test_data.csv");
 

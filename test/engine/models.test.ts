@@ -19,7 +19,7 @@ import { UserError } from "../../src/errors.js";
 import { startProtocolDouble, type ProtocolDouble } from "../doubles/protocol-double.js";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
-const BIN = join(ROOT, "bin", "concord.js");
+const BIN = join(ROOT, "test", "concord-from-source.mjs");
 const GGUF = join(ROOT, "..", "shared", "models", "stories260K.gguf");
 const GGUF_BYTES = readFileSync(GGUF);
 const dir = mkdtempSync(join(tmpdir(), "concord-engine-models-"));
@@ -33,7 +33,7 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: 
       [BIN, ...args],
       {
         cwd: dir,
-        env: { ...process.env, CONCORD_FROM_SOURCE: "1", CONCORD_CONFIG_DIR: tmp("cfg"), CONCORD_MODELS: "", CONCORD_MODEL: "", CONCORD_NO_CACHE: "", OPENAI_BASE_URL: "", OPENAI_API_KEY: "", ...env },
+        env: { ...process.env, CONCORD_CONFIG_DIR: tmp("cfg"), CONCORD_MODELS: "", CONCORD_MODEL: "", CONCORD_NO_CACHE: "", OPENAI_BASE_URL: "", OPENAI_API_KEY: "", ...env },
         timeout: 60_000,
       },
       (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
@@ -61,7 +61,10 @@ before(async () => {
       const step = Math.ceil(GGUF_BYTES.length / 8);
       let i = 0;
       const next = () => {
-        if (i >= GGUF_BYTES.length) return res.end();
+        if (i >= GGUF_BYTES.length) {
+          res.end();
+          return;
+        }
         res.write(GGUF_BYTES.subarray(i, i + step), next);
         i += step;
       };

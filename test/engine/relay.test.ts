@@ -8,7 +8,7 @@ import { compareAnswers, parseJudgeGrade, PrmScorer, runComparison, runRelay } f
 import { renderRelay } from "../../src/commands/relay.js";
 import type { ModelHandle } from "../../src/engine/models.js";
 import type { Problem } from "../../src/core/types.js";
-import { ScriptedBackend, type ScriptedBackendOptions } from "./_scripted-backend.js";
+import { ScriptedBackend, type ScriptedBackendOptions } from "../doubles/scripted-backend.js";
 
 const problem: Problem = { id: "g1", source: "gsm8k", messages: [{ role: "user", content: "Tom has 3 apples and buys 4. How many?" }], reference: { kind: "number", value: "7" }, meta: {} };
 const handle = (opts: ScriptedBackendOptions): ModelHandle & { backend: ScriptedBackend } => ({ name: opts.name, backend: new ScriptedBackend(opts), thinkingFormat: "think-tags" });

@@ -7,7 +7,8 @@ import type { EngineEvent } from "../../src/engine/events.js";
 import type { ModelHandle } from "../../src/engine/models.js";
 import type { Chain, ChainSentence } from "../../src/core/chain.js";
 import type { Problem } from "../../src/core/types.js";
-import { ScriptedBackend, type ScriptedBackendOptions } from "./_scripted-backend.js";
+import { ScriptedBackend, type ScriptedBackendOptions } from "../doubles/scripted-backend.js";
+import { eventually } from "../wait.js";
 
 const problem: Problem = {
   id: "p1",
@@ -64,15 +65,15 @@ test("snapshotOf: pairwise agreement is same answer or both correct; missing ans
 
 describe("TargetPanel", () => {
   test("a newer chain cancels the answers still being written for an older one", async () => {
-    // Slow targets: each answer takes 10 tokens x 8 ms.
-    const slow = (name: string) => handle({ name, respond: (req) => (req.prompt.kind === "chat" && req.prompt.assistantPrefix?.includes("three") ? " so so so so so so so so the answer is 4" : " so so so so so so so so the answer is 5"), tokenDelayMs: 8 });
+    // Slow targets: each answer takes 10 tokens x 50 ms, so the first round is surely still writing.
+    const slow = (name: string) => handle({ name, respond: (req) => (req.prompt.kind === "chat" && req.prompt.assistantPrefix?.includes("three") ? " so so so so so so so so the answer is 4" : " so so so so so so so so the answer is 5"), tokenDelayMs: 50 });
     const a = slow("a");
     const b = slow("b");
     const panel = new TargetPanel({ problem, targets: [a, b] });
     const events: EngineEvent[] = [];
     panel.on((e) => events.push(e));
     const first = panel.update(chainOf("One.", "Two."));
-    await new Promise((r) => setTimeout(r, 20));
+    await eventually(() => a.backend.openStreams + b.backend.openStreams === 2);
     const second = panel.update(chainOf("One.", "Two.", "three."));
     assert.equal(await first, null, "the stale round resolves empty");
     const snap = await second;

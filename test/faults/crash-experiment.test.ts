@@ -35,9 +35,9 @@ let fifoCount = 0;
 function startRun(): { w: Watched; fifo: string } {
   const fifo = join(root, `spec-${fifoCount++}.yaml`);
   assert.equal(spawnSync("mkfifo", [fifo]).status, 0, "mkfifo");
-  const child = spawn(process.execPath, ["bin/concord.js", "run", fifo], {
+  const child = spawn(process.execPath, ["test/concord-from-source.mjs", "run", fifo], {
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, CONCORD_FROM_SOURCE: "1", CONCORD_MODEL: MODEL_FILE, CONCORD_MODELS: "", CONCORD_CONFIG_DIR: join(root, "config"), CONCORD_NO_CACHE: "1" },
+    env: { ...process.env, CONCORD_MODEL: MODEL_FILE, CONCORD_MODELS: "", CONCORD_CONFIG_DIR: join(root, "config"), CONCORD_NO_CACHE: "1" },
   });
   return { w: watch(child), fifo };
 }

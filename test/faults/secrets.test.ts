@@ -54,7 +54,7 @@ function profile(d: ProtocolDouble, name: string): ModelProfile {
 
 function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["bin/concord.js", ...args], { env: { ...process.env, CONCORD_FROM_SOURCE: "1", CONCORD_MODEL: "", [ENV_NAME]: KEY, ...env } });
+    const child = spawn(process.execPath, ["test/concord-from-source.mjs", ...args], { env: { ...process.env, CONCORD_MODEL: "", [ENV_NAME]: KEY, ...env } });
     let out = "";
     let err = "";
     child.stdout.on("data", (c) => (out += c));

@@ -61,7 +61,7 @@ async function attempt(b: OpenAIBackend, req: Partial<Parameters<OpenAIBackend["
 /** Run the CLI from source without blocking this process; resolves with its output. */
 function runCli(args: string[], env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["bin/concord.js", ...args], { env: { ...process.env, CONCORD_FROM_SOURCE: "1", CONCORD_MODEL: "", ...env } });
+    const child = spawn(process.execPath, ["test/concord-from-source.mjs", ...args], { env: { ...process.env, CONCORD_MODEL: "", ...env } });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (c) => (stdout += c));

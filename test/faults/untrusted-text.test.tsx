@@ -5,7 +5,6 @@
 // or bidi control may remain in a frame.
 import { after, afterEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import React from "react";
 import { render, cleanup } from "ink-testing-library";
 import fc from "fast-check";
 import stringWidth from "string-width";
@@ -15,7 +14,8 @@ import { ThemeContext } from "../../src/ui/theme.js";
 import { App } from "../../src/ui/App.js";
 import { createConcordStore } from "../../src/state/store.js";
 import { loadTheme } from "../../src/ui/theme.js";
-import { ScriptedDriver, demoProblem, tick } from "../state/_scripted-driver.js";
+import { ScriptedDriver, demoProblem } from "../doubles/scripted-driver.js";
+import { rendered } from "../wait.js";
 import { trackRejections } from "../fixtures/faults/harness.js";
 
 const rejections = trackRejections();
@@ -120,12 +120,14 @@ describe("rendered frames", () => {
   test("a ModelText component: no control reaches the frame for any hostile input", async () => {
     for (const [name, s] of EVIL) {
       for (const multiline of [false, true]) {
-        const ui = render(
-          <ThemeContext.Provider value={theme}>
-            <ModelText text={s} multiline={multiline} />
-          </ThemeContext.Provider>,
-        );
-        await tick(5);
+        let ui!: ReturnType<typeof render>;
+        await rendered(() => {
+          ui = render(
+            <ThemeContext.Provider value={theme}>
+              <ModelText text={s} multiline={multiline} />
+            </ThemeContext.Provider>,
+          );
+        });
         const frame = ui.lastFrame() ?? "";
         counts.framesChecked++;
         const left = leftovers(frame);
@@ -141,13 +143,15 @@ describe("rendered frames", () => {
     for (const size of [{ columns: 100, rows: 30 }, { columns: 60, rows: 20 }]) {
       const driver = new ScriptedDriver();
       const store = createConcordStore({ flushMs: 5, createRace: () => ({ builder: driver, roles: { generators: ["alpha", "beta"], evaluators: ["judge"], targets: ["t1", "t2"] } }) });
-      const ui = render(<App store={store} theme={theme} size={size} />);
+      let ui!: ReturnType<typeof render>;
+      await rendered(() => {
+        ui = render(<App store={store} theme={theme} size={size} />);
+      });
       await store.getState().openProblem(evilProblem);
-      await tick(20);
+      await rendered(() => store.getState().flush());
       const frames: string[] = [];
       const snap = async () => {
-        store.getState().flush();
-        await tick(15);
+        await rendered(() => store.getState().flush());
         frames.push(ui.lastFrame() ?? "");
       };
       for (const [i, [, s]] of EVIL.entries()) {
@@ -163,15 +167,12 @@ describe("rendered frames", () => {
       }
       await snap();
       // Accept, then look at the chain and at the per-token view.
-      ui.stdin.write("a");
-      await tick(20);
+      await rendered(() => ui.stdin.write("a"));
       await snap();
-      ui.stdin.write("y");
-      await tick(20);
+      await rendered(() => ui.stdin.write("y"));
       await snap();
       for (const key of ["j", "j", "k", "?", "?"]) {
-        ui.stdin.write(key);
-        await tick(10);
+        await rendered(() => ui.stdin.write(key));
         await snap();
       }
       const seen = frames.join("\n").replace(INK_SGR, "");

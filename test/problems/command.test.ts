@@ -16,9 +16,9 @@ interface Run {
 
 function concord(...args: string[]): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["bin/concord.js", ...args], {
+    const child = spawn(process.execPath, ["test/concord-from-source.mjs", ...args], {
       cwd: ROOT,
-      env: { ...process.env, CONCORD_FROM_SOURCE: "1", NO_COLOR: "1" },
+      env: { ...process.env, NO_COLOR: "1" },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";

@@ -3,14 +3,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createConcordStore } from "../../src/state/store.js";
-import { ScriptedDriver, demoProblem, tick } from "./_scripted-driver.js";
+import { ScriptedDriver, demoProblem, tick } from "../doubles/scripted-driver.js";
 import { statusLine as statusOf } from "../../src/ui/keys.js";
 
 /** A ScriptedDriver whose runSteps really runs: one accepted sentence per tick until paused. */
 class RunningDriver extends ScriptedDriver {
   private pauseAsked = false;
   cancelDelayMs = 0;
-  async runSteps(n: number | "end") {
+  override async runSteps(n: number | "end") {
     this.calls.push(["runSteps", n]);
     this.pauseAsked = false;
     for (let done = 0; n === "end" || done < n; done++) {
@@ -23,11 +23,11 @@ class RunningDriver extends ScriptedDriver {
     }
     return "count";
   }
-  pause() {
+  override pause() {
     this.calls.push(["pause"]);
     this.pauseAsked = true;
   }
-  async cancel() {
+  override async cancel() {
     this.pauseAsked = true;
     await super.cancel();
     if (this.cancelDelayMs) await tick(this.cancelDelayMs);

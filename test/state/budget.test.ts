@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { createConcordStore, type SessionSnapshot } from "../../src/state/store.js";
 import { exportSessionMarkdown, toSessionFile } from "../../src/state/sessions.js";
 import { statusLine } from "../../src/ui/keys.js";
-import { ScriptedDriver, demoProblem, tick } from "./_scripted-driver.js";
+import { ScriptedDriver, demoProblem, tick } from "../doubles/scripted-driver.js";
 
 test("a chain that reached its sentence budget is saved and exported as finished (#12.17)", async () => {
   const driver = new ScriptedDriver();

@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { applyEvents, createConcordStore, type ConcordData } from "../../src/state/store.js";
-import { ScriptedDriver, demoProblem, tick } from "./_scripted-driver.js";
+import { ScriptedDriver, demoProblem, tick } from "../doubles/scripted-driver.js";
 import { noticeLine, statusLine as statusOf, withOverrides } from "../../src/ui/keys.js";
 
 test("a superseded targets round leaves the auto-run going; a cancelled step ends it and closes the decision", () => {

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeSessionExports } from "../../src/state/sessions.js";
 import type { SessionSnapshot } from "../../src/state/store.js";
-import { demoProblem } from "./_scripted-driver.js";
+import { demoProblem } from "../doubles/scripted-driver.js";
 
 const snapshot = (file?: string): SessionSnapshot => ({
   info: { id: "test-t-1-2026", createdAt: "2026-01-01T00:00:00.000Z", file },

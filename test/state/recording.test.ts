@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createConcordStore } from "../../src/state/store.js";
 import { statusLine, withOverrides } from "../../src/ui/keys.js";
-import { ScriptedDriver, demoProblem, tick } from "./_scripted-driver.js";
+import { ScriptedDriver, demoProblem, tick } from "../doubles/scripted-driver.js";
 
 test("an override in a recording says the chain left it; L continues live on the configured models", async () => {
   const recorded = new ScriptedDriver();

@@ -2,13 +2,12 @@
 // them in silently (#12.15).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import React from "react";
 import { render, cleanup } from "ink-testing-library";
 import stripAnsi from "strip-ansi";
 import { App } from "../../src/ui/App.js";
 import { createConcordStore } from "../../src/state/store.js";
 import { loadTheme } from "../../src/ui/theme.js";
-import { ScriptedDriver, demoProblem, tick } from "./_scripted-driver.js";
+import { ScriptedDriver, demoProblem, tick } from "../doubles/scripted-driver.js";
 
 test("a session saved with other models resumes with a line saying which roles run on what now", async () => {
   const driver = new ScriptedDriver();

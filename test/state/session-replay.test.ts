@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import type { Candidate, Chain } from "../../src/core/chain.js";
 import type { TargetAnswer } from "../../src/engine/events.js";
 import { createConcordStore, type SessionSnapshot } from "../../src/state/store.js";
-import { ScriptedDriver, demoProblem, tick } from "./_scripted-driver.js";
+import { ScriptedDriver, demoProblem, tick } from "../doubles/scripted-driver.js";
 import { statusLine as statusOf } from "../../src/ui/keys.js";
 
 const cand = (id: string, text: string, ppl: number): Candidate => ({

@@ -15,7 +15,7 @@ import {
   writeSession,
 } from "../../src/state/sessions.js";
 import type { SessionSnapshot } from "../../src/state/store.js";
-import { demoProblem } from "./_scripted-driver.js";
+import { demoProblem } from "../doubles/scripted-driver.js";
 
 const snap = (n: number): SessionSnapshot => ({
   info: { id: "test-t-1-x", createdAt: "2026-01-01T00:00:00.000Z" },

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { createConcordStore, applyEvents, mergeRelay, type SessionSnapshot } from "../../src/state/store.js";
 import type { RelayResult, RelayRun } from "../../src/engine/relay.js";
 import type { ChainSentence } from "../../src/core/chain.js";
-import { ScriptedDriver, demoProblem, tick } from "./_scripted-driver.js";
+import { ScriptedDriver, demoProblem, tick } from "../doubles/scripted-driver.js";
 import { statusLine as statusOf } from "../../src/ui/keys.js";
 
 async function openRace(opts: { flushMs?: number; save?: (s: SessionSnapshot) => void } = {}) {
@@ -26,15 +26,18 @@ describe("store", () => {
     assert.equal(store.getState().roles.generators.length, 2);
   });
 
-  test("a burst of token events is applied in one batch, not one render per token", async () => {
+  test("a burst of token events is applied in one batch, not one render per token", async (t) => {
     const { driver, store } = await openRace({ flushMs: 40 });
+    store.getState().flush(); // what opening queued
+    t.mock.timers.enable({ apis: ["setTimeout"] });
     let renders = 0;
     const off = store.subscribe(() => renders++);
     const before = store.flushCount();
     for (let i = 0; i < 2000; i++)
       driver.emit({ type: "candidate-token", step: 0, candidateId: `alpha#${i % 6}`, generator: "alpha", text: "x", channel: "content" });
+    t.mock.timers.tick(39);
     assert.equal(renders, 0, "nothing is applied before the flush interval");
-    await tick(60);
+    t.mock.timers.tick(1);
     assert.equal(store.flushCount() - before, 1);
     assert.equal(renders, 1);
     const lanes = store.getState().race.lanes;
@@ -43,17 +46,20 @@ describe("store", () => {
     off();
   });
 
-  test("flushes are spaced by the interval while streaming continues", async () => {
+  test("flushes are spaced by the interval while streaming continues", async (t) => {
     const { driver, store } = await openRace({ flushMs: 30 });
+    store.getState().flush(); // what opening queued
+    t.mock.timers.enable({ apis: ["setTimeout"] });
     const before = store.flushCount();
-    const start = Date.now();
-    while (Date.now() - start < 200) {
+    // A token every millisecond for 200 ms: one flush per 30 ms, then the last batch.
+    for (let ms = 0; ms < 200; ms++) {
       driver.emit({ type: "candidate-token", step: 0, candidateId: "alpha#0", generator: "alpha", text: "y", channel: "content" });
-      await tick(1);
+      t.mock.timers.tick(1);
     }
-    await tick(40);
-    const flushes = store.flushCount() - before;
-    assert.ok(flushes >= 3 && flushes <= 10, `expected 3..10 flushes in ~200ms, got ${flushes}`);
+    assert.equal(store.flushCount() - before, 6, "flushed at 30, 60, ... 180 ms");
+    t.mock.timers.tick(30);
+    assert.equal(store.flushCount() - before, 7);
+    assert.equal(store.getState().race.lanes[0]?.text.length, 200);
   });
 
   test("scores, pick and accept: the chain grows and the next step starts", async () => {

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import type { Chain, ChainSentence } from "../../src/core/chain.js";
 import type { ConsistencySnapshot, EngineListener, TargetAnswer } from "../../src/engine/events.js";
 import { createConcordStore, type EventSource } from "../../src/state/store.js";
-import { ScriptedDriver, demoProblem, tick } from "./_scripted-driver.js";
+import { ScriptedDriver, demoProblem, tick } from "../doubles/scripted-driver.js";
 import { statusLine as statusOf } from "../../src/ui/keys.js";
 
 /** Stands in for the TargetPanel: records what it is asked, emits what the test says. */

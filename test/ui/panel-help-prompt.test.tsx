@@ -2,7 +2,6 @@
 // typed in one burst with the text of a prompt, and a replayed session on the Race screen.
 import { test, describe, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import React from "react";
 import { render, cleanup } from "ink-testing-library";
 import stripAnsi from "strip-ansi";
 import type { Chain } from "../../src/core/chain.js";
@@ -11,7 +10,8 @@ import { createConcordStore, type Roles } from "../../src/state/store.js";
 import { loadTheme } from "../../src/ui/theme.js";
 import { DEFAULT_BINDINGS } from "../../src/ui/keys.js";
 import { count } from "../../src/ui/words.js";
-import { ScriptedDriver, demoProblem, tick } from "../state/_scripted-driver.js";
+import { ScriptedDriver, demoProblem } from "../doubles/scripted-driver.js";
+import { eventually } from "../wait.js";
 
 const theme = loadTheme({ theme: "dark", env: {} });
 afterEach(() => cleanup());
@@ -22,15 +22,15 @@ async function setup(opts: { size?: { columns: number; rows: number }; targets?:
   const store = createConcordStore({ flushMs: 5, createRace: (_p, chain) => ({ builder: chain ? new ScriptedDriver(chain) : driver, roles }) });
   const ui = render(<App store={store} theme={theme} size={opts.size ?? { columns: 100, rows: 30 }} />);
   await store.getState().openProblem(demoProblem, opts.replay ? { chain: opts.replay, roles, replay: true } : undefined);
-  await tick(20);
   const frame = () => stripAnsi(ui.lastFrame() ?? "");
-  const settle = async (ms = 20) => {
+  await eventually(() => assert.match(frame(), /── chain:/));
+  /** Applies queued engine events now; the checks that follow wait for the frame. */
+  const settle = async () => {
     store.getState().flush();
-    await tick(ms);
   };
-  const press = async (k: string, ms = 40) => {
+  /** Types keys; the checks that follow wait for their outcome. */
+  const press = async (k: string) => {
     ui.stdin.write(k);
-    await tick(ms);
   };
   return { driver, store, frame, settle, press };
 }
@@ -44,8 +44,8 @@ describe("targets panel", () => {
     driver.emit(answer("t1", 1, "42"));
     driver.emit({ type: "consistency", snapshot: { chainLength: 1, pairs: {}, consistency: 0, accuracy: 1, split: { consistentCorrect: 0, consistentWrong: 0, inconsistent: 0 } } });
     await settle();
+    await eventually(() => assert.match(frame(), /chain 1\/1 cons - acc 1\.00 · CC - CW - I - \(one target: no pairs\)/));
     const f = frame();
-    assert.match(f, /chain 1\/1 cons - acc 1\.00 · CC - CW - I - \(one target: no pairs\)/);
     assert.doesNotMatch(f, /cons 0\.00|CC 0\.00/);
   });
 
@@ -61,13 +61,13 @@ describe("targets panel", () => {
     driver.emit(answer("t2", 2, "40"));
     driver.emit(snap(2, false));
     await settle();
-    assert.match(frame(), /chain 2\/2/);
+    await eventually(() => assert.match(frame(), /chain 2\/2/));
     assert.match(frame(), /consistency █▁/);
-    await press("u", 60);
+    await press("u");
+    await eventually(() => assert.equal(store.getState().chain.sentences.length, 1));
     await settle();
+    await eventually(() => assert.match(frame(), /chain 1\/1/));
     const f = frame();
-    assert.equal(store.getState().chain.sentences.length, 1);
-    assert.match(f, /chain 1\/1/);
     assert.doesNotMatch(f, /chain 2\/1/);
     assert.match(f, /consistency █(\s|$)/m, "one point: the undone sentence's is gone");
     assert.match(f, /t1 +41 +✗/);
@@ -80,16 +80,14 @@ describe("targets panel", () => {
     driver.emit({ type: "consistency", snapshot: { chainLength: 1, pairs: { "t1|t2": true }, consistency: 1, accuracy: 0, split: { consistentCorrect: 0, consistentWrong: 1, inconsistent: 0 } } });
     driver.write(" Two.");
     await settle();
-    assert.match(frame(), /chain 1\/2 · stale \(s asks again\)/);
+    await eventually(() => assert.match(frame(), /chain 1\/2 · stale \(s asks again\)/));
     driver.emit({ type: "target-start", target: "t1", chainLength: 2 });
     await settle();
-    assert.match(frame(), /chain 1\/2 · asking/);
+    await eventually(() => assert.match(frame(), /chain 1\/2 · asking/));
   });
 });
 
 describe("help overlay", () => {
-  // Keys of other screens, by description: each must sit under the "on other screens" heading of its own column.
-  const elsewhere = DEFAULT_BINDINGS.filter((b) => b.screens !== "all" && !b.screens.includes("race")).map((b) => b.description);
 
   for (const size of [
     { columns: 80, rows: 24 },
@@ -99,6 +97,7 @@ describe("help overlay", () => {
     test(`${size.columns}x${size.rows}: every key of another screen is below a heading naming its screens, in its column`, async () => {
       const { frame, press } = await setup({ size });
       await press("?");
+      await eventually(() => assert.match(frame(), /on other screens/));
       const lines = frame().split("\n").slice(2, -1);
       // Headings found where they are drawn: [row, column start, the screens it names].
       const headings: Array<{ row: number; x: number; where: string }> = [];
@@ -129,26 +128,28 @@ describe("prompt: editing keys in one burst", () => {
   test("n, then Backspace, 3 and Enter in one chunk: 3 steps", async () => {
     const { driver, press } = await setup();
     await press("n");
-    await press("\u007f3\r", 60);
-    assert.deepEqual(driver.calls.find((c) => c[0] === "runSteps"), ["runSteps", 3]);
+    await press("\u007f3\r");
+    await eventually(() => assert.deepEqual(driver.calls.find((c) => c[0] === "runSteps"), ["runSteps", 3]));
   });
 
   test("n with Backspace and the number in the same chunk", async () => {
     const { driver, press } = await setup();
-    await press("n\u007f\u007f12\r", 80);
-    assert.deepEqual(driver.calls.find((c) => c[0] === "runSteps"), ["runSteps", 12]);
+    await press("n\u007f\u007f12\r");
+    await eventually(() => assert.deepEqual(driver.calls.find((c) => c[0] === "runSteps"), ["runSteps", 12]));
   });
 
   test("ctrl+w, ctrl+a, ctrl+k, ctrl+e, ctrl+d and ctrl+b inside a burst edit the line as typed", async () => {
     const { driver, press } = await setup();
     // "one two" → ctrl+w → "one " → "one three" → ctrl+a, ctrl+k clears → "Four." → ctrl+b twice, ctrl+d → "Fou." → ctrl+e "!"
-    await press("wone two\u0017three\u0001\u000bFour.\u0002\u0002\u0004\u0005!\r", 100);
-    assert.deepEqual(driver.calls.find((c) => c[0] === "write"), ["write", "Fou.!"]);
+    await press("wone two\u0017three\u0001\u000bFour.\u0002\u0002\u0004\u0005!\r");
+    await eventually(() => assert.deepEqual(driver.calls.find((c) => c[0] === "write"), ["write", "Fou.!"]));
   });
 
   test("ctrl+c inside a burst closes the prompt without submitting", async () => {
     const { driver, press, frame } = await setup();
-    await press("wabc\u0003", 60);
+    // The "p" after it is a command only once the prompt is closed: its answer marks that moment.
+    await press("wabc\u0003p");
+    await eventually(() => assert.match(frame(), /no auto-run to pause/));
     assert.doesNotMatch(frame(), /your sentence:/);
     assert.ok(!driver.calls.some((c) => c[0] === "write"));
   });
@@ -166,16 +167,16 @@ describe("replayed session on the race screen", () => {
   test("the step line says replay and how to go live; a follows the record; L continues live", async () => {
     const { store, frame, press, settle } = await setup({ replay: chain });
     await settle();
-    assert.match(frame(), /replay 0\/2 · L: live/);
+    await eventually(() => assert.match(frame(), /replay 0\/2 · L: live/));
     assert.match(frame(), /alpha#0 +One\./);
-    await press("a", 60);
+    await press("a");
     await settle();
+    await eventually(() => assert.match(frame(), /replay 1\/2 · L: live/));
     assert.match(frame(), /chain: 1 sentence /);
-    assert.match(frame(), /replay 1\/2 · L: live/);
-    await press("L", 80);
+    await press("L");
+    await eventually(() => assert.equal(store.getState().replay, undefined));
     await settle();
-    assert.equal(store.getState().replay, undefined);
-    assert.doesNotMatch(frame(), /replay \d/);
+    await eventually(() => assert.doesNotMatch(frame(), /replay \d/));
     assert.equal(store.getState().chain.sentences.length, 1);
   });
 });

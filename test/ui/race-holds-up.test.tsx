@@ -3,7 +3,6 @@
 // models stream, the chain scrolls, and notices stay on their own screen.
 import { test, describe, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import React from "react";
 import { render, cleanup } from "ink-testing-library";
 import stripAnsi from "strip-ansi";
 import { App } from "../../src/ui/App.js";
@@ -12,7 +11,7 @@ import { loadTheme } from "../../src/ui/theme.js";
 import { withOverrides } from "../../src/ui/keys.js";
 import { MARK_CANCELLED, MARK_PICK, MARK_SELECTED } from "../../src/ui/screens/Race.js";
 import type { ChainSentence } from "../../src/core/chain.js";
-import { ScriptedDriver, demoProblem, tick } from "../state/_scripted-driver.js";
+import { ScriptedDriver, demoProblem, tick } from "../doubles/scripted-driver.js";
 
 const theme = loadTheme({ theme: "mono", env: {} });
 

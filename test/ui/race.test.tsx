@@ -1,6 +1,5 @@
 import { test, describe, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import React from "react";
 import { render, cleanup } from "ink-testing-library";
 import stripAnsi from "strip-ansi";
 import stringWidth from "string-width";
@@ -9,7 +8,7 @@ import { createConcordStore } from "../../src/state/store.js";
 import { loadTheme } from "../../src/ui/theme.js";
 import { DEFAULT_BINDINGS } from "../../src/ui/keys.js";
 import { MARK_HUMAN, MARK_PICK } from "../../src/ui/screens/Race.js";
-import { ScriptedDriver, demoProblem, tick } from "../state/_scripted-driver.js";
+import { ScriptedDriver, demoProblem, tick } from "../doubles/scripted-driver.js";
 
 const theme = loadTheme({ theme: "dark", env: {} });
 

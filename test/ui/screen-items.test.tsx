@@ -7,7 +7,6 @@ import { statusLine } from "../../src/ui/keys.js";
 import "./_force-color.js";
 import { test, describe, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import React from "react";
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -24,7 +23,7 @@ import { emptyDraft, profileFromDraft } from "../../src/ui/profile-form.js";
 import { wrapSegments } from "../../src/ui/widgets/text.js";
 import type { Problem } from "../../src/core/types.js";
 import type { ScreenPorts } from "../../src/ui/ports.js";
-import { ScriptedDriver, demoProblem, tick } from "../state/_scripted-driver.js";
+import { ScriptedDriver, demoProblem, tick } from "../doubles/scripted-driver.js";
 
 const theme = loadTheme({ theme: "dark", env: {} });
 afterEach(() => cleanup());

@@ -2,7 +2,6 @@
 import "./_force-color.js";
 import { test, describe, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import React from "react";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,7 +18,7 @@ import { tokensBySentence } from "../../src/ui/screens/Relay.js";
 import { heatRole } from "../../src/ui/screens/Results.js";
 import type { RelayResult } from "../../src/engine/relay.js";
 import type { Problem } from "../../src/core/types.js";
-import { ScriptedDriver, demoProblem, tick } from "../state/_scripted-driver.js";
+import { ScriptedDriver, demoProblem, tick } from "../doubles/scripted-driver.js";
 import { statusLine as statusOf } from "../../src/ui/keys.js";
 
 /** Wait until `cond` holds or `ms` pass. */

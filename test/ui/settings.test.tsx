@@ -3,7 +3,6 @@
 import "./_force-color.js";
 import { test, describe, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import React from "react";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,7 +17,7 @@ import { openSettings } from "../../src/config/settings.js";
 import { createSettingsPort } from "../../src/app/ports/settings-port.js";
 import { profileFromDraft, emptyDraft } from "../../src/ui/profile-form.js";
 import type { OpenedModels } from "../../src/engine/models.js";
-import { tick } from "../state/_scripted-driver.js";
+import { tick } from "../doubles/scripted-driver.js";
 
 /** Wait until `cond` holds or `ms` pass. */
 async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {

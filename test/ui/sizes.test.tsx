@@ -5,7 +5,6 @@
 import "./_force-color.js";
 import { test, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import React from "react";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -23,7 +22,7 @@ import type { Screen } from "../../src/ui/keys.js";
 import type { ProfileRow, ScreenPorts, SettingsPort } from "../../src/ui/ports.js";
 import { screenPorts } from "../../src/app/ports/screen-ports.js";
 import { medcalcMessages } from "../../src/problems/medcalc.js";
-import { ScriptedDriver, demoProblem, tick } from "../state/_scripted-driver.js";
+import { ScriptedDriver, demoProblem, tick } from "../doubles/scripted-driver.js";
 
 const theme = loadTheme({ theme: "dark", env: {} });
 afterEach(() => cleanup());

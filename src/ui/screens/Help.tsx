@@ -1,6 +1,5 @@
 // The `?` overlay, generated from the binding table: what it lists is what the keys do.
 // Descriptions wrap inside their column, so nothing is cut off at 80 columns.
-import React from "react";
 import { Box, Text } from "ink";
 import { useUi } from "../context.js";
 import { helpRows, type Screen } from "../keys.js";

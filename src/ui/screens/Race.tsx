@@ -1,7 +1,6 @@
 // The race: the chain so far coloured by author, one lane per candidate streaming in, the
 // evaluators' perplexities and the pick, and (on demand) why the selected candidate scored so.
 // Each part selects only what it draws from the store.
-import React from "react";
 import { Box, Text } from "ink";
 import { useConcord, type ConcordState } from "../../state/store.js";
 import { info } from "../../state/notices.js";

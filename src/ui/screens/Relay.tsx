@@ -1,14 +1,14 @@
 // Relay: an initiator writes the chain (shaded by its own per-token log-probability), the chain is
 // cut early / mid / late or after any sentence by hand, and each continuer's completion from that
 // cut stands side by side with its answer, its step scores and the first sentence where it departs.
-import React, { useState } from "react";
+import { useState } from "react";
 import { Box, Text } from "ink";
 import type { TokenLogprob } from "../../core/types.js";
 import { runComparison, type CutName, type RelayComparison, type RelayResult, type RelayRun } from "../../engine/relay.js";
 import { useConcord } from "../../state/store.js";
 import { useActions, useUi } from "../context.js";
 import { keyFor } from "../keys.js";
-import { fitWidth, padTo, sanitize } from "../sanitize.js";
+import { fitWidth, sanitize } from "../sanitize.js";
 import { nllStyle, useTheme, type Theme } from "../theme.js";
 import { Lines, R, wrapSegments, type Segment } from "../widgets/text.js";
 import { count } from "../words.js";

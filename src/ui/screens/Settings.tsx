@@ -2,7 +2,7 @@
 // probed capabilities, the roles saved for each (a set: a profile may generate, evaluate and
 // answer as a target at once), the theme, and a form to add, edit or remove profiles.
 // The entry supplies the port (src/app/ports/settings-port.ts).
-import React, { useRef, useState } from "react";
+import { useRef, useState } from "react";
 import { Box, Text } from "ink";
 import { oneLine } from "../../errors.js";
 import { useActions, useUi, useUnboundKeys } from "../context.js";

@@ -3,7 +3,7 @@
 // only in React state: keys that come faster than redraws each see what the key before left.
 // A prefilled value starts selected: typing replaces it, Backspace or Delete clears it, a
 // movement key keeps it. A paste is inserted as text (its line breaks as spaces).
-import React, { useLayoutEffect, useReducer, useRef } from "react";
+import { useLayoutEffect, useReducer, useRef } from "react";
 import { Text, type Key } from "ink";
 import { displayWidth, fitWidth, sanitize, tailWidth } from "../sanitize.js";
 
