@@ -137,7 +137,7 @@ export class OpenAIBackend implements Backend, StreamContext {
 
   async probe(signal?: AbortSignal): Promise<ProbeRecord> {
     this.prefillOverride = undefined;
-    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the probe reads the live field
+     
     const backend = this;
     return probeServer(
       {

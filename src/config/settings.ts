@@ -23,7 +23,7 @@ const serialize = (value: unknown) => JSON.stringify(value, undefined, "\t");
  * write(2) count, so a nearly full disk renamed a cut-off config.json over the good one. A
  * failed write now leaves config.json as it was and throws one line naming it.
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- conf's own constraint
+ 
 class VerifiedConf<T extends Record<string, any>> extends Conf<T> {}
 Object.defineProperty(VerifiedConf.prototype, "_write", {
   value(this: { path: string }, value: unknown) {

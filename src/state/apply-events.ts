@@ -3,7 +3,7 @@
 import type { Candidate, Chain } from "../core/chain.js";
 import type { EngineEvent, TargetAnswer } from "../engine/events.js";
 import { oneLine } from "../errors.js";
-import { count } from "../ui/words.js";
+import { count } from "../core/words.js";
 import { act, failure, info, type Notice } from "./notices.js";
 import type { ConcordData, Lane, RaceView, TargetsView } from "./types.js";
 

@@ -1,6 +1,6 @@
 // Notices: what the status line says. A notice that points to a key names the *action*; the
 // interface draws the key bound to it now, so a rebound key is never shown wrong.
-import type { Action } from "../ui/keys.js";
+import type { Action } from "./intents.js";
 
 export type NoticeLevel = "info" | "error";
 export type NoticePart = string | { action: Action };

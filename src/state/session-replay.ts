@@ -5,7 +5,7 @@
 import type { Chain, ChainSentence } from "../core/chain.js";
 import type { ConsistencySnapshot, EngineEvent, EngineListener, TargetAnswer } from "../engine/events.js";
 import type { ChainDriver } from "./store.js";
-import { count } from "../ui/words.js";
+import { count } from "../core/words.js";
 
 /** Why a replay refuses a decision of its own. */
 const FOLLOWS_THE_RECORD = "a replay follows the record: L continues live from this sentence";

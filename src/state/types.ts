@@ -5,7 +5,7 @@ import type { Candidate, Chain } from "../core/chain.js";
 import type { Problem } from "../core/types.js";
 import type { ConsistencySnapshot, EngineEvent, EngineListener, TargetAnswer } from "../engine/events.js";
 import type { CutName, RelayResult } from "../engine/relay.js";
-import type { Screen } from "../ui/keys.js";
+import type { Screen } from "./intents.js";
 import type { Notice } from "./notices.js";
 import type { SessionReplay } from "./session-replay.js";
 

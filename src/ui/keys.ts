@@ -3,54 +3,12 @@
 import type { Key } from "ink";
 import { UserError } from "../errors.js";
 import { noticeText, type Notice } from "../state/notices.js";
+import type { Action, Screen } from "../state/intents.js";
 
-export type Screen = "problems" | "race" | "relay" | "results" | "settings";
+export type { Action, Screen };
+
 export const SCREENS: Screen[] = ["problems", "race", "relay", "results", "settings"];
 
-export type Action =
-  | "help"
-  | "quit"
-  | "screen-problems"
-  | "screen-race"
-  | "screen-relay"
-  | "screen-results"
-  | "screen-settings"
-  | "up"
-  | "down"
-  | "focus-next"
-  | "top"
-  | "bottom"
-  | "page-up"
-  | "page-down"
-  | "open"
-  | "filter"
-  | "reveal"
-  | "accept-pick"
-  | "choose"
-  | "edit"
-  | "write"
-  | "regenerate"
-  | "undo"
-  | "run-n"
-  | "run-end"
-  | "pause"
-  | "cancel"
-  | "why"
-  | "toggle-targets"
-  | "next-step"
-  | "cut-prev"
-  | "cut-next"
-  | "run-relay"
-  | "probe"
-  | "assign-role"
-  | "theme"
-  | "add-profile"
-  | "edit-profile"
-  | "remove-profile"
-  | "export"
-  | "go-live"
-  | "page-up"
-  | "page-down";
 
 export interface Binding {
   action: Action;

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { count } from "../../src/ui/words.js";
+import { count } from "../../src/core/words.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const row0 = "../shared/data/genex/medcalc/ensemble_qwq_dapo_eval_oss/selected_distributions_row_0.json";

@@ -9,7 +9,7 @@ import { App } from "../../src/ui/App.js";
 import { createConcordStore, type Roles } from "../../src/state/store.js";
 import { loadTheme } from "../../src/ui/theme.js";
 import { DEFAULT_BINDINGS } from "../../src/ui/keys.js";
-import { count } from "../../src/ui/words.js";
+import { count } from "../../src/core/words.js";
 import { ScriptedDriver, demoProblem } from "../doubles/scripted-driver.js";
 import { eventually } from "../wait.js";
 

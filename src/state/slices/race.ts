@@ -4,7 +4,7 @@
 // tokens come.
 import type { StateCreator } from "zustand/vanilla";
 import type { EngineEvent } from "../../engine/events.js";
-import { count } from "../../ui/words.js";
+import { count } from "../../core/words.js";
 import { applyEvents, copyChain } from "../apply-events.js";
 import { act, info } from "../notices.js";
 import type { AutoMode, ChainDriver, ConcordState, Lane, RaceActions, SliceDeps } from "../types.js";

@@ -4,7 +4,7 @@ import type { StateCreator } from "zustand/vanilla";
 import type { Problem } from "../../core/types.js";
 import type { EngineListener } from "../../engine/events.js";
 import { oneLine } from "../../errors.js";
-import { count } from "../../ui/words.js";
+import { count } from "../../core/words.js";
 import { EMPTY_TARGETS, copyChain, targetsUpTo } from "../apply-events.js";
 import { act, failure, info } from "../notices.js";
 import { SessionReplay } from "../session-replay.js";

@@ -6,7 +6,7 @@ import { problemTitle } from "../../core/problem-text.js";
 import { oneLine } from "../../errors.js";
 import { usePorts, useUi } from "../context.js";
 import type { SessionEntry } from "../ports.js";
-import { count } from "../words.js";
+import { count } from "../../core/words.js";
 
 export const SESSIONS_ENTRY = "saved sessions";
 

@@ -4,7 +4,7 @@ import { useEffect, useState } from "react";
 import { oneLine } from "../../errors.js";
 import { usePorts, useUi } from "../context.js";
 import type { ResultsFolder } from "../ports.js";
-import { count } from "../words.js";
+import { count } from "../../core/words.js";
 import { useRemembered } from "./view-memory.js";
 
 export function useResultsFolders(): { folders: string[] | null; add(dir: string): void } {

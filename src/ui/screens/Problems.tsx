@@ -7,7 +7,7 @@ import type { Problem } from "../../core/types.js";
 import { problemQuestion, problemTitle } from "../../core/problem-text.js";
 import { oneLine } from "../../errors.js";
 import { useActions, usePorts, useUi } from "../context.js";
-import { count as counted } from "../words.js";
+import { count as counted } from "../../core/words.js";
 import { keyFor } from "../keys.js";
 import { fitWidth, padTo, sanitize } from "../sanitize.js";
 import { Lines, R, wrapSegments } from "../widgets/text.js";

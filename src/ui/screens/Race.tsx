@@ -11,7 +11,7 @@ import { useTheme, type Theme } from "../theme.js";
 import { fitWidth, sanitize } from "../sanitize.js";
 import { Lines, R, wrapSegments } from "../widgets/text.js";
 import { TargetsPanel, targetsPanelRows } from "./Targets.js";
-import { count } from "../words.js";
+import { count } from "../../core/words.js";
 import { LaneRow, MARK_HUMAN, MARK_PICK, chainSegments, pplDigits, scoreColumnWidth, selectedSegments, shortId, whySegments } from "./race-lanes.js";
 
 export { MARK_CANCELLED, MARK_HUMAN, MARK_PICK, MARK_SELECTED, chainSegments, fmtPpl, pplDigits, shortId } from "./race-lanes.js";

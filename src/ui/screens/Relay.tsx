@@ -11,7 +11,7 @@ import { keyFor } from "../keys.js";
 import { fitWidth, sanitize } from "../sanitize.js";
 import { nllStyle, useTheme, type Theme } from "../theme.js";
 import { Lines, R, wrapSegments, type Segment } from "../widgets/text.js";
-import { count } from "../words.js";
+import { count } from "../../core/words.js";
 
 const COMPARISON_TEXT: Record<RelayComparison, string> = { agrees: " same", differs: " differs", "no-answer": " no answer from either" };
 const COMPARISON_ROLE: Record<RelayComparison, "agree" | "disagree" | "muted"> = { agrees: "agree", differs: "disagree", "no-answer": "muted" };

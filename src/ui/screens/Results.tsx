@@ -10,7 +10,7 @@ import { useActions, useUi } from "../context.js";
 import { keyFor } from "../keys.js";
 import { displayWidth, fitWidth, padTo, sanitize } from "../sanitize.js";
 import { useTheme, type Role } from "../theme.js";
-import { count } from "../words.js";
+import { count } from "../../core/words.js";
 import { Lines, R, wrapSegments } from "../widgets/text.js";
 import { Table, type Cell } from "../widgets/table.js";
 import { PlainTable, type PlainColumn } from "../widgets/plain-table.js";
