@@ -126,8 +126,11 @@ test("auto-run to the end of a replayed trace reproduces the recorded chain exac
     assert.equal(sentences.length, trace.length);
     assert.ok(sentences.every((s) => s.decision === "evaluator"), "every sentence is the evaluator's recorded pick");
     assert.deepEqual(sentences.map((s) => s.author), trace.map((x) => x.selected_model_index));
-    const want = trace.map((x) => x.selected_candidate).join(" ").split("</think>")[0].trim();
-    assert.equal(sentences.map((s) => s.text.trim()).join(" "), want, "the paper's chain, word for word");
+    // Paper mode keeps the last chosen chunk whole, past the end marker, as the authors' loop did.
+    const want = trace.map((x) => x.selected_candidate).join(" ").trim();
+    const got = sentences.map((s) => s.text.trim()).join(" ");
+    assert.equal(got, want, "the paper's chain, word for word");
+    assert.ok(got.includes("</think>"), "the chain ends with the recorded end of thought");
     assert.equal(saved.chain.finished, true);
   } finally {
     t.kill();
