@@ -65,6 +65,9 @@ export interface OpenModelsOptions {
   download?: DownloadListener | false;
 }
 
+/** OpenedModels.source when nothing is configured and the default model set is used. */
+export const DEFAULT_MODELS_SOURCE = "the default models";
+
 /** The CONCORD_MODEL profile: one file (path, hf: URI or URL) in every role, named "local". */
 export function singleModelProfile(spec: string): { profile: ModelProfile; roles: Roles } {
   const profile: ModelProfile = { name: "local", backend: "local", model: spec.replace(/[#?].*$/, "").replace(/^.*[\\/]/, "") || "local", path: spec };
@@ -108,7 +111,7 @@ export function openModels(opts: OpenModelsOptions = {}): OpenedModels {
         ...(d.roles.sanitizer[0] ? { sanitizer: d.roles.sanitizer[0] } : {}),
         ...(d.roles.initiator[0] ? { initiator: d.roles.initiator[0] } : {}),
       };
-      source = "the default models";
+      source = DEFAULT_MODELS_SOURCE;
     }
   }
   const recorder = opts.record ? new Recorder(opts.record, { source: `concord (${source})` }) : undefined;

@@ -11,9 +11,11 @@ import { openSettings, type SettingsStore } from "../config/settings.js";
 import { ChainBuilder, type EnsembleOptions } from "../engine/ensemble.js";
 import { TargetPanel } from "../engine/targets.js";
 import { JudgeScorer, runRelay } from "../engine/relay.js";
-import { backendFor, handleFor, openModels, type ModelHandle, type OpenedModels } from "../engine/models.js";
+import { backendFor, DEFAULT_MODELS_SOURCE, handleFor, openModels, type ModelHandle, type OpenedModels } from "../engine/models.js";
 import { loadRecording } from "../backends/replay.js";
-import { resolveDefaultModelSpecs } from "../backends/models.js";
+import type { DefaultModelSpecs } from "../backends/models.js";
+import { startupModels } from "../backends/first-run.js";
+import { downloadReporter } from "../cli/progress.js";
 import { builtinProblems } from "../problems/builtin.js";
 import { oneLine, UserError } from "../errors.js";
 import { fileCatalog, setFiles, sharedDatasetFiles } from "../state/catalog.js";
@@ -58,9 +60,8 @@ function tryOpenSettings(): SettingsStore | undefined {
   }
 }
 
-/** Models when the user configured none: the embedded model (or default set) in every role. */
-function defaultModels(env: NodeJS.ProcessEnv): OpenedModels {
-  const specs = resolveDefaultModelSpecs(env);
+/** Models when the user configured none: the embedded model (the default set, or the demo model) in every role. */
+function defaultModels(specs: DefaultModelSpecs): OpenedModels {
   const profiles: ModelProfile[] = specs.models.map((m) => ({ name: m.name, backend: "local", model: m.spec.replace(/^.*[\\/]/, ""), path: m.spec }));
   const made = new Map<string, Promise<ModelHandle>>();
   const roles: ConfigRoles = { generators: specs.roles.generators, evaluators: specs.roles.evaluators, targets: specs.roles.targets, continuers: specs.roles.continuers };
@@ -157,6 +158,8 @@ async function run(opts: LaunchOptions): Promise<void> {
   let models: OpenedModels;
   let raceOptions: Partial<EnsembleOptions> = {};
   let traceStart: { problem: Problem } | undefined;
+  // A line under the tab bar while the demo model stands in for the defaults.
+  let notice: string | undefined;
   if (recording) {
     const rec = await loadRecording(recording);
     const tr = traceReplayOf(rec);
@@ -167,9 +170,13 @@ async function run(opts: LaunchOptions): Promise<void> {
     } else models = replayModels(recording);
   } else {
     models = openModels({ env });
-    if (!models.roles.generators.length || !models.roles.evaluators.length) {
+    if (models.source === DEFAULT_MODELS_SOURCE || !models.roles.generators.length || !models.roles.evaluators.length) {
       await models.close();
-      models = defaultModels(env);
+      // Before the interface draws: a first download shows its progress bar on the terminal.
+      const bar = downloadReporter();
+      const startup = await startupModels({ env, onProgress: (p) => bar.onProgress(p), onDownloadEnd: (ok) => bar.end(ok) });
+      models = defaultModels(startup.specs);
+      notice = startup.notice;
     }
   }
 
@@ -250,6 +257,7 @@ async function run(opts: LaunchOptions): Promise<void> {
       sessionsDir={sessionsDir}
       settings={settings ? createSettingsPort(settings, models) : undefined}
       resultsDirs={opts.resultsDirs}
+      notice={notice}
     />,
     RENDER_OPTIONS,
   );
