@@ -1,0 +1,11 @@
+import { ensureDemoModel } from "./src/backends/demo-model.ts";
+import { getLlama, LlamaCompletion } from "node-llama-cpp";
+const t0 = Date.now();
+const path = await ensureDemoModel({ CONCORD_MODELS_DIR: "/tmp/demo-models" });
+console.log(path, Date.now() - t0, "ms");
+const llama = await getLlama({ gpu: false });
+const model = await llama.loadModel({ modelPath: path });
+const ctx = await model.createContext({ contextSize: 512 });
+const c = new LlamaCompletion({ contextSequence: ctx.getSequence() });
+for (let i = 0; i < 3; i++) console.log(JSON.stringify(await c.generateCompletion("Tom has 3 apples and buys 4 more. How many apples", { maxTokens: 40, temperature: 0.8 })));
+console.log(model.tokenize("Tom has 3 apples and buys 4 more.").map(t => model.detokenize([t])));
