@@ -159,7 +159,7 @@ describe("paper mode (the published rule)", () => {
 });
 
 describe("cutAtLastSentenceEnd (concord)", () => {
-  test("kept + rest is the input", () => {
+  test("kept + rest is the input", { skip: noGenex }, () => {
     for (const c of allCandidates().slice(0, 3000)) {
       const r = cutAtLastSentenceEnd(c);
       assert.equal(r.kept + r.rest, c);
