@@ -55,7 +55,7 @@ function generate(dir: string, bytes: number): number {
 /** Run the CLI under GNU time: wall ms, peak RSS bytes, exit status, last stderr line. */
 function timedCli(args: string[], env: NodeJS.ProcessEnv): { ms: number; rss: number; status: number | null; stdout: string; err: string } {
   const t0 = performance.now();
-  const r = spawnSync("/usr/bin/time", ["-f", "MAXRSS %M", process.execPath, join(root, "bin", "concord.js"), ...args], { env, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  const r = spawnSync("/usr/bin/time", ["-f", "MAXRSS %M", process.execPath, join(root, "test", "concord-from-source.mjs"), ...args], { env, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
   const ms = performance.now() - t0;
   const rss = Number(/MAXRSS (\d+)/.exec(r.stderr)?.[1] ?? NaN) * 1024;
   return { ms, rss, status: r.status, stdout: r.stdout, err: r.stderr.split("\n").filter((l) => l && !/^MAXRSS/.test(l)).slice(-1)[0] ?? "" };
@@ -74,7 +74,7 @@ export const bigResults: Bench = {
       const genMs = performance.now() - t0;
       const size = statSync(join(dir, "results.jsonl")).size;
       opts.log?.(`generated ${fmt(size / 1024 ** 2, 0)} MiB, ${n} records, in ${fmt(genMs / 1000, 1)} s`);
-      const env = { ...process.env, CONCORD_FROM_SOURCE: "1", CONCORD_MODEL: MODEL, CONCORD_MODELS: "", NO_COLOR: "1" };
+      const env = { ...process.env, CONCORD_MODEL: MODEL, CONCORD_MODELS: "", NO_COLOR: "1" };
       const report = timedCli(["report", dir, "--json"], env);
       const reported = report.status === 0 ? (JSON.parse(report.stdout) as unknown) !== null : false;
       // A resumed run: the builtin problems on the embedded model, into the same folder.

@@ -6,7 +6,9 @@ import { isAbsolute, relative } from "node:path";
 import { render } from "ink";
 import type { Problem } from "../core/types.js";
 import { openSettings, type SettingsStore } from "../config/settings.js";
-import { openModels, modelSourceOf, type ModelSource } from "../engine/models.js";
+import { DEFAULT_MODELS_SOURCE, openModels, modelSourceOf, type ModelSource } from "../engine/models.js";
+import { startupModels } from "../backends/first-run.js";
+import { downloadReporter } from "../cli/progress.js";
 import { loadRecording } from "../backends/replay.js";
 import { builtinProblems } from "../problems/builtin.js";
 import { oneLine, UserError } from "../errors.js";
@@ -120,8 +122,19 @@ async function run(opts: LaunchOptions): Promise<void> {
   const sessionsDir = resolveSessionsDir({ dir: opts.sessionsDir, env, setting: settings?.snapshot().sessionsDir });
 
   const start = await startOf(opts, env);
-  // Downloads report nothing on stderr: it is the interface's screen.
-  const models = openModels({ source: start.source, env, needRace: true, download: false });
+  // Downloads report nothing on stderr once the interface is drawn: it is the interface's screen.
+  let models = openModels({ source: start.source, env, needRace: true, download: false });
+  // A line under the tab bar while the demo model stands in for the defaults.
+  let notice: string | undefined;
+  if (models.source === DEFAULT_MODELS_SOURCE) {
+    // Before the interface draws: a first download shows its progress bar on the terminal;
+    // offline, the demo model Concord writes itself takes every role at once.
+    await models.close();
+    const bar = downloadReporter();
+    const startup = await startupModels({ env, onProgress: (p) => bar.onProgress(p), onDownloadEnd: (ok) => bar.end(ok) });
+    models = openModels({ source: { kind: "defaults", specs: startup.specs }, env, needRace: true, download: false });
+    notice = startup.notice;
+  }
   const autosaver = createAutosaver(sessionsDir);
   // Paths under the current folder are shown short: the status line is one row.
   const shown = (p: string) => {
@@ -160,6 +173,7 @@ async function run(opts: LaunchOptions): Promise<void> {
       theme={theme}
       bindings={bindings}
       ports={screenPorts({ catalog, sessionsDir, settings: settings ? createSettingsPort(settings, models) : undefined, resultsDirs: opts.resultsDirs })}
+      notice={notice}
     />,
     RENDER_OPTIONS,
   );

@@ -8,7 +8,8 @@ import { parseModelSpec, resolveModelFile, type Env, type ResolveModelOptions } 
 export interface DefaultModel {
   /** Profile name. */
   name: string;
-  /** Model spec (hf: URI). */
+  /** Model spec (hf: URI). A quantisation tag rather than a file name: the repository's listing
+   * names the file (Qwen3-0.6B-Q8_0.gguf, smollm2-360m-instruct-q8_0.gguf), whatever its case. */
   spec: string;
   family: string;
   licence: string;
@@ -21,7 +22,7 @@ export interface DefaultModel {
 export const DEFAULT_MODELS: readonly DefaultModel[] = [
   {
     name: "qwen3-0.6b",
-    spec: "hf:Qwen/Qwen3-0.6B-GGUF/Qwen3-0.6B-Q8_0.gguf",
+    spec: "hf:Qwen/Qwen3-0.6B-GGUF:Q8_0",
     family: "Qwen3 (Alibaba Qwen team)",
     licence: "Apache-2.0",
     reasoning: true,
@@ -29,7 +30,7 @@ export const DEFAULT_MODELS: readonly DefaultModel[] = [
   },
   {
     name: "smollm2-360m",
-    spec: "hf:HuggingFaceTB/SmolLM2-360M-Instruct-GGUF/smollm2-360m-instruct-q8_0.gguf",
+    spec: "hf:HuggingFaceTB/SmolLM2-360M-Instruct-GGUF:Q8_0",
     family: "SmolLM2 (Hugging Face, Llama architecture)",
     licence: "Apache-2.0",
     reasoning: false,
@@ -41,7 +42,7 @@ export type RoleName = "generators" | "evaluators" | "targets" | "sanitizer" | "
 
 export interface DefaultModelSpecs {
   /** Where the answer came from. */
-  source: "CONCORD_MODEL" | "defaults";
+  source: "CONCORD_MODEL" | "defaults" | "demo";
   /** Profiles to create: name and spec. */
   models: { name: string; spec: string }[];
   /** Profile names per role (sanitizer/initiator hold one name; prm may be empty). */

@@ -11,7 +11,7 @@ import type { SettingsStore } from "../config/settings.js";
 import { loadModelsConfig } from "../config/models.js";
 import { requireCapability, type Role } from "../config/roles.js";
 import { oneLine, UserError } from "../errors.js";
-import { resolveDefaultModelSpecs } from "../backends/models.js";
+import { resolveDefaultModelSpecs, type DefaultModelSpecs } from "../backends/models.js";
 import type { ExperimentSpec } from "../config/experiment-spec.js";
 import type { Recording } from "../backends/replay.js";
 import { traceHandle, type TraceReplay } from "./trace-replay.js";
@@ -65,8 +65,9 @@ export type ModelSource =
    * that many more targets on the same file answer sampled (each its own seed), so a panel of
    * targets and its consistency can be seen with one file. */
   | { kind: "single"; spec: string; sampledTargets?: number }
-  /** The default model set, downloaded on first use. */
-  | { kind: "defaults" }
+  /** The default model set, downloaded on first use; or other specs in its place (the demo model
+   * when the defaults cannot be had). */
+  | { kind: "defaults"; specs?: DefaultModelSpecs }
   /** Every role served by one recording made by Concord's recorder. */
   | { kind: "recording"; file: string }
   /** An imported trace: its recorded generators and evaluator, each on its own replay backend. */
@@ -103,6 +104,9 @@ export function modelSourceOf(o: { modelsFile?: string; model?: string; env?: No
   return one ? { kind: "single", spec: one } : { kind: "configured" };
 }
 
+/** OpenedModels.source when nothing is configured and the default model set is used. */
+export const DEFAULT_MODELS_SOURCE = "the default models";
+
 /** The CONCORD_MODEL profile: one file (path, hf: URI or URL) in every role, named "local". */
 export function singleModelProfile(spec: string): { profile: ModelProfile; roles: Roles } {
   const profile: ModelProfile = { name: "local", backend: "local", model: spec.replace(/[#?].*$/, "").replace(/^.*[\\/]/, "") || "local", path: spec };
@@ -123,9 +127,9 @@ interface Resolved {
   make?: (profile: ModelProfile, base: (profile: ModelProfile) => Promise<ModelHandle>) => Promise<ModelHandle>;
 }
 
-function defaultSet(env: NodeJS.ProcessEnv): Resolved {
+function defaultSet(env: NodeJS.ProcessEnv, specs?: DefaultModelSpecs): Resolved {
   // The default set only: CONCORD_MODEL is read once, into a "single" source.
-  const d = resolveDefaultModelSpecs({ ...env, CONCORD_MODEL: undefined });
+  const d = specs ?? resolveDefaultModelSpecs({ ...env, CONCORD_MODEL: undefined });
   return {
     profiles: d.models.map((m) => ({ name: m.name, backend: "local" as const, model: m.spec.replace(/^.*[\\/]/, ""), path: m.spec })),
     roles: {
@@ -136,7 +140,7 @@ function defaultSet(env: NodeJS.ProcessEnv): Resolved {
       ...(d.roles.sanitizer[0] ? { sanitizer: d.roles.sanitizer[0] } : {}),
       ...(d.roles.initiator[0] ? { initiator: d.roles.initiator[0] } : {}),
     },
-    source: "the default models",
+    source: specs?.source === "demo" ? "the demo model" : DEFAULT_MODELS_SOURCE,
   };
 }
 
@@ -158,7 +162,7 @@ function resolve(source: ModelSource, env: NodeJS.ProcessEnv, needRace: boolean)
       return out;
     }
     case "defaults":
-      return defaultSet(env);
+      return defaultSet(env, source.specs);
     case "recording": {
       const p: ModelProfile = { name: "replay", backend: "replay", model: "replay", recording: source.file };
       return { profiles: [p], roles: { generators: ["replay"], evaluators: ["replay"], targets: ["replay"], continuers: ["replay"] }, source: source.file };

@@ -28,6 +28,8 @@ export interface AppProps {
   /** Fixed size (tests); otherwise the terminal's, following resizes. */
   size?: { columns: number; rows: number };
   onQuit?: () => void;
+  /** One line kept under the tab bar (which models stand in for the defaults, and why). */
+  notice?: string;
 }
 
 /** Names of the control characters that can come batched with other keys. */
@@ -111,7 +113,7 @@ export function App(props: AppProps) {
   const handlerRef = useRef<ActionHandler | null>(null);
   const keyRef = useRef<KeyHandler | null>(null);
   const width = Math.max(20, columns);
-  const height = Math.max(6, rows - 3);
+  const height = Math.max(6, rows - 3 - (props.notice ? 1 : 0));
 
   const ctx: UiContextValue = useMemo(
     () => ({
@@ -220,6 +222,11 @@ export function App(props: AppProps) {
             <R role="muted"> ? help</R>
             {saved ? <R role={session?.saveError ? "error" : "success"}>{`  ${saved}`}</R> : null}
           </Text>
+          {props.notice ? (
+            <Text wrap="truncate-end">
+              <R role="warning">{fitWidth(sanitize(props.notice, { multiline: false }), width)}</R>
+            </Text>
+          ) : null}
           <Box height={height} flexDirection="column" overflow="hidden">
             {body}
           </Box>

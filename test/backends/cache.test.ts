@@ -17,6 +17,7 @@ import {
   type StreamChunk,
 } from "../../src/backends/types.js";
 import { DeterministicTextBackend } from "../doubles/deterministic-backend.js";
+import { needsShared } from "../support/shared.js";
 
 const prompt = { kind: "chat" as const, messages: [{ role: "user" as const, content: "Tell a story." }], assistantPrefix: "<think>" };
 const greedy: CompletionRequest = { prompt, maxTokens: 6, temperature: 0 };
@@ -214,7 +215,7 @@ class CallCountingBackend implements Backend {
   }
 }
 
-describe("with the real stories260K model", () => {
+describe("with the real stories260K model", { skip: needsShared("models/stories260K.gguf") }, () => {
   const MODEL = new URL("../../../shared/models/stories260K.gguf", import.meta.url).pathname;
   const pool = new LocalModelPool({ threads: 1, gpu: false });
   const local = new LocalBackend({ name: "stories", modelPath: MODEL, pool, contextSize: 256, sequences: 1 });

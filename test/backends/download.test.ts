@@ -9,9 +9,11 @@ import type { AddressInfo } from "node:net";
 import { downloadFile, hfEndpoint, modelsDir, parseModelSpec, resolveModelFile } from "../../src/backends/download.js";
 import { DEFAULT_MODELS, resolveDefaultModelSpecs } from "../../src/backends/models.js";
 import { UserError } from "../../src/errors.js";
+import { demoModelBytes } from "../../src/backends/demo-model.js";
 
 const SOURCE = new URL("../../../shared/models/stories260K.gguf", import.meta.url).pathname;
-const BYTES = readFileSync(SOURCE);
+// Any GGUF's bytes serve as the payload: stories260K from ../shared, else the demo model.
+const BYTES = existsSync(SOURCE) ? readFileSync(SOURCE) : demoModelBytes();
 const SHA = createHash("sha256").update(BYTES).digest("hex");
 const sha = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
 

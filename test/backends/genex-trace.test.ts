@@ -21,6 +21,7 @@ import { collect } from "../../src/backends/types.js";
 import { chainText } from "../../src/core/chain.js";
 import { UserError } from "../../src/errors.js";
 import { importTrace, registerImportTrace } from "../../src/commands/import-trace.js";
+import { needsShared } from "../support/shared.js";
 
 const GENEX = "../shared/data/genex";
 const ROWS = `${GENEX}/medcalc/ensemble_qwq_dapo_eval_oss`;
@@ -98,7 +99,7 @@ describe("parsePythonStringList", () => {
   });
 });
 
-describe("the paper's row files", () => {
+describe("the paper's row files", { skip: needsShared("data/genex") }, () => {
   let trace: GenexTrace;
   before(async () => {
     trace = await loadRows();
@@ -182,7 +183,7 @@ describe("the paper's row files", () => {
   });
 });
 
-describe("the paper's ensemble console log", () => {
+describe("the paper's ensemble console log", { skip: needsShared("data/genex") }, () => {
   let trace: GenexTrace;
   before(async () => {
     trace = await loadLog();
@@ -248,7 +249,7 @@ describe("as a recording", () => {
     assert.deepEqual(wordPieces("  a b\n\nc "), ["  ", "a ", "b\n\n", "c "]);
   });
 
-  test("following the recorded picks through the replay reproduces the recorded chain exactly", async () => {
+  test("following the recorded picks through the replay reproduces the recorded chain exactly", { skip: needsShared("data/genex") }, async () => {
     const trace = await loadRows();
     const some = { ...trace, problems: [trace.problems[1], trace.problems[7]] };
     const conversion = traceToRecording(some);
@@ -284,7 +285,7 @@ describe("as a recording", () => {
     }
   });
 
-  test("stream timing follows the log's seconds per iteration", async () => {
+  test("stream timing follows the log's seconds per iteration", { skip: needsShared("data/genex") }, async () => {
     const trace = await loadLog();
     const one = { ...trace, problems: [trace.problems[3]] };
     const { exchanges } = traceToRecording(one);
@@ -300,7 +301,7 @@ describe("as a recording", () => {
   });
 });
 
-describe("concord import trace", () => {
+describe("concord import trace", { skip: needsShared("data/genex") }, () => {
   let dir: string;
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "concord-import-"));

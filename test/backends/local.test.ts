@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { withStringMetadata } from "./gguf-template.js";
 import { chatFormatFor, promptTokens } from "../../src/backends/local/prompt.js";
+import { needsShared } from "../support/shared.js";
 
 const MODEL = new URL("../../../shared/models/stories260K.gguf", import.meta.url).pathname;
 const pool = new LocalModelPool({ threads: 1, gpu: false });
@@ -70,7 +71,7 @@ describe("sampling helpers", () => {
   });
 });
 
-describe("LocalBackend on stories260K", () => {
+describe("LocalBackend on stories260K", { skip: needsShared("models/stories260K.gguf") }, () => {
   test("a sampled BOS between stories is no text: no <s> in the text or the token list", async () => {
     const b = make({ contextSize: 512 });
     // Seeds 1 and 3 run past the end of the first story; the model then samples BOS (<s>).

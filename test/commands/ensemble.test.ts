@@ -6,12 +6,13 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { outcomeText } from "../../src/commands/ensemble.js";
+import { anyModelFile } from "../support/models.js";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 const BIN = join(ROOT, "test", "concord-from-source.mjs");
 const env = {
   ...process.env,
-  CONCORD_MODEL: join(ROOT, "..", "shared", "models", "stories260K.gguf"),
+  CONCORD_MODEL: anyModelFile(),
   CONCORD_MODELS: "",
   CONCORD_CONFIG_DIR: mkdtempSync(join(tmpdir(), "concord-cfg-")),
 };

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { readResults } from "../../src/results/index.js";
+import { needsShared } from "../support/shared.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const OUTPUTS = "../shared/data/genex/medcalc/outputs";
@@ -36,7 +37,7 @@ const EXPECTED = [
   { kind: "ensemble", variant: "without-answer", label: "Ensemble\\(QwQ\\+DAPO/OSS\\)", text: "w/o answer", paper: "0.657 ± 0.141", acc: [41, 40, 41, 37, 39] },
 ];
 
-describe("import genex + report on the published outputs", () => {
+describe("import genex + report on the published outputs", { skip: needsShared("data/genex/medcalc/outputs") }, () => {
   const out = mkdtempSync(join(tmpdir(), "concord-import-"));
   let imported: ReturnType<typeof concord>;
   before(() => {
@@ -105,7 +106,7 @@ describe("import genex + report on the published outputs", () => {
   });
 });
 
-describe("bad input", () => {
+describe("bad input", { skip: needsShared("data/genex/medcalc/outputs") }, () => {
   test("truncated line, missing field and unknown name: named, others imported, exit 1", async () => {
     const src = mkdtempSync(join(tmpdir(), "concord-genex-bad-"));
     const out = join(src, "results");

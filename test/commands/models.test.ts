@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startProtocolDouble, type ProtocolDouble } from "../doubles/protocol-double.js";
 import { addModel, removeModel, setRoles } from "../../src/commands/models.js";
+import { needsShared } from "../support/shared.js";
 
 const root = join(import.meta.dirname, "..", "..");
 const GGUF = join(root, "..", "shared", "models", "stories260K.gguf");
@@ -106,7 +107,7 @@ test("models probe prints a table for named models; failures are one line and ex
   assert.match(brokenRun.stderr, /^concord: .*broken\.yaml: models\[0\]\.baseURL: .*\n$/);
 });
 
-test("models add / roles / remove manage saved settings; a probed llama-server is refused as evaluator", { timeout: 60_000 }, async () => {
+test("models add / roles / remove manage saved settings; a probed llama-server is refused as evaluator", { timeout: 60_000, skip: needsShared("models/stories260K.gguf") }, async () => {
   const cfg = { CONCORD_CONFIG_DIR: join(dir, "manage") };
   const looksLikeKey = "sk-proj-AbCdEf0123456789xyzXYZ";
   const [refused, added] = await Promise.all([
@@ -164,7 +165,7 @@ test("models add / roles / remove manage saved settings; a probed llama-server i
   assert.throws(() => inProcess(() => removeModel("laptop", out)), /no saved model named "laptop" in .*config\.json \(saved: tiny\)$/);
 });
 
-test("models probe loads local models for real and reads replay recordings", { timeout: 60_000 }, async () => {
+test("models probe loads local models for real and reads replay recordings", { timeout: 60_000, skip: needsShared("models/stories260K.gguf") }, async () => {
   const rec = join(dir, "one.jsonl");
   const request = { prompt: { kind: "chat", messages: [{ role: "user", content: "Hi" }] }, maxTokens: 4, temperature: 0 };
   writeFileSync(

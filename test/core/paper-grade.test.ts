@@ -73,9 +73,9 @@ test("paper reading agrees with the authors' Python on 2,400 generated replies",
   const dir = mkdtempSync(join(tmpdir(), "concord-grade-"));
   const file = join(dir, "replies.jsonl");
   writeFileSync(file, replies.map((x) => JSON.stringify(x)).join("\n") + "\n");
-  const r = spawnSync(process.execPath, ["bin/concord.js", "grade", file, "--set", DATASET, "--reading", "paper", "--json"], {
+  const r = spawnSync(process.execPath, ["test/concord-from-source.mjs", "grade", file, "--set", DATASET, "--reading", "paper", "--json"], {
     cwd: ROOT,
-    env: { ...process.env, CONCORD_FROM_SOURCE: "1" },
+    env: { ...process.env },
     encoding: "utf8",
     maxBuffer: 1 << 28,
   });
@@ -105,7 +105,7 @@ test("concord grade: a bad line becomes an error line in place and the status 1;
   const file = join(dir, "replies.jsonl");
   writeFileSync(file, ['{"id": "1", "reply": "{\\"answer\\": \\"25.1\\"}"}', '{"id": "1"}', "not json", '{"id": "nope", "reply": "x"}', '{"id": 1, "reply": "Answer: 07"}'].join("\n") + "\n");
   const run = (...extra: string[]) =>
-    spawnSync(process.execPath, ["bin/concord.js", "grade", file, "--set", DATASET, "--json", ...extra], { cwd: ROOT, env: { ...process.env, CONCORD_FROM_SOURCE: "1" }, encoding: "utf8" });
+    spawnSync(process.execPath, ["test/concord-from-source.mjs", "grade", file, "--set", DATASET, "--json", ...extra], { cwd: ROOT, env: { ...process.env }, encoding: "utf8" });
   const paper = run();
   assert.equal(paper.status, 1);
   const lines = paper.stdout.trim().split("\n").map((l) => JSON.parse(l));

@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { NumpyRandomState, pandasSamplePositions, seededRandom } from "../../src/core/random.js";
 import { loadAllProblems, pandasSample } from "../../src/problems/index.js";
 import { selectProblems } from "../../src/engine/problemset.js";
+import { needsShared } from "../support/shared.js";
 
 const SHARED = new URL("../../../shared/", import.meta.url);
 const MEDCALC = new URL("data/medcalc-bench/test_data.csv", SHARED).pathname;
@@ -23,7 +24,7 @@ test("MT19937 seeded like numpy: the reference first outputs for seed 5489", () 
   assert.deepEqual([rs.nextUint32(), rs.nextUint32(), rs.nextUint32()], [3499211612, 581869302, 3890346734]);
 });
 
-test("pandas df.sample(n=100, random_state=42) of MedCalc-Bench gives the paper's 100 items in its order", async () => {
+test("pandas df.sample(n=100, random_state=42) of MedCalc-Bench gives the paper's 100 items in its order", { skip: needsShared("data/medcalc-bench/test_data.csv", "data/genex/medcalc/outputs") }, async () => {
   const { problems } = await loadAllProblems(MEDCALC);
   assert.equal(problems.length, 1047);
   const picked = pandasSample(problems, 100, 42).map((p) => p.id);

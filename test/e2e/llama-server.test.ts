@@ -14,12 +14,11 @@ import { CachedBackend } from "../../src/backends/cache.js";
 import { BackendError, collect, type Prompt } from "../../src/backends/types.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const BIN = join(root, "bin", "concord.js");
+const BIN = join(root, "test", "concord-from-source.mjs");
 const missing = llamaServerMissing();
 const dir = mkdtempSync(join(tmpdir(), "concord-llama-"));
 const baseEnv = {
   ...process.env,
-  CONCORD_FROM_SOURCE: "1",
   CONCORD_MODEL: "",
   CONCORD_MODELS: "",
   CONCORD_CONFIG_DIR: join(dir, "config"),
@@ -253,7 +252,7 @@ describe("the real llama-server", { skip: missing, timeout: 600_000 }, () => {
       }
       throw new Error(`timed out waiting for ${what}; screen:\n${s}`);
     };
-    const cmd = `cd '${root}' && CONCORD_FROM_SOURCE=1 CONCORD_MODEL= CONCORD_MODELS='${models}' CONCORD_SESSIONS_DIR='${dir}/sessions' CONCORD_CONFIG_DIR='${dir}/config' CONCORD_CACHE_DIR='${dir}/cache' node bin/concord.js; echo "EXITED $?"; sleep 60`;
+    const cmd = `cd '${root}' && CONCORD_MODEL= CONCORD_MODELS='${models}' CONCORD_SESSIONS_DIR='${dir}/sessions' CONCORD_CONFIG_DIR='${dir}/config' CONCORD_CACHE_DIR='${dir}/cache' node test/concord-from-source.mjs; echo "EXITED $?"; sleep 60`;
     tmux("new-session", "-d", "-s", name, "-x", "110", "-y", "32", cmd);
     try {
       const lanes = (s: string) =>

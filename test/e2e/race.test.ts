@@ -7,9 +7,10 @@ import { mkdtempSync, readdirSync, readFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
+import { anyModelFile } from "../support/models.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const model = resolve(root, "..", "shared", "models", "stories260K.gguf");
+const model = anyModelFile();
 const hasTmux = spawnSync("tmux", ["-V"]).status === 0;
 const name = `concord-e2e-${process.pid}`;
 

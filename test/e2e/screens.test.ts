@@ -36,7 +36,7 @@ const skip = !hasTmux ? "tmux is not installed" : !existsSync(model) || !existsS
 
 test("problems screen end to end in tmux: titles, G/g, a kept filter, a paste, 60x18", { skip, timeout: 300_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "concord-e2e-screens-"));
-  const cmd = `cd '${root}' && CONCORD_FROM_SOURCE=1 CONCORD_MODEL='${model}' CONCORD_SESSIONS_DIR='${dir}/sessions' CONCORD_CONFIG_DIR='${dir}/config' node bin/concord.js; echo "EXITED $?"; sleep 60`;
+  const cmd = `cd '${root}' && CONCORD_MODEL='${model}' CONCORD_SESSIONS_DIR='${dir}/sessions' CONCORD_CONFIG_DIR='${dir}/config' node test/concord-from-source.mjs; echo "EXITED $?"; sleep 60`;
   tmux("new-session", "-d", "-s", name, "-x", "100", "-y", "30", cmd);
   try {
     await waitFor("the race on demo-1", (s) => /demo\/demo-1/.test(s));
@@ -100,7 +100,7 @@ test("`concord --models <file>` opens the interface on that file's models, as th
   const dir = mkdtempSync(join(tmpdir(), "concord-e2e-models-"));
   const file = join(dir, "models.yaml");
   writeFileSync(file, `models:\n  tinygen: { backend: local, model: stories, path: ${model} }\n  tinyjudge: { backend: local, model: stories, path: ${model} }\nroles:\n  generators: [tinygen]\n  evaluators: [tinyjudge]\n  targets: []\n`);
-  const cmd = `cd '${root}' && CONCORD_FROM_SOURCE=1 CONCORD_SESSIONS_DIR='${dir}/sessions' CONCORD_CONFIG_DIR='${dir}/config' node bin/concord.js --models '${file}'; echo "EXITED $?"; sleep 60`;
+  const cmd = `cd '${root}' && CONCORD_SESSIONS_DIR='${dir}/sessions' CONCORD_CONFIG_DIR='${dir}/config' node test/concord-from-source.mjs --models '${file}'; echo "EXITED $?"; sleep 60`;
   tmux("new-session", "-d", "-s", name, "-x", "100", "-y", "30", cmd);
   try {
     const s = await waitFor("candidates from the file's generator", (x) => /tinygen#\d/.test(x) || /EXITED/.test(x), 90_000);

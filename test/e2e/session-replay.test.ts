@@ -11,9 +11,10 @@ import { fileURLToPath } from "node:url";
 import type { Candidate, Chain } from "../../src/core/chain.js";
 import { builtinProblems } from "../../src/problems/builtin.js";
 import { sessionPath, toSessionFile, writeSession } from "../../src/state/sessions.js";
+import { anyModelFile } from "../support/models.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const model = resolve(root, "..", "shared", "models", "stories260K.gguf");
+const model = anyModelFile();
 const hasTmux = spawnSync("tmux", ["-V"]).status === 0;
 const name = `concord-session-replay-${process.pid}`;
 const skip = hasTmux ? (existsSync(model) ? false : `model missing: ${model}`) : "tmux is not installed";

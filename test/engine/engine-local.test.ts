@@ -9,8 +9,9 @@ import { runRelay } from "../../src/engine/relay.js";
 import { sanitizeCot } from "../../src/engine/sanitize.js";
 import type { ModelHandle } from "../../src/engine/models.js";
 import { builtinProblems } from "../../src/problems/index.js";
+import { anyModelFile } from "../support/models.js";
 
-const MODEL = new URL("../../../shared/models/stories260K.gguf", import.meta.url).pathname;
+const MODEL = anyModelFile();
 const pool = new LocalModelPool({ threads: 1, gpu: false });
 const backend = new LocalBackend({ name: "tiny", modelPath: MODEL, contextSize: 1024, pool });
 // Several roles, one model file: each handle is its own profile name.

@@ -8,11 +8,12 @@ import { chainText } from "../../src/core/chain.js";
 import { ChainBuilder } from "../../src/engine/ensemble.js";
 import type { ModelHandle } from "../../src/engine/models.js";
 import type { Problem } from "../../src/core/types.js";
+import { needsShared } from "../support/shared.js";
 
 // Each generator and the evaluator replay their own recorded exchanges.
 const ROWS = "../shared/data/genex/medcalc/ensemble_qwq_dapo_eval_oss";
 
-test("following the recorded picks of a real genex trace reproduces the recorded chain exactly", async () => {
+test("following the recorded picks of a real genex trace reproduces the recorded chain exactly", { skip: needsShared("data/genex/medcalc/ensemble_qwq_dapo_eval_oss") }, async () => {
   const trace = await loadGenexTrace(`${ROWS}/selected_distributions_row_1.json`);
   const p = trace.problems[0];
   const conversion = traceToRecording({ ...trace, problems: [p] });

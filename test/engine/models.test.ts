@@ -17,10 +17,12 @@ import { downloadReporter } from "../../src/cli/progress.js";
 import { parseProfile, type ModelProfile } from "../../src/config/profile.js";
 import { UserError } from "../../src/errors.js";
 import { startProtocolDouble, type ProtocolDouble } from "../doubles/protocol-double.js";
+import { anyModelFile } from "../support/models.js";
+import { needsShared } from "../support/shared.js";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 const BIN = join(ROOT, "test", "concord-from-source.mjs");
-const GGUF = join(ROOT, "..", "shared", "models", "stories260K.gguf");
+const GGUF = anyModelFile();
 const GGUF_BYTES = readFileSync(GGUF);
 const dir = mkdtempSync(join(tmpdir(), "concord-engine-models-"));
 const tmp = (name: string) => join(dir, name);
@@ -97,7 +99,7 @@ describe("local profile options", () => {
     }
   });
 
-  test("a model too big for the memory budget is refused in one line naming the profile", async (t) => {
+  test("a model too big for the memory budget is refused in one line naming the profile", { skip: needsShared("models/stories260K.gguf") }, async (t) => {
     const est = await estimateMemory(GGUF, 1_048_576, 64);
     if (est.contextBytes < freemem()) return t.skip("this machine has memory for the huge context");
     const p = parseProfile({ name: "huge", backend: "local", model: "tiny", path: GGUF, contextSize: 1_048_576, sequences: 64, threads: 1 }, "test");
@@ -307,7 +309,7 @@ describe("downloads", () => {
     assert.equal(statSync(file).size, GGUF_BYTES.length);
   });
 
-  test("concord with a model URL shows plain progress lines on a non-terminal stderr", { timeout: 60_000 }, async () => {
+  test("concord with a model URL shows plain progress lines on a non-terminal stderr", { timeout: 60_000, skip: needsShared("models/stories260K.gguf") }, async () => {
     const r = await cli(["ensemble", "--set", "builtin", "--problem", "demo-1", "--steps", "1", "--k", "1", "--seed", "1", "--json"], {
       CONCORD_MODEL: `${fileBase}/files/stories.gguf`,
       CONCORD_MODELS_DIR: tmp("models-url"),

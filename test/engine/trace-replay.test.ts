@@ -2,14 +2,14 @@
 // folder of them), from the current folder, the recording's folder or the project root.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { tmpdir } from "node:os";
 import type { Recording } from "../../src/backends/replay.js";
 import { traceProblem, traceReplayOf } from "../../src/engine/trace-replay.js";
+import { needsShared } from "../support/shared.js";
 
 const TRACES = "../shared/data/genex/medcalc/ensemble_qwq_dapo_eval_oss";
-const skip = existsSync(TRACES) && existsSync("../shared/data/medcalc-bench/test_data.csv") ? false : "shared genex data missing";
+const skip = needsShared("data/genex/medcalc/ensemble_qwq_dapo_eval_oss", "data/medcalc-bench/test_data.csv");
 
 function recording(source: string, problem: { problem: string; rowNumber?: string }, file = "/tmp/somewhere/else/trace.jsonl"): Recording {
   const header = { schema: 1, kind: "concord-recording", created: "2026-01-01T00:00:00.000Z", source, generators: ["Qwen/QwQ-32B", "BytedTsinghua-SIA/DAPO-Qwen-32B"], evaluator: "openai/gpt-oss-20b", problems: [{ ...problem, steps: 3, finished: true }] };

@@ -17,7 +17,7 @@ const skip = existsSync(ROW0) ? false : `trace missing: ${ROW0}`;
 
 test("undo and regenerate within a trace replay serve the recorded candidates again", { skip, timeout: 120_000 }, async () => {
   const out = join(mkdtempSync(join(tmpdir(), "concord-trace-undo-")), "row0.jsonl");
-  const r = spawnSync(process.execPath, ["bin/concord.js", "import", "trace", ROW0, "--out", out], { encoding: "utf8", env: { ...process.env, CONCORD_FROM_SOURCE: "1" } });
+  const r = spawnSync(process.execPath, ["test/concord-from-source.mjs", "import", "trace", ROW0, "--out", out], { encoding: "utf8", env: { ...process.env } });
   assert.equal(r.status, 0, r.stderr);
   const rec = await loadRecording(out);
   const tr = traceReplayOf(rec)!;

@@ -12,8 +12,9 @@ import { handleFor } from "../../src/engine/models.js";
 import { builtinProblems } from "../../src/problems/index.js";
 import { startProtocolDouble, type ProtocolDouble } from "../doubles/protocol-double.js";
 import { startCountingProxy, trackRejections, waitFor, type CountingProxy } from "../fixtures/faults/harness.js";
+import { anyModelFile } from "../support/models.js";
 
-const MODEL_FILE = new URL("../../../shared/models/stories260K.gguf", import.meta.url).pathname;
+const MODEL_FILE = anyModelFile();
 const STOP_MS = 200;
 
 const rejections = trackRejections();

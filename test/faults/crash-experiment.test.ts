@@ -12,8 +12,9 @@ import { join } from "node:path";
 import { parseResultsText } from "../../src/results/store.js";
 import { resultKey } from "../../src/results/schema.js";
 import { seeded, sleep, watch, type Watched } from "../fixtures/faults/harness.js";
+import { anyModelFile } from "../support/models.js";
 
-const MODEL_FILE = new URL("../../../shared/models/stories260K.gguf", import.meta.url).pathname;
+const MODEL_FILE = anyModelFile();
 const KILLS = 25;
 // 5 builtin problems x 4 conditions x 5 targets.
 const TOTAL = 100;

@@ -10,8 +10,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadSession } from "../../src/state/sessions.js";
 import { seeded, sleep, watch, type Watched } from "../fixtures/faults/harness.js";
+import { anyModelFile } from "../support/models.js";
 
-const MODEL_FILE = new URL("../../../shared/models/stories260K.gguf", import.meta.url).pathname;
+const MODEL_FILE = anyModelFile();
 const KILLS = 25;
 
 const dir = mkdtempSync(join(tmpdir(), "concord-crash-session-"));

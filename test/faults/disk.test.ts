@@ -21,10 +21,10 @@ import { readThemeFile, themesDir } from "../../src/ui/theme.js";
 import { oneLineProblem, watch } from "../fixtures/faults/harness.js";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
-const BIN = join(ROOT, "bin", "concord.js");
+const BIN = join(ROOT, "test", "concord-from-source.mjs");
 const MODEL = join(ROOT, "..", "shared", "models", "stories260K.gguf");
 const HAVE_MODEL = existsSync(MODEL);
-const CLI_ENV = { ...process.env, CONCORD_FROM_SOURCE: "1", CONCORD_MODEL: MODEL, CONCORD_MODELS: "", NO_COLOR: "1" };
+const CLI_ENV = { ...process.env, CONCORD_MODEL: MODEL, CONCORD_MODELS: "", NO_COLOR: "1" };
 
 /** Counted as the fault report counts them. */
 const tally = { inputs: 0, lost: 0, crashes: 0, misleading: 0 };

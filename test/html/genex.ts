@@ -11,7 +11,7 @@ export const TRACES = "../shared/data/genex/medcalc/ensemble_qwq_dapo_eval_oss";
 
 export function concord(...args: string[]) {
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, ["bin/concord.js", ...args], { cwd: ROOT, env: { ...process.env, CONCORD_FROM_SOURCE: "1" }, encoding: "utf8" });
+  const r = spawnSync(process.execPath, ["test/concord-from-source.mjs", ...args], { cwd: ROOT, env: { ...process.env }, encoding: "utf8" });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, ms: performance.now() - t0 };
 }
 

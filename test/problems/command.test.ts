@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { oneLineText, parseFields, parseLimit, truncateToWidth } from "../../src/commands/problems.js";
+import { needsShared } from "../support/shared.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const FIX = "test/fixtures/problems";
@@ -45,7 +46,7 @@ describe("concord problems", { concurrency: 2 }, () => {
     assert.deepEqual(lines(viaSet.stdout).map((l) => JSON.parse(l).id), ["demo-1", "demo-2", "demo-3", "demo-4", "demo-5"]);
   });
 
-  test("MedCalc-Bench CSV as JSON Lines with a limit", async () => {
+  test("MedCalc-Bench CSV as JSON Lines with a limit", { skip: needsShared("data") }, async () => {
     const r = await concord("problems", `${SHARED}/medcalc-bench/test_data.csv`, "--json", "--limit", "3");
     assert.equal(r.code, 0, r.stderr);
     const out = lines(r.stdout).map((l) => JSON.parse(l));
@@ -54,7 +55,7 @@ describe("concord problems", { concurrency: 2 }, () => {
     assert.equal(out[0].messages.length, 2);
   });
 
-  test("GSM8K: every problem listed, one line each", async () => {
+  test("GSM8K: every problem listed, one line each", { skip: needsShared("data") }, async () => {
     const r = await concord("problems", `${SHARED}/gsm8k/test.jsonl`);
     assert.equal(r.code, 0, r.stderr);
     const out = lines(r.stdout);
@@ -62,7 +63,7 @@ describe("concord problems", { concurrency: 2 }, () => {
     assert.match(out[0], /^0\s+number\s+18\s+Janet’s ducks/);
   });
 
-  test("Instruction Induction folder", async () => {
+  test("Instruction Induction folder", { skip: needsShared("data") }, async () => {
     const r = await concord("problems", `${SHARED}/instruction-induction`, "-n", "2");
     assert.equal(r.code, 0, r.stderr);
     const out = lines(r.stdout);
@@ -108,7 +109,7 @@ describe("concord problems", { concurrency: 2 }, () => {
     assert.match(r.stderr, /generic\.jsonl line 3: field "key" repeats id a/);
   });
 
-  test("--fields or --kind on a file read as a known dataset is a usage error, not silently ignored", async () => {
+  test("--fields or --kind on a file read as a known dataset is a usage error, not silently ignored", { skip: needsShared("data") }, async () => {
     const [gsm, medcalc, builtin, forced] = await Promise.all([
       concord("problems", `${SHARED}/gsm8k/test.jsonl`, "--fields", "question=foo"),
       concord("problems", `${SHARED}/medcalc-bench/test_data.csv`, "--kind", "exact", "--limit", "1"),

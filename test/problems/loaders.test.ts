@@ -15,6 +15,7 @@ import {
 } from "../../src/problems/index.js";
 import { gradeAnswer } from "../../src/core/answers.js";
 import { UserError } from "../../src/errors.js";
+import { needsShared } from "../support/shared.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const SHARED = join(ROOT, "..", "shared", "data");
@@ -24,7 +25,7 @@ const GSM8K = join(SHARED, "gsm8k", "test.jsonl");
 const INDUCTION = join(SHARED, "instruction-induction");
 
 describe("format recognition", () => {
-  test("real datasets and fixtures", async () => {
+  test("real datasets and fixtures", { skip: needsShared("data") }, async () => {
     assert.equal(await detectFormat(MEDCALC), "medcalc");
     assert.equal(await detectFormat(GSM8K), "gsm8k");
     assert.equal(await detectFormat(INDUCTION), "induction");
@@ -45,7 +46,7 @@ describe("format recognition", () => {
 });
 
 describe("MedCalc-Bench", () => {
-  test("all 1,047 rows load with the paper's prompt, kinds and limits", async () => {
+  test("all 1,047 rows load with the paper's prompt, kinds and limits", { skip: needsShared("data") }, async () => {
     const { problems, errors } = await loadAllProblems(MEDCALC);
     assert.equal(errors.length, 0);
     assert.equal(problems.length, 1047);
@@ -126,7 +127,7 @@ describe("MedCalc-Bench", () => {
 });
 
 describe("GSM8K", () => {
-  test("all 1,319 problems; id is the 0-based line index", async () => {
+  test("all 1,319 problems; id is the 0-based line index", { skip: needsShared("data") }, async () => {
     const { problems, errors } = await loadAllProblems(GSM8K);
     assert.equal(errors.length, 0);
     assert.equal(problems.length, 1319);
@@ -171,7 +172,7 @@ describe("GSM8K", () => {
 });
 
 describe("Instruction Induction", () => {
-  test("one problem per induction input, annotations as accepted answers", async () => {
+  test("one problem per induction input, annotations as accepted answers", { skip: needsShared("data") }, async () => {
     const { problems, errors } = await loadAllProblems(INDUCTION);
     assert.equal(errors.length, 0);
     assert.equal(problems.length, 24 * 100);
@@ -182,7 +183,7 @@ describe("Instruction Induction", () => {
     assert.match(p.messages[0].content, /Input: informed\nOutput: uninformed/);
     assert.ok(gradeAnswer("Write an antonym of the following word:", p.reference).correct);
   });
-  test("a single task file finds its annotations; bad tasks are reported", async () => {
+  test("a single task file finds its annotations; bad tasks are reported", { skip: needsShared("data") }, async () => {
     const one = await loadAllProblems(join(INDUCTION, "induction_input", "sum.json"));
     assert.equal(one.problems.length, 100);
     const fix = await loadAllProblems(join(FIX, "induction"));
@@ -209,7 +210,7 @@ describe("generic JSONL and CSV", () => {
     assert.ok(gradeAnswer("Blue", problems[0].reference).correct);
     assert.deepEqual(errors.map((e) => e.message), ['generic.jsonl line 3: field "key" repeats id a']);
   });
-  test("a file read as the wrong format stops after 20 bad rows", async () => {
+  test("a file read as the wrong format stops after 20 bad rows", { skip: needsShared("data") }, async () => {
     const errors: RowError[] = [];
     await assert.rejects(
       async () => {
@@ -220,7 +221,7 @@ describe("generic JSONL and CSV", () => {
     assert.equal(errors.length, 20);
   });
 
-  test("an explicit format overrides recognition", async () => {
+  test("an explicit format overrides recognition", { skip: needsShared("data") }, async () => {
     const { problems } = await loadAllProblems(GSM8K, { format: "jsonl" });
     assert.equal(problems.length, 1319);
     assert.equal(problems[0].source, "test.jsonl");

@@ -13,6 +13,7 @@ import {
   parseGenexFileName,
   type GenexFileName,
 } from "../../src/results/index.js";
+import { needsShared } from "../support/shared.js";
 
 // Every condition of the genex naming scheme, most of them not among the shared files.
 const NAMES: Array<[string, Partial<GenexFileName> | null]> = [
@@ -88,7 +89,7 @@ describe("model names and labels", () => {
 });
 
 describe("recorded answers", () => {
-  test("crash texts, absent fields and extraction failures", () => {
+  test("crash texts, absent fields and extraction failures", { skip: needsShared("data/medcalc-bench/test_data.csv") }, () => {
     assert.deepEqual(classifyRecordedAnswer(null), { answerRaw: null, answer: null, answerMissing: "absent" });
     assert.equal(classifyRecordedAnswer("name 'N' is not defined").answerMissing, "crashed");
     assert.equal(classifyRecordedAnswer("'NoneType' object has no attribute 'group'").answerMissing, "crashed");
@@ -101,7 +102,7 @@ describe("recorded answers", () => {
 const CSV = "../shared/data/medcalc-bench/test_data.csv";
 
 describe("importGenexFile", () => {
-  test("transfer crash rows take the file's target; bad lines are named, others imported", async () => {
+  test("transfer crash rows take the file's target; bad lines are named, others imported", { skip: needsShared("data/medcalc-bench/test_data.csv") }, async () => {
     const limits = await loadMedcalcLimits(CSV);
     const dir = mkdtempSync(join(tmpdir(), "concord-genex-"));
     const name = "Qwen_QwQ-32B_thoughts_to_openai_gpt-oss-20b_zero_shot_full.jsonl";
@@ -131,7 +132,7 @@ describe("importGenexFile", () => {
     ]);
   });
 
-  test("a missing required field is named", async () => {
+  test("a missing required field is named", { skip: needsShared("data/medcalc-bench/test_data.csv") }, async () => {
     const limits = await loadMedcalcLimits(CSV);
     const dir = mkdtempSync(join(tmpdir(), "concord-genex-"));
     const name = "Qwen_QwQ-32B_zero_shot_empty.jsonl";

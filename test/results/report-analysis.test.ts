@@ -16,7 +16,7 @@ const skip = existsSync(OUTPUTS) ? false : "needs ../shared/data/genex";
 const havePython = spawnSync("python3", ["-c", "import numpy"]).status === 0 && existsSync(CODE);
 
 function concord(...args: string[]) {
-  const r = spawnSync(process.execPath, ["bin/concord.js", ...args], { cwd: ROOT, env: { ...process.env, CONCORD_FROM_SOURCE: "1" }, encoding: "utf8" });
+  const r = spawnSync(process.execPath, ["test/concord-from-source.mjs", ...args], { cwd: ROOT, env: { ...process.env }, encoding: "utf8" });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
