@@ -26,8 +26,8 @@ interface ReportOptions {
 export async function reportCommand(dir: string, opts: ReportOptions): Promise<number> {
   let read;
   try {
-    // Without the chains: the report does not use them, and a big file then fits in memory.
-    read = await readResults(dir, { slim: true });
+    // Without the chains (a big file then fits in memory), unless the HTML page bins consistency by chain length.
+    read = await readResults(dir, { slim: !opts.html });
   } catch (err) {
     throw new UserError(oneLine(err));
   }

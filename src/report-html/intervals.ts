@@ -4,6 +4,7 @@
 import { computeConsistency, type Reading, type TargetAnswer } from "../core/consistency.js";
 import { seededRandom } from "../core/random.js";
 import { conditionKey, paperText, PAPER_TARGETS, type ResultRecord } from "../results/index.js";
+import { selfTransferDefaults } from "../results/analysis.js";
 
 export interface Interval {
   estimate: number;
@@ -39,7 +40,9 @@ function toAnswer(r: ResultRecord, reading: Reading): TargetAnswer {
 /** Records per condition key, the last record per target and item winning (as buildReport). */
 export function groupByCondition(records: readonly ResultRecord[]): Map<string, ResultRecord[]> {
   const groups = new Map<string, Map<string, ResultRecord>>();
-  for (const r of records) {
+  // As the report sees them: the "Default greedy [self-transfer]" rows are made from the
+  // self-transfer records (results/analysis.ts).
+  for (const r of [...records, ...selfTransferDefaults(records)]) {
     const key = conditionKey(r.condition);
     let g = groups.get(key);
     if (!g) groups.set(key, (g = new Map()));
