@@ -55,10 +55,24 @@ function generate(dir: string, bytes: number): number {
 /** Run the CLI under GNU time: wall ms, peak RSS bytes, exit status, last stderr line. */
 function timedCli(args: string[], env: NodeJS.ProcessEnv): { ms: number; rss: number; status: number | null; stdout: string; err: string } {
   const t0 = performance.now();
-  const r = spawnSync("/usr/bin/time", ["-f", "MAXRSS %M", process.execPath, join(root, "test", "concord-from-source.mjs"), ...args], { env, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  const r = spawnSync("/usr/bin/time", ["-f", "MAXRSS %M", process.execPath, join(root, "test", "concord-from-source.mjs"), ...args], {
+    env,
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+  });
   const ms = performance.now() - t0;
   const rss = Number(/MAXRSS (\d+)/.exec(r.stderr)?.[1] ?? NaN) * 1024;
-  return { ms, rss, status: r.status, stdout: r.stdout, err: r.stderr.split("\n").filter((l) => l && !/^MAXRSS/.test(l)).slice(-1)[0] ?? "" };
+  return {
+    ms,
+    rss,
+    status: r.status,
+    stdout: r.stdout,
+    err:
+      r.stderr
+        .split("\n")
+        .filter((l) => l && !/^MAXRSS/.test(l))
+        .slice(-1)[0] ?? "",
+  };
 }
 
 export const bigResults: Bench = {
@@ -79,13 +93,26 @@ export const bigResults: Bench = {
       const reported = report.status === 0 ? (JSON.parse(report.stdout) as unknown) !== null : false;
       // A resumed run: the builtin problems on the embedded model, into the same folder.
       const spec = join(dir, "..", `${dir.split("/").pop()}-exp.yaml`);
-      writeFileSync(spec, ["name: big-resume", "problems: { set: builtin }", "conditions: [empty]", "targets: [a]", "answerTokens: 8", `out: ${dir}`].join("\n"));
+      writeFileSync(
+        spec,
+        ["name: big-resume", "problems: { set: builtin }", "conditions: [empty]", "targets: [a]", "answerTokens: 8", `out: ${dir}`].join("\n"),
+      );
       const run = existsSync(MODEL) ? timedCli(["run", spec, "--json"], env) : undefined;
       rmSync(spec, { force: true });
       const runSummary = run?.status === 0 ? (JSON.parse(run.stdout.trim().split("\n").at(-1)!) as { written: number }) : undefined;
       const rows = [
         ["concord report --json", fmt(report.ms / 1000, 1), mib(report.rss), String(report.status), report.status ? report.err : "ok"],
-        ...(run ? [["concord run (resume, 5 new answers)", fmt(run.ms / 1000, 1), mib(run.rss), String(run.status), run.status ? run.err : `ok, ${runSummary?.written} written`]] : []),
+        ...(run
+          ? [
+              [
+                "concord run (resume, 5 new answers)",
+                fmt(run.ms / 1000, 1),
+                mib(run.rss),
+                String(run.status),
+                run.status ? run.err : `ok, ${runSummary?.written} written`,
+              ],
+            ]
+          : []),
       ];
       return {
         body: [
@@ -98,7 +125,9 @@ export const bigResults: Bench = {
           ...(opts.quick ? [] : [check("report peak RSS / file size", report.rss / size, "<= 0.25", report.rss / size <= 0.25)]),
           ...(run ? [check("resumed run exit status", run.status ?? -1, "= 0", run.status === 0 && runSummary?.written === 5)] : []),
         ],
-        notes: ["Chains are left out when reporting or resuming (they are the bulk of the file and neither needs them); the file is read 1 MiB at a time, one line parsed at a time."],
+        notes: [
+          "Chains are left out when reporting or resuming (they are the bulk of the file and neither needs them); the file is read 1 MiB at a time, one line parsed at a time.",
+        ],
       };
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -62,19 +62,32 @@ export async function measureExperiment(p: ExperimentParams): Promise<Experiment
   };
   try {
     for (let i = 0; i < p.targets; i++) {
-      doubles.push(await startProtocolDouble({ flavor: "vllm", latencyMs: p.latencyMs, tokensPerSecond: p.tokensPerSecond, script: () => " The answer is 12." }));
+      doubles.push(
+        await startProtocolDouble({ flavor: "vllm", latencyMs: p.latencyMs, tokensPerSecond: p.tokensPerSecond, script: () => " The answer is 12." }),
+      );
     }
     const names = doubles.map((_, i) => `t${i + 1}`);
-    const backends = doubles.map((d, i) => new OpenAIBackend({ name: names[i]!, backend: "openai", baseURL: d.baseURL, model: d.model, flavor: "vllm" }, { maxRetries: 0 }));
+    const backends = doubles.map(
+      (d, i) => new OpenAIBackend({ name: names[i]!, backend: "openai", baseURL: d.baseURL, model: d.model, flavor: "vllm" }, { maxRetries: 0 }),
+    );
     const handles = (wrap?: (b: OpenAIBackend, i: number) => ModelHandle["backend"]) =>
       new Map(backends.map((b, i) => [names[i]!, { name: names[i]!, backend: wrap ? wrap(b, i) : b, thinkingFormat: "think-tags" } as ModelHandle]));
     const problems = syntheticProblems(p.problems);
     const spec = (out: string) =>
-      parseExperimentSpec({ name: "bench", problems: { set: "builtin" }, conditions: ["empty"], targets: names, concurrency: { global: p.global, perModel: p.perModel }, out }, "bench");
+      parseExperimentSpec(
+        { name: "bench", problems: { set: "builtin" }, conditions: ["empty"], targets: names, concurrency: { global: p.global, perModel: p.perModel }, out },
+        "bench",
+      );
 
     // One request alone: what every answer costs without any queueing.
     const one = () =>
-      collect(backends[0]!.stream({ prompt: { kind: "chat", messages: problems[0]!.messages, assistantPrefix: thinkingPrefill("think-tags", "") }, maxTokens: 100, temperature: 0 }));
+      collect(
+        backends[0]!.stream({
+          prompt: { kind: "chat", messages: problems[0]!.messages, assistantPrefix: thinkingPrefill("think-tags", "") },
+          maxTokens: 100,
+          temperature: 0,
+        }),
+      );
     await one();
     const singles: number[] = [];
     for (let i = 0; i < 5; i++) singles.push((await timed(one)).ms);

@@ -2,7 +2,16 @@
 // evaluator scoring, targets asked every `every` sentences, snapshotOf) over scripted in-process
 // models: seeded, instant and deterministic, with a context that never runs out (the 1 MB
 // stories260K model has a 512-token context, too short for a 200-sentence chain).
-import type { Backend, Capabilities, CompletionRequest, CompletionResult, ScoreRequest, ScoreResult, StreamChunk, TokenLogprob } from "../src/backends/types.js";
+import type {
+  Backend,
+  Capabilities,
+  CompletionRequest,
+  CompletionResult,
+  ScoreRequest,
+  ScoreResult,
+  StreamChunk,
+  TokenLogprob,
+} from "../src/backends/types.js";
 import { builtinProblems } from "../src/problems/builtin.js";
 import { ChainBuilder } from "../src/engine/ensemble.js";
 import { handleFor, type ModelHandle } from "../src/engine/models.js";
@@ -13,7 +22,16 @@ import type { TargetAnswer, ConsistencySnapshot } from "../src/engine/events.js"
 import type { SessionFile } from "../src/state/sessions.js";
 
 const OPENERS = ["First,", "Next,", "So", "Then", "Now", "Checking,", "In total,", "Again,"];
-const FACTS = ["Tom has 3 apples", "he buys 4 more", "3 plus 4 is 7", "the count goes up by 4", "we add the two amounts", "nothing is taken away", "the answer should be a whole number", "7 apples is the total"];
+const FACTS = [
+  "Tom has 3 apples",
+  "he buys 4 more",
+  "3 plus 4 is 7",
+  "the count goes up by 4",
+  "we add the two amounts",
+  "nothing is taken away",
+  "the answer should be a whole number",
+  "7 apples is the total",
+];
 
 const words = (text: string) => text.match(/\s*\S+|\s+$/g) ?? [];
 
@@ -26,7 +44,10 @@ function hashLogprob(token: string, salt: number): number {
 /** A seeded stand-in for a model: writes arithmetic sentences, scores by a token hash, answers a number. */
 class ScriptedModel implements Backend {
   private calls = 0;
-  constructor(readonly name: string, private readonly seed: number) {}
+  constructor(
+    readonly name: string,
+    private readonly seed: number,
+  ) {}
 
   async *stream(req: CompletionRequest): AsyncGenerator<StreamChunk, CompletionResult> {
     const r = seededRandom(this.seed * 7919 + this.calls++);
@@ -81,7 +102,13 @@ export async function engineSession(n: number, every = 10): Promise<SessionFile>
     const round = await Promise.all(targets.map((t) => askTarget(t, problem, cot, { maxTokens: 16 })));
     const got = round.map((r) => ({ target: r.target, chainLength: length, raw: r.raw, grade: r.grade }));
     answers.push(...got);
-    consistency.push(snapshotOf(length, got, targets.map((t) => t.name)));
+    consistency.push(
+      snapshotOf(
+        length,
+        got,
+        targets.map((t) => t.name),
+      ),
+    );
   };
   await ask(0);
   while (builder.getChain().sentences.length < n) {

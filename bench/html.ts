@@ -40,7 +40,9 @@ export const html: Bench = {
         return { records, report: buildReport(records) };
       });
       const traces = await timed(() => loadGenexTrace(TRACES));
-      const render = await timed(() => renderResultsHtml({ source: "genex", records: read.value.records, report: read.value.report, reading: "paper", traces: [traces.value] }));
+      const render = await timed(() =>
+        renderResultsHtml({ source: "genex", records: read.value.records, report: read.value.report, reading: "paper", traces: [traces.value] }),
+      );
       const write = await timed(() => writeHtmlFile(page, render.value));
       stages.read!.push(read.ms);
       stages.traces!.push(traces.ms);
@@ -53,7 +55,10 @@ export const html: Bench = {
     const total = median(stages.read!.map((_, i) => stages.read![i]! + stages.traces![i]! + stages.render![i]! + stages.write![i]!));
     // The command as a user runs it (process start included).
     const cli = await timed(async () =>
-      spawnSync(process.execPath, ["bin/concord.js", "report", join(dir, "genex"), "--html", join(dir, "cli.html"), "--traces", TRACES], { cwd: ROOT, encoding: "utf8" }),
+      spawnSync(process.execPath, ["bin/concord.js", "report", join(dir, "genex"), "--html", join(dir, "cli.html"), "--traces", TRACES], {
+        cwd: ROOT,
+        encoding: "utf8",
+      }),
     );
 
     // Session page: a 200-sentence chain raced by the engine, targets asked every 10 sentences.
@@ -72,7 +77,9 @@ export const html: Bench = {
     }
     const sSize = statSync(sPage).size;
     const candidates = session.chain.sentences.reduce((s, x) => s + x.candidates.length, 0);
-    const sCli = await timed(async () => spawnSync(process.execPath, ["bin/concord.js", "export", sessionFile, "--html", join(dir, "cli-session.html")], { cwd: ROOT, encoding: "utf8" }));
+    const sCli = await timed(async () =>
+      spawnSync(process.execPath, ["bin/concord.js", "export", sessionFile, "--html", join(dir, "cli-session.html")], { cwd: ROOT, encoding: "utf8" }),
+    );
 
     const ms = (x: number) => `${Math.round(x)} ms`;
     return {

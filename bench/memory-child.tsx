@@ -24,7 +24,10 @@ async function main() {
   }
   const gen = { name: "alpha", backend: new PacedBackend({ name: "alpha", tokensPerSecond: 100, text: " x." }), thinkingFormat: "think-tags" as const };
   const store = createConcordStore({
-    createRace: (p, chain) => ({ builder: new ChainBuilder({ problem: p, generators: [gen], evaluators: [gen], chain }), roles: session?.roles ?? { generators: [], evaluators: [], targets: [] } }),
+    createRace: (p, chain) => ({
+      builder: new ChainBuilder({ problem: p, generators: [gen], evaluators: [gen], chain }),
+      roles: session?.roles ?? { generators: [], evaluators: [], targets: [] },
+    }),
   });
   const stdout = new BenchStdout(100, 40);
   // The chain's title line says how many sentences are drawn: wait for the frame that shows
@@ -47,7 +50,10 @@ async function main() {
     exitOnCtrlC: false,
     patchConsole: false,
   });
-  if (session) await store.getState().openProblem(session.problem, { chain: session.chain, targets: session.targets, info: { id: session.id, createdAt: session.createdAt } });
+  if (session)
+    await store
+      .getState()
+      .openProblem(session.problem, { chain: session.chain, targets: session.targets, info: { id: session.id, createdAt: session.createdAt } });
   await Promise.race([chainDrawn, sleep(60_000)]);
   const frameMs = (drawn?.at ?? NaN) - t2;
   // A little longer, so that peak RSS includes what the interface holds once it is idle.
@@ -57,7 +63,15 @@ async function main() {
   await store.getState().dispose();
   const ru = process.resourceUsage();
   process.stdout.write(
-    JSON.stringify({ rssStart, peakRss: ru.maxRSS * 1024, heapUsed: process.memoryUsage().heapUsed, loadMs, frameMs, sentencesInStore: shown, frameShowsChain: drawn !== undefined }) + "\n",
+    JSON.stringify({
+      rssStart,
+      peakRss: ru.maxRSS * 1024,
+      heapUsed: process.memoryUsage().heapUsed,
+      loadMs,
+      frameMs,
+      sentencesInStore: shown,
+      frameShowsChain: drawn !== undefined,
+    }) + "\n",
   );
   process.exit(0);
 }

@@ -47,7 +47,8 @@ export async function measureMemory(n: number, k: number): Promise<MemoryFigures
       timeout: 300_000,
     });
     const line = r.stdout.trim().split("\n").at(-1) ?? "";
-    if (r.status !== 0 || !line.startsWith("{")) throw new Error(`memory child failed (${r.status}): ${(r.stderr || r.stdout).trim().split("\n").slice(-3).join(" / ")}`);
+    if (r.status !== 0 || !line.startsWith("{"))
+      throw new Error(`memory child failed (${r.status}): ${(r.stderr || r.stdout).trim().split("\n").slice(-3).join(" / ")}`);
     return { ...(JSON.parse(line) as ChildFigures), n, fileBytes, writeMs };
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -91,14 +91,24 @@ export async function measureOverlap(p: OverlapParams): Promise<OverlapRow> {
       const t0 = performance.now();
       for (const g of generators) {
         const { ms: t, value } = await timed(() =>
-          collect(g.backend.stream({ prompt: { kind: "chat", messages: problem.messages, assistantPrefix: openThinkingPrefill("think-tags", "") }, maxTokens: p.tokens + 8, temperature: 0, logprobs: true })),
+          collect(
+            g.backend.stream({
+              prompt: { kind: "chat", messages: problem.messages, assistantPrefix: openThinkingPrefill("think-tags", "") },
+              maxTokens: p.tokens + 8,
+              temperature: 0,
+              logprobs: true,
+            }),
+          ),
         );
         gens.push(t);
         texts.push(value.text);
       }
       for (const text of texts) {
         const { ms: t } = await timed(() =>
-          evaluator.backend.score({ prefix: { kind: "chat", messages: problem.messages, assistantPrefix: openThinkingPrefill("think-tags", "") }, candidates: [text + endOfThoughtMarker("think-tags")] }),
+          evaluator.backend.score({
+            prefix: { kind: "chat", messages: problem.messages, assistantPrefix: openThinkingPrefill("think-tags", "") },
+            candidates: [text + endOfThoughtMarker("think-tags")],
+          }),
         );
         scores.push(t);
       }

@@ -2,7 +2,16 @@
 // word-sized token at a fixed rate, and scores every candidate token at a fixed logprob.
 // In-process so that the process's CPU time is the engine's and the interface's, not an HTTP
 // server's; nearly free, so what it costs is the floor the interface benchmark subtracts.
-import type { Backend, Capabilities, CompletionRequest, CompletionResult, ScoreRequest, ScoreResult, StreamChunk, TokenLogprob } from "../src/backends/types.js";
+import type {
+  Backend,
+  Capabilities,
+  CompletionRequest,
+  CompletionResult,
+  ScoreRequest,
+  ScoreResult,
+  StreamChunk,
+  TokenLogprob,
+} from "../src/backends/types.js";
 
 export interface PacedBackendOptions {
   name: string;

@@ -37,7 +37,20 @@ export interface ListResult {
   load: number;
 }
 
-const HEADER = ["Row Number", "Calculator ID", "Calculator Name", "Category", "Output Type", "Note ID", "Note Type", "Patient Note", "Question", "Ground Truth Answer", "Lower Limit", "Upper Limit"];
+const HEADER = [
+  "Row Number",
+  "Calculator ID",
+  "Calculator Name",
+  "Category",
+  "Output Type",
+  "Note ID",
+  "Note Type",
+  "Patient Note",
+  "Question",
+  "Ground Truth Answer",
+  "Lower Limit",
+  "Upper Limit",
+];
 const csv = (fields: string[]) => fields.map((f) => `"${f.replace(/"/g, '""')}"`).join(",");
 
 /** A MedCalc-Bench CSV of `n` rows with notes of realistic length (about 2,500 characters). */
@@ -46,7 +59,22 @@ export function writeMedcalcCsv(n: number): string {
   const note = (i: number) => `A ${40 + (i % 50)}-year-old patient presented with fatigue. `.repeat(45);
   const lines = [csv(HEADER)];
   for (let i = 1; i <= n; i++)
-    lines.push(csv([String(i), "2", "Creatinine Clearance (Cockcroft-Gault Equation)", "lab", "decimal", `pmc-${i}`, "extracted", note(i), "What is the patient's Creatinine Clearance?", "41.2", "39.1", "43.3"]));
+    lines.push(
+      csv([
+        String(i),
+        "2",
+        "Creatinine Clearance (Cockcroft-Gault Equation)",
+        "lab",
+        "decimal",
+        `pmc-${i}`,
+        "extracted",
+        note(i),
+        "What is the patient's Creatinine Clearance?",
+        "41.2",
+        "39.1",
+        "43.3",
+      ]),
+    );
   writeFileSync(file, lines.join("\n") + "\n");
   return file;
 }
@@ -130,7 +158,8 @@ export function measureProblemListIn(p: ListParams): ListResult {
   const env = { ...interactiveEnv(), NODE_ENV: "production" };
   const r = spawnSync(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), JSON.stringify(p)], { encoding: "utf8", env, timeout: 300_000 });
   const line = r.stdout.trim().split("\n").at(-1) ?? "";
-  if (r.status !== 0 || !line.startsWith("{")) throw new Error(`list benchmark process failed (${r.status}): ${r.stderr.trim().split("\n").slice(-2).join(" / ")}`);
+  if (r.status !== 0 || !line.startsWith("{"))
+    throw new Error(`list benchmark process failed (${r.status}): ${r.stderr.trim().split("\n").slice(-2).join(" / ")}`);
   return JSON.parse(line) as ListResult;
 }
 
@@ -160,7 +189,10 @@ export const problemList: Bench = {
         ),
         `${p.problems} rows of a MedCalc-Bench CSV (notes of about 2,500 characters) streamed into the Problems screen at 120x40; keypresses timed to the first frame showing the new position.`,
       ],
-      checks: [check("keypress -> frame p95 in the list (ms)", p95, "< 50", p95 < 50), check("first rows on screen (ms)", r.firstRowsMs, "< 1000", r.firstRowsMs < 1000)],
+      checks: [
+        check("keypress -> frame p95 in the list (ms)", p95, "< 50", p95 < 50),
+        check("first rows on screen (ms)", r.firstRowsMs, "< 1000", r.firstRowsMs < 1000),
+      ],
       notes: [`1-minute load average at the end: ${r.load.toFixed(1)} (other work on the machine lengthens wall times; CPU per keypress is less affected)`],
     };
   },
@@ -171,4 +203,3 @@ if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2]) {
   process.stdout.write("\n" + JSON.stringify(r) + "\n");
   process.exit(0);
 }
-

@@ -42,7 +42,8 @@ export function sectionMarkdown(r: BenchResult, m: Machine): string {
   for (const b of r.body) out.push(b, "");
   if (r.checks.length) {
     out.push("| target | measured | wanted | |", "| --- | --- | --- | --- |");
-    for (const c of r.checks) out.push(`| ${c.what} | ${Number.isInteger(c.value) ? c.value : c.value.toFixed(2)} | ${c.target} | ${c.met ? "met" : "**missed**"} |`);
+    for (const c of r.checks)
+      out.push(`| ${c.what} | ${Number.isInteger(c.value) ? c.value : c.value.toFixed(2)} | ${c.target} | ${c.met ? "met" : "**missed**"} |`);
     out.push("");
   }
   for (const n of r.notes) out.push(`- ${n}`);

@@ -146,10 +146,14 @@ console.log(`rules alone:              ${prf(withoutHint)}`);
 console.log(`rules + question + source's answer: ${prf(withHint)}`);
 console.log(`level "results" + answer: ${prf(results)}`);
 console.log(`baseline: remove all:     ${prf(removeAll)}`);
-console.log(`closing stretch (${tailItems} items where the sanitizer reached the end; ${tail.all} sentences after its last kept one): rules remove ${tail.hit} (${pct(tail.hit / tail.all)})`);
+console.log(
+  `closing stretch (${tailItems} items where the sanitizer reached the end; ${tail.all} sentences after its last kept one): rules remove ${tail.hit} (${pct(tail.hit / tail.all)})`,
+);
 console.log(`items where the sanitizer's output stops before the last third of the CoT: ${stoppedEarly}`);
 for (const [rule, r] of [...perRule].sort()) console.log(`  rule ${rule.padEnd(14)} fired ${String(r.all).padStart(4)}, agreed ${pct(r.hit / r.all)}`);
-console.log(`sanitizer output sentences not found verbatim in the original (dropped by verifySanitized): ${outDropped} of ${outSentences} (${pct(outDropped / outSentences)})`);
+console.log(
+  `sanitizer output sentences not found verbatim in the original (dropped by verifySanitized): ${outDropped} of ${outSentences} (${pct(outDropped / outSentences)})`,
+);
 if (process.env.SHOW) {
   console.log("\nmissed (paper removed, rules kept):\n  " + examples.fn.join("\n  "));
   console.log("\nmissed in the closing stretch:\n  " + examples.tail.join("\n  "));

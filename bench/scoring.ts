@@ -144,14 +144,24 @@ export const scoring: Bench = {
     const perSentence = pts.length >= 2 ? (pts.at(-1)!.contextTokens - pts[0]!.contextTokens) / (pts.at(-1)!.length - pts[0]!.length) : NaN;
     if (pts.length >= 2) {
       const xs = pts.map((q) => q.length);
-      const expReuse = growthExponent(xs, pts.map((q) => q.totalReuse));
-      const expFresh = growthExponent(xs, pts.map((q) => q.totalFresh));
+      const expReuse = growthExponent(
+        xs,
+        pts.map((q) => q.totalReuse),
+      );
+      const expFresh = growthExponent(
+        xs,
+        pts.map((q) => q.totalFresh),
+      );
       // Total work for a chain of L sentences: linear when each step costs about the same.
       checks.push(check("growth exponent of total tokens evaluated with reuse (1 = linear, 2 = quadratic)", expReuse, "<= 1.2", expReuse <= 1.2));
       notes.push(`Growth exponent of the total without reuse: ${fmt(expFresh)} (quadratic tends to 2 as the prefix outgrows the candidates).`);
       const last = pts[pts.length - 1]!;
-      checks.push(check(`tokens evaluated, whole chain of ${last.length}: paper / reuse`, last.totalFresh / last.totalReuse, "> 1", last.totalFresh > last.totalReuse));
-      checks.push(check(`wall time, whole chain of ${last.length}: paper / reuse`, last.totalFreshMs / last.totalReuseMs, "> 1", last.totalFreshMs > last.totalReuseMs));
+      checks.push(
+        check(`tokens evaluated, whole chain of ${last.length}: paper / reuse`, last.totalFresh / last.totalReuse, "> 1", last.totalFresh > last.totalReuse),
+      );
+      checks.push(
+        check(`wall time, whole chain of ${last.length}: paper / reuse`, last.totalFreshMs / last.totalReuseMs, "> 1", last.totalFreshMs > last.totalReuseMs),
+      );
     }
     return {
       body: [
@@ -160,11 +170,28 @@ export const scoring: Bench = {
           `Sentences are short ("Tim saw a dog.", ${fmt(perSentence, 1)} tokens on average) so that ${maxLenText(lengths)} of them fit the context; "context" is the prompt + chain + longest candidate in tokens.`,
         table(
           ["chain length", "context", "tokens/step reuse", "tokens/step paper", "ratio", "step ms reuse", "step ms paper", "ratio"],
-          pts.map((q) => [q.length, q.contextTokens, q.stepReuse, q.stepFresh, `${fmt(q.stepFresh / q.stepReuse)}x`, ms(q.stepReuseMs), ms(q.stepFreshMs), `${fmt(q.stepFreshMs / q.stepReuseMs)}x`]),
+          pts.map((q) => [
+            q.length,
+            q.contextTokens,
+            q.stepReuse,
+            q.stepFresh,
+            `${fmt(q.stepFresh / q.stepReuse)}x`,
+            ms(q.stepReuseMs),
+            ms(q.stepFreshMs),
+            `${fmt(q.stepFreshMs / q.stepReuseMs)}x`,
+          ]),
         ),
         table(
           ["whole chain of", "tokens reuse", "tokens paper", "ratio", "wall reuse", "wall paper", "ratio"],
-          pts.map((q) => [q.length, q.totalReuse, q.totalFresh, `${fmt(q.totalFresh / q.totalReuse)}x`, ms(q.totalReuseMs), ms(q.totalFreshMs), `${fmt(q.totalFreshMs / q.totalReuseMs)}x`]),
+          pts.map((q) => [
+            q.length,
+            q.totalReuse,
+            q.totalFresh,
+            `${fmt(q.totalFresh / q.totalReuse)}x`,
+            ms(q.totalReuseMs),
+            ms(q.totalFreshMs),
+            `${fmt(q.totalFreshMs / q.totalReuseMs)}x`,
+          ]),
         ),
       ],
       checks,

@@ -38,7 +38,15 @@ export function syntheticSession(n: number, k: number, seed = 3): SessionFile {
       };
     });
     const best = candidates.reduce((a, b) => (b.meanPerplexity! < a.meanPerplexity! ? b : a));
-    sentences.push({ text: best.text, author: best.generator, decision: "evaluator", candidates, evaluatorPick: best.id, acceptedId: best.id, at: new Date(0).toISOString() });
+    sentences.push({
+      text: best.text,
+      author: best.generator,
+      decision: "evaluator",
+      candidates,
+      evaluatorPick: best.id,
+      acceptedId: best.id,
+      at: new Date(0).toISOString(),
+    });
   }
   return {
     schema: 1,
@@ -52,4 +60,3 @@ export function syntheticSession(n: number, k: number, seed = 3): SessionFile {
     targets: { answers: [], consistency: [] },
   };
 }
-

@@ -81,7 +81,8 @@ export const startup: Bench = {
       log?.("startup: npm run build");
       const b = build();
       built = existsSync(join(root, "dist", "cli.js"));
-      if (!b.ok) notes.push(`\`npm run build\` reported errors (${b.output.split("\n").length} lines; first: ${b.output.split("\n")[0]}); dist/ was used as emitted.`);
+      if (!b.ok)
+        notes.push(`\`npm run build\` reported errors (${b.output.split("\n").length} lines; first: ${b.output.split("\n")[0]}); dist/ was used as emitted.`);
     }
     const rows: Array<[string, number, number]> = [];
     const measure = async (label: string, f: () => Promise<number> | number) => {
@@ -114,13 +115,22 @@ export const startup: Bench = {
     }
     if (!built) notes.push("No dist/cli.js: built times were not measured.");
     const checks = [];
-    if (Number.isFinite(builtHelp)) checks.push(check("`concord --help` built: from source / built", srcHelp / builtHelp, "> 1 (the build pays off)", srcHelp > builtHelp));
+    if (Number.isFinite(builtHelp))
+      checks.push(check("`concord --help` built: from source / built", srcHelp / builtHelp, "> 1 (the build pays off)", srcHelp > builtHelp));
     return {
       body: [
         `Spawned as a user runs them (\`node bin/concord.js\`), medians of ${runs} after one warm-up run. The first frame is the tab bar appearing in a 100x30 pseudo-terminal (script(1)); ` +
           `CONCORD_MODEL points at stories260K but no model is loaded before the first frame.`,
-        table(["command", "median", "best"], rows.map(([l, m, b]) => [l, ms(m), ms(b)])),
-        ...(Number.isFinite(builtHelp) ? [`From source / built: \`--help\` ${fmt(srcHelp / builtHelp)}x` + (Number.isFinite(builtFrame) ? `, first frame ${fmt(srcFrame / builtFrame)}x.` : ".")] : []),
+        table(
+          ["command", "median", "best"],
+          rows.map(([l, m, b]) => [l, ms(m), ms(b)]),
+        ),
+        ...(Number.isFinite(builtHelp)
+          ? [
+              `From source / built: \`--help\` ${fmt(srcHelp / builtHelp)}x` +
+                (Number.isFinite(builtFrame) ? `, first frame ${fmt(srcFrame / builtFrame)}x.` : "."),
+            ]
+          : []),
       ],
       checks,
       notes,

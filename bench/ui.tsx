@@ -299,7 +299,8 @@ export function measureUiLoadIn(nodeEnv: string | undefined, p: UiLoadParams): U
   const child = join(dirname(fileURLToPath(import.meta.url)), "ui-child.tsx");
   const r = spawnSync(process.execPath, ["--import", "tsx", child, JSON.stringify(p)], { encoding: "utf8", env, timeout: 300_000 });
   const line = r.stdout.trim().split("\n").at(-1) ?? "";
-  if (r.status !== 0 || !line.startsWith("{")) throw new Error(`interface benchmark process failed (${r.status}): ${r.stderr.trim().split("\n").slice(-2).join(" / ")}`);
+  if (r.status !== 0 || !line.startsWith("{"))
+    throw new Error(`interface benchmark process failed (${r.status}): ${r.stderr.trim().split("\n").slice(-2).join(" / ")}`);
   return JSON.parse(line) as UiLoadResult;
 }
 
@@ -369,7 +370,10 @@ export const ui: Bench = {
           `Generators are in-process paced test doubles, so CPU figures are the process's own, per wall second (1000 = one core). ` +
           `Each column is a fresh process. "Concord" renders as \`concord\` does: NODE_ENV=production (set by bin/concord.js) and Ink's options from \`RENDER_OPTIONS\` in src/app/interactive.tsx (maxFps ${cap}). ` +
           `"Before" is the earlier setting, for comparison: NODE_ENV unset (React's development build) and Ink's default cap of ${before.maxFps} frames/s.`,
-        table(["figure", `Concord (production, maxFps ${cap})`, `before (development, maxFps ${before.maxFps})`], labels.map((l, i) => [l, a[i]!, b[i]!])),
+        table(
+          ["figure", `Concord (production, maxFps ${cap})`, `before (development, maxFps ${before.maxFps})`],
+          labels.map((l, i) => [l, a[i]!, b[i]!]),
+        ),
         `Keypress -> frame p95, before / Concord: ${fmt(p95before / p95)}x. Interface CPU beyond the engine, before / Concord: ${fmt(uiCpu(before) / Math.max(1, uiCpu(now)))}x.`,
       ],
       checks: [

@@ -25,7 +25,9 @@ export function parseStructuredText(text: string, file: string): unknown {
       const unresolved = /^Unresolved alias[^:]*: (.*)$/.exec(err.message);
       if (unresolved) {
         const at = text.indexOf(`*${unresolved[1]}`);
-        throw new UserError(`${file}: YAML alias *${unresolved[1]} at ${lineCol(text, Math.max(0, at))} refers to no anchor (&${unresolved[1]} must come before it)`);
+        throw new UserError(
+          `${file}: YAML alias *${unresolved[1]} at ${lineCol(text, Math.max(0, at))} refers to no anchor (&${unresolved[1]} must come before it)`,
+        );
       }
       if (/alias count/i.test(err.message)) {
         const at = /\*[^\s,\]}]+/.exec(text)?.index ?? 0;

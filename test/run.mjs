@@ -28,10 +28,6 @@ const env = {
   CONCORD_CONFIG_DIR: process.env.CONCORD_CONFIG_DIR ?? join(scratch, "config"),
   CONCORD_MODELS_DIR: process.env.CONCORD_MODELS_DIR ?? join(scratch, "models"),
 };
-const result = spawnSync(
-  process.execPath,
-  ["--import", "tsx", "--test", "--test-concurrency=1", "--test-reporter=spec", ...files],
-  { stdio: "inherit", env },
-);
+const result = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-concurrency=1", "--test-reporter=spec", ...files], { stdio: "inherit", env });
 rmSync(scratch, { recursive: true, force: true });
 process.exit(result.status ?? 1);

@@ -100,7 +100,12 @@ async function startOf(opts: LaunchOptions, env: NodeJS.ProcessEnv) {
 /** The configured models, for going live from a recording; none when their configuration is broken. */
 function liveModels(opts: LaunchOptions, env: NodeJS.ProcessEnv) {
   try {
-    return openModels({ source: withDemoTargets(modelSourceOf({ model: opts.modelPath, modelsFile: opts.modelsFile, env })), env, needRace: true, download: false });
+    return openModels({
+      source: withDemoTargets(modelSourceOf({ model: opts.modelPath, modelsFile: opts.modelsFile, env })),
+      env,
+      needRace: true,
+      download: false,
+    });
   } catch (err) {
     process.stderr.write(`concord: going live is not available: ${oneLine(err)}\n`);
     return undefined;
@@ -184,7 +189,15 @@ async function run(opts: LaunchOptions): Promise<void> {
     // `--session` resumes it live at once.
     const r = start.resume;
     const replay = !opts.session && !!opts.replay;
-    void store.getState().openProblem(r.problem, { chain: r.chain, targets: r.targets, roles: r.roles, replay, info: { id: r.id, file: start.resumeFile, createdAt: r.createdAt } });
+    void store
+      .getState()
+      .openProblem(r.problem, {
+        chain: r.chain,
+        targets: r.targets,
+        roles: r.roles,
+        replay,
+        info: { id: r.id, file: start.resumeFile, createdAt: r.createdAt },
+      });
   } else {
     void store.getState().openProblem(first);
   }

@@ -59,7 +59,15 @@ export function relayPort(models: OpenedModels): RelayPort {
         Promise.all(r.continuers.map((n) => models.get(n))),
         models.roles.evaluators[0] ? models.get(models.roles.evaluators[0]) : Promise.resolve(undefined),
       ]);
-      return runRelay({ problem, initiator, continuers, cuts: req.cuts, signal: req.signal, onEvent: req.onEvent, scorer: judge ? new JudgeScorer(judge) : undefined });
+      return runRelay({
+        problem,
+        initiator,
+        continuers,
+        cuts: req.cuts,
+        signal: req.signal,
+        onEvent: req.onEvent,
+        scorer: judge ? new JudgeScorer(judge) : undefined,
+      });
     },
   };
 }

@@ -6,16 +6,7 @@ import { mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import writeFileAtomic from "write-file-atomic";
 import { z } from "zod";
-import type {
-  Backend,
-  Capabilities,
-  CompletionRequest,
-  CompletionResult,
-  Prompt,
-  ScoreRequest,
-  ScoreResult,
-  StreamChunk,
-} from "./types.js";
+import type { Backend, Capabilities, CompletionRequest, CompletionResult, Prompt, ScoreRequest, ScoreResult, StreamChunk } from "./types.js";
 
 /** JSON with object keys sorted and undefined fields dropped: equal requests give equal text. */
 export function stableStringify(value: unknown): string {
@@ -261,11 +252,7 @@ export class CachedBackend implements Backend {
 }
 
 /** Serve stored chunks as a stream so the screen still sees tokens arrive. */
-async function* replayChunks(
-  chunks: StreamChunk[],
-  result: CompletionResult,
-  signal?: AbortSignal,
-): AsyncGenerator<StreamChunk, CompletionResult> {
+async function* replayChunks(chunks: StreamChunk[], result: CompletionResult, signal?: AbortSignal): AsyncGenerator<StreamChunk, CompletionResult> {
   let text = "";
   let reasoning = "";
   for (const chunk of chunks) {

@@ -238,7 +238,10 @@ export function demoModelBytes(): Buffer {
   const kv: Array<[string, Value]> = [
     ["general.architecture", { type: GgufType.String, value: "llama" }],
     ["general.name", { type: GgufType.String, value: "Concord demo (untrained)" }],
-    ["general.description", { type: GgufType.String, value: "Seeded random weights written by Concord; not trained, for trying the program without a model file." }],
+    [
+      "general.description",
+      { type: GgufType.String, value: "Seeded random weights written by Concord; not trained, for trying the program without a model file." },
+    ],
     ["general.license", { type: GgufType.String, value: "MIT" }],
     ["general.alignment", { type: GgufType.Uint32, value: ALIGNMENT }],
     ["llama.context_length", { type: GgufType.Uint32, value: N_CTX }],

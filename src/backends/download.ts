@@ -95,8 +95,7 @@ export interface DownloadResult {
   resumedFrom: number;
 }
 
-const OFFLINE_HINT =
-  "to use a model file you already have, set CONCORD_MODEL=<file.gguf> or pass --model <file.gguf>";
+const OFFLINE_HINT = "to use a model file you already have, set CONCORD_MODEL=<file.gguf> or pass --model <file.gguf>";
 
 function networkError(url: string, err: unknown): UserError {
   const cause = (err as { cause?: unknown })?.cause;
@@ -113,10 +112,7 @@ function headerSha256(headers: Headers): string | undefined {
 }
 
 /** fetch that follows redirects by hand, so headers of the first answer (HF's checksum) are kept. */
-async function fetchFollowing(
-  url: string,
-  init: RequestInit,
-): Promise<{ res: Response; sha256?: string; finalUrl: string }> {
+async function fetchFollowing(url: string, init: RequestInit): Promise<{ res: Response; sha256?: string; finalUrl: string }> {
   let current = url;
   let sha256: string | undefined;
   for (let hop = 0; hop < 10; hop++) {
@@ -185,9 +181,7 @@ export async function downloadFile(url: string, dest: string, options: DownloadO
     }
     if (res.status === 401 || res.status === 403) {
       await res.body?.cancel();
-      throw new UserError(
-        `cannot download ${url}: access denied (HTTP ${res.status}); a gated model needs its licence accepted and a token in HF_TOKEN`,
-      );
+      throw new UserError(`cannot download ${url}: access denied (HTTP ${res.status}); a gated model needs its licence accepted and a token in HF_TOKEN`);
     }
     if (!res.ok || !res.body) {
       await res.body?.cancel();
@@ -229,9 +223,7 @@ export async function downloadFile(url: string, dest: string, options: DownloadO
     if (options.signal?.aborted) throw options.signal.reason;
     if (dropped !== undefined || (total !== undefined && done < total)) {
       if (attempt < retries) continue;
-      throw new UserError(
-        `download of ${url} was interrupted at ${done}${total ? ` of ${total}` : ""} bytes; run again to resume`,
-      );
+      throw new UserError(`download of ${url} was interrupted at ${done}${total ? ` of ${total}` : ""} bytes; run again to resume`);
     }
     const actual = await sha256OfFile(partial);
     if (expected && actual !== expected) {
@@ -256,18 +248,21 @@ function hfHeaders(env: Env): Record<string, string> {
 }
 
 function quantMatches(name: string, quant: string): boolean {
-  const parts = name.replace(/\.gguf$/i, "").toLowerCase().split(/[-._]/);
+  const parts = name
+    .replace(/\.gguf$/i, "")
+    .toLowerCase()
+    .split(/[-._]/);
   const q = quant.toLowerCase();
-  return name.toLowerCase().replace(/\.gguf$/i, "").endsWith(q) || parts.includes(q);
+  return (
+    name
+      .toLowerCase()
+      .replace(/\.gguf$/i, "")
+      .endsWith(q) || parts.includes(q)
+  );
 }
 
 /** The GGUF file of an HF repo carrying `quant` (a local copy first, then the repo listing). */
-async function resolveHfQuant(
-  spec: Extract<ParsedModelSpec, { kind: "hf" }>,
-  dir: string,
-  env: Env,
-  signal?: AbortSignal,
-): Promise<string> {
+async function resolveHfQuant(spec: Extract<ParsedModelSpec, { kind: "hf" }>, dir: string, env: Env, signal?: AbortSignal): Promise<string> {
   const quant = spec.quant;
   const pick = (names: string[]) => {
     const ggufs = names.filter((n) => /\.gguf$/i.test(n) && !/mmproj/i.test(n));

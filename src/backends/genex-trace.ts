@@ -77,7 +77,9 @@ export function parseSelectedDistributions(data: unknown, file: string, index = 
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const path = issue?.path.map(String).join(".") || "(top level)";
-    throw new UserError(`${file}: ${path}: ${issue?.message ?? "invalid"} (expected a list of {iteration, all_candidates, selected_candidate, selected_model_index, score})`);
+    throw new UserError(
+      `${file}: ${path}: ${issue?.message ?? "invalid"} (expected a list of {iteration, all_candidates, selected_candidate, selected_model_index, score})`,
+    );
   }
   const steps: GenexStep[] = parsed.data.map((it, n) => {
     if (it.iteration !== n) throw new UserError(`${file}: item ${n}: iteration is ${it.iteration}, expected ${n}`);
@@ -293,16 +295,20 @@ export async function loadGenexTrace(path: string, options: LoadTraceOptions = {
   let trace: GenexTrace;
   let rowsFile = options.rows;
   if (info.isDirectory()) {
-    const files = (await readdir(path))
-      .filter((f) => rowIndexOf(f) !== undefined)
-      .sort((a, b) => rowIndexOf(a)! - rowIndexOf(b)!);
+    const files = (await readdir(path)).filter((f) => rowIndexOf(f) !== undefined).sort((a, b) => rowIndexOf(a)! - rowIndexOf(b)!);
     if (files.length === 0) throw new UserError(`${path}: no selected_distributions_row_K.json files in this folder`);
     const problems = await Promise.all(files.map((f) => readRowFile(join(path, f))));
     trace = { source: path, format: "selected-distributions", generators: generatorsOf(problems), evaluator: evaluatorFromName(path), problems };
     if (!rowsFile) rowsFile = await siblingOutputs(path);
   } else if (path.endsWith(".json")) {
     const problem = await readRowFile(path);
-    trace = { source: path, format: "selected-distributions", generators: generatorsOf([problem]), evaluator: evaluatorFromName(dirname(path)), problems: [problem] };
+    trace = {
+      source: path,
+      format: "selected-distributions",
+      generators: generatorsOf([problem]),
+      evaluator: evaluatorFromName(dirname(path)),
+      problems: [problem],
+    };
   } else {
     let text: string;
     try {

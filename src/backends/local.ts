@@ -35,14 +35,7 @@ import { StopMatcher, sampleToken, seededRandom, type SampleParams } from "./loc
 import { ThinkSplitter } from "../core/thinking.js";
 import { probeLocal } from "./local/probe.js";
 
-export {
-  LocalModelPool,
-  defaultThreads,
-  estimateMemory,
-  type KvCachePrecision,
-  type LocalModelPoolOptions,
-  type ModelLease,
-} from "./local/pool.js";
+export { LocalModelPool, defaultThreads, estimateMemory, type KvCachePrecision, type LocalModelPoolOptions, type ModelLease } from "./local/pool.js";
 export { plainChatText } from "./local/prompt.js";
 
 export interface LocalBackendOptions {
@@ -164,12 +157,7 @@ export class LocalBackend implements Backend {
    * Evaluate `tokens` after what the slot holds; `wants[i]` asks for the next-token output
    * after tokens[i]. `known[i]` is the logprob of tokens[i], when already known.
    */
-  private async feed(
-    slot: SequenceSlot,
-    tokens: Token[],
-    wants: (NextRequest | undefined)[],
-    known: (number | undefined)[] = [],
-  ) {
+  private async feed(slot: SequenceSlot, tokens: Token[], wants: (NextRequest | undefined)[], known: (number | undefined)[] = []) {
     const input = tokens.map((t, i) => (wants[i] ? ([t, { generateNext: wants[i] }] as [Token, { generateNext: NextRequest }]) : t));
     try {
       const out = await slot.sequence.controlledEvaluate(input);
@@ -186,15 +174,11 @@ export class LocalBackend implements Backend {
   }
 
   private tooLong(what: string, n: number, ctx: number): BackendError {
-    return new BackendError(
-      `${what} is ${n} tokens, more than the ${ctx}-token context of model ${this.name}; shorten it or use a larger context`,
-      this.name,
-    );
+    return new BackendError(`${what} is ${n} tokens, more than the ${ctx}-token context of model ${this.name}; shorten it or use a larger context`, this.name);
   }
 
   private samplingDefaults(model: LlamaModel): SampleParams {
-    const s = (model.fileInfo.metadata as { general?: { sampling?: { temp?: number; top_k?: number; top_p?: number } } }).general
-      ?.sampling;
+    const s = (model.fileInfo.metadata as { general?: { sampling?: { temp?: number; top_k?: number; top_p?: number } } }).general?.sampling;
     return {
       temperature: typeof s?.temp === "number" ? s.temp : LLAMA_CPP_DEFAULTS.temperature,
       topK: typeof s?.top_k === "number" ? s.top_k : LLAMA_CPP_DEFAULTS.topK,
@@ -274,9 +258,7 @@ export class LocalBackend implements Backend {
       let feedKnown: (number | undefined)[] = slot.logprobs.slice(reuse, lcp);
       await this.rewind(slot, reuse);
       let feedTokens = prompt.slice(reuse);
-      const next: NextRequest = greedy
-        ? { token: true, confidence: wantLogprobs, options: RAW }
-        : { probabilities: true, options: RAW };
+      const next: NextRequest = greedy ? { token: true, confidence: wantLogprobs, options: RAW } : { probabilities: true, options: RAW };
       for (;;) {
         if (req.signal?.aborted) {
           finish = "abort";

@@ -60,8 +60,18 @@ export function resolveDefaultModelSpecs(env: Env = process.env): DefaultModelSp
   if (one) {
     const parsed = parseModelSpec(one);
     const raw =
-      parsed.kind === "path" ? basename(parsed.path) : parsed.kind === "url" ? basename(new URL(parsed.url).pathname) : parsed.file ? basename(parsed.file) : `${parsed.repo}${parsed.quant ? `-${parsed.quant}` : ""}`;
-    const name = raw.replace(/\.gguf$/i, "").toLowerCase().replace(/[^a-z0-9._-]+/g, "-") || "local";
+      parsed.kind === "path"
+        ? basename(parsed.path)
+        : parsed.kind === "url"
+          ? basename(new URL(parsed.url).pathname)
+          : parsed.file
+            ? basename(parsed.file)
+            : `${parsed.repo}${parsed.quant ? `-${parsed.quant}` : ""}`;
+    const name =
+      raw
+        .replace(/\.gguf$/i, "")
+        .toLowerCase()
+        .replace(/[^a-z0-9._-]+/g, "-") || "local";
     const spec = parsed.kind === "path" ? parsed.path : one;
     return {
       source: "CONCORD_MODEL",

@@ -4,7 +4,16 @@
 // (openai/flavors.ts); HTTP and its failures live in openai/transport.ts, streaming in
 // openai/stream.ts, scoring in openai/scoring.ts, the probe in openai/probe.ts.
 import type { Flavor, ModelProfile, PrefillMethod, ProbeRecord } from "../config/profile.js";
-import { BackendError, type Backend, type ChatMessage, type CompletionRequest, type CompletionResult, type ScoreRequest, type ScoreResult, type StreamChunk } from "./types.js";
+import {
+  BackendError,
+  type Backend,
+  type ChatMessage,
+  type CompletionRequest,
+  type CompletionResult,
+  type ScoreRequest,
+  type ScoreResult,
+  type StreamChunk,
+} from "./types.js";
 import { detectFlavor, FLAVOR_TRAITS, flavorOfHost, servedIdentity } from "./openai/flavors.js";
 import { probeServer } from "./openai/probe.js";
 import { scoreOn, serverTokenCount } from "./openai/scoring.js";
@@ -137,7 +146,7 @@ export class OpenAIBackend implements Backend, StreamContext {
 
   async probe(signal?: AbortSignal): Promise<ProbeRecord> {
     this.prefillOverride = undefined;
-     
+
     const backend = this;
     return probeServer(
       {

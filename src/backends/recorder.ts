@@ -7,15 +7,7 @@ import { appendFile, mkdir, open } from "node:fs/promises";
 import { dirname } from "node:path";
 import { z } from "zod";
 import { oneLine } from "../errors.js";
-import type {
-  Backend,
-  Capabilities,
-  CompletionRequest,
-  CompletionResult,
-  ScoreRequest,
-  ScoreResult,
-  StreamChunk,
-} from "./types.js";
+import type { Backend, Capabilities, CompletionRequest, CompletionResult, ScoreRequest, ScoreResult, StreamChunk } from "./types.js";
 
 export const RECORDING_SCHEMA = 1;
 

@@ -127,7 +127,10 @@ function exactKey(req: CompletionRequest | NonNullable<StreamExchange["request"]
 }
 
 function clip(text: string, n: number): string {
-  const flat = text.replace(/[\u0000-\u001f\u007f-\u009f]+/g, " ").replace(/\s+/g, " ").trim();
+  const flat = text
+    .replace(/[\u0000-\u001f\u007f-\u009f]+/g, " ")
+    .replace(/\s+/g, " ")
+    .trim();
   return flat.length <= n ? flat : `${flat.slice(0, n - 1)}…`;
 }
 
@@ -208,7 +211,10 @@ export class ReplayBackend implements Backend {
     // Reading past its recorded end is a miss. An aborted stream is never served.
     this.streams = mine.filter(
       (e): e is StreamExchange =>
-        e.type === "stream" && e.result?.finishReason !== "abort" && (e.result !== undefined || e.error !== undefined) && (e.error !== ABANDONED || e.request !== undefined),
+        e.type === "stream" &&
+        e.result?.finishReason !== "abort" &&
+        (e.result !== undefined || e.error !== undefined) &&
+        (e.error !== ABANDONED || e.request !== undefined),
     );
     this.streamKeys = this.streams.map((e) =>
       e.error === ABANDONED
@@ -239,7 +245,9 @@ export class ReplayBackend implements Backend {
     if (i < 0) i = this.streamKeys.findIndex((k, j) => open(j) && k.prompt === pk);
     if (i < 0) {
       const norm = thinkingOf(req.prompt);
-      i = this.streamKeys.findIndex((k, j) => open(j) && k.thinking !== undefined && k.thinking.chars <= norm.length && thinkingMatches(k.thinking, req.prompt));
+      i = this.streamKeys.findIndex(
+        (k, j) => open(j) && k.thinking !== undefined && k.thinking.chars <= norm.length && thinkingMatches(k.thinking, req.prompt),
+      );
     }
     return i;
   }

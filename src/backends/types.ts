@@ -9,9 +9,7 @@ export type { ChatMessage, TokenLogprob };
  * with a generation prompt, then appends `assistantPrefix` verbatim (prefill: an open or
  * closed thinking block, a partial answer). `raw`: the text is the whole prompt, no template.
  */
-export type Prompt =
-  | { kind: "chat"; messages: ChatMessage[]; assistantPrefix?: string }
-  | { kind: "raw"; text: string };
+export type Prompt = { kind: "chat"; messages: ChatMessage[]; assistantPrefix?: string } | { kind: "raw"; text: string };
 
 export interface SamplingOptions {
   maxTokens: number;
@@ -104,16 +102,7 @@ export interface Backend {
  * What a server's refusal meant, read from what it said (not only its status): a prompt longer
  * than the context is not a refused feature, and neither is a page that is not the API.
  */
-export type BackendErrorKind =
-  | "context-overflow"
-  | "refused"
-  | "auth"
-  | "not-found"
-  | "not-api"
-  | "unreachable"
-  | "timeout"
-  | "too-large"
-  | "server";
+export type BackendErrorKind = "context-overflow" | "refused" | "auth" | "not-found" | "not-api" | "unreachable" | "timeout" | "too-large" | "server";
 
 /** An error with a one-line, user-facing message naming the model. Never carries secrets. */
 export class BackendError extends Error {
@@ -130,10 +119,7 @@ export class BackendError extends Error {
 }
 
 /** Drain a stream into its final result, forwarding chunks. */
-export async function collect(
-  gen: AsyncGenerator<StreamChunk, CompletionResult>,
-  onChunk?: (c: StreamChunk) => void,
-): Promise<CompletionResult> {
+export async function collect(gen: AsyncGenerator<StreamChunk, CompletionResult>, onChunk?: (c: StreamChunk) => void): Promise<CompletionResult> {
   for (;;) {
     const next = await gen.next();
     if (next.done) return next.value;

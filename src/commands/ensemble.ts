@@ -46,7 +46,12 @@ function intOption(v: string | undefined, flag: string, min = 1): number | undef
 }
 
 function list(v: string | undefined): string[] | undefined {
-  return v ? v.split(",").map((s) => s.trim()).filter(Boolean) : undefined;
+  return v
+    ? v
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : undefined;
 }
 
 /** Who chose a sentence, in words (the decision names are the chain's own vocabulary). */
@@ -62,7 +67,10 @@ export function describeSentence(index: number, s: ChainSentence): string {
   const ranked = [...s.candidates].filter((c) => c.meanPerplexity !== undefined).sort((a, b) => a.meanPerplexity! - b.meanPerplexity!);
   const accepted = s.candidates.find((c) => c.id === s.acceptedId);
   const how = `${DECIDED[s.decision] ?? s.decision}${accepted ? `, ppl ${fmt(accepted.meanPerplexity)}` : ""}`;
-  const head = s.decision === "human-written" ? `[${index + 1}] (${how}): ${clean(s.text.trim())}` : `[${index + 1}] ${s.acceptedId ?? s.author} (${how}): ${clean(s.text.trim())}`;
+  const head =
+    s.decision === "human-written"
+      ? `[${index + 1}] (${how}): ${clean(s.text.trim())}`
+      : `[${index + 1}] ${s.acceptedId ?? s.author} (${how}): ${clean(s.text.trim())}`;
   const lines = [head];
   for (const c of ranked.filter((c: Candidate) => c.id !== s.acceptedId).slice(0, 3)) {
     const per = c.scores.map((sc) => `${sc.evaluator} ${fmt(sc.perplexity)}`).join(", ");
@@ -81,8 +89,12 @@ export async function ensembleCommand(opts: EnsembleOptions): Promise<number> {
   const ctrl = new AbortController();
   shareSignal(ctrl.signal);
   try {
-    const generators = await Promise.all((list(opts.generators) ?? roleNames(models.roles, "generators", models.source)).map((n) => models.get(n, "generator")));
-    const evaluators = await Promise.all((list(opts.evaluators) ?? roleNames(models.roles, "evaluators", models.source)).map((n) => models.get(n, "evaluator")));
+    const generators = await Promise.all(
+      (list(opts.generators) ?? roleNames(models.roles, "generators", models.source)).map((n) => models.get(n, "generator")),
+    );
+    const evaluators = await Promise.all(
+      (list(opts.evaluators) ?? roleNames(models.roles, "evaluators", models.source)).map((n) => models.get(n, "evaluator")),
+    );
     const seed = intOption(opts.seed, "--seed", 0);
     const builder = new ChainBuilder({
       problem,
@@ -116,7 +128,9 @@ export async function ensembleCommand(opts: EnsembleOptions): Promise<number> {
     if (opts.json) {
       process.stdout.write(JSON.stringify({ problem: problem.id, source: problem.source, mode, outcome, text: chainText(chain, mode), chain }) + "\n");
     } else {
-      process.stdout.write(`-- ${chain.sentences.length} sentence${chain.sentences.length === 1 ? "" : "s"}; ${outcomeText(outcome, steps, chain.sentences.length, builder.budget)}\n`);
+      process.stdout.write(
+        `-- ${chain.sentences.length} sentence${chain.sentences.length === 1 ? "" : "s"}; ${outcomeText(outcome, steps, chain.sentences.length, builder.budget)}\n`,
+      );
     }
     return outcome === "failed" ? 1 : ctrl.signal.aborted ? 130 : 0;
   } finally {

@@ -28,7 +28,9 @@ export async function exportCommand(file: string, opts: ExportOptions = {}, stdo
   const text = opts.format === "markdown" ? exportSessionMarkdown(session) : exportChainText(session.chain);
   if (!opts.out) {
     // Model text is untrusted: on a terminal its escape sequences are removed (a file gets it as written).
-    const shown = (stdout as NodeJS.WriteStream).isTTY ? stripAnsi(text).replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, "") : text;
+    const shown = (stdout as NodeJS.WriteStream).isTTY
+      ? stripAnsi(text).replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, "")
+      : text;
     stdout.write(shown);
     return shown;
   }

@@ -110,7 +110,9 @@ export async function gradeCommand(file: string, opts: GradeOptions): Promise<nu
       out({ id, answer: null, correct: false, excluded: true, error: oneLine(err) });
     }
   }
-  process.stderr.write(`graded ${graded} repl${graded === 1 ? "y" : "ies"} (${opts.reading} reading): ${correct} correct, ${excluded} excluded${failed ? `, ${failed} not graded` : ""}\n`);
+  process.stderr.write(
+    `graded ${graded} repl${graded === 1 ? "y" : "ies"} (${opts.reading} reading): ${correct} correct, ${excluded} excluded${failed ? `, ${failed} not graded` : ""}\n`,
+  );
   return failed ? 1 : 0;
 }
 
@@ -119,7 +121,9 @@ export function register(program: Command): void {
     .command("grade <replies.jsonl>")
     .description('grade replies ({"id", "reply"} per line) against a problem set, by the paper\'s rules or Concord\'s')
     .requiredOption("--set <file>", "the problem set the ids come from (a MedCalc-Bench CSV for the paper reading)")
-    .addOption(new Option("--reading <reading>", "paper: the authors' extraction and grading; concord: Concord's own").choices([...GRADE_READINGS]).default("paper"))
+    .addOption(
+      new Option("--reading <reading>", "paper: the authors' extraction and grading; concord: Concord's own").choices([...GRADE_READINGS]).default("paper"),
+    )
     .option("--model <name>", 'the model name the paper reading checks for "gpt-oss" (a line\'s "model" field wins)')
     .option("--json", 'one JSON line per reply: {"id", "answer", "correct", "excluded"}')
     .action(async (file: string, opts: GradeOptions) => {

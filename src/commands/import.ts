@@ -85,9 +85,7 @@ export async function importGenex(folder: string, opts: GenexOptions): Promise<n
     written += fresh.length;
     files++;
     const label = `${conditionLabel(imported.records[0]?.condition ?? { kind: info.kind, variant: info.variant })}`;
-    process.stderr.write(
-      `  ${clean(name)}: ${fresh.length} records (${label}, ${variantLabel(info.variant)})\n`,
-    );
+    process.stderr.write(`  ${clean(name)}: ${fresh.length} records (${label}, ${variantLabel(info.variant)})\n`);
   }
 
   const all = await readResults(opts.out, { missingOk: true });

@@ -38,7 +38,11 @@ function clean(text: string): string {
 
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(stringWidth(h), ...rows.map((r) => stringWidth(r[i] ?? ""))));
-  const line = (cells: string[]) => cells.map((c, i) => c + " ".repeat(widths[i] - stringWidth(c))).join("  ").trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c + " ".repeat(widths[i] - stringWidth(c)))
+      .join("  ")
+      .trimEnd();
   return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n") + "\n";
 }
 
@@ -70,7 +74,13 @@ export function listModels(opts: CommonOptions, out: NodeJS.WritableStream = pro
   const cfg = loadModelsConfig({ modelsFile: opts.models });
   const profiles = inEffect(cfg);
   if (opts.json) {
-    out.write(JSON.stringify(profiles.map((p) => ({ ...p, source: cfg.sources[p.name] })), null, 2) + "\n");
+    out.write(
+      JSON.stringify(
+        profiles.map((p) => ({ ...p, source: cfg.sources[p.name] })),
+        null,
+        2,
+      ) + "\n",
+    );
     return;
   }
   if (!profiles.length) {
@@ -87,7 +97,12 @@ export function listModels(opts: CommonOptions, out: NodeJS.WritableStream = pro
     p.capabilities ? "yes" : "no",
     sourceText(cfg.sources[p.name]),
   ]);
-  out.write(table(["name", "backend", "flavor", "model", "where", "key", "probed", "from"], rows.map((r) => r.map(clean))));
+  out.write(
+    table(
+      ["name", "backend", "flavor", "model", "where", "key", "probed", "from"],
+      rows.map((r) => r.map(clean)),
+    ),
+  );
 }
 
 export interface ProbeRow {
@@ -97,7 +112,12 @@ export interface ProbeRow {
   error?: string;
 }
 
-export async function probeModels(names: string[], opts: ProbeOptions, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<ProbeRow[]> {
+export async function probeModels(
+  names: string[],
+  opts: ProbeOptions,
+  out: NodeJS.WritableStream = process.stdout,
+  err: NodeJS.WritableStream = process.stderr,
+): Promise<ProbeRow[]> {
   const cfg = loadModelsConfig({ modelsFile: opts.models });
   const chosen = select(cfg, names);
   if (!chosen.length) throw new UserError("no models configured: add profiles with --models <file>, CONCORD_MODELS, or OPENAI_BASE_URL");
@@ -128,7 +148,12 @@ export async function probeModels(names: string[], opts: ProbeOptions, out: Node
       const c = r.capabilities!;
       return [r.name, c.flavor ?? r.flavor ?? "unknown", yn(c.streaming), yn(c.tokenLogprobs), yn(c.promptScoring), yn(c.prefill), c.reasoningField ?? "none"];
     });
-    out.write(table(["name", "flavor", "stream", "token logprobs", "prompt scoring", "prefill", "reasoning field"], body.map((r) => r.map(clean))));
+    out.write(
+      table(
+        ["name", "flavor", "stream", "token logprobs", "prompt scoring", "prefill", "reasoning field"],
+        body.map((r) => r.map(clean)),
+      ),
+    );
     for (const r of probed) for (const n of r.capabilities?.notes ?? []) out.write(`${clean(r.name)}: ${clean(n)}\n`);
   }
   if (rows.some((r) => r.error)) process.exitCode = 1;
@@ -155,7 +180,9 @@ export interface AddOptions {
 export function addModel(name: string, opts: AddOptions, out: NodeJS.WritableStream = process.stdout): ModelProfile {
   const settings = openSettings();
   if (opts.apiKeyEnv !== undefined) checkEnvName(opts.apiKeyEnv, "--api-key-env");
-  const model = opts.model ?? (opts.backend === "local" && opts.path ? opts.path.replace(/[#?].*$/, "").replace(/^.*[\\/]/, "") : opts.backend === "replay" ? name : undefined);
+  const model =
+    opts.model ??
+    (opts.backend === "local" && opts.path ? opts.path.replace(/[#?].*$/, "").replace(/^.*[\\/]/, "") : opts.backend === "replay" ? name : undefined);
   if (!model) throw new UserError(`models add ${name}: --model <id> is required (the model the server serves, or "auto" for its first)`);
   const input: Record<string, unknown> = {
     name,
@@ -176,7 +203,9 @@ export function addModel(name: string, opts: AddOptions, out: NodeJS.WritableStr
   for (const k of Object.keys(input)) if (input[k] === undefined) delete input[k];
   const replaced = settings.profile(name) !== undefined;
   const saved = settings.saveProfile(input);
-  out.write(`${replaced ? "replaced" : "added"} model "${saved.name}" (${saved.backend}${saved.baseURL ? ` ${saved.baseURL}` : ""}${saved.path ? ` ${saved.path}` : ""}, model ${saved.model}) in ${settings.path}\n`);
+  out.write(
+    `${replaced ? "replaced" : "added"} model "${saved.name}" (${saved.backend}${saved.baseURL ? ` ${saved.baseURL}` : ""}${saved.path ? ` ${saved.path}` : ""}, model ${saved.model}) in ${settings.path}\n`,
+  );
   return saved;
 }
 
@@ -184,7 +213,11 @@ export function addModel(name: string, opts: AddOptions, out: NodeJS.WritableStr
 export function removeModel(name: string, out: NodeJS.WritableStream = process.stdout): void {
   const settings = openSettings();
   if (!settings.removeProfile(name)) {
-    const known = settings.profiles().map((p) => p.name).join(", ") || "none";
+    const known =
+      settings
+        .profiles()
+        .map((p) => p.name)
+        .join(", ") || "none";
     throw new UserError(`no saved model named "${name}" in ${settings.path} (saved: ${known})`);
   }
   const roles = settings.roles();
@@ -227,7 +260,10 @@ export function setRoles(opts: RolesOptions, out: NodeJS.WritableStream = proces
   const next: Roles = { ...roles };
   const check = (name: string, list: keyof typeof ROLE_OF_LIST) => {
     const p = cfg.profiles.find((q) => q.name === name);
-    if (!p) throw new UserError(`--${list}: no model named "${name}" (known: ${cfg.profiles.map((q) => q.name).join(", ") || "none"}; add one with \`concord models add\`)`);
+    if (!p)
+      throw new UserError(
+        `--${list}: no model named "${name}" (known: ${cfg.profiles.map((q) => q.name).join(", ") || "none"}; add one with \`concord models add\`)`,
+      );
     requireCapability(p, p.capabilities, ROLE_OF_LIST[list]);
     return name;
   };
@@ -235,7 +271,14 @@ export function setRoles(opts: RolesOptions, out: NodeJS.WritableStream = proces
   for (const k of LIST_ROLES) {
     const v = opts[k];
     if (v === undefined) continue;
-    next[k] = [...new Set(v.split(",").map((x) => x.trim()).filter(Boolean))].map((n) => check(n, k));
+    next[k] = [
+      ...new Set(
+        v
+          .split(",")
+          .map((x) => x.trim())
+          .filter(Boolean),
+      ),
+    ].map((n) => check(n, k));
     changed = true;
   }
   for (const k of ONE_ROLES) {
@@ -269,10 +312,7 @@ function seconds(v: string): number {
 export function register(program: Command): void {
   const models = program.command("models").description("list, add, remove and probe model profiles; assign roles");
   addModelsOption(
-    models
-      .command("list")
-      .description("list configured model profiles (settings, --models file, OPENAI_BASE_URL)")
-      .option("--json", "machine-readable output"),
+    models.command("list").description("list configured model profiles (settings, --models file, OPENAI_BASE_URL)").option("--json", "machine-readable output"),
   ).action((opts: CommonOptions) => listModels(opts));
   addModelsOption(
     models
@@ -288,7 +328,7 @@ export function register(program: Command): void {
     .description("save a model profile in settings (API keys only as the NAME of an environment variable)")
     .requiredOption("--backend <kind>", "openai (any OpenAI-compatible server), local (a GGUF file) or replay (a recording)")
     .option("--base-url <url>", "openai: the server's base URL, e.g. http://127.0.0.1:8000/v1")
-    .option("--model <id>", "openai: the model id the server serves (\"auto\": its first)")
+    .option("--model <id>", 'openai: the model id the server serves ("auto": its first)')
     .option("--api-key-env <NAME>", "openai: the environment variable holding the API key (never the key itself)")
     .option("--flavor <server>", `openai: the server kind (${FLAVORS.join(", ")}); default: detected`)
     .option("--thinking-format <format>", `how the model writes its thinking (${THINKING_FORMATS.join(", ")})`)
@@ -313,9 +353,9 @@ export function register(program: Command): void {
     .option("--evaluators <names>", "models that score candidates (need prompt log-probabilities)")
     .option("--targets <names>", "models that answer from a chain (need prefill)")
     .option("--continuers <names>", "models that finish a relayed chain (need prefill)")
-    .option("--initiator <name>", "model that starts a relay (\"none\" clears)")
-    .option("--sanitizer <name>", "model that rewrites chains (\"none\" clears)")
-    .option("--prm <name>", "process reward model for step scores (\"none\" clears)")
+    .option("--initiator <name>", 'model that starts a relay ("none" clears)')
+    .option("--sanitizer <name>", 'model that rewrites chains ("none" clears)')
+    .option("--prm <name>", 'process reward model for step scores ("none" clears)')
     .option("--json", "machine-readable output")
     .action((opts: RolesOptions) => {
       setRoles(opts);

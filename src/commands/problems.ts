@@ -98,7 +98,9 @@ export async function problemsCommand(source: string | undefined, opts: Problems
   // A mapping that silently does nothing would list the file as if it had been applied.
   if ((opts.fields || opts.kind) && format !== "jsonl" && format !== "csv") {
     const flag = opts.fields ? "--fields" : "--kind";
-    process.stderr.write(`concord: ${flag} applies only to generic JSONL/CSV; ${path} is read as ${format} (add --format jsonl or --format csv to map its fields yourself)\n`);
+    process.stderr.write(
+      `concord: ${flag} applies only to generic JSONL/CSV; ${path} is read as ${format} (add --format jsonl or --format csv to map its fields yourself)\n`,
+    );
     return 2;
   }
   const fields = opts.kind ? { ...opts.fields, kind: opts.kind } : opts.fields;
@@ -119,7 +121,10 @@ export async function problemsCommand(source: string | undefined, opts: Problems
   };
   const flush = async (): Promise<void> => {
     widths = [0, 1, 2].map((i) =>
-      Math.min(i === 2 ? 40 : 28, Math.max(0, ...buffered.map((p) => stringWidth(i === 0 ? oneLineText(p.id) : i === 1 ? p.reference.kind : referenceText(p))))),
+      Math.min(
+        i === 2 ? 40 : 28,
+        Math.max(0, ...buffered.map((p) => stringWidth(i === 0 ? oneLineText(p.id) : i === 1 ? p.reference.kind : referenceText(p)))),
+      ),
     ) as [number, number, number];
     for (const p of buffered.splice(0)) await emit(p);
   };
@@ -135,7 +140,8 @@ export async function problemsCommand(source: string | undefined, opts: Problems
   }
   if (widths === null && buffered.length) await flush();
   if (count === 0 && errors.length === 0) process.stderr.write("concord: no problems found\n");
-  if (errors.length) process.stderr.write(`concord: ${errors.length} bad row${errors.length > 1 ? "s" : ""} skipped, ${count} problem${count === 1 ? "" : "s"} listed\n`);
+  if (errors.length)
+    process.stderr.write(`concord: ${errors.length} bad row${errors.length > 1 ? "s" : ""} skipped, ${count} problem${count === 1 ? "" : "s"} listed\n`);
   return errors.length ? 1 : 0;
 }
 
@@ -145,9 +151,15 @@ export function register(program: Command): void {
     .description("list the problems of a problem set (MedCalc-Bench CSV, GSM8K JSONL, Instruction Induction folder, any JSONL/CSV, or builtin)")
     .argument("[source]", 'problem file or folder, or "builtin" for the demo set')
     .option("--set <name>", 'a built-in set instead of a file ("demo")')
-    .addOption(new Option("-f, --format <format>", "read the file as this format (default: recognised from the file)").choices(PROBLEM_FORMATS.filter((f) => f !== "builtin")))
+    .addOption(
+      new Option("-f, --format <format>", "read the file as this format (default: recognised from the file)").choices(
+        PROBLEM_FORMATS.filter((f) => f !== "builtin"),
+      ),
+    )
     .option("--fields <map>", "generic JSONL/CSV: which fields hold what, e.g. question=prompt,answer=target,id=uid,system=sys", parseFields)
-    .addOption(new Option("--kind <kind>", "generic JSONL/CSV: the answer kind of every row (default: number when the answer is a number, else exact)").choices(KINDS))
+    .addOption(
+      new Option("--kind <kind>", "generic JSONL/CSV: the answer kind of every row (default: number when the answer is a number, else exact)").choices(KINDS),
+    )
     .option("--json", "print JSON Lines: one full problem object (id, source, messages, reference, meta) per line")
     .option("-n, --limit <n>", "list at most N problems", parseLimit)
     .addHelpText(

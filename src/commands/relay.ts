@@ -30,7 +30,11 @@ interface RelayOptions {
   model?: string;
 }
 
-const clean = (s: string) => s.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]+/g, " ").replace(/\s*\n\s*/g, " ").trim();
+const clean = (s: string) =>
+  s
+    .replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]+/g, " ")
+    .replace(/\s*\n\s*/g, " ")
+    .trim();
 const fmt = (x: number | null | undefined) => (x === null || x === undefined ? "-" : x.toFixed(2));
 
 export function parseCuts(v: string | undefined): Array<CutName | number> | undefined {
@@ -46,7 +50,8 @@ export function parseCuts(v: string | undefined): Array<CutName | number> | unde
 export function renderRelay(r: RelayResult): string {
   const out: string[] = [];
   const init = r.initiator;
-  const initAnswer = init.answer.grade.answer === "" ? "no answer" : `answer "${clean(init.answer.grade.answer)}" (${init.answer.grade.correct ? "correct" : "wrong"})`;
+  const initAnswer =
+    init.answer.grade.answer === "" ? "no answer" : `answer "${clean(init.answer.grade.answer)}" (${init.answer.grade.correct ? "correct" : "wrong"})`;
   out.push(`initiator ${init.model}: ${init.sentences.length} sentences, ${initAnswer}`);
   init.sentences.forEach((s, i) => {
     const marks = (Object.keys(r.cutPoints) as CutName[]).filter((k) => r.cutPoints[k] === i);
@@ -54,8 +59,11 @@ export function renderRelay(r: RelayResult): string {
   });
   for (const run of r.runs) {
     const cut = typeof run.cut === "number" ? `after sentence ${run.cut + 1}` : `${run.cut} (after sentence ${run.cutSentence + 1})`;
-    const answer = run.answer.grade.answer === "" ? "no answer" : `answer "${clean(run.answer.grade.answer)}" (${run.answer.grade.correct ? "correct" : "wrong"})`;
-    const versus = { agrees: "agrees with the initiator", differs: "differs from the initiator", "no-answer": "no answer from either" }[runComparison(run, init)];
+    const answer =
+      run.answer.grade.answer === "" ? "no answer" : `answer "${clean(run.answer.grade.answer)}" (${run.answer.grade.correct ? "correct" : "wrong"})`;
+    const versus = { agrees: "agrees with the initiator", differs: "differs from the initiator", "no-answer": "no answer from either" }[
+      runComparison(run, init)
+    ];
     out.push(`continuer ${run.continuer} from ${cut}: ${answer}, ${versus}`);
     run.sentences.slice(run.handover).forEach((s, j) => {
       const i = run.handover + j;
@@ -71,7 +79,8 @@ export async function relayCommand(opts: RelayOptions): Promise<number> {
   const rule = (opts.rule ?? "threshold") as CutRule;
   if (!["quantile", "threshold", "cumulative"].includes(rule)) throw new UserError(`--rule: expected quantile, threshold or cumulative, got "${opts.rule}"`);
   const maxTokens = opts.maxTokens === undefined ? undefined : Number(opts.maxTokens);
-  if (maxTokens !== undefined && !(Number.isInteger(maxTokens) && maxTokens > 0)) throw new UserError(`--max-tokens: expected a positive whole number, got "${opts.maxTokens}"`);
+  if (maxTokens !== undefined && !(Number.isInteger(maxTokens) && maxTokens > 0))
+    throw new UserError(`--max-tokens: expected a positive whole number, got "${opts.maxTokens}"`);
   const models = openModels({ modelsFile: opts.models, model: opts.model, cache: opts.cache, record: opts.record });
   const problems = await loadSet(opts.set);
   const problem = findProblem(problems, opts.problem, opts.set);
@@ -83,7 +92,12 @@ export async function relayCommand(opts: RelayOptions): Promise<number> {
     const initiatorName = opts.initiator ?? models.roles.initiator;
     if (!initiatorName) throw new UserError(`no initiator: pass --initiator <model> or set roles.initiator in ${models.source}`);
     const initiator = await models.get(initiatorName, "initiator");
-    const contNames = opts.continuers ? opts.continuers.split(",").map((s) => s.trim()).filter(Boolean) : roleNames(models.roles, "continuers", models.source);
+    const contNames = opts.continuers
+      ? opts.continuers
+          .split(",")
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : roleNames(models.roles, "continuers", models.source);
     const continuers = await Promise.all(contNames.map((n) => models.get(n, "continuer")));
     let scorer: StepScorer | undefined;
     if (opts.scores !== false) {

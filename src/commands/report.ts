@@ -44,7 +44,7 @@ export async function reportCommand(dir: string, opts: ReportOptions): Promise<n
   }
   let comparison;
   if (opts.compare) {
-    if (opts.compare.length !== 2) throw new UserError("--compare takes two conditions (keys, or \"label, variant\" as the report prints them)");
+    if (opts.compare.length !== 2) throw new UserError('--compare takes two conditions (keys, or "label, variant" as the report prints them)');
     const answersOf = (name: string) => {
       const c = findCondition(report.conditions, name);
       return { key: c.key, label: `${c.label}, ${variantLabel(c.variant)}`, answers: conditionAnswers(read.records, c.key, "strict", targets) };

@@ -68,7 +68,13 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
   const progress = progressPrinter();
   let lock: Lock | undefined;
   try {
-    const problems = await selectProblems({ set: spec.problems.set, ids: spec.problems.ids, sample: spec.problems.sample, seed: spec.problems.seed, sampler: spec.problems.sampler });
+    const problems = await selectProblems({
+      set: spec.problems.set,
+      ids: spec.problems.ids,
+      sample: spec.problems.sample,
+      seed: spec.problems.seed,
+      sampler: spec.problems.sampler,
+    });
     // Bad inputs are reported before any model is loaded or asked.
     await checkExperimentInputs(spec, problems);
     // One run per results folder: a second would write every answer twice.

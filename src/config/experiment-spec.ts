@@ -13,7 +13,10 @@ export type RunMode = (typeof RUN_MODES)[number];
 /** New tokens for a model's own chain of thought (the authors: about 4,096, then the end tag forced). */
 export const SPEC_COT_TOKENS = 4096;
 
-const variants = z.array(z.enum(["full", "without-answer"])).min(1).default(["full"]);
+const variants = z
+  .array(z.enum(["full", "without-answer"]))
+  .min(1)
+  .default(["full"]);
 
 // A condition is an object, or just its kind as a string ("empty", "default-greedy").
 const conditionSpecSchema = z.preprocess(
@@ -127,7 +130,11 @@ export function parseExperimentSpec(data: unknown, where: string): ExperimentSpe
   const r = experimentSpecSchema.safeParse(data);
   if (!r.success) {
     const issue = r.error.issues[0];
-    const path = issue?.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("").replace(/^\./, "") || "(top level)";
+    const path =
+      issue?.path
+        .map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`))
+        .join("")
+        .replace(/^\./, "") || "(top level)";
     throw new UserError(`${where}: ${path}: ${issue?.message ?? "invalid"}`);
   }
   return r.data;

@@ -4,18 +4,7 @@ import { z } from "zod";
 import type { Capabilities } from "../backends/types.js";
 import { UserError } from "../errors.js";
 
-export const FLAVORS = [
-  "vllm",
-  "sglang",
-  "llama-server",
-  "ollama",
-  "lmstudio",
-  "openrouter",
-  "together",
-  "deepseek",
-  "openai",
-  "unknown",
-] as const;
+export const FLAVORS = ["vllm", "sglang", "llama-server", "ollama", "lmstudio", "openrouter", "together", "deepseek", "openai", "unknown"] as const;
 export type Flavor = (typeof FLAVORS)[number];
 
 export const THINKING_FORMATS = ["think-tags", "openthinker", "harmony", "none"] as const;
@@ -64,7 +53,11 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export const ModelProfileSchema = z
   .object({
-    name: z.string().min(1).max(64).regex(/^[^\s"'`]+$/, "no spaces or quotes"),
+    name: z
+      .string()
+      .min(1)
+      .max(64)
+      .regex(/^[^\s"'`]+$/, "no spaces or quotes"),
     backend: z.enum(["openai", "local", "replay"]),
     baseURL: z.string().url().optional(),
     model: z.string().min(1),
@@ -120,7 +113,9 @@ export function parseProfile(input: unknown, where: string, path: Array<string |
   if (input && typeof input === "object" && !Array.isArray(input)) {
     for (const k of SECRET_KEYS) {
       if (k in input) {
-        throw new ConfigError(`${where}: ${fmtPath([...path, k])}: API keys are never stored in profiles; put the key in an environment variable and set apiKeyEnv to its name`);
+        throw new ConfigError(
+          `${where}: ${fmtPath([...path, k])}: API keys are never stored in profiles; put the key in an environment variable and set apiKeyEnv to its name`,
+        );
       }
     }
   }
@@ -129,12 +124,18 @@ export function parseProfile(input: unknown, where: string, path: Array<string |
   if (r.data.extra) {
     const at = secretIn(r.data.extra, [...path, "extra"]);
     // The value is never repeated: it may be the key itself.
-    if (at) throw new ConfigError(`${where}: ${fmtPath(at)}: looks like an API key or other secret (not repeated here); API keys are never stored in profiles; put it in an environment variable and set apiKeyEnv to its name`);
+    if (at)
+      throw new ConfigError(
+        `${where}: ${fmtPath(at)}: looks like an API key or other secret (not repeated here); API keys are never stored in profiles; put it in an environment variable and set apiKeyEnv to its name`,
+      );
   }
   const p = r.data;
   const inURL = p.baseURL ? urlCredential(p.baseURL) : undefined;
   // Neither the address nor the secret is repeated: the message itself may be shown or logged.
-  if (inURL) throw new ConfigError(`${where}: ${fmtPath([...path, "baseURL"])}: ${inURL} (not repeated here); put the key in an environment variable and set apiKeyEnv to its name`);
+  if (inURL)
+    throw new ConfigError(
+      `${where}: ${fmtPath([...path, "baseURL"])}: ${inURL} (not repeated here); put the key in an environment variable and set apiKeyEnv to its name`,
+    );
   if (p.backend === "openai" && !p.baseURL) {
     // The openai client's default base URL; explicit is kinder in errors and records.
     p.baseURL = "https://api.openai.com/v1";
@@ -150,7 +151,24 @@ export function parseProfile(input: unknown, where: string, path: Array<string |
 }
 
 /** Field names that hold credentials, compared without case, "-" or "_". */
-const SECRET_NAMES = new Set(["apikey", "key", "token", "apitoken", "accesstoken", "authtoken", "authorization", "auth", "bearer", "secret", "password", "passwd", "credentials", "xapikey", "sessiontoken", "refreshtoken"]);
+const SECRET_NAMES = new Set([
+  "apikey",
+  "key",
+  "token",
+  "apitoken",
+  "accesstoken",
+  "authtoken",
+  "authorization",
+  "auth",
+  "bearer",
+  "secret",
+  "password",
+  "passwd",
+  "credentials",
+  "xapikey",
+  "sessiontoken",
+  "refreshtoken",
+]);
 const SECRET_SUFFIXES = ["apikey", "secret", "password", "accesstoken", "authtoken", "bearertoken", "secretkey", "privatekey", "accesskey"];
 
 function isSecretName(name: string): boolean {
@@ -210,9 +228,7 @@ export class ConfigError extends UserError {}
 
 export function fmtPath(path: ReadonlyArray<PropertyKey>): string {
   if (!path.length) return "(top level)";
-  return path
-    .map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`))
-    .join("");
+  return path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join("");
 }
 
 function zodLine(err: z.ZodError, prefix: Array<string | number> = []): string {

@@ -55,7 +55,9 @@ export function requireCapability(profile: Pick<ModelProfile, "name" | "backend"
   if (!need || need.has(caps)) return;
   const cannot = `model "${profile.name}"`;
   if (profile.backend === "replay") {
-    throw new UserError(`${cannot} (recording) cannot be ${ARTICLE[role]}: its recording ${need.lack}; use ${alternatives(need, undefined)} as ${role === "prm" ? "PRM" : role}`);
+    throw new UserError(
+      `${cannot} (recording) cannot be ${ARTICLE[role]}: its recording ${need.lack}; use ${alternatives(need, undefined)} as ${role === "prm" ? "PRM" : role}`,
+    );
   }
   const flavor = profile.flavor ?? (caps as { flavor?: string }).flavor;
   // The record may be stale or from a failed probe: asking again is the first remedy.

@@ -4,15 +4,7 @@
 import Conf from "conf";
 import { join } from "node:path";
 import type { Capabilities } from "../backends/types.js";
-import {
-  ConfigError,
-  emptyRoles,
-  parseProfile,
-  parseRoles,
-  type ModelProfile,
-  type ProbeRecord,
-  type Roles,
-} from "./profile.js";
+import { ConfigError, emptyRoles, parseProfile, parseRoles, type ModelProfile, type ProbeRecord, type Roles } from "./profile.js";
 import { oneLine } from "../errors.js";
 import { writeFileVerifiedSync } from "../fsutil/write.js";
 
@@ -23,7 +15,7 @@ const serialize = (value: unknown) => JSON.stringify(value, undefined, "\t");
  * write(2) count, so a nearly full disk renamed a cut-off config.json over the good one. A
  * failed write now leaves config.json as it was and throws one line naming it.
  */
- 
+
 class VerifiedConf<T extends Record<string, any>> extends Conf<T> {}
 Object.defineProperty(VerifiedConf.prototype, "_write", {
   value(this: { path: string }, value: unknown) {

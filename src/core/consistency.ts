@@ -104,15 +104,17 @@ function comparedText(ans: TargetAnswer, reading: Reading): string | null {
 }
 
 /** Agreement of two targets over the items both answered (items present for only one are skipped). */
-function pairConsistency(
-  a: string,
-  b: string,
-  answersA: Map<string, TargetAnswer>,
-  answersB: Map<string, TargetAnswer>,
-  reading: Reading,
-): PairConsistency {
+function pairConsistency(a: string, b: string, answersA: Map<string, TargetAnswer>, answersB: Map<string, TargetAnswer>, reading: Reading): PairConsistency {
   const out: PairConsistency = {
-    a, b, kept: 0, skipped: 0, agree: 0, consistentCorrect: 0, consistentWrong: 0, inconsistent: 0, value: null,
+    a,
+    b,
+    kept: 0,
+    skipped: 0,
+    agree: 0,
+    consistentCorrect: 0,
+    consistentWrong: 0,
+    inconsistent: 0,
+    value: null,
   };
   const ids = new Set([...answersA.keys(), ...answersB.keys()]);
   for (const id of ids) {
@@ -148,11 +150,7 @@ function pairConsistency(
  * The full consistency report for one condition. `order` fixes the target order (targets not in
  * it follow, sorted); answers for the same target and item must be unique (the last one wins).
  */
-export function computeConsistency(
-  answers: readonly TargetAnswer[],
-  reading: Reading,
-  order: readonly string[] = [],
-): ConsistencyReport {
+export function computeConsistency(answers: readonly TargetAnswer[], reading: Reading, order: readonly string[] = []): ConsistencyReport {
   const byTarget = new Map<string, Map<string, TargetAnswer>>();
   for (const ans of answers) {
     let m = byTarget.get(ans.target);

@@ -27,7 +27,9 @@ const ANSWER = re(`[Aa]nswer[^\\n]*?:${WS}*["“”]?([^\\n]*?)(?:["“”]?${WS
 const PROMPT_PLACEHOLDERS = new Set(["str(short_and_direct_answer_of_the_question)", "str(value which is the answer to the question)", "X.XX"]);
 const DATE_CALCULATORS = new Set([13, 68]);
 const INTEGER_CALCULATORS = new Set([4, 15, 16, 17, 18, 20, 21, 25, 27, 28, 29, 32, 33, 36, 43, 45, 48, 51, 69]);
-const DECIMAL_CALCULATORS = new Set([2, 3, 5, 6, 7, 8, 9, 10, 11, 19, 22, 23, 24, 26, 30, 31, 38, 39, 40, 44, 46, 49, 56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 66, 67]);
+const DECIMAL_CALCULATORS = new Set([
+  2, 3, 5, 6, 7, 8, 9, 10, 11, 19, 22, 23, 24, 26, 30, 31, 38, 39, 40, 44, 46, 49, 56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 66, 67,
+]);
 const WEEKS_DAYS = re(`\\(?["']?(${D}+)${WS}*(weeks?)?["']?,?${WS}*["']?(${D}+)${WS}*(days?)?["']?${WS}*\\)?`);
 
 /** A Unicode decimal digit's value, as Python's int() reads it. */

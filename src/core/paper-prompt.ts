@@ -65,7 +65,13 @@ export function paperTemplateInput(
   user: string,
   reasoningEffort: string,
 ): { messages: Array<{ role: "system" | "user"; content: string }>; extra: Record<string, string> } {
-  if (paperFamily(modelName) === "gpt-oss") return { messages: [{ role: "user", content: user }], extra: { model_identity: system, reasoning_effort: reasoningEffort } };
-  return { messages: [{ role: "system", content: system }, { role: "user", content: user }], extra: {} };
+  if (paperFamily(modelName) === "gpt-oss")
+    return { messages: [{ role: "user", content: user }], extra: { model_identity: system, reasoning_effort: reasoningEffort } };
+  return {
+    messages: [
+      { role: "system", content: system },
+      { role: "user", content: user },
+    ],
+    extra: {},
+  };
 }
-

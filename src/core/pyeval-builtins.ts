@@ -1,6 +1,20 @@
 // The names the published grading's `eval()` allowed (min, pow, round, abs, int, float, math,
 // np), with Python's behaviour for the arguments a MedCalc answer can hold. Pure.
-import { arith, asInt, float, floatPow, int, isNumber, pyRound, PyError, PyUnsupported, toFloat, typeName, compareOrder, type PyValue } from "./pyeval-values.js";
+import {
+  arith,
+  asInt,
+  float,
+  floatPow,
+  int,
+  isNumber,
+  pyRound,
+  PyError,
+  PyUnsupported,
+  toFloat,
+  typeName,
+  compareOrder,
+  type PyValue,
+} from "./pyeval-values.js";
 
 export const MATH: Record<string, PyValue> = {
   pi: float(Math.PI),
@@ -18,7 +32,11 @@ export function attribute(obj: PyValue, name: string): PyValue {
   if (obj.t === "module" && obj.name === "math") {
     if (name in MATH) return MATH[name];
     if (MATH_FUNCTIONS.has(name)) return { t: "callable", name: `math.${name}` };
-    if (/^(log|exp|sin|cos|tan|asin|acos|atan|sinh|cosh|tanh|hypot|degrees|radians|factorial|gcd|comb|perm|prod|fsum|isclose|erf|erfc|gamma|lgamma|copysign|fmod|frexp|ldexp|modf|remainder|cbrt|exp2|expm1|log1p|log2|log10|isfinite|isinf|isnan|dist|atan2|nextafter|ulp|lcm)$/.test(name)) {
+    if (
+      /^(log|exp|sin|cos|tan|asin|acos|atan|sinh|cosh|tanh|hypot|degrees|radians|factorial|gcd|comb|perm|prod|fsum|isclose|erf|erfc|gamma|lgamma|copysign|fmod|frexp|ldexp|modf|remainder|cbrt|exp2|expm1|log1p|log2|log10|isfinite|isinf|isnan|dist|atan2|nextafter|ulp|lcm)$/.test(
+        name,
+      )
+    ) {
       throw new PyUnsupported(`math.${name}`);
     }
     throw new PyError("AttributeError", `module 'math' has no attribute '${name}'`);

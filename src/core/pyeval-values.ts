@@ -199,7 +199,7 @@ export function floatDivmod(vx: number, wx: number): [number, number] {
 export function floorDivInt(a: bigint, b: bigint): bigint {
   if (b === 0n) throw new PyError("ZeroDivisionError", "integer division or modulo by zero");
   const q = a / b;
-  return (a % b !== 0n && (a < 0n) !== (b < 0n)) ? q - 1n : q;
+  return a % b !== 0n && a < 0n !== b < 0n ? q - 1n : q;
 }
 
 export function trueDivInt(a: bigint, b: bigint): number {
@@ -361,7 +361,6 @@ export function pyRound(x: PyValue, n?: PyValue): PyValue {
   if (r * 2n > p || (r * 2n === p && q % 2n !== 0n)) q += 1n;
   return int(q * p);
 }
-
 
 export function truthy(x: PyValue): boolean {
   switch (x.t) {

@@ -11,7 +11,6 @@ export * from "./pyeval-values.js";
 
 const ASCII_ONLY = /^[\x00-\x7f]*$/;
 
-
 function invalidCharacter(ch: string): PyError {
   const code = ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0");
   return new PyError("SyntaxError", `invalid character '${ch}' (U+${code})${SYNTAX_SUFFIX}`);
@@ -63,7 +62,10 @@ function tokenize(src: string): Token[] {
       if (/[\p{L}\p{Nl}_]/u.test(ch)) throw new PyUnsupported("non-ASCII identifier");
       throw invalidCharacter(ch);
     }
-    const num = /^(?:0[xX](?:_?[0-9a-fA-F])+|0[oO](?:_?[0-7])+|0[bB](?:_?[01])+|(?:\d(?:_?\d)*)?\.?\d(?:_?\d)*(?:[eE][-+]?\d(?:_?\d)*)?[jJ]?|\d(?:_?\d)*\.(?:[eE][-+]?\d(?:_?\d)*)?[jJ]?)/.exec(src.slice(i));
+    const num =
+      /^(?:0[xX](?:_?[0-9a-fA-F])+|0[oO](?:_?[0-7])+|0[bB](?:_?[01])+|(?:\d(?:_?\d)*)?\.?\d(?:_?\d)*(?:[eE][-+]?\d(?:_?\d)*)?[jJ]?|\d(?:_?\d)*\.(?:[eE][-+]?\d(?:_?\d)*)?[jJ]?)/.exec(
+        src.slice(i),
+      );
     if (num && /[\d.]/.test(c) && !(c === "." && !/^\.\d/.test(src.slice(i)))) {
       const after = src.slice(i + num[0].length);
       const nextChar = after === "" ? "" : String.fromCodePoint(after.codePointAt(0)!);
@@ -256,7 +258,8 @@ class Parser {
           if (this.peek().k === "end") throw new PyError("SyntaxError", `'(' was never closed${SYNTAX_SUFFIX}`);
           if (this.isOp("*") || this.isOp("**")) throw new PyUnsupported("star arguments");
           const t = this.peek();
-          if (t.k === "name" && this.toks[this.i + 1]?.k === "op" && (this.toks[this.i + 1] as { text: string }).text === "=") throw new PyUnsupported("keyword argument");
+          if (t.k === "name" && this.toks[this.i + 1]?.k === "op" && (this.toks[this.i + 1] as { text: string }).text === "=")
+            throw new PyUnsupported("keyword argument");
           args.push(this.test());
           if (this.isOp(",")) this.i++;
           else if (!this.isOp(")")) throw new PyError("SyntaxError", `invalid syntax${SYNTAX_SUFFIX}`);
@@ -311,7 +314,39 @@ class Parser {
   }
 }
 
-const KEYWORDS = new Set(["and", "or", "not", "if", "else", "for", "in", "is", "lambda", "def", "class", "return", "yield", "import", "from", "as", "with", "while", "try", "except", "finally", "raise", "del", "pass", "break", "continue", "global", "nonlocal", "assert", "async", "await"]);
+const KEYWORDS = new Set([
+  "and",
+  "or",
+  "not",
+  "if",
+  "else",
+  "for",
+  "in",
+  "is",
+  "lambda",
+  "def",
+  "class",
+  "return",
+  "yield",
+  "import",
+  "from",
+  "as",
+  "with",
+  "while",
+  "try",
+  "except",
+  "finally",
+  "raise",
+  "del",
+  "pass",
+  "break",
+  "continue",
+  "global",
+  "nonlocal",
+  "assert",
+  "async",
+  "await",
+]);
 
 /** Python's syntax checks that run before any evaluation: balanced brackets, a complete expression. */
 function checkSyntax(toks: Token[]): void {

@@ -75,7 +75,7 @@ export function verifySanitized(original: string, sanitizerOutput: string, mode:
     if (!origNorm[i]) continue;
     let joined = "";
     for (let c = 1; c <= MAX_JOIN && i + c - 1 < orig.length; c++) {
-      const piece = origNorm[i + c - 1];
+      const piece = origNorm[i + c - 1]!;
       joined = joined && piece ? `${joined} ${piece}` : joined || piece;
       const key = normalizeSentence(joined);
       if (!key || (c > 1 && !piece)) continue;
@@ -95,11 +95,11 @@ export function verifySanitized(original: string, sanitizerOutput: string, mode:
     for (let i = m.first; i < m.first + m.count; i++) if (used.has(i)) return false;
     return true;
   };
-  for (let k = 0; k < out.length; ) {
+  for (let k = 0; k < out.length;) {
     let matched = false;
     let joined = "";
     for (let j = 0; j < MAX_JOIN && k + j < out.length && !matched; j++) {
-      joined = joined ? `${joined} ${out[k + j]}` : out[k + j];
+      joined = joined ? `${joined} ${out[k + j]}` : out[k + j]!;
       const options = (byNorm.get(normalizeSentence(joined)) ?? []).filter(free);
       // A joined window of output sentences must map to a single original sentence.
       const fit = options.filter((m) => j === 0 || m.count === 1);
@@ -114,7 +114,7 @@ export function verifySanitized(original: string, sanitizerOutput: string, mode:
       matched = true;
     }
     if (!matched) {
-      dropped.push(out[k]);
+      dropped.push(out[k]!);
       k++;
     }
   }
@@ -127,10 +127,10 @@ const MAX_JOIN = 6;
 function joinSentences(spans: Span[], indices: number[]): string {
   let out = "";
   indices.forEach((idx, k) => {
-    const body = spans[idx].text.trimEnd();
+    const body = spans[idx]!.text.trimEnd();
     if (k > 0) {
-      const prev = indices[k - 1];
-      out += prev + 1 === idx ? spans[prev].text.slice(spans[prev].text.trimEnd().length) : " ";
+      const prev = indices[k - 1]!;
+      out += prev + 1 === idx ? spans[prev]!.text.slice(spans[prev]!.text.trimEnd().length) : " ";
     }
     out += k === 0 ? body.trimStart() : body;
   });
@@ -164,16 +164,21 @@ export interface RuleMatch {
 const EXPLICIT: Array<[string, RegExp]> = [
   ["boxed", /\\boxed\s*\{/],
   ["final-answer", /\bfinal (?:answer|result|score|value)\b/i],
-  ["answer-ref", /\b(?:that'?s|that is|this is|which is|that should be|this should be|should be) (?:the|our|my) (?:final |correct |estimated |required )?(?:answer|result|solution)\b|\b(?:I'll|I will|I'd|let's|we'll) go with\b|\bthe answer\b.*\b(?:is|be)\s+\S*\d/i],
-  ["answer-is", /\b(?:the|my|our) answer (?:is|should be|would be|will be|must be|=)|\banswer\s*(?:is|would be|should be)?\s*[:=]\s*\S|\bis (?:the|my|our) (?:final )?answer\b|\banswer (?:here )?(?:is|would be|should be)\b/i],
+  [
+    "answer-ref",
+    /\b(?:that'?s|that is|this is|which is|that should be|this should be|should be) (?:the|our|my) (?:final |correct |estimated |required )?(?:answer|result|solution)\b|\b(?:I'll|I will|I'd|let's|we'll) go with\b|\bthe answer\b.*\b(?:is|be)\s+\S*\d/i,
+  ],
+  [
+    "answer-is",
+    /\b(?:the|my|our) answer (?:is|should be|would be|will be|must be|=)|\banswer\s*(?:is|would be|should be)?\s*[:=]\s*\S|\bis (?:the|my|our) (?:final )?answer\b|\banswer (?:here )?(?:is|would be|should be)\b/i,
+  ],
 ];
 
 // A concluding opener: what comes next is a result, not a step.
 const CONCLUSION_OPENER =
   /^(?:\W*)(?:so|therefore|thus|hence|overall|in total|in conclusion|altogether|finally|then|that gives|this gives|which gives|that means|which means|adding (?:them|these|those|it|all|everything)(?: all)? up|summing up|putting (?:it|this|that) (?:all )?together|the total|total)\b/i;
 // The thing being concluded about: a total, a score, the requested quantity.
-const RESULT_NOUN =
-  /\b(?:total|score|sum|result|answer|points?|value|estimate|risk|probability|percentage|grade|class|category|stage|criteria met)\b/i;
+const RESULT_NOUN = /\b(?:total|score|sum|result|answer|points?|value|estimate|risk|probability|percentage|grade|class|category|stage|criteria met)\b/i;
 // A number, date or simple fraction being stated.
 const STATES_NUMBER = /(?:^|[^\w.])(?:\d+(?:\.\d+)?%?|\d{1,2}\/\d{1,2}\/\d{2,4})(?![\w.]*\s*[+\-*/×x^]\s*\d)/;
 const TRAILING_SO_VALUE = /,\s*(?:so|thus|therefore|hence)\s+the (?:answer|score|total|result) is\s+\d[\d.,/]*\s*%?\s*[\p{L}/²³]*\.\s*$/u;
@@ -195,9 +200,11 @@ export interface RuleContext {
 }
 
 const QUESTION_STOPWORDS = new Set(
-  ("what whats which who how the this that these those patient patients patient's based given note using use " +
+  (
+    "what whats which who how the this that these those patient patients patient's based given note using use " +
     "calculate compute find estimate estimated value answer their his her its and for with from into your " +
-    "are was were is be in of to a an on at by as or per please provide round rounded nearest").split(" "),
+    "are was were is be in of to a an on at by as or per please provide round rounded nearest"
+  ).split(" "),
 );
 
 /** Distinctive words of a question ("What is the patient's HAS-BLED score?" -> has-bled, score). */
@@ -303,10 +310,7 @@ function lcsMatched(a: string[], b: string[]): boolean[] {
   const table = new Uint32Array((n + 1) * width);
   for (let i = n - 1; i >= 0; i--) {
     for (let j = m - 1; j >= 0; j--) {
-      table[i * width + j] =
-        a[i] === b[j]
-          ? table[(i + 1) * width + j + 1] + 1
-          : Math.max(table[(i + 1) * width + j], table[i * width + j + 1]);
+      table[i * width + j] = a[i] === b[j] ? table[(i + 1) * width + j + 1]! + 1 : Math.max(table[(i + 1) * width + j]!, table[i * width + j + 1]!);
     }
   }
   let i = 0;
@@ -316,7 +320,7 @@ function lcsMatched(a: string[], b: string[]): boolean[] {
       matched[i] = true;
       i++;
       j++;
-    } else if (table[(i + 1) * width + j] >= table[i * width + j + 1]) i++;
+    } else if (table[(i + 1) * width + j]! >= table[i * width + j + 1]!) i++;
     else j++;
   }
   return matched;

@@ -79,10 +79,6 @@ export function pickLowest(candidates: ReadonlyArray<number | { meanPerplexity?:
  * `padLogprobs` to reproduce that exactly. Backends rarely expose them, so by default none are
  * counted, which equals the published value for the longest candidate of a batch.
  */
-export function paperPerplexity(
-  prefixLogprobs: readonly number[],
-  candidateLogprobs: readonly number[],
-  padLogprobs: readonly number[] = [],
-): number {
+export function paperPerplexity(prefixLogprobs: readonly number[], candidateLogprobs: readonly number[], padLogprobs: readonly number[] = []): number {
   return perplexity([...prefixLogprobs, ...candidateLogprobs, ...padLogprobs]);
 }

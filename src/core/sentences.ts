@@ -15,8 +15,31 @@ export type SentenceMode = "concord" | "paper";
 
 /** Words after which "." never ends a sentence: something always follows them. */
 const NON_TERMINAL_ABBREVIATIONS: ReadonlySet<string> = new Set([
-  "e.g", "i.e", "eg", "ie", "vs", "cf", "viz", "approx", "ca", "mr", "mrs", "ms", "dr", "prof",
-  "sr", "fig", "figs", "eq", "eqs", "ref", "refs", "vol", "pp", "p", "resp",
+  "e.g",
+  "i.e",
+  "eg",
+  "ie",
+  "vs",
+  "cf",
+  "viz",
+  "approx",
+  "ca",
+  "mr",
+  "mrs",
+  "ms",
+  "dr",
+  "prof",
+  "sr",
+  "fig",
+  "figs",
+  "eq",
+  "eqs",
+  "ref",
+  "refs",
+  "vol",
+  "pp",
+  "p",
+  "resp",
 ]);
 
 const TERMINAL = /[.!?…]/;
@@ -29,8 +52,7 @@ const UPPER = /\p{Lu}/u;
 // Math and code are opaque: no sentence ends inside them. Inline `$...$` must hug its content
 // (no space after the opening or before the closing `$`) so that prices like "$5 ... $10" are
 // not mistaken for math.
-const PROTECTED =
-  /```[\s\S]*?```|\$\$[\s\S]+?\$\$|\\\[[\s\S]+?\\\]|\\\([\s\S]+?\\\)|\$[^\s$](?:[^$\n]{0,400}?[^\s$])?\$(?!\d)|`[^`\n]+`/g;
+const PROTECTED = /```[\s\S]*?```|\$\$[\s\S]+?\$\$|\\\[[\s\S]+?\\\]|\\\([\s\S]+?\\\)|\$[^\s$](?:[^$\n]{0,400}?[^\s$])?\$(?!\d)|`[^`\n]+`/g;
 
 /** A line that starts a new sentence: bullet, numbered item, heading, quote, display math. */
 const LIST_LINE = /^[ \t]*(?:[-*•+][ \t]|\d{1,3}[.)][ \t]|[a-zA-Z][.)][ \t]|#{1,6}[ \t]|>[ \t]|\\\[|\$\$)/;

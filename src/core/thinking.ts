@@ -121,7 +121,7 @@ export function splitThinking(text: string): SplitThinking {
     return { reasoning: reasoning.trim(), answer: answer.trim(), format: "harmony", closed: true };
   }
   const rendered = /^\s*analysis([\s\S]*?)assistantfinal([\s\S]*)$/.exec(text);
-  if (rendered) return { reasoning: rendered[1].trim(), answer: rendered[2].trim(), format: "harmony", closed: true };
+  if (rendered) return { reasoning: rendered[1]!.trim(), answer: rendered[2]!.trim(), format: "harmony", closed: true };
 
   const close = text.indexOf("</think>");
   const open = text.indexOf("<think>");
@@ -223,4 +223,3 @@ export class ThinkSplitter {
     return this.inThink ? "reasoning" : "content";
   }
 }
-

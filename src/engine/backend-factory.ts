@@ -106,7 +106,10 @@ async function poolFor(profile: ModelProfile): Promise<LocalModelPool | undefine
 
 /** The bare backend of a profile (no cache, no recording). Local models are loaded now, so a
  * missing file or a model too big for memory is one line naming the profile, before any work. */
-async function innerBackend(profile: ModelProfile, opts: BackendOptions): Promise<{ backend: Backend; modelPath?: string; served?: (signal?: AbortSignal) => Promise<string | undefined> }> {
+async function innerBackend(
+  profile: ModelProfile,
+  opts: BackendOptions,
+): Promise<{ backend: Backend; modelPath?: string; served?: (signal?: AbortSignal) => Promise<string | undefined> }> {
   switch (profile.backend) {
     case "local": {
       const spec = profile.path ?? profile.model;

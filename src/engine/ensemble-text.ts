@@ -26,7 +26,10 @@ export function candidateText(raw: string, body: string, mode: EnsembleMode, fla
 
 /** The published code's whole-sequence perplexity, as a score. */
 export function paperScore(prefix: TokenLogprob[], candidate: TokenLogprob[]): { meanNll: number; perplexity: number } {
-  const perplexity = paperPerplexity(prefix.map((t) => t.logprob), candidate.map((t) => t.logprob));
+  const perplexity = paperPerplexity(
+    prefix.map((t) => t.logprob),
+    candidate.map((t) => t.logprob),
+  );
   return { meanNll: Math.log(perplexity), perplexity };
 }
 
@@ -59,7 +62,6 @@ export function tokensCovering(tokens: TokenLogprob[], chars: number): TokenLogp
   }
   return out;
 }
-
 
 /**
  * One evaluator's score of a candidate. Paper: exactly `context + candidate` is scored, with no

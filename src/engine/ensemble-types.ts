@@ -81,4 +81,3 @@ export interface ActiveStep {
 export function emptyChain(): Chain {
   return { sentences: [], finished: false };
 }
-

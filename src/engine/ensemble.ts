@@ -65,9 +65,7 @@ export class ChainBuilder {
       ...(this.mode === "paper" ? { topK: 50 } : {}),
       ...opts.sampling,
     };
-    this.chain = opts.chain
-      ? { sentences: [...opts.chain.sentences], finished: opts.chain.finished }
-      : emptyChain();
+    this.chain = opts.chain ? { sentences: [...opts.chain.sentences], finished: opts.chain.finished } : emptyChain();
   }
 
   on(listener: EngineListener): () => void {
@@ -162,8 +160,6 @@ export class ChainBuilder {
     return outcome;
   }
 
-
-
   private async runCandidate(step: ActiveStep, g: ModelHandle, c: Candidate, seedOffset: number): Promise<void> {
     const live = step.live.get(c.id)!;
     const ctrl = childController(step.ctrl.signal);
@@ -174,7 +170,9 @@ export class ChainBuilder {
     let stoppedAtSentence = false;
     const tokens: TokenLogprob[] = [];
     const sampling = { ...g.sampling, ...this.sampling };
-    const gen = g.backend.stream(generatorRequest(g, { problem: this.problem, context: paperContext(this.mode, step.cot), sampling, step: step.index, seedOffset, signal: ctrl.signal }));
+    const gen = g.backend.stream(
+      generatorRequest(g, { problem: this.problem, context: paperContext(this.mode, step.cot), sampling, step: step.index, seedOffset, signal: ctrl.signal }),
+    );
     let genDone = false;
     let mayHaveEnded = false;
     try {
@@ -250,7 +248,14 @@ export class ChainBuilder {
     const results = await Promise.all(
       this.evaluators.map(async (e): Promise<EvaluatorScore | null> => {
         try {
-          const score = await evaluatorScore(e, { problem: this.problem, mode: this.mode, context: paperContext(this.mode, step.cot), candidate: c, signal: step.ctrl.signal, closing: step.closing });
+          const score = await evaluatorScore(e, {
+            problem: this.problem,
+            mode: this.mode,
+            context: paperContext(this.mode, step.cot),
+            candidate: c,
+            signal: step.ctrl.signal,
+            closing: step.closing,
+          });
           if (step.ctrl.signal.aborted) return null;
           c.scores = [...c.scores, score];
           this.emitter.emit({ type: "score", step: step.index, candidateId: c.id, evaluator: e.name, meanNll: score.meanNll, perplexity: score.perplexity });
@@ -332,22 +337,24 @@ export class ChainBuilder {
       this.commit(step, null, "human-written", text);
       return;
     }
-    this.pushSentence(this.chain.sentences.length, {
-      text: joinable(this.mode, chainText(this.chain, this.mode), text),
-      author: "human",
-      decision: "human-written",
-      candidates: [],
-      at: new Date().toISOString(),
-    }, false);
+    this.pushSentence(
+      this.chain.sentences.length,
+      {
+        text: joinable(this.mode, chainText(this.chain, this.mode), text),
+        author: "human",
+        decision: "human-written",
+        candidates: [],
+        at: new Date().toISOString(),
+      },
+      false,
+    );
   }
 
   private commit(step: ActiveStep, candidateId: string | null, decision: Decision, editedText?: string): void {
     if (step.settled) return;
     // Whatever is still streaming or scoring lost the race: stop it now.
     if (!step.ctrl.signal.aborted) step.ctrl.abort();
-    const candidates = [...step.live.values()].map(({ c, generated }) =>
-      generated || c.error ? { ...c } : { ...c, error: "cancelled" },
-    );
+    const candidates = [...step.live.values()].map(({ c, generated }) => (generated || c.error ? { ...c } : { ...c, error: "cancelled" }));
     const chosen = candidateId ? candidates.find((c) => c.id === candidateId) : undefined;
     const text = editedText !== undefined ? joinable(this.mode, step.cot, editedText) : (chosen?.text ?? "");
     const sentence: ChainSentence = {

@@ -22,7 +22,14 @@ import { Limiter } from "./limits.js";
 import type { ModelHandle } from "./models.js";
 import { askTarget } from "./targets.js";
 
-export { experimentSpecSchema, loadExperimentSpec, parseExperimentSpec, specModels, type ConditionSpec, type ExperimentSpec } from "../config/experiment-spec.js";
+export {
+  experimentSpecSchema,
+  loadExperimentSpec,
+  parseExperimentSpec,
+  specModels,
+  type ConditionSpec,
+  type ExperimentSpec,
+} from "../config/experiment-spec.js";
 export { curatedCots, recordCondition } from "./conditions/index.js";
 
 /**
@@ -220,7 +227,15 @@ function resultRecord(
   const concord = reply.error || reply.truncated ? NOT_GRADED : gradeBoth(reply.raw, j.problem).concord;
   const paper = graded?.paper ?? (reply.error || reply.truncated ? NOT_GRADED : null);
   const chosen = spec.mode === "paper" && paper ? paper : concord;
-  const missing = reply.error ? ("error" as const) : reply.truncated ? ("truncated" as const) : chosen.answer === null ? (paper?.crashed && chosen === paper ? ("crashed" as const) : ("not-found" as const)) : undefined;
+  const missing = reply.error
+    ? ("error" as const)
+    : reply.truncated
+      ? ("truncated" as const)
+      : chosen.answer === null
+        ? paper?.crashed && chosen === paper
+          ? ("crashed" as const)
+          : ("not-found" as const)
+        : undefined;
   return {
     schema: 1,
     experiment: spec.name,

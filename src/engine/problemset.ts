@@ -20,7 +20,10 @@ export function findProblem(problems: Problem[], which: string, set: string): Pr
     const row = Number(which);
     if (row >= 1 && row <= problems.length) return problems[row - 1];
   }
-  const ids = problems.slice(0, 5).map((p) => p.id).join(", ");
+  const ids = problems
+    .slice(0, 5)
+    .map((p) => p.id)
+    .join(", ");
   throw new UserError(`${set}: no problem "${which}" (ids look like ${ids}${problems.length > 5 ? ", ..." : ""}; or give a row from 1 to ${problems.length})`);
 }
 
@@ -28,7 +31,13 @@ export async function selectProblems(opts: { set: string; ids?: string[]; sample
   let problems = await loadSet(opts.set);
   if (opts.ids?.length) {
     const { found, missing } = selectByIds(problems, opts.ids);
-    if (missing.length) throw new UserError(`${opts.set}: no problem with id ${missing.slice(0, 3).map((m) => `"${m}"`).join(", ")}`);
+    if (missing.length)
+      throw new UserError(
+        `${opts.set}: no problem with id ${missing
+          .slice(0, 3)
+          .map((m) => `"${m}"`)
+          .join(", ")}`,
+      );
     problems = found;
   }
   if (opts.sample !== undefined) {

@@ -38,7 +38,10 @@ Reply with a single digit and nothing else:
 0 = the step is wrong: a false statement, a calculation error, or a conclusion that does not follow.`;
 
 function judgePrompt(problem: Problem, before: string[], step: string): string {
-  const question = problem.messages.filter((m) => m.role === "user").map((m) => m.content).join("\n");
+  const question = problem.messages
+    .filter((m) => m.role === "user")
+    .map((m) => m.content)
+    .join("\n");
   return `${JUDGE_RUBRIC}\n\nProblem:\n${question}\n\nSteps so far:\n${before.length ? before.join(" ") : "(none)"}\n\nStep to grade:\n${step}\n\nGrade (0, 1 or 2):`;
 }
 
@@ -59,7 +62,11 @@ export class JudgeScorer implements StepScorer {
         try {
           const res = await collect(
             this.judge.backend.stream({
-              prompt: { kind: "chat", messages: [{ role: "user", content: judgePrompt(problem, steps.slice(0, i), step) }], assistantPrefix: thinkingPrefill(this.judge.thinkingFormat, "") },
+              prompt: {
+                kind: "chat",
+                messages: [{ role: "user", content: judgePrompt(problem, steps.slice(0, i), step) }],
+                assistantPrefix: thinkingPrefill(this.judge.thinkingFormat, ""),
+              },
               maxTokens: 4,
               temperature: 0,
               signal,
@@ -100,7 +107,10 @@ export class PrmScorer implements StepScorer {
   /** The text the PRM reads (Qwen2.5-Math-PRM's chat format). */
   prmInput(problem: Problem, steps: string[]): string {
     const tok = this.opts.stepToken ?? "<extra_0>";
-    const question = problem.messages.filter((m) => m.role === "user").map((m) => m.content).join("\n");
+    const question = problem.messages
+      .filter((m) => m.role === "user")
+      .map((m) => m.content)
+      .join("\n");
     return (
       "<|im_start|>system\nPlease reason step by step, and put your final answer within \\boxed{}.<|im_end|>\n" +
       `<|im_start|>user\n${question}<|im_end|>\n<|im_start|>assistant\n` +
@@ -238,7 +248,11 @@ export async function runRelay(opts: RelayOptions): Promise<RelayResult> {
   if (sentences.length < 2) throw new Error(`${opts.initiator.name} wrote ${sentences.length} sentence(s) for problem ${problem.id}; a relay needs at least 2`);
   const tokens = init.tokens ?? [];
   if (!tokens.length) throw new Error(`${opts.initiator.name} gave no token log-probabilities; the relay needs them to place cuts`);
-  const cps = cutPoints(tokens, splitSentences(init.cot, "concord").filter((s) => s.text.trim() !== ""), { rule: opts.cutRule ?? "threshold" });
+  const cps = cutPoints(
+    tokens,
+    splitSentences(init.cot, "concord").filter((s) => s.text.trim() !== ""),
+    { rule: opts.cutRule ?? "threshold" },
+  );
   const named: Record<CutName, number> = { early: cps.early.sentence, mid: cps.mid.sentence, late: cps.late.sentence };
   const initAnswer = await askTarget(opts.initiator, problem, init.cot, { maxTokens: answerTokens, signal });
   const initiator: InitiatorChain = { model: opts.initiator.name, cot: init.cot, sentences, tokens, answer: initAnswer };
@@ -253,7 +267,11 @@ export async function runRelay(opts: RelayOptions): Promise<RelayResult> {
   const scoreAll = async (steps: string[]) => {
     if (!opts.scorer) return undefined;
     try {
-      return await opts.scorer.scoreSteps(problem, steps.map((s) => s.trim()), signal);
+      return await opts.scorer.scoreSteps(
+        problem,
+        steps.map((s) => s.trim()),
+        signal,
+      );
     } catch (err) {
       if (isAbort(err, signal)) throw err;
       emit({ type: "error", source: opts.scorer.name, message: oneLine(err) });
@@ -273,7 +291,9 @@ export async function runRelay(opts: RelayOptions): Promise<RelayResult> {
         // No trailing whitespace: the continuer's first token brings its own separator.
         const prefix = joinSentences(sentences.slice(0, cutSentence + 1)).trimEnd();
         const more = await generateCot(cont, problem, { prefix, maxTokens, temperature: 0, signal });
-        const contSentences = splitSentences(more.cot, "concord").filter((s) => s.text.trim() !== "").map((s) => s.text);
+        const contSentences = splitSentences(more.cot, "concord")
+          .filter((s) => s.text.trim() !== "")
+          .map((s) => s.text);
         const hybrid = [...sentences.slice(0, cutSentence + 1), ...contSentences];
         const answer = await askTarget(cont, problem, joinSentences(hybrid), { maxTokens: answerTokens, signal });
         const comparison = compareAnswers(answer, initAnswer);
@@ -281,12 +301,26 @@ export async function runRelay(opts: RelayOptions): Promise<RelayResult> {
         const [stepScores, departure] = await Promise.all([
           scoreAll(hybrid),
           // Nothing to depart from when the initiator gave no answer.
-          agrees || opts.locateDeparture === false || initAnswer.grade.answer === "" ? Promise.resolve(null) : locateDeparture(cont, problem, hybrid, cutSentence + 1, initAnswer, answerTokens, signal),
+          agrees || opts.locateDeparture === false || initAnswer.grade.answer === ""
+            ? Promise.resolve(null)
+            : locateDeparture(cont, problem, hybrid, cutSentence + 1, initAnswer, answerTokens, signal),
         ]);
         throwIfAborted(signal);
         done++;
         emit({ type: "progress", done, total, label: `${cont.name} from ${typeof cut === "number" ? `sentence ${cut + 1}` : cut}` });
-        return { cut, cutSentence, continuer: cont.name, continuation: more.cot, sentences: hybrid, handover: cutSentence + 1, answer, agrees, comparison, stepScores, departure };
+        return {
+          cut,
+          cutSentence,
+          continuer: cont.name,
+          continuation: more.cot,
+          sentences: hybrid,
+          handover: cutSentence + 1,
+          answer,
+          agrees,
+          comparison,
+          stepScores,
+          departure,
+        };
       }),
     ),
   );

@@ -216,7 +216,11 @@ export class TargetPanel {
       );
       if (ctrl.signal.aborted || replies.some((r) => r === null)) return null;
       const answers = replies as TargetAnswer[];
-      const snapshot = snapshotOf(chainLength, answers, this.targets.map((t) => t.name));
+      const snapshot = snapshotOf(
+        chainLength,
+        answers,
+        this.targets.map((t) => t.name),
+      );
       this.snapshots.set(chainLength, { key, snapshot, answers });
       if (this.round === round) this.round = null;
       this.emitter.emit({ type: "consistency", snapshot });

@@ -9,7 +9,16 @@ import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
 import { dirname, join, resolve } from "node:path";
 import { ReplayBackend, thinkingAnchor, thinkingOf, type Recording, type ReplaySpeed } from "../backends/replay.js";
-import { BackendError, type Backend, type Capabilities, type CompletionResult, type ScoreRequest, type ScoreResult, type StreamChunk, type TokenLogprob } from "../backends/types.js";
+import {
+  BackendError,
+  type Backend,
+  type Capabilities,
+  type CompletionResult,
+  type ScoreRequest,
+  type ScoreResult,
+  type StreamChunk,
+  type TokenLogprob,
+} from "../backends/types.js";
 import type { Problem } from "../core/types.js";
 import type { EnsembleMode } from "./ensemble.js";
 import type { ModelHandle } from "./models.js";
@@ -49,7 +58,10 @@ export function traceReplayOf(rec: Recording, problem?: string): TraceReplay | u
   const first = problem === undefined ? h.problems?.[0] : h.problems?.find((p) => String(p.problem) === problem || p.rowNumber === problem);
   if (problem !== undefined && !first) {
     const held = traceProblems(rec);
-    const list = held.slice(0, 8).map((p) => (p.rowNumber ? `${p.tag} (row ${p.rowNumber})` : p.tag)).join(", ");
+    const list = held
+      .slice(0, 8)
+      .map((p) => (p.rowNumber ? `${p.tag} (row ${p.rowNumber})` : p.tag))
+      .join(", ");
     throw new UserError(`${rec.file}: no problem "${problem}" in this recording; it holds ${held.length}: ${list}${held.length > 8 ? ", ..." : ""}`);
   }
   const problemTag = first?.problem === undefined ? "0" : String(first.problem);
@@ -110,7 +122,14 @@ class TraceScoreBackend implements Backend {
   }
 
   async probe(): Promise<Capabilities> {
-    return { streaming: false, tokenLogprobs: false, promptScoring: true, prefill: false, reasoningField: null, notes: ["scores recorded in a trace (the winner of each step only)"] };
+    return {
+      streaming: false,
+      tokenLogprobs: false,
+      promptScoring: true,
+      prefill: false,
+      reasoningField: null,
+      notes: ["scores recorded in a trace (the winner of each step only)"],
+    };
   }
 
   async close(): Promise<void> {}
@@ -123,7 +142,8 @@ export const NOT_SCORED = "not scored in the trace (it kept only the winner's sc
 export function traceHandle(rec: Recording, tr: TraceReplay, name: string, speed: ReplaySpeed = "original"): ModelHandle {
   return {
     name,
-    backend: name === tr.evaluator ? new TraceScoreBackend(rec, tr) : new ReplayBackend(rec, { backend: name, problem: tr.problemTag, name, speed, again: true }),
+    backend:
+      name === tr.evaluator ? new TraceScoreBackend(rec, tr) : new ReplayBackend(rec, { backend: name, problem: tr.problemTag, name, speed, again: true }),
     thinkingFormat: "think-tags",
   };
 }
@@ -196,7 +216,11 @@ export async function traceProblem(rec: Recording, tr: TraceReplay): Promise<Pro
   let record: Record<string, unknown> | undefined;
   try {
     const outputs = genexDir ? join(genexDir, "outputs") : undefined;
-    const file = outputs ? readdirSync(outputs).filter((n) => n.endsWith(".jsonl")).sort()[0] : undefined;
+    const file = outputs
+      ? readdirSync(outputs)
+          .filter((n) => n.endsWith(".jsonl"))
+          .sort()[0]
+      : undefined;
     if (outputs && file && Number.isInteger(index)) {
       const line = await lineAt(join(outputs, file), index);
       if (line) record = JSON.parse(line) as Record<string, unknown>;

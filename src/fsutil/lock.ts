@@ -71,7 +71,10 @@ function isStale(h: { holder?: LockHolder; mtimeMs?: number }, now: number): boo
 
 /** "pid 4242 on host-a (concord run, since 2026-12-06 02:50:01 UTC)" */
 export function describeHolder(h: LockHolder): string {
-  const since = h.startedAt.replace("T", " ").replace(/\.\d+Z$/, " UTC").replace(/Z$/, " UTC");
+  const since = h.startedAt
+    .replace("T", " ")
+    .replace(/\.\d+Z$/, " UTC")
+    .replace(/Z$/, " UTC");
   return `pid ${h.pid} on ${h.host} (${h.what}, since ${since})`;
 }
 
@@ -130,7 +133,9 @@ export function acquireLock(lockFile: string, target: string, what: string): Loc
       }
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      throw new UserError(`cannot lock ${target}: ${code === "EACCES" || code === "EPERM" ? `permission denied (${code}) in ${dirname(lockFile)}` : (code ?? String(err))}`);
+      throw new UserError(
+        `cannot lock ${target}: ${code === "EACCES" || code === "EPERM" ? `permission denied (${code}) in ${dirname(lockFile)}` : (code ?? String(err))}`,
+      );
     } finally {
       try {
         fs.unlinkSync(temp);

@@ -96,7 +96,14 @@ export async function removeStaleTemps(dir: string, maxAgeMs = 3_600_000, now = 
     const st = await fs.promises.lstat(file).catch(() => undefined);
     if (!st?.isFile()) continue;
     const orphaned = pid !== process.pid && !processAlive(pid);
-    if ((orphaned || now - st.mtimeMs > maxAgeMs) && (await fs.promises.unlink(file).then(() => true, () => false))) removed++;
+    if (
+      (orphaned || now - st.mtimeMs > maxAgeMs) &&
+      (await fs.promises.unlink(file).then(
+        () => true,
+        () => false,
+      ))
+    )
+      removed++;
   }
   return removed;
 }
@@ -108,7 +115,8 @@ export interface WriteOptions {
   what?: string;
 }
 
-const toBuffer = (data: string | Uint8Array) => (typeof data === "string" ? Buffer.from(data, "utf8") : Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+const toBuffer = (data: string | Uint8Array) =>
+  typeof data === "string" ? Buffer.from(data, "utf8") : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 
 function failure(file: string, err: unknown, kept: string, opts: WriteOptions): WriteError {
   if (err instanceof WriteError) return err;
@@ -138,11 +146,13 @@ async function writeAll(fd: number, buf: Buffer, position: number | null): Promi
   }
 }
 
-const p = <T>(f: (cb: (err: NodeJS.ErrnoException | null, v: T) => void) => void) =>
-  new Promise<T>((ok, fail) => f((err, v) => (err ? fail(err) : ok(v))));
+const p = <T>(f: (cb: (err: NodeJS.ErrnoException | null, v: T) => void) => void) => new Promise<T>((ok, fail) => f((err, v) => (err ? fail(err) : ok(v))));
 
 async function existingMode(file: string): Promise<number | undefined> {
-  return fs.promises.stat(file).then((st) => st.mode & 0o7777, () => undefined);
+  return fs.promises.stat(file).then(
+    (st) => st.mode & 0o7777,
+    () => undefined,
+  );
 }
 
 function fsyncDirSync(dir: string): void {

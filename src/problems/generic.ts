@@ -38,7 +38,11 @@ function resolveMapping(file: string, names: string[], partial: Partial<FieldMap
   const question = partial.question ?? guess(names, GUESS.question);
   const answer = partial.answer ?? guess(names, GUESS.answer);
   const id = partial.id ?? guess(names, GUESS.id);
-  const list = names.slice(0, 12).map((n) => `"${n}"`).join(", ") + (names.length > 12 ? ", ..." : "");
+  const list =
+    names
+      .slice(0, 12)
+      .map((n) => `"${n}"`)
+      .join(", ") + (names.length > 12 ? ", ..." : "");
   if (question === undefined) throw new UserError(`${basename(file)}: no question field found (name one with --fields question=NAME; fields: ${list})`);
   if (answer === undefined) throw new UserError(`${basename(file)}: no answer field found (name one with --fields answer=NAME; fields: ${list})`);
   for (const [role, name] of Object.entries({ question, answer, id, system: partial.system })) {

@@ -3,8 +3,7 @@ import { extractGsm8kReference } from "../core/answers.js";
 import type { ChatMessage, Problem } from "../core/types.js";
 import { readLines, RowError, type Report } from "./read.js";
 
-const GSM8K_SYSTEM =
-  "Solve the math word problem. Reason step by step, then give the final answer as a plain number on the last line, written as \"Answer: N\".";
+const GSM8K_SYSTEM = 'Solve the math word problem. Reason step by step, then give the final answer as a plain number on the last line, written as "Answer: N".';
 
 export function gsm8kMessages(question: string): ChatMessage[] {
   return [

@@ -88,7 +88,9 @@ export async function detectFormat(path: string): Promise<ProblemFormat> {
   if (ext === ".json") {
     const json = await readWholeJson(path);
     if (isInductionTask(json)) return "induction";
-    throw new UserError(`${basename(path)}: unrecognised JSON (expected an Instruction Induction task with "examples"; for a list of records use JSON Lines, one object per line)`);
+    throw new UserError(
+      `${basename(path)}: unrecognised JSON (expected an Instruction Induction task with "examples"; for a list of records use JSON Lines, one object per line)`,
+    );
   }
   const start = text.trimStart();
   const looksJsonl = ext === ".jsonl" || ext === ".ndjson" || (ext !== ".csv" && start.startsWith("{"));

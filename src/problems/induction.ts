@@ -61,7 +61,11 @@ export async function* loadInduction(path: string, report: Report): AsyncGenerat
       throw new UserError(`${path}: not an Instruction Induction folder (expected induction_input/ and annotations/ inside)`);
     }
     const inputs = join(path, "induction_input");
-    files = (await readdir(inputs).catch((err) => { throw fileError(inputs, err); }))
+    files = (
+      await readdir(inputs).catch((err) => {
+        throw fileError(inputs, err);
+      })
+    )
       .filter((f) => f.endsWith(".json"))
       .sort()
       .map((f) => join(inputs, f));
@@ -77,7 +81,7 @@ export async function* loadInduction(path: string, report: Report): AsyncGenerat
     const input = await readJson(file, report);
     if (input === undefined) continue;
     if (!isInductionTask(input)) {
-      report(new RowError(file, {}, 'is missing or not an object', "examples"));
+      report(new RowError(file, {}, "is missing or not an object", "examples"));
       continue;
     }
     let annotations: unknown;

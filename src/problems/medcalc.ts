@@ -49,7 +49,9 @@ export async function* loadMedcalc(path: string, report: Report): AsyncGenerator
       const header = rec.fields.map((h) => h.trim());
       const missing = MEDCALC_REQUIRED.filter((c) => !header.includes(c));
       if (missing.length) {
-        throw new UserError(`${basename(path)}: missing column${missing.length > 1 ? "s" : ""} ${missing.map((c) => `"${c}"`).join(", ")} (a MedCalc-Bench CSV needs ${MEDCALC_REQUIRED.join(", ")})`);
+        throw new UserError(
+          `${basename(path)}: missing column${missing.length > 1 ? "s" : ""} ${missing.map((c) => `"${c}"`).join(", ")} (a MedCalc-Bench CSV needs ${MEDCALC_REQUIRED.join(", ")})`,
+        );
       }
       columns = new Map(header.map((h, i) => [h, i]));
       width = header.length;
@@ -104,7 +106,14 @@ export async function* loadMedcalc(path: string, report: Report): AsyncGenerator
         const text = get(field).trim();
         const n = num(text);
         if (n === undefined) {
-          fail(field, !columns!.has(field) ? "is missing (decimal calculators need limits)" : text === "" ? "is empty (decimal calculators need limits)" : `is not a number: "${text.slice(0, 40)}"`);
+          fail(
+            field,
+            !columns!.has(field)
+              ? "is missing (decimal calculators need limits)"
+              : text === ""
+                ? "is empty (decimal calculators need limits)"
+                : `is not a number: "${text.slice(0, 40)}"`,
+          );
         }
         return n;
       };

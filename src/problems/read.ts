@@ -169,7 +169,7 @@ function csvProblem(err: CsvError): string {
   const msg = err.message.replace(/^[A-Za-z ]+:\s*/, "");
   switch (err.code) {
     case "CSV_QUOTE_NOT_CLOSED":
-      return "a quoted field is never closed (unbalanced \" quote)";
+      return 'a quoted field is never closed (unbalanced " quote)';
     case "CSV_INVALID_CLOSING_QUOTE":
       return `a quoted field has text after its closing quote (${msg})`;
     case "INVALID_OPENING_QUOTE":

@@ -80,7 +80,11 @@ export function bootstrapCondition(key: string, recs: readonly ResultRecord[], o
   const items = [...byItem.values()];
   const n = items.length;
   const order = [...PAPER_TARGETS];
-  const targets = computeConsistency(recs.map((r) => toAnswer(r, "strict")), "strict", order).targets;
+  const targets = computeConsistency(
+    recs.map((r) => toAnswer(r, "strict")),
+    "strict",
+    order,
+  ).targets;
 
   // Per pair and item: compared (kept) and agreed, from the core's rule applied to one item.
   const pairIndex = new Map<string, number>();
@@ -92,7 +96,11 @@ export function bootstrapCondition(key: string, recs: readonly ResultRecord[], o
   const present = new Float64Array(T * n);
   const correct = new Float64Array(T * n);
   items.forEach((itemRecs, i) => {
-    const rep = computeConsistency(itemRecs.map((r) => toAnswer(r, reading)), reading, targets);
+    const rep = computeConsistency(
+      itemRecs.map((r) => toAnswer(r, reading)),
+      reading,
+      targets,
+    );
     for (const p of rep.pairs) {
       const idx = pairIndex.get(`${p.a}\u241f${p.b}`) ?? pairIndex.get(`${p.b}\u241f${p.a}`);
       if (idx === undefined) continue;

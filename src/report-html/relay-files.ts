@@ -10,7 +10,9 @@ const reply = z.object({ grade: z.object({ answer: z.string(), correct: z.boolea
 const relaySchema = z
   .object({
     problemId: z.string(),
-    initiator: z.object({ model: z.string(), sentences: z.array(z.string()), answer: reply, stepScores: z.array(z.number().nullable()).optional() }).passthrough(),
+    initiator: z
+      .object({ model: z.string(), sentences: z.array(z.string()), answer: reply, stepScores: z.array(z.number().nullable()).optional() })
+      .passthrough(),
     cutPoints: z.record(z.string(), z.number()),
     runs: z.array(
       z

@@ -45,7 +45,13 @@ export async function winnersFigure(traces: readonly GenexTrace[]): Promise<Figu
   const spec: ChartSpec = {
     width: 420,
     height: rowStep(SEGMENTS.length, 30),
-    data: { values: shares.map((s) => ({ ...s, generator: modelLabel(s.generator), desc: `${s.segment}, ${modelLabel(s.generator)}: ${s.wins} sentences, share ${fmtNum(s.share)}` })) },
+    data: {
+      values: shares.map((s) => ({
+        ...s,
+        generator: modelLabel(s.generator),
+        desc: `${s.segment}, ${modelLabel(s.generator)}: ${s.wins} sentences, share ${fmtNum(s.share)}`,
+      })),
+    },
     mark: "bar",
     encoding: {
       y: { field: "segment", type: "ordinal", sort: [...SEGMENTS], title: null },
@@ -57,7 +63,7 @@ export async function winnersFigure(traces: readonly GenexTrace[]): Promise<Figu
   return {
     id: "fig-winners",
     title: "Whose sentences won the ensemble",
-    note: `${steps} chosen sentences in ${chains} chains (${traces.map((t) => t.evaluator ? `evaluator ${modelLabel(t.evaluator)}` : "evaluator unknown").join(", ")}), over whole chains and by position in the chain.`,
+    note: `${steps} chosen sentences in ${chains} chains (${traces.map((t) => (t.evaluator ? `evaluator ${modelLabel(t.evaluator)}` : "evaluator unknown")).join(", ")}), over whole chains and by position in the chain.`,
     chart: await renderChart(spec),
     table: {
       caption: "Chosen sentences per generator",
@@ -77,11 +83,27 @@ export async function relayFigures(rf: RelayFile, index: number): Promise<Figure
   const runs = r.runs.map((run, i) => {
     const comparison = run.comparison ?? (run.agrees ? "agrees" : "differs");
     const cut = typeof run.cut === "number" ? `after ${run.cut + 1}` : run.cut;
-    return { run: `${i + 1}. ${run.continuer} from ${cut}`, continuer: run.continuer, cut, handover: run.handover, length: run.sentences.length, comparison, answer: run.answer.grade.answer, correct: run.answer.grade.correct, departure: run.departure ? run.departure.sentence + 1 : null };
+    return {
+      run: `${i + 1}. ${run.continuer} from ${cut}`,
+      continuer: run.continuer,
+      cut,
+      handover: run.handover,
+      length: run.sentences.length,
+      comparison,
+      answer: run.answer.grade.answer,
+      correct: run.answer.grade.correct,
+      departure: run.departure ? run.departure.sentence + 1 : null,
+    };
   });
   const bars = runs.flatMap((x) => [
     { run: x.run, part: "initiator", from: 0, to: x.handover, desc: `${x.run}: initiator's sentences 1 to ${x.handover}` },
-    { run: x.run, part: `continuer: ${x.comparison}`, from: x.handover, to: x.length, desc: `${x.run}: continuer's sentences ${x.handover + 1} to ${x.length}, answer ${x.comparison}` },
+    {
+      run: x.run,
+      part: `continuer: ${x.comparison}`,
+      from: x.handover,
+      to: x.length,
+      desc: `${x.run}: continuer's sentences ${x.handover + 1} to ${x.length}, answer ${x.comparison}`,
+    },
   ]);
   const parts = ["initiator", ...Object.keys(COMPARISON_COLORS).map((k) => `continuer: ${k}`)];
   const spec: ChartSpec = {
@@ -95,7 +117,13 @@ export async function relayFigures(rf: RelayFile, index: number): Promise<Figure
           y: { field: "run", type: "nominal", sort: null, title: null },
           x: { field: "from", type: "quantitative", title: "sentence" },
           x2: { field: "to" },
-          color: { field: "part", type: "nominal", scale: { domain: parts, range: [INITIATOR_COLOR, ...Object.values(COMPARISON_COLORS)] }, title: null, legend: { orient: "bottom", columns: 2 } },
+          color: {
+            field: "part",
+            type: "nominal",
+            scale: { domain: parts, range: [INITIATOR_COLOR, ...Object.values(COMPARISON_COLORS)] },
+            title: null,
+            legend: { orient: "bottom", columns: 2 },
+          },
           description: { field: "desc" },
         },
       },
@@ -144,4 +172,3 @@ export async function relayFigures(rf: RelayFile, index: number): Promise<Figure
   }
   return out;
 }
-

@@ -63,7 +63,16 @@ async function consistencyFigure(report: ResultsReport, ci: Map<string, Conditio
   const rows = report.conditions.map((c, i) => {
     const m = reading(c, r).consistency;
     const iv = ci.get(c.key)?.consistency;
-    const d = { order: i, condition: conditionName(c), consistency: m?.mean ?? null, low: iv?.low ?? null, high: iv?.high ?? null, std: m?.std ?? null, pairs: m?.n ?? 0, items: c.items };
+    const d = {
+      order: i,
+      condition: conditionName(c),
+      consistency: m?.mean ?? null,
+      low: iv?.low ?? null,
+      high: iv?.high ?? null,
+      std: m?.std ?? null,
+      pairs: m?.n ?? 0,
+      items: c.items,
+    };
     return { ...d, desc: `${d.condition}: consistency ${fmtNum(d.consistency)} (95% CI ${fmtNum(d.low)} to ${fmtNum(d.high)})` };
   });
   const data = rows.filter((d) => d.consistency !== null);
@@ -73,7 +82,10 @@ async function consistencyFigure(report: ResultsReport, ci: Map<string, Conditio
     data: { values: data },
     encoding: { y: { field: "condition", type: "nominal", sort: null, title: null }, description: { field: "desc" } },
     layer: [
-      { mark: { type: "rule", strokeWidth: 2, color: "#64748b" }, encoding: { x: { field: "low", type: "quantitative", scale: { domain: [0, 1] }, title: "pairwise consistency (95% CI)" }, x2: { field: "high" } } },
+      {
+        mark: { type: "rule", strokeWidth: 2, color: "#64748b" },
+        encoding: { x: { field: "low", type: "quantitative", scale: { domain: [0, 1] }, title: "pairwise consistency (95% CI)" }, x2: { field: "high" } },
+      },
       { mark: { type: "point", filled: true, size: 70, color: "#2563eb" }, encoding: { x: { field: "consistency", type: "quantitative" } } },
     ],
   };
@@ -104,7 +116,13 @@ async function meanAccuracyFigure(report: ResultsReport, ci: Map<string, Conditi
     data: { values: data },
     encoding: { y: { field: "condition", type: "nominal", sort: null, title: null }, description: { field: "desc" } },
     layer: [
-      { mark: { type: "rule", strokeWidth: 2, color: "#64748b" }, encoding: { x: { field: "low", type: "quantitative", scale: { domain: [0, 1] }, title: "accuracy, mean over targets (95% CI)" }, x2: { field: "high" } } },
+      {
+        mark: { type: "rule", strokeWidth: 2, color: "#64748b" },
+        encoding: {
+          x: { field: "low", type: "quantitative", scale: { domain: [0, 1] }, title: "accuracy, mean over targets (95% CI)" },
+          x2: { field: "high" },
+        },
+      },
       { mark: { type: "point", filled: true, size: 70, shape: "diamond", color: "#7c3aed" }, encoding: { x: { field: "accuracy", type: "quantitative" } } },
     ],
   };
@@ -128,8 +146,20 @@ async function accuracyFigure(report: ResultsReport, ci: Map<string, ConditionIn
   const data = report.conditions.flatMap((c, i) =>
     c.accuracy.map((a) => {
       const iv = ci.get(c.key)?.accuracy.get(a.target);
-      const d = { order: i, condition: conditionName(c), target: labels.get(a.target) ?? a.label, accuracy: a.accuracy, low: iv?.low ?? null, high: iv?.high ?? null, correct: a.correct, total: a.total };
-      return { ...d, desc: `${d.condition}, ${d.target}: accuracy ${fmtNum(d.accuracy)} (${d.correct} of ${d.total}; 95% CI ${fmtNum(d.low)} to ${fmtNum(d.high)})` };
+      const d = {
+        order: i,
+        condition: conditionName(c),
+        target: labels.get(a.target) ?? a.label,
+        accuracy: a.accuracy,
+        low: iv?.low ?? null,
+        high: iv?.high ?? null,
+        correct: a.correct,
+        total: a.total,
+      };
+      return {
+        ...d,
+        desc: `${d.condition}, ${d.target}: accuracy ${fmtNum(d.accuracy)} (${d.correct} of ${d.total}; 95% CI ${fmtNum(d.low)} to ${fmtNum(d.high)})`,
+      };
     }),
   );
   const nTargets = Math.max(1, targetOrder.length);
@@ -173,7 +203,14 @@ async function splitFigure(report: ResultsReport, r: Reading): Promise<Figure> {
     const s = reading(c, r).split;
     if (!s) return [];
     const v = [s.consistentCorrect, s.consistentWrong, s.inconsistent];
-    return SPLIT_LABELS.map((kind, k) => ({ order: i, condition: conditionName(c), kind, stack: k, share: v[k]!, desc: `${conditionName(c)}: ${kind} ${fmtNum(v[k]!)}` }));
+    return SPLIT_LABELS.map((kind, k) => ({
+      order: i,
+      condition: conditionName(c),
+      kind,
+      stack: k,
+      share: v[k]!,
+      desc: `${conditionName(c)}: ${kind} ${fmtNum(v[k]!)}`,
+    }));
   });
   const spec: ChartSpec = {
     width: 380,
@@ -208,7 +245,15 @@ async function heatmapFigure(c: ConditionSummary, index: number, r: Reading): Pr
   const labels = targetLabels(c.targets);
   const names = c.targets.map((t) => labels.get(t.id)!);
   const matrix = reading(c, r).matrix;
-  const data = matrix.flatMap((row, i) => row.map((v, j) => ({ row: names[i]!, column: names[j]!, consistency: v, shown: v === null ? "—" : v.toFixed(2), desc: `${names[i]} and ${names[j]}: consistency ${fmtNum(v)}` })));
+  const data = matrix.flatMap((row, i) =>
+    row.map((v, j) => ({
+      row: names[i]!,
+      column: names[j]!,
+      consistency: v,
+      shown: v === null ? "—" : v.toFixed(2),
+      desc: `${names[i]} and ${names[j]}: consistency ${fmtNum(v)}`,
+    })),
+  );
   const side = Math.max(120, names.length * 56);
   const spec: ChartSpec = {
     width: side,
@@ -312,7 +357,11 @@ async function chainLengthFigure(bins: LengthBin[], r: Reading): Promise<Figure>
   const spec: ChartSpec = {
     width: 420,
     height: 260,
-    data: { values: bins.filter((b) => b.consistency !== null).map((b) => ({ ...b, desc: `${b.condition}, bin ${b.bin} (${b.from} to ${b.to} sentences): consistency ${fmtNum(b.consistency)}` })) },
+    data: {
+      values: bins
+        .filter((b) => b.consistency !== null)
+        .map((b) => ({ ...b, desc: `${b.condition}, bin ${b.bin} (${b.from} to ${b.to} sentences): consistency ${fmtNum(b.consistency)}` })),
+    },
     mark: { type: "line", point: true },
     encoding: {
       x: { field: "meanLength", type: "quantitative", title: "chain length (sentences, mean of the bin)" },
@@ -376,9 +425,11 @@ export async function renderResultsHtml(input: ResultsPageInput): Promise<string
 <p class="meta">${report.conditions.length} conditions, ${records} answers${missing ? ` (${missing} missing or crashed)` : ""}; consistency in the ${input.reading === "paper" ? "paper-compatible" : "strict"} reading; intervals: 95% percentile bootstrap over items (${input.resamples ?? DEFAULT_RESAMPLES} resamples, seed ${DEFAULT_SEED}). Point values are those of <code>concord report --json</code>; each figure's numbers are in the table beside it.</p>
 <nav aria-label="Figures"><ul>${sections.map((s) => `<li><a href="#${s.id}">${escapeHtml(s.title)}</a></li>`).join("")}</ul></nav>`;
   const body = sections
-    .map((s) => `<section id="${s.id}" aria-labelledby="${s.id}-h"><h2 id="${s.id}-h">${escapeHtml(s.title)}</h2>
+    .map(
+      (s) => `<section id="${s.id}" aria-labelledby="${s.id}-h"><h2 id="${s.id}-h">${escapeHtml(s.title)}</h2>
 ${s.figures.length ? s.figures.map(renderFigure).join("\n") : `<p class="empty">${escapeHtml(s.empty ?? "Nothing to show.")}</p>`}
-</section>`)
+</section>`,
+    )
     .join("\n");
   return renderPage(`Concord results: ${input.source}`, `${head}\n${body}`);
 }

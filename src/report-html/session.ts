@@ -54,7 +54,10 @@ function shadingStyle(): string {
 }
 
 function legend(): string {
-  const cells = Array.from({ length: NLL_CLASSES }, (_, i) => `<span class="swatch n${i}" title="${i}${i === NLL_CLASSES - 1 ? "+" : `–${i + 1}`} nats"></span>`).join("");
+  const cells = Array.from(
+    { length: NLL_CLASSES },
+    (_, i) => `<span class="swatch n${i}" title="${i}${i === NLL_CLASSES - 1 ? "+" : `–${i + 1}`} nats"></span>`,
+  ).join("");
   return `<div class="legend" role="note"><span>token surprise, −log p (nats):</span><span>0</span>${cells}<span>${NLL_CLASSES - 1}+</span><span>· darker = the scoring model found the token less likely; hover a token for its log-probability</span></div>`;
 }
 
@@ -62,7 +65,10 @@ function raceHtml(s: ChainSentence, i: number, colors: Map<string, string>, open
   const evals = [...new Set(s.candidates.flatMap((c) => c.scores.map((x) => x.evaluator)))];
   const rows = s.candidates
     .map((c) => {
-      const marks = [c.id === s.evaluatorPick ? `<span class="pick" title="the evaluator's pick">★ pick</span>` : "", c.id === s.acceptedId ? `<span class="accepted" title="accepted into the chain">✓ accepted</span>` : ""]
+      const marks = [
+        c.id === s.evaluatorPick ? `<span class="pick" title="the evaluator's pick">★ pick</span>` : "",
+        c.id === s.acceptedId ? `<span class="accepted" title="accepted into the chain">✓ accepted</span>` : "",
+      ]
         .filter(Boolean)
         .join(" ");
       const scores = evals.map((e) => `<td>${fmtNum(c.scores.find((x) => x.evaluator === e)?.perplexity)}</td>`).join("");
@@ -73,9 +79,13 @@ function raceHtml(s: ChainSentence, i: number, colors: Map<string, string>, open
   const edited = s.decision === "human-edit" || s.decision === "human-written" || (accepted && accepted.text !== s.text);
   const excerpt = s.text.trim().length > 90 ? `${s.text.trim().slice(0, 89)}…` : s.text.trim();
   return `<details class="race" id="step-${i + 1}"${open ? " open" : ""}><summary>Step ${i + 1}: <span class="who" style="background:${colors.get(s.author) ?? HUMAN_COLOR}">${escapeHtml(s.author)}</span>“${escapeHtml(excerpt)}” · ${escapeHtml(DECISIONS[s.decision])} among ${s.candidates.length} candidate${s.candidates.length === 1 ? "" : "s"}</summary>
-${s.candidates.length ? `<table><caption>Candidates for step ${i + 1}: perplexity under each evaluator (lower is more expected)</caption><thead><tr><th scope="col">candidate</th><th scope="col" class="text-cell">text</th>${evals.map((e) => `<th scope="col">ppl ${escapeHtml(e)}</th>`).join("")}<th scope="col">mean</th><th scope="col">decision</th></tr></thead><tbody>
+${
+  s.candidates.length
+    ? `<table><caption>Candidates for step ${i + 1}: perplexity under each evaluator (lower is more expected)</caption><thead><tr><th scope="col">candidate</th><th scope="col" class="text-cell">text</th>${evals.map((e) => `<th scope="col">ppl ${escapeHtml(e)}</th>`).join("")}<th scope="col">mean</th><th scope="col">decision</th></tr></thead><tbody>
 ${rows}
-</tbody></table>` : ""}
+</tbody></table>`
+    : ""
+}
 ${edited ? `<p>Accepted text: ${escapeHtml(s.text)}</p>` : ""}
 </details>`;
 }
@@ -130,7 +140,13 @@ async function answersFigure(s: SessionFile): Promise<Figure | undefined> {
     data: { values: data },
     mark: { type: "rect", stroke: "#fff", strokeWidth: lengths.length > 60 ? 0 : 1 },
     encoding: {
-      x: { field: "length", type: "ordinal", sort: lengths, title: "chain length (sentences)", axis: { labelAngle: 0, labelOverlap: "parity", labelPadding: 4 } },
+      x: {
+        field: "length",
+        type: "ordinal",
+        sort: lengths,
+        title: "chain length (sentences)",
+        axis: { labelAngle: 0, labelOverlap: "parity", labelPadding: 4 },
+      },
       y: { field: "target", type: "nominal", sort: targets, title: null },
       color: { field: "grade", type: "nominal", scale: { domain: ["correct", "wrong", "no answer"], range: ["#16a34a", "#dc2626", "#d1d5db"] }, title: null },
       description: { field: "desc" },
@@ -155,7 +171,9 @@ async function perplexityFigure(s: SessionFile, colors: Map<string, string>): Pr
     const c = x.candidates.find((k) => k.id === x.acceptedId);
     return { sentence: i + 1, author: x.author, decision: x.decision, perplexity: c?.meanPerplexity ?? null, candidates: x.candidates.length };
   });
-  const data = rows.filter((r) => r.perplexity !== null).map((r) => ({ ...r, desc: `sentence ${r.sentence} by ${r.author}: perplexity ${fmtNum(r.perplexity)}` }));
+  const data = rows
+    .filter((r) => r.perplexity !== null)
+    .map((r) => ({ ...r, desc: `sentence ${r.sentence} by ${r.author}: perplexity ${fmtNum(r.perplexity)}` }));
   if (!data.length) return undefined;
   const authors = [...new Set(data.map((d) => d.author))];
   const spec: ChartSpec = {
@@ -175,7 +193,11 @@ async function perplexityFigure(s: SessionFile, colors: Map<string, string>): Pr
     title: "How expected each accepted sentence was",
     note: "Mean perplexity of the accepted candidate under the evaluators, by who wrote it.",
     chart: await renderChart(spec),
-    table: { caption: "Accepted sentences", head: ["sentence", "written by", "decision", "mean perplexity", "candidates"], rows: rows.map((r) => [r.sentence, r.author, r.decision, r.perplexity, r.candidates]) },
+    table: {
+      caption: "Accepted sentences",
+      head: ["sentence", "written by", "decision", "mean perplexity", "candidates"],
+      rows: rows.map((r) => [r.sentence, r.author, r.decision, r.perplexity, r.candidates]),
+    },
   };
 }
 
@@ -208,7 +230,9 @@ async function authorsFigure(s: SessionFile, colors: Map<string, string>): Promi
 
 export async function renderSessionHtml(s: SessionFile): Promise<string> {
   const colors = authorColors(s);
-  const figures = (await Promise.all([trajectoryFigure(s), answersFigure(s), perplexityFigure(s, colors), authorsFigure(s, colors)])).filter((f): f is Figure => !!f);
+  const figures = (await Promise.all([trajectoryFigure(s), answersFigure(s), perplexityFigure(s, colors), authorsFigure(s, colors)])).filter(
+    (f): f is Figure => !!f,
+  );
   const prompt = s.problem.messages.map((m) => `<p><strong>${escapeHtml(m.role)}</strong></p><div class="problem">${escapeHtml(m.content)}</div>`).join("\n");
   const chain = s.chain.sentences
     .map((x, i) => {

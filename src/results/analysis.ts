@@ -16,7 +16,10 @@ import { conditionKey, type ResultRecord } from "./schema.js";
  */
 export function parseTargets(spec: string, known: readonly string[]): string[] {
   if (spec.trim().toLowerCase() === "paper") return [...PAPER_TARGETS];
-  const wanted = spec.split(",").map((s) => s.trim()).filter(Boolean);
+  const wanted = spec
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (!wanted.length) throw new UserError("--targets: give model ids or labels separated by commas, or paper");
   const out: string[] = [];
   for (const w of wanted) {
@@ -235,7 +238,12 @@ function pairedTest(diffs: number[], seed: number, draws = 10000): { difference:
 }
 
 /** Paired comparison of two conditions' answers over their shared items. */
-export function compareConditions(a: { key: string; answers: TargetAnswer[] }, b: { key: string; answers: TargetAnswer[] }, reading: Reading = "strict", seed = 1): Comparison {
+export function compareConditions(
+  a: { key: string; answers: TargetAnswer[] },
+  b: { key: string; answers: TargetAnswer[] },
+  reading: Reading = "strict",
+  seed = 1,
+): Comparison {
   const A = perItem(a.answers, reading);
   const B = perItem(b.answers, reading);
   const shared = [...A.keys()].filter((k) => B.has(k)).sort();
@@ -258,7 +266,11 @@ export function findCondition<T extends { key: string; condition: ResultRecord["
   const norm = (s: string) => s.toLowerCase().replace(/\s+/g, "");
   const hit =
     conditions.find((c) => c.key === name) ??
-    conditions.find((c) => [`${conditionLabel(c.condition)},${variantLabel(c.condition.variant)}`, `${conditionLabel(c.condition)}/${variantLabel(c.condition.variant)}`].some((l) => norm(l) === norm(name))) ??
+    conditions.find((c) =>
+      [`${conditionLabel(c.condition)},${variantLabel(c.condition.variant)}`, `${conditionLabel(c.condition)}/${variantLabel(c.condition.variant)}`].some(
+        (l) => norm(l) === norm(name),
+      ),
+    ) ??
     conditions.find((c) => c.condition.variant === "full" && norm(conditionLabel(c.condition)) === norm(name));
   if (!hit) throw new UserError(`--compare: no condition "${name}" (conditions: ${conditions.map((c) => conditionKey(c.condition)).join("; ")})`);
   return hit;

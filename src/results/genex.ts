@@ -80,9 +80,11 @@ export function parseGenexFileName(name: string): GenexFileName | null {
   if (words.join("_") === "empty") return withEffort({ ...base, kind: "empty" as const, variant: "full" as const });
 
   const defaultKind =
-    words[0] === "original" ? { kind: "default-greedy" as const, rest: words.slice(1) }
-    : words[0] === "with" && words[1] === "sampling" ? { kind: "default-sampled" as const, rest: words.slice(2) }
-    : null;
+    words[0] === "original"
+      ? { kind: "default-greedy" as const, rest: words.slice(1) }
+      : words[0] === "with" && words[1] === "sampling"
+        ? { kind: "default-sampled" as const, rest: words.slice(2) }
+        : null;
   if (defaultKind) {
     // The effort may come right after the kind ("original_low_without_answer") or last (taken above).
     words = defaultKind.rest;
@@ -203,14 +205,14 @@ const genexRowSchema = z.object({
   "Row Number": z.union([z.number().int(), z.string().regex(/^\d+$/, "expected an integer")]).transform(String),
   "Calculator ID": text.nullish(),
   "Calculator Name": z.string().nullish(),
-  "Category": z.string().nullish(),
+  Category: z.string().nullish(),
   "Note ID": text.nullish(),
   "LLM Name": z.string().nullish(),
   "LLM Model": z.string().nullish(),
   "LLM Answer": text.nullish(),
   "LLM Thinking": z.string().nullish(),
   "LLM Raw Thinking": z.string().nullish(),
-  "Result": z.string().nullish(),
+  Result: z.string().nullish(),
   "Target Model": z.string().nullish(),
   "Target Answer": text.nullish(),
   "Target Result": z.string().nullish(),
@@ -224,8 +226,17 @@ type GenexRow = z.infer<typeof genexRowSchema>;
  * crashed (non-transfer files). The paper's skip phrases are among them.
  */
 const CRASH_PATTERNS = [
-  /is not defined/, /does not match format/, /are not permitted/, /has no attribute/, /object is not (subscriptable|iterable|callable)/,
-  /invalid literal for/, /could not convert/, /index out of range/, /unsupported operand/, /division by zero/, /invalid syntax/,
+  /is not defined/,
+  /does not match format/,
+  /are not permitted/,
+  /has no attribute/,
+  /object is not (subscriptable|iterable|callable)/,
+  /invalid literal for/,
+  /could not convert/,
+  /index out of range/,
+  /unsupported operand/,
+  /division by zero/,
+  /invalid syntax/,
   /^[A-Z][A-Za-z]*Error\b/,
 ];
 /** What the published extraction returned when it found no answer. */
@@ -276,7 +287,9 @@ export function convertGenexRow(value: unknown, ctx: FileContext, line: number):
     ? row["LLM Raw Thinking"]
     : ctx.info.kind === "ensemble" || ctx.info.variant === "without-answer"
       ? row["Transferred Thoughts"]
-      : ctx.info.kind === "empty" ? undefined : row["LLM Thinking"];
+      : ctx.info.kind === "empty"
+        ? undefined
+        : row["LLM Thinking"];
 
   const meta: ResultRecord["meta"] = {
     importedFrom: `${basename(ctx.file)}:${line}`,
@@ -377,15 +390,11 @@ export async function importGenexFile(path: string, info: GenexFileName, limits:
   });
 
   const field = (v: unknown, k: string) =>
-    v && typeof v === "object" && typeof (v as Record<string, unknown>)[k] === "string" ? ((v as Record<string, string>)[k]) : undefined;
+    v && typeof v === "object" && typeof (v as Record<string, unknown>)[k] === "string" ? (v as Record<string, string>)[k] : undefined;
   const transfer = info.kind === "transfer";
   const effortSuffix = info.reasoningEffort ? `-${info.reasoningEffort}` : "";
-  const targetId =
-    (majority(parsed.map((p) => field(p.value, transfer ? "Target Model" : "LLM Name"))) ?? modelIdFromFileName(info.target)) +
-    effortSuffix;
-  const sourceId = transfer
-    ? (majority(parsed.map((p) => field(p.value, "LLM Model"))) ?? modelIdFromFileName(info.source!))
-    : undefined;
+  const targetId = (majority(parsed.map((p) => field(p.value, transfer ? "Target Model" : "LLM Name"))) ?? modelIdFromFileName(info.target)) + effortSuffix;
+  const sourceId = transfer ? (majority(parsed.map((p) => field(p.value, "LLM Model"))) ?? modelIdFromFileName(info.source!)) : undefined;
 
   const ctx: FileContext = { file: path, info, targetId, sourceId, limits };
   const records: ResultRecord[] = [];

@@ -31,9 +31,7 @@ const TAGS: Record<string, string> = {
 };
 
 /** File-name form of a Hugging Face id ("/" replaced by "_") -> the id, for the known models. */
-export const FILE_NAME_TO_ID: Record<string, string> = Object.fromEntries(
-  Object.keys(LABELS).map((id) => [id.replace("/", "_"), id]),
-);
+export const FILE_NAME_TO_ID: Record<string, string> = Object.fromEntries(Object.keys(LABELS).map((id) => [id.replace("/", "_"), id]));
 
 /** "Qwen/QwQ-32B" -> "QwQ"; "openai/gpt-oss-20b-low" -> "OSS-low"; unknown ids -> last path part. */
 export function modelLabel(id: string): string {

@@ -54,7 +54,9 @@ export function renderComparison(cmp: Comparison, labelOf: (key: string) => stri
   const out = [`Paired comparison over shared items (${cmp.reading} reading): B = ${labelOf(cmp.b)} minus A = ${labelOf(cmp.a)}`];
   for (const r of cmp.results) {
     const p = r.p < 0.001 ? "< 0.001" : `= ${r.p.toFixed(3)}`;
-    out.push(`  ${pad(r.metric, 12)} ${r.difference >= 0 ? "+" : ""}${f3(r.difference)}  95% CI [${f3(r.low)}, ${f3(r.high)}]  p ${p}  (${r.items} items; sign-flip permutation test)`);
+    out.push(
+      `  ${pad(r.metric, 12)} ${r.difference >= 0 ? "+" : ""}${f3(r.difference)}  95% CI [${f3(r.low)}, ${f3(r.high)}]  p ${p}  (${r.items} items; sign-flip permutation test)`,
+    );
   }
   return out.map(safe).join("\n") + "\n";
 }

@@ -1,13 +1,7 @@
 // From result records to the paper's tables: per condition and variant, pairwise consistency
 // (paper-compatible and strict), per-model accuracy and the agreement split; rendered as an
 // 80-column text table, JSON, CSV (long format) and Markdown.
-import {
-  computeConsistency,
-  type ConsistencyReport,
-  type MeanStd,
-  type Reading,
-  type TargetAnswer,
-} from "../core/consistency.js";
+import { computeConsistency, type ConsistencyReport, type MeanStd, type Reading, type TargetAnswer } from "../core/consistency.js";
 import { conditionKey, CONDITION_KINDS, type Condition, type ResultRecord } from "./schema.js";
 import { conditionLabel, modelLabel, PAPER_TARGETS, variantLabel } from "./labels.js";
 import { writeSummaryFiles } from "./store.js";
@@ -107,7 +101,14 @@ function summariseReading(rep: ConsistencyReport): ReadingSummary {
     consistency: rep.consistency,
     split: rep.split,
     pairs: rep.pairs.map(({ a, b, value, kept, skipped, consistentCorrect, consistentWrong, inconsistent }) => ({
-      a, b, value, kept, skipped, consistentCorrect, consistentWrong, inconsistent,
+      a,
+      b,
+      value,
+      kept,
+      skipped,
+      consistentCorrect,
+      consistentWrong,
+      inconsistent,
     })),
     matrix: rep.matrix,
   };
@@ -211,8 +212,7 @@ function allTargets(report: ResultsReport): { id: string; label: string }[] {
   return ids.map((id) => ({ id, label: seen.get(id)! }));
 }
 
-const fmtSplit = (s: ConsistencyReport["split"]) =>
-  s ? `${fmt3(s.consistentCorrect)} ${fmt3(s.consistentWrong)} ${fmt3(s.inconsistent)}` : "—";
+const fmtSplit = (s: ConsistencyReport["split"]) => (s ? `${fmt3(s.consistentCorrect)} ${fmt3(s.consistentWrong)} ${fmt3(s.inconsistent)}` : "—");
 
 /** The report as plain text that fits an 80-column terminal (for up to about 7 targets). */
 export function renderText(report: ResultsReport): string {
@@ -248,19 +248,14 @@ export function renderText(report: ResultsReport): string {
   out.push("(share of compared pair-items, mean over pairs)");
   out.push(`${pad("condition", C)} ${pad("variant", V)} ${pad("paper", 17)} ${pad("strict", 17)}`);
   for (const c of report.conditions) {
-    out.push(
-      `${pad(c.label, C)} ${pad(variantLabel(c.variant), V)} ${pad(fmtSplit(c.paper.split), 17)} ${pad(fmtSplit(c.strict.split), 17)}`,
-    );
+    out.push(`${pad(c.label, C)} ${pad(variantLabel(c.variant), V)} ${pad(fmtSplit(c.paper.split), 17)} ${pad(fmtSplit(c.strict.split), 17)}`);
   }
   const regraded = report.conditions.filter((c) => c.regraded);
   if (regraded.length) {
     out.push("");
     const W = fit(80 - (C + 1 + V + 1 + 5 + 1 + 4));
     out.push("Regraded with Concord's grader (strict reading; chg = grades that changed)");
-    out.push(
-      `${pad("condition", C)} ${pad("variant", V)} ${pad("cons", 5)} ${pad("chg", 4, true)}` +
-        targets.map((t) => " " + pad(t.label, W, true)).join(""),
-    );
+    out.push(`${pad("condition", C)} ${pad("variant", V)} ${pad("cons", 5)} ${pad("chg", 4, true)}` + targets.map((t) => " " + pad(t.label, W, true)).join(""));
     for (const c of regraded) {
       const r = c.regraded!;
       const cells = targets.map((t) => {
@@ -315,9 +310,7 @@ function csvCell(v: string | number | null): string {
 
 /** Long-format CSV: one row per condition, reading, metric and target (pair). */
 export function renderCsv(report: ResultsReport): string {
-  const rows: (string | number | null)[][] = [
-    ["condition_key", "condition", "variant", "reading", "metric", "target_a", "target_b", "value", "n"],
-  ];
+  const rows: (string | number | null)[][] = [["condition_key", "condition", "variant", "reading", "metric", "target_a", "target_b", "value", "n"]];
   for (const c of report.conditions) {
     for (const r of [c.paper, c.strict]) {
       if (r.consistency) {

@@ -62,9 +62,7 @@ export const resultRecordSchema = z.object({
   /** The grade under the published code's rules, when it differs in kind from `correct`. */
   paperCorrect: z.boolean().optional(),
   /** Both readings of the reply: `reading` is the one in answer/correct; paper is null outside MedCalc. */
-  grades: z
-    .object({ reading: z.enum(["paper", "concord"]), paper: readingGradeSchema.nullable(), concord: readingGradeSchema })
-    .optional(),
+  grades: z.object({ reading: z.enum(["paper", "concord"]), paper: readingGradeSchema.nullable(), concord: readingGradeSchema }).optional(),
   /** The reply hit its token budget (then it is not graded). */
   truncated: z.boolean().optional(),
   /** The thinking given to the target (transferred or ensembled CoT). */

@@ -110,7 +110,12 @@ export function applyEvents(s: ConcordData, events: EngineEvent[], chainFrom?: (
       case "candidate-scored": {
         const c = ev.candidate;
         const [ls, i] = laneFor(lanes(), c.id, c.generator, order);
-        ls[i] = { ...ls[i], candidate: { ...(ls[i].candidate ?? c), scores: c.scores, meanPerplexity: c.meanPerplexity }, scores: scoresOf(c, ls[i].scores), mean: c.meanPerplexity };
+        ls[i] = {
+          ...ls[i],
+          candidate: { ...(ls[i].candidate ?? c), scores: c.scores, meanPerplexity: c.meanPerplexity },
+          scores: scoresOf(c, ls[i].scores),
+          mean: c.meanPerplexity,
+        };
         break;
       }
       case "score": {
@@ -130,7 +135,9 @@ export function applyEvents(s: ConcordData, events: EngineEvent[], chainFrom?: (
         race = { ...race, awaiting: true, generating: false };
         // Every candidate failed (e.g. the prompt does not fit the model): say why, once.
         const failed = race.lanes.length > 0 && race.lanes.every((l) => l.error);
-        notice = failed ? failure`step ${ev.step + 1}: no candidate could be made: ${oneLine(race.lanes[0].error!)}` : info`step ${ev.step + 1}: choose a candidate`;
+        notice = failed
+          ? failure`step ${ev.step + 1}: no candidate could be made: ${oneLine(race.lanes[0].error!)}`
+          : info`step ${ev.step + 1}: choose a candidate`;
         break;
       }
       case "sentence-accepted":
@@ -159,7 +166,12 @@ export function applyEvents(s: ConcordData, events: EngineEvent[], chainFrom?: (
         chainChanged = true;
         race = { ...race, generating: false, awaiting: false };
         auto = { mode: "off" };
-        notice = ev.reason === "stopped" ? info`chain stopped` : ev.reason === "budget" ? info`chain finished: its budget is reached` : info`chain finished (end of thought)`;
+        notice =
+          ev.reason === "stopped"
+            ? info`chain stopped`
+            : ev.reason === "budget"
+              ? info`chain finished: its budget is reached`
+              : info`chain finished (end of thought)`;
         break;
       }
       case "target-start":

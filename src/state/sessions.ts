@@ -246,9 +246,19 @@ export async function listSessions(dir: string): Promise<SessionEntry[]> {
     const file = join(dir, name);
     try {
       const s = await loadSession(file);
-      out.push({ file, id: s.id, problem: `${s.problem.source}/${s.problem.id}`, sentences: s.chain.sentences.length, finished: s.chain.finished, updatedAt: s.updatedAt });
+      out.push({
+        file,
+        id: s.id,
+        problem: `${s.problem.source}/${s.problem.id}`,
+        sentences: s.chain.sentences.length,
+        finished: s.chain.finished,
+        updatedAt: s.updatedAt,
+      });
     } catch (err) {
-      const mtime = await stat(file).then((st) => st.mtime.toISOString(), () => undefined);
+      const mtime = await stat(file).then(
+        (st) => st.mtime.toISOString(),
+        () => undefined,
+      );
       out.push({ file, id: basename(name, ".json"), updatedAt: mtime, error: (err as Error).message });
     }
   }
@@ -274,7 +284,16 @@ export function exportSessionMarkdown(s: SessionFile): string {
   L.push(`- targets: ${s.roles.targets.join(", ") || "-"}`);
   L.push(`- created: ${s.createdAt}; updated: ${s.updatedAt}; chain ${s.chain.finished ? "finished" : "open"}`, "");
   L.push("## Prompt", "");
-  for (const m of s.problem.messages) L.push(`**${m.role}**`, "", m.content.split("\n").map((l) => `> ${l}`).join("\n"), "");
+  for (const m of s.problem.messages)
+    L.push(
+      `**${m.role}**`,
+      "",
+      m.content
+        .split("\n")
+        .map((l) => `> ${l}`)
+        .join("\n"),
+      "",
+    );
   L.push("## Chain", "", "```text", chainText(s.chain), "```", "");
   L.push("## Steps", "");
   s.chain.sentences.forEach((sent, i) => {
@@ -293,13 +312,21 @@ export function exportSessionMarkdown(s: SessionFile): string {
   });
   if (s.targets.answers.length) {
     L.push("## Target answers", "", "| chain length | target | answer | correct |", "|---|---|---|---|");
-    for (const a of s.targets.answers) L.push(`| ${a.chainLength} | ${mdCell(a.target)} | ${mdCell(a.grade.answer || "(none)")} | ${a.grade.correct ? "yes" : "no"} |`);
+    for (const a of s.targets.answers)
+      L.push(`| ${a.chainLength} | ${mdCell(a.target)} | ${mdCell(a.grade.answer || "(none)")} | ${a.grade.correct ? "yes" : "no"} |`);
     L.push("");
   }
   if (s.targets.consistency.length) {
-    L.push("## Consistency", "", "| chain length | consistency | accuracy | consistent-correct | consistent-wrong | inconsistent |", "|---|---|---|---|---|---|");
+    L.push(
+      "## Consistency",
+      "",
+      "| chain length | consistency | accuracy | consistent-correct | consistent-wrong | inconsistent |",
+      "|---|---|---|---|---|---|",
+    );
     for (const c of s.targets.consistency)
-      L.push(`| ${c.chainLength} | ${fmt(c.consistency)} | ${fmt(c.accuracy)} | ${fmt(c.split.consistentCorrect)} | ${fmt(c.split.consistentWrong)} | ${fmt(c.split.inconsistent)} |`);
+      L.push(
+        `| ${c.chainLength} | ${fmt(c.consistency)} | ${fmt(c.accuracy)} | ${fmt(c.split.consistentCorrect)} | ${fmt(c.split.consistentWrong)} | ${fmt(c.split.inconsistent)} |`,
+      );
     L.push("");
   }
   return L.join("\n");

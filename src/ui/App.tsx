@@ -210,37 +210,37 @@ export function App(props: AppProps) {
   return (
     <ThemeContext.Provider value={theme}>
       <PortsContext.Provider value={ports}>
-      <UiContext.Provider value={ctx}>
-        <Box flexDirection="column" width={width}>
-          <Text wrap="truncate-end">
-            <R role="title">Concord </R>
-            {TABS.map((tab, i) => (
-              <Text key={tab.screen} {...(tab.screen === screen ? theme.roles.selection : theme.roles.muted)}>
-                {` ${i + 1} ${tab.label} `}
-              </Text>
-            ))}
-            <R role="muted"> ? help</R>
-            {saved ? <R role={session?.saveError ? "error" : "success"}>{`  ${saved}`}</R> : null}
-          </Text>
-          {props.notice ? (
+        <UiContext.Provider value={ctx}>
+          <Box flexDirection="column" width={width}>
             <Text wrap="truncate-end">
-              <R role="warning">{fitWidth(sanitize(props.notice, { multiline: false }), width)}</R>
+              <R role="title">Concord </R>
+              {TABS.map((tab, i) => (
+                <Text key={tab.screen} {...(tab.screen === screen ? theme.roles.selection : theme.roles.muted)}>
+                  {` ${i + 1} ${tab.label} `}
+                </Text>
+              ))}
+              <R role="muted"> ? help</R>
+              {saved ? <R role={session?.saveError ? "error" : "success"}>{`  ${saved}`}</R> : null}
             </Text>
-          ) : null}
-          <Box height={height} flexDirection="column" overflow="hidden">
-            {body}
-          </Box>
-          <Box height={1} flexDirection="column">
-            {promptSpec ? (
-              <PromptLine key={promptSeq.current} spec={promptSpec} onDone={closePrompt} width={width} input={promptInput.current} />
-            ) : (
+            {props.notice ? (
               <Text wrap="truncate-end">
-                <R role={notice?.level === "error" ? "error" : "muted"}>{fitWidth(sanitize(status || " ", { multiline: false }), width)}</R>
+                <R role="warning">{fitWidth(sanitize(props.notice, { multiline: false }), width)}</R>
               </Text>
-            )}
+            ) : null}
+            <Box height={height} flexDirection="column" overflow="hidden">
+              {body}
+            </Box>
+            <Box height={1} flexDirection="column">
+              {promptSpec ? (
+                <PromptLine key={promptSeq.current} spec={promptSpec} onDone={closePrompt} width={width} input={promptInput.current} />
+              ) : (
+                <Text wrap="truncate-end">
+                  <R role={notice?.level === "error" ? "error" : "muted"}>{fitWidth(sanitize(status || " ", { multiline: false }), width)}</R>
+                </Text>
+              )}
+            </Box>
           </Box>
-        </Box>
-      </UiContext.Provider>
+        </UiContext.Provider>
       </PortsContext.Provider>
     </ThemeContext.Provider>
   );

@@ -9,7 +9,6 @@ export type { Action, Screen };
 
 export const SCREENS: Screen[] = ["problems", "race", "relay", "results", "settings"];
 
-
 export interface Binding {
   action: Action;
   /** Key names as produced by `keyName`: "a", "A", "enter", "escape", "up", "ctrl+c", "space"... */

@@ -42,7 +42,12 @@ export function formFields(d: ProfileDraft): FormField[] {
     {
       key: "where",
       label: WHERE_LABEL[d.backend],
-      hint: d.backend === "openai" ? "e.g. http://127.0.0.1:8000/v1 (empty: api.openai.com)" : d.backend === "local" ? "file, hf: URI or URL" : "a .jsonl recording",
+      hint:
+        d.backend === "openai"
+          ? "e.g. http://127.0.0.1:8000/v1 (empty: api.openai.com)"
+          : d.backend === "local"
+            ? "file, hf: URI or URL"
+            : "a .jsonl recording",
     },
     { key: "model", label: "model", hint: d.backend === "openai" ? 'served model id, "auto": the first' : "empty: from the file name" },
   ];

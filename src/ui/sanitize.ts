@@ -62,7 +62,12 @@ export function displayWidth(s: string): number {
 export function fitWidth(s: string, width: number): string {
   if (width <= 0) return "";
   if (displayWidth(s) <= width) return s;
-  if (NARROW.test(s)) return Array.from(s).slice(0, Math.max(0, width - 1)).join("") + "…";
+  if (NARROW.test(s))
+    return (
+      Array.from(s)
+        .slice(0, Math.max(0, width - 1))
+        .join("") + "…"
+    );
   let out = "";
   let w = 0;
   for (const ch of s) {

@@ -32,8 +32,24 @@ export type Role = (typeof ROLES)[number];
 // ansi256(n). Anything else is refused here: Ink looks a name up on chalk, so "__proto__" or
 // "constructor" would be called as a colour function and crash the interface.
 export const COLOR_NAMES = [
-  "black", "red", "green", "yellow", "blue", "magenta", "cyan", "white", "gray", "grey",
-  "blackBright", "redBright", "greenBright", "yellowBright", "blueBright", "magentaBright", "cyanBright", "whiteBright",
+  "black",
+  "red",
+  "green",
+  "yellow",
+  "blue",
+  "magenta",
+  "cyan",
+  "white",
+  "gray",
+  "grey",
+  "blackBright",
+  "redBright",
+  "greenBright",
+  "yellowBright",
+  "blueBright",
+  "magentaBright",
+  "cyanBright",
+  "whiteBright",
 ] as const;
 const byte = "(?:25[0-5]|2[0-4]\\d|1?\\d?\\d)";
 const COLOR = new RegExp(`^(?:#[0-9a-fA-F]{3}|#[0-9a-fA-F]{6}|rgb\\(\\s?${byte},\\s?${byte},\\s?${byte}\\s?\\)|ansi256\\(\\s?${byte}\\s?\\))$`);

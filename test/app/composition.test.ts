@@ -66,5 +66,8 @@ test("concord replay --problem opens any problem of a trace recording, by tag or
   assert.equal(traceReplayOf(rec, "3")!.steps, 5);
   assert.equal(traceReplayOf(rec, "981")!.rowNumber, "981");
   assert.throws(() => traceReplayOf(rec, "7"), /t\.jsonl: no problem "7" in this recording; it holds 2: 0 \(row 353\), 3 \(row 981\)/);
-  assert.deepEqual(traceProblems(rec), [{ tag: "0", rowNumber: "353" }, { tag: "3", rowNumber: "981" }]);
+  assert.deepEqual(traceProblems(rec), [
+    { tag: "0", rowNumber: "353" },
+    { tag: "3", rowNumber: "981" },
+  ]);
 });

@@ -33,7 +33,11 @@ describe("the demo model file", () => {
     const path = await ensureDemoModel(env);
     assert.equal(path, demoModelPath(env));
     const info = await readGgufFileInfo(path, { readTensorInfo: true });
-    const md = info.metadata as unknown as { general: { architecture: string }; llama: { block_count: number }; tokenizer: { ggml: { model: string; tokens: string[]; token_type: number[] } } };
+    const md = info.metadata as unknown as {
+      general: { architecture: string };
+      llama: { block_count: number };
+      tokenizer: { ggml: { model: string; tokens: string[]; token_type: number[] } };
+    };
     assert.equal(md.general.architecture, "llama");
     assert.equal(md.tokenizer.ggml.model, "llama");
     const { tokens } = md.tokenizer.ggml;
@@ -62,15 +66,34 @@ describe("the embedded engine on the demo model", () => {
     await backend?.close();
     await pool.dispose();
   });
-  const open = async () => (backend ??= new LocalBackend({ name: DEMO_MODEL_NAME, modelPath: await ensureDemoModel({ CONCORD_MODELS_DIR: tempDir() }), pool, contextSize: 512, sequences: 2 }));
+  const open = async () =>
+    (backend ??= new LocalBackend({
+      name: DEMO_MODEL_NAME,
+      modelPath: await ensureDemoModel({ CONCORD_MODELS_DIR: tempDir() }),
+      pool,
+      contextSize: 512,
+      sequences: 2,
+    }));
 
   test("streams tokens with log-probabilities; the same seed gives the same text", async () => {
     const b = await open();
     const chunks: StreamChunk[] = [];
-    const req = { prompt: { kind: "chat" as const, messages: [{ role: "user" as const, content: "Tom has 3 apples and buys 4 more. How many apples does he have now?" }] }, maxTokens: 24, temperature: 0.8, seed: 7, logprobs: true };
+    const req = {
+      prompt: { kind: "chat" as const, messages: [{ role: "user" as const, content: "Tom has 3 apples and buys 4 more. How many apples does he have now?" }] },
+      maxTokens: 24,
+      temperature: 0.8,
+      seed: 7,
+      logprobs: true,
+    };
     const r = await collect(b.stream(req), (c) => chunks.push(c));
     assert.ok(chunks.length > 1, "more than one piece streamed");
-    assert.equal(chunks.filter((c) => c.channel === "content").map((c) => c.text).join(""), r.text);
+    assert.equal(
+      chunks
+        .filter((c) => c.channel === "content")
+        .map((c) => c.text)
+        .join(""),
+      r.text,
+    );
     assert.ok(r.text.trim().length > 0);
     assert.ok(r.tokens && r.tokens.length > 0);
     for (const t of r.tokens!) assert.ok(Number.isFinite(t.logprob) && t.logprob <= 0, JSON.stringify(t));
@@ -119,10 +142,12 @@ describe("first run: the defaults, or the demo model", () => {
     let status = 200;
     let server: Server;
     let base = "";
-    const files = new Map(DEFAULT_MODELS.map((m) => {
-      const [, owner, repo] = /^hf:([^/]+)\/([^/:]+)/.exec(m.spec)!;
-      return [`${owner}/${repo}`, `${repo.replace(/-GGUF$/, "")}-Q8_0.gguf`];
-    }));
+    const files = new Map(
+      DEFAULT_MODELS.map((m) => {
+        const [, owner, repo] = /^hf:([^/]+)\/([^/:]+)/.exec(m.spec)!;
+        return [`${owner}/${repo}`, `${repo.replace(/-GGUF$/, "")}-Q8_0.gguf`];
+      }),
+    );
     after(() => new Promise<void>((r) => (server ? server.close(() => r()) : r())));
     const start = () =>
       new Promise<void>((resolve) => {
@@ -131,7 +156,8 @@ describe("first run: the defaults, or the demo model", () => {
           requests.push(`${req.method} ${path}`);
           if (req.method === "HEAD" && path === "/") return res.end();
           const listing = /^\/api\/models\/([^/]+\/[^/]+)\/revision\/main$/.exec(path);
-          if (listing && files.has(listing[1]!)) return res.end(JSON.stringify({ siblings: [{ rfilename: "README.md" }, { rfilename: files.get(listing[1]!) }] }));
+          if (listing && files.has(listing[1]!))
+            return res.end(JSON.stringify({ siblings: [{ rfilename: "README.md" }, { rfilename: files.get(listing[1]!) }] }));
           const file = /^\/([^/]+\/[^/]+)\/resolve\/main\/(.+)$/.exec(path);
           if (file && files.get(file[1]!) === file[2] && status === 200) {
             res.setHeader("content-length", String(body.length));
@@ -155,7 +181,10 @@ describe("first run: the defaults, or the demo model", () => {
       assert.equal(r.specs.source, "defaults");
       assert.equal(r.notice, undefined);
       assert.deepEqual([...seen].sort(), [...files.values()].sort());
-      assert.deepEqual(ends, DEFAULT_MODELS.map(() => true));
+      assert.deepEqual(
+        ends,
+        DEFAULT_MODELS.map(() => true),
+      );
       for (const m of DEFAULT_MODELS) assert.ok(readFileSync((await cachedModelFile(m.spec, env))!).equals(body));
       const before = requests.length;
       const again = await startupModels({ env: { ...env, CONCORD_HF_ENDPOINT: "http://127.0.0.1:9" } });

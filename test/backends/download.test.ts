@@ -96,7 +96,13 @@ const reset = () => {
 describe("model specs and folders", () => {
   test("parses hf files, hf quantisations, URLs, paths and checksums", () => {
     assert.deepEqual(parseModelSpec("hf:Qwen/Qwen3-0.6B-GGUF/Qwen3-0.6B-Q8_0.gguf"), {
-      kind: "hf", owner: "Qwen", repo: "Qwen3-0.6B-GGUF", revision: "main", file: "Qwen3-0.6B-Q8_0.gguf", quant: undefined, sha256: undefined,
+      kind: "hf",
+      owner: "Qwen",
+      repo: "Qwen3-0.6B-GGUF",
+      revision: "main",
+      file: "Qwen3-0.6B-Q8_0.gguf",
+      quant: undefined,
+      sha256: undefined,
     });
     const q = parseModelSpec("hf:owner/repo:Q4_K_M");
     assert.equal(q.kind === "hf" && q.quant, "Q4_K_M");
@@ -193,7 +199,10 @@ describe("downloads from a local file host", () => {
     reset();
     const dir = tempDir();
     const env = { CONCORD_HF_ENDPOINT: base, CONCORD_MODELS_DIR: dir };
-    await assert.rejects(resolveModelFile("hf:acme/tiny/corrupt.gguf", { env }), /corrupt\.gguf does not match its sha256 \(expected 0{64}, got [0-9a-f]{64}\)/);
+    await assert.rejects(
+      resolveModelFile("hf:acme/tiny/corrupt.gguf", { env }),
+      /corrupt\.gguf does not match its sha256 \(expected 0{64}, got [0-9a-f]{64}\)/,
+    );
     const dest = join(dir, "hf", "acme", "tiny", "corrupt.gguf");
     assert.ok(!existsSync(dest) && !existsSync(`${dest}.partial`));
     await assert.rejects(resolveModelFile(`${base}/plain/stories.gguf#sha256=${"1".repeat(64)}`, { env }), /does not match its sha256/);

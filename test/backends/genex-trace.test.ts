@@ -83,7 +83,11 @@ describe("parsePythonStringList", () => {
       ["['a'] x", /unexpected text after the list/],
     ];
     for (const [src, pattern] of bad) {
-      assert.throws(() => parsePythonStringList(src, "log.txt:7"), (err: unknown) => err instanceof UserError && /^log\.txt:7, column \d+: /.test(err.message) && pattern.test(err.message), src);
+      assert.throws(
+        () => parsePythonStringList(src, "log.txt:7"),
+        (err: unknown) => err instanceof UserError && /^log\.txt:7, column \d+: /.test(err.message) && pattern.test(err.message),
+        src,
+      );
     }
   });
 
@@ -107,13 +111,19 @@ describe("the paper's row files", { skip: needsShared("data/genex") }, () => {
 
   test("every row file parses, with both generators' three candidates per step", () => {
     assert.equal(trace.problems.length, 100);
-    assert.deepEqual(trace.problems.map((p) => p.index), [...Array(100).keys()]);
+    assert.deepEqual(
+      trace.problems.map((p) => p.index),
+      [...Array(100).keys()],
+    );
     assert.deepEqual(trace.generators, [QWQ, DAPO]);
     assert.equal(trace.evaluator, OSS);
     for (const p of trace.problems) {
       assert.ok(p.finished, `row ${p.index} reached </think>`);
       for (const s of p.steps) {
-        assert.deepEqual(s.candidates.map((c) => c.generator), [QWQ, QWQ, QWQ, DAPO, DAPO, DAPO]);
+        assert.deepEqual(
+          s.candidates.map((c) => c.generator),
+          [QWQ, QWQ, QWQ, DAPO, DAPO, DAPO],
+        );
         assert.ok(s.candidates.some((c) => c.generator === s.selectedGenerator && c.text === s.selectedText));
         assert.ok(s.score !== undefined && s.score > 1);
       }
@@ -124,11 +134,10 @@ describe("the paper's row files", { skip: needsShared("data/genex") }, () => {
   test("spot checks against the files", () => {
     const row1 = trace.problems[1];
     assert.equal(row1.steps.length, 41);
-    assert.deepEqual(row1.steps[0].candidates.slice(0, 3).map((c) => c.text), [
-      "Okay, let's tackle this question.",
-      "Okay, let's tackle this question.",
-      "Okay, so I need to figure out the patient's Framingham Risk",
-    ]);
+    assert.deepEqual(
+      row1.steps[0].candidates.slice(0, 3).map((c) => c.text),
+      ["Okay, let's tackle this question.", "Okay, let's tackle this question.", "Okay, so I need to figure out the patient's Framingham Risk"],
+    );
     assert.equal(row1.steps[0].candidates[5].text, "Step by step thinking:</think>\n\n1. The Framingham Risk Score calculates");
     assert.equal(row1.steps[0].selectedGenerator, DAPO);
     assert.equal(row1.steps[0].score, 154.7288360595703);
@@ -138,7 +147,9 @@ describe("the paper's row files", { skip: needsShared("data/genex") }, () => {
   test("the chain built from the picks is the thought the paper's targets were given", async () => {
     // The outputs file holds, per item, the ensembled thought as the targets received it
     // (whitespace collapsed, cut at </think>); it was written independently of the row files.
-    const lines = (await readFile(`${GENEX}/medcalc/outputs/Qwen_QwQ-32B_zero_shot_ensembled_thought_gen_qwq_dapo_eval_oss.jsonl`, "utf8")).trimEnd().split("\n");
+    const lines = (await readFile(`${GENEX}/medcalc/outputs/Qwen_QwQ-32B_zero_shot_ensembled_thought_gen_qwq_dapo_eval_oss.jsonl`, "utf8"))
+      .trimEnd()
+      .split("\n");
     const norm = (s: string) => s.replace(/\s+/g, " ").trim();
     for (const p of trace.problems) {
       const chain = traceToChain(p, { evaluator: trace.evaluator });
@@ -192,7 +203,10 @@ describe("the paper's ensemble console log", { skip: needsShared("data/genex") }
   test("78 problems, the last one cut off", () => {
     assert.equal(trace.format, "console-log");
     assert.equal(trace.problems.length, 78);
-    assert.deepEqual(trace.problems.map((p) => p.finished), [...Array(77).fill(true), false]);
+    assert.deepEqual(
+      trace.problems.map((p) => p.finished),
+      [...Array(77).fill(true), false],
+    );
     assert.deepEqual(trace.generators, [QWQ, OSS]);
     assert.equal(trace.evaluator, "open-thoughts/OpenThinker-7B");
     assert.equal(trace.problems[0].steps.length, 38);
@@ -205,18 +219,31 @@ describe("the paper's ensemble console log", { skip: needsShared("data/genex") }
     // (all but the cut-off last one): count, UTF-16 length and sha256 of the \0-joined texts.
     const all = trace.problems.flatMap((p) => p.steps.flatMap((s) => s.candidates.map((c) => c.text)));
     assert.equal(all.length, 17346);
-    assert.equal(all.reduce((n, t) => n + t.length, 0), 1515811);
+    assert.equal(
+      all.reduce((n, t) => n + t.length, 0),
+      1515811,
+    );
     assert.equal(createHash("sha256").update(all.join("\u0000"), "utf8").digest("hex"), "45afd5e370d54e9dea622517836d271e5edb743b07e705900d3f5c44ad7b4b3f");
   });
 
   test("spot checks of real candidates, escapes included", () => {
     const p0 = trace.problems[0];
-    assert.equal(p0.steps[0].candidates[0].text, "Okay, let's tackle this HAS-BLED score calculation step by step. First, I need to recall what the HAS-BLED score stands for. HAS-BLED is a tool used to predict");
+    assert.equal(
+      p0.steps[0].candidates[0].text,
+      "Okay, let's tackle this HAS-BLED score calculation step by step. First, I need to recall what the HAS-BLED score stands for. HAS-BLED is a tool used to predict",
+    );
     assert.equal(p0.steps[0].candidates[5].text, "analysisWe need HAS-BLED score.");
     assert.equal(p0.steps[0].seconds, 4.06);
-    assert.equal(p0.steps[2].selectedText, "The components are:\n\nH – Hypertension (uncontrolled)\nA – Abnormal renal/liver function\nS – Stroke (prior stroke)\nB – Bleeding history\nL – Labile IN");
+    assert.equal(
+      p0.steps[2].selectedText,
+      "The components are:\n\nH – Hypertension (uncontrolled)\nA – Abnormal renal/liver function\nS – Stroke (prior stroke)\nB – Bleeding history\nL – Labile IN",
+    );
     assert.equal(p0.steps[2].selectedGenerator, QWQ);
-    assert.ok(p0.steps[10].candidates[1].text.startsWith("Looking at the patient's note: \n\nFirst, let's go through each component:\n\nH (Hypertension uncontrolled): The note says \""));
+    assert.ok(
+      p0.steps[10].candidates[1].text.startsWith(
+        "Looking at the patient's note: \n\nFirst, let's go through each component:\n\nH (Hypertension uncontrolled): The note says \"",
+      ),
+    );
     assert.ok(p0.steps[35].candidates[3].text.includes("age\u202f>\u202f65"));
     assert.ok(p0.steps[35].candidates[5].text.includes("age\u00a0>65\u00a0years"));
     assert.ok(trace.problems[2].steps[43].candidates[5].text.includes("system, for the oxygenation component, the following points are used:\\n\\nPaO2/FiO2"));
@@ -239,7 +266,10 @@ describe("the paper's ensemble console log", { skip: needsShared("data/genex") }
       "MODEL: A\nCANDIDATES: ['same', 'a']\n\nMODEL: B\nCANDIDATES: ['same', 'b']\n\n🔹 Selected: same\n⏱️ Iteration 1 completed in 1.0 seconds.\n\n" +
       "✅ Reached end of thought.\n🔍 Iteration-wise Selection Summary:\nIteration 0: Model B -> same\n✅ Done. Row-wise output saved to: x.csv\n";
     assert.equal(parseEnsembleLog(log, "t.txt").problems[0].steps[0].selectedGenerator, "B");
-    assert.throws(() => parseEnsembleLog(log.replace("Model B -> same", "Model B -> other"), "t.txt"), /t\.txt:11: selection summary for iteration 0 does not match/);
+    assert.throws(
+      () => parseEnsembleLog(log.replace("Model B -> same", "Model B -> other"), "t.txt"),
+      /t\.txt:11: selection summary for iteration 0 does not match/,
+    );
   });
 });
 
@@ -271,11 +301,17 @@ describe("as a recording", () => {
           }
         }
         if (candidates.length === 0) break;
-        assert.deepEqual(candidates, p.steps[step].candidates.map((c) => c.text), `problem ${p.index} step ${step}`);
+        assert.deepEqual(
+          candidates,
+          p.steps[step].candidates.map((c) => c.text),
+          `problem ${p.index} step ${step}`,
+        );
         const scored = candidates.filter((c) => evaluator.canScore({ prefix: prompt, candidates: [c] }));
         assert.ok(scored.length >= 1);
         const pick = scored[0];
-        const { candidates: [s] } = await evaluator.score({ prefix: prompt, candidates: [pick] });
+        const {
+          candidates: [s],
+        } = await evaluator.score({ prefix: prompt, candidates: [pick] });
         const ppl = Math.exp(-s.tokens.reduce((n, t) => n + t.logprob, 0) / s.tokens.length);
         assert.ok(Math.abs(ppl - p.steps[step].score!) / p.steps[step].score! < 1e-9);
         chain = step === 0 ? pick : `${chain} ${pick}`;
@@ -342,7 +378,13 @@ describe("concord import trace", { skip: needsShared("data/genex") }, () => {
     assert.equal(recording.exchanges.filter((e) => e.type === "score").length, summary.steps);
     written.length = 0;
     await program.parseAsync(["import", "trace", input, "--out", out], { from: "user" });
-    assert.match(written.join(""), /row7\.jsonl: 1 problems \(1 finished\), \d+ steps, \d+ exchanges; generators Qwen\/QwQ-32B, BytedTsinghua-SIA\/DAPO-Qwen-32B; evaluator openai\/gpt-oss-20b\n$/);
-    await assert.rejects(importTrace(join(dir, "nope"), { out }), (e: unknown) => e instanceof UserError && e.message === `${join(dir, "nope")}: no such file or folder`);
+    assert.match(
+      written.join(""),
+      /row7\.jsonl: 1 problems \(1 finished\), \d+ steps, \d+ exchanges; generators Qwen\/QwQ-32B, BytedTsinghua-SIA\/DAPO-Qwen-32B; evaluator openai\/gpt-oss-20b\n$/,
+    );
+    await assert.rejects(
+      importTrace(join(dir, "nope"), { out }),
+      (e: unknown) => e instanceof UserError && e.message === `${join(dir, "nope")}: no such file or folder`,
+    );
   });
 });

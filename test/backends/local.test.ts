@@ -29,7 +29,11 @@ const close = (a: number, b: number, tol = 1e-4) => assert.ok(Math.abs(a - b) <=
 
 describe("sampling helpers", () => {
   test("greedy and top-k 1 take the most likely token; draws follow the distribution", () => {
-    const probs = new Map([[1, 0.1], [2, 0.6], [3, 0.3]]);
+    const probs = new Map([
+      [1, 0.1],
+      [2, 0.6],
+      [3, 0.3],
+    ]);
     const rnd = seededRandom(7);
     assert.equal(sampleToken(probs, { temperature: 0, topK: 0, topP: 1 }, rnd), 2);
     assert.equal(sampleToken(probs, { temperature: 1, topK: 1, topP: 1 }, rnd), 2);
@@ -51,8 +55,14 @@ describe("sampling helpers", () => {
   test("think tags split across pieces route text to the reasoning channel", () => {
     const s = new ThinkSplitter(false);
     const out = [...s.push("Hi <thi"), ...s.push("nk>step one</th"), ...s.push("ink> done"), ...s.flush()];
-    const reasoning = out.filter((c) => c.channel === "reasoning").map((c) => c.text).join("");
-    const content = out.filter((c) => c.channel === "content").map((c) => c.text).join("");
+    const reasoning = out
+      .filter((c) => c.channel === "reasoning")
+      .map((c) => c.text)
+      .join("");
+    const content = out
+      .filter((c) => c.channel === "content")
+      .map((c) => c.text)
+      .join("");
     assert.equal(reasoning, "step one");
     assert.equal(content, "Hi  done");
   });
@@ -81,7 +91,10 @@ describe("LocalBackend on stories260K", { skip: needsShared("models/stories260K.
       assert.ok(!/<\/?s>|<unk>/.test(r.text), `seed ${seed}: ${r.text}`);
       const tokens = r.tokens!;
       assert.equal(tokens.map((t) => t.token).join(""), r.text, "the token list still spells the text");
-      assert.ok(tokens.some((t) => t.token === "" && Number.isFinite(t.logprob)), "the BOS is kept as a token, with its logprob");
+      assert.ok(
+        tokens.some((t) => t.token === "" && Number.isFinite(t.logprob)),
+        "the BOS is kept as a token, with its logprob",
+      );
     }
   });
 
@@ -107,7 +120,10 @@ describe("LocalBackend on stories260K", { skip: needsShared("models/stories260K.
     const again = await fresh.score({ prefix: { kind: "raw", text: longer }, candidates: cands2 });
     assert.equal(again.evaluatedTokens, m + 1 + lens2.reduce((a, x) => a + x, 0));
     second.candidates.forEach((c, i) => {
-      assert.deepEqual(c.tokens.map((t) => t.token), again.candidates[i]!.tokens.map((t) => t.token));
+      assert.deepEqual(
+        c.tokens.map((t) => t.token),
+        again.candidates[i]!.tokens.map((t) => t.token),
+      );
       c.tokens.forEach((t, j) => close(t.logprob, again.candidates[i]!.tokens[j]!.logprob));
     });
     // Scores are log-probabilities: finite and at most 0.
@@ -135,14 +151,24 @@ describe("LocalBackend on stories260K", { skip: needsShared("models/stories260K.
       assert.equal(r.finishReason, "length");
       const s = await b.score({ prefix: { kind: "raw", text: PREFIX }, candidates: [r.text] });
       const scored = s.candidates[0]!.tokens;
-      assert.deepEqual(scored.map((t) => t.token), r.tokens!.map((t) => t.token), "the text tokenizes back to the generated tokens");
+      assert.deepEqual(
+        scored.map((t) => t.token),
+        r.tokens!.map((t) => t.token),
+        "the text tokenizes back to the generated tokens",
+      );
       r.tokens!.forEach((t, i) => close(t.logprob, scored[i]!.logprob));
     }
   });
 
   test("chat prompts without a template use the plain template; prefill and <think> go to reasoning", async () => {
     assert.equal(
-      plainChatText([{ role: "system", content: "Be kind." }, { role: "user", content: "Tell a story." }], "Once"),
+      plainChatText(
+        [
+          { role: "system", content: "Be kind." },
+          { role: "user", content: "Tell a story." },
+        ],
+        "Once",
+      ),
       "System: Be kind.\nUser: Tell a story.\nAssistant: Once",
     );
     const b = make();
@@ -198,7 +224,10 @@ describe("LocalBackend on stories260K", { skip: needsShared("models/stories260K.
       Promise.all(prompts.map((p) => collect(b.stream({ prompt: { kind: "raw", text: p }, maxTokens: 20, temperature: 0 })))),
       Promise.all([0, 1].map(() => b.score({ prefix: { kind: "raw", text: PREFIX }, candidates: [" there was", " a cat"] }))),
     ]);
-    assert.deepEqual(streams.map((s) => s.text), solo);
+    assert.deepEqual(
+      streams.map((s) => s.text),
+      solo,
+    );
     for (const sc of scores) sc.candidates.forEach((c, i) => c.tokens.forEach((t, j) => close(t.logprob, soloScore.candidates[i]!.tokens[j]!.logprob)));
   });
 
@@ -216,7 +245,11 @@ describe("LocalBackend on stories260K", { skip: needsShared("models/stories260K.
   test("profiles on the same file share the weights; a model over the budget is refused", async () => {
     // The pool keys weights by real path (../shared may be reached through a symlink).
     const real = realpathSync(MODEL);
-    const users = () => pool.loaded().filter((e) => e.path === real).reduce((n, e) => n + e.users, 0);
+    const users = () =>
+      pool
+        .loaded()
+        .filter((e) => e.path === real)
+        .reduce((n, e) => n + e.users, 0);
     const before = users();
     const one = new LocalBackend({ name: "a", modelPath: MODEL, pool, contextSize: 256 });
     const two = new LocalBackend({ name: "b", modelPath: MODEL, pool, contextSize: 256 });

@@ -53,7 +53,10 @@ describe("protocol double wire format", () => {
     const events = text.split("\n\n").filter(Boolean);
     assert.ok(events.every((e) => e.startsWith("data: ")));
     assert.equal(events.at(-1), "data: [DONE]");
-    const deltas = events.slice(0, -1).map((e) => JSON.parse(e.slice(6)).choices[0].delta.content ?? "").join("");
+    const deltas = events
+      .slice(0, -1)
+      .map((e) => JSON.parse(e.slice(6)).choices[0].delta.content ?? "")
+      .join("");
     assert.equal(deltas, "a b c d e f g h i j");
     assert.ok(ms >= 100 + 10 * 10 - 15 && ms < 1500, `took ${ms} ms`);
   });
@@ -68,7 +71,10 @@ describe("streaming", () => {
     assert.equal(r.reasoning, "Two plus two.");
     assert.equal(r.finishReason, "stop");
     const firstContent = chunks.findIndex((c) => c.channel === "content");
-    assert.ok(chunks.slice(0, firstContent).every((c) => c.channel === "reasoning"), "thinking streams before the answer");
+    assert.ok(
+      chunks.slice(0, firstContent).every((c) => c.channel === "reasoning"),
+      "thinking streams before the answer",
+    );
     const prompt = renderChat(ask.messages, { addGenerationPrompt: true, continueFinal: false });
     assert.deepEqual(r.tokens, expectedLogprobs(prompt, "Two plus two.The answer is 4."));
     const body = double.requests.find((q) => q.path === "/v1/chat/completions")!.body!;
@@ -77,7 +83,11 @@ describe("streaming", () => {
     assert.equal(body.temperature, 0);
   });
 
-  for (const [flavor, field] of [["llama-server", "reasoning_content"], ["ollama", "reasoning"], ["sglang", "reasoning_content"]] as const) {
+  for (const [flavor, field] of [
+    ["llama-server", "reasoning_content"],
+    ["ollama", "reasoning"],
+    ["sglang", "reasoning_content"],
+  ] as const) {
     test(`${flavor}: thinking arrives in ${field}`, async () => {
       const { backend } = await setup({ flavor, reasoning: true });
       const r = await collect(backend.stream({ prompt: ask, maxTokens: 64 }));
@@ -92,7 +102,10 @@ describe("streaming", () => {
     const r = await collect(backend.stream({ prompt: ask, maxTokens: 64 }), (c) => chunks.push(c));
     assert.equal(r.reasoning, "Add them.");
     assert.equal(r.text.trim(), "It is 4.");
-    assert.ok(chunks.every((c) => !c.text.includes("<") && !c.text.includes(">")), "no tag fragment leaks into either channel");
+    assert.ok(
+      chunks.every((c) => !c.text.includes("<") && !c.text.includes(">")),
+      "no tag fragment leaks into either channel",
+    );
   });
 
   test("splitter: any cutting of the stream gives the same thinking and answer", () => {
@@ -108,7 +121,11 @@ describe("streaming", () => {
           last = p;
         }
         out.push(...s.flush());
-        const join = (ch: string) => out.filter((o) => o.channel === ch).map((o) => o.text).join("");
+        const join = (ch: string) =>
+          out
+            .filter((o) => o.channel === ch)
+            .map((o) => o.text)
+            .join("");
         assert.equal(join("reasoning"), "step one < two");
         assert.equal(join("content"), "pre  answer <b>");
       }),
@@ -244,7 +261,10 @@ describe("scoring", () => {
     const { backend } = await setup({ flavor: "llama-server" }, { flavor: "unknown" });
     await assert.rejects(backend.score({ prefix: { kind: "raw", text: "Hi" }, candidates: [" there"] }), (err: unknown) => {
       assert.ok(err instanceof BackendError);
-      assert.match(err.message, /^model "m1" \(unknown\): scoring is unsupported on this server \(the server ignored echo: no prompt log-probabilities in its answer\); use an embedded model as evaluator, or a vLLM server$/);
+      assert.match(
+        err.message,
+        /^model "m1" \(unknown\): scoring is unsupported on this server \(the server ignored echo: no prompt log-probabilities in its answer\); use an embedded model as evaluator, or a vLLM server$/,
+      );
       return true;
     });
   });
@@ -284,13 +304,22 @@ describe("faults", () => {
     const r = await collect(backend.stream({ prompt: ask, maxTokens: 8 }));
     assert.ok(r.text.length > 0);
     const chat = double.requests.filter((q) => q.path === "/v1/chat/completions");
-    assert.deepEqual(chat.map((q) => q.status), [429, 503, 200]);
+    assert.deepEqual(
+      chat.map((q) => q.status),
+      [429, 503, 200],
+    );
     assert.ok(chat[1].startedAt - chat[0].startedAt >= 300, "backed off before retrying");
   });
 
   test("retries exhausted, or a Retry-After too long: one line with status, message and model", async () => {
     const { backend } = await setup(
-      { flavor: "vllm", faults: [{ kind: "status", status: 500, message: "engine dead" }, { kind: "status", status: 500, message: "engine dead" }] },
+      {
+        flavor: "vllm",
+        faults: [
+          { kind: "status", status: 500, message: "engine dead" },
+          { kind: "status", status: 500, message: "engine dead" },
+        ],
+      },
       {},
       { maxRetries: 1 },
     );
@@ -357,7 +386,10 @@ describe("faults", () => {
 
   test("404 model: the server's message and the model name", async () => {
     const { backend } = await setup({ flavor: "vllm" }, { model: "no/such-model" });
-    await assert.rejects(collect(backend.stream({ prompt: ask, maxTokens: 8 })), /^BackendError: model "m1": HTTP 404 from server: The model `no\/such-model` does not exist\./);
+    await assert.rejects(
+      collect(backend.stream({ prompt: ask, maxTokens: 8 })),
+      /^BackendError: model "m1": HTTP 404 from server: The model `no\/such-model` does not exist\./,
+    );
   });
 
   test("unreachable server: one line, retryable", async () => {
@@ -365,11 +397,18 @@ describe("faults", () => {
     const url = d.baseURL;
     await d.close();
     const backend = new OpenAIBackend({ name: "gone", backend: "openai", baseURL: url, model: "x", flavor: "vllm" }, { maxRetries: 0, timeoutMs: 2000 });
-    await assert.rejects(collect(backend.stream({ prompt: ask, maxTokens: 8 })), /^BackendError: model "gone": cannot reach http:\/\/127\.0\.0\.1:\d+\/v1 \(ECONNREFUSED\)/);
+    await assert.rejects(
+      collect(backend.stream({ prompt: ask, maxTokens: 8 })),
+      /^BackendError: model "gone": cannot reach http:\/\/127\.0\.0\.1:\d+\/v1 \(ECONNREFUSED\)/,
+    );
   });
 
   test("abort closes the HTTP stream on the server side", async () => {
-    const { backend, double } = await setup({ flavor: "vllm", tokensPerSecond: 40, script: () => "one two three four five six seven eight nine ten eleven twelve" });
+    const { backend, double } = await setup({
+      flavor: "vllm",
+      tokensPerSecond: 40,
+      script: () => "one two three four five six seven eight nine ten eleven twelve",
+    });
     const ctl = new AbortController();
     let n = 0;
     const r = await collect(backend.stream({ prompt: ask, maxTokens: 64, signal: ctl.signal }), () => {
@@ -397,12 +436,18 @@ describe("probe", () => {
     const l = await setup({ flavor: "llama-server", reasoning: true });
     const lc = await l.backend.probe();
     assert.deepEqual([lc.promptScoring, lc.prefill, lc.reasoningField, lc.flavor], [false, true, "reasoning_content", "llama-server"]);
-    assert.ok(lc.notes.some((n) => /^scoring: .*ignored echo/.test(n)), lc.notes.join(" | "));
+    assert.ok(
+      lc.notes.some((n) => /^scoring: .*ignored echo/.test(n)),
+      lc.notes.join(" | "),
+    );
     assert.equal(lc.prefillMethod, "continue_final_message");
     const o = await setup({ flavor: "ollama" });
     const oc = await o.backend.probe();
     assert.equal(oc.promptScoring, false);
-    assert.ok(oc.notes.some((n) => /^scoring: .*ignored echo/.test(n)), oc.notes.join(" | "));
+    assert.ok(
+      oc.notes.some((n) => /^scoring: .*ignored echo/.test(n)),
+      oc.notes.join(" | "),
+    );
     const a = await setup({ flavor: "openai" }, { flavor: "openai" });
     const ac = await a.backend.probe();
     assert.deepEqual([ac.promptScoring, ac.prefill, ac.reasoningField], [false, false, null]);
@@ -425,11 +470,15 @@ describe("probe", () => {
       () => requireCapability({ name: "x", backend: "openai", flavor: "ollama" }, caps, "evaluator"),
       (err: unknown) =>
         err instanceof UserError &&
-        err.message === 'model "x" (ollama) cannot be an evaluator: its probe record says it gave no prompt log-probabilities; re-probe it with `concord models probe x`, or use an embedded model, or a vLLM server as evaluator',
+        err.message ===
+          'model "x" (ollama) cannot be an evaluator: its probe record says it gave no prompt log-probabilities; re-probe it with `concord models probe x`, or use an embedded model, or a vLLM server as evaluator',
     );
     assert.doesNotThrow(() => requireCapability({ name: "x", backend: "openai", flavor: "ollama" }, caps, "generator"));
     assert.doesNotThrow(() => requireCapability({ name: "x", backend: "openai" }, { ...caps, promptScoring: true }, "evaluator"));
     assert.doesNotThrow(() => requireCapability({ name: "x", backend: "openai" }, undefined, "evaluator"));
-    assert.throws(() => requireCapability({ name: "y", backend: "openai" }, { ...caps, prefill: false }, "continuer"), /model "y" \(unknown server\) cannot be a continuer/);
+    assert.throws(
+      () => requireCapability({ name: "y", backend: "openai" }, { ...caps, prefill: false }, "continuer"),
+      /model "y" \(unknown server\) cannot be a continuer/,
+    );
   });
 });

@@ -22,7 +22,10 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function drain(b: { stream(r: CompletionRequest): AsyncGenerator<StreamChunk, import("../../src/backends/types.js").CompletionResult> }, req: CompletionRequest) {
+async function drain(
+  b: { stream(r: CompletionRequest): AsyncGenerator<StreamChunk, import("../../src/backends/types.js").CompletionResult> },
+  req: CompletionRequest,
+) {
   const chunks: StreamChunk[] = [];
   const result = await collect(b.stream(req), (c) => chunks.push(c));
   return { chunks, result };
@@ -47,7 +50,10 @@ describe("RecordingBackend", () => {
     await drain(rec, { ...greedy("Q"), signal: ac.signal });
     await rec.score({ prefix: prompt("Q"), candidates: ["a b"] });
     await rec.close();
-    const lines = (await readFile(file, "utf8")).trimEnd().split("\n").map((l) => JSON.parse(l));
+    const lines = (await readFile(file, "utf8"))
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     assert.equal(lines.length, 3);
     assert.equal(lines[0].schema, 1);
     assert.equal(lines[0].kind, "concord-recording");
@@ -58,7 +64,11 @@ describe("RecordingBackend", () => {
     assert.equal("signal" in lines[1].request, false);
     assert.equal(lines[1].chunks.map((c: { text: string }) => c.text).join(""), lines[1].result.text);
     const ts = lines[1].chunks.map((c: { t: number }) => c.t);
-    assert.deepEqual(ts, [...ts].sort((a, b) => a - b), "chunk times only grow");
+    assert.deepEqual(
+      ts,
+      [...ts].sort((a, b) => a - b),
+      "chunk times only grow",
+    );
     assert.equal(lines[2].type, "score");
     assert.equal(lines[2].result.candidates[0].tokens.length, 2);
   });
@@ -218,17 +228,23 @@ describe("ReplayBackend", () => {
     const good = await readFile(file, "utf8");
     const lines = good.trimEnd().split("\n");
     const check = (text: string, pattern: RegExp) =>
-      assert.throws(() => parseRecording(text, "rec.jsonl"), (err: unknown) => {
-        assert.ok(err instanceof UserError);
-        assert.match(err.message, pattern);
-        assert.equal(err.message.includes("\n"), false);
-        return true;
-      });
+      assert.throws(
+        () => parseRecording(text, "rec.jsonl"),
+        (err: unknown) => {
+          assert.ok(err instanceof UserError);
+          assert.match(err.message, pattern);
+          assert.equal(err.message.includes("\n"), false);
+          return true;
+        },
+      );
     check("", /^rec\.jsonl:1: empty recording/);
     check('{"schema":2,"kind":"concord-recording"}\n', /^rec\.jsonl:1: not a Concord recording header/);
     check([lines[0], lines[1], "{oops", lines[2]].join("\n") + "\n", /^rec\.jsonl:3: not valid JSON$/);
     check([lines[0], lines[1], '{"type":"stream","backend":"x"}'].join("\n") + "\n", /^rec\.jsonl:3: not a recorded exchange: chunks: /);
-    check([lines[0], '{"type":"stream","backend":"x","chunks":[]}'].join("\n") + "\n", /^rec\.jsonl:2: not a recorded exchange: request: needs either request or thinking$/);
+    check(
+      [lines[0], '{"type":"stream","backend":"x","chunks":[]}'].join("\n") + "\n",
+      /^rec\.jsonl:2: not a recorded exchange: request: needs either request or thinking$/,
+    );
     check([lines[0], '{"type":"guess","backend":"x"}'].join("\n") + "\n", /^rec\.jsonl:2: not a recorded exchange: type: /);
     check(good.slice(0, good.length - 20), new RegExp(`^rec\\.jsonl:${lines.length}: truncated line`));
     await assert.rejects(loadRecording(join(dir, "missing.jsonl")), /missing\.jsonl: cannot read the recording \(no such file\)/);

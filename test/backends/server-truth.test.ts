@@ -57,7 +57,10 @@ describe("failures are failures", () => {
       assert.ok(err instanceof BackendError);
       assert.equal(err.kind, "context-overflow");
       assert.equal(err.retryable, false);
-      assert.match(err.message, /HTTP 400 from server: request \(\d+ tokens\) exceeds the available context size \(40 tokens\).*; the prompt is longer than the model's context$/);
+      assert.match(
+        err.message,
+        /HTTP 400 from server: request \(\d+ tokens\) exceeds the available context size \(40 tokens\).*; the prompt is longer than the model's context$/,
+      );
       return true;
     });
     const r = await collect(b.stream({ prompt: { ...ask, assistantPrefix: "The answer" }, maxTokens: 8, temperature: 0 }));
@@ -84,7 +87,10 @@ describe("failures are failures", () => {
     await assert.rejects(collect(backendOn(d).stream({ prompt: ask, maxTokens: 20 })), (err: unknown) => {
       assert.ok(err instanceof BackendError);
       assert.equal(err.kind, "too-large");
-      assert.match(err.message, /^model "m1": a streamed (line|event) is (longer|larger) than \d+(\.\d)? MB \(streaming a chat completion\); not read further$/);
+      assert.match(
+        err.message,
+        /^model "m1": a streamed (line|event) is (longer|larger) than \d+(\.\d)? MB \(streaming a chat completion\); not read further$/,
+      );
       return true;
     });
     const rec = d.requests.find((q) => q.path === "/v1/chat/completions")!;
@@ -103,10 +109,17 @@ describe("failures are failures", () => {
     raw.push(server);
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     const port = (server.address() as { port: number }).port;
-    const b = new OpenAIBackend({ name: "hung", backend: "openai", flavor: "llama-server", baseURL: `http://127.0.0.1:${port}/v1`, model: "m" }, { timeoutMs: 1500, maxRetries: 2 });
+    const b = new OpenAIBackend(
+      { name: "hung", backend: "openai", flavor: "llama-server", baseURL: `http://127.0.0.1:${port}/v1`, model: "m" },
+      { timeoutMs: 1500, maxRetries: 2 },
+    );
     await assert.rejects(collect(b.stream({ prompt: ask, maxTokens: 4 })), /no answer from .* within 1\.5 s/);
     assert.deepEqual(asked, ["POST /v1/chat/completions"]);
-    for (let i = 0; i < 3; i++) await assert.rejects(collect(b.stream({ prompt: ask, maxTokens: 4 })), /is not answering \(it did not answer within 1\.5 s before, nor \/health within 0\.4 s now\)/);
+    for (let i = 0; i < 3; i++)
+      await assert.rejects(
+        collect(b.stream({ prompt: ask, maxTokens: 4 })),
+        /is not answering \(it did not answer within 1\.5 s before, nor \/health within 0\.4 s now\)/,
+      );
     // Each later request sent only the short /health question, never a model request that waits in full.
     assert.deepEqual(asked.slice(1), ["GET /health", "GET /health", "GET /health"]);
     for (const s of sockets) s.destroy();
@@ -125,8 +138,18 @@ describe("today's llama-server wire formats", () => {
   test("a trailing assistant message streamed back before its continuation: the echo is removed", async () => {
     const d = await double({ flavor: "llama-server" });
     const prefix = "The answer, after some thought, is";
-    const caps = { streaming: true, tokenLogprobs: true, promptScoring: false, prefill: true, reasoningField: null, notes: [], prefillMethod: "trailing_assistant" as const };
-    const r = await collect(backendOn(d, {}, { capabilities: caps }).stream({ prompt: { ...ask, assistantPrefix: prefix }, maxTokens: 12, temperature: 0, logprobs: true }));
+    const caps = {
+      streaming: true,
+      tokenLogprobs: true,
+      promptScoring: false,
+      prefill: true,
+      reasoningField: null,
+      notes: [],
+      prefillMethod: "trailing_assistant" as const,
+    };
+    const r = await collect(
+      backendOn(d, {}, { capabilities: caps }).stream({ prompt: { ...ask, assistantPrefix: prefix }, maxTokens: 12, temperature: 0, logprobs: true }),
+    );
     const sent = d.requests.find((q) => q.path === "/v1/chat/completions")!.body!;
     assert.equal(sent.continue_final_message, undefined, "sent as a plain trailing assistant message");
     assert.ok(r.text.length > 0 && !r.text.includes(prefix), r.text);
@@ -162,18 +185,29 @@ describe("the cache is keyed on what the server says it serves", () => {
 
 describe("a key or password inside baseURL", () => {
   const secret = "sk-proj-Abc123Def456Ghi789Jkl012";
-  for (const url of [`https://user:${secret}@api.example.com/v1`, `https://api.example.com/v1?api_key=${secret}`, `https://${secret}@api.example.com/v1`, `https://api.example.com/${secret}/v1`]) {
+  for (const url of [
+    `https://user:${secret}@api.example.com/v1`,
+    `https://api.example.com/v1?api_key=${secret}`,
+    `https://${secret}@api.example.com/v1`,
+    `https://api.example.com/${secret}/v1`,
+  ]) {
     test(`is refused in one line that does not repeat it: ${url.replace(secret, "<key>")}`, () => {
       assert.throws(
         () => parseProfile({ name: "x", backend: "openai", baseURL: url, model: "m" }, "models.yaml", ["models", "x"]),
         (err: unknown) => {
           const msg = (err as Error).message;
-          assert.match(msg, /^models\.yaml: models\.x\.baseURL: holds (a password|a user name or key before @|a key in its query|a key in its path) \(not repeated here\); put the key in an environment variable and set apiKeyEnv to its name$/);
+          assert.match(
+            msg,
+            /^models\.yaml: models\.x\.baseURL: holds (a password|a user name or key before @|a key in its query|a key in its path) \(not repeated here\); put the key in an environment variable and set apiKeyEnv to its name$/,
+          );
           assert.ok(!msg.includes(secret) && !msg.includes("Abc123"));
           return true;
         },
       );
-      assert.throws(() => new OpenAIBackend({ name: "x", backend: "openai", baseURL: url, model: "m" }), (err: unknown) => err instanceof BackendError && !err.message.includes(secret));
+      assert.throws(
+        () => new OpenAIBackend({ name: "x", backend: "openai", baseURL: url, model: "m" }),
+        (err: unknown) => err instanceof BackendError && !err.message.includes(secret),
+      );
     });
   }
   test("an ordinary address with a port and path is accepted", () => {

@@ -20,8 +20,22 @@ describe("bench harness", () => {
     assert.equal(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 95), 10);
     assert.ok(Number.isNaN(percentile([], 50)));
     const xs = [10, 40, 160];
-    assert.ok(Math.abs(growthExponent(xs, xs.map((x) => 3 * x)) - 1) < 1e-9);
-    assert.ok(Math.abs(growthExponent(xs, xs.map((x) => x * x)) - 2) < 1e-9);
+    assert.ok(
+      Math.abs(
+        growthExponent(
+          xs,
+          xs.map((x) => 3 * x),
+        ) - 1,
+      ) < 1e-9,
+    );
+    assert.ok(
+      Math.abs(
+        growthExponent(
+          xs,
+          xs.map((x) => x * x),
+        ) - 2,
+      ) < 1e-9,
+    );
     const m = machine(new Date("2026-01-02T00:00:00Z"));
     assert.equal(m.date, "2026-01-02");
     assert.ok(m.cores >= 1 && m.node.startsWith("v"));
@@ -29,7 +43,14 @@ describe("bench harness", () => {
 
   test("a partial run replaces its own section of the document and keeps the others", () => {
     const m = machine();
-    const r = (name: string, body: string): BenchResult => ({ name, title: name, body: [body], checks: [{ what: "x", value: 2, target: "<= 1", met: false }], notes: [], seconds: 1 });
+    const r = (name: string, body: string): BenchResult => ({
+      name,
+      title: name,
+      body: [body],
+      checks: [{ what: "x", value: 2, target: "<= 1", met: false }],
+      notes: [],
+      seconds: 1,
+    });
     const first = mergeDocument(undefined, [r("overlap", "OLD-OVERLAP"), r("scoring", "OLD-SCORING")], m);
     const second = mergeDocument(first, [r("scoring", "NEW-SCORING")], m);
     assert.ok(second.includes("OLD-OVERLAP"));
@@ -77,15 +98,19 @@ describe("bench harness", () => {
     assert.ok(r.ui.cpuMsPerSec > 0 && r.engine.cpuMsPerSec > 0);
   });
 
-  test("scoring: with prefix reuse fewer tokens are evaluated than re-evaluating the prefix", { timeout: 120_000, skip: existsSync(STORIES_MODEL) ? false : `model missing: ${STORIES_MODEL}` }, async () => {
-    const r = await measureScoring({ lengths: [1, 4], candidates: 2 });
-    assert.equal(r.points.length, 2);
-    const [a, b] = r.points;
-    assert.ok(b!.stepReuse < b!.stepFresh, JSON.stringify(b));
-    // Without reuse a step re-reads the whole chain, so it costs more as the chain grows.
-    assert.ok(b!.stepFresh > a!.stepFresh);
-    assert.ok(b!.totalFresh > b!.totalReuse);
-  });
+  test(
+    "scoring: with prefix reuse fewer tokens are evaluated than re-evaluating the prefix",
+    { timeout: 120_000, skip: existsSync(STORIES_MODEL) ? false : `model missing: ${STORIES_MODEL}` },
+    async () => {
+      const r = await measureScoring({ lengths: [1, 4], candidates: 2 });
+      assert.equal(r.points.length, 2);
+      const [a, b] = r.points;
+      assert.ok(b!.stepReuse < b!.stepFresh, JSON.stringify(b));
+      // Without reuse a step re-reads the whole chain, so it costs more as the chain grows.
+      assert.ok(b!.stepFresh > a!.stepFresh);
+      assert.ok(b!.totalFresh > b!.totalReuse);
+    },
+  );
 
   test("memory: a session file is loaded and drawn in a fresh process", { timeout: 180_000 }, async () => {
     const r = await measureMemory(12, 2);

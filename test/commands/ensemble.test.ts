@@ -30,7 +30,9 @@ test("ensemble --auto --json builds the asked number of sentences, each with its
     assert.equal(s.acceptedId, s.evaluatorPick);
   }
   // Same seed, same chain.
-  const again = JSON.parse(concord(["ensemble", "--set", "builtin", "--problem", "demo-2", "--steps", "2", "--k", "2", "--auto", "--json", "--seed", "5"]).stdout);
+  const again = JSON.parse(
+    concord(["ensemble", "--set", "builtin", "--problem", "demo-2", "--steps", "2", "--k", "2", "--auto", "--json", "--seed", "5"]).stdout,
+  );
   assert.equal(again.text, out.text);
 });
 
@@ -42,13 +44,19 @@ test("ensemble without --auto says it picks for you; --decide takes decisions fr
   assert.match(plain.stdout, /^\[1\] local#\d \(picked by the evaluator, ppl \d+\.\d{3}\): /);
   assert.match(plain.stdout, /\n-- 1 sentence; stopped after 1 step, as asked \(--steps\)\n$/);
 
-  const decidedText = concord(["ensemble", "--set", "builtin", "--problem", "1", "--steps", "2", "--k", "2", "--decide"], "local#0\nwrite Tom counts the apples.\n");
+  const decidedText = concord(
+    ["ensemble", "--set", "builtin", "--problem", "1", "--steps", "2", "--k", "2", "--decide"],
+    "local#0\nwrite Tom counts the apples.\n",
+  );
   assert.equal(decidedText.status, 0, decidedText.stderr);
   assert.match(decidedText.stdout, /^\[1\] local#0 \((picked by you|picked by the evaluator), ppl \d/);
   assert.match(decidedText.stdout, /^\[2\] \(written by you\): Tom counts the apples\.$/m);
   assert.doesNotMatch(decidedText.stdout, /, count$|human-|\(evaluator,/m);
 
-  const decided = concord(["ensemble", "--set", "builtin", "--problem", "1", "--steps", "3", "--k", "2", "--decide", "--json"], "local#1\nwrite Tom counts the apples.\n\n");
+  const decided = concord(
+    ["ensemble", "--set", "builtin", "--problem", "1", "--steps", "3", "--k", "2", "--decide", "--json"],
+    "local#1\nwrite Tom counts the apples.\n\n",
+  );
   assert.equal(decided.status, 0, decided.stderr);
   const s = JSON.parse(decided.stdout).chain.sentences;
   assert.equal(s.length, 3);

@@ -32,7 +32,15 @@ const PAIRS = {
 const EXPECTED = [
   { kind: "empty", variant: "full", label: "Empty", text: "full", paper: "0.302 ± 0.157", acc: [45, 38, 36, 18, 10] },
   { kind: "transfer", variant: "full", label: "Transfer\\(QwQ\\)", text: "full", paper: "0.870 ± 0.030", strict: "0.902 ± 0.019", acc: [40, 41, 41, 40, 40] },
-  { kind: "transfer", variant: "without-answer", label: "Transfer\\(QwQ\\)", text: "w/o answer", paper: "0.638 ± 0.080", strict: "0.673 ± 0.091", acc: [39, 37, 38, 37, 34] },
+  {
+    kind: "transfer",
+    variant: "without-answer",
+    label: "Transfer\\(QwQ\\)",
+    text: "w/o answer",
+    paper: "0.638 ± 0.080",
+    strict: "0.673 ± 0.091",
+    acc: [39, 37, 38, 37, 34],
+  },
   { kind: "ensemble", variant: "full", label: "Ensemble\\(QwQ\\+DAPO/OSS\\)", text: "full", paper: "0.883 ± 0.044", acc: [39, 40, 39, 39, 40] },
   { kind: "ensemble", variant: "without-answer", label: "Ensemble\\(QwQ\\+DAPO/OSS\\)", text: "w/o answer", paper: "0.657 ± 0.141", acc: [41, 40, 41, 37, 39] },
 ];
@@ -111,10 +119,15 @@ describe("bad input", { skip: needsShared("data/genex/medcalc/outputs") }, () =>
     const src = mkdtempSync(join(tmpdir(), "concord-genex-bad-"));
     const out = join(src, "results");
     const transferName = "Qwen_QwQ-32B_thoughts_to_openai_gpt-oss-20b_zero_shot_full.jsonl";
-    const transferLines = readFileSync(join(ROOT, OUTPUTS, transferName), "utf8").split("\n").slice(0, 4);
+    const transferLines = readFileSync(join(ROOT, OUTPUTS, transferName), "utf8")
+      .split("\n")
+      .slice(0, 4);
     writeFileSync(join(src, transferName), transferLines.slice(0, 3).join("\n") + "\n" + transferLines[3].slice(0, 200));
     const emptyName = "Qwen_QwQ-32B_zero_shot_empty.jsonl";
-    const emptyLines = readFileSync(join(ROOT, OUTPUTS, emptyName), "utf8").split("\n").slice(0, 3).map((l) => JSON.parse(l));
+    const emptyLines = readFileSync(join(ROOT, OUTPUTS, emptyName), "utf8")
+      .split("\n")
+      .slice(0, 3)
+      .map((l) => JSON.parse(l));
     delete emptyLines[1]["LLM Answer"];
     writeFileSync(join(src, emptyName), emptyLines.map((x) => JSON.stringify(x)).join("\n") + "\n");
     writeFileSync(join(src, "Qwen_QwQ-32B_zero_shot_mystery.jsonl"), "{}\n");
@@ -123,11 +136,14 @@ describe("bad input", { skip: needsShared("data/genex/medcalc/outputs") }, () =>
     assert.equal(r.code, 1);
     const lines = r.stderr.split("\n").filter((l) => l.startsWith("concord:"));
     // Files are read in name order.
-    assert.deepEqual(lines.map((l) => l.replace(src + "/", "")), [
-      `concord: ${transferName}:4: truncated last line (incomplete JSON)`,
-      `concord: ${emptyName}:2: missing field "LLM Answer"`,
-      "concord: skipped Qwen_QwQ-32B_zero_shot_mystery.jsonl: not a genex output file name",
-    ]);
+    assert.deepEqual(
+      lines.map((l) => l.replace(src + "/", "")),
+      [
+        `concord: ${transferName}:4: truncated last line (incomplete JSON)`,
+        `concord: ${emptyName}:2: missing field "LLM Answer"`,
+        "concord: skipped Qwen_QwQ-32B_zero_shot_mystery.jsonl: not a genex output file name",
+      ],
+    );
     assert.doesNotMatch(r.stderr, /\n\s+at /); // no stack trace
     const { records } = await readResults(out);
     assert.equal(records.length, 5); // 3 transfer + 2 empty lines
@@ -137,8 +153,16 @@ describe("bad input", { skip: needsShared("data/genex/medcalc/outputs") }, () =>
     const dir = mkdtempSync(join(tmpdir(), "concord-report-bad-"));
     mkdirSync(dir, { recursive: true });
     const rec = (target: string, answer: string) => ({
-      schema: 1, condition: { kind: "empty", variant: "full" }, target, problemId: "1", dataset: "d",
-      reference: { kind: "exact", value: "x" }, answerRaw: answer, answer, correct: false, meta: {},
+      schema: 1,
+      condition: { kind: "empty", variant: "full" },
+      target,
+      problemId: "1",
+      dataset: "d",
+      reference: { kind: "exact", value: "x" },
+      answerRaw: answer,
+      answer,
+      correct: false,
+      meta: {},
     });
     writeFileSync(join(dir, "results.jsonl"), JSON.stringify(rec("a/A", "1")) + "\n" + '{"schema": 1}\n' + JSON.stringify(rec("b/B", "1")) + "\n");
     appendFileSync(join(dir, "results.jsonl"), '{"schema": 1, "cond');
@@ -157,7 +181,10 @@ describe("bad input", { skip: needsShared("data/genex/medcalc/outputs") }, () =>
     const out = join(src, "x2");
     const r = concord("import", "genex", src, "--out", out);
     assert.equal(r.code, 1);
-    assert.equal(r.stderr, `concord: no genex output files found in ${src} (expected names like Qwen_QwQ-32B_zero_shot_empty.jsonl or Qwen_QwQ-32B_thoughts_to_openai_gpt-oss-20b_zero_shot_full.jsonl)\n`);
+    assert.equal(
+      r.stderr,
+      `concord: no genex output files found in ${src} (expected names like Qwen_QwQ-32B_zero_shot_empty.jsonl or Qwen_QwQ-32B_thoughts_to_openai_gpt-oss-20b_zero_shot_full.jsonl)\n`,
+    );
     assert.equal(r.stdout, "");
     assert.equal(existsSync(out), false);
   });
@@ -170,7 +197,18 @@ describe("bad input", { skip: needsShared("data/genex/medcalc/outputs") }, () =>
     assert.equal(r.stderr, `concord: ${notResults}: not a results folder (no results.jsonl)\n`);
 
     const damaged = mkdtempSync(join(tmpdir(), "concord-damaged-"));
-    const good = { schema: 1, condition: { kind: "empty", variant: "full" }, target: "a/A", problemId: "1", dataset: "d", reference: { kind: "exact", value: "x" }, answerRaw: "x", answer: "x", correct: true, meta: {} };
+    const good = {
+      schema: 1,
+      condition: { kind: "empty", variant: "full" },
+      target: "a/A",
+      problemId: "1",
+      dataset: "d",
+      reference: { kind: "exact", value: "x" },
+      answerRaw: "x",
+      answer: "x",
+      correct: true,
+      meta: {},
+    };
     writeFileSync(join(damaged, "results.jsonl"), JSON.stringify(good) + "\n" + "not json\n".repeat(40));
     const d = concord("report", damaged);
     assert.equal(d.code, 1);

@@ -59,8 +59,14 @@ test("models probe --json records capabilities that differ by server as document
     [by["big-vllm"].flavor, by["big-vllm"].promptScoring, by["big-vllm"].prefill, by["big-vllm"].reasoningField],
     ["vllm", true, true, "reasoning"],
   );
-  assert.deepEqual([by["laptop-llama"].flavor, by["laptop-llama"].promptScoring, by["laptop-llama"].reasoningField], ["llama-server", false, "reasoning_content"]);
-  assert.ok(by["laptop-llama"].notes.some((n) => n.includes("ignored echo")), by["laptop-llama"].notes.join(" | "));
+  assert.deepEqual(
+    [by["laptop-llama"].flavor, by["laptop-llama"].promptScoring, by["laptop-llama"].reasoningField],
+    ["llama-server", false, "reasoning_content"],
+  );
+  assert.ok(
+    by["laptop-llama"].notes.some((n) => n.includes("ignored echo")),
+    by["laptop-llama"].notes.join(" | "),
+  );
   assert.deepEqual([by["home-ollama"].flavor, by["home-ollama"].promptScoring], ["ollama", false]);
   assert.equal(r.stderr, "", "captured output: no progress lines");
 
@@ -71,7 +77,14 @@ test("models probe --json records capabilities that differ by server as document
   const list = await cli(["models", "list", "--json", "--models", modelsFile]);
   assert.equal(list.code, 0, list.stderr);
   const profiles = JSON.parse(list.stdout) as Array<{ name: string; capabilities?: { promptScoring: boolean }; source: unknown }>;
-  assert.deepEqual(profiles.map((p) => [p.name, p.capabilities?.promptScoring]), [["big-vllm", true], ["laptop-llama", false], ["home-ollama", false]]);
+  assert.deepEqual(
+    profiles.map((p) => [p.name, p.capabilities?.promptScoring]),
+    [
+      ["big-vllm", true],
+      ["laptop-llama", false],
+      ["home-ollama", false],
+    ],
+  );
   assert.deepEqual(profiles[0].source, { file: modelsFile });
 });
 
@@ -97,7 +110,10 @@ test("models probe prints a table for named models; failures are one line and ex
   assert.equal(noKey.stdout, "");
   assert.match(noKey.stderr, /^concord: model "big-vllm": probe failed, nothing recorded: environment variable CLI_TEST_KEY \(its API key\) is not set\n$/);
   assert.equal(badKey.code, 1);
-  assert.match(badKey.stderr, /^concord: model "big-vllm": probe failed, nothing recorded: HTTP 401 from server: Incorrect API key provided.*check the key in \$CLI_TEST_KEY\n$/);
+  assert.match(
+    badKey.stderr,
+    /^concord: model "big-vllm": probe failed, nothing recorded: HTTP 401 from server: Incorrect API key provided.*check the key in \$CLI_TEST_KEY\n$/,
+  );
   assert.ok(!(badKey.stdout + badKey.stderr).includes(wrongKey));
   for (const x of [noKey, badKey]) assert.ok(!/\n\s+at /.test(x.stdout + x.stderr), "no stack trace");
 
@@ -107,63 +123,73 @@ test("models probe prints a table for named models; failures are one line and ex
   assert.match(brokenRun.stderr, /^concord: .*broken\.yaml: models\[0\]\.baseURL: .*\n$/);
 });
 
-test("models add / roles / remove manage saved settings; a probed llama-server is refused as evaluator", { timeout: 60_000, skip: needsShared("models/stories260K.gguf") }, async () => {
-  const cfg = { CONCORD_CONFIG_DIR: join(dir, "manage") };
-  const looksLikeKey = "sk-proj-AbCdEf0123456789xyzXYZ";
-  const [refused, added] = await Promise.all([
-    cli(["models", "add", "laptop", "--backend", "openai", "--base-url", doubles.llama.baseURL, "--model", "m", "--api-key-env", looksLikeKey], cfg),
-    cli(["models", "add", "laptop", "--backend", "openai", "--base-url", doubles.llama.baseURL, "--model", doubles.llama.model, "--api-key-env", "LAPTOP_KEY"], cfg),
-  ]);
-  assert.equal(refused.code, 1);
-  assert.match(refused.stderr, /^concord: --api-key-env: that looks like an API key itself \(not repeated here\); .*give its NAME/);
-  assert.ok(!refused.stderr.includes(looksLikeKey));
-  assert.equal(added.code, 0, added.stderr);
-  assert.match(added.stdout, /^added model "laptop" \(openai http:\/\/127\.0\.0\.1:\d+\/v1, model .*\) in .*config\.json\n$/);
+test(
+  "models add / roles / remove manage saved settings; a probed llama-server is refused as evaluator",
+  { timeout: 60_000, skip: needsShared("models/stories260K.gguf") },
+  async () => {
+    const cfg = { CONCORD_CONFIG_DIR: join(dir, "manage") };
+    const looksLikeKey = "sk-proj-AbCdEf0123456789xyzXYZ";
+    const [refused, added] = await Promise.all([
+      cli(["models", "add", "laptop", "--backend", "openai", "--base-url", doubles.llama.baseURL, "--model", "m", "--api-key-env", looksLikeKey], cfg),
+      cli(
+        ["models", "add", "laptop", "--backend", "openai", "--base-url", doubles.llama.baseURL, "--model", doubles.llama.model, "--api-key-env", "LAPTOP_KEY"],
+        cfg,
+      ),
+    ]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /^concord: --api-key-env: that looks like an API key itself \(not repeated here\); .*give its NAME/);
+    assert.ok(!refused.stderr.includes(looksLikeKey));
+    assert.equal(added.code, 0, added.stderr);
+    assert.match(added.stdout, /^added model "laptop" \(openai http:\/\/127\.0\.0\.1:\d+\/v1, model .*\) in .*config\.json\n$/);
 
-  // The same commands in this process (each CLI start costs seconds).
-  let printed = "";
-  const out = { write: (s: string) => ((printed += s), true) } as unknown as NodeJS.WritableStream;
-  const inProcess = <T>(fn: () => T): T => {
-    const saved = process.env.CONCORD_CONFIG_DIR;
-    process.env.CONCORD_CONFIG_DIR = cfg.CONCORD_CONFIG_DIR;
-    try {
-      return fn();
-    } finally {
-      if (saved === undefined) delete process.env.CONCORD_CONFIG_DIR;
-      else process.env.CONCORD_CONFIG_DIR = saved;
-    }
-  };
-  inProcess(() => addModel("tiny", { backend: "local", path: GGUF, threads: 1, contextSize: 512, sequences: 2 }, out));
-  // Before a probe nothing is known against it; after one, the record refuses the role.
-  inProcess(() => setRoles({ generators: "laptop,tiny", evaluators: "laptop" }, out));
-  const probe = await cli(["models", "probe", "laptop", "--json"], { ...cfg, LAPTOP_KEY: "any" });
-  assert.equal(probe.code, 0, probe.stderr);
-  assert.equal(JSON.parse(probe.stdout)[0].capabilities.promptScoring, false);
-  const [evaluator, ens] = await Promise.all([
-    cli(["models", "roles", "--evaluators", "laptop"], cfg),
-    // The saved roles still name it (set before the probe): a command refuses it when it resolves the role.
-    cli(["ensemble", "--set", "builtin", "--problem", "1", "--steps", "1"], { ...cfg, LAPTOP_KEY: "any" }),
-  ]);
-  assert.equal(evaluator.code, 1);
-  assert.equal(
-    evaluator.stderr,
-    'concord: model "laptop" (llama-server) cannot be an evaluator: its probe record says it gave no prompt log-probabilities; re-probe it with `concord models probe laptop`, or use an embedded model, or a vLLM server as evaluator\n',
-  );
-  assert.equal(ens.code, 1);
-  assert.match(ens.stderr, /^concord: model "laptop" \(llama-server\) cannot be an evaluator: .*use an embedded model, or a vLLM server as evaluator\n$/);
+    // The same commands in this process (each CLI start costs seconds).
+    let printed = "";
+    const out = { write: (s: string) => ((printed += s), true) } as unknown as NodeJS.WritableStream;
+    const inProcess = <T>(fn: () => T): T => {
+      const saved = process.env.CONCORD_CONFIG_DIR;
+      process.env.CONCORD_CONFIG_DIR = cfg.CONCORD_CONFIG_DIR;
+      try {
+        return fn();
+      } finally {
+        if (saved === undefined) delete process.env.CONCORD_CONFIG_DIR;
+        else process.env.CONCORD_CONFIG_DIR = saved;
+      }
+    };
+    inProcess(() => addModel("tiny", { backend: "local", path: GGUF, threads: 1, contextSize: 512, sequences: 2 }, out));
+    // Before a probe nothing is known against it; after one, the record refuses the role.
+    inProcess(() => setRoles({ generators: "laptop,tiny", evaluators: "laptop" }, out));
+    const probe = await cli(["models", "probe", "laptop", "--json"], { ...cfg, LAPTOP_KEY: "any" });
+    assert.equal(probe.code, 0, probe.stderr);
+    assert.equal(JSON.parse(probe.stdout)[0].capabilities.promptScoring, false);
+    const [evaluator, ens] = await Promise.all([
+      cli(["models", "roles", "--evaluators", "laptop"], cfg),
+      // The saved roles still name it (set before the probe): a command refuses it when it resolves the role.
+      cli(["ensemble", "--set", "builtin", "--problem", "1", "--steps", "1"], { ...cfg, LAPTOP_KEY: "any" }),
+    ]);
+    assert.equal(evaluator.code, 1);
+    assert.equal(
+      evaluator.stderr,
+      'concord: model "laptop" (llama-server) cannot be an evaluator: its probe record says it gave no prompt log-probabilities; re-probe it with `concord models probe laptop`, or use an embedded model, or a vLLM server as evaluator\n',
+    );
+    assert.equal(ens.code, 1);
+    assert.match(ens.stderr, /^concord: model "laptop" \(llama-server\) cannot be an evaluator: .*use an embedded model, or a vLLM server as evaluator\n$/);
 
-  const roles = inProcess(() => setRoles({ evaluators: "tiny", targets: "tiny", json: true }, out));
-  assert.deepEqual(roles, { generators: ["laptop", "tiny"], evaluators: ["tiny"], targets: ["tiny"], continuers: [] });
-  assert.throws(() => inProcess(() => setRoles({ targets: "ghost" }, out)), /^UserError: --targets: no model named "ghost" \(known: laptop, tiny; /);
+    const roles = inProcess(() => setRoles({ evaluators: "tiny", targets: "tiny", json: true }, out));
+    assert.deepEqual(roles, { generators: ["laptop", "tiny"], evaluators: ["tiny"], targets: ["tiny"], continuers: [] });
+    assert.throws(() => inProcess(() => setRoles({ targets: "ghost" }, out)), /^UserError: --targets: no model named "ghost" \(known: laptop, tiny; /);
 
-  inProcess(() => removeModel("laptop", out));
-  assert.match(printed, /removed model "laptop" from .*config\.json\n$/);
-  const saved = JSON.parse(readFileSync(join(dir, "manage", "config.json"), "utf8"));
-  assert.deepEqual(saved.profiles.map((p: { name: string }) => p.name), ["tiny"]);
-  assert.deepEqual(saved.roles.generators, ["tiny"]);
-  assert.deepEqual(saved.profiles[0], { name: "tiny", backend: "local", model: "stories260K.gguf", path: GGUF, contextSize: 512, sequences: 2, threads: 1 });
-  assert.throws(() => inProcess(() => removeModel("laptop", out)), /no saved model named "laptop" in .*config\.json \(saved: tiny\)$/);
-});
+    inProcess(() => removeModel("laptop", out));
+    assert.match(printed, /removed model "laptop" from .*config\.json\n$/);
+    const saved = JSON.parse(readFileSync(join(dir, "manage", "config.json"), "utf8"));
+    assert.deepEqual(
+      saved.profiles.map((p: { name: string }) => p.name),
+      ["tiny"],
+    );
+    assert.deepEqual(saved.roles.generators, ["tiny"]);
+    assert.deepEqual(saved.profiles[0], { name: "tiny", backend: "local", model: "stories260K.gguf", path: GGUF, contextSize: 512, sequences: 2, threads: 1 });
+    assert.throws(() => inProcess(() => removeModel("laptop", out)), /no saved model named "laptop" in .*config\.json \(saved: tiny\)$/);
+  },
+);
 
 test("models probe loads local models for real and reads replay recordings", { timeout: 60_000, skip: needsShared("models/stories260K.gguf") }, async () => {
   const rec = join(dir, "one.jsonl");
@@ -180,15 +206,26 @@ test("models probe loads local models for real and reads replay recordings", { t
   const file = join(dir, "local-replay.yaml");
   writeFileSync(
     file,
-    ["models:", `  - {name: tiny, backend: local, model: tiny, path: "${GGUF}", threads: 1, contextSize: 256, sequences: 1}`, `  - {name: old, backend: replay, model: old, recording: "${rec}"}`, ""].join("\n"),
+    [
+      "models:",
+      `  - {name: tiny, backend: local, model: tiny, path: "${GGUF}", threads: 1, contextSize: 256, sequences: 1}`,
+      `  - {name: old, backend: replay, model: old, recording: "${rec}"}`,
+      "",
+    ].join("\n"),
   );
   const cfg = { CONCORD_CONFIG_DIR: join(dir, "probe-local") };
   const r = await cli(["models", "probe", "--json", "--models", file], cfg);
   assert.equal(r.code, 0, r.stderr);
-  const rows = JSON.parse(r.stdout) as Array<{ name: string; capabilities: { streaming: boolean; tokenLogprobs: boolean; promptScoring: boolean; prefill: boolean; notes: string[] } }>;
+  const rows = JSON.parse(r.stdout) as Array<{
+    name: string;
+    capabilities: { streaming: boolean; tokenLogprobs: boolean; promptScoring: boolean; prefill: boolean; notes: string[] };
+  }>;
   const by = Object.fromEntries(rows.map((x) => [x.name, x.capabilities]));
   assert.deepEqual([by.tiny.streaming, by.tiny.tokenLogprobs, by.tiny.promptScoring, by.tiny.prefill], [true, true, true, true]);
-  assert.ok(by.tiny.notes.some((n) => /context 256 tokens x 1 sequences; f32 KV cache; 1 thread/.test(n)), by.tiny.notes.join(" | "));
+  assert.ok(
+    by.tiny.notes.some((n) => /context 256 tokens x 1 sequences; f32 KV cache; 1 thread/.test(n)),
+    by.tiny.notes.join(" | "),
+  );
   assert.deepEqual([by.old.streaming, by.old.promptScoring], [true, false]);
   const settings = readFileSync(join(dir, "probe-local", "config.json"), "utf8");
   assert.ok(settings.includes(`tiny|${GGUF}|tiny`) && settings.includes(`old|${rec}|old`));
@@ -230,7 +267,10 @@ test("models list refuses a profile with a key inside extra, without printing it
   const r = await cli(["models", "list", "--json", "--models", file]);
   assert.equal(r.code, 1);
   assert.equal(r.stdout, "");
-  assert.match(r.stderr, /^concord: .*leaky\.yaml: models\[0\]\.extra\.headers\.api_key: looks like an API key or other secret \(not repeated here\); .*apiKeyEnv/);
+  assert.match(
+    r.stderr,
+    /^concord: .*leaky\.yaml: models\[0\]\.extra\.headers\.api_key: looks like an API key or other secret \(not repeated here\); .*apiKeyEnv/,
+  );
   assert.equal(r.stderr.split("\n").length, 2);
   assert.ok(!r.stderr.includes(SECRET));
 });

@@ -110,7 +110,10 @@ test("bad experiment inputs are one line before any model is loaded: curated cha
   writeFileSync(join(dir, "chains.jsonl"), JSON.stringify({ problemId: "demo-1", cot: "3 + 4 = 7." }) + "\n");
   const spec = (cots: string, out: string) => {
     const file = join(dir, `exp-${cots.replace(/\W/g, "")}-${out.replace(/\W/g, "")}.yaml`);
-    writeFileSync(file, `problems: { set: builtin, ids: [demo-1, demo-2] }\nconditions:\n  - { kind: transfer, source: curated, cots: ${cots} }\ntargets: [a]\nout: ${out}\n`);
+    writeFileSync(
+      file,
+      `problems: { set: builtin, ids: [demo-1, demo-2] }\nconditions:\n  - { kind: transfer, source: curated, cots: ${cots} }\ntargets: [a]\nout: ${out}\n`,
+    );
     return file;
   };
   const run = (file: string) => spawnSync(process.execPath, [BIN, "run", file], { env: noModel, encoding: "utf8", timeout: 20_000 });

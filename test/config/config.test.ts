@@ -51,16 +51,28 @@ describe("models files", () => {
   });
 
   test("a bad field is one line naming the file and the field path", () => {
-    const p = file("bad.yaml", "models:\n  - name: ok\n    backend: openai\n    model: m\n  - name: two\n    backend: openai\n    baseURL: not a url\n    model: m\n");
-    assert.throws(() => loadModelsFile(p), (err: unknown) => {
-      assert.ok(err instanceof UserError);
-      assert.match(err.message, new RegExp(`^${p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: models\\[1\\]\\.baseURL: `));
-      assert.ok(!err.message.includes("\n"));
-      return true;
-    });
-    assert.throws(() => parseModelsData({ models: [{ name: "x", backend: "openai", model: "m", sampling: { temperature: -1 } }] }, "f.yaml"), /f\.yaml: models\[0\]\.sampling\.temperature: /);
+    const p = file(
+      "bad.yaml",
+      "models:\n  - name: ok\n    backend: openai\n    model: m\n  - name: two\n    backend: openai\n    baseURL: not a url\n    model: m\n",
+    );
+    assert.throws(
+      () => loadModelsFile(p),
+      (err: unknown) => {
+        assert.ok(err instanceof UserError);
+        assert.match(err.message, new RegExp(`^${p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: models\\[1\\]\\.baseURL: `));
+        assert.ok(!err.message.includes("\n"));
+        return true;
+      },
+    );
+    assert.throws(
+      () => parseModelsData({ models: [{ name: "x", backend: "openai", model: "m", sampling: { temperature: -1 } }] }, "f.yaml"),
+      /f\.yaml: models\[0\]\.sampling\.temperature: /,
+    );
     assert.throws(() => parseModelsData({ models: [{ name: "x", backend: "cloud", model: "m" }] }, "f.yaml"), /f\.yaml: models\[0\]\.backend: /);
-    assert.throws(() => parseModelsData({ models: [{ name: "x", backend: "openai", model: "m", colour: "red" }] }, "f.yaml"), /f\.yaml: models\[0\]: unknown field "colour"$/);
+    assert.throws(
+      () => parseModelsData({ models: [{ name: "x", backend: "openai", model: "m", colour: "red" }] }, "f.yaml"),
+      /f\.yaml: models\[0\]: unknown field "colour"$/,
+    );
     assert.throws(() => parseModelsData({ models: { a: { backend: "local", model: "m" } } }, "f.yaml"), /f\.yaml: models\.a\.path: a local model needs/);
     assert.throws(() => loadModelsFile(join(dir, "missing.yaml")), /missing\.yaml: no such file$/);
     assert.throws(() => loadModelsFile(file("broken.json", "{ not json")), /broken\.json: not valid JSON at line 1, column \d+$/);
@@ -69,7 +81,8 @@ describe("models files", () => {
   test("a key written into a profile is refused with a pointer to apiKeyEnv", () => {
     assert.throws(
       () => parseModelsData({ models: [{ name: "x", backend: "openai", model: "m", apiKey: "sk-abc" }] }, "f.yaml"),
-      (err: unknown) => err instanceof ConfigError && /f\.yaml: models\[0\]\.apiKey: API keys are never stored/.test(err.message) && !err.message.includes("sk-abc"),
+      (err: unknown) =>
+        err instanceof ConfigError && /f\.yaml: models\[0\]\.apiKey: API keys are never stored/.test(err.message) && !err.message.includes("sk-abc"),
     );
   });
 });
@@ -78,7 +91,10 @@ describe("merging sources", () => {
   test("file profiles override settings profiles of the same name; roles must name known models", () => {
     settings.saveProfile({ ...vllm, model: "from-settings" });
     settings.saveProfile({ name: "other", backend: "openai", baseURL: "http://h:2/v1", model: "o" });
-    const f = file("m.yaml", "models:\n  - name: qwq\n    backend: openai\n    baseURL: http://h:9/v1\n    model: from-file\nroles:\n  generators: [qwq, other]\n");
+    const f = file(
+      "m.yaml",
+      "models:\n  - name: qwq\n    backend: openai\n    baseURL: http://h:9/v1\n    model: from-file\nroles:\n  generators: [qwq, other]\n",
+    );
     const cfg = loadModelsConfig({ modelsFile: f, env: {}, settings });
     assert.equal(cfg.profiles.find((p) => p.name === "qwq")!.model, "from-file");
     assert.equal(cfg.profiles.find((p) => p.name === "other")!.model, "o");
@@ -91,7 +107,10 @@ describe("merging sources", () => {
   test("CONCORD_MODELS names the file when --models is not given", () => {
     const f = file("env.yaml", "- name: e\n  backend: openai\n  baseURL: http://h:3/v1\n  model: em\n");
     const cfg = loadModelsConfig({ env: { CONCORD_MODELS: f }, settings });
-    assert.deepEqual(cfg.profiles.map((p) => p.name), ["e"]);
+    assert.deepEqual(
+      cfg.profiles.map((p) => p.name),
+      ["e"],
+    );
   });
 
   test("OPENAI_BASE_URL / OPENAI_API_KEY give an implicit profile that names the key variable", () => {
@@ -122,7 +141,10 @@ describe("settings", () => {
     s.setRoles({ generators: ["qwq"], evaluators: ["openai"], targets: [], continuers: [] });
     s.saveProbe(vllm as never, { streaming: true, tokenLogprobs: true, promptScoring: true, prefill: true, reasoningField: "reasoning", notes: ["ok"] });
     s.setTheme("dark");
-    assert.throws(() => s.saveProfile({ ...vllm, name: "leaky", extra: { api_token: SECRET } }), /profile\.extra\.api_token: looks like an API key or other secret \(not repeated here\)/);
+    assert.throws(
+      () => s.saveProfile({ ...vllm, name: "leaky", extra: { api_token: SECRET } }),
+      /profile\.extra\.api_token: looks like an API key or other secret \(not repeated here\)/,
+    );
     const text = readFileSync(s.path, "utf8");
     assert.ok(text.includes('"apiKeyEnv": "CONCORD_TEST_KEY"') || text.includes('"apiKeyEnv":"CONCORD_TEST_KEY"'));
     assert.ok(text.includes("OPENAI_API_KEY"));
@@ -146,7 +168,10 @@ describe("settings", () => {
         (e: unknown) => {
           const m = (e as Error).message;
           assert.ok(e instanceof ConfigError, m);
-          assert.equal(m, `models.yaml: models[0].${at}: looks like an API key or other secret (not repeated here); API keys are never stored in profiles; put it in an environment variable and set apiKeyEnv to its name`);
+          assert.equal(
+            m,
+            `models.yaml: models[0].${at}: looks like an API key or other secret (not repeated here); API keys are never stored in profiles; put it in an environment variable and set apiKeyEnv to its name`,
+          );
           assert.ok(!m.includes(SECRET) && !m.includes("plain-but-named-token") && !m.includes("whatever"));
           return true;
         },
@@ -154,7 +179,15 @@ describe("settings", () => {
       );
     }
     // Ordinary request fields pass, token counts and ids included.
-    const fine = { chat_template_kwargs: { enable_thinking: false }, max_tokens: 10, stop_token_ids: [2], skip_special_tokens: false, min_tokens: 1, top_k: 20, keywords: ["a"] };
+    const fine = {
+      chat_template_kwargs: { enable_thinking: false },
+      max_tokens: 10,
+      stop_token_ids: [2],
+      skip_special_tokens: false,
+      min_tokens: 1,
+      top_k: 20,
+      keywords: ["a"],
+    };
     assert.deepEqual(parseProfile({ ...base, extra: fine }, "x").extra, fine);
   });
 
@@ -178,7 +211,10 @@ describe("settings", () => {
     settings.setKeyOverrides({ accept: "a" });
     settings.setSessionsDir("/tmp/s");
     const s = openSettings({ cwd: dir, env: {} });
-    assert.deepEqual(s.profiles().map((p) => p.model), ["replaced"]);
+    assert.deepEqual(
+      s.profiles().map((p) => p.model),
+      ["replaced"],
+    );
     assert.equal(s.roles().sanitizer, "qwq");
     assert.deepEqual(s.keyOverrides(), { accept: "a" });
     assert.equal(s.sessionsDir(), "/tmp/s");
@@ -188,7 +224,10 @@ describe("settings", () => {
 
   test("a corrupt or hand-broken settings file is a one-line error naming it", () => {
     writeFileSync(join(dir, "config.json"), "{ broken");
-    assert.throws(() => openSettings({ cwd: dir, env: {} }), (err: unknown) => err instanceof UserError && err.message.startsWith(join(dir, "config.json")) && !err.message.includes("\n"));
+    assert.throws(
+      () => openSettings({ cwd: dir, env: {} }),
+      (err: unknown) => err instanceof UserError && err.message.startsWith(join(dir, "config.json")) && !err.message.includes("\n"),
+    );
     writeFileSync(join(dir, "config.json"), JSON.stringify({ profiles: [{ name: "x", backend: "openai", model: 5 }] }));
     assert.throws(() => openSettings({ cwd: dir, env: {} }).profiles(), /config\.json: profiles\[0\]\.model: /);
   });
@@ -208,8 +247,14 @@ describe("local options, key names and role refusals", () => {
     const [tiny, big] = loadModelsFile(f).profiles;
     assert.deepEqual([tiny.contextSize, tiny.sequences, tiny.kvCache, tiny.threads, tiny.gpu], [1024, 2, "f16", 1, false]);
     assert.equal(big.gpu, "auto");
-    assert.throws(() => loadModelsFile(file("bad.yaml", "models:\n  - {name: t, backend: local, model: t, path: /m.gguf, sequences: 0}\n")), /bad\.yaml: models\[0\]\.sequences: /);
-    assert.throws(() => loadModelsFile(file("srv.yaml", `models:\n  - {name: s, backend: openai, model: m, threads: 2}\n`)), /srv\.yaml: models\[0\]\.threads: only local models take threads/);
+    assert.throws(
+      () => loadModelsFile(file("bad.yaml", "models:\n  - {name: t, backend: local, model: t, path: /m.gguf, sequences: 0}\n")),
+      /bad\.yaml: models\[0\]\.sequences: /,
+    );
+    assert.throws(
+      () => loadModelsFile(file("srv.yaml", `models:\n  - {name: s, backend: openai, model: m, threads: 2}\n`)),
+      /srv\.yaml: models\[0\]\.threads: only local models take threads/,
+    );
   });
 
   test("a value given where a key's NAME belongs is refused when it looks like the key, and never echoed", () => {
@@ -237,16 +282,28 @@ describe("local options, key names and role refusals", () => {
 
   test("requireCapability holds servers and replays to their probe records; embedded models always pass", () => {
     const none = { streaming: true, tokenLogprobs: true, promptScoring: false, prefill: false, reasoningField: null, notes: [] };
-    assert.throws(() => requireCapability({ name: "r", backend: "replay" }, none, "evaluator"), /^UserError: model "r" \(recording\) cannot be an evaluator: its recording gave no prompt log-probabilities; use an embedded model, or a vLLM server as evaluator$/);
-    assert.throws(() => requireCapability({ name: "o", backend: "openai", flavor: "ollama" }, none, "target"), /model "o" \(ollama\) cannot be a target: .*no prefill.*; re-probe it with `concord models probe o`, or use an embedded model, or a vLLM, SGLang or llama-server server as target$/);
+    assert.throws(
+      () => requireCapability({ name: "r", backend: "replay" }, none, "evaluator"),
+      /^UserError: model "r" \(recording\) cannot be an evaluator: its recording gave no prompt log-probabilities; use an embedded model, or a vLLM server as evaluator$/,
+    );
+    assert.throws(
+      () => requireCapability({ name: "o", backend: "openai", flavor: "ollama" }, none, "target"),
+      /model "o" \(ollama\) cannot be a target: .*no prefill.*; re-probe it with `concord models probe o`, or use an embedded model, or a vLLM, SGLang or llama-server server as target$/,
+    );
     // A model is never told to use a server of its own kind (its record may be from a bad probe).
     const vllm = () => requireCapability({ name: "oss", backend: "openai", flavor: "vllm" }, none, "evaluator");
     assert.throws(vllm, (e: unknown) => {
       const m = (e as Error).message;
-      assert.equal(m, 'model "oss" (vllm) cannot be an evaluator: its probe record says it gave no prompt log-probabilities; re-probe it with `concord models probe oss`, or use an embedded model as evaluator');
+      assert.equal(
+        m,
+        'model "oss" (vllm) cannot be an evaluator: its probe record says it gave no prompt log-probabilities; re-probe it with `concord models probe oss`, or use an embedded model as evaluator',
+      );
       return true;
     });
-    assert.throws(() => requireCapability({ name: "s", backend: "openai", flavor: "sglang" }, none, "continuer"), /or use an embedded model, or a vLLM or llama-server server as continuer$/);
+    assert.throws(
+      () => requireCapability({ name: "s", backend: "openai", flavor: "sglang" }, none, "continuer"),
+      /or use an embedded model, or a vLLM or llama-server server as continuer$/,
+    );
     assert.doesNotThrow(() => requireCapability({ name: "l", backend: "local" }, none, "evaluator"));
     assert.doesNotThrow(() => requireCapability({ name: "o", backend: "openai" }, none, "generator"));
     assert.deepEqual(Object.keys(ROLE_OF_LIST).sort(), ["continuers", "evaluators", "generators", "initiator", "prm", "sanitizer", "targets"]);

@@ -207,7 +207,9 @@ describe("agreement with the paper's own grades (genex outputs)", { skip: noGene
       "nvidia_Nemotron-Research-Reasoning-Qwen-1.5B": 10,
     };
     for (const [model, want] of Object.entries(expected)) {
-      const lines = readFileSync(join(dir, `${model}_zero_shot_empty.jsonl`), "utf8").split("\n").filter((l) => l.trim());
+      const lines = readFileSync(join(dir, `${model}_zero_shot_empty.jsonl`), "utf8")
+        .split("\n")
+        .filter((l) => l.trim());
       let correct = 0;
       for (const line of lines) {
         const rec = JSON.parse(line) as Record<string, unknown>;
@@ -243,7 +245,9 @@ describe("GSM8K and numbers", () => {
     assert.equal(extractGsm8kReference("no marker"), null);
   });
   test("every GSM8K reference is a number and grades itself correct", { skip: needsShared("data/gsm8k/test.jsonl") }, () => {
-    const lines = readFileSync(join(SHARED, "gsm8k", "test.jsonl"), "utf8").split("\n").filter((l) => l.trim());
+    const lines = readFileSync(join(SHARED, "gsm8k", "test.jsonl"), "utf8")
+      .split("\n")
+      .filter((l) => l.trim());
     assert.ok(lines.length > 1000);
     for (const line of lines) {
       const { answer } = JSON.parse(line) as { answer: string };

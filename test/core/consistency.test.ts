@@ -1,12 +1,6 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import {
-  computeConsistency,
-  hasSkipPhrase,
-  meanStd,
-  sortTargets,
-  type TargetAnswer,
-} from "../../src/core/consistency.js";
+import { computeConsistency, hasSkipPhrase, meanStd, sortTargets, type TargetAnswer } from "../../src/core/consistency.js";
 
 const ans = (target: string, itemId: string, answer: string | null, correct: boolean, recorded?: string | null): TargetAnswer =>
   recorded === undefined ? { target, itemId, answer, correct } : { target, itemId, answer, correct, recorded };
@@ -35,10 +29,14 @@ describe("two targets", () => {
   // item 1: same wrong answer; item 2: different answers, both correct (decimal range);
   // item 3: different, one correct; item 4: a crash text on A's side (skipped in both readings).
   const answers = [
-    ans("A", "1", "5", false), ans("B", "1", "5", false),
-    ans("A", "2", "10.1", true), ans("B", "2", "10.3", true),
-    ans("A", "3", "7", true), ans("B", "3", "8", false),
-    ans("A", "4", null, false, "name 'N' is not defined"), ans("B", "4", "3", false),
+    ans("A", "1", "5", false),
+    ans("B", "1", "5", false),
+    ans("A", "2", "10.1", true),
+    ans("B", "2", "10.3", true),
+    ans("A", "3", "7", true),
+    ans("B", "3", "8", false),
+    ans("A", "4", null, false, "name 'N' is not defined"),
+    ans("B", "4", "3", false),
   ];
   test("strict: 2 of 3 kept items agree", () => {
     const r = computeConsistency(answers, "strict");
@@ -53,7 +51,10 @@ describe("two targets", () => {
     assert.equal(p.value, 2 / 3);
     assert.equal(r.consistency!.mean, 2 / 3);
     assert.equal(r.consistency!.std, 0);
-    assert.deepEqual(r.matrix, [[1, 2 / 3], [2 / 3, 1]]);
+    assert.deepEqual(r.matrix, [
+      [1, 2 / 3],
+      [2 / 3, 1],
+    ]);
   });
   test("paper reading skips the crash text too", () => {
     const r = computeConsistency(answers, "paper");
@@ -62,17 +63,20 @@ describe("two targets", () => {
   });
   test("accuracy counts every item, crashed ones as wrong", () => {
     const r = computeConsistency(answers, "strict");
-    assert.deepEqual(r.accuracy.map((a) => [a.target, a.correct, a.total]), [["A", 2, 4], ["B", 1, 4]]);
+    assert.deepEqual(
+      r.accuracy.map((a) => [a.target, a.correct, a.total]),
+      [
+        ["A", 2, 4],
+        ["B", 1, 4],
+      ],
+    );
     assert.equal(r.accuracy[0].accuracy, 0.5);
   });
 });
 
 describe("absent answers (transfer files)", () => {
   // Both targets crashed on item 2: the field was absent (recorded null).
-  const answers = [
-    ans("A", "1", "1", false), ans("B", "1", "2", false),
-    ans("A", "2", null, false, null), ans("B", "2", null, false, null),
-  ];
+  const answers = [ans("A", "1", "1", false), ans("B", "1", "2", false), ans("A", "2", null, false, null), ans("B", "2", null, false, null)];
   test("strict skips them", () => {
     const p = computeConsistency(answers, "strict").pairs[0];
     assert.equal(p.kept, 1);
@@ -94,8 +98,12 @@ describe("absent answers (transfer files)", () => {
 describe("three targets", () => {
   // Items 1..2. A,B,C answers: item1 = x,x,y (all wrong); item2 = p,q,r (A and C correct).
   const answers = [
-    ans("A", "1", "x", false), ans("B", "1", "x", false), ans("C", "1", "y", false),
-    ans("A", "2", "p", true), ans("B", "2", "q", false), ans("C", "2", "r", true),
+    ans("A", "1", "x", false),
+    ans("B", "1", "x", false),
+    ans("C", "1", "y", false),
+    ans("A", "2", "p", true),
+    ans("B", "2", "q", false),
+    ans("C", "2", "r", true),
   ];
   const r = computeConsistency(answers, "strict", ["C", "A"]);
   test("order puts given targets first, then the rest", () => {
@@ -113,8 +121,8 @@ describe("three targets", () => {
   test("the split sums to 1 and its agreeing parts to the mean", () => {
     const s = r.split!;
     // CA: item2 both correct -> cc; AB: item1 same wrong -> cw; CB: nothing.
-    assert.ok(Math.abs(s.consistentCorrect - (0.5 / 3)) < 1e-12);
-    assert.ok(Math.abs(s.consistentWrong - (0.5 / 3)) < 1e-12);
+    assert.ok(Math.abs(s.consistentCorrect - 0.5 / 3) < 1e-12);
+    assert.ok(Math.abs(s.consistentWrong - 0.5 / 3) < 1e-12);
     assert.ok(Math.abs(s.consistentCorrect + s.consistentWrong + s.inconsistent - 1) < 1e-12);
     assert.ok(Math.abs(s.consistentCorrect + s.consistentWrong - r.consistency!.mean) < 1e-12);
   });

@@ -22,19 +22,31 @@ describe("cutPoints", () => {
   test("quantile: 25/50/75% of 50 tokens snap to the sentence holding that token", () => {
     // round(12.5)=13 -> token 13 is in sentence 2; 25 starts sentence 5, so the boundary
     // after sentence 4 is at that position; round(37.5)=38 -> 7
-    const c = cutPoints(tokensFor(() => -1), sentences, { rule: "quantile" });
+    const c = cutPoints(
+      tokensFor(() => -1),
+      sentences,
+      { rule: "quantile" },
+    );
     assert.deepEqual([c.early.sentence, c.mid.sentence, c.late.sentence], [2, 4, 7]);
     assert.deepEqual([c.early.token, c.mid.token, c.late.token], [15, 25, 40]);
   });
 
   test("a position exactly on a boundary cuts there, not one sentence later", () => {
-    const c = cutPoints(tokensFor(() => -1), sentences, { rule: "quantile", quantiles: [0.1, 0.2, 0.3] });
+    const c = cutPoints(
+      tokensFor(() => -1),
+      sentences,
+      { rule: "quantile", quantiles: [0.1, 0.2, 0.3] },
+    );
     // token 5 starts sentence 1, i.e. the boundary after sentence 0
     assert.deepEqual([c.early.sentence, c.mid.sentence, c.late.sentence], [0, 1, 2]);
   });
 
   test("never after the last sentence; never before the first", () => {
-    const c = cutPoints(tokensFor(() => -1), sentences, { rule: "quantile", quantiles: [0, 0.99, 1] });
+    const c = cutPoints(
+      tokensFor(() => -1),
+      sentences,
+      { rule: "quantile", quantiles: [0, 0.99, 1] },
+    );
     assert.equal(c.early.sentence, 0);
     assert.equal(c.mid.sentence, 8);
     assert.equal(c.late.sentence, 8);
@@ -42,7 +54,11 @@ describe("cutPoints", () => {
 
   test("cumulative: cuts follow surprisal, not length", () => {
     // All surprisal sits in sentence 6: every quantile of it is reached there.
-    const c = cutPoints(tokensFor((i) => (Math.floor(i / 5) === 6 ? -10 : -0.001)), sentences, { rule: "cumulative" });
+    const c = cutPoints(
+      tokensFor((i) => (Math.floor(i / 5) === 6 ? -10 : -0.001)),
+      sentences,
+      { rule: "cumulative" },
+    );
     assert.deepEqual([c.early.sentence, c.mid.sentence, c.late.sentence], [6, 6, 6]);
   });
 

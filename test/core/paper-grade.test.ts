@@ -26,7 +26,10 @@ function oracle(replies: GeneratedReply[]): Array<{ id: string; recorded: string
     maxBuffer: 1 << 28,
   });
   assert.equal(r.status, 0, r.stderr);
-  return r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+  return r.stdout
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
 }
 
 const SKIP_PHRASES = ["not defined", "N/A", "does not match", "are not permitted"];
@@ -43,8 +46,14 @@ test("Python's float repr and number semantics", () => {
   assert.equal(pyStr(evalExpression("-7 // 2")), "-4");
   assert.equal(pyStr(evalExpression("-7.5 % 2")), "0.5");
   assert.equal(pyStr(evalExpression("2 ** 100")), "1267650600228229401496703205376");
-  assert.throws(() => evalExpression("007"), (e: unknown) => e instanceof PyError && /are not permitted/.test(e.message));
-  assert.throws(() => evalExpression("N/A"), (e: unknown) => e instanceof PyError && e.message === "name 'N' is not defined");
+  assert.throws(
+    () => evalExpression("007"),
+    (e: unknown) => e instanceof PyError && /are not permitted/.test(e.message),
+  );
+  assert.throws(
+    () => evalExpression("N/A"),
+    (e: unknown) => e instanceof PyError && e.message === "name 'N' is not defined",
+  );
 });
 
 test("whitespace collapses as Python's \\s does (\\x1c and NBSP included, BOM not)", () => {
@@ -80,7 +89,10 @@ test("paper reading agrees with the authors' Python on 2,400 generated replies",
     maxBuffer: 1 << 28,
   });
   assert.equal(r.status, 0, r.stderr);
-  const got = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+  const got = r.stdout
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
   assert.equal(got.length, replies.length);
   const disagreements: string[] = [];
   let crashes = 0;
@@ -100,22 +112,45 @@ test("paper reading agrees with the authors' Python on 2,400 generated replies",
   assert.ok(correct > 200 && crashes > 200 && replies.length - crashes - correct > 200, `${correct} correct, ${crashes} excluded`);
 });
 
-test("concord grade: a bad line becomes an error line in place and the status 1; the concord reading grades the JSON answer", { skip: haveShared ? false : "needs ../shared" }, () => {
-  const dir = mkdtempSync(join(tmpdir(), "concord-grade-"));
-  const file = join(dir, "replies.jsonl");
-  writeFileSync(file, ['{"id": "1", "reply": "{\\"answer\\": \\"25.1\\"}"}', '{"id": "1"}', "not json", '{"id": "nope", "reply": "x"}', '{"id": 1, "reply": "Answer: 07"}'].join("\n") + "\n");
-  const run = (...extra: string[]) =>
-    spawnSync(process.execPath, ["test/concord-from-source.mjs", "grade", file, "--set", DATASET, "--json", ...extra], { cwd: ROOT, env: { ...process.env }, encoding: "utf8" });
-  const paper = run();
-  assert.equal(paper.status, 1);
-  const lines = paper.stdout.trim().split("\n").map((l) => JSON.parse(l));
-  assert.equal(lines.length, 5);
-  assert.deepEqual(lines[0], { id: "1", answer: "25.1", correct: true, excluded: false });
-  assert.deepEqual([lines[1].id, lines[1].excluded, /reply/.test(lines[1].error)], ["1", true, true]);
-  assert.match(lines[2].error, /not JSON/);
-  assert.match(lines[3].error, /no problem "nope"/);
-  assert.deepEqual(lines[4], { id: "1", answer: null, correct: false, excluded: true });
-  assert.match(paper.stderr, /line 2: has no "reply" string/);
-  const concord = run("--reading", "concord").stdout.trim().split("\n").map((l) => JSON.parse(l));
-  assert.deepEqual(concord[4], { id: "1", answer: "7", correct: false, excluded: false });
-});
+test(
+  "concord grade: a bad line becomes an error line in place and the status 1; the concord reading grades the JSON answer",
+  { skip: haveShared ? false : "needs ../shared" },
+  () => {
+    const dir = mkdtempSync(join(tmpdir(), "concord-grade-"));
+    const file = join(dir, "replies.jsonl");
+    writeFileSync(
+      file,
+      [
+        '{"id": "1", "reply": "{\\"answer\\": \\"25.1\\"}"}',
+        '{"id": "1"}',
+        "not json",
+        '{"id": "nope", "reply": "x"}',
+        '{"id": 1, "reply": "Answer: 07"}',
+      ].join("\n") + "\n",
+    );
+    const run = (...extra: string[]) =>
+      spawnSync(process.execPath, ["test/concord-from-source.mjs", "grade", file, "--set", DATASET, "--json", ...extra], {
+        cwd: ROOT,
+        env: { ...process.env },
+        encoding: "utf8",
+      });
+    const paper = run();
+    assert.equal(paper.status, 1);
+    const lines = paper.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    assert.equal(lines.length, 5);
+    assert.deepEqual(lines[0], { id: "1", answer: "25.1", correct: true, excluded: false });
+    assert.deepEqual([lines[1].id, lines[1].excluded, /reply/.test(lines[1].error)], ["1", true, true]);
+    assert.match(lines[2].error, /not JSON/);
+    assert.match(lines[3].error, /no problem "nope"/);
+    assert.deepEqual(lines[4], { id: "1", answer: null, correct: false, excluded: true });
+    assert.match(paper.stderr, /line 2: has no "reply" string/);
+    const concord = run("--reading", "concord")
+      .stdout.trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(concord[4], { id: "1", answer: "7", correct: false, excluded: false });
+  },
+);

@@ -24,18 +24,28 @@ test("MT19937 seeded like numpy: the reference first outputs for seed 5489", () 
   assert.deepEqual([rs.nextUint32(), rs.nextUint32(), rs.nextUint32()], [3499211612, 581869302, 3890346734]);
 });
 
-test("pandas df.sample(n=100, random_state=42) of MedCalc-Bench gives the paper's 100 items in its order", { skip: needsShared("data/medcalc-bench/test_data.csv", "data/genex/medcalc/outputs") }, async () => {
-  const { problems } = await loadAllProblems(MEDCALC);
-  assert.equal(problems.length, 1047);
-  const picked = pandasSample(problems, 100, 42).map((p) => p.id);
-  assert.deepEqual(picked, paperRows());
-  const viaSpec = await selectProblems({ set: MEDCALC, sample: 100, seed: 42, sampler: "pandas" });
-  assert.deepEqual(viaSpec.map((p) => p.id), paperRows());
-});
+test(
+  "pandas df.sample(n=100, random_state=42) of MedCalc-Bench gives the paper's 100 items in its order",
+  { skip: needsShared("data/medcalc-bench/test_data.csv", "data/genex/medcalc/outputs") },
+  async () => {
+    const { problems } = await loadAllProblems(MEDCALC);
+    assert.equal(problems.length, 1047);
+    const picked = pandasSample(problems, 100, 42).map((p) => p.id);
+    assert.deepEqual(picked, paperRows());
+    const viaSpec = await selectProblems({ set: MEDCALC, sample: 100, seed: 42, sampler: "pandas" });
+    assert.deepEqual(
+      viaSpec.map((p) => p.id),
+      paperRows(),
+    );
+  },
+);
 
 test("pandas positions: a permutation prefix, no repeats, seed-dependent", () => {
   const a = pandasSamplePositions(50, 50, 1);
-  assert.deepEqual([...a].sort((x, y) => x - y), Array.from({ length: 50 }, (_, i) => i));
+  assert.deepEqual(
+    [...a].sort((x, y) => x - y),
+    Array.from({ length: 50 }, (_, i) => i),
+  );
   assert.notDeepEqual(pandasSamplePositions(50, 10, 1), pandasSamplePositions(50, 10, 2));
   assert.throws(() => pandasSamplePositions(3, 4, 1), RangeError);
   assert.throws(() => new NumpyRandomState(-1), RangeError);
@@ -45,6 +55,9 @@ test("seededRandom is reproducible and in [0, 1)", () => {
   const a = seededRandom(7);
   const b = seededRandom(7);
   const xs = Array.from({ length: 1000 }, () => a());
-  assert.deepEqual(xs.slice(0, 5), Array.from({ length: 5 }, () => b()));
+  assert.deepEqual(
+    xs.slice(0, 5),
+    Array.from({ length: 5 }, () => b()),
+  );
   assert.ok(xs.every((x) => x >= 0 && x < 1));
 });

@@ -38,12 +38,7 @@ describe("removeAnswerSentences", () => {
     const r = removeAnswerSentences(cot);
     assert.deepEqual(
       r.removed.map((s) => s.text.trim()),
-      [
-        "So the answer is 12.",
-        "Therefore, the score is 3.",
-        "**Final Answer** The result is \\boxed{5}.",
-        "Thus the patient's HAS-BLED score is 5 points.",
-      ],
+      ["So the answer is 12.", "Therefore, the score is 3.", "**Final Answer** The result is \\boxed{5}.", "Thus the patient's HAS-BLED score is 5 points."],
     );
     assert.equal(r.kept, "First compute the score. Wait, is the total 4? Let me check the score again. Maybe the total is 6.");
   });
@@ -92,7 +87,7 @@ describe("removeAnswerSentences", () => {
 describe("verifySanitized", () => {
   test("case, whitespace, quotes and list markers do not matter; invented and rephrased text is dropped", () => {
     const original = "The note says “uncontrolled”. So H is 1. He is 72 years old. The score is 2.";
-    const output = "the note says \"uncontrolled\"  \n- So  H is 1.\nHe is seventy-two. I made this up.";
+    const output = 'the note says "uncontrolled"  \n- So  H is 1.\nHe is seventy-two. I made this up.';
     const v = verifySanitized(original, output);
     assert.equal(v.kept, "The note says “uncontrolled”. So H is 1.");
     assert.deepEqual(v.dropped, ["He is seventy-two.", "I made this up."]);

@@ -12,7 +12,10 @@ const traces = genex + "ensemble_qwq_dapo_eval_oss/";
 const noGenex = needsShared("data/genex/medcalc/outputs", "data/genex/medcalc/ensemble_qwq_dapo_eval_oss");
 function jsonl(path: string): Array<Record<string, unknown>> {
   if (noGenex) return [];
-  return readFileSync(path, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  return readFileSync(path, "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
 }
 const fullRows = jsonl(outputs + "Qwen_QwQ-32B_thoughts_to_Qwen_QwQ-32B_zero_shot_full.jsonl");
 const cots = fullRows.map((r) => r["LLM Raw Thinking"]).filter((t): t is string => typeof t === "string");
@@ -62,11 +65,7 @@ describe("concord mode", () => {
     assert.ok(s.includes("So the height in meters is approximately 1.9558 m."));
     assert.ok(s.includes("Now, the BMI formula is BMI = weight / (height in meters)^2."));
     // "..." followed by lowercase continues the sentence.
-    assert.ok(
-      s.includes(
-        "77 times 0.0254... let's see, 70*0.0254 is 1.778, and 7*0.0254 is 0.1778, so adding those gives 1.778 + 0.1778 = 1.9558 meters.",
-      ),
-    );
+    assert.ok(s.includes("77 times 0.0254... let's see, 70*0.0254 is 1.778, and 7*0.0254 is 0.1778, so adding those gives 1.778 + 0.1778 = 1.9558 meters."));
   });
 
   const cases: Array<[string, string[]]> = [
@@ -95,7 +94,12 @@ describe("concord mode", () => {
   for (const [input, expected] of cases) {
     test(JSON.stringify(input), () => {
       assert.deepEqual(sentenceTexts(input), expected);
-      assert.equal(splitSentences(input).map((s) => s.text).join(""), input);
+      assert.equal(
+        splitSentences(input)
+          .map((s) => s.text)
+          .join(""),
+        input,
+      );
     });
   }
 

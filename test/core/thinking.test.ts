@@ -1,13 +1,6 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import {
-  endOfThoughtMarker,
-  guessThinkingFormat,
-  isEndOfThought,
-  openThinkingPrefill,
-  splitThinking,
-  thinkingPrefill,
-} from "../../src/core/thinking.js";
+import { endOfThoughtMarker, guessThinkingFormat, isEndOfThought, openThinkingPrefill, splitThinking, thinkingPrefill } from "../../src/core/thinking.js";
 
 describe("thinkingPrefill (SCIENCE.md table)", () => {
   test("think tags", () => {

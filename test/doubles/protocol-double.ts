@@ -134,8 +134,28 @@ export function logprobOf(prev: string, token: string): number {
 }
 
 const WORDS = [
-  "the", "model", "reads", "each", "value", "and", "then", "adds", "them", "so", "we",
-  "get", "a", "total", "first", "step", "is", "to", "check", "units", "next", "result",
+  "the",
+  "model",
+  "reads",
+  "each",
+  "value",
+  "and",
+  "then",
+  "adds",
+  "them",
+  "so",
+  "we",
+  "get",
+  "a",
+  "total",
+  "first",
+  "step",
+  "is",
+  "to",
+  "check",
+  "units",
+  "next",
+  "result",
 ];
 
 /** The most likely next token after `prev` (the top-1 alternative in top_logprobs dicts). */
@@ -161,7 +181,10 @@ interface GenToken {
 function generate(promptTokens: string[], reasoning: string, content: string, maxTokens: number): { tokens: GenToken[]; finish: "stop" | "length" } {
   let prev = promptTokens[promptTokens.length - 1] ?? BOS;
   const tokens: GenToken[] = [];
-  for (const [channel, text] of [["reasoning", reasoning], ["content", content]] as const) {
+  for (const [channel, text] of [
+    ["reasoning", reasoning],
+    ["content", content],
+  ] as const) {
     for (const t of tokenize(text)) {
       if (tokens.length >= maxTokens) return { tokens, finish: "length" };
       tokens.push({ token: t, logprob: logprobOf(prev, t), channel });
@@ -207,7 +230,11 @@ const REASONING_FIELD: Record<DoubleFlavor, "reasoning" | "reasoning_content" | 
 const MODEL_PATHS = new Set(["/v1/chat/completions", "/v1/completions", "/generate"]);
 
 class HttpFault extends Error {
-  constructor(readonly status: number, message: string, readonly headers: Record<string, string> = {}) {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
     super(message);
   }
 }
@@ -235,7 +262,13 @@ export async function startProtocolDouble(opts: ProtocolDoubleOptions = {}): Pro
     if (flavor === "vllm" || flavor === "sglang")
       return { object: "error", message, type: status === 404 ? "NotFoundError" : "BadRequestError", param: null, code: status };
     if (flavor === "llama-server") {
-      const type = /exceeds the available context/.test(message) ? "exceed_context_size_error" : status === 404 ? "not_found_error" : status >= 500 ? "server_error" : "invalid_request_error";
+      const type = /exceeds the available context/.test(message)
+        ? "exceed_context_size_error"
+        : status === 404
+          ? "not_found_error"
+          : status >= 500
+            ? "server_error"
+            : "invalid_request_error";
       return { error: { code: status, message, type } };
     }
     return { error: { message, type: status === 401 ? "invalid_request_error" : "api_error", param: null, code: null } };
@@ -381,9 +414,17 @@ export async function startProtocolDouble(opts: ProtocolDoubleOptions = {}): Pro
     if (tokenDelay) await sleep(tokenDelay * gen.tokens.length);
     const message: Record<string, unknown> = {
       role: "assistant",
-      content: (echoesPrefill ? last.content : "") + gen.tokens.filter((t) => t.channel === "content").map((t) => t.token).join(""),
+      content:
+        (echoesPrefill ? last.content : "") +
+        gen.tokens
+          .filter((t) => t.channel === "content")
+          .map((t) => t.token)
+          .join(""),
     };
-    const r = gen.tokens.filter((t) => t.channel === "reasoning").map((t) => t.token).join("");
+    const r = gen.tokens
+      .filter((t) => t.channel === "reasoning")
+      .map((t) => t.token)
+      .join("");
     if (r) message[reasoningField as string] = r;
     const out: Record<string, unknown> = {
       id,
@@ -416,7 +457,8 @@ export async function startProtocolDouble(opts: ProtocolDoubleOptions = {}): Pro
     if (!prompts.length || prompts.some((p) => typeof p !== "string")) throw new HttpFault(400, "prompt must be a string or a list of strings");
     // llama-server (80fb11a) answers echo with 200 and ignores it.
     const echo = body.echo === true;
-    if (flavor === "openai") throw new HttpFault(404, "This is a chat model and not supported in the v1/completions endpoint. Did you mean to use v1/chat/completions?");
+    if (flavor === "openai")
+      throw new HttpFault(404, "This is a chat model and not supported in the v1/completions endpoint. Did you mean to use v1/chat/completions?");
     const stream = body.stream === true;
     const k = typeof body.logprobs === "number" ? body.logprobs : undefined;
     const promptLogprobs = flavor === "vllm" && typeof body.prompt_logprobs === "number" ? body.prompt_logprobs : undefined;
@@ -445,14 +487,22 @@ export async function startProtocolDouble(opts: ProtocolDoubleOptions = {}): Pro
       gen.tokens.forEach((t, i) => {
         const prev = i === 0 ? promptTokens[promptTokens.length - 1] : gen.tokens[i - 1].token;
         const logprobs =
-          k === undefined ? null
-          : flavor === "llama-server" ? { content: [llamaLogprob(t.token, t.logprob, prev, k)] }
-          : { tokens: [t.token], token_logprobs: [t.logprob], top_logprobs: [k > 0 ? altDict(prev) : {}], text_offset: [offset] };
+          k === undefined
+            ? null
+            : flavor === "llama-server"
+              ? { content: [llamaLogprob(t.token, t.logprob, prev, k)] }
+              : { tokens: [t.token], token_logprobs: [t.logprob], top_logprobs: [k > 0 ? altDict(prev) : {}], text_offset: [offset] };
         offset += t.token.length;
-        events.push({ data: { id, object: "text_completion", created, model, choices: [{ index: 0, text: t.token, logprobs, finish_reason: null }] }, tokens: 1 });
+        events.push({
+          data: { id, object: "text_completion", created, model, choices: [{ index: 0, text: t.token, logprobs, finish_reason: null }] },
+          tokens: 1,
+        });
       });
       const finish = gen.finish;
-      events.push({ data: { id, object: "text_completion", created, model, choices: [{ index: 0, text: "", logprobs: null, finish_reason: finish }] }, tokens: 0 });
+      events.push({
+        data: { id, object: "text_completion", created, model, choices: [{ index: 0, text: "", logprobs: null, finish_reason: finish }] },
+        tokens: 0,
+      });
       await sse(res, rec, fault, events);
       return;
     }
@@ -484,7 +534,10 @@ export async function startProtocolDouble(opts: ProtocolDoubleOptions = {}): Pro
           off += t.token.length;
         });
         logprobs = { tokens: toks, token_logprobs: lps, top_logprobs: tops, text_offset: offs };
-        if (flavor === "llama-server") logprobs = { content: gen.tokens.map((t, i) => llamaLogprob(t.token, t.logprob, i === 0 ? promptTokens[promptTokens.length - 1] : gen.tokens[i - 1].token, k)) };
+        if (flavor === "llama-server")
+          logprobs = {
+            content: gen.tokens.map((t, i) => llamaLogprob(t.token, t.logprob, i === 0 ? promptTokens[promptTokens.length - 1] : gen.tokens[i - 1].token, k)),
+          };
       }
       const choice: Record<string, unknown> = { index, text: (honoursEcho ? p : "") + genText, logprobs, finish_reason: gen.finish };
       if (promptLogprobs !== undefined) choice.prompt_logprobs = promptLogprobsOf(promptTokens, promptLogprobs);
@@ -556,7 +609,8 @@ export async function startProtocolDouble(opts: ProtocolDoubleOptions = {}): Pro
   async function misbehave(res: ServerResponse, rec: RequestRecord, fault: Extract<Fault, { kind: "huge-event" | "endless" }>): Promise<void> {
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
     rec.status = 200;
-    const event = (content: string) => `data: ${JSON.stringify({ id: "x", object: "chat.completion.chunk", created: 0, model, choices: [{ index: 0, delta: { content }, finish_reason: null }] })}\n\n`;
+    const event = (content: string) =>
+      `data: ${JSON.stringify({ id: "x", object: "chat.completion.chunk", created: 0, model, choices: [{ index: 0, delta: { content }, finish_reason: null }] })}\n\n`;
     if (fault.kind === "huge-event") {
       const piece = "x".repeat(1 << 16);
       res.write(`data: {"choices":[{"index":0,"delta":{"content":"`);
@@ -603,7 +657,10 @@ export async function startProtocolDouble(opts: ProtocolDoubleOptions = {}): Pro
     const g = req.method === "GET";
     if (g && path === "/v1/models") {
       // llama-server lists its one model with facts about it (the real one adds an Ollama-style "models" list too).
-      const entry = flavor === "llama-server" ? { id: model, aliases: [model], object: "model", created: 0, owned_by: "llamacpp", meta: { n_params: 292800, size: 1171200, n_ctx_train: 2048 } } : { id: model, object: "model", created: 0, owned_by: flavor };
+      const entry =
+        flavor === "llama-server"
+          ? { id: model, aliases: [model], object: "model", created: 0, owned_by: "llamacpp", meta: { n_params: 292800, size: 1171200, n_ctx_train: 2048 } }
+          : { id: model, object: "model", created: 0, owned_by: flavor };
       return sendJSON(res, rec, 200, { object: "list", data: [entry] });
     }
     if (g && path === "/health" && flavor !== "openai" && flavor !== "ollama") return sendJSON(res, rec, 200, {});
@@ -611,7 +668,12 @@ export async function startProtocolDouble(opts: ProtocolDoubleOptions = {}): Pro
     if (g && path === "/get_model_info" && flavor === "sglang") return sendJSON(res, rec, 200, { model_path: model, is_generation: true });
     if (g && path === "/api/version" && flavor === "ollama") return sendJSON(res, rec, 200, { version: "0.12.11" });
     if (g && path === "/props" && flavor === "llama-server")
-      return sendJSON(res, rec, 200, { model_path: `/models/${model}.gguf`, chat_template: "double", build_info: "b6000-double", default_generation_settings: { n_ctx: 4096 } });
+      return sendJSON(res, rec, 200, {
+        model_path: `/models/${model}.gguf`,
+        chat_template: "double",
+        build_info: "b6000-double",
+        default_generation_settings: { n_ctx: 4096 },
+      });
     if (!g && body === undefined) throw new HttpFault(400, "missing request body");
     if (!g && path === "/v1/chat/completions") return chat(body!, res, rec, fault);
     if (!g && path === "/v1/completions") return completions(body!, res, rec, fault);

@@ -44,7 +44,11 @@ export class ScriptedDriver implements ChainDriver {
     this.candidates.set(id, c);
     this.emit({ type: "candidate-done", step: this.step, candidate: c });
     if (ppl !== undefined) {
-      const scored = { ...c, scores: [{ evaluator, meanNll: Math.log(ppl), perplexity: ppl, tokens: tokens.map((t, i) => ({ token: t, logprob: -(i + 1) })) }], meanPerplexity: ppl };
+      const scored = {
+        ...c,
+        scores: [{ evaluator, meanNll: Math.log(ppl), perplexity: ppl, tokens: tokens.map((t, i) => ({ token: t, logprob: -(i + 1) })) }],
+        meanPerplexity: ppl,
+      };
       this.candidates.set(id, scored);
       this.emit({ type: "score", step: this.step, candidateId: id, evaluator, meanNll: Math.log(ppl), perplexity: ppl });
       this.emit({ type: "candidate-scored", step: this.step, candidate: scored });

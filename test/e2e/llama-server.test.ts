@@ -84,7 +84,10 @@ describe("the real llama-server", { skip: missing, timeout: 600_000 }, () => {
       /^top_k: honoured$/,
       /^tokenize: yes \(\d+ tokens/,
     ])
-      assert.ok(caps.notes.some((n) => note.test(n)), `${note} in ${caps.notes.join(" | ")}`);
+      assert.ok(
+        caps.notes.some((n) => note.test(n)),
+        `${note} in ${caps.notes.join(" | ")}`,
+      );
   });
 
   for (const [template, method, reasoning] of [
@@ -99,7 +102,10 @@ describe("the real llama-server", { skip: missing, timeout: 600_000 }, () => {
         const caps = probeOf(modelsFile(other.baseURL, join(dir, "other.yaml")), "ls-a");
         assert.deepEqual([caps.prefillMethod, caps.reasoningField, caps.tokenLogprobs], [method, reasoning, true], caps.notes.join(" | "));
         // A template that rewrites the final assistant message (an empty thinking block added, or a closed one removed) is not used for prefill.
-        assert.equal(caps.notes.includes("prefill (continue_final_message): the chat template rewrites a final assistant message that holds a thinking block"), method === "apply_template");
+        assert.equal(
+          caps.notes.includes("prefill (continue_final_message): the chat template rewrites a final assistant message that holds a thinking block"),
+          method === "apply_template",
+        );
       } finally {
         await other.stop();
       }
@@ -108,7 +114,11 @@ describe("the real llama-server", { skip: missing, timeout: 600_000 }, () => {
 
   test("in-process: a context overflow is named as such and changes no method; a hung server costs one timeout; another model behind the address is not served from the cache", async () => {
     const b = new OpenAIBackend({ name: "ls", backend: "openai", baseURL: server.baseURL, model: "auto" }, { timeoutMs: 2000 });
-    const prompt = (words: number): Prompt => ({ kind: "chat", messages: [{ role: "user", content: "word ".repeat(words) }], assistantPrefix: "Once upon a time" });
+    const prompt = (words: number): Prompt => ({
+      kind: "chat",
+      messages: [{ role: "user", content: "word ".repeat(words) }],
+      assistantPrefix: "Once upon a time",
+    });
     await assert.rejects(collect(b.stream({ prompt: prompt(3000), maxTokens: 8 })), (err: unknown) => {
       assert.ok(err instanceof BackendError);
       assert.equal(err.kind, "context-overflow");
@@ -123,7 +133,10 @@ describe("the real llama-server", { skip: missing, timeout: 600_000 }, () => {
     process.kill(server.pid()!, "SIGSTOP");
     try {
       await assert.rejects(collect(b.stream({ prompt: prompt(3), maxTokens: 8 })), /no answer from .* within 2 s/);
-      await assert.rejects(collect(b.stream({ prompt: prompt(3), maxTokens: 8 })), /is not answering \(it did not answer within 2 s before, nor \/health within 0\.5 s now\)/);
+      await assert.rejects(
+        collect(b.stream({ prompt: prompt(3), maxTokens: 8 })),
+        /is not answering \(it did not answer within 2 s before, nor \/health within 0\.5 s now\)/,
+      );
     } finally {
       process.kill(server.pid()!, "SIGCONT");
     }
@@ -150,7 +163,9 @@ describe("the real llama-server", { skip: missing, timeout: 600_000 }, () => {
   test("ensemble: candidates continue the chain, never repeat it", () => {
     const r = concord(["ensemble", "--models", modelsFile(server.baseURL), "--set", "builtin", "--problem", "demo-1", "--steps", "3", "--json"]);
     assert.equal(r.code, 0, r.stderr);
-    const out = JSON.parse(r.stdout) as { chain: { sentences: Array<{ text: string; author: string; candidates: Array<{ generator: string; raw: string }> }> } };
+    const out = JSON.parse(r.stdout) as {
+      chain: { sentences: Array<{ text: string; author: string; candidates: Array<{ generator: string; raw: string }> }> };
+    };
     const sentences = out.chain.sentences.map((s) => s.text);
     assert.equal(sentences.length, 3, r.stdout.slice(0, 500));
     out.chain.sentences.forEach((sentence, i) => {
@@ -159,10 +174,14 @@ describe("the real llama-server", { skip: missing, timeout: 600_000 }, () => {
       const chainSoFar = sentences.slice(0, i).join(" ").trim();
       for (const c of sentence.candidates) {
         assert.ok(c.raw.trim().length > 0, `step ${i + 1}: an empty candidate`);
-        if (chainSoFar) assert.ok(!c.raw.trimStart().startsWith(chainSoFar.slice(0, 20)), `step ${i + 1}: ${c.generator} repeats the chain: ${c.raw.slice(0, 80)}`);
+        if (chainSoFar)
+          assert.ok(!c.raw.trimStart().startsWith(chainSoFar.slice(0, 20)), `step ${i + 1}: ${c.generator} repeats the chain: ${c.raw.slice(0, 80)}`);
       }
     });
-    assert.ok(sentences.every((s) => s.trim() && !s.includes("<think>")), JSON.stringify(sentences));
+    assert.ok(
+      sentences.every((s) => s.trim() && !s.includes("<think>")),
+      JSON.stringify(sentences),
+    );
   });
 
   test("run: the server killed mid-run is failures, counted and not written; restarted, the run resumes and finishes", async () => {
@@ -203,7 +222,10 @@ describe("the real llama-server", { skip: missing, timeout: 600_000 }, () => {
     assert.equal(first, 1, "failures set the exit status");
     assert.match(stderr, /cannot reach http:\/\/127\.0\.0\.1:\d+\/v1/);
     const recs = lines().map((l) => JSON.parse(l) as { answerRaw: string | null; answerMissing?: string; cot: string; condition: { kind: string } });
-    assert.ok(recs.every((r) => typeof r.answerRaw === "string" && r.answerRaw.length > 0 && r.answerMissing !== "error"), "only real answers are written");
+    assert.ok(
+      recs.every((r) => typeof r.answerRaw === "string" && r.answerRaw.length > 0 && r.answerMissing !== "error"),
+      "only real answers are written",
+    );
 
     await server.start();
     const resumed = spawnSync(process.execPath, [BIN, "run", spec, "--models", models], { cwd: dir, env: baseEnv, encoding: "utf8", timeout: 180_000 });
@@ -222,9 +244,24 @@ describe("the real llama-server", { skip: missing, timeout: 600_000 }, () => {
   });
 
   test("relay: each continuer's text continues the cut chain, it does not repeat it", () => {
-    const r = concord(["relay", "--models", modelsFile(server.baseURL), "--set", "builtin", "--problem", "demo-2", "--json", "--no-scores", "--max-tokens", "120"]);
+    const r = concord([
+      "relay",
+      "--models",
+      modelsFile(server.baseURL),
+      "--set",
+      "builtin",
+      "--problem",
+      "demo-2",
+      "--json",
+      "--no-scores",
+      "--max-tokens",
+      "120",
+    ]);
     assert.equal(r.code, 0, r.stderr);
-    const out = JSON.parse(r.stdout) as { initiator: { model: string; sentences: string[] }; runs: Array<{ cutSentence: number; continuer: string; continuation: string }> };
+    const out = JSON.parse(r.stdout) as {
+      initiator: { model: string; sentences: string[] };
+      runs: Array<{ cutSentence: number; continuer: string; continuation: string }>;
+    };
     assert.equal(out.initiator.model, "ls-a");
     assert.ok(out.initiator.sentences.length > 2);
     assert.ok(out.runs.length > 0);

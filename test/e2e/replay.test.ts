@@ -33,7 +33,14 @@ function session(name: string) {
     keys: (...k: string[]) => tmux("send-keys", "-t", name, ...k),
     start: (dir: string, recording: string) =>
       tmux(
-        "new-session", "-d", "-s", name, "-x", "110", "-y", "30",
+        "new-session",
+        "-d",
+        "-s",
+        name,
+        "-x",
+        "110",
+        "-y",
+        "30",
         `cd '${root}' && CONCORD_SESSIONS_DIR='${dir}/sessions' CONCORD_CONFIG_DIR='${dir}/config' node test/concord-from-source.mjs replay '${recording}'; echo "EXITED $?"; sleep 60`,
       ),
     async waitFor(what: string, pred: (s: string) => boolean, ms = 20_000, every = 100): Promise<string> {
@@ -72,40 +79,68 @@ function lanes(s: string) {
 
 const short = (model: string) => model.slice(model.lastIndexOf("/") + 1);
 
-test("replay of a real trace: the recorded candidates stream, the recorded pick is marked, following it rebuilds the chain", { skip, timeout: 60_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), "concord-replay-"));
-  const t = session(`concord-replay-${process.pid}`);
-  try {
-    const recording = importTrace(dir);
-    t.start(dir, recording);
-    // Mid-stream: some lane is still growing ("…") while the step is generating.
-    const streaming = await t.waitFor("candidates streaming in", (s) => /step 1 generating/.test(s) && lanes(s).some((l) => l.text.endsWith("…")), 20_000, 40);
-    assert.match(streaming, /medcalc-bench\/\d+/, "the trace's MedCalc problem is found and shown");
-    for (let step = 0; step < 3; step++) {
-      const s = await t.waitFor(`step ${step + 1} decided by the recorded score`, (x) => new RegExp(`step ${step + 1} your call`).test(x) && lanes(x).some((l) => l.pick));
-      const ls = lanes(s);
-      const recorded = trace[step];
-      const expected = Object.entries(recorded.all_candidates).flatMap(([model, cands]) => cands.map((c, i) => ({ id: `${short(model)}#${i}`, text: flat(c) })));
-      assert.deepEqual(ls.map((l) => l.id), expected.map((e) => e.id), "one lane per recorded candidate of QwQ and DAPO");
-      for (const e of expected) {
-        const shown = flat(ls.find((l) => l.id === e.id)!.text.replace(/…$/, ""));
-        assert.ok(e.text.startsWith(shown.slice(0, 40)), `${e.id} shows the recorded text: "${shown}" vs "${e.text}"`);
+test(
+  "replay of a real trace: the recorded candidates stream, the recorded pick is marked, following it rebuilds the chain",
+  { skip, timeout: 60_000 },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), "concord-replay-"));
+    const t = session(`concord-replay-${process.pid}`);
+    try {
+      const recording = importTrace(dir);
+      t.start(dir, recording);
+      // Mid-stream: some lane is still growing ("…") while the step is generating.
+      const streaming = await t.waitFor(
+        "candidates streaming in",
+        (s) => /step 1 generating/.test(s) && lanes(s).some((l) => l.text.endsWith("…")),
+        20_000,
+        40,
+      );
+      assert.match(streaming, /medcalc-bench\/\d+/, "the trace's MedCalc problem is found and shown");
+      for (let step = 0; step < 3; step++) {
+        const s = await t.waitFor(
+          `step ${step + 1} decided by the recorded score`,
+          (x) => new RegExp(`step ${step + 1} your call`).test(x) && lanes(x).some((l) => l.pick),
+        );
+        const ls = lanes(s);
+        const recorded = trace[step];
+        const expected = Object.entries(recorded.all_candidates).flatMap(([model, cands]) =>
+          cands.map((c, i) => ({ id: `${short(model)}#${i}`, text: flat(c) })),
+        );
+        assert.deepEqual(
+          ls.map((l) => l.id),
+          expected.map((e) => e.id),
+          "one lane per recorded candidate of QwQ and DAPO",
+        );
+        for (const e of expected) {
+          const shown = flat(ls.find((l) => l.id === e.id)!.text.replace(/…$/, ""));
+          assert.ok(e.text.startsWith(shown.slice(0, 40)), `${e.id} shows the recorded text: "${shown}" vs "${e.text}"`);
+        }
+        const pick = ls.find((l) => l.pick)!;
+        assert.equal(pick.id.split("#")[0], short(recorded.selected_model_index), "the pick is the recorded winner's model");
+        assert.ok(flat(recorded.selected_candidate).startsWith(flat(pick.text.replace(/…$/, "")).slice(0, 40)), "the pick is the recorded winner");
+        t.keys("a");
+        await t.waitFor(`${step + 1} sentences`, (x) => x.includes(`chain: ${count(step + 1, "sentence")}`));
       }
-      const pick = ls.find((l) => l.pick)!;
-      assert.equal(pick.id.split("#")[0], short(recorded.selected_model_index), "the pick is the recorded winner's model");
-      assert.ok(flat(recorded.selected_candidate).startsWith(flat(pick.text.replace(/…$/, "")).slice(0, 40)), "the pick is the recorded winner");
-      t.keys("a");
-      await t.waitFor(`${step + 1} sentences`, (x) => x.includes(`chain: ${count(step + 1, "sentence")}`));
+      const chainArea = flat(t.screen().split("── step")[0]);
+      assert.ok(
+        chainArea.includes(
+          flat(
+            trace
+              .slice(0, 3)
+              .map((x) => x.selected_candidate)
+              .join(" "),
+          ).slice(0, 60),
+        ),
+        "the chain holds the recorded sentences",
+      );
+      t.keys("q");
+      await t.waitFor("exit", (x) => /EXITED 0/.test(x), 10_000);
+    } finally {
+      t.kill();
+      rmSync(dir, { recursive: true, force: true });
     }
-    const chainArea = flat(t.screen().split("── step")[0]);
-    assert.ok(chainArea.includes(flat(trace.slice(0, 3).map((x) => x.selected_candidate).join(" ")).slice(0, 60)), "the chain holds the recorded sentences");
-    t.keys("q");
-    await t.waitFor("exit", (x) => /EXITED 0/.test(x), 10_000);
-  } finally {
-    t.kill();
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  },
+);
 
 test("auto-run to the end of a replayed trace reproduces the recorded chain exactly", { skip, timeout: 60_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "concord-replay-"));
@@ -124,10 +159,19 @@ test("auto-run to the end of a replayed trace reproduces the recorded chain exac
     const saved = JSON.parse(readFileSync(join(dir, "sessions", files[0]), "utf8"));
     const sentences = saved.chain.sentences as Array<{ text: string; decision: string; author: string }>;
     assert.equal(sentences.length, trace.length);
-    assert.ok(sentences.every((s) => s.decision === "evaluator"), "every sentence is the evaluator's recorded pick");
-    assert.deepEqual(sentences.map((s) => s.author), trace.map((x) => x.selected_model_index));
+    assert.ok(
+      sentences.every((s) => s.decision === "evaluator"),
+      "every sentence is the evaluator's recorded pick",
+    );
+    assert.deepEqual(
+      sentences.map((s) => s.author),
+      trace.map((x) => x.selected_model_index),
+    );
     // Paper mode keeps the last chosen chunk whole, past the end marker, as the authors' loop did.
-    const want = trace.map((x) => x.selected_candidate).join(" ").trim();
+    const want = trace
+      .map((x) => x.selected_candidate)
+      .join(" ")
+      .trim();
     const got = sentences.map((s) => s.text.trim()).join(" ");
     assert.equal(got, want, "the paper's chain, word for word");
     assert.ok(got.includes("</think>"), "the chain ends with the recorded end of thought");

@@ -84,7 +84,11 @@ test("problems screen end to end in tmux: titles, G/g, a kept filter, a paste, 6
 
     // The smallest supported terminal: everything folds, the tab bar and status line stay.
     tmux("resize-window", "-t", name, "-x", "60", "-y", "18");
-    s = await waitFor("the 60x18 frame", (x) => x.split("\n")[0]!.startsWith("Concord") && /problems \d+\/\d+/.test(x) && x.split("\n")[0]!.length <= 60, 10_000);
+    s = await waitFor(
+      "the 60x18 frame",
+      (x) => x.split("\n")[0]!.startsWith("Concord") && /problems \d+\/\d+/.test(x) && x.split("\n")[0]!.length <= 60,
+      10_000,
+    );
     const lines = s.replace(/\n+$/, "").split("\n");
     assert.ok(lines.length <= 18, `${lines.length} rows at 60x18:\n${s}`);
     assert.match(lines[0]!, /^Concord/, "the tab bar is on top");
@@ -99,7 +103,10 @@ test("problems screen end to end in tmux: titles, G/g, a kept filter, a paste, 6
 test("`concord --models <file>` opens the interface on that file's models, as the README documents", { skip, timeout: 120_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "concord-e2e-models-"));
   const file = join(dir, "models.yaml");
-  writeFileSync(file, `models:\n  tinygen: { backend: local, model: stories, path: ${model} }\n  tinyjudge: { backend: local, model: stories, path: ${model} }\nroles:\n  generators: [tinygen]\n  evaluators: [tinyjudge]\n  targets: []\n`);
+  writeFileSync(
+    file,
+    `models:\n  tinygen: { backend: local, model: stories, path: ${model} }\n  tinyjudge: { backend: local, model: stories, path: ${model} }\nroles:\n  generators: [tinygen]\n  evaluators: [tinyjudge]\n  targets: []\n`,
+  );
   const cmd = `cd '${root}' && CONCORD_SESSIONS_DIR='${dir}/sessions' CONCORD_CONFIG_DIR='${dir}/config' node test/concord-from-source.mjs --models '${file}'; echo "EXITED $?"; sleep 60`;
   tmux("new-session", "-d", "-s", name, "-x", "100", "-y", "30", cmd);
   try {

@@ -35,21 +35,55 @@ async function waitFor(what: string, pred: (s: string) => boolean, ms = 30_000):
   throw new Error(`timed out waiting for ${what}; screen:\n${s}`);
 }
 
-const cand = (id: string, text: string, ppl: number): Candidate => ({ id, generator: "local", sampleIndex: Number(id.split("#")[1]), text, raw: text, scores: [{ evaluator: "local", meanNll: Math.log(ppl), perplexity: ppl }], meanPerplexity: ppl, endOfThought: false });
+const cand = (id: string, text: string, ppl: number): Candidate => ({
+  id,
+  generator: "local",
+  sampleIndex: Number(id.split("#")[1]),
+  text,
+  raw: text,
+  scores: [{ evaluator: "local", meanNll: Math.log(ppl), perplexity: ppl }],
+  meanPerplexity: ppl,
+  endOfThought: false,
+});
 
 test("replay of a saved session: recorded steps, then live from a sentence as a new session", { skip, timeout: 90_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "concord-session-replay-"));
   const problem = builtinProblems().find((p) => p.id === "demo-1")!;
   const chain: Chain = {
     sentences: [
-      { text: "Tom had three red apples.", author: "local", decision: "human-pick", candidates: [cand("local#0", "Tom had three red apples.", 4.5), cand("local#1", "The sun was warm.", 2.5)], evaluatorPick: "local#1", acceptedId: "local#0", at: "2026-01-01T00:00:00.000Z" },
+      {
+        text: "Tom had three red apples.",
+        author: "local",
+        decision: "human-pick",
+        candidates: [cand("local#0", "Tom had three red apples.", 4.5), cand("local#1", "The sun was warm.", 2.5)],
+        evaluatorPick: "local#1",
+        acceptedId: "local#0",
+        at: "2026-01-01T00:00:00.000Z",
+      },
       { text: " He bought four more.", author: "human", decision: "human-written", candidates: [], at: "2026-01-01T00:00:01.000Z" },
-      { text: " So he has seven.", author: "local", decision: "evaluator", candidates: [cand("local#0", " So he has seven.", 1.5)], evaluatorPick: "local#0", acceptedId: "local#0", at: "2026-01-01T00:00:02.000Z" },
+      {
+        text: " So he has seven.",
+        author: "local",
+        decision: "evaluator",
+        candidates: [cand("local#0", " So he has seven.", 1.5)],
+        evaluatorPick: "local#0",
+        acceptedId: "local#0",
+        at: "2026-01-01T00:00:02.000Z",
+      },
     ],
     finished: false,
   };
   const file = sessionPath(join(dir, "saved"), "recorded");
-  await writeSession(file, toSessionFile({ info: { id: "recorded", createdAt: "2026-01-01T00:00:00.000Z" }, problem, roles: { generators: ["local"], evaluators: ["local"], targets: ["local"] }, chain, targets: { answers: [], consistency: [] } }));
+  await writeSession(
+    file,
+    toSessionFile({
+      info: { id: "recorded", createdAt: "2026-01-01T00:00:00.000Z" },
+      problem,
+      roles: { generators: ["local"], evaluators: ["local"], targets: ["local"] },
+      chain,
+      targets: { answers: [], consistency: [] },
+    }),
+  );
   const before = readFileSync(file, "utf8");
   const cmd = `cd '${root}' && CONCORD_MODEL='${model}' CONCORD_SESSIONS_DIR='${dir}/sessions' CONCORD_CONFIG_DIR='${dir}/config' node test/concord-from-source.mjs replay '${file}'; echo "EXITED $?"; sleep 60`;
   tmux("new-session", "-d", "-s", name, "-x", "100", "-y", "30", cmd);
@@ -72,7 +106,10 @@ test("replay of a saved session: recorded steps, then live from a sentence as a 
     const live = readdirSync(join(dir, "sessions")).filter((f) => f.endsWith(".json"));
     assert.equal(live.length, 1, "going live made a new session");
     const saved = JSON.parse(readFileSync(join(dir, "sessions", live[0]), "utf8"));
-    assert.deepEqual(saved.chain.sentences.slice(0, 2).map((x: { decision: string }) => x.decision), ["human-pick", "human-written"]);
+    assert.deepEqual(
+      saved.chain.sentences.slice(0, 2).map((x: { decision: string }) => x.decision),
+      ["human-pick", "human-written"],
+    );
     assert.equal(saved.chain.sentences.length, 3);
   } finally {
     spawnSync("tmux", ["kill-session", "-t", name]);

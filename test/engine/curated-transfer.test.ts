@@ -32,7 +32,12 @@ for (const layout of ["jsonl", "folder"] as const) {
     let cots: string;
     if (layout === "jsonl") {
       cots = "chains.jsonl";
-      writeFileSync(join(dir, cots), Object.entries(chains).map(([problemId, cot]) => JSON.stringify({ problemId, cot })).join("\n") + "\n");
+      writeFileSync(
+        join(dir, cots),
+        Object.entries(chains)
+          .map(([problemId, cot]) => JSON.stringify({ problemId, cot }))
+          .join("\n") + "\n",
+      );
     } else {
       cots = "chains";
       mkdirSync(join(dir, cots));
@@ -45,7 +50,13 @@ for (const layout of ["jsonl", "folder"] as const) {
     const spec = await loadExperimentSpec(join(dir, "spec.yaml"));
     assert.deepEqual(specModels(spec), ["t1", "t2"], "a curated source is not a model");
     const problems = builtinProblems().filter((p) => p.id in chains);
-    const summary = await runExperiment(spec, { problems, models: new Map([["t1", target("t1")], ["t2", target("t2")]]) });
+    const summary = await runExperiment(spec, {
+      problems,
+      models: new Map([
+        ["t1", target("t1")],
+        ["t2", target("t2")],
+      ]),
+    });
     assert.equal(summary.written, 4);
     const { records } = await readResults(spec.out);
     for (const r of records) {
@@ -60,7 +71,10 @@ test("curated chains are checked when the run starts, before any model is asked:
   const dir = mkdtempSync(join(tmpdir(), "concord-curated-"));
   writeFileSync(join(dir, "chains.jsonl"), JSON.stringify({ problemId: "demo-1", cot: "3 + 4 = 7." }) + "\n");
   const specFor = async (cots: string, ids: string[]) => {
-    writeFileSync(join(dir, "spec.yaml"), `problems: { set: builtin, ids: [${ids.join(", ")}] }\nconditions:\n  - empty\n  - { kind: transfer, source: curated, cots: ${cots} }\ntargets: [t1]\nout: out\n`);
+    writeFileSync(
+      join(dir, "spec.yaml"),
+      `problems: { set: builtin, ids: [${ids.join(", ")}] }\nconditions:\n  - empty\n  - { kind: transfer, source: curated, cots: ${cots} }\ntargets: [t1]\nout: out\n`,
+    );
     return loadExperimentSpec(join(dir, "spec.yaml"));
   };
   let asked = 0;
@@ -71,11 +85,14 @@ test("curated chains are checked when the run starts, before any model is asked:
   };
 
   await assert.rejects(run("chains.jsonl", ["demo-1", "demo-2", "demo-3"]), (e: unknown) => {
-    assert.equal((e as Error).message, `${join(dir, "chains.jsonl")}: no chain for problem "demo-2" (2 of the 3 selected problems have none) (transfer cots of source "curated")`);
+    assert.equal(
+      (e as Error).message,
+      `${join(dir, "chains.jsonl")}: no chain for problem "demo-2" (2 of the 3 selected problems have none) (transfer cots of source "curated")`,
+    );
     return true;
   });
   await assert.rejects(run("missing.jsonl", ["demo-1"]), new RegExp(`^UserError: ${join(dir, "missing.jsonl")}: no such file or folder \\(transfer cots\\)$`));
-  writeFileSync(join(dir, "torn.jsonl"), JSON.stringify({ problemId: "demo-1", cot: "x" }) + "\n{\"problemId\": \n");
+  writeFileSync(join(dir, "torn.jsonl"), JSON.stringify({ problemId: "demo-1", cot: "x" }) + '\n{"problemId": \n');
   await assert.rejects(run("torn.jsonl", ["demo-1"]), /torn\.jsonl line 2: not valid JSON$/);
   assert.equal(asked, 0, "no model was asked");
   assert.equal(existsSync(join(dir, "out")), false, "nothing written");

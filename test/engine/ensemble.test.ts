@@ -251,9 +251,12 @@ describe("ChainBuilder", () => {
   });
 
   test("a failing generator is reported and the others still compete", async () => {
-    const broken = handle({ name: "broken", respond: () => {
-      throw new Error("server said 500");
-    } });
+    const broken = handle({
+      name: "broken",
+      respond: () => {
+        throw new Error("server said 500");
+      },
+    });
     const ok = handle({ name: "ok", respond: twoSentences("beta") });
     const b = new ChainBuilder({ problem, generators: [broken, ok], evaluators: [e1()], k: 1, auto: true });
     const events = collectEvents(b);

@@ -36,7 +36,11 @@ function spec(out: string, extra: Partial<ExperimentSpec> = {}): ExperimentSpec 
       name: "t",
       mode: "concord",
       problems: { set: "builtin" },
-      conditions: ["empty", { kind: "transfer", source: "src", variants: ["full", "without-answer"] }, { kind: "ensemble", generators: ["src", "a"], evaluators: ["b"], k: 2, maxSentences: 4 }],
+      conditions: [
+        "empty",
+        { kind: "transfer", source: "src", variants: ["full", "without-answer"] },
+        { kind: "ensemble", generators: ["src", "a"], evaluators: ["b"], k: 2, maxSentences: 4 },
+      ],
       targets: ["a", "b"],
       concurrency: { global: 3, perModel: 1 },
       out,
@@ -105,7 +109,10 @@ describe("runExperiment", () => {
     assert.equal(all.length, 18);
     assert.equal(new Set(all.map(resultKey)).size, 18);
     // Chains saved by the first run were not written again.
-    const saved = readFileSync(join(out, "cots.ndjson"), "utf8").trim().split("\n").map((l) => JSON.parse(l).key as string);
+    const saved = readFileSync(join(out, "cots.ndjson"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l).key as string);
     assert.equal(new Set(saved).size, saved.length);
   });
 
@@ -118,7 +125,10 @@ describe("runExperiment", () => {
       ["a", target("a", ' {"step_by_step_thinking": "add", "answer": "7"}')],
       ["b", target("b", " The answer is 7, as the first step said and the second step confirmed at length.")],
     ]);
-    const s = parseExperimentSpec({ name: "p", problems: { set: "builtin" }, conditions: [{ kind: "transfer", source: "src" }], targets: ["a", "b"], out }, "spec");
+    const s = parseExperimentSpec(
+      { name: "p", problems: { set: "builtin" }, conditions: [{ kind: "transfer", source: "src" }], targets: ["a", "b"], out },
+      "spec",
+    );
     assert.equal(s.mode, "paper");
     const problems = builtinProblems().slice(0, 1);
     await runExperiment(s, { problems, models });
@@ -150,30 +160,49 @@ describe("runExperiment", () => {
     assert.equal(b.answerMissing, "truncated");
   });
 
-  test("a MedCalc record holds both readings: the paper's crash on a leading zero beside Concord's answer", { skip: existsSync(MEDCALC) ? false : "needs ../shared/data/medcalc-bench" }, async () => {
-    const { loadAllProblems } = await import("../../src/problems/index.js");
-    const { problems: all } = await loadAllProblems(MEDCALC);
-    const problem = all.find((p) => p.meta.calculatorId === 4)!; // an integer calculator
-    const out = mkdtempSync(join(tmpdir(), "concord-exp-"));
-    const t = handle({ name: "t", respond: (req) => (isAnswerRequest(req) ? ` {"step_by_step_thinking": "x", "answer": "0${problem.reference.value}"}` : " Thinking.</think>") });
-    const u = handle({ name: "u", respond: (req) => (isAnswerRequest(req) ? ` {"step_by_step_thinking": "x", "answer": "${problem.reference.value}"}` : " Thinking.</think>") });
-    const s = parseExperimentSpec({ name: "m", problems: { set: MEDCALC }, conditions: ["empty"], targets: ["t", "u"], out }, "spec");
-    await runExperiment(s, { problems: [problem], models: new Map<string, ModelHandle>([["t", t], ["u", u]]) });
-    const { records } = await readResults(out);
-    const rt = records.find((r) => r.target === "t")!;
-    assert.equal(rt.grades?.paper?.crashed, true);
-    assert.equal(rt.grades?.paper?.excluded, true);
-    assert.match(rt.grades?.paper?.recorded ?? "", /are not permitted/);
-    assert.equal(rt.grades?.concord.answer, problem.reference.value);
-    assert.equal(rt.grades?.concord.correct, true);
-    // The run's reading is the paper's: no answer, wrong, crashed.
-    assert.deepEqual([rt.answer, rt.correct, rt.answerMissing], [null, false, "crashed"]);
-    const ru = records.find((r) => r.target === "u")!;
-    assert.deepEqual([ru.answer, ru.correct], [problem.reference.value, true]);
-  });
+  test(
+    "a MedCalc record holds both readings: the paper's crash on a leading zero beside Concord's answer",
+    { skip: existsSync(MEDCALC) ? false : "needs ../shared/data/medcalc-bench" },
+    async () => {
+      const { loadAllProblems } = await import("../../src/problems/index.js");
+      const { problems: all } = await loadAllProblems(MEDCALC);
+      const problem = all.find((p) => p.meta.calculatorId === 4)!; // an integer calculator
+      const out = mkdtempSync(join(tmpdir(), "concord-exp-"));
+      const t = handle({
+        name: "t",
+        respond: (req) => (isAnswerRequest(req) ? ` {"step_by_step_thinking": "x", "answer": "0${problem.reference.value}"}` : " Thinking.</think>"),
+      });
+      const u = handle({
+        name: "u",
+        respond: (req) => (isAnswerRequest(req) ? ` {"step_by_step_thinking": "x", "answer": "${problem.reference.value}"}` : " Thinking.</think>"),
+      });
+      const s = parseExperimentSpec({ name: "m", problems: { set: MEDCALC }, conditions: ["empty"], targets: ["t", "u"], out }, "spec");
+      await runExperiment(s, {
+        problems: [problem],
+        models: new Map<string, ModelHandle>([
+          ["t", t],
+          ["u", u],
+        ]),
+      });
+      const { records } = await readResults(out);
+      const rt = records.find((r) => r.target === "t")!;
+      assert.equal(rt.grades?.paper?.crashed, true);
+      assert.equal(rt.grades?.paper?.excluded, true);
+      assert.match(rt.grades?.paper?.recorded ?? "", /are not permitted/);
+      assert.equal(rt.grades?.concord.answer, problem.reference.value);
+      assert.equal(rt.grades?.concord.correct, true);
+      // The run's reading is the paper's: no answer, wrong, crashed.
+      assert.deepEqual([rt.answer, rt.correct, rt.answerMissing], [null, false, "crashed"]);
+      const ru = records.find((r) => r.target === "u")!;
+      assert.deepEqual([ru.answer, ru.correct], [problem.reference.value, true]);
+    },
+  );
 
   test("spec errors are one line naming the field; a missing model is named", async () => {
-    assert.throws(() => parseExperimentSpec({ problems: { set: "builtin" }, conditions: [{ kind: "transfer" }], targets: ["a"], out: "o" }, "x.yaml"), /^UserError: x\.yaml: conditions\[0\]\.source: /);
+    assert.throws(
+      () => parseExperimentSpec({ problems: { set: "builtin" }, conditions: [{ kind: "transfer" }], targets: ["a"], out: "o" }, "x.yaml"),
+      /^UserError: x\.yaml: conditions\[0\]\.source: /,
+    );
     assert.throws(() => parseExperimentSpec({ problems: { set: "builtin" }, conditions: ["empty"], targets: [], out: "o" }, "x.yaml"), /x\.yaml: targets: /);
     const dir = mkdtempSync(join(tmpdir(), "concord-spec-"));
     writeFileSync(join(dir, "e.yaml"), "problems: {set: builtin}\nconditions: [empty]\ntargets: [a]\nout: res\n");

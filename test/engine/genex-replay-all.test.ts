@@ -25,9 +25,21 @@ async function rebuild(row: number): Promise<{ rebuilt: boolean; why?: string; s
     backend: new ReplayBackend(recording, { backend: name, problem: p.index, speed: "instant", name }),
     thinkingFormat: "think-tags",
   });
-  const problem: Problem = { id: String(p.rowNumber ?? p.index), source: "medcalc-bench", messages: [{ role: "user", content: "(note and question)" }], reference: { kind: "exact", value: "" }, meta: {} };
+  const problem: Problem = {
+    id: String(p.rowNumber ?? p.index),
+    source: "medcalc-bench",
+    messages: [{ role: "user", content: "(note and question)" }],
+    reference: { kind: "exact", value: "" },
+    meta: {},
+  };
   const perGenerator = Math.max(...p.steps[0].candidates.map((c) => p.steps[0].candidates.filter((d) => d.generator === c.generator).length));
-  const b = new ChainBuilder({ problem, generators: trace.generators.map(handle), evaluators: [handle(trace.evaluator ?? "openai/gpt-oss-20b")], k: perGenerator, mode: "paper" });
+  const b = new ChainBuilder({
+    problem,
+    generators: trace.generators.map(handle),
+    evaluators: [handle(trace.evaluator ?? "openai/gpt-oss-20b")],
+    k: perGenerator,
+    mode: "paper",
+  });
   for (let i = 0; i < p.steps.length; i++) {
     if (b.stopReason()) return { rebuilt: false, why: `stopped (${b.stopReason()}) after ${i} of ${p.steps.length} steps`, steps: p.steps.length };
     const waiting = new Promise<void>((r) => {
@@ -39,7 +51,8 @@ async function rebuild(row: number): Promise<{ rebuilt: boolean; why?: string; s
     const candidates = b.getStep()!.candidates;
     const got = candidates.map((c) => c.text);
     const want = recorded.candidates.map((c) => c.text.trim());
-    if (JSON.stringify(got) !== JSON.stringify(want)) return { rebuilt: false, why: `step ${i}: candidates ${JSON.stringify(got)} != ${JSON.stringify(want)}`, steps: p.steps.length };
+    if (JSON.stringify(got) !== JSON.stringify(want))
+      return { rebuilt: false, why: `step ${i}: candidates ${JSON.stringify(got)} != ${JSON.stringify(want)}`, steps: p.steps.length };
     const pick = candidates.find((c) => c.generator === recorded.selectedGenerator && c.text === recorded.selectedText.trim());
     if (!pick) return { rebuilt: false, why: `step ${i}: the recorded pick is not among the candidates`, steps: p.steps.length };
     b.accept(pick.id);
@@ -47,7 +60,8 @@ async function rebuild(row: number): Promise<{ rebuilt: boolean; why?: string; s
   }
   const text = chainText(b.getChain(), "paper");
   if (text !== paperChainText(p)) return { rebuilt: false, why: "chain text differs", steps: p.steps.length };
-  if (p.finished && b.stopReason() !== "end-of-thought") return { rebuilt: false, why: `did not end with the end of thought (${b.stopReason()})`, steps: p.steps.length };
+  if (p.finished && b.stopReason() !== "end-of-thought")
+    return { rebuilt: false, why: `did not end with the end of thought (${b.stopReason()})`, steps: p.steps.length };
   return { rebuilt: true, steps: p.steps.length };
 }
 

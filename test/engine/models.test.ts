@@ -35,7 +35,16 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: 
       [BIN, ...args],
       {
         cwd: dir,
-        env: { ...process.env, CONCORD_CONFIG_DIR: tmp("cfg"), CONCORD_MODELS: "", CONCORD_MODEL: "", CONCORD_NO_CACHE: "", OPENAI_BASE_URL: "", OPENAI_API_KEY: "", ...env },
+        env: {
+          ...process.env,
+          CONCORD_CONFIG_DIR: tmp("cfg"),
+          CONCORD_MODELS: "",
+          CONCORD_MODEL: "",
+          CONCORD_NO_CACHE: "",
+          OPENAI_BASE_URL: "",
+          OPENAI_API_KEY: "",
+          ...env,
+        },
         timeout: 60_000,
       },
       (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
@@ -88,7 +97,10 @@ after(async () => {
 
 describe("local profile options", () => {
   test("contextSize, sequences, kvCache and threads reach the loaded model", async () => {
-    const p = parseProfile({ name: "tiny", backend: "local", model: "tiny", path: GGUF, contextSize: 256, sequences: 1, kvCache: "f16", threads: 1, gpu: false }, "test");
+    const p = parseProfile(
+      { name: "tiny", backend: "local", model: "tiny", path: GGUF, contextSize: 256, sequences: 1, kvCache: "f16", threads: 1, gpu: false },
+      "test",
+    );
     const b = await backendFor(p, { cache: false });
     try {
       assert.ok(b instanceof LocalBackend);
@@ -105,16 +117,28 @@ describe("local profile options", () => {
     const p = parseProfile({ name: "huge", backend: "local", model: "tiny", path: GGUF, contextSize: 1_048_576, sequences: 64, threads: 1 }, "test");
     await assert.rejects(backendFor(p), (err: unknown) => {
       assert.ok(err instanceof UserError);
-      assert.match(err.message, /^model "huge": cannot load .*stories260K\.gguf: it needs about [\d.]+ GB .* local model budget .*contextSize, sequences, kvCache: f16\)$/);
+      assert.match(
+        err.message,
+        /^model "huge": cannot load .*stories260K\.gguf: it needs about [\d.]+ GB .* local model budget .*contextSize, sequences, kvCache: f16\)$/,
+      );
       assert.ok(!err.message.includes("\n"));
       return true;
     });
   });
 
   test("local-only fields are refused on a server profile; bad values name the field", () => {
-    assert.throws(() => parseProfile({ name: "s", backend: "openai", model: "m", contextSize: 512 }, "f.yaml", ["models", 0]), /^Error: f\.yaml: models\[0\]\.contextSize: only local models take contextSize$|f\.yaml: models\[0\]\.contextSize: only local models/);
-    assert.throws(() => parseProfile({ name: "l", backend: "local", model: "m", path: GGUF, kvCache: "f8" }, "f.yaml", ["models", 0]), /f\.yaml: models\[0\]\.kvCache: /);
-    assert.throws(() => parseProfile({ name: "l", backend: "local", model: "m", path: GGUF, gpu: "yes" }, "f.yaml", ["models", 0]), /f\.yaml: models\[0\]\.gpu: /);
+    assert.throws(
+      () => parseProfile({ name: "s", backend: "openai", model: "m", contextSize: 512 }, "f.yaml", ["models", 0]),
+      /^Error: f\.yaml: models\[0\]\.contextSize: only local models take contextSize$|f\.yaml: models\[0\]\.contextSize: only local models/,
+    );
+    assert.throws(
+      () => parseProfile({ name: "l", backend: "local", model: "m", path: GGUF, kvCache: "f8" }, "f.yaml", ["models", 0]),
+      /f\.yaml: models\[0\]\.kvCache: /,
+    );
+    assert.throws(
+      () => parseProfile({ name: "l", backend: "local", model: "m", path: GGUF, gpu: "yes" }, "f.yaml", ["models", 0]),
+      /f\.yaml: models\[0\]\.gpu: /,
+    );
   });
 });
 
@@ -170,60 +194,86 @@ describe("response cache", () => {
     assert.equal(modelCalls(double), n0 + 3);
   });
 
-  test("a second identical `concord run` (greedy conditions, on a server) asks only which model the server serves, nothing of the model", { timeout: 60_000 }, async () => {
-    const modelsFile = tmp("run-models.yaml");
-    writeFileSync(modelsFile, `models:\n  - {name: dbl, backend: openai, baseURL: "${double.baseURL}", model: ${double.model}}\n`);
-    const spec = (out: string) => {
-      const file = tmp(`${out}.yaml`);
-      writeFileSync(
-        file,
-        ["problems: { set: builtin, sample: 2 }", "conditions: [empty, default-greedy]", "targets: [dbl]", "cot: { maxTokens: 24 }", "answerTokens: 12", `out: ${out}`].join("\n"),
+  test(
+    "a second identical `concord run` (greedy conditions, on a server) asks only which model the server serves, nothing of the model",
+    { timeout: 60_000 },
+    async () => {
+      const modelsFile = tmp("run-models.yaml");
+      writeFileSync(modelsFile, `models:\n  - {name: dbl, backend: openai, baseURL: "${double.baseURL}", model: ${double.model}}\n`);
+      const spec = (out: string) => {
+        const file = tmp(`${out}.yaml`);
+        writeFileSync(
+          file,
+          [
+            "problems: { set: builtin, sample: 2 }",
+            "conditions: [empty, default-greedy]",
+            "targets: [dbl]",
+            "cot: { maxTokens: 24 }",
+            "answerTokens: 12",
+            `out: ${out}`,
+          ].join("\n"),
+        );
+        return file;
+      };
+      const env = { CONCORD_CACHE_DIR: tmp("cache-run") };
+      const before = double.requests.length;
+      const first = await cli(["run", spec("out1"), "--models", modelsFile, "--json"], env);
+      assert.equal(first.code, 0, first.stderr);
+      const firstCalls = double.requests.length - before;
+      assert.ok(firstCalls >= 4, `first run asked the server ${firstCalls} times`);
+      // A fresh results folder, so nothing is skipped as already done: only the cache can answer.
+      const secondFrom = double.requests.length;
+      const second = await cli(["run", spec("out2"), "--models", modelsFile, "--json"], env);
+      assert.equal(second.code, 0, second.stderr);
+      // The cache is keyed on what the server says it serves: one look at /v1/models, no model call.
+      assert.deepEqual(
+        double.requests.slice(secondFrom).map((r) => `${r.method} ${r.path}`),
+        ["GET /v1/models"],
+        "the second run asked the server nothing else",
       );
-      return file;
-    };
-    const env = { CONCORD_CACHE_DIR: tmp("cache-run") };
-    const before = double.requests.length;
-    const first = await cli(["run", spec("out1"), "--models", modelsFile, "--json"], env);
-    assert.equal(first.code, 0, first.stderr);
-    const firstCalls = double.requests.length - before;
-    assert.ok(firstCalls >= 4, `first run asked the server ${firstCalls} times`);
-    // A fresh results folder, so nothing is skipped as already done: only the cache can answer.
-    const secondFrom = double.requests.length;
-    const second = await cli(["run", spec("out2"), "--models", modelsFile, "--json"], env);
-    assert.equal(second.code, 0, second.stderr);
-    // The cache is keyed on what the server says it serves: one look at /v1/models, no model call.
-    assert.deepEqual(double.requests.slice(secondFrom).map((r) => `${r.method} ${r.path}`), ["GET /v1/models"], "the second run asked the server nothing else");
-    const [s1, s2] = [first, second].map((r) => JSON.parse(r.stdout.trim().split("\n").at(-1)!));
-    assert.equal(s2.written, s1.written);
-    const answers = (out: string) =>
-      readFileSync(join(dir, out, "results.jsonl"), "utf8").split("\n").filter(Boolean).map((l) => String(JSON.parse(l).answerRaw)).sort();
-    assert.equal(answers("out1").length, s1.written);
-    assert.deepEqual(answers("out2"), answers("out1"));
-    const third = await cli(["run", spec("out3"), "--models", modelsFile, "--json", "--no-cache"], env);
-    assert.equal(third.code, 0, third.stderr);
-    assert.ok(double.requests.length - before > firstCalls, "--no-cache asked the server again");
-  });
+      const [s1, s2] = [first, second].map((r) => JSON.parse(r.stdout.trim().split("\n").at(-1)!));
+      assert.equal(s2.written, s1.written);
+      const answers = (out: string) =>
+        readFileSync(join(dir, out, "results.jsonl"), "utf8")
+          .split("\n")
+          .filter(Boolean)
+          .map((l) => String(JSON.parse(l).answerRaw))
+          .sort();
+      assert.equal(answers("out1").length, s1.written);
+      assert.deepEqual(answers("out2"), answers("out1"));
+      const third = await cli(["run", spec("out3"), "--models", modelsFile, "--json", "--no-cache"], env);
+      assert.equal(third.code, 0, third.stderr);
+      assert.ok(double.requests.length - before > firstCalls, "--no-cache asked the server again");
+    },
+  );
 });
 
 describe("recordings", () => {
-  for (const mode of ["paper", "concord"]) test(`an ensemble (${mode} mode) recorded on the embedded model replays to the same chain from a replay profile`, { timeout: 60_000 }, async () => {
-    const rec = tmp(`ensemble-${mode}.jsonl`);
-    const args = ["ensemble", "--set", "builtin", "--problem", "demo-2", "--steps", "3", "--k", "2", "--mode", mode, "--seed", "5", "--json"];
-    const live = await cli([...args, "--record", rec], { CONCORD_MODEL: GGUF, CONCORD_NO_CACHE: "1" });
-    assert.equal(live.code, 0, live.stderr);
-    const lines = readFileSync(rec, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
-    assert.equal(lines[0].kind, "concord-recording");
-    assert.ok(lines.some((e) => e.type === "stream") && lines.some((e) => e.type === "score"));
-    const replayFile = tmp(`replay-${mode}.yaml`);
-    writeFileSync(replayFile, `models:\n  - {name: local, backend: replay, model: local, recording: "${rec}"}\nroles: {generators: [local], evaluators: [local]}\n`);
-    const replayed = await cli([...args, "--models", replayFile]);
-    assert.equal(replayed.code, 0, replayed.stderr);
-    const [a, b] = [live, replayed].map((r) => JSON.parse(r.stdout));
-    const strip = (chain: { sentences: Array<Record<string, unknown>> }) => chain.sentences.map(({ at: _at, ...s }) => s);
-    assert.equal(b.text, a.text);
-    assert.deepEqual(strip(b.chain), strip(a.chain));
-    assert.equal(a.chain.sentences.length, 3);
-  });
+  for (const mode of ["paper", "concord"])
+    test(`an ensemble (${mode} mode) recorded on the embedded model replays to the same chain from a replay profile`, { timeout: 60_000 }, async () => {
+      const rec = tmp(`ensemble-${mode}.jsonl`);
+      const args = ["ensemble", "--set", "builtin", "--problem", "demo-2", "--steps", "3", "--k", "2", "--mode", mode, "--seed", "5", "--json"];
+      const live = await cli([...args, "--record", rec], { CONCORD_MODEL: GGUF, CONCORD_NO_CACHE: "1" });
+      assert.equal(live.code, 0, live.stderr);
+      const lines = readFileSync(rec, "utf8")
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l));
+      assert.equal(lines[0].kind, "concord-recording");
+      assert.ok(lines.some((e) => e.type === "stream") && lines.some((e) => e.type === "score"));
+      const replayFile = tmp(`replay-${mode}.yaml`);
+      writeFileSync(
+        replayFile,
+        `models:\n  - {name: local, backend: replay, model: local, recording: "${rec}"}\nroles: {generators: [local], evaluators: [local]}\n`,
+      );
+      const replayed = await cli([...args, "--models", replayFile]);
+      assert.equal(replayed.code, 0, replayed.stderr);
+      const [a, b] = [live, replayed].map((r) => JSON.parse(r.stdout));
+      const strip = (chain: { sentences: Array<Record<string, unknown>> }) => chain.sentences.map(({ at: _at, ...s }) => s);
+      assert.equal(b.text, a.text);
+      assert.deepEqual(strip(b.chain), strip(a.chain));
+      assert.equal(a.chain.sentences.length, 3);
+    });
 });
 
 describe("roles and probe records", () => {
@@ -233,7 +283,10 @@ describe("roles and probe records", () => {
     writeFileSync(modelsFile, JSON.stringify({ models: [{ name: "laptop", backend: "openai", baseURL: double.baseURL, model: "m", capabilities: caps }] }));
     const models = openModels({ modelsFile, env: { CONCORD_CONFIG_DIR: tmp("cfg-roles") }, download: false });
     try {
-      await assert.rejects(models.get("laptop", "evaluator"), /^UserError: model "laptop" \(llama-server\) cannot be an evaluator: its probe record says it gave no prompt log-probabilities; re-probe it with `concord models probe laptop`, or use an embedded model, or a vLLM server as evaluator$/);
+      await assert.rejects(
+        models.get("laptop", "evaluator"),
+        /^UserError: model "laptop" \(llama-server\) cannot be an evaluator: its probe record says it gave no prompt log-probabilities; re-probe it with `concord models probe laptop`, or use an embedded model, or a vLLM server as evaluator$/,
+      );
       await assert.rejects(models.get("laptop", ["generator", "target"]), /cannot be a target: .*no prefill/);
       const h = await models.get("laptop", "generator");
       assert.equal(h.name, "laptop");
@@ -295,7 +348,13 @@ describe("downloads", () => {
   test("an hf: model is downloaded with progress into the models folder, then used", async () => {
     const events: number[] = [];
     let ended: boolean | undefined;
-    const env = { CONCORD_MODEL: "hf:acme/tiny/tiny.gguf", CONCORD_HF_ENDPOINT: fileBase, CONCORD_MODELS_DIR: tmp("models-hf"), CONCORD_CONFIG_DIR: tmp("cfg-dl"), CONCORD_NO_CACHE: "1" };
+    const env = {
+      CONCORD_MODEL: "hf:acme/tiny/tiny.gguf",
+      CONCORD_HF_ENDPOINT: fileBase,
+      CONCORD_MODELS_DIR: tmp("models-hf"),
+      CONCORD_CONFIG_DIR: tmp("cfg-dl"),
+      CONCORD_NO_CACHE: "1",
+    };
     const models = openModels({ env, download: { onProgress: (p) => events.push(p.downloadedBytes), end: (ok) => (ended = ok) } });
     try {
       const h = await models.get("local");
@@ -309,19 +368,23 @@ describe("downloads", () => {
     assert.equal(statSync(file).size, GGUF_BYTES.length);
   });
 
-  test("concord with a model URL shows plain progress lines on a non-terminal stderr", { timeout: 60_000, skip: needsShared("models/stories260K.gguf") }, async () => {
-    const r = await cli(["ensemble", "--set", "builtin", "--problem", "demo-1", "--steps", "1", "--k", "1", "--seed", "1", "--json"], {
-      CONCORD_MODEL: `${fileBase}/files/stories.gguf`,
-      CONCORD_MODELS_DIR: tmp("models-url"),
-      CONCORD_NO_CACHE: "1",
-    });
-    assert.equal(r.code, 0, r.stderr);
-    const lines = r.stderr.split("\n").filter((l) => /download/.test(l));
-    assert.match(lines[0]!, /^downloading [0-9a-f]{12}-stories\.gguf \(1\.\d MB\)$/);
-    assert.match(lines.at(-1)!, /^downloaded [0-9a-f]{12}-stories\.gguf \(1\.\d MB\)$/);
-    assert.ok(!r.stderr.includes("\r"));
-    assert.equal(JSON.parse(r.stdout).chain.sentences.length, 1);
-  });
+  test(
+    "concord with a model URL shows plain progress lines on a non-terminal stderr",
+    { timeout: 60_000, skip: needsShared("models/stories260K.gguf") },
+    async () => {
+      const r = await cli(["ensemble", "--set", "builtin", "--problem", "demo-1", "--steps", "1", "--k", "1", "--seed", "1", "--json"], {
+        CONCORD_MODEL: `${fileBase}/files/stories.gguf`,
+        CONCORD_MODELS_DIR: tmp("models-url"),
+        CONCORD_NO_CACHE: "1",
+      });
+      assert.equal(r.code, 0, r.stderr);
+      const lines = r.stderr.split("\n").filter((l) => /download/.test(l));
+      assert.match(lines[0]!, /^downloading [0-9a-f]{12}-stories\.gguf \(1\.\d MB\)$/);
+      assert.match(lines.at(-1)!, /^downloaded [0-9a-f]{12}-stories\.gguf \(1\.\d MB\)$/);
+      assert.ok(!r.stderr.includes("\r"));
+      assert.equal(JSON.parse(r.stdout).chain.sentences.length, 1);
+    },
+  );
 
   test("offline: one line saying how to point Concord at a local GGUF", { timeout: 60_000 }, async () => {
     // A port that was just free: nothing listens there.
@@ -332,7 +395,10 @@ describe("downloads", () => {
     const env = { CONCORD_MODEL: "hf:acme/tiny/tiny.gguf", CONCORD_HF_ENDPOINT: `http://127.0.0.1:${closed}`, CONCORD_MODELS_DIR: tmp("models-offline") };
     const r = await cli(["ensemble", "--set", "builtin", "--problem", "demo-1", "--steps", "1"], env);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /^concord: cannot download http:\/\/127\.0\.0\.1:\d+\/acme\/tiny\/resolve\/main\/tiny\.gguf: .*set CONCORD_MODEL=<file\.gguf> or pass --model <file\.gguf>\n$/);
+    assert.match(
+      r.stderr,
+      /^concord: cannot download http:\/\/127\.0\.0\.1:\d+\/acme\/tiny\/resolve\/main\/tiny\.gguf: .*set CONCORD_MODEL=<file\.gguf> or pass --model <file\.gguf>\n$/,
+    );
     assert.ok(!existsSync(join(tmp("models-offline"), "hf", "acme", "tiny", "tiny.gguf")));
   });
 });
@@ -343,7 +409,10 @@ describe("nothing configured", () => {
     const models = openModels({ env: { CONCORD_CONFIG_DIR: tmp("cfg-nothing") }, download: false });
     try {
       assert.equal(models.source, "the default models");
-      assert.deepEqual(models.profiles.map((p) => p.name), DEFAULT_MODELS.map((m) => m.name));
+      assert.deepEqual(
+        models.profiles.map((p) => p.name),
+        DEFAULT_MODELS.map((m) => m.name),
+      );
       assert.ok(models.roles.generators.length > 0 && models.roles.evaluators.length > 0 && models.roles.targets.length > 0);
     } finally {
       await models.close();
@@ -351,7 +420,10 @@ describe("nothing configured", () => {
   });
 
   test("--model <file.gguf> on a headless command runs every role on that file", { timeout: 60_000 }, async () => {
-    const r = await cli(["ensemble", "--set", "builtin", "--problem", "demo-1", "--steps", "1", "--json", "--model", GGUF], { CONCORD_CONFIG_DIR: tmp("cfg-flag"), CONCORD_NO_CACHE: "1" });
+    const r = await cli(["ensemble", "--set", "builtin", "--problem", "demo-1", "--steps", "1", "--json", "--model", GGUF], {
+      CONCORD_CONFIG_DIR: tmp("cfg-flag"),
+      CONCORD_NO_CACHE: "1",
+    });
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout);
     assert.equal(out.chain.sentences.length, 1);
@@ -384,7 +456,14 @@ describe("probeProfile", () => {
   test("an unreachable server, or an embedded file that will not load, is one line and leaves the earlier record", async () => {
     const settings = openSettings({ cwd: tmp("probe-fail"), env: {} });
     const p = parseProfile({ name: "oss", backend: "openai", baseURL: `http://127.0.0.1:${await closedPort()}/v1`, model: "m", flavor: "vllm" }, "test");
-    const earlier = settings.saveProbe(p, { streaming: true, tokenLogprobs: true, promptScoring: true, prefill: true, reasoningField: null, notes: ["earlier"] });
+    const earlier = settings.saveProbe(p, {
+      streaming: true,
+      tokenLogprobs: true,
+      promptScoring: true,
+      prefill: true,
+      reasoningField: null,
+      notes: ["earlier"],
+    });
     await assert.rejects(probeProfile(p, { settings, timeoutMs: 2000 }), (e: unknown) => {
       assert.ok(e instanceof UserError);
       assert.match(e.message, /^model "oss": probe failed, nothing recorded: cannot reach http:\/\/127\.0\.0\.1:\d+\/v1 \(ECONNREFUSED\)/);

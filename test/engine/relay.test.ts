@@ -10,9 +10,19 @@ import type { ModelHandle } from "../../src/engine/models.js";
 import type { Problem } from "../../src/core/types.js";
 import { ScriptedBackend, type ScriptedBackendOptions } from "../doubles/scripted-backend.js";
 
-const problem: Problem = { id: "g1", source: "gsm8k", messages: [{ role: "user", content: "Tom has 3 apples and buys 4. How many?" }], reference: { kind: "number", value: "7" }, meta: {} };
-const handle = (opts: ScriptedBackendOptions): ModelHandle & { backend: ScriptedBackend } => ({ name: opts.name, backend: new ScriptedBackend(opts), thinkingFormat: "think-tags" });
-const prefixOf = (req: { prompt: { kind: string; assistantPrefix?: string } }) => (req.prompt.kind === "chat" ? req.prompt.assistantPrefix ?? "" : "");
+const problem: Problem = {
+  id: "g1",
+  source: "gsm8k",
+  messages: [{ role: "user", content: "Tom has 3 apples and buys 4. How many?" }],
+  reference: { kind: "number", value: "7" },
+  meta: {},
+};
+const handle = (opts: ScriptedBackendOptions): ModelHandle & { backend: ScriptedBackend } => ({
+  name: opts.name,
+  backend: new ScriptedBackend(opts),
+  thinkingFormat: "think-tags",
+});
+const prefixOf = (req: { prompt: { kind: string; assistantPrefix?: string } }) => (req.prompt.kind === "chat" ? (req.prompt.assistantPrefix ?? "") : "");
 
 describe("runRelay", () => {
   test("continuers finish each cut; a departing continuer is located at the first sentence whose answer differs", async () => {
@@ -29,7 +39,10 @@ describe("runRelay", () => {
       },
     });
     const r = await runRelay({ problem, initiator: init, continuers: [cont], cuts: ["early", 2], cutRule: "quantile", answerTokens: 10 });
-    assert.deepEqual(r.initiator.sentences.map((s) => s.trim()), ["Tom starts with 3.", "He buys 4 more.", "Three plus four is seven.", "So he has 7."]);
+    assert.deepEqual(
+      r.initiator.sentences.map((s) => s.trim()),
+      ["Tom starts with 3.", "He buys 4 more.", "Three plus four is seven.", "So he has 7."],
+    );
     assert.equal(r.initiator.answer.grade.answer, "7");
     assert.equal(r.runs.length, 2);
     const byHand = r.runs.find((x) => x.cut === 2)!;
@@ -46,7 +59,10 @@ describe("runRelay", () => {
   });
 
   test("two missing answers are no departure: 'no answer from either' in the run, the JSON and the text", async () => {
-    const init = handle({ name: "init", respond: (req) => (prefixOf(req).includes("</think>") ? " I cannot say." : " Tom likes apples. He is happy. They are red. It is sunny.</think>") });
+    const init = handle({
+      name: "init",
+      respond: (req) => (prefixOf(req).includes("</think>") ? " I cannot say." : " Tom likes apples. He is happy. They are red. It is sunny.</think>"),
+    });
     const cont = handle({ name: "cont", respond: (req) => (prefixOf(req).includes("</think>") ? " No idea." : " Birds sing.</think>") });
     const r = await runRelay({ problem, initiator: init, continuers: [cont], cuts: [1], answerTokens: 10 });
     const run = r.runs[0];
@@ -92,7 +108,18 @@ test("PrmScorer posts the steps with the step token and reads P(right) per step"
       body = JSON.parse(data);
       auth = req.headers.authorization;
       res.setHeader("content-type", "application/json");
-      res.end(JSON.stringify({ data: [{ data: [[0.1, 0.9], [0.8, 0.2]] }] }));
+      res.end(
+        JSON.stringify({
+          data: [
+            {
+              data: [
+                [0.1, 0.9],
+                [0.8, 0.2],
+              ],
+            },
+          ],
+        }),
+      );
     });
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));

@@ -40,9 +40,12 @@ describe("askTarget", () => {
   });
 
   test("a failing backend gives a wrong, explained answer instead of throwing", async () => {
-    const t = handle({ name: "t", respond: () => {
-      throw new Error("connection refused");
-    } });
+    const t = handle({
+      name: "t",
+      respond: () => {
+        throw new Error("connection refused");
+      },
+    });
     const reply = await askTarget(t, problem, "");
     assert.equal(reply.grade.correct, false);
     assert.match(reply.error ?? "", /connection refused/);
@@ -66,7 +69,15 @@ test("snapshotOf: pairwise agreement is same answer or both correct; missing ans
 describe("TargetPanel", () => {
   test("a newer chain cancels the answers still being written for an older one", async () => {
     // Slow targets: each answer takes 10 tokens x 50 ms, so the first round is surely still writing.
-    const slow = (name: string) => handle({ name, respond: (req) => (req.prompt.kind === "chat" && req.prompt.assistantPrefix?.includes("three") ? " so so so so so so so so the answer is 4" : " so so so so so so so so the answer is 5"), tokenDelayMs: 50 });
+    const slow = (name: string) =>
+      handle({
+        name,
+        respond: (req) =>
+          req.prompt.kind === "chat" && req.prompt.assistantPrefix?.includes("three")
+            ? " so so so so so so so so the answer is 4"
+            : " so so so so so so so so the answer is 5",
+        tokenDelayMs: 50,
+      });
     const a = slow("a");
     const b = slow("b");
     const panel = new TargetPanel({ problem, targets: [a, b] });
@@ -86,7 +97,10 @@ describe("TargetPanel", () => {
     assert.ok(events.some((e) => e.type === "targets-cancelled" && e.chainLength === 2));
     // No answer of the stale round was published.
     assert.ok(events.filter((e) => e.type === "target-answer").every((e) => e.type === "target-answer" && e.answer.chainLength === 3));
-    assert.deepEqual(panel.history().map((h) => h.chainLength), [3]);
+    assert.deepEqual(
+      panel.history().map((h) => h.chainLength),
+      [3],
+    );
   });
 
   test("every N: only due lengths are asked; the finished chain always is; undo drops later history", async () => {
@@ -103,6 +117,9 @@ describe("TargetPanel", () => {
     // Asking again for the same chain reuses the snapshot.
     await panel.update(chainOf("a.", "b."));
     assert.equal(t.backend.streamCalls.length, 2);
-    assert.deepEqual(panel.history().map((h) => h.chainLength), [2]);
+    assert.deepEqual(
+      panel.history().map((h) => h.chainLength),
+      [2],
+    );
   });
 });

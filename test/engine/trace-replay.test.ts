@@ -12,7 +12,15 @@ const TRACES = "../shared/data/genex/medcalc/ensemble_qwq_dapo_eval_oss";
 const skip = needsShared("data/genex/medcalc/ensemble_qwq_dapo_eval_oss", "data/medcalc-bench/test_data.csv");
 
 function recording(source: string, problem: { problem: string; rowNumber?: string }, file = "/tmp/somewhere/else/trace.jsonl"): Recording {
-  const header = { schema: 1, kind: "concord-recording", created: "2026-01-01T00:00:00.000Z", source, generators: ["Qwen/QwQ-32B", "BytedTsinghua-SIA/DAPO-Qwen-32B"], evaluator: "openai/gpt-oss-20b", problems: [{ ...problem, steps: 3, finished: true }] };
+  const header = {
+    schema: 1,
+    kind: "concord-recording",
+    created: "2026-01-01T00:00:00.000Z",
+    source,
+    generators: ["Qwen/QwQ-32B", "BytedTsinghua-SIA/DAPO-Qwen-32B"],
+    evaluator: "openai/gpt-oss-20b",
+    problems: [{ ...problem, steps: 3, finished: true }],
+  };
   return { file, header, exchanges: [] } as unknown as Recording;
 }
 

@@ -23,7 +23,9 @@ test("undo and regenerate within a trace replay serve the recorded candidates ag
   const tr = traceReplayOf(rec)!;
   const models = openModels({ source: { kind: "trace", recording: rec, trace: tr }, env: {}, download: false });
   try {
-    const race = await raceFactory(models, { options: { k: tr.k, mode: tr.mode, budget: { maxSentences: tr.steps } }, trace: true })(await traceProblem(rec, tr));
+    const race = await raceFactory(models, { options: { k: tr.k, mode: tr.mode, budget: { maxSentences: tr.steps } }, trace: true })(
+      await traceProblem(rec, tr),
+    );
     const builder = race.builder as ChainBuilder;
     let waiting: (() => void) | undefined;
     builder.on((e) => {
@@ -43,7 +45,10 @@ test("undo and regenerate within a trace replay serve the recorded candidates ag
         .sort();
     await step(() => builder.startStep());
     const first = texts();
-    assert.ok(first.every((t) => !t.includes("not in the recording")), first.join("\n"));
+    assert.ok(
+      first.every((t) => !t.includes("not in the recording")),
+      first.join("\n"),
+    );
     builder.accept(builder.getStep()!.pick!);
     const sentence1 = builder.getChain().sentences[0].text;
     await step(() => builder.startStep());

@@ -46,7 +46,9 @@ function judgeError(loader: string, err: unknown, file: string, what: string): "
   // controls into spaces. Counted, and judged as the user sees them.
   if (/[\u0000-\u0009\u000b\u000c\u000e-\u001f\u007f-\u009f]/.test(raw)) c.rawControls++;
   const msg = raw.replace(/[\u0000-\u0009\u000b\u000c\u000e-\u001f\u007f-\u009f]/g, " ");
-  const problem = !(err instanceof UserError) ? `${(err as Error)?.name ?? typeof err} instead of a UserError` : oneLineProblem(msg) ?? (msg.includes(basename(file)) ? null : "does not name the file");
+  const problem = !(err instanceof UserError)
+    ? `${(err as Error)?.name ?? typeof err} instead of a UserError`
+    : (oneLineProblem(msg) ?? (msg.includes(basename(file)) ? null : "does not name the file"));
   if (problem) {
     c.crashed++;
     if (crashes.length < 40) crashes.push(`${loader} [${what}]: ${problem}: ${msg.slice(0, 160)}`);
@@ -87,26 +89,92 @@ interface DatasetCase {
   mentions?: RegExp;
 }
 
-const MEDCALC_HEADER = "Row Number,Calculator ID,Calculator Name,Category,Output Type,Note ID,Note Type,Patient Note,Question,Ground Truth Answer,Lower Limit,Upper Limit";
-const medRow = (n: number, note: string, answer = "12", lower = "11", upper = "13") => `${n},2,BMI,physical,decimal,${n},extracted,"${note}",What is the BMI?,${answer},${lower},${upper}`;
+const MEDCALC_HEADER =
+  "Row Number,Calculator ID,Calculator Name,Category,Output Type,Note ID,Note Type,Patient Note,Question,Ground Truth Answer,Lower Limit,Upper Limit";
+const medRow = (n: number, note: string, answer = "12", lower = "11", upper = "13") =>
+  `${n},2,BMI,physical,decimal,${n},extracted,"${note}",What is the BMI?,${answer},${lower},${upper}`;
 
 const DATASETS: DatasetCase[] = [
   { name: "empty.csv", content: "", expect: "throws", mentions: /empty/ },
   { name: "empty.jsonl", content: "", expect: "throws", mentions: /empty/ },
   { name: "blank-lines.jsonl", content: "\n\n  \n", expect: "throws", mentions: /empty|no records/ },
   { name: "header-only.csv", content: "question,answer\n", expect: 0 },
-  { name: "medcalc-missing-note.csv", format: "medcalc", content: MEDCALC_HEADER.replace("Patient Note,", "") + "\n1,2,BMI,physical,decimal,1,extracted,What?,12,11,13\n", expect: "throws", mentions: /Patient Note/ },
+  {
+    name: "medcalc-missing-note.csv",
+    format: "medcalc",
+    content: MEDCALC_HEADER.replace("Patient Note,", "") + "\n1,2,BMI,physical,decimal,1,extracted,What?,12,11,13\n",
+    expect: "throws",
+    mentions: /Patient Note/,
+  },
   { name: "generic-no-answer-column.csv", content: "id,question,notes\n1,What?,none\n", expect: "throws", mentions: /no answer field/ },
-  { name: "gsm8k-missing-answer.jsonl", content: '{"question": "Q1?", "answer": "so #### 4"}\n{"question": "Q2?"}\n{"question": "Q3?", "answer": "#### 7"}\n', expect: 2, mentions: /line 2.*answer/ },
-  { name: "gsm8k-wrong-types.jsonl", content: '{"question": "Q1?", "answer": "#### 4"}\n{"question": 12, "answer": "#### 5"}\n{"question": "Q3?", "answer": ["#### 7"]}\n{"question": null, "answer": "#### 1"}\n{"question": "Q5?", "answer": "#### x"}\n', expect: 1, mentions: /line 2.*question/ },
-  { name: "generic-wrong-types.jsonl", content: '{"id": "a", "question": "Q?", "answer": "1"}\n{"id": {"x": 1}, "question": "Q?", "answer": "2"}\n{"id": "c", "question": {"text": "Q?"}, "answer": "3"}\n{"id": "d", "question": "Q?", "answer": null}\n[1, 2, 3]\n"just a string"\n', expect: 1, mentions: /line 2/ },
-  { name: "generic-dup-ids.jsonl", content: '{"id": "a", "question": "Q?", "answer": "1"}\n{"id": "a", "question": "Q2?", "answer": "2"}\n', expect: 1, mentions: /repeats id/ },
-  { name: "medcalc-bad-limits.csv", content: `${MEDCALC_HEADER}\n${medRow(1, "ok note")}\n${medRow(2, "note two", "12", "abc", "13")}\n${medRow(3, "note three", "")}\n`, expect: 1, mentions: /row 2/ },
-  { name: "invalid-utf8-header.csv", content: Buffer.concat([Buffer.from("quest"), Buffer.from([0xff, 0xfe]), Buffer.from("ion,answer\nQ?,1\n")]), expect: "throws", mentions: /UTF-8/ },
-  { name: "invalid-utf8-row.jsonl", content: Buffer.concat([Buffer.from('{"question": "Q1?", "answer": "1"}\n{"question": "Q'), Buffer.from([0xc3, 0x28]), Buffer.from('?", "answer": "2"}\n')]), expect: 1, orThrows: true, mentions: /line 2.*UTF-8/ },
-  { name: "invalid-utf8-row.csv", content: Buffer.concat([Buffer.from("question,answer\nQ1?,1\nQ"), Buffer.from([0xe2, 0x82]), Buffer.from("?,2\n")]), expect: 1, orThrows: true, mentions: /line 3.*UTF-8/ },
-  { name: "utf16le-bom.csv", content: Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from("question,answer\nQ?,1\n", "utf16le")]), expect: "throws", mentions: /UTF-8|UTF-16/ },
-  { name: "utf16be-bom.jsonl", content: Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from('{"question":"Q?","answer":"1"}\n', "utf16le").swap16()]), expect: "throws", mentions: /UTF-8|UTF-16/ },
+  {
+    name: "gsm8k-missing-answer.jsonl",
+    content: '{"question": "Q1?", "answer": "so #### 4"}\n{"question": "Q2?"}\n{"question": "Q3?", "answer": "#### 7"}\n',
+    expect: 2,
+    mentions: /line 2.*answer/,
+  },
+  {
+    name: "gsm8k-wrong-types.jsonl",
+    content:
+      '{"question": "Q1?", "answer": "#### 4"}\n{"question": 12, "answer": "#### 5"}\n{"question": "Q3?", "answer": ["#### 7"]}\n{"question": null, "answer": "#### 1"}\n{"question": "Q5?", "answer": "#### x"}\n',
+    expect: 1,
+    mentions: /line 2.*question/,
+  },
+  {
+    name: "generic-wrong-types.jsonl",
+    content:
+      '{"id": "a", "question": "Q?", "answer": "1"}\n{"id": {"x": 1}, "question": "Q?", "answer": "2"}\n{"id": "c", "question": {"text": "Q?"}, "answer": "3"}\n{"id": "d", "question": "Q?", "answer": null}\n[1, 2, 3]\n"just a string"\n',
+    expect: 1,
+    mentions: /line 2/,
+  },
+  {
+    name: "generic-dup-ids.jsonl",
+    content: '{"id": "a", "question": "Q?", "answer": "1"}\n{"id": "a", "question": "Q2?", "answer": "2"}\n',
+    expect: 1,
+    mentions: /repeats id/,
+  },
+  {
+    name: "medcalc-bad-limits.csv",
+    content: `${MEDCALC_HEADER}\n${medRow(1, "ok note")}\n${medRow(2, "note two", "12", "abc", "13")}\n${medRow(3, "note three", "")}\n`,
+    expect: 1,
+    mentions: /row 2/,
+  },
+  {
+    name: "invalid-utf8-header.csv",
+    content: Buffer.concat([Buffer.from("quest"), Buffer.from([0xff, 0xfe]), Buffer.from("ion,answer\nQ?,1\n")]),
+    expect: "throws",
+    mentions: /UTF-8/,
+  },
+  {
+    name: "invalid-utf8-row.jsonl",
+    content: Buffer.concat([
+      Buffer.from('{"question": "Q1?", "answer": "1"}\n{"question": "Q'),
+      Buffer.from([0xc3, 0x28]),
+      Buffer.from('?", "answer": "2"}\n'),
+    ]),
+    expect: 1,
+    orThrows: true,
+    mentions: /line 2.*UTF-8/,
+  },
+  {
+    name: "invalid-utf8-row.csv",
+    content: Buffer.concat([Buffer.from("question,answer\nQ1?,1\nQ"), Buffer.from([0xe2, 0x82]), Buffer.from("?,2\n")]),
+    expect: 1,
+    orThrows: true,
+    mentions: /line 3.*UTF-8/,
+  },
+  {
+    name: "utf16le-bom.csv",
+    content: Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from("question,answer\nQ?,1\n", "utf16le")]),
+    expect: "throws",
+    mentions: /UTF-8|UTF-16/,
+  },
+  {
+    name: "utf16be-bom.jsonl",
+    content: Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from('{"question":"Q?","answer":"1"}\n', "utf16le").swap16()]),
+    expect: "throws",
+    mentions: /UTF-8|UTF-16/,
+  },
   { name: "utf8-bom-crlf.csv", content: "\ufeffquestion,answer\r\nQ1?,1\r\nQ2?,2\r\n", expect: 2 },
   // An unclosed quote swallows the rest of the file (that is what it means); the rows before load.
   { name: "unclosed-quote.csv", content: 'question,answer\nQ1?,1\n"Q2 never closed,2\nQ3?,3\n', expect: 1, mentions: /never closed/ },
@@ -157,25 +225,37 @@ describe("datasets: bad rows are named, bad files are one line, nothing crashes"
         assert.equal(oneLineProblem(e.message), null, e.message);
         assert.ok(e.message.startsWith(basename(file)), `names the file: ${e.message}`);
       }
-      if (c.mentions) assert.ok(result!.errors.some((e) => c.mentions!.test(e.message)), `${c.name}: ${result!.errors.map((e) => e.message).join(" / ")}`);
+      if (c.mentions)
+        assert.ok(
+          result!.errors.some((e) => c.mentions!.test(e.message)),
+          `${c.name}: ${result!.errors.map((e) => e.message).join(" / ")}`,
+        );
       for (const p of result!.problems) assert.ok(!p.messages.some((m) => m.content.includes("\ufffd")), "no silently replaced characters");
     });
   }
 
   test("a 100 MB row loads (or is refused in one line) within 60 s, in JSON Lines and CSV", async () => {
     const big = "x".repeat(100 * 1024 * 1024);
-    const jsonl = write("big/big.jsonl", `{"question": "small?", "answer": "1"}\n{"question": "${big}", "answer": "2"}\n{"question": "after?", "answer": "3"}\n`);
+    const jsonl = write(
+      "big/big.jsonl",
+      `{"question": "small?", "answer": "1"}\n{"question": "${big}", "answer": "2"}\n{"question": "after?", "answer": "3"}\n`,
+    );
     const csv = write("big/big.csv", `question,answer\nsmall?,1\n"${big}",2\nafter?,3\n`);
     const outcomes: string[] = [];
     for (const file of [csv, jsonl]) {
       const r = await loadInChild(file, 60_000);
       rmSync(file);
       count("dataset (loadProblems)").tried++;
-      outcomes.push(`${basename(file)}: ${r.timedOut ? "still loading after 15 s (killed)" : r.ok ? `${r.count} problems in ${r.ms} ms, rss ${r.rssMB} MB` : `error in ${r.ms} ms: ${r.error}`}`);
+      outcomes.push(
+        `${basename(file)}: ${r.timedOut ? "still loading after 15 s (killed)" : r.ok ? `${r.count} problems in ${r.ms} ms, rss ${r.rssMB} MB` : `error in ${r.ms} ms: ${r.error}`}`,
+      );
     }
     figures.push(`100 MB row: ${outcomes.join("; ")}`);
     for (const o of outcomes) assert.ok(!/killed|error/.test(o) || /error in \d+ ms: [^\n]+$/.test(o), o);
-    assert.ok(outcomes.every((o) => !/killed/.test(o)), outcomes.join("; "));
+    assert.ok(
+      outcomes.every((o) => !/killed/.test(o)),
+      outcomes.join("; "),
+    );
   });
 });
 
@@ -234,14 +314,24 @@ function sessionSeed(): SessionFile {
     roles: { generators: ["alpha", "beta"], evaluators: ["judge"], targets: ["t1", "t2"], models: { alpha: "a.gguf" } },
     chain: {
       sentences: [
-        { text: "Three plus four.", author: "alpha", decision: "evaluator", candidates: [cand("alpha#0", "Three plus four."), cand("beta#0", "Add them.")], evaluatorPick: "alpha#0", acceptedId: "alpha#0", at: "2026-01-01T00:00:30.000Z" },
+        {
+          text: "Three plus four.",
+          author: "alpha",
+          decision: "evaluator",
+          candidates: [cand("alpha#0", "Three plus four."), cand("beta#0", "Add them.")],
+          evaluatorPick: "alpha#0",
+          acceptedId: "alpha#0",
+          at: "2026-01-01T00:00:30.000Z",
+        },
         { text: "That is seven.", author: "human", decision: "human-written", candidates: [], at: "2026-01-01T00:00:40.000Z" },
       ],
       finished: false,
     },
     targets: {
       answers: [{ target: "t1", chainLength: 2, raw: "7", grade: { answer: "7", correct: true } }],
-      consistency: [{ chainLength: 2, pairs: { "t1|t2": true }, consistency: 1, accuracy: 1, split: { consistentCorrect: 1, consistentWrong: 0, inconsistent: 0 } }],
+      consistency: [
+        { chainLength: 2, pairs: { "t1|t2": true }, consistency: 1, accuracy: 1, split: { consistentCorrect: 1, consistentWrong: 0, inconsistent: 0 } },
+      ],
     },
   };
 }
@@ -263,21 +353,48 @@ function resultSeed(i: number): ResultRecord {
   };
 }
 
-const RECORDING = [
-  { schema: 1, kind: "concord-recording", created: "2026-01-01T00:00:00.000Z", source: "fuzz" },
-  { type: "stream", backend: "m", at: "2026-01-01T00:00:01.000Z", request: { prompt: { kind: "chat", messages: [{ role: "user", content: "Hi" }], assistantPrefix: "<think>" }, maxTokens: 8, temperature: 0 }, chunks: [{ t: 0, text: "Hel", tokens: [{ token: "Hel", logprob: -0.5 }] }, { t: 3, channel: "reasoning", text: "lo." }], result: { text: "Hel", reasoning: "lo.", finishReason: "stop" } },
-  { type: "score", backend: "m", request: { prefix: { kind: "raw", text: "Once" }, candidates: [" upon", " a"] }, result: { candidates: [{ tokens: [{ token: " upon", logprob: -1.2 }] }, { tokens: [{ token: " a", logprob: -2 }] }], evaluatedTokens: 3 } },
-  { type: "probe", backend: "m", result: { streaming: true, tokenLogprobs: true, promptScoring: true, prefill: true, reasoningField: null, notes: ["ok"] } },
-  { type: "stream", backend: "m", problem: "demo-1", request: { prompt: { kind: "raw", text: "Once upon" }, maxTokens: 4 }, chunks: [], error: "model \"m\": HTTP 500" },
-]
-  .map((l) => JSON.stringify(l))
-  .join("\n") + "\n";
+const RECORDING =
+  [
+    { schema: 1, kind: "concord-recording", created: "2026-01-01T00:00:00.000Z", source: "fuzz" },
+    {
+      type: "stream",
+      backend: "m",
+      at: "2026-01-01T00:00:01.000Z",
+      request: { prompt: { kind: "chat", messages: [{ role: "user", content: "Hi" }], assistantPrefix: "<think>" }, maxTokens: 8, temperature: 0 },
+      chunks: [
+        { t: 0, text: "Hel", tokens: [{ token: "Hel", logprob: -0.5 }] },
+        { t: 3, channel: "reasoning", text: "lo." },
+      ],
+      result: { text: "Hel", reasoning: "lo.", finishReason: "stop" },
+    },
+    {
+      type: "score",
+      backend: "m",
+      request: { prefix: { kind: "raw", text: "Once" }, candidates: [" upon", " a"] },
+      result: { candidates: [{ tokens: [{ token: " upon", logprob: -1.2 }] }, { tokens: [{ token: " a", logprob: -2 }] }], evaluatedTokens: 3 },
+    },
+    { type: "probe", backend: "m", result: { streaming: true, tokenLogprobs: true, promptScoring: true, prefill: true, reasoningField: null, notes: ["ok"] } },
+    {
+      type: "stream",
+      backend: "m",
+      problem: "demo-1",
+      request: { prompt: { kind: "raw", text: "Once upon" }, maxTokens: 4 },
+      chunks: [],
+      error: 'model "m": HTTP 500',
+    },
+  ]
+    .map((l) => JSON.stringify(l))
+    .join("\n") + "\n";
 
 const SPEC_JSON = JSON.stringify(
   {
     name: "fuzz",
     problems: { set: "builtin", sample: 2, seed: 1 },
-    conditions: ["empty", { kind: "transfer", source: "a", variants: ["full", "without-answer"] }, { kind: "ensemble", generators: ["a", "b"], evaluators: ["c"], k: 2 }],
+    conditions: [
+      "empty",
+      { kind: "transfer", source: "a", variants: ["full", "without-answer"] },
+      { kind: "ensemble", generators: ["a", "b"], evaluators: ["c"], k: 2 },
+    ],
     targets: ["a", "b"],
     cot: { maxTokens: 64 },
     out: "results",
@@ -313,7 +430,10 @@ roles:
   targets: [a]
 `;
 const MODELS_JSON = JSON.stringify({
-  models: { a: { backend: "openai", baseURL: "http://127.0.0.1:9/v1", model: "qwen", apiKeyEnv: "FUZZ_KEY" }, b: { backend: "local", model: "stories", path: "/tmp/x.gguf" } },
+  models: {
+    a: { backend: "openai", baseURL: "http://127.0.0.1:9/v1", model: "qwen", apiKeyEnv: "FUZZ_KEY" },
+    b: { backend: "local", model: "stories", path: "/tmp/x.gguf" },
+  },
   roles: { generators: ["a"], evaluators: ["b"], targets: ["a", "b"] },
 });
 const SETTINGS_JSON = JSON.stringify({
@@ -401,7 +521,10 @@ describe("saved files: truncated, other schema versions, fuzzed", () => {
     for (const [what, text, load, re] of cases) {
       const file = write(`versions/${what.replace(/ /g, "-")}${what.startsWith("spec") ? ".json" : what.startsWith("models") ? ".yaml" : ".json"}`, text);
       count("schema versions").tried++;
-      const err = await load(file).then(() => null, (e: unknown) => e);
+      const err = await load(file).then(
+        () => null,
+        (e: unknown) => e,
+      );
       assert.ok(err, `${what}: refused`);
       assert.equal(judgeError("schema versions", err, file, what), "clear", crashes[crashes.length - 1]);
       assert.match((err as Error).message, re);
@@ -432,7 +555,10 @@ describe("saved files: truncated, other schema versions, fuzzed", () => {
         }
       }
     }
-    assert.deepEqual(crashes.filter((c) => c.includes("truncate")), []);
+    assert.deepEqual(
+      crashes.filter((c) => c.includes("truncate")),
+      [],
+    );
   });
 
   test(`fuzzed: ${MUTATIONS_PER_KIND} seeded mutations per file kind (${MUTATIONS_PER_KIND * KINDS.length} in all)`, async () => {
@@ -461,7 +587,11 @@ describe("saved files: truncated, other schema versions, fuzzed", () => {
         rmSync(dir, { recursive: true, force: true });
       }
     }
-    figures.push(`mutations by kind: ${Object.entries(byKind).map(([k, n]) => `${k} ${n}`).join(", ")}`);
+    figures.push(
+      `mutations by kind: ${Object.entries(byKind)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(", ")}`,
+    );
     assert.deepEqual(crashes.slice(before), [], "every damaged file gives a clear one-line error naming it, or loads without losing untouched data");
   });
 });
@@ -479,7 +609,13 @@ describe("a bad write never replaces or half-changes a good file", () => {
     // The autosaver reports the failure and keeps the last good file too.
     const saver = createAutosaver(join(root, "keep"));
     const s = sessionSeed();
-    const snap = { info: { id: s.id, file, createdAt: s.createdAt }, problem: { ...s.problem, id: "" }, roles: s.roles, chain: s.chain, targets: s.targets } as SessionSnapshot;
+    const snap = {
+      info: { id: s.id, file, createdAt: s.createdAt },
+      problem: { ...s.problem, id: "" },
+      roles: s.roles,
+      chain: s.chain,
+      targets: s.targets,
+    } as SessionSnapshot;
     await assert.rejects(saver.save(snap));
     assert.deepEqual(readFileSync(file), good);
     assert.ok(loadSession(file));
@@ -499,7 +635,11 @@ describe("a bad write never replaces or half-changes a good file", () => {
   test("a recorder pointed at a file that is not a recording refuses and leaves it alone", async () => {
     const file = write("rec/notes.jsonl", "my own notes\nline two\n");
     const rec = new Recorder(file);
-    await rec.append({ type: "probe", backend: "m", result: { streaming: true, tokenLogprobs: false, promptScoring: false, prefill: false, reasoningField: null, notes: [] } });
+    await rec.append({
+      type: "probe",
+      backend: "m",
+      result: { streaming: true, tokenLogprobs: false, promptScoring: false, prefill: false, reasoningField: null, notes: [] },
+    });
     await assert.rejects(rec.flush(), (e: unknown) => oneLineProblem((e as Error).message) === null && (e as Error).message.includes("notes.jsonl:1"));
     assert.equal(readFileSync(file, "utf8"), "my own notes\nline two\n");
   });
@@ -536,7 +676,9 @@ describe("a bad write never replaces or half-changes a good file", () => {
         for (const [k, v] of Object.entries(old)) if (JSON.stringify(fresh[k]) !== JSON.stringify(v)) droppedKeys++;
       } else replacedNonObject++; // null, [], "x", 42: nothing a user wrote there is lost
     }
-    figures.push(`settings: ${inputs.length} damaged config.json files, rewritten on open (default keys added): ${changed}, of which non-object files replaced by defaults: ${replacedNonObject}, user keys dropped: ${droppedKeys}, unclear errors: ${unclear.length}`);
+    figures.push(
+      `settings: ${inputs.length} damaged config.json files, rewritten on open (default keys added): ${changed}, of which non-object files replaced by defaults: ${replacedNonObject}, user keys dropped: ${droppedKeys}, unclear errors: ${unclear.length}`,
+    );
     assert.deepEqual(unclear, []);
     assert.equal(droppedKeys, 0, "opening settings rewrote the file and dropped what the user had");
   });
@@ -545,7 +687,8 @@ describe("a bad write never replaces or half-changes a good file", () => {
 after(() => {
   if (!process.env.FAULTS_TABLE) return;
   console.log("| loader | inputs tried | loaded | clear one-line error | no place named | raw control chars in message | crashed / unclear | lost data |");
-  for (const [k, c] of Object.entries(counts)) console.log(`| ${k} | ${c.tried} | ${c.loaded} | ${c.clearError} | ${c.noPlace} | ${c.rawControls} | ${c.crashed} | ${c.lost} |`);
+  for (const [k, c] of Object.entries(counts))
+    console.log(`| ${k} | ${c.tried} | ${c.loaded} | ${c.clearError} | ${c.noPlace} | ${c.rawControls} | ${c.crashed} | ${c.lost} |`);
   for (const f of figures) console.log(f);
   for (const c of crashes) console.log("CRASH", c);
   for (const [k, v] of Object.entries(noPlaceSamples)) for (const m of v) console.log("NOPLACE", k, m);

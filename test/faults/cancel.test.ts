@@ -32,7 +32,10 @@ async function slowServer(): Promise<{ d: ProtocolDouble; proxy: CountingProxy }
   // 40 tokens/s and long replies: streams are still going when the abort comes.
   const d = await startProtocolDouble({ flavor: "vllm", tokensPerSecond: 40, script: () => "one two three four five six seven eight nine ten ".repeat(20) });
   const proxy = await startCountingProxy(Number(new URL(d.url).port));
-  cleanups.push(() => d.close(), () => proxy.close());
+  cleanups.push(
+    () => d.close(),
+    () => proxy.close(),
+  );
   return { d, proxy };
 }
 
@@ -70,12 +73,21 @@ describe("cancellation", () => {
       const closed = await waitFor(() => proxy.openWithTraffic() === 0 && mine().every((r) => r.endedAt !== undefined), STOP_MS);
       const serverEnd = Math.max(...mine().map((r) => r.endedAt ?? Infinity)) - t0;
       assert.ok(closed, `no connection that carried a request is left open (${proxy.openWithTraffic()} open)`);
-      assert.ok(mine().every((r) => r.aborted), "the server saw each request cut off, not finished");
+      assert.ok(
+        mine().every((r) => r.aborted),
+        "the server saw each request cut off, not finished",
+      );
       const sent = mine().map((r) => r.tokensSent);
       await new Promise((r) => setTimeout(r, 100));
-      assert.deepEqual(mine().map((r) => r.tokensSent), sent, "no token is sent after the abort");
+      assert.deepEqual(
+        mine().map((r) => r.tokensSent),
+        sent,
+        "no token is sent after the abort",
+      );
       idleAfter.push(proxy.open());
-      figures.push(`openai round ${round}: 6 streams, slowest return ${slowest} ms, server saw the last close at ${serverEnd} ms, request sockets open after: ${proxy.openWithTraffic()}, idle pooled sockets: ${proxy.open()}`);
+      figures.push(
+        `openai round ${round}: 6 streams, slowest return ${slowest} ms, server saw the last close at ${serverEnd} ms, request sockets open after: ${proxy.openWithTraffic()}, idle pooled sockets: ${proxy.open()}`,
+      );
     }
     // Node's fetch opens fresh keep-alive connections after an abort (no request on them); they
     // are reused, so the count must not grow from round to round.
@@ -98,7 +110,9 @@ describe("cancellation", () => {
     const serverEnd = Math.max(...d.requests.map((r) => r.endedAt ?? Infinity)) - t0;
     assert.ok(ok, `all requests ended and their sockets closed (${proxy.openWithTraffic()} open, server end ${serverEnd} ms)`);
     assert.ok(cancelMs <= STOP_MS, `cancel() resolved in ${cancelMs} ms`);
-    figures.push(`ensemble: 6 candidate streams, cancel() resolved in ${cancelMs} ms, last server close at ${serverEnd} ms, request sockets open after: ${proxy.openWithTraffic()}`);
+    figures.push(
+      `ensemble: 6 candidate streams, cancel() resolved in ${cancelMs} ms, last server close at ${serverEnd} ms, request sockets open after: ${proxy.openWithTraffic()}`,
+    );
     for (const g of gens) await g.backend.close();
   });
 
@@ -117,7 +131,10 @@ describe("cancellation", () => {
       let chunks = 0;
       const ends: number[] = [];
       const runs = Array.from({ length: 4 }, (_, i) =>
-        collect(b.stream({ prompt: { kind: "raw", text: `Once upon a time ${i}` }, maxTokens: 1500, temperature: 0.8, seed: i, signal: ctrl.signal }), () => chunks++).then((r) => {
+        collect(
+          b.stream({ prompt: { kind: "raw", text: `Once upon a time ${i}` }, maxTokens: 1500, temperature: 0.8, seed: i, signal: ctrl.signal }),
+          () => chunks++,
+        ).then((r) => {
           ends.push(Date.now());
           return r;
         }),

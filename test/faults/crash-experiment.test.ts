@@ -77,13 +77,18 @@ describe("crash safety: concord run", () => {
       const unique = new Set(keys);
       dupes += keys.length - unique.size;
       assert.equal(unique.size, keys.length, `${when}: an answer is written twice`);
-      const lines = new Map(text.split("\n").filter((l) => l.trim()).map((l) => {
-        try {
-          return [resultKey(JSON.parse(l)), l] as [string, string];
-        } catch {
-          return ["", l] as [string, string];
-        }
-      }));
+      const lines = new Map(
+        text
+          .split("\n")
+          .filter((l) => l.trim())
+          .map((l) => {
+            try {
+              return [resultKey(JSON.parse(l)), l] as [string, string];
+            } catch {
+              return ["", l] as [string, string];
+            }
+          }),
+      );
       for (const [k, line] of seen) {
         if (lines.get(k) !== line) lost++;
         assert.equal(lines.get(k), line, `${when}: an answer written earlier changed or vanished`);

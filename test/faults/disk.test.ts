@@ -53,7 +53,13 @@ function sessionFile(sentences: number, pad = 0): SessionFile {
     problem: builtinProblems()[0],
     roles: { generators: ["g"], evaluators: ["e"], targets: [] },
     chain: {
-      sentences: Array.from({ length: sentences }, (_, i) => ({ text: `Sentence ${i}. ${"x".repeat(pad)}`, author: "g", decision: "evaluator" as const, candidates: [], at: "2026-12-06T00:00:00.000Z" })),
+      sentences: Array.from({ length: sentences }, (_, i) => ({
+        text: `Sentence ${i}. ${"x".repeat(pad)}`,
+        author: "g",
+        decision: "evaluator" as const,
+        candidates: [],
+        at: "2026-12-06T00:00:00.000Z",
+      })),
       finished: false,
     },
     targets: { answers: [], consistency: [] },
@@ -153,7 +159,10 @@ describe("a full disk: every writer keeps the old file and says so", () => {
         [settings.path, async () => settings.saveProfile({ name: "big", backend: "openai", baseURL: `http://127.0.0.1:9/${"p".repeat(big)}`, model: "x" })],
       ];
       for (const [file, attempt] of attempts) {
-        const err = await attempt().then(() => undefined, (e: unknown) => e);
+        const err = await attempt().then(
+          () => undefined,
+          (e: unknown) => e,
+        );
         const msg = assertNamed(err, file);
         assert.match(msg, /kept|not written/);
         const lost = files.some((f) => !readFileSync(f).equals(before.get(f)!));
@@ -162,10 +171,14 @@ describe("a full disk: every writer keeps the old file and says so", () => {
         assert.deepEqual(concordTemps(dir), []);
       }
       // The CLI as the person ran it: `models add` on a full disk.
-      const r = spawnSync(process.execPath, [BIN, "models", "add", "big", "--backend", "openai", "--base-url", `http://127.0.0.1:9/${"p".repeat(big)}`, "--model", "x"], {
-        env: { ...CLI_ENV, CONCORD_CONFIG_DIR: cfgDir },
-        encoding: "utf8",
-      });
+      const r = spawnSync(
+        process.execPath,
+        [BIN, "models", "add", "big", "--backend", "openai", "--base-url", `http://127.0.0.1:9/${"p".repeat(big)}`, "--model", "x"],
+        {
+          env: { ...CLI_ENV, CONCORD_CONFIG_DIR: cfgDir },
+          encoding: "utf8",
+        },
+      );
       const cliLines = r.stderr.trim().split("\n");
       const misleading = r.status === 0 || /added model/.test(r.stdout) || cliLines.length !== 1 || !cliLines[0].includes(settings.path);
       record("tmpfs full: concord models add", { lost: !readFileSync(settings.path).equals(before.get(settings.path)!), misleading });
@@ -213,7 +226,12 @@ describe("a full disk: every writer keeps the old file and says so", () => {
         if (name.startsWith("settings")) new SettingsStore({ cwd: dir, env: {} }).setTheme("dark");
         const before = name.startsWith("settings") ? readFileSync(cfgPath) : readFileSync(file);
         budget = 100;
-        const err = await Promise.resolve().then(run).then(() => undefined, (e: unknown) => e);
+        const err = await Promise.resolve()
+          .then(run)
+          .then(
+            () => undefined,
+            (e: unknown) => e,
+          );
         budget = 1_000_000;
         assertNamed(err, name.startsWith("settings") ? cfgPath : file);
         const after = name.startsWith("settings") ? readFileSync(cfgPath) : readFileSync(file);
@@ -233,85 +251,119 @@ function writeSpec(dir: string, out: string, extra: string[] = [], problems = "{
   const file = join(dir, "exp.yaml");
   writeFileSync(
     file,
-    ["name: disk", `problems: ${problems}`, "conditions:", "  - empty", "  - default-greedy", "targets: [a, b, c]", "cot: { maxTokens: 40 }", "answerTokens: 16", "concurrency: { global: 2, perModel: 1 }", `out: ${out}`, ...extra].join("\n"),
+    [
+      "name: disk",
+      `problems: ${problems}`,
+      "conditions:",
+      "  - empty",
+      "  - default-greedy",
+      "targets: [a, b, c]",
+      "cot: { maxTokens: 40 }",
+      "answerTokens: 16",
+      "concurrency: { global: 2, perModel: 1 }",
+      `out: ${out}`,
+      ...extra,
+    ].join("\n"),
   );
   return file;
 }
 const TOTAL = 5 * 2 * 3;
 
 describe("concord run", () => {
-  test("the disk fills mid-run: it stops at the first failed write, names the file, keeps what was written", { skip: TMPFS || !HAVE_MODEL, timeout: 120_000 }, async () => {
-    const fsys = mountTmpfs(128)!;
-    try {
-      const spec = writeSpec(tmp("run-full"), join(fsys.dir, "results"));
-      const filler = fill(fsys.dir, 12 * 1024);
-      const r = spawnSync(process.execPath, [BIN, "run", spec], { env: CLI_ENV, encoding: "utf8", timeout: 100_000 });
-      const errLines = r.stderr.split("\n").filter((l) => /^concord: /.test(l));
-      const full = errLines.filter((l) => /disk full|ENOSPC/.test(l));
-      const out = join(fsys.dir, "results");
-      const text = existsSync(join(out, RESULTS_FILE)) ? readFileSync(join(out, RESULTS_FILE), "utf8") : "";
-      const kept = text.split("\n").filter(Boolean);
-      const torn = text !== "" && !text.endsWith("\n");
-      const misleading = r.status === 0 || full.length !== 1 || !/(results\.jsonl|cots\.ndjson)/.test(full[0] ?? "");
-      record("tmpfs fills during concord run", { lost: torn, misleading });
-      assert.notEqual(r.status, 0);
-      assert.equal(full.length, 1, r.stderr);
-      assert.match(full[0], /cannot write (results|chains) .*(results\.jsonl|cots\.ndjson): disk full \(ENOSPC\); .*kept; the run stopped/);
-      assert.equal(torn, false);
-      kept.forEach((l) => JSON.parse(l));
-      assert.ok(kept.length < TOTAL);
-      // Room again: the same command resumes and ends with every answer exactly once.
-      rmSync(filler);
-      const again = spawnSync(process.execPath, [BIN, "run", spec, "--json"], { env: CLI_ENV, encoding: "utf8", timeout: 100_000 });
-      assert.equal(again.status, 0, again.stderr);
-      const { records } = await readResults(out);
-      assert.equal(records.length, TOTAL);
-      assert.equal(new Set(records.map(resultKey)).size, TOTAL);
-      assert.equal(existsSync(join(out, "concord.lock")), false, "a finished run leaves no lock");
-    } finally {
-      fsys.unmount();
-    }
-  });
+  test(
+    "the disk fills mid-run: it stops at the first failed write, names the file, keeps what was written",
+    { skip: TMPFS || !HAVE_MODEL, timeout: 120_000 },
+    async () => {
+      const fsys = mountTmpfs(128)!;
+      try {
+        const spec = writeSpec(tmp("run-full"), join(fsys.dir, "results"));
+        const filler = fill(fsys.dir, 12 * 1024);
+        const r = spawnSync(process.execPath, [BIN, "run", spec], { env: CLI_ENV, encoding: "utf8", timeout: 100_000 });
+        const errLines = r.stderr.split("\n").filter((l) => /^concord: /.test(l));
+        const full = errLines.filter((l) => /disk full|ENOSPC/.test(l));
+        const out = join(fsys.dir, "results");
+        const text = existsSync(join(out, RESULTS_FILE)) ? readFileSync(join(out, RESULTS_FILE), "utf8") : "";
+        const kept = text.split("\n").filter(Boolean);
+        const torn = text !== "" && !text.endsWith("\n");
+        const misleading = r.status === 0 || full.length !== 1 || !/(results\.jsonl|cots\.ndjson)/.test(full[0] ?? "");
+        record("tmpfs fills during concord run", { lost: torn, misleading });
+        assert.notEqual(r.status, 0);
+        assert.equal(full.length, 1, r.stderr);
+        assert.match(full[0], /cannot write (results|chains) .*(results\.jsonl|cots\.ndjson): disk full \(ENOSPC\); .*kept; the run stopped/);
+        assert.equal(torn, false);
+        kept.forEach((l) => JSON.parse(l));
+        assert.ok(kept.length < TOTAL);
+        // Room again: the same command resumes and ends with every answer exactly once.
+        rmSync(filler);
+        const again = spawnSync(process.execPath, [BIN, "run", spec, "--json"], { env: CLI_ENV, encoding: "utf8", timeout: 100_000 });
+        assert.equal(again.status, 0, again.stderr);
+        const { records } = await readResults(out);
+        assert.equal(records.length, TOTAL);
+        assert.equal(new Set(records.map(resultKey)).size, TOTAL);
+        assert.equal(existsSync(join(out, "concord.lock")), false, "a finished run leaves no lock");
+      } finally {
+        fsys.unmount();
+      }
+    },
+  );
 
-  test("two runs on one results folder: the second is refused naming the first; a killed holder blocks no one", { skip: !HAVE_MODEL, timeout: 120_000 }, async () => {
-    const dir = tmp("two-runs");
-    // 40 short problems (GSM8K's format) x 2 conditions x 3 targets: the first run is still going.
-    const set = join(dir, "many.jsonl");
-    writeFileSync(set, Array.from({ length: 40 }, (_, i) => JSON.stringify({ question: `Tom has ${i} apples and buys 4 more. How many apples does he have?`, answer: `${i} + 4 = ${i + 4}\n#### ${i + 4}` })).join("\n") + "\n");
-    const spec = writeSpec(dir, "results", [], `{ set: ${set} }`);
-    const out = join(dir, "results");
-    const first = watch(spawn(process.execPath, [BIN, "run", spec], { env: CLI_ENV, stdio: ["ignore", "pipe", "pipe"] }));
-    // Wait until it holds the folder and is writing answers.
-    assert.ok(await first.waitLine(/^\d+\/\d+ (?!starting$)/, 60_000), first.lines.join(" | "));
-    const second = spawnSync(process.execPath, [BIN, "run", spec], { env: CLI_ENV, encoding: "utf8", timeout: 60_000 });
-    assert.equal(first.child.exitCode, null, "the first run ended before the second started");
-    const lines = second.stderr.trim().split("\n");
-    const misleading = second.status === 0 || lines.length !== 1 || !lines[0].includes(`pid ${first.child.pid} on ${hostname()}`);
-    record("two concord run on one folder", { misleading });
-    assert.notEqual(second.status, 0);
-    assert.equal(lines.length, 1, second.stderr);
-    assert.match(lines[0], new RegExp(`results is in use by pid ${first.child.pid} on .* \\(concord run, since .*\\); refusing a second writer`));
-    // The holder crashes: its lock stays on disk, and the next run takes it over at once.
-    first.child.kill("SIGKILL");
-    await first.exited;
-    assert.ok(existsSync(join(out, "concord.lock")));
-    const third = watch(spawn(process.execPath, [BIN, "run", spec], { env: CLI_ENV, stdio: ["ignore", "pipe", "pipe"] }));
-    const resumed = await third.waitLine(/^\d+\/\d+ (?!starting$)(?!\d+ answers already in )/, 60_000);
-    third.child.kill("SIGKILL");
-    await third.exited;
-    const { records } = await readResults(out);
-    const twice = records.length - new Set(records.map(resultKey)).size;
-    record("a crashed run's lock", { lost: !resumed, misleading: twice > 0 });
-    assert.ok(resumed, third.lines.join(" | "));
-    assert.equal(twice, 0);
-  });
+  test(
+    "two runs on one results folder: the second is refused naming the first; a killed holder blocks no one",
+    { skip: !HAVE_MODEL, timeout: 120_000 },
+    async () => {
+      const dir = tmp("two-runs");
+      // 40 short problems (GSM8K's format) x 2 conditions x 3 targets: the first run is still going.
+      const set = join(dir, "many.jsonl");
+      writeFileSync(
+        set,
+        Array.from({ length: 40 }, (_, i) =>
+          JSON.stringify({ question: `Tom has ${i} apples and buys 4 more. How many apples does he have?`, answer: `${i} + 4 = ${i + 4}\n#### ${i + 4}` }),
+        ).join("\n") + "\n",
+      );
+      const spec = writeSpec(dir, "results", [], `{ set: ${set} }`);
+      const out = join(dir, "results");
+      const first = watch(spawn(process.execPath, [BIN, "run", spec], { env: CLI_ENV, stdio: ["ignore", "pipe", "pipe"] }));
+      // Wait until it holds the folder and is writing answers.
+      assert.ok(await first.waitLine(/^\d+\/\d+ (?!starting$)/, 60_000), first.lines.join(" | "));
+      const second = spawnSync(process.execPath, [BIN, "run", spec], { env: CLI_ENV, encoding: "utf8", timeout: 60_000 });
+      assert.equal(first.child.exitCode, null, "the first run ended before the second started");
+      const lines = second.stderr.trim().split("\n");
+      const misleading = second.status === 0 || lines.length !== 1 || !lines[0].includes(`pid ${first.child.pid} on ${hostname()}`);
+      record("two concord run on one folder", { misleading });
+      assert.notEqual(second.status, 0);
+      assert.equal(lines.length, 1, second.stderr);
+      assert.match(lines[0], new RegExp(`results is in use by pid ${first.child.pid} on .* \\(concord run, since .*\\); refusing a second writer`));
+      // The holder crashes: its lock stays on disk, and the next run takes it over at once.
+      first.child.kill("SIGKILL");
+      await first.exited;
+      assert.ok(existsSync(join(out, "concord.lock")));
+      const third = watch(spawn(process.execPath, [BIN, "run", spec], { env: CLI_ENV, stdio: ["ignore", "pipe", "pipe"] }));
+      const resumed = await third.waitLine(/^\d+\/\d+ (?!starting$)(?!\d+ answers already in )/, 60_000);
+      third.child.kill("SIGKILL");
+      await third.exited;
+      const { records } = await readResults(out);
+      const twice = records.length - new Set(records.map(resultKey)).size;
+      record("a crashed run's lock", { lost: !resumed, misleading: twice > 0 });
+      assert.ok(resumed, third.lines.join(" | "));
+      assert.equal(twice, 0);
+    },
+  );
 
   test("a chain that outgrows the model's context: the reason is said and the chain is kept", { skip: !HAVE_MODEL, timeout: 120_000 }, async () => {
     const dir = tmp("ctx");
     writeFileSync(join(dir, "models.yaml"), `models:\n  - { name: g, backend: local, model: stories, path: ${MODEL}, contextSize: 128, sequences: 2 }\n`);
     writeFileSync(
       join(dir, "exp.yaml"),
-      ["name: ctx", "models: models.yaml", "problems: { set: builtin, ids: [demo-1] }", "conditions:", "  - { kind: ensemble, generators: [g], evaluators: [g], k: 2, maxSentences: 60, candidateTokens: 16 }", "targets: [g]", "answerTokens: 8", "out: out"].join("\n"),
+      [
+        "name: ctx",
+        "models: models.yaml",
+        "problems: { set: builtin, ids: [demo-1] }",
+        "conditions:",
+        "  - { kind: ensemble, generators: [g], evaluators: [g], k: 2, maxSentences: 60, candidateTokens: 16 }",
+        "targets: [g]",
+        "answerTokens: 8",
+        "out: out",
+      ].join("\n"),
     );
     const r = spawnSync(process.execPath, [BIN, "run", join(dir, "exp.yaml")], { env: { ...CLI_ENV, CONCORD_MODEL: "" }, encoding: "utf8", timeout: 100_000 });
     const said = r.stderr.split("\n").find((l) => /the chain stopped after \d+ sentences: .*context.*; the chain so far is kept/.test(l));
@@ -326,7 +378,11 @@ describe("concord run", () => {
     assert.equal(saved.meta.chainEnd, "failed");
     assert.match(String(saved.meta.chainStopReason), /context/);
     if (existsSync(join(dir, "out", RESULTS_FILE))) {
-      const rec = JSON.parse(readFileSync(join(dir, "out", RESULTS_FILE), "utf8").trim().split("\n")[0]!) as ResultRecord;
+      const rec = JSON.parse(
+        readFileSync(join(dir, "out", RESULTS_FILE), "utf8")
+          .trim()
+          .split("\n")[0]!,
+      ) as ResultRecord;
       assert.equal(rec.cot, saved.cot, "a target that answered was given the kept chain");
     }
   });
@@ -336,7 +392,8 @@ describe("two interfaces on one session file (two real processes)", () => {
   test("the second is refused naming the first; after the first crashes the second saves", { timeout: 60_000 }, async () => {
     const dir = tmp("two-ui");
     const file = join(dir, "s.json");
-    const start = () => watch(spawn(process.execPath, ["--import", "tsx", "test/fixtures/faults/saver-child.ts", file], { cwd: ROOT, stdio: ["pipe", "pipe", "pipe"] }));
+    const start = () =>
+      watch(spawn(process.execPath, ["--import", "tsx", "test/fixtures/faults/saver-child.ts", file], { cwd: ROOT, stdio: ["pipe", "pipe", "pipe"] }));
     const a = start();
     const b = start();
     await Promise.all([a.waitLine(/^ready$/, 30_000), b.waitLine(/^ready$/, 30_000)]);
@@ -347,7 +404,10 @@ describe("two interfaces on one session file (two real processes)", () => {
     const misleading = !refused?.startsWith("refused") || !refused.includes(`pid ${a.child.pid} on ${hostname()}`);
     const onDisk = JSON.parse(readFileSync(file, "utf8")) as SessionFile;
     record("two interfaces, one session", { lost: onDisk.chain.sentences[0]?.text !== "from A.", misleading });
-    assert.match(refused ?? "", new RegExp(`^refused ${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} is in use by pid ${a.child.pid} on .*\\(the interface, since`));
+    assert.match(
+      refused ?? "",
+      new RegExp(`^refused ${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} is in use by pid ${a.child.pid} on .*\\(the interface, since`),
+    );
     assert.equal(onDisk.chain.sentences[0].text, "from A.");
     a.child.kill("SIGKILL");
     await a.exited;
@@ -373,7 +433,10 @@ test("the saved-sessions list removes only Concord's own temporaries", async () 
   record("sessions list beside the person's files", { lost });
   assert.equal(lost, false);
   assert.equal(left.includes(`.s.json.concord-${dead}-0badc0de.tmp`), false);
-  assert.deepEqual(listed.map((e) => e.id), ["disk"]);
+  assert.deepEqual(
+    listed.map((e) => e.id),
+    ["disk"],
+  );
 });
 
 test("a big results file is read as a stream: reported and resumed in bounded memory", { timeout: 120_000 }, async () => {
@@ -395,7 +458,10 @@ test("a big results file is read as a stream: reported and resumed in bounded me
     const { records, issues } = await readResults(dir, { slim: true });
     assert.equal(records.length, n);
     assert.equal(new Set(records.map(resultKey)).size, n);
-    assert.deepEqual(issues.map((i) => [i.line, i.torn]), [[n + 1, true]]);
+    assert.deepEqual(
+      issues.map((i) => [i.line, i.torn]),
+      [[n + 1, true]],
+    );
     assert.equal(records[0].cot, undefined);
     // Appending after the torn line keeps it alone, and the new record is read back.
     await appendResults(dir, [resultRec(n + 1)]);
@@ -427,14 +493,31 @@ describe("messages that point the right way", () => {
   };
 
   test("YAML: an alias bomb and an undefined alias", () => {
-    const bomb = ["a: &a [x, x, x, x, x, x, x, x, x]", ...["b", "c", "d", "e", "f", "g"].map((k, i) => `${k}: &${k} [${Array(9).fill(`*${"abcdefg"[i]}`).join(", ")}]`)].join("\n") + "\n";
-    check("YAML alias bomb", fail(() => parseStructuredText(bomb, "spec.yaml")), /^spec\.yaml: YAML aliases from line 2, column \d+ expand without bound/, /ends early|truncated/);
-    check("YAML undefined alias", fail(() => parseStructuredText("name: x\nmodels: *nope\n", "spec.yaml")), /^spec\.yaml: YAML alias \*nope at line 2, column 9 refers to no anchor/, /ends early|truncated/);
+    const bomb =
+      [
+        "a: &a [x, x, x, x, x, x, x, x, x]",
+        ...["b", "c", "d", "e", "f", "g"].map((k, i) => `${k}: &${k} [${Array(9).fill(`*${"abcdefg"[i]}`).join(", ")}]`),
+      ].join("\n") + "\n";
+    check(
+      "YAML alias bomb",
+      fail(() => parseStructuredText(bomb, "spec.yaml")),
+      /^spec\.yaml: YAML aliases from line 2, column \d+ expand without bound/,
+      /ends early|truncated/,
+    );
+    check(
+      "YAML undefined alias",
+      fail(() => parseStructuredText("name: x\nmodels: *nope\n", "spec.yaml")),
+      /^spec\.yaml: YAML alias \*nope at line 2, column 9 refers to no anchor/,
+      /ends early|truncated/,
+    );
   });
 
   test("YAML alias bomb through `concord run` (one line, exit 1)", () => {
     const dir = tmp("bomb");
-    writeFileSync(join(dir, "exp.yaml"), "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n");
+    writeFileSync(
+      join(dir, "exp.yaml"),
+      "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n",
+    );
     const r = spawnSync(process.execPath, [BIN, "run", join(dir, "exp.yaml")], { env: CLI_ENV, encoding: "utf8" });
     assert.equal(r.status, 1);
     check("YAML alias bomb via concord run", r.stderr.trim(), /exp\.yaml: YAML aliases from line 2/, /ends early|truncated/);
@@ -450,16 +533,29 @@ describe("messages that point the right way", () => {
     chmodSync(dir, 0o755);
     // root may write anywhere: run the command as an ordinary user then.
     const asUser = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
-    const r = spawnSync(process.execPath, [BIN, "export", session, "--out", join(ro, "chain.txt")], { env: { ...CLI_ENV, HOME: dir }, encoding: "utf8", ...asUser });
+    const r = spawnSync(process.execPath, [BIN, "export", session, "--out", join(ro, "chain.txt")], {
+      env: { ...CLI_ENV, HOME: dir },
+      encoding: "utf8",
+      ...asUser,
+    });
     assert.notEqual(r.status, 0, r.stdout);
-    check("read-only folder (concord export)", r.stderr.trim(), new RegExp(`permission denied \\(EACCES\\): the folder ${ro.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`), /no such file/);
+    check(
+      "read-only folder (concord export)",
+      r.stderr.trim(),
+      new RegExp(`permission denied \\(EACCES\\): the folder ${ro.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`),
+      /no such file/,
+    );
   });
 
   test("a GGUF cut to 100 bytes", { skip: !HAVE_MODEL, timeout: 60_000 }, () => {
     const dir = tmp("gguf");
     const cut = join(dir, "cut.gguf");
     writeFileSync(cut, readFileSync(MODEL).subarray(0, 100));
-    const r = spawnSync(process.execPath, [BIN, "ensemble", "--model", cut, "--set", "builtin", "--problem", "demo-1", "--steps", "1"], { env: CLI_ENV, encoding: "utf8", timeout: 50_000 });
+    const r = spawnSync(process.execPath, [BIN, "ensemble", "--model", cut, "--set", "builtin", "--problem", "demo-1", "--steps", "1"], {
+      env: CLI_ENV,
+      encoding: "utf8",
+      timeout: 50_000,
+    });
     const line = r.stderr.split("\n").find((l) => l.includes(cut)) ?? r.stderr;
     assert.notEqual(r.status, 0);
     check("GGUF cut to 100 bytes", line, /not a complete GGUF file/, /Cannot read properties/);
@@ -474,7 +570,12 @@ describe("messages that point the right way", () => {
       t.authors[0].backgroundColor = colour;
       const file = join(dir, "t.json");
       writeFileSync(file, JSON.stringify(t));
-      check(`theme colour ${colour}`, fail(() => readThemeFile(file)), /t\.json: roles\.text\.color: not a colour/, /TypeError|is not a function/);
+      check(
+        `theme colour ${colour}`,
+        fail(() => readThemeFile(file)),
+        /t\.json: roles\.text\.color: not a colour/,
+        /TypeError|is not a function/,
+      );
     }
   });
 });

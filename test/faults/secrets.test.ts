@@ -70,15 +70,21 @@ function runCli(args: string[], env: Record<string, string>): Promise<{ code: nu
 describe("no API key is written or shown anywhere", () => {
   test("settings refuse a key in a profile and store only the variable's name", () => {
     const settings = openSettings({ cwd: join(root, "config"), env: { ...process.env } });
-    assert.throws(() => settings.saveProfile({ name: "x", backend: "openai", baseURL: "http://127.0.0.1:9/v1", model: "m", apiKey: KEY }), (e: unknown) => {
-      captured.push({ where: "saveProfile(apiKey) error", text: (e as Error).message });
-      return /apiKeyEnv/.test((e as Error).message);
-    });
+    assert.throws(
+      () => settings.saveProfile({ name: "x", backend: "openai", baseURL: "http://127.0.0.1:9/v1", model: "m", apiKey: KEY }),
+      (e: unknown) => {
+        captured.push({ where: "saveProfile(apiKey) error", text: (e as Error).message });
+        return /apiKeyEnv/.test((e as Error).message);
+      },
+    );
     // A value that happens to equal the key, in any field, is refused too.
-    assert.throws(() => settings.saveProfile({ name: "x", backend: "openai", baseURL: "http://127.0.0.1:9/v1", model: KEY }), (e: unknown) => {
-      captured.push({ where: "saveProfile(model = key) error", text: (e as Error).message });
-      return /refusing to write the value of \$CONCORD_TEST_KEY/.test((e as Error).message);
-    });
+    assert.throws(
+      () => settings.saveProfile({ name: "x", backend: "openai", baseURL: "http://127.0.0.1:9/v1", model: KEY }),
+      (e: unknown) => {
+        captured.push({ where: "saveProfile(model = key) error", text: (e as Error).message });
+        return /refusing to write the value of \$CONCORD_TEST_KEY/.test((e as Error).message);
+      },
+    );
     settings.saveProfile({ name: "remote", backend: "openai", baseURL: "http://127.0.0.1:9/v1", model: "m", apiKeyEnv: ENV_NAME });
   });
 
@@ -96,7 +102,8 @@ describe("no API key is written or shown anywhere", () => {
 
     // An ensemble over recorded and cached backends, autosaved as a session.
     const recorder = new Recorder(join(root, "recordings", "run.jsonl"), { source: "secrets test" });
-    const wrap = (name: string): Backend => new RecordingBackend(new CachedBackend(new OpenAIBackend(profile(d, name)), { dir: join(root, "cache"), model: "double-model" }), recorder);
+    const wrap = (name: string): Backend =>
+      new RecordingBackend(new CachedBackend(new OpenAIBackend(profile(d, name)), { dir: join(root, "cache"), model: "double-model" }), recorder);
     const gen = handleFor(profile(d, "gen"), wrap("gen"));
     const judge = handleFor(profile(d, "judge"), wrap("judge"));
     const sessionsDir = join(root, "sessions");
@@ -104,7 +111,16 @@ describe("no API key is written or shown anywhere", () => {
     const store = createConcordStore({
       flushMs: 5,
       createRace: (problem, chain) => {
-        const builder = new ChainBuilder({ problem, generators: [gen], evaluators: [judge], k: 2, chain, auto: true, sampling: { maxTokens: 16, temperature: 0 }, budget: { maxSentences: 3 } });
+        const builder = new ChainBuilder({
+          problem,
+          generators: [gen],
+          evaluators: [judge],
+          k: 2,
+          chain,
+          auto: true,
+          sampling: { maxTokens: 16, temperature: 0 },
+          budget: { maxSentences: 3 },
+        });
         builder.on((e) => events.push(e));
         return { builder, roles: { generators: ["gen"], evaluators: ["judge"], targets: [] } };
       },
@@ -112,7 +128,8 @@ describe("no API key is written or shown anywhere", () => {
     });
     await store.getState().openProblem(builtinProblems()[0]);
     store.getState().autoRun("end");
-    for (let i = 0; i < 200 && !store.getState().chain.finished && store.getState().chain.sentences.length < 3; i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 200 && !store.getState().chain.finished && store.getState().chain.sentences.length < 3; i++)
+      await new Promise((r) => setTimeout(r, 20));
     await store.getState().dispose();
     await saver.idle();
     const sessionFile = sessionPath(sessionsDir, store.getState().session!.id);
@@ -128,8 +145,15 @@ describe("no API key is written or shown anywhere", () => {
     await recorder.flush();
 
     // A small experiment writing results.
-    const spec = parseExperimentSpec({ name: "secret", problems: { set: "builtin" }, conditions: ["empty"], targets: ["remote"], answerTokens: 8, out: join(root, "results") }, "spec");
-    await runExperiment(spec, { problems: builtinProblems().slice(0, 2), models: new Map([["remote", handleFor(p, new OpenAIBackend(p))]]), onEvent: (e) => events.push(e) });
+    const spec = parseExperimentSpec(
+      { name: "secret", problems: { set: "builtin" }, conditions: ["empty"], targets: ["remote"], answerTokens: 8, out: join(root, "results") },
+      "spec",
+    );
+    await runExperiment(spec, {
+      problems: builtinProblems().slice(0, 2),
+      models: new Map([["remote", handleFor(p, new OpenAIBackend(p))]]),
+      onEvent: (e) => events.push(e),
+    });
 
     captured.push({ where: "engine events", text: JSON.stringify(events) });
     assert.ok(d.requests.length > 5 && d.requests.every((r) => r.authorization === `Bearer ${KEY}`), "every request carried the key to the server");
@@ -153,7 +177,10 @@ describe("no API key is written or shown anywhere", () => {
     }
     await recorder.flush();
     assert.ok(d.requests.some((r) => r.status === 401));
-    assert.ok(messages.every((m) => /401/.test(m)), messages.join(" / "));
+    assert.ok(
+      messages.every((m) => /401/.test(m)),
+      messages.join(" / "),
+    );
     // The double did put the key in its error bodies: the redaction is what keeps it out.
     captured.push({ where: "error messages", text: messages.join("\n") });
     // Engine level: the ensemble reports the failure as an event.
@@ -189,7 +216,10 @@ describe("no API key is written or shown anywhere", () => {
     assert.equal(runs[0].code, 0, runs[0].err);
     assert.match(runs[1].out, /401/, "the failing probe is reported");
     assert.equal(runs[2].code, 0, runs[2].err);
-    assert.ok(echo.requests.some((r) => r.authorization === `Bearer ${KEY}`), "the key was sent to the echoing server, which echoed it");
+    assert.ok(
+      echo.requests.some((r) => r.authorization === `Bearer ${KEY}`),
+      "the key was sent to the echoing server, which echoed it",
+    );
   });
 
   test("the search: every file written and all captured output", () => {

@@ -47,7 +47,10 @@ async function double(faults: Fault[] = [], opts: Parameters<typeof startProtoco
 const modelCalls = (d: ProtocolDouble) => d.requests.filter((r) => r.path === "/v1/chat/completions").length;
 
 /** Stream once; the outcome is the result or the error, never a throw out of here. */
-async function attempt(b: OpenAIBackend, req: Partial<Parameters<OpenAIBackend["stream"]>[0]> = {}): Promise<{ result?: CompletionResult; error?: unknown; chunks: number; ms: number }> {
+async function attempt(
+  b: OpenAIBackend,
+  req: Partial<Parameters<OpenAIBackend["stream"]>[0]> = {},
+): Promise<{ result?: CompletionResult; error?: unknown; chunks: number; ms: number }> {
   const t0 = Date.now();
   let chunks = 0;
   try {
@@ -148,7 +151,10 @@ describe("server faults: one clear line, retries only where safe", () => {
     assert.equal(modelCalls(d), 2);
     table.push({ fault: "429, no Retry-After", requests: modelCalls(d), outcome: "succeeded after back-off" });
 
-    const d2 = await double([{ kind: "status", status: 429 }, { kind: "status", status: 429 }]);
+    const d2 = await double([
+      { kind: "status", status: 429 },
+      { kind: "status", status: 429 },
+    ]);
     const b2 = new OpenAIBackend(profile(d2.baseURL), { maxRetries: 1 });
     const r2 = await attempt(b2);
     const msg = expectOneLine(r2.error, "429 x2");
@@ -236,7 +242,10 @@ describe("server faults: one clear line, retries only where safe", () => {
       assert.equal(oneLineProblem((e as Error).message, MODEL), null, (e as Error).message);
       return true;
     });
-    const d2 = await double([{ kind: "status", status: 503, path: "/v1/chat/completions" }, { kind: "status", status: 503, path: "/v1/chat/completions" }]);
+    const d2 = await double([
+      { kind: "status", status: 503, path: "/v1/chat/completions" },
+      { kind: "status", status: 503, path: "/v1/chat/completions" },
+    ]);
     const b2 = new OpenAIBackend(profile(d2.baseURL), { maxRetries: 1 });
     await assert.rejects(b2.score({ prefix: { ...prompt, assistantPrefix: "It is" }, candidates: [" five."] }), (e: unknown) => {
       assert.equal(oneLineProblem((e as Error).message, MODEL), null, (e as Error).message);
@@ -253,14 +262,28 @@ describe("server faults: one clear line, retries only where safe", () => {
       req.on("end", () => {
         res.writeHead(200, { "content-type": "text/event-stream" });
         const words = " First add two and three. Then the sum is five. So it is five.</think> The answer is 5.".split(/(?= )/);
-        for (const w of words) res.write(`data: ${JSON.stringify({ id: "x", object: "chat.completion.chunk", created: 0, model: "double-model", choices: [{ index: 0, delta: { content: w }, logprobs: null, finish_reason: null }] })}\n\n`);
-        res.end(`data: ${JSON.stringify({ id: "x", object: "chat.completion.chunk", created: 0, model: "double-model", choices: [{ index: 0, delta: {}, finish_reason: "stop" }] })}\n\ndata: [DONE]\n\n`);
+        for (const w of words)
+          res.write(
+            `data: ${JSON.stringify({ id: "x", object: "chat.completion.chunk", created: 0, model: "double-model", choices: [{ index: 0, delta: { content: w }, logprobs: null, finish_reason: null }] })}\n\n`,
+          );
+        res.end(
+          `data: ${JSON.stringify({ id: "x", object: "chat.completion.chunk", created: 0, model: "double-model", choices: [{ index: 0, delta: {}, finish_reason: "stop" }] })}\n\ndata: [DONE]\n\n`,
+        );
       });
     });
     servers.push(server);
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/v1`;
-    const caps = { streaming: true, tokenLogprobs: true, promptScoring: false, prefill: true, reasoningField: null, notes: [], flavor: "vllm" as const, prefillMethod: "continue_final_message" as const };
+    const caps = {
+      streaming: true,
+      tokenLogprobs: true,
+      promptScoring: false,
+      prefill: true,
+      reasoningField: null,
+      notes: [],
+      flavor: "vllm" as const,
+      prefillMethod: "continue_final_message" as const,
+    };
     const p = profile(url, { capabilities: caps, thinkingFormat: "think-tags" });
     const b = new OpenAIBackend(p);
     const r = await attempt(b, { logprobs: true });
@@ -296,7 +319,11 @@ describe("server faults: one clear line, retries only where safe", () => {
     const reply = await askTarget(h, problem, cot.cot, { maxTokens: 12 });
     assert.equal(reply.grade.correct, false);
     assert.equal(reply.error, undefined);
-    table.push({ fault: "thinking never closed", requests: modelCalls(d), outcome: `finish=length, text empty; cot closed=false; target answer "${reply.grade.answer}"` });
+    table.push({
+      fault: "thinking never closed",
+      requests: modelCalls(d),
+      outcome: `finish=length, text empty; cot closed=false; target answer "${reply.grade.answer}"`,
+    });
   });
 
   test("headless command: a 401 from the generator is one line on stderr, no stack, exit code set", () => {
@@ -317,7 +344,10 @@ describe("server faults: one clear line, retries only where safe", () => {
       assert.ok(lines.length >= 1, "the failure is reported");
       for (const l of lines) assert.equal(oneLineProblem(l), null, l);
       assert.ok(!/\n\s+at /.test(res.stderr + res.stdout), "no stack trace");
-      assert.ok(lines.some((l) => l.includes(MODEL) && /401/.test(l)), res.stderr);
+      assert.ok(
+        lines.some((l) => l.includes(MODEL) && /401/.test(l)),
+        res.stderr,
+      );
       assert.notEqual(res.status, 0);
       assert.ok(!(res.stdout + res.stderr).includes("sk-wrong-key-123456"), "the key is not echoed");
       table.push({ fault: "401 via `concord ensemble`", requests: modelCalls(d), outcome: `${lines.length} stderr line(s): ${lines[lines.length - 1]}` });

@@ -139,10 +139,21 @@ describe("rendered frames", () => {
   });
 
   test("the Race screen: lanes streaming split escapes, the accepted chain, target answers, the per-token view, errors and the problem text", async () => {
-    const evilProblem = { ...demoProblem, id: `evil${ESC}[2J`, messages: [{ role: "user" as const, content: EVIL.map(([, s]) => s.slice(0, 200)).join(" ") }], meta: { question: `${ESC}]0;title\u0007Q` } };
-    for (const size of [{ columns: 100, rows: 30 }, { columns: 60, rows: 20 }]) {
+    const evilProblem = {
+      ...demoProblem,
+      id: `evil${ESC}[2J`,
+      messages: [{ role: "user" as const, content: EVIL.map(([, s]) => s.slice(0, 200)).join(" ") }],
+      meta: { question: `${ESC}]0;title\u0007Q` },
+    };
+    for (const size of [
+      { columns: 100, rows: 30 },
+      { columns: 60, rows: 20 },
+    ]) {
       const driver = new ScriptedDriver();
-      const store = createConcordStore({ flushMs: 5, createRace: () => ({ builder: driver, roles: { generators: ["alpha", "beta"], evaluators: ["judge"], targets: ["t1", "t2"] } }) });
+      const store = createConcordStore({
+        flushMs: 5,
+        createRace: () => ({ builder: driver, roles: { generators: ["alpha", "beta"], evaluators: ["judge"], targets: ["t1", "t2"] } }),
+      });
       let ui!: ReturnType<typeof render>;
       await rendered(() => {
         ui = render(<App store={store} theme={theme} size={size} />);
@@ -162,7 +173,10 @@ describe("rendered frames", () => {
       driver.decide("alpha#0");
       await snap();
       for (const [i, [, s]] of EVIL.slice(0, 6).entries()) {
-        driver.emit({ type: "target-answer", answer: { target: i % 2 ? "t2" : "t1", chainLength: 1, raw: s, grade: { answer: s.slice(0, 40), correct: false } } });
+        driver.emit({
+          type: "target-answer",
+          answer: { target: i % 2 ? "t2" : "t1", chainLength: 1, raw: s, grade: { answer: s.slice(0, 40), correct: false } },
+        });
         driver.emit({ type: "error", source: `gen${ESC}[31m`, message: s.slice(0, 300) });
       }
       await snap();
@@ -182,7 +196,8 @@ describe("rendered frames", () => {
         const left = leftovers(f);
         if (left.length) counts.leaked++;
         assert.deepEqual(left, [], `frame ${i} at ${size.columns}x${size.rows}`);
-        for (const line of f.replace(INK_SGR, "").split("\n")) assert.ok(stringWidth(line) <= size.columns, `frame ${i}: a line ${stringWidth(line)} columns wide`);
+        for (const line of f.replace(INK_SGR, "").split("\n"))
+          assert.ok(stringWidth(line) <= size.columns, `frame ${i}: a line ${stringWidth(line)} columns wide`);
       }
       await store.getState().dispose();
       ui.unmount();
@@ -190,6 +205,7 @@ describe("rendered frames", () => {
   });
 
   after(() => {
-    if (process.env.FAULTS_TABLE) console.log(`untrusted text: inputs ${counts.inputs}, frames checked ${counts.framesChecked}, frames with a leaked control ${counts.leaked}`);
+    if (process.env.FAULTS_TABLE)
+      console.log(`untrusted text: inputs ${counts.inputs}, frames checked ${counts.framesChecked}, frames with a leaked control ${counts.leaked}`);
   });
 });

@@ -32,12 +32,16 @@ test("an append after a torn line starts a new line; a failed append names the f
   writeFileSync(f, '{"a":1}\n{"torn"');
   await appendVerified(f, '{"b":2}\n', { separateTornLine: true });
   assert.equal(readFileSync(f, "utf8"), '{"a":1}\n{"torn"\n{"b":2}\n');
-  await assert.rejects(appendVerified(join(d, "no", "such", "r.jsonl"), "x\n", { what: "results" }), /^WriteError: cannot write results .*no\/such\/r\.jsonl: no such folder: .*no\/such \(ENOENT\); everything written before is kept$/);
+  await assert.rejects(
+    appendVerified(join(d, "no", "such", "r.jsonl"), "x\n", { what: "results" }),
+    /^WriteError: cannot write results .*no\/such\/r\.jsonl: no such folder: .*no\/such \(ENOENT\); everything written before is kept$/,
+  );
 });
 
 test("temporary names carry their PID and nothing else matches", () => {
   assert.equal(tempOwner(".s.json.concord-123-0a1b2c3d.tmp"), 123);
-  for (const n of ["s.json.1", "s.json.20261205", "s.json.deadbeef", ".s.json.concord-x-0a1b2c3d.tmp", "s.json.concord-1-0a1b2c3d.tmp"]) assert.equal(tempOwner(n), undefined, n);
+  for (const n of ["s.json.1", "s.json.20261205", "s.json.deadbeef", ".s.json.concord-x-0a1b2c3d.tmp", "s.json.concord-1-0a1b2c3d.tmp"])
+    assert.equal(tempOwner(n), undefined, n);
 });
 
 test("a lock: refused naming its holder, shared within a process, released only by its owner", () => {
@@ -45,7 +49,12 @@ test("a lock: refused naming its holder, shared within a process, released only 
   const lockFile = join(d, "x.lock");
   const live = { pid: process.ppid, host: hostname(), startedAt: "2026-12-06T01:02:03.000Z", what: "concord run" };
   writeFileSync(lockFile, JSON.stringify(live));
-  assert.throws(() => acquireLock(lockFile, "target", "test"), (e: unknown) => e instanceof LockedError && /^target is in use by pid \d+ on .* \(concord run, since 2026-12-06 01:02:03 UTC\); refusing a second writer/.test((e as Error).message));
+  assert.throws(
+    () => acquireLock(lockFile, "target", "test"),
+    (e: unknown) =>
+      e instanceof LockedError &&
+      /^target is in use by pid \d+ on .* \(concord run, since 2026-12-06 01:02:03 UTC\); refusing a second writer/.test((e as Error).message),
+  );
   // A dead PID on this host: stale at once.
   writeFileSync(lockFile, JSON.stringify({ ...live, pid: deadPid() }));
   const a = acquireLock(lockFile, "target", "test");

@@ -20,7 +20,11 @@ interface JsonCondition {
   variant: "full" | "without-answer";
   targets: { id: string; label: string }[];
   accuracy: { target: string; label: string; accuracy: number; correct: number; total: number }[];
-  paper: { consistency: { mean: number } | null; split: { consistentCorrect: number; consistentWrong: number; inconsistent: number } | null; matrix: (number | null)[][] };
+  paper: {
+    consistency: { mean: number } | null;
+    split: { consistentCorrect: number; consistentWrong: number; inconsistent: number } | null;
+    matrix: (number | null)[][];
+  };
 }
 
 const name = (c: JsonCondition) => `${c.label} · ${c.variant === "full" ? "full" : "w/o answer"}`;
@@ -70,7 +74,8 @@ describe("results page in Chromium", { skip }, () => {
 
   test("every figure is drawn: consistency, accuracy, split, 5 heatmaps, chain length, winners, relay", () => {
     const ids = page.figures.map((f) => f.id);
-    for (const id of ["fig-consistency", "fig-accuracy-mean", "fig-accuracy-targets", "fig-split", "fig-chain-length", "fig-winners", "fig-relay-0"]) assert.ok(ids.includes(id), id);
+    for (const id of ["fig-consistency", "fig-accuracy-mean", "fig-accuracy-targets", "fig-split", "fig-chain-length", "fig-winners", "fig-relay-0"])
+      assert.ok(ids.includes(id), id);
     assert.equal(ids.filter((i) => i.startsWith("fig-heatmap-")).length, json.conditions.filter((c) => c.targets.length >= 2).length);
     for (const f of page.figures) assertDrawn(f);
   });
@@ -83,7 +88,11 @@ describe("results page in Chromium", { skip }, () => {
       assert.equal(labelled(fig("fig-consistency"), `${name(c)}:`, "consistency"), f3(c.paper.consistency!.mean));
       const row = fig("fig-consistency").table.find((r) => r[0] === name(c))!;
       assert.equal(row[1], f3(c.paper.consistency!.mean));
-      for (const [k, v] of [["consistent-correct", c.paper.split!.consistentCorrect], ["consistent-wrong", c.paper.split!.consistentWrong], ["inconsistent", c.paper.split!.inconsistent]] as const) {
+      for (const [k, v] of [
+        ["consistent-correct", c.paper.split!.consistentCorrect],
+        ["consistent-wrong", c.paper.split!.consistentWrong],
+        ["inconsistent", c.paper.split!.inconsistent],
+      ] as const) {
         assert.equal(labelled(fig("fig-split"), `${name(c)}:`, k), f3(v));
       }
       for (const a of c.accuracy) {

@@ -62,7 +62,6 @@ export async function launchBrowser(userDataDir: string, width = 1400): Promise<
   });
 }
 
-
 /** Load `file` (file://), refuse every other request, and read back the figures. */
 export async function checkPage(file: string, screenshot: string, opts: { width?: number; figureShots?: string } = {}): Promise<PageCheck> {
   const profile = await mkdtemp(join(tmpdir(), "concord-chromium-"));
@@ -94,7 +93,11 @@ export async function checkPage(file: string, screenshot: string, opts: { width?
           boxWidth: box?.width ?? 0,
           boxHeight: box?.height ?? 0,
           marks: svg ? svg.querySelectorAll("path,rect,line,text,circle").length : 0,
-          labels: svg ? [...svg.querySelectorAll('[role="graphics-symbol"][aria-label]')].map((e) => e.getAttribute("aria-label") ?? "").filter((l) => !/axis|legend/i.test(l)) : [],
+          labels: svg
+            ? [...svg.querySelectorAll('[role="graphics-symbol"][aria-label]')]
+                .map((e) => e.getAttribute("aria-label") ?? "")
+                .filter((l) => !/axis|legend/i.test(l))
+            : [],
           table: rows,
           expectedWidth: Number(f.getAttribute("data-chart-width")),
           expectedHeight: Number(f.getAttribute("data-chart-height")),

@@ -38,13 +38,32 @@ export function hostileSession(): SessionFile {
     const pick = cands.reduce((x, y) => (y.meanPerplexity! < x.meanPerplexity! ? y : x));
     // Step 2: a person overrides the evaluator and takes the hostile candidate's rival.
     const accepted = i === 1 ? cands[0]! : pick;
-    return { text: accepted.text, author: accepted.generator, decision: i === 1 ? "human-pick" : "evaluator", candidates: cands, evaluatorPick: pick.id, acceptedId: accepted.id, at: new Date(0).toISOString() };
+    return {
+      text: accepted.text,
+      author: accepted.generator,
+      decision: i === 1 ? "human-pick" : "evaluator",
+      candidates: cands,
+      evaluatorPick: pick.id,
+      acceptedId: accepted.id,
+      at: new Date(0).toISOString(),
+    };
   });
-  const ans = (target: string, chainLength: number, answer: string) => ({ target, chainLength, raw: `Answer: ${answer}`, grade: { answer, correct: answer === "7" } });
+  const ans = (target: string, chainLength: number, answer: string) => ({
+    target,
+    chainLength,
+    raw: `Answer: ${answer}`,
+    grade: { answer, correct: answer === "7" },
+  });
   const answers = [
-    ans("t1", 0, "3"), ans("t2", 0, "4"), ans(HOSTILE, 0, ""),
-    ans("t1", 2, "7"), ans("t2", 2, "8"), ans(HOSTILE, 2, "7"),
-    ans("t1", 4, "7"), ans("t2", 4, "7"), ans(HOSTILE, 4, "7"),
+    ans("t1", 0, "3"),
+    ans("t2", 0, "4"),
+    ans(HOSTILE, 0, ""),
+    ans("t1", 2, "7"),
+    ans("t2", 2, "8"),
+    ans(HOSTILE, 2, "7"),
+    ans("t1", 4, "7"),
+    ans("t2", 4, "7"),
+    ans(HOSTILE, 4, "7"),
   ];
   const snap = (chainLength: number, consistency: number, accuracy: number) => ({
     chainLength,
@@ -75,7 +94,10 @@ export function hostileSession(): SessionFile {
 export function hostileRecords(items = 12): ResultRecord[] {
   const out: ResultRecord[] = [];
   const targets = ["a/one", "b/two", HOSTILE];
-  for (const [ci, condition] of [{ kind: "empty", variant: "full" }, { kind: "transfer", source: HOSTILE, variant: "without-answer" }].entries()) {
+  for (const [ci, condition] of [
+    { kind: "empty", variant: "full" },
+    { kind: "transfer", source: HOSTILE, variant: "without-answer" },
+  ].entries()) {
     for (let p = 0; p < items; p++) {
       targets.forEach((target, t) => {
         const answer = (p + t * (ci + 1)) % 3 === 0 ? "7" : String((p * (t + 1)) % 4);

@@ -2,7 +2,16 @@ import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { buildReport, readResults } from "../../src/results/index.js";
 import { loadGenexTrace } from "../../src/backends/genex-trace.js";
-import { bootstrapCondition, chainLengthBins, ensembleWinners, escapeHtml, nllClass, renderChart, renderResultsHtml, renderSessionHtml } from "../../src/report-html/index.js";
+import {
+  bootstrapCondition,
+  chainLengthBins,
+  ensembleWinners,
+  escapeHtml,
+  nllClass,
+  renderChart,
+  renderResultsHtml,
+  renderSessionHtml,
+} from "../../src/report-html/index.js";
 import { groupByCondition } from "../../src/report-html/intervals.js";
 import { conditionName } from "../../src/report-html/results.js";
 import { HOSTILE, hostileRecords, hostileSession } from "./fixtures.js";
@@ -97,7 +106,10 @@ describe("numbers", () => {
     assert.deepEqual(names, report.conditions.map(conditionName));
     for (const name of names) {
       const own = bins.filter((b) => b.condition === name);
-      assert.equal(own.reduce((s, b) => s + b.items, 0), 20);
+      assert.equal(
+        own.reduce((s, b) => s + b.items, 0),
+        20,
+      );
       for (let i = 1; i < own.length; i++) assert.ok(own[i]!.from >= own[i - 1]!.to);
       // The chains are "Step k of ..." sentences: 2 + p of them for problem p.
       assert.equal(own[0]!.from, 2);
@@ -106,7 +118,11 @@ describe("numbers", () => {
       const first = own[0]!;
       const key = report.conditions.find((c) => conditionName(c) === name)!.key;
       const items = new Set(Array.from({ length: first.items }, (_, p) => String(p)));
-      const sub = buildReport(groupByCondition(records).get(key)!.filter((r) => items.has(r.problemId)));
+      const sub = buildReport(
+        groupByCondition(records)
+          .get(key)!
+          .filter((r) => items.has(r.problemId)),
+      );
       assert.equal(first.consistency ?? null, sub.conditions[0]!.strict.consistency?.mean ?? null);
     }
   });
@@ -116,17 +132,29 @@ describe("numbers", () => {
     const steps = trace.problems.reduce((s, p) => s + p.steps.length, 0);
     const shares = ensembleWinners([trace]);
     const whole = shares.filter((s) => s.segment === "whole chain");
-    assert.equal(whole.reduce((s, x) => s + x.wins, 0), steps);
+    assert.equal(
+      whole.reduce((s, x) => s + x.wins, 0),
+      steps,
+    );
     assert.ok(Math.abs(whole.reduce((s, x) => s + x.share, 0) - 1) < 1e-12);
     const quarters = shares.filter((s) => s.segment !== "whole chain");
-    assert.equal(quarters.reduce((s, x) => s + x.wins, 0), steps);
+    assert.equal(
+      quarters.reduce((s, x) => s + x.wins, 0),
+      steps,
+    );
     const recount = new Map<string, number>();
     for (const p of trace.problems) for (const st of p.steps) recount.set(st.selectedGenerator, (recount.get(st.selectedGenerator) ?? 0) + 1);
     for (const w of whole) assert.equal(w.wins, recount.get(w.generator));
   });
 
   test("a chart renders to SVG of the asked size, offline", async () => {
-    const c = await renderChart({ width: 200, height: 100, data: { values: [{ a: "x", b: 1 }] }, mark: "bar", encoding: { x: { field: "a", type: "nominal" }, y: { field: "b", type: "quantitative" } } });
+    const c = await renderChart({
+      width: 200,
+      height: 100,
+      data: { values: [{ a: "x", b: 1 }] },
+      mark: "bar",
+      encoding: { x: { field: "a", type: "nominal" }, y: { field: "b", type: "quantitative" } },
+    });
     assert.match(c.svg, /^<svg /);
     assert.ok(c.width > 0 && c.height >= 100);
     await assert.rejects(
@@ -135,4 +163,3 @@ describe("numbers", () => {
     );
   });
 });
-

@@ -10,7 +10,10 @@ test("a 30-sentence engine session is valid, asked at 0/10/20/30, and drawn whol
   const s = await engineSession(30, 10);
   parseSession(JSON.parse(JSON.stringify(s)), "engine session");
   assert.equal(s.chain.sentences.length, 30);
-  assert.deepEqual(s.targets.consistency.map((c) => c.chainLength), [0, 10, 20, 30]);
+  assert.deepEqual(
+    s.targets.consistency.map((c) => c.chainLength),
+    [0, 10, 20, 30],
+  );
   assert.equal(s.targets.answers.length, 12);
   for (const x of s.chain.sentences) {
     assert.equal(x.decision, "evaluator");
@@ -24,5 +27,8 @@ test("a 30-sentence engine session is valid, asked at 0/10/20/30, and drawn whol
   assert.equal((html.match(/<span class="tok n\d"/g) ?? []).length, tokens);
   // The same seeds give the same session.
   const again = await engineSession(30, 10);
-  assert.deepEqual(again.chain.sentences.map((x) => x.text), s.chain.sentences.map((x) => x.text));
+  assert.deepEqual(
+    again.chain.sentences.map((x) => x.text),
+    s.chain.sentences.map((x) => x.text),
+  );
 });

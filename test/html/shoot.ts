@@ -7,4 +7,10 @@ const [file, dir] = process.argv.slice(2);
 if (!file || !dir) throw new Error("usage: shoot.ts <page.html> <dir>");
 mkdirSync(dir, { recursive: true });
 const r = await checkPage(file, join(dir, "page.png"), { figureShots: dir });
-console.log(JSON.stringify({ figures: r.figures.map((f) => `${f.id} ${f.width}x${f.height} marks=${f.marks}`), consoleErrors: r.consoleErrors, blockedRequests: r.blockedRequests }, null, 1));
+console.log(
+  JSON.stringify(
+    { figures: r.figures.map((f) => `${f.id} ${f.width}x${f.height} marks=${f.marks}`), consoleErrors: r.consoleErrors, blockedRequests: r.blockedRequests },
+    null,
+    1,
+  ),
+);

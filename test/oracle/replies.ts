@@ -235,7 +235,9 @@ function wrap(r: Rand, answer: string): { reply: string; model?: string } {
     case 7:
       return { reply: `<think>${thought}</think>` };
     case 8:
-      return { reply: `{"step_by_step_thinking": "str(your_step_by_step_thinking_procress_to_solve_the_question)", "answer": "str(short_and_direct_answer_of_the_question)"}` };
+      return {
+        reply: `{"step_by_step_thinking": "str(your_step_by_step_thinking_procress_to_solve_the_question)", "answer": "str(short_and_direct_answer_of_the_question)"}`,
+      };
     case 9:
       return { reply: `${json}${sp()}${json.replace(answer, pick(r, ["X.XX", answer]))}` };
     case 10:

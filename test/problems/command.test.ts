@@ -43,14 +43,20 @@ describe("concord problems", { concurrency: 2 }, () => {
     assert.match(out[0], /^demo-1\s+number\s+7\s+Tom has 3 apples/);
     const viaSet = await concord("problems", "--set", "demo", "--json");
     assert.equal(viaSet.code, 0);
-    assert.deepEqual(lines(viaSet.stdout).map((l) => JSON.parse(l).id), ["demo-1", "demo-2", "demo-3", "demo-4", "demo-5"]);
+    assert.deepEqual(
+      lines(viaSet.stdout).map((l) => JSON.parse(l).id),
+      ["demo-1", "demo-2", "demo-3", "demo-4", "demo-5"],
+    );
   });
 
   test("MedCalc-Bench CSV as JSON Lines with a limit", { skip: needsShared("data") }, async () => {
     const r = await concord("problems", `${SHARED}/medcalc-bench/test_data.csv`, "--json", "--limit", "3");
     assert.equal(r.code, 0, r.stderr);
     const out = lines(r.stdout).map((l) => JSON.parse(l));
-    assert.deepEqual(out.map((p) => p.id), ["1", "2", "3"]);
+    assert.deepEqual(
+      out.map((p) => p.id),
+      ["1", "2", "3"],
+    );
     assert.deepEqual(out[0].reference, { kind: "decimal", value: "25.238", lower: 23.9761, upper: 26.4999 });
     assert.equal(out[0].messages.length, 2);
   });
@@ -75,7 +81,10 @@ describe("concord problems", { concurrency: 2 }, () => {
     const r = await concord("problems", `${FIX}/medcalc-bad-rows.csv`);
     assert.equal(r.code, 1);
     const out = lines(r.stdout);
-    assert.deepEqual(out.map((l) => l.split(/\s+/)[0]), ["1", "5", "8", "9"]);
+    assert.deepEqual(
+      out.map((l) => l.split(/\s+/)[0]),
+      ["1", "5", "8", "9"],
+    );
     // Escape sequences from the file never reach the terminal.
     assert.ok(!r.stdout.includes("\u001b"));
     assert.match(out[3], /What is the score\?$/);
@@ -105,7 +114,13 @@ describe("concord problems", { concurrency: 2 }, () => {
     const r = await concord("problems", `${FIX}/generic.jsonl`, "--fields", "id=key,question=ask,answer=ok", "--kind", "free", "--json");
     assert.equal(r.code, 1);
     const out = lines(r.stdout).map((l) => JSON.parse(l));
-    assert.deepEqual(out.map((p) => [p.id, p.reference.kind]), [["a", "free"], ["b", "free"]]);
+    assert.deepEqual(
+      out.map((p) => [p.id, p.reference.kind]),
+      [
+        ["a", "free"],
+        ["b", "free"],
+      ],
+    );
     assert.match(r.stderr, /generic\.jsonl line 3: field "key" repeats id a/);
   });
 
@@ -119,7 +134,10 @@ describe("concord problems", { concurrency: 2 }, () => {
     ]);
     assert.equal(gsm.code, 2);
     assert.equal(gsm.stdout, "");
-    assert.equal(gsm.stderr, `concord: --fields applies only to generic JSONL/CSV; ${SHARED}/gsm8k/test.jsonl is read as gsm8k (add --format jsonl or --format csv to map its fields yourself)\n`);
+    assert.equal(
+      gsm.stderr,
+      `concord: --fields applies only to generic JSONL/CSV; ${SHARED}/gsm8k/test.jsonl is read as gsm8k (add --format jsonl or --format csv to map its fields yourself)\n`,
+    );
     assert.equal(medcalc.code, 2);
     assert.match(medcalc.stderr, /^concord: --kind applies only to generic JSONL\/CSV; .* is read as medcalc /);
     assert.equal(builtin.code, 2);

@@ -4,15 +4,7 @@ import { createWriteStream, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execFileSync } from "node:child_process";
-import {
-  builtinProblems,
-  detectFormat,
-  loadAllProblems,
-  loadProblems,
-  RowError,
-  sampleProblems,
-  selectByIds,
-} from "../../src/problems/index.js";
+import { builtinProblems, detectFormat, loadAllProblems, loadProblems, RowError, sampleProblems, selectByIds } from "../../src/problems/index.js";
 import { gradeAnswer } from "../../src/core/answers.js";
 import { UserError } from "../../src/errors.js";
 import { needsShared } from "../support/shared.js";
@@ -71,7 +63,10 @@ describe("MedCalc-Bench", () => {
 
   test("bad rows are reported one line each; the good rows still load", async () => {
     const { problems, errors } = await loadAllProblems(join(FIX, "medcalc-bad-rows.csv"));
-    assert.deepEqual(problems.map((p) => p.id), ["1", "5", "8", "9"]);
+    assert.deepEqual(
+      problems.map((p) => p.id),
+      ["1", "5", "8", "9"],
+    );
     assert.deepEqual(
       errors.map((e) => e.message),
       [
@@ -103,7 +98,10 @@ describe("MedCalc-Bench", () => {
     assert.equal(bom.problems[0].messages[1].content.includes("\r"), false);
     await assert.rejects(loadAllProblems(join(FIX, "latin1.csv")), /latin1\.csv line 4: text is not valid UTF-8/);
     const unclosed = await loadAllProblems(join(FIX, "unclosed-quote.csv"));
-    assert.deepEqual(unclosed.problems.map((p) => p.id), ["1"]);
+    assert.deepEqual(
+      unclosed.problems.map((p) => p.id),
+      ["1"],
+    );
     assert.equal(unclosed.errors.length, 1);
     assert.match(unclosed.errors[0].message, /^unclosed-quote\.csv row 2 \(line 3\): a quoted field/);
   });
@@ -139,7 +137,13 @@ describe("GSM8K", () => {
   });
   test("bad lines: invalid JSON, missing field, no ####, not an object", async () => {
     const { problems, errors } = await loadAllProblems(join(FIX, "gsm8k-bad.jsonl"));
-    assert.deepEqual(problems.map((p) => [p.id, p.reference.value]), [["0", "3"], ["6", "1250"]]);
+    assert.deepEqual(
+      problems.map((p) => [p.id, p.reference.value]),
+      [
+        ["0", "3"],
+        ["6", "1250"],
+      ],
+    );
     assert.deepEqual(
       errors.map((e) => e.message.replace(/\(Expected.*\)$/, "(...)")),
       [
@@ -187,7 +191,10 @@ describe("Instruction Induction", () => {
     const one = await loadAllProblems(join(INDUCTION, "induction_input", "sum.json"));
     assert.equal(one.problems.length, 100);
     const fix = await loadAllProblems(join(FIX, "induction"));
-    assert.deepEqual(fix.problems.map((p) => p.id), ["opposites-1"]);
+    assert.deepEqual(
+      fix.problems.map((p) => p.id),
+      ["opposites-1"],
+    );
     assert.deepEqual(fix.problems[0].reference.alternatives, ["Write the opposite of the word.", "Give the antonym."]);
     assert.equal(fix.errors.length, 2);
     assert.match(fix.errors[0].message, /^opposites\.json: field "examples\.2\.input" is missing or empty$/);
@@ -198,17 +205,32 @@ describe("Instruction Induction", () => {
 describe("generic JSONL and CSV", () => {
   test("CSV with guessed fields", async () => {
     const { problems, errors } = await loadAllProblems(join(FIX, "generic.csv"));
-    assert.deepEqual(problems.map((p) => [p.id, p.reference.kind, p.reference.value]), [["q1", "exact", "Paris"], ["q2", "number", "4"]]);
-    assert.deepEqual(errors.map((e) => e.message), ['generic.csv row 3 (line 4): field "prompt" is empty']);
+    assert.deepEqual(
+      problems.map((p) => [p.id, p.reference.kind, p.reference.value]),
+      [
+        ["q1", "exact", "Paris"],
+        ["q2", "number", "4"],
+      ],
+    );
+    assert.deepEqual(
+      errors.map((e) => e.message),
+      ['generic.csv row 3 (line 4): field "prompt" is empty'],
+    );
   });
   test("JSONL needs a mapping when names cannot be guessed; lists become alternatives", async () => {
     await assert.rejects(loadAllProblems(join(FIX, "generic.jsonl")), /no question field found .*"key", "ask", "ok"/);
     await assert.rejects(loadAllProblems(join(FIX, "generic.jsonl"), { fields: { question: "ask", answer: "missing" } }), /missing answer field "missing"/);
     const { problems, errors } = await loadAllProblems(join(FIX, "generic.jsonl"), { fields: { id: "key", question: "ask", answer: "ok", kind: "free" } });
-    assert.deepEqual(problems.map((p) => p.id), ["a", "b"]);
+    assert.deepEqual(
+      problems.map((p) => p.id),
+      ["a", "b"],
+    );
     assert.deepEqual(problems[0].reference, { kind: "free", value: "red", alternatives: ["red", "blue", "yellow"] });
     assert.ok(gradeAnswer("Blue", problems[0].reference).correct);
-    assert.deepEqual(errors.map((e) => e.message), ['generic.jsonl line 3: field "key" repeats id a']);
+    assert.deepEqual(
+      errors.map((e) => e.message),
+      ['generic.jsonl line 3: field "key" repeats id a'],
+    );
   });
   test("a file read as the wrong format stops after 20 bad rows", { skip: needsShared("data") }, async () => {
     const errors: RowError[] = [];
@@ -256,7 +278,10 @@ describe("demo set and sampling", () => {
   test("selectByIds keeps the requested order and lists missing ids", () => {
     const items = builtinProblems();
     const { found, missing } = selectByIds(items, ["demo-3", "demo-1", "demo-9"]);
-    assert.deepEqual(found.map((p) => p.id), ["demo-3", "demo-1"]);
+    assert.deepEqual(
+      found.map((p) => p.id),
+      ["demo-3", "demo-1"],
+    );
     assert.deepEqual(missing, ["demo-9"]);
   });
   test("UserError is what unusable files raise", async () => {

@@ -42,29 +42,33 @@ before(() => {
   conditions = JSON.parse(r.stdout).conditions;
 });
 
-test("the notebook's agreement split equals what check_consistency_detailed computes on the same files", { skip: skip || (!havePython && "needs python3") }, () => {
-  const py = spawnSync("python3", [join(ROOT, "test", "oracle", "notebook_split.py"), CODE, OUTPUTS], { encoding: "utf8" });
-  assert.equal(py.status, 0, py.stderr);
-  const notebook = JSON.parse(py.stdout) as Record<string, Record<string, number>>;
-  const byName: Record<string, string> = {
-    Empty: "empty|full",
-    "Transfer CoT QwQ full text": "transfer|source=Qwen/QwQ-32B|full",
-    "Transfer CoT QwQ without ans": "transfer|source=Qwen/QwQ-32B|without-answer",
-    "Ensemble CoT QwQ + DAPO/OSS full text": "ensemble|gen=qwq+dapo|eval=oss|full",
-    "Ensemble CoT QwQ + DAPO/OSS without ans": "ensemble|gen=qwq+dapo|eval=oss|without-answer",
-  };
-  assert.deepEqual(Object.keys(notebook).sort(), Object.keys(byName).sort());
-  for (const [name, key] of Object.entries(byName)) {
-    const c = conditions.find((x) => x.key === key);
-    assert.ok(c, `no condition ${key} (have ${conditions.map((x) => x.key).join("; ")})`);
-    for (const cat of ["consistent_correct", "consistent_wrong", "consistent_mixed", "inconsistent"]) {
-      const want = notebook[name][cat];
-      const got: { mean: number } | null = c.notebook[cat];
-      if (want === undefined) assert.equal(got, null, `${name} ${cat}`);
-      else assert.ok(got && Math.abs(got.mean - want) < 1e-12, `${name} ${cat}: ${got?.mean} != ${want}`);
+test(
+  "the notebook's agreement split equals what check_consistency_detailed computes on the same files",
+  { skip: skip || (!havePython && "needs python3") },
+  () => {
+    const py = spawnSync("python3", [join(ROOT, "test", "oracle", "notebook_split.py"), CODE, OUTPUTS], { encoding: "utf8" });
+    assert.equal(py.status, 0, py.stderr);
+    const notebook = JSON.parse(py.stdout) as Record<string, Record<string, number>>;
+    const byName: Record<string, string> = {
+      Empty: "empty|full",
+      "Transfer CoT QwQ full text": "transfer|source=Qwen/QwQ-32B|full",
+      "Transfer CoT QwQ without ans": "transfer|source=Qwen/QwQ-32B|without-answer",
+      "Ensemble CoT QwQ + DAPO/OSS full text": "ensemble|gen=qwq+dapo|eval=oss|full",
+      "Ensemble CoT QwQ + DAPO/OSS without ans": "ensemble|gen=qwq+dapo|eval=oss|without-answer",
+    };
+    assert.deepEqual(Object.keys(notebook).sort(), Object.keys(byName).sort());
+    for (const [name, key] of Object.entries(byName)) {
+      const c = conditions.find((x) => x.key === key);
+      assert.ok(c, `no condition ${key} (have ${conditions.map((x) => x.key).join("; ")})`);
+      for (const cat of ["consistent_correct", "consistent_wrong", "consistent_mixed", "inconsistent"]) {
+        const want = notebook[name][cat];
+        const got: { mean: number } | null = c.notebook[cat];
+        if (want === undefined) assert.equal(got, null, `${name} ${cat}`);
+        else assert.ok(got && Math.abs(got.mean - want) < 1e-12, `${name} ${cat}: ${got?.mean} != ${want}`);
+      }
     }
-  }
-});
+  },
+);
 
 test("Default (greedy) rows come from the self-transfer records (source = target)", { skip }, () => {
   const rows = conditions.filter((c) => c.condition.kind === "default-greedy");
@@ -72,7 +76,10 @@ test("Default (greedy) rows come from the self-transfer records (source = target
   for (const r of rows) {
     assert.equal(r.condition.tag, "self-transfer");
     // The shared files hold one self-transfer (QwQ to QwQ): its accuracy is QwQ's in those files.
-    assert.deepEqual(r.targets.map((t) => t.label), ["QwQ"]);
+    assert.deepEqual(
+      r.targets.map((t) => t.label),
+      ["QwQ"],
+    );
   }
   assert.equal(rows.find((r) => r.variant === "without-answer")!.accuracy[0].accuracy, 0.38);
 });
@@ -85,7 +92,10 @@ test("bootstrap intervals hold their point value and are the same on every run",
     }
   }
   const again = JSON.parse(concord("report", dir, "--json").stdout).conditions as JsonCondition[];
-  assert.deepEqual(again.map((c) => c.intervals), conditions.map((c) => c.intervals));
+  assert.deepEqual(
+    again.map((c) => c.intervals),
+    conditions.map((c) => c.intervals),
+  );
 });
 
 test("--targets keeps the named targets (ids, labels or the paper preset) and names an unknown one", { skip }, () => {
@@ -104,7 +114,9 @@ test("--compare: removing the answer from QwQ's transferred chain lowers consist
   assert.equal(r.code, 0, r.stderr);
   const line = r.stdout.split("\n").find((l) => l.trim().startsWith("consistency"))!;
   assert.match(line, /-0\.\d{3}\s+95% CI \[-0\.\d{3}, -0\.\d{3}\]\s+p < 0\.001/);
-  const json = JSON.parse(concord("report", dir, "--json", "--no-intervals", "--compare", "transfer|source=Qwen/QwQ-32B|full", "transfer|source=Qwen/QwQ-32B|without-answer").stdout);
+  const json = JSON.parse(
+    concord("report", dir, "--json", "--no-intervals", "--compare", "transfer|source=Qwen/QwQ-32B|full", "transfer|source=Qwen/QwQ-32B|without-answer").stdout,
+  );
   // Items where both readings kept at least one pair (strict skips crashed answers).
   assert.ok(json.comparison.results[0].items >= 90 && json.comparison.results[1].items === 100, JSON.stringify(json.comparison.results));
   assert.equal(concord("report", dir, "--compare", "Nothing", "Empty").code, 1);

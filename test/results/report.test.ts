@@ -4,10 +4,26 @@ import { buildReport, paperText, renderText, renderCsv, reportJson, type ResultR
 
 const T = ["openai/gpt-oss-20b", "Qwen/QwQ-32B", "x/Custom\u001b[31mModel"];
 
-function rec(condition: Condition, target: string, problemId: string, answer: string | null, correct: boolean, extra: Partial<ResultRecord> = {}): ResultRecord {
+function rec(
+  condition: Condition,
+  target: string,
+  problemId: string,
+  answer: string | null,
+  correct: boolean,
+  extra: Partial<ResultRecord> = {},
+): ResultRecord {
   return {
-    schema: 1, condition, target, problemId, dataset: "d", reference: { kind: "exact", value: "a" },
-    answerRaw: answer, answer, correct, meta: {}, ...extra,
+    schema: 1,
+    condition,
+    target,
+    problemId,
+    dataset: "d",
+    reference: { kind: "exact", value: "a" },
+    answerRaw: answer,
+    answer,
+    correct,
+    meta: {},
+    ...extra,
   };
 }
 
@@ -18,10 +34,14 @@ const absent = { answerRaw: null, answerMissing: "absent" as const };
 
 // Transfer full, targets OSS and QwQ over 2 items: item 1 same wrong answer; item 2 both absent.
 const records: ResultRecord[] = [
-  rec(transferWa, T[0], "1", "1", true), rec(transferWa, T[1], "1", "2", false),
-  rec(transferFull, T[0], "1", "7", false), rec(transferFull, T[1], "1", "7", false),
-  rec(transferFull, T[0], "2", null, false, absent), rec(transferFull, T[1], "2", null, false, absent),
-  rec(empty, T[2], "1", "a", true), rec(empty, T[0], "1", "b", true),
+  rec(transferWa, T[0], "1", "1", true),
+  rec(transferWa, T[1], "1", "2", false),
+  rec(transferFull, T[0], "1", "7", false),
+  rec(transferFull, T[1], "1", "7", false),
+  rec(transferFull, T[0], "2", null, false, absent),
+  rec(transferFull, T[1], "2", null, false, absent),
+  rec(empty, T[2], "1", "a", true),
+  rec(empty, T[0], "1", "b", true),
   // a later record for the same condition+target+problem replaces the earlier one
   rec(empty, T[0], "1", "a", false),
 ];
@@ -30,9 +50,16 @@ describe("buildReport", () => {
   const report = buildReport(records);
   test("conditions are ordered by kind, then full before without answer", () => {
     // QwQ's answers from its own transferred chain are also the paper's Default (greedy) rows.
-    assert.deepEqual(report.conditions.map((c) => `${c.label}/${c.variant}`), [
-      "Empty/full", "Default greedy [self-transfer]/full", "Default greedy [self-transfer]/without-answer", "Transfer(QwQ)/full", "Transfer(QwQ)/without-answer",
-    ]);
+    assert.deepEqual(
+      report.conditions.map((c) => `${c.label}/${c.variant}`),
+      [
+        "Empty/full",
+        "Default greedy [self-transfer]/full",
+        "Default greedy [self-transfer]/without-answer",
+        "Transfer(QwQ)/full",
+        "Transfer(QwQ)/without-answer",
+      ],
+    );
     const selfRows = report.conditions.filter((c) => c.condition.kind === "default-greedy");
     assert.ok(selfRows.every((c) => c.targets.length === 1 && c.targets[0].id === "Qwen/QwQ-32B"));
   });
@@ -47,13 +74,19 @@ describe("buildReport", () => {
   });
   test("targets follow the paper's order; the last record wins", () => {
     const c = report.conditions[0];
-    assert.deepEqual(c.targets.map((t) => t.id), [T[0], T[2]]);
-    assert.deepEqual(c.accuracy.map((a) => a.correct), [0, 1]);
+    assert.deepEqual(
+      c.targets.map((t) => t.id),
+      [T[0], T[2]],
+    );
+    assert.deepEqual(
+      c.accuracy.map((a) => a.correct),
+      [0, 1],
+    );
     assert.equal(c.records, 2);
     assert.equal(c.paper.consistency!.mean, 1); // "a" == "a"
     assert.equal(c.paper.split!.consistentWrong, 1);
   });
-  test("paperText: crash text for crashes, null (read as \"\") for absent", () => {
+  test('paperText: crash text for crashes, null (read as "") for absent', () => {
     assert.equal(paperText(rec(empty, "a", "1", null, false, { answerRaw: "name 'N' is not defined", answerMissing: "crashed" })), "name 'N' is not defined");
     assert.equal(paperText(rec(empty, "a", "1", null, false, absent)), null);
     assert.equal(paperText(rec(empty, "a", "1", "3", false)), "3");

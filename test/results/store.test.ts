@@ -42,7 +42,10 @@ describe("append and read", () => {
     assert.equal(text.split("\n").length, 4); // three lines and the final newline
     const { records, issues } = await readResults(dir);
     assert.deepEqual(issues, []);
-    assert.deepEqual(records.map((r) => r.problemId), ["353", "1", "2"]);
+    assert.deepEqual(
+      records.map((r) => r.problemId),
+      ["353", "1", "2"],
+    );
     assert.equal(records[2].answerMissing, "absent");
   });
 
@@ -66,7 +69,10 @@ describe("append and read", () => {
 
     await appendResult(dir, rec({ problemId: "4" }));
     read = await readResults(dir);
-    assert.deepEqual(read.records.map((r) => r.problemId), ["1", "2", "4"]);
+    assert.deepEqual(
+      read.records.map((r) => r.problemId),
+      ["1", "2", "4"],
+    );
     assert.equal(read.issues.length, 1);
     assert.equal(read.issues[0].torn, false); // no longer last: now just a bad line
     assert.equal(read.issues[0].line, 3);
@@ -127,10 +133,7 @@ describe("keys", () => {
 describe("writeSummary", () => {
   test("writes summary.csv and report.md", async () => {
     const dir = tmp();
-    const recs = [
-      rec({ target: "A", answer: "1", correct: true }),
-      rec({ target: "B", answer: "1", correct: true }),
-    ];
+    const recs = [rec({ target: "A", answer: "1", correct: true }), rec({ target: "B", answer: "1", correct: true })];
     await writeSummary(dir, buildReport(recs));
     const csv = readFileSync(join(dir, "summary.csv"), "utf8");
     assert.match(csv, /^condition_key,condition,variant,reading,metric,target_a,target_b,value,n\n/);

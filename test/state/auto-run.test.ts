@@ -56,7 +56,10 @@ test("G on a generating step, then p: the run stops after the current step", asy
   store.getState().pause();
   assert.equal(statusOf(store.getState()), "pausing after this step");
   assert.equal(store.getState().paused, true);
-  assert.ok(driver.calls.some((c) => c[0] === "pause"), "the pause reached the engine");
+  assert.ok(
+    driver.calls.some((c) => c[0] === "pause"),
+    "the pause reached the engine",
+  );
   const at = store.getState().chain.sentences.length;
   await until(() => store.getState().auto.mode === "off" && !store.getState().paused);
   await tick(30);

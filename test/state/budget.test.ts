@@ -10,7 +10,11 @@ import { ScriptedDriver, demoProblem, tick } from "../doubles/scripted-driver.js
 test("a chain that reached its sentence budget is saved and exported as finished (#12.17)", async () => {
   const driver = new ScriptedDriver();
   const saved: SessionSnapshot[] = [];
-  const store = createConcordStore({ flushMs: 5, save: (s) => void saved.push(s), createRace: () => ({ builder: driver, roles: { generators: ["a"], evaluators: ["j"], targets: [] } }) });
+  const store = createConcordStore({
+    flushMs: 5,
+    save: (s) => void saved.push(s),
+    createRace: () => ({ builder: driver, roles: { generators: ["a"], evaluators: ["j"], targets: [] } }),
+  });
   await store.getState().openProblem(demoProblem);
   driver.stream("a#0", ["Six sevens."], 2);
   driver.decide("a#0");

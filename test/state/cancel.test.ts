@@ -8,7 +8,11 @@ import { noticeLine, statusLine as statusOf, withOverrides } from "../../src/ui/
 
 test("a superseded targets round leaves the auto-run going; a cancelled step ends it and closes the decision", () => {
   const base = createConcordStore().getState() as ConcordData;
-  const running: ConcordData = { ...base, auto: { mode: "steps", remaining: 10 }, race: { step: 3, lanes: [], awaiting: true, generating: false, pick: "a#0" } };
+  const running: ConcordData = {
+    ...base,
+    auto: { mode: "steps", remaining: 10 },
+    race: { step: 3, lanes: [], awaiting: true, generating: false, pick: "a#0" },
+  };
   const t = applyEvents(running, [{ type: "targets-cancelled", chainLength: 3 }]);
   assert.deepEqual(t.auto, { mode: "steps", remaining: 10 });
   assert.equal(t.race?.awaiting, true);

@@ -36,7 +36,12 @@ test("exports go to <sessions dir>/<id>.txt and .md; a resumed session's go besi
 
 test("JSON errors are placed where the parser stopped, also when it names the token only", async () => {
   const { jsonErrorPosition } = await import("../../src/state/sessions.js");
-  for (const text of ['{"a": ,"b": 1, "c": [1, 2, 3, 4, 5, 6]}', '{"a": 1, "b": [1, 2, 3, 4, 5, 6], "c": x, "d": [1, 2, 3, 4]}', '{"a": 1, "b": [1, 2, 3, 4, 5, 6], "c": 2, "d": ]}', '{"a": ?}']) {
+  for (const text of [
+    '{"a": ,"b": 1, "c": [1, 2, 3, 4, 5, 6]}',
+    '{"a": 1, "b": [1, 2, 3, 4, 5, 6], "c": x, "d": [1, 2, 3, 4]}',
+    '{"a": 1, "b": [1, 2, 3, 4, 5, 6], "c": 2, "d": ]}',
+    '{"a": ?}',
+  ]) {
     let msg = "";
     try {
       JSON.parse(text);

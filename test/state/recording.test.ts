@@ -35,13 +35,21 @@ test("an override in a recording says the chain left it; L continues live on the
   await store.getState().goLive();
   assert.equal(liveOpened, 1);
   assert.equal(store.getState().handle?.builder, live);
-  assert.deepEqual(store.getState().chain.sentences.map((s) => s.text), ["Mine."], "the chain so far goes on live");
+  assert.deepEqual(
+    store.getState().chain.sentences.map((s) => s.text),
+    ["Mine."],
+    "the chain so far goes on live",
+  );
   assert.deepEqual(store.getState().roles.generators, ["live"]);
 });
 
 test("undoing the sentence that left the recording brings the replay back into it", async () => {
   const recorded = new ScriptedDriver();
-  const store = createConcordStore({ flushMs: 5, autoAdvance: false, createRace: () => ({ builder: recorded, roles: { generators: ["a"], evaluators: ["j"], targets: [] }, recording: true }) });
+  const store = createConcordStore({
+    flushMs: 5,
+    autoAdvance: false,
+    createRace: () => ({ builder: recorded, roles: { generators: ["a"], evaluators: ["j"], targets: [] }, recording: true }),
+  });
   await store.getState().openProblem(demoProblem);
   recorded.stream("a#0", ["Recorded."], 2);
   recorded.stream("a#1", ["Mine."], 5);

@@ -11,7 +11,10 @@ import { ScriptedDriver, demoProblem, tick } from "../doubles/scripted-driver.js
 
 test("a session saved with other models resumes with a line saying which roles run on what now", async () => {
   const driver = new ScriptedDriver();
-  const store = createConcordStore({ flushMs: 5, createRace: () => ({ builder: driver, roles: { generators: ["local"], evaluators: ["local"], targets: ["local"] } }) });
+  const store = createConcordStore({
+    flushMs: 5,
+    createRace: () => ({ builder: driver, roles: { generators: ["local"], evaluators: ["local"], targets: ["local"] } }),
+  });
   const ui = render(<App store={store} theme={loadTheme({ theme: "mono", env: {} })} size={{ columns: 120, rows: 30 }} />);
   try {
     const chain = { sentences: [{ text: "One.", author: "qwq", decision: "evaluator" as const, candidates: [], at: "" }], finished: false };

@@ -22,7 +22,15 @@ const cand = (id: string, text: string, ppl: number): Candidate => ({
 const saved: Chain = {
   sentences: [
     // The evaluator preferred beta#0; the human took alpha#0.
-    { text: "Six sevens.", author: "alpha", decision: "human-pick", candidates: [cand("alpha#0", "Six sevens.", 3), cand("beta#0", "Seven sixes.", 2)], evaluatorPick: "beta#0", acceptedId: "alpha#0", at: "2026-01-01T00:00:00.000Z" },
+    {
+      text: "Six sevens.",
+      author: "alpha",
+      decision: "human-pick",
+      candidates: [cand("alpha#0", "Six sevens.", 3), cand("beta#0", "Seven sixes.", 2)],
+      evaluatorPick: "beta#0",
+      acceptedId: "alpha#0",
+      at: "2026-01-01T00:00:00.000Z",
+    },
     { text: " That is 42.", author: "human", decision: "human-written", candidates: [], at: "2026-01-01T00:00:01.000Z" },
   ],
   finished: false,
@@ -57,7 +65,13 @@ test("a replayed step shows the recorded candidates, the pick, and the recorded 
   assert.deepEqual(live, [], "no model is opened for a replay");
   assert.deepEqual(s.replay, { total: 2 });
   assert.equal(s.chain.sentences.length, 0);
-  assert.deepEqual(s.race.lanes.map((l) => [l.id, l.text, l.mean]), [["alpha#0", "Six sevens.", 3], ["beta#0", "Seven sixes.", 2]]);
+  assert.deepEqual(
+    s.race.lanes.map((l) => [l.id, l.text, l.mean]),
+    [
+      ["alpha#0", "Six sevens.", 3],
+      ["beta#0", "Seven sixes.", 2],
+    ],
+  );
   assert.equal(s.race.pick, "beta#0");
   assert.equal(s.race.lanes[s.selected].id, "alpha#0", "the record's choice is selected");
   assert.match(statusOf(s), /^replay 1\/2: the record took alpha#0 \(human-pick\)/);
@@ -70,7 +84,10 @@ test("following the record rebuilds the chain with its decisions and the saved t
   await tick(10);
   store.getState().flush();
   let s = store.getState();
-  assert.deepEqual(s.chain.sentences.map((x) => [x.text, x.decision]), [["Six sevens.", "human-pick"]]);
+  assert.deepEqual(
+    s.chain.sentences.map((x) => [x.text, x.decision]),
+    [["Six sevens.", "human-pick"]],
+  );
   assert.equal(s.targets.answers.t1?.grade.answer, "42", "the answer saved for 1 sentence is back");
   assert.match(statusOf(s), /^replay 2\/2: the record took a sentence written by hand/);
   store.getState().write("Something else.");
@@ -80,7 +97,10 @@ test("following the record rebuilds the chain with its decisions and the saved t
   await tick(10);
   store.getState().flush();
   s = store.getState();
-  assert.deepEqual(s.chain.sentences.map((x) => x.text), ["Six sevens.", " That is 42."]);
+  assert.deepEqual(
+    s.chain.sentences.map((x) => x.text),
+    ["Six sevens.", " That is 42."],
+  );
   assert.equal(statusOf(s), "the end of the recording (2 sentences): L continues live");
   store.getState().undo();
   await tick(10);

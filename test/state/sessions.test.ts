@@ -27,7 +27,21 @@ const snap = (n: number): SessionSnapshot => ({
       text: `Sentence ${i + 1} | with a pipe.`,
       author: i % 2 ? "human" : "alpha",
       decision: i % 2 ? ("human-written" as const) : ("evaluator" as const),
-      candidates: i % 2 ? [] : [{ id: "alpha#0", generator: "alpha", sampleIndex: 0, text: `Sentence ${i + 1} | with a pipe.`, raw: "r", scores: [{ evaluator: "judge", meanNll: 1, perplexity: 2.72 }], meanPerplexity: 2.72, endOfThought: false }],
+      candidates:
+        i % 2
+          ? []
+          : [
+              {
+                id: "alpha#0",
+                generator: "alpha",
+                sampleIndex: 0,
+                text: `Sentence ${i + 1} | with a pipe.`,
+                raw: "r",
+                scores: [{ evaluator: "judge", meanNll: 1, perplexity: 2.72 }],
+                meanPerplexity: 2.72,
+                endOfThought: false,
+              },
+            ],
       evaluatorPick: i % 2 ? undefined : "alpha#0",
       acceptedId: i % 2 ? undefined : "alpha#0",
       at: "2026-01-01T00:00:00.000Z",
@@ -35,7 +49,9 @@ const snap = (n: number): SessionSnapshot => ({
   },
   targets: {
     answers: [{ target: "t1", chainLength: 1, raw: "42", grade: { answer: "42", correct: true } }],
-    consistency: [{ chainLength: 1, pairs: { "t1|t2": true }, consistency: 1, accuracy: 0.5, split: { consistentCorrect: 0, consistentWrong: 1, inconsistent: 0 } }],
+    consistency: [
+      { chainLength: 1, pairs: { "t1|t2": true }, consistency: 1, accuracy: 0.5, split: { consistentCorrect: 0, consistentWrong: 1, inconsistent: 0 } },
+    ],
   },
 });
 

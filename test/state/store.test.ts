@@ -42,7 +42,10 @@ describe("store", () => {
     assert.equal(renders, 1);
     const lanes = store.getState().race.lanes;
     assert.equal(lanes.length, 6);
-    assert.equal(lanes.reduce((n, l) => n + l.text.length, 0), 2000);
+    assert.equal(
+      lanes.reduce((n, l) => n + l.text.length, 0),
+      2000,
+    );
     off();
   });
 
@@ -74,7 +77,10 @@ describe("store", () => {
     assert.equal(s.race.lanes.find((l) => l.id === "beta#0")?.mean, 2.1);
     s.acceptPick();
     await tick(5);
-    assert.deepEqual(driver.calls.filter((c) => c[0] === "accept"), [["accept", "beta#0"]]);
+    assert.deepEqual(
+      driver.calls.filter((c) => c[0] === "accept"),
+      [["accept", "beta#0"]],
+    );
     assert.equal(store.getState().chain.sentences[0].text, "Forty two.");
     assert.equal(driver.calls.filter((c) => c[0] === "startStep").length, 2, "next step started after the decision");
   });
@@ -103,7 +109,10 @@ describe("store", () => {
     await tick(5);
     store.getState().write("I check it.");
     await tick(5);
-    assert.deepEqual(store.getState().chain.sentences.map((s) => s.decision), ["human-edit", "human-written"]);
+    assert.deepEqual(
+      store.getState().chain.sentences.map((s) => s.decision),
+      ["human-edit", "human-written"],
+    );
     store.getState().undo();
     await tick(5);
     assert.equal(store.getState().chain.sentences.length, 1);
@@ -141,9 +150,15 @@ describe("store", () => {
     store.getState().autoRun(3);
     await tick(5);
     const names = driver.calls.map((c) => c[0]);
-    assert.deepEqual(driver.calls.find((c) => c[0] === "accept"), ["accept", "alpha#0"]);
+    assert.deepEqual(
+      driver.calls.find((c) => c[0] === "accept"),
+      ["accept", "alpha#0"],
+    );
     assert.ok(!names.includes("cancel"), `no cancel: ${names}`);
-    assert.deepEqual(driver.calls.find((c) => c[0] === "runSteps"), ["runSteps", 2]);
+    assert.deepEqual(
+      driver.calls.find((c) => c[0] === "runSteps"),
+      ["runSteps", 2],
+    );
     assert.equal(store.getState().chain.sentences[0].decision, "evaluator");
   });
 
@@ -151,11 +166,28 @@ describe("store", () => {
     const driver = (await openRace()).driver;
     const store = createConcordStore({
       flushMs: 5,
-      createRace: () => ({ builder: driver, roles: { generators: ["alpha"], evaluators: ["judge"], targets: [] }, ignoreError: (m) => m.includes("not scored in the trace") }),
+      createRace: () => ({
+        builder: driver,
+        roles: { generators: ["alpha"], evaluators: ["judge"], targets: [] },
+        ignoreError: (m) => m.includes("not scored in the trace"),
+      }),
     });
     await store.getState().openProblem(demoProblem);
     driver.stream("alpha#0", ["A."]);
-    driver.emit({ type: "candidate-done", step: 0, candidate: { id: "alpha#1", generator: "alpha", sampleIndex: 1, text: "B.", raw: "B.", scores: [], endOfThought: false, error: "judge: not scored in the trace" } });
+    driver.emit({
+      type: "candidate-done",
+      step: 0,
+      candidate: {
+        id: "alpha#1",
+        generator: "alpha",
+        sampleIndex: 1,
+        text: "B.",
+        raw: "B.",
+        scores: [],
+        endOfThought: false,
+        error: "judge: not scored in the trace",
+      },
+    });
     driver.emit({ type: "error", source: "judge", message: "judge: not scored in the trace" });
     driver.emit({ type: "error", source: "alpha", message: "alpha: the server went away" });
     store.getState().flush();
@@ -178,21 +210,41 @@ describe("store", () => {
     });
     await Promise.all([store.getState().openProblem({ ...demoProblem, id: "a" }), store.getState().openProblem({ ...demoProblem, id: "b" })]);
     assert.equal(store.getState().problem?.id, "b");
-    assert.ok(first.calls.some((c) => c[0] === "cancel"), "the stale race is stopped");
+    assert.ok(
+      first.calls.some((c) => c[0] === "cancel"),
+      "the stale race is stopped",
+    );
     first.stream("alpha#0", ["stale."], 1);
     second.stream("alpha#0", ["fresh."], 1);
     store.getState().flush();
-    assert.deepEqual(store.getState().race.lanes.map((l) => l.text), ["fresh."], "only the shown race feeds the lanes");
+    assert.deepEqual(
+      store.getState().race.lanes.map((l) => l.text),
+      ["fresh."],
+      "only the shown race feeds the lanes",
+    );
   });
 
   test("a relay from a cut by hand joins the earlier result, replacing only that cut's runs", () => {
     const run = (cutSentence: number, continuer: string, answer: string): RelayRun =>
-      ({ cut: cutSentence, cutSentence, continuer, continuation: "", sentences: [], handover: cutSentence + 1, answer: { target: continuer, raw: answer, grade: { answer, correct: false } }, agrees: false, departure: null }) as RelayRun;
+      ({
+        cut: cutSentence,
+        cutSentence,
+        continuer,
+        continuation: "",
+        sentences: [],
+        handover: cutSentence + 1,
+        answer: { target: continuer, raw: answer, grade: { answer, correct: false } },
+        agrees: false,
+        departure: null,
+      }) as RelayRun;
     const base = { problemId: "p", initiator: {} as RelayResult["initiator"], cutPoints: { early: 0, mid: 1, late: 2 } };
     const before: RelayResult = { ...base, runs: [run(0, "a", "1"), run(1, "a", "2"), run(1, "b", "3")] };
     const after: RelayResult = { ...base, cutPoints: { early: 9, mid: 9, late: 9 }, runs: [run(1, "a", "20"), run(3, "a", "4")] };
     const merged = mergeRelay(before, after);
-    assert.deepEqual(merged.runs.map((r) => `${r.cutSentence}${r.continuer}${r.answer.raw}`), ["0a1", "1b3", "1a20", "3a4"]);
+    assert.deepEqual(
+      merged.runs.map((r) => `${r.cutSentence}${r.continuer}${r.answer.raw}`),
+      ["0a1", "1b3", "1a20", "3a4"],
+    );
     assert.deepEqual(merged.cutPoints, before.cutPoints, "the named cuts are those of the first run");
   });
 
@@ -204,7 +256,16 @@ describe("store", () => {
       { type: "target-start", target: "t1", chainLength: 1 },
       { type: "target-answer", answer: { target: "t1", chainLength: 1, raw: "41", grade: grade("41", false) } },
       { type: "target-answer", answer: { target: "t1", chainLength: 2, raw: "42", grade: grade("42", true) } },
-      { type: "consistency", snapshot: { chainLength: 2, pairs: { "t1|t2": true }, consistency: 1, accuracy: 1, split: { consistentCorrect: 1, consistentWrong: 0, inconsistent: 0 } } },
+      {
+        type: "consistency",
+        snapshot: {
+          chainLength: 2,
+          pairs: { "t1|t2": true },
+          consistency: 1,
+          accuracy: 1,
+          split: { consistentCorrect: 1, consistentWrong: 0, inconsistent: 0 },
+        },
+      },
     ]);
     assert.equal(out.targets!.answers.t1.grade.answer, "42");
     assert.equal(out.targets!.log.length, 2);

@@ -39,7 +39,13 @@ class TargetsDouble implements EventSource {
 }
 
 function snap(chainLength: number, agree: boolean): ConsistencySnapshot {
-  return { chainLength, pairs: { "t1|t2": agree }, consistency: agree ? 1 : 0, accuracy: 0.5, split: { consistentCorrect: 0, consistentWrong: agree ? 1 : 0, inconsistent: agree ? 0 : 1 } };
+  return {
+    chainLength,
+    pairs: { "t1|t2": agree },
+    consistency: agree ? 1 : 0,
+    accuracy: 0.5,
+    split: { consistentCorrect: 0, consistentWrong: agree ? 1 : 0, inconsistent: agree ? 0 : 1 },
+  };
 }
 
 const sentence = (text: string): ChainSentence => ({ text, author: "a", decision: "evaluator", candidates: [], at: new Date(0).toISOString() });
@@ -65,7 +71,10 @@ test("undo: the removed sentence's answers and consistency go; the earlier ones 
   targets.answer(2, "42", "40");
   store.getState().flush();
   assert.equal(store.getState().targets.answers.t1.grade.answer, "42");
-  assert.deepEqual(store.getState().targets.history.map((h) => h.chainLength), [1, 2]);
+  assert.deepEqual(
+    store.getState().targets.history.map((h) => h.chainLength),
+    [1, 2],
+  );
   store.getState().undo();
   await tick(20);
   store.getState().flush();
@@ -73,13 +82,20 @@ test("undo: the removed sentence's answers and consistency go; the earlier ones 
   assert.equal(store.getState().chain.sentences.length, 1);
   assert.equal(t.answers.t1.grade.answer, "41", "the answer for the chain as it stands");
   assert.equal(t.answers.t2.chainLength, 1);
-  assert.deepEqual(t.history.map((h) => h.chainLength), [1], "no point beyond the chain");
+  assert.deepEqual(
+    t.history.map((h) => h.chainLength),
+    [1],
+    "no point beyond the chain",
+  );
   assert.equal(t.log.length, 4, "the session keeps every answer given");
   // Another second sentence: the answers for the undone one do not come back.
   driver.write(" C.");
   store.getState().flush();
   assert.equal(store.getState().targets.answers.t1.chainLength, 1);
-  assert.deepEqual(store.getState().targets.history.map((h) => h.chainLength), [1]);
+  assert.deepEqual(
+    store.getState().targets.history.map((h) => h.chainLength),
+    [1],
+  );
 });
 
 test("an answer for a chain already undone (late in the same batch) is not shown", async () => {
@@ -99,7 +115,10 @@ test("a resumed chain is asked again; saved points beyond it are not shown", asy
   const { targets, store, opened } = await open(chain, { answers: [ans(1, "7"), ans(5, "9")], consistency: [snap(1, true), snap(5, false)] });
   assert.deepEqual(targets.asked[0], { length: 3, force: true });
   const t = store.getState().targets;
-  assert.deepEqual(t.history.map((h) => h.chainLength), [1]);
+  assert.deepEqual(
+    t.history.map((h) => h.chainLength),
+    [1],
+  );
   assert.equal(t.answers.t1.grade.answer, "7");
   assert.equal(t.pending.t1, 3, "the panel shows the round as asked");
   assert.equal(opened, "resumed (live): 3 sentences");

@@ -53,7 +53,28 @@ describe("keys", () => {
 
   test("help rows cover every binding; key names from ink", () => {
     assert.equal(helpRows(DEFAULT_BINDINGS).length, DEFAULT_BINDINGS.length);
-    const k = { upArrow: false, downArrow: false, leftArrow: false, rightArrow: false, pageDown: false, pageUp: false, home: false, end: false, return: false, escape: false, ctrl: false, shift: false, tab: false, backspace: false, delete: false, meta: false, super: false, hyper: false, capsLock: false, numLock: false };
+    const k = {
+      upArrow: false,
+      downArrow: false,
+      leftArrow: false,
+      rightArrow: false,
+      pageDown: false,
+      pageUp: false,
+      home: false,
+      end: false,
+      return: false,
+      escape: false,
+      ctrl: false,
+      shift: false,
+      tab: false,
+      backspace: false,
+      delete: false,
+      meta: false,
+      super: false,
+      hyper: false,
+      capsLock: false,
+      numLock: false,
+    };
     assert.equal(keyName("", { ...k, escape: true }), "escape");
     assert.equal(keyName("c", { ...k, ctrl: true }), "ctrl+c");
     assert.equal(keyName(" ", k), "space");
@@ -79,7 +100,10 @@ describe("theme", () => {
     const file = join(dir, "t.json");
     const t = loadTheme({ theme: "dark", env: {} });
     writeFileSync(file, JSON.stringify({ ...t, roles: { ...t.roles, pick: { colour: "red" } } }));
-    assert.throws(() => readThemeFile(file), (e: Error) => e.message.startsWith(`${file}: roles.pick`));
+    assert.throws(
+      () => readThemeFile(file),
+      (e: Error) => e.message.startsWith(`${file}: roles.pick`),
+    );
     writeFileSync(file, JSON.stringify({ ...t, name: "mine" }));
     assert.equal(loadTheme({ theme: file, env: {} }).name, "mine");
     assert.throws(() => loadTheme({ theme: "nope", env: {} }), /not a builtin theme/);

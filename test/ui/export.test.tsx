@@ -80,13 +80,23 @@ describe("race: export and prompt", () => {
   test("text and Enter arriving in one chunk submit the text without the line break", async () => {
     const s = await setup();
     await s.press("w", () => assert.match(s.frame(), s.prompt));
-    await s.press("Typed fast.\r", () => assert.deepEqual(s.driver.calls.find((c) => c[0] === "write"), ["write", "Typed fast."]));
+    await s.press("Typed fast.\r", () =>
+      assert.deepEqual(
+        s.driver.calls.find((c) => c[0] === "write"),
+        ["write", "Typed fast."],
+      ),
+    );
     await eventually(() => assert.doesNotMatch(s.frame(), s.prompt, "the prompt closed"));
   });
 
   test("a key that opens a prompt, typed with its text in one burst: the text goes into the prompt", async () => {
     const s = await setup();
-    await s.press("wAll in one go.\r", () => assert.deepEqual(s.driver.calls.find((c) => c[0] === "write"), ["write", "All in one go."]));
+    await s.press("wAll in one go.\r", () =>
+      assert.deepEqual(
+        s.driver.calls.find((c) => c[0] === "write"),
+        ["write", "All in one go."],
+      ),
+    );
     assert.ok(!s.driver.calls.some((c) => c[0] === "regenerate"), "no letter of the text was taken as a command");
     const writesAndUndos = () => s.driver.calls.filter((c) => c[0] === "write" || c[0] === "undo").slice(1);
     await s.press("wOne.\rwTwo.\ru", () => assert.deepEqual(writesAndUndos(), [["write", "One."], ["write", "Two."], ["undo"]]));

@@ -35,14 +35,20 @@ async function setup(opts: { size?: { columns: number; rows: number }; targets?:
   return { driver, store, frame, settle, press };
 }
 
-const answer = (target: string, chainLength: number, a: string) => ({ type: "target-answer" as const, answer: { target, chainLength, raw: a, grade: { answer: a, correct: a === "42" } } });
+const answer = (target: string, chainLength: number, a: string) => ({
+  type: "target-answer" as const,
+  answer: { target, chainLength, raw: a, grade: { answer: a, correct: a === "42" } },
+});
 
 describe("targets panel", () => {
   test("one target: no pairs, so consistency and its split are '-', not 0.00", async () => {
     const { driver, frame, settle } = await setup({ targets: ["t1"] });
     driver.write("Six sevens.");
     driver.emit(answer("t1", 1, "42"));
-    driver.emit({ type: "consistency", snapshot: { chainLength: 1, pairs: {}, consistency: 0, accuracy: 1, split: { consistentCorrect: 0, consistentWrong: 0, inconsistent: 0 } } });
+    driver.emit({
+      type: "consistency",
+      snapshot: { chainLength: 1, pairs: {}, consistency: 0, accuracy: 1, split: { consistentCorrect: 0, consistentWrong: 0, inconsistent: 0 } },
+    });
     await settle();
     await eventually(() => assert.match(frame(), /chain 1\/1 cons - acc 1\.00 · CC - CW - I - \(one target: no pairs\)/));
     const f = frame();
@@ -51,7 +57,16 @@ describe("targets panel", () => {
 
   test("after an undo the panel shows the chain as it stands: no point beyond it, the earlier answers", async () => {
     const { driver, store, frame, settle, press } = await setup({ size: { columns: 120, rows: 30 } });
-    const snap = (l: number, agree: boolean) => ({ type: "consistency" as const, snapshot: { chainLength: l, pairs: { "t1|t2": agree }, consistency: agree ? 1 : 0, accuracy: 0.5, split: { consistentCorrect: 0, consistentWrong: agree ? 1 : 0, inconsistent: agree ? 0 : 1 } } });
+    const snap = (l: number, agree: boolean) => ({
+      type: "consistency" as const,
+      snapshot: {
+        chainLength: l,
+        pairs: { "t1|t2": agree },
+        consistency: agree ? 1 : 0,
+        accuracy: 0.5,
+        split: { consistentCorrect: 0, consistentWrong: agree ? 1 : 0, inconsistent: agree ? 0 : 1 },
+      },
+    });
     driver.write("One.");
     driver.emit(answer("t1", 1, "41"));
     driver.emit(answer("t2", 1, "41"));
@@ -77,7 +92,10 @@ describe("targets panel", () => {
     const { driver, frame, settle } = await setup();
     driver.write("One.");
     driver.emit(answer("t1", 1, "41"));
-    driver.emit({ type: "consistency", snapshot: { chainLength: 1, pairs: { "t1|t2": true }, consistency: 1, accuracy: 0, split: { consistentCorrect: 0, consistentWrong: 1, inconsistent: 0 } } });
+    driver.emit({
+      type: "consistency",
+      snapshot: { chainLength: 1, pairs: { "t1|t2": true }, consistency: 1, accuracy: 0, split: { consistentCorrect: 0, consistentWrong: 1, inconsistent: 0 } },
+    });
     driver.write(" Two.");
     await settle();
     await eventually(() => assert.match(frame(), /chain 1\/2 · stale \(s asks again\)/));
@@ -88,7 +106,6 @@ describe("targets panel", () => {
 });
 
 describe("help overlay", () => {
-
   for (const size of [
     { columns: 80, rows: 24 },
     { columns: 100, rows: 30 },
@@ -130,20 +147,35 @@ describe("prompt: editing keys in one burst", () => {
     const { driver, press } = await setup();
     await press("n");
     await press("\u007f3\r");
-    await eventually(() => assert.deepEqual(driver.calls.find((c) => c[0] === "runSteps"), ["runSteps", 3]));
+    await eventually(() =>
+      assert.deepEqual(
+        driver.calls.find((c) => c[0] === "runSteps"),
+        ["runSteps", 3],
+      ),
+    );
   });
 
   test("n with Backspace and the number in the same chunk", async () => {
     const { driver, press } = await setup();
     await press("n\u007f\u007f12\r");
-    await eventually(() => assert.deepEqual(driver.calls.find((c) => c[0] === "runSteps"), ["runSteps", 12]));
+    await eventually(() =>
+      assert.deepEqual(
+        driver.calls.find((c) => c[0] === "runSteps"),
+        ["runSteps", 12],
+      ),
+    );
   });
 
   test("ctrl+w, ctrl+a, ctrl+k, ctrl+e, ctrl+d and ctrl+b inside a burst edit the line as typed", async () => {
     const { driver, press } = await setup();
     // "one two" → ctrl+w → "one " → "one three" → ctrl+a, ctrl+k clears → "Four." → ctrl+b twice, ctrl+d → "Fou." → ctrl+e "!"
     await press("wone two\u0017three\u0001\u000bFour.\u0002\u0002\u0004\u0005!\r");
-    await eventually(() => assert.deepEqual(driver.calls.find((c) => c[0] === "write"), ["write", "Fou.!"]));
+    await eventually(() =>
+      assert.deepEqual(
+        driver.calls.find((c) => c[0] === "write"),
+        ["write", "Fou.!"],
+      ),
+    );
   });
 
   test("ctrl+c inside a burst closes the prompt without submitting", async () => {
@@ -159,7 +191,15 @@ describe("prompt: editing keys in one burst", () => {
 describe("replayed session on the race screen", () => {
   const chain: Chain = {
     sentences: [
-      { text: "One.", author: "alpha", decision: "evaluator", candidates: [{ id: "alpha#0", generator: "alpha", sampleIndex: 0, text: "One.", raw: "One.", scores: [], meanPerplexity: 2, endOfThought: false }], evaluatorPick: "alpha#0", acceptedId: "alpha#0", at: "t" },
+      {
+        text: "One.",
+        author: "alpha",
+        decision: "evaluator",
+        candidates: [{ id: "alpha#0", generator: "alpha", sampleIndex: 0, text: "One.", raw: "One.", scores: [], meanPerplexity: 2, endOfThought: false }],
+        evaluatorPick: "alpha#0",
+        acceptedId: "alpha#0",
+        at: "t",
+      },
       { text: " Two.", author: "human", decision: "human-written", candidates: [], at: "t" },
     ],
     finished: false,

@@ -15,11 +15,22 @@ import { ScriptedDriver, demoProblem, tick } from "../doubles/scripted-driver.js
 
 const theme = loadTheme({ theme: "mono", env: {} });
 
-async function setup(opts: { size?: { columns: number; rows: number }; generators?: string[]; targets?: string[]; chain?: ChainSentence[]; bindings?: ReturnType<typeof withOverrides> } = {}) {
+async function setup(
+  opts: {
+    size?: { columns: number; rows: number };
+    generators?: string[];
+    targets?: string[];
+    chain?: ChainSentence[];
+    bindings?: ReturnType<typeof withOverrides>;
+  } = {},
+) {
   const driver = new ScriptedDriver(opts.chain ? { sentences: opts.chain, finished: false } : undefined);
   const store = createConcordStore({
     flushMs: 10,
-    createRace: () => ({ builder: driver, roles: { generators: opts.generators ?? ["alpha", "beta", "gamma"], evaluators: ["judge"], targets: opts.targets ?? ["t1", "t2"] } }),
+    createRace: () => ({
+      builder: driver,
+      roles: { generators: opts.generators ?? ["alpha", "beta", "gamma"], evaluators: ["judge"], targets: opts.targets ?? ["t1", "t2"] },
+    }),
   });
   const ui = render(<App store={store} theme={theme} size={opts.size ?? { columns: 100, rows: 30 }} bindings={opts.bindings} />);
   await store.getState().openProblem(demoProblem, opts.chain ? { chain: { sentences: opts.chain, finished: false } } : undefined);
@@ -34,7 +45,10 @@ async function setup(opts: { size?: { columns: number; rows: number }; generator
     await tick(25);
     await settle();
   };
-  const laneLines = () => frame().split("\n").filter((l) => /^[▸ ][★ ][✓ ] \S+#\d/.test(l));
+  const laneLines = () =>
+    frame()
+      .split("\n")
+      .filter((l) => /^[▸ ][★ ][✓ ] \S+#\d/.test(l));
   return { driver, store, ui, frame, settle, press, laneLines };
 }
 
@@ -59,7 +73,10 @@ describe("the Race holds up", () => {
     assert.ok(beta.startsWith(MARK_SELECTED), `the cursor stayed on beta:\n${s.frame()}`);
     assert.ok(alpha.includes(MARK_PICK) && !alpha.startsWith(MARK_SELECTED), "the pick is a mark");
     await s.press("\r");
-    assert.deepEqual(s.driver.calls.find((c) => c[0] === "accept"), ["accept", "beta#0"]);
+    assert.deepEqual(
+      s.driver.calls.find((c) => c[0] === "accept"),
+      ["accept", "beta#0"],
+    );
   });
 
   test("lanes keep one order, by generator then sample, whatever order they arrive in (#12.2)", async () => {
@@ -69,7 +86,10 @@ describe("the Race holds up", () => {
     token(s.driver, "alpha#0", "A");
     token(s.driver, "beta#0", "B0");
     await s.settle();
-    assert.deepEqual(s.laneLines().map((l) => /(\S+#\d)/.exec(l)![1]), ["alpha#0", "beta#0", "beta#1", "gamma#0"]);
+    assert.deepEqual(
+      s.laneLines().map((l) => /(\S+#\d)/.exec(l)![1]),
+      ["alpha#0", "beta#0", "beta#1", "gamma#0"],
+    );
   });
 
   test("Esc keeps each lane's partial text, marked cancelled (#12.3)", async () => {
@@ -81,8 +101,14 @@ describe("the Race holds up", () => {
     await tick(60);
     await s.settle();
     const lanes = s.laneLines();
-    assert.ok(lanes.some((l) => l.includes("Half of a sent") && l.includes(MARK_CANCELLED)), s.frame());
-    assert.ok(lanes.some((l) => l.includes("Another beginn") && l.includes(MARK_CANCELLED)), s.frame());
+    assert.ok(
+      lanes.some((l) => l.includes("Half of a sent") && l.includes(MARK_CANCELLED)),
+      s.frame(),
+    );
+    assert.ok(
+      lanes.some((l) => l.includes("Another beginn") && l.includes(MARK_CANCELLED)),
+      s.frame(),
+    );
   });
 
   test("with nine lanes streaming at 80x20 the targets row stays on screen and lanes fold (#12.4)", async () => {
@@ -106,8 +132,14 @@ describe("the Race holds up", () => {
     s.driver.stream("beta#0", ["Two."], 3.4438);
     s.driver.decide("alpha#0");
     await s.settle();
-    assert.ok(s.laneLines().some((l) => l.includes("3.441")), s.frame());
-    assert.ok(s.laneLines().some((l) => l.includes("3.444")), s.frame());
+    assert.ok(
+      s.laneLines().some((l) => l.includes("3.441")),
+      s.frame(),
+    );
+    assert.ok(
+      s.laneLines().some((l) => l.includes("3.444")),
+      s.frame(),
+    );
   });
 
   test("a thinking model's reasoning tokens stream into its lane (#12.1)", async () => {
@@ -121,7 +153,11 @@ describe("the Race holds up", () => {
   test("the selected candidate's line is labelled and an error is read whole there (#12.7)", async () => {
     const s = await setup({ size: { columns: 60, rows: 24 } });
     const error = "the server refused the request because the prompt has 9000 tokens and the context holds 4096";
-    s.driver.emit({ type: "candidate-done", step: 0, candidate: { id: "alpha#0", generator: "alpha", sampleIndex: 0, text: "", raw: "", scores: [], endOfThought: false, error } });
+    s.driver.emit({
+      type: "candidate-done",
+      step: 0,
+      candidate: { id: "alpha#0", generator: "alpha", sampleIndex: 0, text: "", raw: "", scores: [], endOfThought: false, error },
+    });
     await s.settle();
     const flat = s.frame().replace(/\s+/g, " ");
     assert.match(flat, /selected alpha#0 \(failed\):/);
@@ -129,7 +165,13 @@ describe("the Race holds up", () => {
   });
 
   test("PgUp scrolls a long chain back with a count of earlier sentences; PgDn returns (#12.14)", async () => {
-    const chain: ChainSentence[] = Array.from({ length: 120 }, (_, i) => ({ text: `Sentence number ${i + 1} is here.`, author: "alpha", decision: "evaluator", candidates: [], at: "" }));
+    const chain: ChainSentence[] = Array.from({ length: 120 }, (_, i) => ({
+      text: `Sentence number ${i + 1} is here.`,
+      author: "alpha",
+      decision: "evaluator",
+      candidates: [],
+      at: "",
+    }));
     const s = await setup({ chain, size: { columns: 80, rows: 24 } });
     const flat = () => s.frame().replace(/\s+/g, " ");
     assert.match(flat(), /Sentence number 120 is here\./);
@@ -148,12 +190,31 @@ describe("the Race holds up", () => {
     const ui = render(<App store={store} theme={theme} size={{ columns: 100, rows: 30 }} />);
     const evaluator = "openai/gpt-oss-20b";
     const cand = (id: string, text: string, ppl?: number) => ({
-      id, generator: id.split("#")[0], sampleIndex: Number(id.split("#")[1]), text, raw: text, endOfThought: false,
+      id,
+      generator: id.split("#")[0],
+      sampleIndex: Number(id.split("#")[1]),
+      text,
+      raw: text,
+      endOfThought: false,
       scores: ppl === undefined ? [] : [{ evaluator, meanNll: Math.log(ppl), perplexity: ppl }],
       ...(ppl === undefined ? { error: `${evaluator}: not scored in the trace (it kept only the winner's score)` } : { meanPerplexity: ppl }),
     });
-    const sentence: ChainSentence = { text: "Winner text.", author: "QwQ", decision: "evaluator", candidates: [cand("QwQ#0", "Winner text.", 1.8), cand("QwQ#1", "A loser's own words.")], evaluatorPick: "QwQ#0", acceptedId: "QwQ#0", at: "" };
-    await store.getState().openProblem(demoProblem, { chain: { sentences: [sentence], finished: false }, roles: { generators: ["QwQ"], evaluators: [evaluator], targets: [] }, replay: true });
+    const sentence: ChainSentence = {
+      text: "Winner text.",
+      author: "QwQ",
+      decision: "evaluator",
+      candidates: [cand("QwQ#0", "Winner text.", 1.8), cand("QwQ#1", "A loser's own words.")],
+      evaluatorPick: "QwQ#0",
+      acceptedId: "QwQ#0",
+      at: "",
+    };
+    await store
+      .getState()
+      .openProblem(demoProblem, {
+        chain: { sentences: [sentence], finished: false },
+        roles: { generators: ["QwQ"], evaluators: [evaluator], targets: [] },
+        replay: true,
+      });
     await tick(40);
     store.getState().flush();
     await tick(30);

@@ -41,7 +41,20 @@ describe("race screen", () => {
     await settle();
     assert.match(frame(), /Six times seven…/);
     driver.stream("beta#0", ["Forty ", "two."], 2.5);
-    driver.emit({ type: "candidate-done", step: 0, candidate: { id: "alpha#0", generator: "alpha", sampleIndex: 0, text: "Six times seven.", raw: "Six times seven.", scores: [{ evaluator: "judge", meanNll: 2, perplexity: 7.4 }], meanPerplexity: 7.4, endOfThought: false } });
+    driver.emit({
+      type: "candidate-done",
+      step: 0,
+      candidate: {
+        id: "alpha#0",
+        generator: "alpha",
+        sampleIndex: 0,
+        text: "Six times seven.",
+        raw: "Six times seven.",
+        scores: [{ evaluator: "judge", meanNll: 2, perplexity: 7.4 }],
+        meanPerplexity: 7.4,
+        endOfThought: false,
+      },
+    });
     driver.decide("beta#0");
     await settle();
     const f = frame();
@@ -69,7 +82,10 @@ describe("race screen", () => {
     ui.stdin.write("\r");
     await tick(20);
     await settle();
-    assert.deepEqual(driver.calls.find((c) => c[0] === "accept"), ["accept", "alpha#0"]);
+    assert.deepEqual(
+      driver.calls.find((c) => c[0] === "accept"),
+      ["accept", "alpha#0"],
+    );
     const f = frame();
     assert.ok(f.includes(`${MARK_HUMAN}Six times seven.`), f);
     assert.match(f, /chain: 1 sentence /);
@@ -102,7 +118,10 @@ describe("race screen", () => {
     ui.stdin.write("\r");
     await tick(20);
     await settle();
-    assert.deepEqual(driver.calls.find((c) => c[0] === "write"), ["write", "I know it."]);
+    assert.deepEqual(
+      driver.calls.find((c) => c[0] === "write"),
+      ["write", "I know it."],
+    );
     assert.ok(frame().includes(`${MARK_HUMAN}I know it.`));
   });
 
@@ -123,10 +142,24 @@ describe("race screen", () => {
 
   test("80x24: nothing is wider than 80 columns and the frame fits 24 rows", async () => {
     const { driver, frame, settle } = await setup({ columns: 80, rows: 24 });
-    for (const id of ["alpha#0", "alpha#1", "beta#0", "beta#1"]) driver.stream(id, ["A fairly long candidate sentence that keeps going well past the width of the lane. "], 4.2);
+    for (const id of ["alpha#0", "alpha#1", "beta#0", "beta#1"])
+      driver.stream(id, ["A fairly long candidate sentence that keeps going well past the width of the lane. "], 4.2);
     driver.decide("beta#1");
-    for (let i = 0; i < 8; i++) driver.emit({ type: "target-answer", answer: { target: `t${(i % 3) + 1}`, chainLength: 0, raw: "x", grade: { answer: String(40 + i), correct: i % 2 === 0 } } });
-    driver.emit({ type: "consistency", snapshot: { chainLength: 0, pairs: { "t1|t2": true, "t1|t3": false, "t2|t3": false }, consistency: 1 / 3, accuracy: 2 / 3, split: { consistentCorrect: 1 / 3, consistentWrong: 0, inconsistent: 2 / 3 } } });
+    for (let i = 0; i < 8; i++)
+      driver.emit({
+        type: "target-answer",
+        answer: { target: `t${(i % 3) + 1}`, chainLength: 0, raw: "x", grade: { answer: String(40 + i), correct: i % 2 === 0 } },
+      });
+    driver.emit({
+      type: "consistency",
+      snapshot: {
+        chainLength: 0,
+        pairs: { "t1|t2": true, "t1|t3": false, "t2|t3": false },
+        consistency: 1 / 3,
+        accuracy: 2 / 3,
+        split: { consistentCorrect: 1 / 3, consistentWrong: 0, inconsistent: 2 / 3 },
+      },
+    });
     await settle();
     const lines = frame().split("\n");
     assert.ok(lines.length <= 24, `frame has ${lines.length} rows`);
@@ -137,14 +170,26 @@ describe("race screen", () => {
   test("targets panel: answers, correctness and agreement cells change with events", async () => {
     const { driver, frame, settle, ui } = await setup({ columns: 120, rows: 30 });
     driver.emit({ type: "target-answer", answer: { target: "t1", chainLength: 0, raw: "", grade: { answer: "41", correct: false } } });
-    driver.emit({ type: "consistency", snapshot: { chainLength: 0, pairs: { "t1|t2": false }, consistency: 0, accuracy: 0, split: { consistentCorrect: 0, consistentWrong: 0, inconsistent: 1 } } });
+    driver.emit({
+      type: "consistency",
+      snapshot: {
+        chainLength: 0,
+        pairs: { "t1|t2": false },
+        consistency: 0,
+        accuracy: 0,
+        split: { consistentCorrect: 0, consistentWrong: 0, inconsistent: 1 },
+      },
+    });
     await settle();
     let f = frame();
     assert.match(f, /t1 +41 +✗/);
     assert.match(f, /cons 0\.00/);
     driver.write("Six sevens."); // the chain grows to 1: answers for it are shown
     driver.emit({ type: "target-answer", answer: { target: "t1", chainLength: 1, raw: "", grade: { answer: "42", correct: true } } });
-    driver.emit({ type: "consistency", snapshot: { chainLength: 1, pairs: { "t1|t2": true }, consistency: 1, accuracy: 1, split: { consistentCorrect: 1, consistentWrong: 0, inconsistent: 0 } } });
+    driver.emit({
+      type: "consistency",
+      snapshot: { chainLength: 1, pairs: { "t1|t2": true }, consistency: 1, accuracy: 1, split: { consistentCorrect: 1, consistentWrong: 0, inconsistent: 0 } },
+    });
     await settle();
     f = frame();
     assert.match(f, /t1 +42 +✓/);

@@ -34,10 +34,16 @@ async function waitFor(cond: () => boolean, ms = 10_000): Promise<boolean> {
   return cond();
 }
 
-async function setup(opts: { ports?: ScreenPorts; relay?: RelayPort; size?: { columns: number; rows: number }; screen?: "problems" | "results" | "settings" } = {}) {
+async function setup(
+  opts: { ports?: ScreenPorts; relay?: RelayPort; size?: { columns: number; rows: number }; screen?: "problems" | "results" | "settings" } = {},
+) {
   const driver = new ScriptedDriver();
   let quit = false;
-  const store = createConcordStore({ flushMs: 5, relay: opts.relay, createRace: () => ({ builder: driver, roles: { generators: ["alpha"], evaluators: ["judge"], targets: [] } }) });
+  const store = createConcordStore({
+    flushMs: 5,
+    relay: opts.relay,
+    createRace: () => ({ builder: driver, roles: { generators: ["alpha"], evaluators: ["judge"], targets: [] } }),
+  });
   const ui = render(<App store={store} theme={theme} size={opts.size ?? { columns: 110, rows: 30 }} ports={opts.ports} onQuit={() => (quit = true)} />);
   await store.getState().openProblem(demoProblem);
   if (opts.screen) store.getState().setScreen(opts.screen);
@@ -51,23 +57,36 @@ async function setup(opts: { ports?: ScreenPorts; relay?: RelayPort; size?: { co
 }
 
 const numbered = (prefix: string, n: number): Problem[] =>
-  Array.from({ length: n }, (_, i) => ({ id: `${prefix}${i}`, source: prefix, messages: [{ role: "user", content: `Question ${prefix}${i}?` }], reference: { kind: "integer", value: String(i) }, meta: {} }));
+  Array.from({ length: n }, (_, i) => ({
+    id: `${prefix}${i}`,
+    source: prefix,
+    messages: [{ role: "user", content: `Question ${prefix}${i}?` }],
+    reference: { kind: "integer", value: String(i) },
+    meta: {},
+  }));
 
 describe("problems screen", () => {
   const MEDCALC = resolve("..", "shared", "data", "medcalc-bench", "test_data.csv");
-  test("MedCalc-Bench rows are titled by calculator name and note id; the preview shows the question", { skip: !existsSync(MEDCALC) && "needs ../shared/data" }, async () => {
-    const { frame, press } = await setup({ ports: screenPorts({ catalog: fileCatalog({ files: [{ name: "medcalc-bench", path: MEDCALC }] }) }), screen: "problems" });
-    await waitFor(() => /problems 1\/1047 /.test(frame()), 120_000);
-    const f = frame();
-    assert.match(f, /1 +Creatinine Clearance \(Cockc/, f);
-    assert.doesNotMatch(f, /\d+ +Here is the patient/, "no row is titled with the prompt's boilerplate");
-    assert.match(f, /medcalc-bench\/1 · Creatinine Clearance/);
-    assert.match(f, /What is the patient's Creatinine Clearance/, "the question itself is in the preview");
-    await press("\t");
-    await press("G");
-    await waitFor(() => /problems 1047\/1047/.test(frame()), 30_000);
-    assert.match(frame(), /problems 1047\/1047/, "G goes to the last of 1,047");
-  });
+  test(
+    "MedCalc-Bench rows are titled by calculator name and note id; the preview shows the question",
+    { skip: !existsSync(MEDCALC) && "needs ../shared/data" },
+    async () => {
+      const { frame, press } = await setup({
+        ports: screenPorts({ catalog: fileCatalog({ files: [{ name: "medcalc-bench", path: MEDCALC }] }) }),
+        screen: "problems",
+      });
+      await waitFor(() => /problems 1\/1047 /.test(frame()), 120_000);
+      const f = frame();
+      assert.match(f, /1 +Creatinine Clearance \(Cockc/, f);
+      assert.doesNotMatch(f, /\d+ +Here is the patient/, "no row is titled with the prompt's boilerplate");
+      assert.match(f, /medcalc-bench\/1 · Creatinine Clearance/);
+      assert.match(f, /What is the patient's Creatinine Clearance/, "the question itself is in the preview");
+      await press("\t");
+      await press("G");
+      await waitFor(() => /problems 1047\/1047/.test(frame()), 30_000);
+      assert.match(frame(), /problems 1047\/1047/, "G goes to the last of 1,047");
+    },
+  );
 
   test("g/G, PageUp/PageDown and Home/End move in the list; leaving a dataset and coming back keeps selection and filter", async () => {
     const ports = screenPorts({ catalog: memoryCatalog({ alpha: numbered("a", 120), beta: numbered("b", 5) }) });
@@ -120,7 +139,10 @@ describe("prompts", () => {
     await press("n");
     await press("7");
     await press("\r", 60);
-    assert.deepEqual(driver.calls.find((c) => c[0] === "runSteps"), ["runSteps", 7]);
+    assert.deepEqual(
+      driver.calls.find((c) => c[0] === "runSteps"),
+      ["runSteps", 7],
+    );
   });
 
   test("Delete deletes forwards, Backspace backwards", async () => {
@@ -132,7 +154,10 @@ describe("prompts", () => {
     await press("\u001b[3~"); // Delete: "c" goes
     await press("\u007f"); // Backspace: "b" goes
     await press("\r", 60);
-    assert.deepEqual(driver.calls.find((c) => c[0] === "write"), ["write", "ad"]);
+    assert.deepEqual(
+      driver.calls.find((c) => c[0] === "write"),
+      ["write", "ad"],
+    );
   });
 
   test("a paste is text: its line break does not end the prompt, and nothing after it runs as keys", async () => {
@@ -141,7 +166,10 @@ describe("prompts", () => {
     await press("\u001b[200~First line.\rThen q and a.\u001b[201~", 60);
     assert.ok(!driver.calls.some((c) => c[0] === "write"), "the paste did not submit the prompt");
     await press("\r", 60);
-    assert.deepEqual(driver.calls.find((c) => c[0] === "write"), ["write", "First line. Then q and a."]);
+    assert.deepEqual(
+      driver.calls.find((c) => c[0] === "write"),
+      ["write", "First line. Then q and a."],
+    );
     assert.equal(quit(), false);
   });
 
@@ -219,8 +247,22 @@ describe("relay and results", () => {
     const dir = join(root, "exp");
     mkdirSync(dir);
     const rec = (target: string, p: string, answer: string) =>
-      JSON.stringify({ schema: 1, condition: { kind: "ensemble", generators: ["QwQ", "DAPO"], evaluators: ["OSS"], variant: "full" }, target, problemId: p, dataset: "medcalc-bench", reference: { kind: "integer", value: "3" }, answerRaw: answer, answer, correct: answer === "3", meta: {} });
-    writeFileSync(join(dir, "results.jsonl"), ["1", "2"].flatMap((p) => [rec("Qwen/QwQ-32B", p, "3"), rec("openai/gpt-oss-20b", p, p === "1" ? "3" : "5")]).join("\n") + "\n");
+      JSON.stringify({
+        schema: 1,
+        condition: { kind: "ensemble", generators: ["QwQ", "DAPO"], evaluators: ["OSS"], variant: "full" },
+        target,
+        problemId: p,
+        dataset: "medcalc-bench",
+        reference: { kind: "integer", value: "3" },
+        answerRaw: answer,
+        answer,
+        correct: answer === "3",
+        meta: {},
+      });
+    writeFileSync(
+      join(dir, "results.jsonl"),
+      ["1", "2"].flatMap((p) => [rec("Qwen/QwQ-32B", p, "3"), rec("openai/gpt-oss-20b", p, p === "1" ? "3" : "5")]).join("\n") + "\n",
+    );
     const { frame, press } = await setup({ ports: screenPorts({ resultsRoot: root }), screen: "results", size: { columns: 80, rows: 24 } });
     await waitFor(() => /condition /.test(frame()), 30_000);
     const label = /Ensemble\([^\s)]*\)/.exec(frame())?.[0] ?? "";
@@ -242,7 +284,10 @@ test("display widths counted quickly agree with string-width (property)", async 
   const { displayWidth, fitWidth } = await import("../../src/ui/sanitize.js");
   const stringWidth = (await import("string-width")).default;
   const fc = (await import("fast-check")).default;
-  const chars = fc.oneof(fc.constantFrom("a", " ", "·", "…", "─", "↓", "★", "✓", "✗", "é", "漢", "😀", "\u00ad", "\u0301"), fc.string({ unit: "grapheme", maxLength: 2 }));
+  const chars = fc.oneof(
+    fc.constantFrom("a", " ", "·", "…", "─", "↓", "★", "✓", "✗", "é", "漢", "😀", "\u00ad", "\u0301"),
+    fc.string({ unit: "grapheme", maxLength: 2 }),
+  );
   fc.assert(
     fc.property(fc.array(chars, { maxLength: 40 }), fc.integer({ min: 1, max: 30 }), (parts, width) => {
       const s = parts.join("");

@@ -39,7 +39,14 @@ function scriptedResult(cut: number): RelayResult {
   const hybrid = [...sentences.slice(0, cut + 1), " Wait, it is 41.", " Answer 41."];
   return {
     problemId: demoProblem.id,
-    initiator: { model: "init", cot, sentences, tokens, answer: { target: "init", raw: "42", grade: { answer: "42", correct: true } }, stepScores: [1, 0.5, 1, null] },
+    initiator: {
+      model: "init",
+      cot,
+      sentences,
+      tokens,
+      answer: { target: "init", raw: "42", grade: { answer: "42", correct: true } },
+      stepScores: [1, 0.5, 1, null],
+    },
     cutPoints: { early: 0, mid: 1, late: 2 },
     runs: [
       {
@@ -77,7 +84,15 @@ function scriptedRelay() {
   return { port, calls, release: () => release?.() };
 }
 
-async function setup(opts: { relay?: RelayPort; catalog?: ReturnType<typeof fileCatalog>; resultsRoot?: string; resultsDirs?: string[]; size?: { columns: number; rows: number } } = {}) {
+async function setup(
+  opts: {
+    relay?: RelayPort;
+    catalog?: ReturnType<typeof fileCatalog>;
+    resultsRoot?: string;
+    resultsDirs?: string[];
+    size?: { columns: number; rows: number };
+  } = {},
+) {
   const driver = new ScriptedDriver();
   const opened: Problem[] = [];
   const store = createConcordStore({
@@ -88,7 +103,14 @@ async function setup(opts: { relay?: RelayPort; catalog?: ReturnType<typeof file
       return { builder: driver, roles: { generators: ["alpha"], evaluators: ["judge"], targets: [] } };
     },
   });
-  const ui = render(<App store={store} theme={theme} size={opts.size ?? { columns: 110, rows: 30 }} ports={screenPorts({ catalog: opts.catalog, resultsRoot: opts.resultsRoot ?? join(tmpdir(), "concord-no-results"), resultsDirs: opts.resultsDirs })} />);
+  const ui = render(
+    <App
+      store={store}
+      theme={theme}
+      size={opts.size ?? { columns: 110, rows: 30 }}
+      ports={screenPorts({ catalog: opts.catalog, resultsRoot: opts.resultsRoot ?? join(tmpdir(), "concord-no-results"), resultsDirs: opts.resultsDirs })}
+    />,
+  );
   await store.getState().openProblem(demoProblem);
   await tick(20);
   const frame = () => stripAnsi(ui.lastFrame() ?? "");
@@ -142,9 +164,16 @@ describe("relay screen", () => {
   });
 
   test("tokens are grouped by the sentence they start in", () => {
-    const tokens = [{ token: "A b.", logprob: -1 }, { token: " C", logprob: -2 }, { token: " d.", logprob: -3 }];
+    const tokens = [
+      { token: "A b.", logprob: -1 },
+      { token: " C", logprob: -2 },
+      { token: " d.", logprob: -3 },
+    ];
     const g = tokensBySentence("A b. C d.", ["A b.", " C d."], tokens)!;
-    assert.deepEqual(g.map((x) => x.map((t) => t.token).join("")), ["A b.", " C d."]);
+    assert.deepEqual(
+      g.map((x) => x.map((t) => t.token).join("")),
+      ["A b.", " C d."],
+    );
     assert.equal(tokensBySentence("other text", ["other text"], tokens), null, "tokens that do not spell the chain are not used");
   });
 });
@@ -171,7 +200,11 @@ describe("results screen", () => {
     mkdirSync(a);
     const recs = [];
     for (const p of ["1", "2", "3", "4"]) {
-      recs.push(record("transfer", "alpha", p, "3", true), record("transfer", "beta", p, "3", true), record("transfer", "gamma", p, p === "1" ? "3" : "9", p === "1"));
+      recs.push(
+        record("transfer", "alpha", p, "3", true),
+        record("transfer", "beta", p, "3", true),
+        record("transfer", "gamma", p, p === "1" ? "3" : "9", p === "1"),
+      );
       recs.push(record("empty", "alpha", p, "3", true), record("empty", "beta", p, p, p === "3"), record("empty", "gamma", p, "7", false));
     }
     writeFileSync(join(a, "results.jsonl"), recs.map((r) => JSON.stringify(r)).join("\n") + "\n{torn\n");
@@ -244,7 +277,13 @@ describe("problems screen", () => {
     const { store } = await setup();
     const message = "the prompt is 3268 tokens, more than the 2048-token context of model local";
     for (const id of ["alpha#0", "alpha#1"]) {
-      store.getState().dispatch({ type: "candidate-done", step: 0, candidate: { id, generator: "alpha", sampleIndex: 0, text: "", raw: "", scores: [], endOfThought: false, error: message } });
+      store
+        .getState()
+        .dispatch({
+          type: "candidate-done",
+          step: 0,
+          candidate: { id, generator: "alpha", sampleIndex: 0, text: "", raw: "", scores: [], endOfThought: false, error: message },
+        });
       store.getState().dispatch({ type: "error", source: "alpha", message });
     }
     store.getState().dispatch({ type: "awaiting-decision", step: 0 });

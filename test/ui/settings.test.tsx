@@ -87,7 +87,9 @@ describe("models screen: profiles", () => {
     await addOpenAI(s, "my-vllm");
     assert.match(s.status(), /added model "my-vllm"/);
     const saved = openSettings({ cwd: s.cwd, env: {} }).profiles();
-    assert.deepEqual(saved, [{ name: "my-vllm", backend: "openai", model: "Qwen/Qwen3-8B", baseURL: "http://127.0.0.1:8000/v1", apiKeyEnv: "MY_API_KEY", flavor: "vllm" }]);
+    assert.deepEqual(saved, [
+      { name: "my-vllm", backend: "openai", model: "Qwen/Qwen3-8B", baseURL: "http://127.0.0.1:8000/v1", apiKeyEnv: "MY_API_KEY", flavor: "vllm" },
+    ]);
     assert.match(s.frame(), /my-vllm .*openai:Qwen\/Qwen3-8B .*\$MY_API_KEY/);
   });
 
@@ -148,7 +150,9 @@ describe("models screen: profiles", () => {
     await s.save();
     assert.match(s.status(), /saved model "tiny2"/);
     const again = openSettings({ cwd: s.cwd, env: {} });
-    assert.deepEqual(again.profiles(), [{ name: "tiny2", backend: "local", model: "stories.gguf", path: "/m/stories.gguf", threads: 2, thinkingFormat: "think-tags" }]);
+    assert.deepEqual(again.profiles(), [
+      { name: "tiny2", backend: "local", model: "stories.gguf", path: "/m/stories.gguf", threads: 2, thinkingFormat: "think-tags" },
+    ]);
     assert.deepEqual(again.roles().generators, ["tiny2"]);
     assert.deepEqual(again.roles().evaluators, ["tiny2"]);
   });
@@ -170,10 +174,19 @@ describe("models screen: profiles", () => {
     await waitFor(() => /removed model/.test(s.status()), 10_000);
     assert.match(s.status(), /removed model "b2"/);
     const again = openSettings({ cwd: s.cwd, env: {} });
-    assert.deepEqual(again.profiles().map((p) => p.name), ["a1"]);
+    assert.deepEqual(
+      again.profiles().map((p) => p.name),
+      ["a1"],
+    );
     assert.deepEqual(again.roles().generators, ["a1"]);
     assert.deepEqual(again.roles().evaluators, []);
-    assert.ok(!s.frame().split("\n").some((l) => l.startsWith("b2 ")), "the list no longer shows b2");
+    assert.ok(
+      !s
+        .frame()
+        .split("\n")
+        .some((l) => l.startsWith("b2 ")),
+      "the list no longer shows b2",
+    );
   });
 
   test("the help overlay lists the form keys; at 80x24 the form fits", async () => {
@@ -192,10 +205,18 @@ describe("models screen: profiles", () => {
 
 describe("profile form values", () => {
   test("defaults and checks mirror `concord models add`", () => {
-    assert.deepEqual(profileFromDraft({ ...emptyDraft(), name: "l", backend: "local", where: "/x/y/tiny.gguf" }), { name: "l", backend: "local", model: "tiny.gguf", path: "/x/y/tiny.gguf" });
+    assert.deepEqual(profileFromDraft({ ...emptyDraft(), name: "l", backend: "local", where: "/x/y/tiny.gguf" }), {
+      name: "l",
+      backend: "local",
+      model: "tiny.gguf",
+      path: "/x/y/tiny.gguf",
+    });
     assert.equal(profileFromDraft({ ...emptyDraft(), name: "o", model: "auto" }).baseURL, "https://api.openai.com/v1");
     assert.throws(() => profileFromDraft({ ...emptyDraft(), name: "has space", model: "m" }), /^UserError: name: no spaces or quotes$/);
-    assert.throws(() => profileFromDraft({ ...emptyDraft(), name: "o", model: "m", apiKeyEnv: "lower-case key" }), /^UserError: api key env: not an environment variable name/);
+    assert.throws(
+      () => profileFromDraft({ ...emptyDraft(), name: "o", model: "m", apiKeyEnv: "lower-case key" }),
+      /^UserError: api key env: not an environment variable name/,
+    );
   });
 });
 
@@ -223,6 +244,9 @@ describe("settings port", () => {
     assert.throws(() => port.saveProfile!({ ...port.draft!("local")! }), /^UserError: name: a model named "local" is already saved/);
     assert.throws(() => port.saveProfile!({ ...emptyDraft(), name: "o", model: secret }), /refusing to write the value of \$MY_TOKEN/);
     assert.ok(!readFileSync(settings.path, "utf8").includes(secret));
-    assert.deepEqual(port.profiles().map((r) => [r.name, r.saved, r.active]), [["local", true, true]]);
+    assert.deepEqual(
+      port.profiles().map((r) => [r.name, r.saved, r.active]),
+      [["local", true, true]],
+    );
   });
 });

@@ -27,14 +27,19 @@ import { ScriptedDriver, demoProblem, tick } from "../doubles/scripted-driver.js
 const theme = loadTheme({ theme: "dark", env: {} });
 afterEach(() => cleanup());
 
-const words = (n: number, seed: number) => Array.from({ length: n }, (_, i) => ["patient", "hypertension", "creatinine", "clearance", "mg/dL", "score"][(i * 7 + seed) % 6]).join(" ");
+const words = (n: number, seed: number) =>
+  Array.from({ length: n }, (_, i) => ["patient", "hypertension", "creatinine", "clearance", "mg/dL", "score"][(i * 7 + seed) % 6]).join(" ");
 
 const problems: Problem[] = Array.from({ length: 300 }, (_, i) => ({
   id: String(i + 1),
   source: "medcalc-bench",
   messages: medcalcMessages(words(120, i), "What is the patient's Creatinine Clearance using the Cockcroft-Gault Equation in terms of mL/min?"),
   reference: { kind: "decimal", value: "41.2", lower: 40, upper: 42 },
-  meta: { question: "What is the patient's Creatinine Clearance using the Cockcroft-Gault Equation in terms of mL/min?", calculatorName: "Creatinine Clearance (Cockcroft-Gault Equation)", noteId: `pmc-${i}` },
+  meta: {
+    question: "What is the patient's Creatinine Clearance using the Cockcroft-Gault Equation in terms of mL/min?",
+    calculatorName: "Creatinine Clearance (Cockcroft-Gault Equation)",
+    noteId: `pmc-${i}`,
+  },
 }));
 
 function relayResult(): RelayResult {
@@ -84,7 +89,18 @@ function resultsRoot(): string {
       for (const t of targets)
         for (const p of ["1", "2", "3"])
           lines.push(
-            JSON.stringify({ schema: 1, condition: { kind: "transfer", source, variant }, target: t, problemId: p, dataset: "medcalc-bench", reference: { kind: "integer", value: "3" }, answerRaw: p, answer: p, correct: p === "3", meta: {} }),
+            JSON.stringify({
+              schema: 1,
+              condition: { kind: "transfer", source, variant },
+              target: t,
+              problemId: p,
+              dataset: "medcalc-bench",
+              reference: { kind: "integer", value: "3" },
+              answerRaw: p,
+              answer: p,
+              correct: p === "3",
+              meta: {},
+            }),
           );
   writeFileSync(join(dir, "results.jsonl"), lines.join("\n") + "\n");
   return root;
@@ -138,7 +154,11 @@ async function draw(screen: Screen | "help", size: { columns: number; rows: numb
 }
 
 test("every screen fits every size from 60x18 up: no frame taller or wider than the terminal (property)", async () => {
-  const ports = screenPorts({ catalog: memoryCatalog({ "medcalc-bench": problems, demo: [demoProblem] }), resultsRoot: resultsRoot(), settings: settingsPort() });
+  const ports = screenPorts({
+    catalog: memoryCatalog({ "medcalc-bench": problems, demo: [demoProblem] }),
+    resultsRoot: resultsRoot(),
+    settings: settingsPort(),
+  });
   await fc.assert(
     fc.asyncProperty(fc.constantFrom(...SCREENS), fc.integer({ min: 60, max: 160 }), fc.integer({ min: 18, max: 50 }), async (screen, columns, rows) => {
       const frame = await draw(screen, { columns, rows }, ports);

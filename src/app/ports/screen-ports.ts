@@ -31,7 +31,10 @@ export function itemsOf(records: readonly ResultRecord[], key: string): ResultIt
     if (!byTarget) items.set(id, (byTarget = new Map()));
     byTarget.set(r.target, r);
   }
-  return [...items].map(([item, byTarget]) => ({ item, answers: [...byTarget.values()].map((r) => ({ target: r.target, answer: r.answer, correct: r.correct })) }));
+  return [...items].map(([item, byTarget]) => ({
+    item,
+    answers: [...byTarget.values()].map((r) => ({ target: r.target, answer: r.answer, correct: r.correct })),
+  }));
 }
 
 /** `dirs`: folders named at start (--results), listed after those under `root`. */

@@ -61,7 +61,10 @@ export function createSettingsPort(settings: SettingsStore, models?: OpenedModel
     },
     toggleRole: (name: string, role: RoleName) => {
       // Saved roles may only name saved profiles: any other name would stop the next start.
-      if (!saved().some((q) => q.name === name)) throw new UserError(`"${name}" is not saved in settings (it comes from ${models?.source ?? "elsewhere"}): save it first (edit, then save) to give it a role`);
+      if (!saved().some((q) => q.name === name))
+        throw new UserError(
+          `"${name}" is not saved in settings (it comes from ${models?.source ?? "elsewhere"}): save it first (edit, then save) to give it a role`,
+        );
       const roles = settings.roles();
       const list = roles[`${role}s`];
       roles[`${role}s`] = list.includes(name) ? list.filter((n) => n !== name) : [...list, name];
@@ -96,7 +99,8 @@ export function createSettingsPort(settings: SettingsStore, models?: OpenedModel
       return `${replacing ? "saved" : "added"} model "${profile.name}" in ${settings.path} (races use it from the next start)`;
     },
     removeProfile: (name) => {
-      if (!saved().some((q) => q.name === name)) throw new UserError(`"${name}" is not a saved profile (it comes from ${models?.source ?? "elsewhere"}); nothing removed`);
+      if (!saved().some((q) => q.name === name))
+        throw new UserError(`"${name}" is not a saved profile (it comes from ${models?.source ?? "elsewhere"}); nothing removed`);
       settings.removeProfile(name);
       settings.setRoles(renameInRoles(settings.roles(), name));
       return `removed model "${name}" from ${settings.path}`;

@@ -76,7 +76,8 @@ export async function ggufProblem(path: string): Promise<string | undefined> {
         lastOffset = Math.max(lastOffset, await u64());
       }
       const dataStart = Math.ceil(pos / alignment) * alignment;
-      if (tensors > 0 && size <= dataStart + lastOffset) return `not a complete GGUF file: ${size} bytes, its tensor data needs more than ${dataStart + lastOffset} (an interrupted download or copy?)`;
+      if (tensors > 0 && size <= dataStart + lastOffset)
+        return `not a complete GGUF file: ${size} bytes, its tensor data needs more than ${dataStart + lastOffset} (an interrupted download or copy?)`;
       return undefined;
     } catch (err) {
       if (err instanceof EndOfFile) return `not a complete GGUF file: its header ends early at ${size} bytes (an interrupted download or copy?)`;

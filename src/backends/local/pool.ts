@@ -47,12 +47,7 @@ export interface MemoryEstimate {
  * of layers x (K + V widths) x context x sequences x 4 bytes (f32; 2 for f16), plus an allowance of
  * 32 MB + 5% of the file for compute buffers. Only used to refuse loads that cannot fit.
  */
-export async function estimateMemory(
-  path: string,
-  contextSize: number,
-  sequences: number,
-  kvCache: KvCachePrecision = "f32",
-): Promise<MemoryEstimate> {
+export async function estimateMemory(path: string, contextSize: number, sequences: number, kvCache: KvCachePrecision = "f32"): Promise<MemoryEstimate> {
   const modelBytes = (await stat(path)).size;
   let perTokenKv = 0;
   try {
@@ -287,9 +282,7 @@ export class LocalModelPool {
     try {
       real = await realpath(path);
     } catch {
-      throw new UserError(
-        `model file not found: ${path} (point Concord at a local GGUF with CONCORD_MODEL=<file.gguf> or --model <file.gguf>)`,
-      );
+      throw new UserError(`model file not found: ${path} (point Concord at a local GGUF with CONCORD_MODEL=<file.gguf> or --model <file.gguf>)`);
     }
     // Loads are serialised so two budgets are never checked against the same free space.
     const run = this.lock.then(() => this.acquireLocked(real, options));
@@ -337,9 +330,7 @@ export class LocalModelPool {
           contextSize,
           sequences,
           threads: this.threads,
-          ...(kvCache === "f32"
-            ? { flashAttention: false, experimentalKvCacheKeyType: "F32", experimentalKvCacheValueType: "F32" }
-            : {}),
+          ...(kvCache === "f32" ? { flashAttention: false, experimentalKvCacheKeyType: "F32", experimentalKvCacheValueType: "F32" } : {}),
         });
       } catch (err) {
         if (entry.contexts.size === 0 && entry.users === 0) {

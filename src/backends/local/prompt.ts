@@ -20,10 +20,7 @@ export function plainChatText(messages: ChatMessage[], assistantPrefix = ""): st
  *  - `wrapper`: node-llama-cpp's built-in wrapper, when the template cannot be rendered here;
  *  - `plain`: no template in the file, plainChatText.
  */
-export type ChatFormat =
-  | { kind: "jinja"; template: Template; source: string }
-  | { kind: "wrapper"; wrapper: ChatWrapper }
-  | { kind: "plain" };
+export type ChatFormat = { kind: "jinja"; template: Template; source: string } | { kind: "wrapper"; wrapper: ChatWrapper } | { kind: "plain" };
 
 export function chatFormatFor(model: LlamaModel): ChatFormat {
   const md = model.fileInfo.metadata as { tokenizer?: { chat_template?: unknown } };

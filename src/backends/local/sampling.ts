@@ -62,7 +62,6 @@ function topEntries(probs: Map<number, number>, k: number): [number, number][] {
   return top;
 }
 
-
 /**
  * Watches generated text for stop strings. `push` returns the text that is safe to show (it
  * can no longer be the start of a stop string) and whether a stop string was found; text from

@@ -65,7 +65,12 @@ export function flavorOfHost(baseURL: string): Flavor | undefined {
 
 /** Ask the server what it is, by the endpoints only one kind has. */
 export async function detectFlavor(t: Transport, signal?: AbortSignal): Promise<Flavor> {
-  const [sglang, vllm, ollama, llama] = await Promise.all([t.tryGet("/get_model_info", signal), t.tryGet("/version", signal), t.tryGet("/api/version", signal), t.tryGet("/props", signal)]);
+  const [sglang, vllm, ollama, llama] = await Promise.all([
+    t.tryGet("/get_model_info", signal),
+    t.tryGet("/version", signal),
+    t.tryGet("/api/version", signal),
+    t.tryGet("/props", signal),
+  ]);
   if (sglang && "model_path" in sglang) return "sglang";
   if (ollama && typeof ollama.version === "string") return "ollama";
   if (llama && ("default_generation_settings" in llama || "build_info" in llama)) return "llama-server";

@@ -3,7 +3,16 @@
 // log-probabilities must spell the returned text, scored tokens must spell the scored text.
 import type { Flavor, PrefillMethod, ProbeRecord, ScoringMethod } from "../../config/profile.js";
 import { oneLine } from "../../errors.js";
-import { BackendError, collect, type CompletionRequest, type CompletionResult, type Prompt, type ScoreRequest, type ScoreResult, type StreamChunk } from "../types.js";
+import {
+  BackendError,
+  collect,
+  type CompletionRequest,
+  type CompletionResult,
+  type Prompt,
+  type ScoreRequest,
+  type ScoreResult,
+  type StreamChunk,
+} from "../types.js";
 import { FLAVOR_TRAITS } from "./flavors.js";
 import type { Json, Transport } from "./transport.js";
 
@@ -77,7 +86,8 @@ export async function probeServer(b: ProbeTarget, signal?: AbortSignal): Promise
   try {
     const r = await collect(b.stream({ prompt: { kind: "raw", text: "Once upon a time" }, maxTokens: 8, temperature: 0, logprobs: true, signal }));
     if (!r.tokens?.length) notes.push("completions logprobs: none given");
-    else notes.push(spells(joined(r), r.text) ? "completions logprobs: yes, they spell the text" : "completions logprobs: given, but they do not spell the text");
+    else
+      notes.push(spells(joined(r), r.text) ? "completions logprobs: yes, they spell the text" : "completions logprobs: given, but they do not spell the text");
   } catch (err) {
     if (!(err instanceof BackendError) || err.kind === "unreachable" || err.kind === "timeout") throw err;
     notes.push(`completions: ${short(err)}`);
@@ -144,7 +154,11 @@ export async function probeServer(b: ProbeTarget, signal?: AbortSignal): Promise
     b.use({ ...caps });
     try {
       const r = await collect(b.stream({ prompt: { ...question, assistantPrefix: "<think>\nThe capital of France" }, maxTokens: 6, temperature: 0, signal }));
-      notes.push(r.reasoning && !r.reasoning.includes("<think>") ? "thinking prefill: continues inside the open block, not refused" : "thinking prefill: the continuation left the thinking block");
+      notes.push(
+        r.reasoning && !r.reasoning.includes("<think>")
+          ? "thinking prefill: continues inside the open block, not refused"
+          : "thinking prefill: the continuation left the thinking block",
+      );
     } catch (err) {
       if (!(err instanceof BackendError) || err.kind !== "refused") throw err;
       notes.push(`thinking prefill: refused (${short(err)})`);
@@ -156,7 +170,8 @@ export async function probeServer(b: ProbeTarget, signal?: AbortSignal): Promise
   // 6. top_k honoured: top_k 1 at a high temperature gives the greedy answer.
   if (!traits.strictParams && caps.streaming) {
     try {
-      const ask = (extra: Partial<CompletionRequest>) => collect(b.stream({ prompt: { kind: "raw", text: "Once upon a time" }, maxTokens: 12, signal, ...extra }));
+      const ask = (extra: Partial<CompletionRequest>) =>
+        collect(b.stream({ prompt: { kind: "raw", text: "Once upon a time" }, maxTokens: 12, signal, ...extra }));
       const greedy = await ask({ temperature: 0 });
       const a = await ask({ temperature: 2, topK: 1, seed: 1 });
       const c = await ask({ temperature: 2, topK: 1, seed: 2 });
@@ -199,7 +214,15 @@ async function checkPrefill(
   }
 }
 
-async function verifyPrefill(b: ProbeTarget, m: PrefillMethod, flavor: Flavor, chatPrefix: Prompt, question: Prompt, signal: AbortSignal | undefined, setUsed: (m: PrefillMethod) => void): Promise<string | null> {
+async function verifyPrefill(
+  b: ProbeTarget,
+  m: PrefillMethod,
+  flavor: Flavor,
+  chatPrefix: Prompt,
+  question: Prompt,
+  signal: AbortSignal | undefined,
+  setUsed: (m: PrefillMethod) => void,
+): Promise<string | null> {
   try {
     const prefix = (chatPrefix as { assistantPrefix: string }).assistantPrefix;
     const r = await collect(b.stream({ prompt: chatPrefix, maxTokens: 8, temperature: 0, logprobs: true, signal }));
@@ -230,8 +253,13 @@ async function templateKeepsPrefix(t: Transport, question: Prompt): Promise<stri
     return null; // no template endpoint to check with
   }
   for (const prefix of ["<think>\nThe capital", "<think>\nThe capital is Paris.\n</think>\n\nParis"]) {
-    const cont = await t.post<Json>("/apply-template", { messages: [...question.messages, { role: "assistant", content: prefix }], continue_final_message: true, add_generation_prompt: false }, "applying the chat template");
-    if (typeof plain.prompt === "string" && cont.prompt !== plain.prompt + prefix) return "the chat template rewrites a final assistant message that holds a thinking block";
+    const cont = await t.post<Json>(
+      "/apply-template",
+      { messages: [...question.messages, { role: "assistant", content: prefix }], continue_final_message: true, add_generation_prompt: false },
+      "applying the chat template",
+    );
+    if (typeof plain.prompt === "string" && cont.prompt !== plain.prompt + prefix)
+      return "the chat template rewrites a final assistant message that holds a thinking block";
   }
   return null;
 }

@@ -30,7 +30,8 @@ function unsupported(ctx: ScoringContext, flavor: Flavor, why?: string): Backend
 
 /** A refusal of the method itself becomes "unsupported"; anything else is passed on as it is. */
 function asUnsupported(ctx: ScoringContext, flavor: Flavor, err: unknown): unknown {
-  if (err instanceof BackendError && (err.kind === "refused" || err.kind === "not-found")) return unsupported(ctx, flavor, err.message.replace(/^model "[^"]*": /, ""));
+  if (err instanceof BackendError && (err.kind === "refused" || err.kind === "not-found"))
+    return unsupported(ctx, flavor, err.message.replace(/^model "[^"]*": /, ""));
   return err;
 }
 
@@ -56,10 +57,21 @@ export async function serverTokenCount(t: Transport, flavor: Flavor, body: Json,
 }
 
 /** vLLM chat: the candidate as an open assistant message, prompt_logprobs, split by the prefix's token count. */
-async function scoreChat(ctx: ScoringContext, req: ScoreRequest, prefix: Extract<Prompt, { kind: "chat" }>, model: string, flavor: Flavor): Promise<ScoreResult> {
+async function scoreChat(
+  ctx: ScoringContext,
+  req: ScoreRequest,
+  prefix: Extract<Prompt, { kind: "chat" }>,
+  model: string,
+  flavor: Flavor,
+): Promise<ScoreResult> {
   const ap = prefix.assistantPrefix ?? "";
   const prefixMessages = ap ? [...prefix.messages, { role: "assistant", content: ap }] : prefix.messages;
-  const count = await serverTokenCount(ctx.transport, flavor, { model, messages: prefixMessages, add_generation_prompt: !ap, continue_final_message: !!ap }, req.signal);
+  const count = await serverTokenCount(
+    ctx.transport,
+    flavor,
+    { model, messages: prefixMessages, add_generation_prompt: !ap, continue_final_message: !!ap },
+    req.signal,
+  );
   if (typeof count !== "number") throw unsupported(ctx, flavor, "/tokenize gave no token count");
   let evaluated = 0;
   const candidates = await Promise.all(
@@ -83,7 +95,12 @@ async function scoreChat(ctx: ScoringContext, req: ScoreRequest, prefix: Extract
       const plp = res.prompt_logprobs as Array<Record<string, { logprob: number; rank?: number; decoded_token?: string }> | null> | undefined;
       if (!Array.isArray(plp)) throw unsupported(ctx, flavor, "the answer has no prompt_logprobs");
       evaluated += plp.length;
-      return splitScored(ctx, plp.map((e) => (e ? pickPromptToken(e) : null)), count, req.includePrefix);
+      return splitScored(
+        ctx,
+        plp.map((e) => (e ? pickPromptToken(e) : null)),
+        count,
+        req.includePrefix,
+      );
     }),
   );
   return { candidates, evaluatedTokens: evaluated };
@@ -93,7 +110,12 @@ async function scoreChat(ctx: ScoringContext, req: ScoreRequest, prefix: Extract
 async function scoreEcho(ctx: ScoringContext, req: ScoreRequest, prefix: string, model: string, flavor: Flavor): Promise<ScoreResult> {
   const tokenizeBody = FLAVOR_TRAITS[flavor].tokenizeBody;
   // No tokenizer endpoint (Together): split by text offset below.
-  const count = await serverTokenCount(ctx.transport, flavor, tokenizeBody ? { ...tokenizeBody(prefix, model), add_special_tokens: true, add_special: true } : { model, prompt: prefix }, req.signal);
+  const count = await serverTokenCount(
+    ctx.transport,
+    flavor,
+    tokenizeBody ? { ...tokenizeBody(prefix, model), add_special_tokens: true, add_special: true } : { model, prompt: prefix },
+    req.signal,
+  );
   const body = { model, prompt: req.candidates.map((c) => prefix + c), echo: true, logprobs: 1, max_tokens: 0, temperature: 0, ...(ctx.profile.extra ?? {}) };
   let res: Json;
   try {

@@ -86,7 +86,10 @@ async function plan(ctx: StreamContext, req: CompletionRequest, flavor: Flavor, 
 export function readLogprobs(lp: unknown): TokenLogprob[] {
   if (!lp || typeof lp !== "object") return [];
   const o = lp as { content?: Array<{ token?: unknown; logprob?: unknown }>; tokens?: string[]; token_logprobs?: Array<number | null> };
-  if (Array.isArray(o.content)) return o.content.filter((t) => typeof t.token === "string" && typeof t.logprob === "number").map((t) => ({ token: t.token as string, logprob: t.logprob as number }));
+  if (Array.isArray(o.content))
+    return o.content
+      .filter((t) => typeof t.token === "string" && typeof t.logprob === "number")
+      .map((t) => ({ token: t.token as string, logprob: t.logprob as number }));
   if (Array.isArray(o.tokens)) return o.tokens.map((t, i) => ({ token: t, logprob: o.token_logprobs?.[i] ?? 0 }));
   return [];
 }
@@ -259,12 +262,27 @@ export async function* streamCompletion(ctx: StreamContext, req: CompletionReque
       t.markUnresponsive();
       throw new BackendError(`model "${ctx.name}": stream stalled: nothing for ${Math.round(t.timeoutMs / 100) / 10} s`, ctx.name, undefined, true, "timeout");
     }
-    if (cut === "deadline") throw new BackendError(`model "${ctx.name}": stream still running after ${Math.round(ctx.maxStreamMs / 1000)} s; stopped`, ctx.name, undefined, true, "timeout");
+    if (cut === "deadline")
+      throw new BackendError(
+        `model "${ctx.name}": stream still running after ${Math.round(ctx.maxStreamMs / 1000)} s; stopped`,
+        ctx.name,
+        undefined,
+        true,
+        "timeout",
+      );
     if (cut !== "length") {
       const be = t.toBackendError(err, what);
       if (be.kind === "too-large") throw be;
-      const closed = err instanceof TypeError || (err as { code?: string }).code === "ECONNRESET" || /terminated|socket|premature/i.test(String((err as Error).message));
-      if (closed) throw new BackendError(`model "${ctx.name}": connection closed mid-stream after ${text.length + reasoning.length} characters`, ctx.name, undefined, true, "unreachable");
+      const closed =
+        err instanceof TypeError || (err as { code?: string }).code === "ECONNRESET" || /terminated|socket|premature/i.test(String((err as Error).message));
+      if (closed)
+        throw new BackendError(
+          `model "${ctx.name}": connection closed mid-stream after ${text.length + reasoning.length} characters`,
+          ctx.name,
+          undefined,
+          true,
+          "unreachable",
+        );
       throw be;
     }
   } finally {
@@ -276,7 +294,14 @@ export async function* streamCompletion(ctx: StreamContext, req: CompletionReque
     t.markUnresponsive();
     throw new BackendError(`model "${ctx.name}": stream stalled: nothing for ${Math.round(t.timeoutMs / 100) / 10} s`, ctx.name, undefined, true, "timeout");
   }
-  if (cut === "deadline") throw new BackendError(`model "${ctx.name}": stream still running after ${Math.round(ctx.maxStreamMs / 1000)} s; stopped`, ctx.name, undefined, true, "timeout");
+  if (cut === "deadline")
+    throw new BackendError(
+      `model "${ctx.name}": stream still running after ${Math.round(ctx.maxStreamMs / 1000)} s; stopped`,
+      ctx.name,
+      undefined,
+      true,
+      "timeout",
+    );
   if (cut === "length") finish = "length";
   yield* route([{ channel: "content", text: echo.flush() }]);
   for (const s of splitters) for (const x of s.flush()) if (x.text) yield emit(x.channel, x.text);

@@ -22,7 +22,8 @@ export interface TransportOptions {
 /** Server answers that mean "this feature is not here" rather than "try again". */
 export const REFUSAL = /only no echo|not supported|unsupported|unrecognized request argument|incompatible with|does not support/i;
 /** A prompt longer than the model's context, in the words of llama-server, vLLM, SGLang and OpenAI. */
-const CONTEXT_OVERFLOW = /exceed_context_size|exceeds? the (available )?context|context length|maximum context|context window|too many tokens|prompt is too long|longer than the model/i;
+const CONTEXT_OVERFLOW =
+  /exceed_context_size|exceeds? the (available )?context|context length|maximum context|context window|too many tokens|prompt is too long|longer than the model/i;
 
 const NOT_THE_API = "x-concord-not-the-api";
 
@@ -65,7 +66,11 @@ export class Transport {
     this.baseURL = (profile.baseURL ?? "https://api.openai.com/v1").replace(/\/+$/, "");
     // A key or password in the address would be sent, logged and shown: refused outright.
     const secret = urlCredential(this.baseURL);
-    if (secret) throw new BackendError(`model "${this.name}": baseURL ${secret} (not repeated here); put the key in an environment variable and set apiKeyEnv to its name`, this.name);
+    if (secret)
+      throw new BackendError(
+        `model "${this.name}": baseURL ${secret} (not repeated here); put the key in an environment variable and set apiKeyEnv to its name`,
+        this.name,
+      );
     this.serverRoot = this.baseURL.replace(/\/v1$/, "");
     this.limits = { ...DEFAULT_BODY_LIMITS, ...opts.limits };
   }
@@ -82,7 +87,8 @@ export class Transport {
   client(): OpenAI {
     if (this.clientCache) return this.clientCache;
     const name = this.profile.apiKeyEnv;
-    if (name && !this.opts.env[name]) throw new BackendError(`model "${this.name}": environment variable ${name} (its API key) is not set`, this.name, undefined, false, "auth");
+    if (name && !this.opts.env[name])
+      throw new BackendError(`model "${this.name}": environment variable ${name} (its API key) is not set`, this.name, undefined, false, "auth");
     const bodies = this.errorBodies;
     const limits = this.limits;
     this.clientCache = new OpenAI({
@@ -138,11 +144,15 @@ export class Transport {
         if (e && typeof e === "object" && typeof e.type === "string") type = e.type;
         if (typeof j.type === "string") type ||= j.type;
         msg =
-          typeof e === "string" ? e
-          : e && typeof e.message === "string" ? e.message
-          : typeof j.message === "string" ? j.message
-          : typeof j.detail === "string" ? j.detail
-          : raw;
+          typeof e === "string"
+            ? e
+            : e && typeof e.message === "string"
+              ? e.message
+              : typeof j.message === "string"
+                ? j.message
+                : typeof j.detail === "string"
+                  ? j.detail
+                  : raw;
       } catch {
         msg = /^\s*</.test(raw) ? "an HTML error page" : raw;
       }
@@ -180,20 +190,39 @@ export class Transport {
     if (err instanceof APIConnectionError) {
       const cause = (err as { cause?: { cause?: { code?: string }; message?: string } }).cause;
       const detail = cause?.cause?.code ?? cause?.message ?? "connection failed";
-      return new BackendError(`${who}: cannot reach ${this.baseURL} (${this.redact(oneLine(detail))}) during ${what}`, this.name, undefined, true, "unreachable");
+      return new BackendError(
+        `${who}: cannot reach ${this.baseURL} (${this.redact(oneLine(detail))}) during ${what}`,
+        this.name,
+        undefined,
+        true,
+        "unreachable",
+      );
     }
     if (err instanceof APIError) {
       const status = err.status;
       const kind = this.classify(err);
       let hint = "";
-      if (kind === "auth") hint = this.profile.apiKeyEnv ? `; check the key in $${this.profile.apiKeyEnv}` : "; the server wants an API key: set apiKeyEnv in the profile";
+      if (kind === "auth")
+        hint = this.profile.apiKeyEnv ? `; check the key in $${this.profile.apiKeyEnv}` : "; the server wants an API key: set apiKeyEnv in the profile";
       if (kind === "context-overflow") hint = "; the prompt is longer than the model's context";
       const retryable = kind === "server" && (status === undefined || status === 408 || status === 409 || status === 429 || status >= 500);
       const head = kind === "not-api" ? "" : status ? `HTTP ${status} from server: ` : "error in stream: ";
-      return new BackendError(`${who}: ${head}${this.serverError(err).message} (${what})${hint}`, this.name, kind === "not-api" ? undefined : status, retryable, kind);
+      return new BackendError(
+        `${who}: ${head}${this.serverError(err).message} (${what})${hint}`,
+        this.name,
+        kind === "not-api" ? undefined : status,
+        retryable,
+        kind,
+      );
     }
     if (err instanceof SyntaxError)
-      return new BackendError(`${who}: malformed data from server during ${what}: ${this.redact(oneLine(err)).slice(0, 200)}`, this.name, undefined, true, "server");
+      return new BackendError(
+        `${who}: malformed data from server during ${what}: ${this.redact(oneLine(err)).slice(0, 200)}`,
+        this.name,
+        undefined,
+        true,
+        "server",
+      );
     const msg = this.redact(oneLine(err)).slice(0, 300);
     return new BackendError(`${who}: ${what} failed: ${msg}`, this.name, undefined, true);
   }
@@ -233,7 +262,13 @@ export class Transport {
         unresponsive.delete(this.serverRoot); // refused or reset: the usual path reports it
         return;
       }
-      throw new BackendError(`model "${this.name}": ${this.baseURL} is not answering (it did not answer within ${secs(this.opts.timeoutMs)} before, nor /health within ${secs(wait)} now) (${what})`, this.name, undefined, true, "timeout");
+      throw new BackendError(
+        `model "${this.name}": ${this.baseURL} is not answering (it did not answer within ${secs(this.opts.timeoutMs)} before, nor /health within ${secs(wait)} now) (${what})`,
+        this.name,
+        undefined,
+        true,
+        "timeout",
+      );
     }
   }
 

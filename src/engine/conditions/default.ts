@@ -20,7 +20,6 @@ export const defaultCondition: ConditionStrategy<DefaultSpec> = {
   },
   chainKey: (job) => defaultChainBase(job.cond.kind, job.target.name),
   // The paper's sampled condition sampled the answer as well (do_sample=True for the whole reply).
-  answerTemperature: (job, ctx) =>
-    job.cond.kind === "default-sampled" ? (ctx.spec.cot.sampledAnswerTemperature ?? (ctx.mode === "paper" ? 1 : 0)) : 0,
+  answerTemperature: (job, ctx) => (job.cond.kind === "default-sampled" ? (ctx.spec.cot.sampledAnswerTemperature ?? (ctx.mode === "paper" ? 1 : 0)) : 0),
   paperGradingModel: (job) => job.target.name,
 };

@@ -53,7 +53,11 @@ export const ensembleCondition: ConditionStrategy<EnsembleSpec> = {
         const cot = ensembleCot(chainText(chain, mode), mode);
         if (outcome === "failed") {
           // The chain so far is kept and given to the targets; the record says where and why it stopped.
-          ctx.emit?.({ type: "error", source: `ensemble ${job.problem.id}`, message: `the chain stopped after ${chain.sentences.length} sentences${why}; the chain so far is kept` });
+          ctx.emit?.({
+            type: "error",
+            source: `ensemble ${job.problem.id}`,
+            message: `the chain stopped after ${chain.sentences.length} sentences${why}; the chain so far is kept`,
+          });
           const meta: CotMeta = { chainSentences: chain.sentences.length, chainEnd: "failed", chainStopReason: lastError || "failed" };
           return { cot, meta };
         }

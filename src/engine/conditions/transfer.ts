@@ -51,7 +51,8 @@ async function readCuratedCots(path: string): Promise<Map<string, string>> {
       throw new UserError(`${path} line ${i + 1}: not valid JSON`);
     }
     const rec = v as { problemId?: unknown; cot?: unknown };
-    if (typeof rec?.problemId !== "string" || typeof rec.cot !== "string") throw new UserError(`${path} line ${i + 1}: expected {"problemId": "...", "cot": "..."}`);
+    if (typeof rec?.problemId !== "string" || typeof rec.cot !== "string")
+      throw new UserError(`${path} line ${i + 1}: expected {"problemId": "...", "cot": "..."}`);
     out.set(rec.problemId, rec.cot.trim());
   });
   return out;
@@ -68,7 +69,12 @@ export const transferCondition: ConditionStrategy<TransferSpec> = {
     }
     const temperature = ctx.spec.cot.transferTemperature;
     return ctx.cots.get(chainKey(transferChainBase(c.source), job.problem), async () => {
-      const r = await generateCot(ctx.model(c.source), job.problem, { maxTokens: ctx.spec.cot.maxTokens, temperature, seed: ctx.spec.cot.seed, signal: ctx.signal });
+      const r = await generateCot(ctx.model(c.source), job.problem, {
+        maxTokens: ctx.spec.cot.maxTokens,
+        temperature,
+        seed: ctx.spec.cot.seed,
+        signal: ctx.signal,
+      });
       const cot = ctx.mode === "paper" ? collapseWhitespace(r.cot) : r.cot;
       return { cot, meta: { cotModel: c.source, cotClosed: r.closed, cotTemperature: temperature } };
     });

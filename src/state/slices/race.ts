@@ -223,9 +223,10 @@ export function raceSlice(deps: SliceDeps, queueStats: EventQueue): StateCreator
         else if (leftAt !== undefined && batch.some((e) => e.type === "awaiting-decision" || e.type === "sentence-accepted")) {
           changes.notices = {
             ...(changes.notices ?? get().notices),
-            race: get().handle?.recording && deps.opts.createLiveRace
-              ? info`this chain has left the recording: its next steps were never recorded · ${act("go-live")} continues live, ${act("undo")} goes back`
-              : info`this chain has left the recording: its next steps were never recorded · ${act("undo")} goes back`,
+            race:
+              get().handle?.recording && deps.opts.createLiveRace
+                ? info`this chain has left the recording: its next steps were never recorded · ${act("go-live")} continues live, ${act("undo")} goes back`
+                : info`this chain has left the recording: its next steps were never recorded · ${act("undo")} goes back`,
           };
         }
         set(changes);

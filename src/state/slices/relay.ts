@@ -49,7 +49,10 @@ export function relaySlice(deps: SliceDeps): StateCreator<ConcordState, [], [], 
             if (!mine()) return;
             const cancelled = ctrl.signal.aborted;
             const msg = oneLine(err);
-            set((s) => ({ relayRun: undefined, relay: { ...s.relay, status: cancelled ? "cancelled" : "failed", progress: "", error: cancelled ? undefined : msg } }));
+            set((s) => ({
+              relayRun: undefined,
+              relay: { ...s.relay, status: cancelled ? "cancelled" : "failed", progress: "", error: cancelled ? undefined : msg },
+            }));
             say(cancelled ? info`relay cancelled` : failure`relay: ${msg}`);
           },
         );

@@ -56,7 +56,10 @@ export function snapshotOf(s: ConcordData): SessionSnapshot | undefined {
 
 /** A session id: problem and start time, safe as a file name. */
 export function sessionId(problem: Problem, at: Date): string {
-  const stamp = at.toISOString().replace(/[:.]/g, "-").replace(/-\d{3}Z$/, "Z");
+  const stamp = at
+    .toISOString()
+    .replace(/[:.]/g, "-")
+    .replace(/-\d{3}Z$/, "Z");
   return `${problem.source}-${problem.id}-${stamp}`.replace(/[^A-Za-z0-9._-]+/g, "_").slice(0, 120);
 }
 
@@ -90,7 +93,10 @@ export function sessionSlice(deps: SliceDeps, unsubs: Array<() => void>): StateC
           ...emptyData(),
           screen: "race",
           showTargets: keep.showTargets,
-          notices: { ...keep.notices, race: replaying ? info`replaying ${problem.source}/${problem.id}...` : info`loading models for ${problem.source}/${problem.id}...` },
+          notices: {
+            ...keep.notices,
+            race: replaying ? info`replaying ${problem.source}/${problem.id}...` : info`loading models for ${problem.source}/${problem.id}...`,
+          },
           errors: keep.errors,
           autoDrive: { seq: keep.autoDrive.seq + 1, live: false, pauseWanted: false },
           live: keep.live,
@@ -112,7 +118,9 @@ export function sessionSlice(deps: SliceDeps, unsubs: Array<() => void>): StateC
         });
         let made: RaceHandle;
         try {
-          made = replaying ? { builder: replaying, roles: resume?.roles ?? { generators: [], evaluators: [], targets: [] } } : await factory()!(problem, resume?.chain);
+          made = replaying
+            ? { builder: replaying, roles: resume?.roles ?? { generators: [], evaluators: [], targets: [] } }
+            : await factory()!(problem, resume?.chain);
         } catch (err) {
           if (mine !== get().opening) return;
           set({ loading: false });
@@ -136,7 +144,14 @@ export function sessionSlice(deps: SliceDeps, unsubs: Array<() => void>): StateC
           if (typeof off === "function") unsubs.push(off);
         }
         const chain = copyChain(made.builder.getChain());
-        set({ handle: made, replayer: replaying, roles: made.roles, loading: false, chain, modelsChanged: replaying ? undefined : modelsChanged(resume?.roles, made.roles) });
+        set({
+          handle: made,
+          replayer: replaying,
+          roles: made.roles,
+          loading: false,
+          chain,
+          modelsChanged: replaying ? undefined : modelsChanged(resume?.roles, made.roles),
+        });
         say(
           replaying
             ? info`replay of ${count(replaying.total, "sentence")}: ${act("accept-pick")} or ${act("choose")} follows the record, ${act("run-end")} replays to the end, ${act("go-live")} continues live`

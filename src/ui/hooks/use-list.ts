@@ -17,7 +17,17 @@ export function moveCursor(cursor: number, count: number, action: ListAction, pa
   if (count <= 0) return 0;
   const step = Math.max(1, page - 1);
   const next =
-    action === "up" ? cursor - 1 : action === "down" ? cursor + 1 : action === "top" ? 0 : action === "bottom" ? count - 1 : action === "page-up" ? cursor - step : cursor + step;
+    action === "up"
+      ? cursor - 1
+      : action === "down"
+        ? cursor + 1
+        : action === "top"
+          ? 0
+          : action === "bottom"
+            ? count - 1
+            : action === "page-up"
+              ? cursor - step
+              : cursor + step;
   return Math.max(0, Math.min(count - 1, next));
 }
 

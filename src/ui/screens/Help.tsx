@@ -47,7 +47,12 @@ export function HelpOverlay({ screen }: { screen: Screen }) {
   const perCol = Math.max(1, height - 1);
   // Keys as "u/backspace": the narrow form leaves the descriptions room at 80 columns.
   // Page keys are written short (pgup, pgdn) so a pair of them fits the key column.
-  const keysOf = (r: (typeof rows)[number]) => r.keys.replace(/ \/ /g, "/").replace(/  /g, " ").replace(/\bpageup\b/g, "pgup").replace(/\bpagedown\b/g, "pgdn");
+  const keysOf = (r: (typeof rows)[number]) =>
+    r.keys
+      .replace(/ \/ /g, "/")
+      .replace(/  /g, " ")
+      .replace(/\bpageup\b/g, "pgup")
+      .replace(/\bpagedown\b/g, "pgdn");
   const keyWidth = Math.min(14, Math.max(...rows.map((r) => keysOf(r).length)) + 1);
   // Two columns when the terminal is wide enough to read them, three on very wide ones.
   const ncols = width >= 150 ? 3 : width >= 70 ? 2 : 1;

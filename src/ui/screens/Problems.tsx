@@ -21,7 +21,8 @@ export { SESSIONS_ENTRY };
 
 const line = (s: string) => sanitize(s, { multiline: false });
 const problemLabel = (p: Problem) => `${p.id}  ${line(problemTitle(p))}`;
-const sessionLabel = (s: SessionEntry) => `${s.error ? "! " : ""}${s.problem ?? s.id} · ${s.sentences ?? "?"} · ${(s.updatedAt ?? "").slice(0, 16).replace("T", " ")}`;
+const sessionLabel = (s: SessionEntry) =>
+  `${s.error ? "! " : ""}${s.problem ?? s.id} · ${s.sentences ?? "?"} · ${(s.updatedAt ?? "").slice(0, 16).replace("T", " ")}`;
 
 export function ProblemsScreen() {
   const { store, bindings, width, height, prompt } = useUi();
@@ -47,7 +48,9 @@ export function ProblemsScreen() {
       if (entry.error) return store.getState().setStatus(entry.error);
       try {
         const s = await sessionsPort.load(entry.file);
-        await store.getState().openProblem(s.problem, { chain: s.chain, targets: s.targets, roles: s.roles, info: { id: s.id, file: entry.file, createdAt: s.createdAt } });
+        await store
+          .getState()
+          .openProblem(s.problem, { chain: s.chain, targets: s.targets, roles: s.roles, info: { id: s.id, file: entry.file, createdAt: s.createdAt } });
       } catch (e) {
         store.getState().setStatus(oneLine(e));
       }
@@ -93,7 +96,9 @@ export function ProblemsScreen() {
       <Box flexDirection="column">
         <R role="title">{fitWidth(line(s.id), previewWidth)}</R>
         {s.error ? <Lines lines={wrapSegments([{ text: sanitize(s.error), role: "error" }], previewWidth)} rows={rows - 1} from="start" /> : null}
-        {!s.error ? <R role="text">{fitWidth(`${line(s.problem ?? "")} · ${counted(s.sentences ?? 0, "sentence")}${s.finished ? " · finished" : ""}`, previewWidth)}</R> : null}
+        {!s.error ? (
+          <R role="text">{fitWidth(`${line(s.problem ?? "")} · ${counted(s.sentences ?? 0, "sentence")}${s.finished ? " · finished" : ""}`, previewWidth)}</R>
+        ) : null}
         {!s.error ? <R role="muted">{fitWidth(`updated ${s.updatedAt ?? "?"}`, previewWidth)}</R> : null}
         {!s.error ? <R role="muted">{fitWidth(`${keyFor(bindings, "open")}: resume`, previewWidth)}</R> : null}
       </Box>

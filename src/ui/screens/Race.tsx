@@ -20,7 +20,8 @@ export { MARK_CANCELLED, MARK_HUMAN, MARK_PICK, MARK_SELECTED, chainSegments, fm
 let chainCache: { sentences: ChainSentence[]; theme: Theme; known: string; width: number; lines: ReturnType<typeof wrapSegments>; ends: number[] } | undefined;
 function wrappedChain(sentences: ChainSentence[], theme: Theme, known: string[], width: number) {
   const key = known.join("\u0000");
-  if (chainCache && chainCache.sentences === sentences && chainCache.theme === theme && chainCache.known === key && chainCache.width === width) return chainCache;
+  if (chainCache && chainCache.sentences === sentences && chainCache.theme === theme && chainCache.known === key && chainCache.width === width)
+    return chainCache;
   const segs = chainSegments(sentences, theme, known);
   const lines = wrapSegments(segs, width);
   // Where each sentence ends, in characters of the chain's text, to count those scrolled past.
@@ -61,7 +62,11 @@ function useRaceActions() {
           s.notify(info`that candidate is not finished yet`, "race");
           return true;
         }
-        prompt({ label: `edit ${lane.id}`, initial: sanitize(lane.candidate?.text ?? lane.text, { multiline: false }).trim(), onSubmit: (v) => store.getState().edit(v) });
+        prompt({
+          label: `edit ${lane.id}`,
+          initial: sanitize(lane.candidate?.text ?? lane.text, { multiline: false }).trim(),
+          onSubmit: (v) => store.getState().edit(v),
+        });
         return true;
       case "write":
         prompt({ label: "your sentence", onSubmit: (v) => store.getState().write(v) });
@@ -188,7 +193,11 @@ export function RaceScreen() {
   const evaluators = roles.evaluators;
   const idWidth = Math.min(16, Math.max(6, ...lanes.map((l) => shortId(l.id).length)));
   const digits = Math.max(pplDigits(lanes.map((l) => l.mean)), ...evaluators.map((e) => pplDigits(lanes.map((l) => l.scores[e]?.perplexity))));
-  const scoreWidth = scoreColumnWidth(evaluators.length, digits, lanes.some((l) => l.unscored && l.mean === undefined));
+  const scoreWidth = scoreColumnWidth(
+    evaluators.length,
+    digits,
+    lanes.some((l) => l.unscored && l.mean === undefined),
+  );
   const question = problem.messages.filter((m) => m.role === "user").at(-1)?.content ?? "";
 
   // The chain's window: the newest lines, or `back` lines earlier; a marker counts what is above.
@@ -251,7 +260,18 @@ export function RaceScreen() {
           <R role="muted">{chain.finished ? "the chain is finished" : `no candidates (${key("next-step")} starts a step)`}</R>
         ) : (
           shownLanes.map((l) => (
-            <LaneRow key={l.id} lane={l} width={mainWidth} idWidth={idWidth} selected={l === selectedLane} pick={l.id === race.pick} accepted={l.id === race.acceptedId} evaluators={evaluators} digits={digits} scoreWidth={scoreWidth} />
+            <LaneRow
+              key={l.id}
+              lane={l}
+              width={mainWidth}
+              idWidth={idWidth}
+              selected={l === selectedLane}
+              pick={l.id === race.pick}
+              accepted={l.id === race.acceptedId}
+              evaluators={evaluators}
+              digits={digits}
+              scoreWidth={scoreWidth}
+            />
           ))
         )}
         {fold ? <R role="muted">{`+${lanes.length - shownLanes.length} more (${key("up")}/${key("down")})`}</R> : null}

@@ -91,7 +91,8 @@ function continuerLines(run: RelayRun, width: number): Segment[][] {
     const departs = run.departure?.sentence === i;
     const body: Segment[] = [{ text: sanitize(s, { multiline: false }).trim(), role: departs ? "wrong" : "text" }];
     lines.push(...sentenceLines(i + 1, score(run.stepScores?.[i]), body, width, departs ? "wrong" : "muted"));
-    if (departs) lines.push([{ text: fitWidth(`    ◆ departs here: answer "${sanitize(run.departure!.answer, { multiline: false })}"`, width), role: "wrong" }]);
+    if (departs)
+      lines.push([{ text: fitWidth(`    ◆ departs here: answer "${sanitize(run.departure!.answer, { multiline: false })}"`, width), role: "wrong" }]);
   });
   return lines;
 }
@@ -128,7 +129,10 @@ export function RelayScreen() {
       }
       case "run-relay":
         if (!r) st.runRelay();
-        else if (runsHere.length) st.setStatus(`already continued from sentence ${cut + 1}; move the cut (${keyFor(bindings, "cut-prev")}/${keyFor(bindings, "cut-next")}) to try another`);
+        else if (runsHere.length)
+          st.setStatus(
+            `already continued from sentence ${cut + 1}; move the cut (${keyFor(bindings, "cut-prev")}/${keyFor(bindings, "cut-next")}) to try another`,
+          );
         else st.runRelay(cut);
         return true;
       case "cancel":
@@ -157,7 +161,12 @@ export function RelayScreen() {
       <Box flexDirection="column" height={height}>
         {head}
         {who ? (
-          <R role="text">{fitWidth(`initiator ${who.initiator ?? "-"} writes a chain; continuers ${who.continuers.join(", ") || "-"} finish it from early, mid and late cuts.`, width)}</R>
+          <R role="text">
+            {fitWidth(
+              `initiator ${who.initiator ?? "-"} writes a chain; continuers ${who.continuers.join(", ") || "-"} finish it from early, mid and late cuts.`,
+              width,
+            )}
+          </R>
         ) : (
           <R role="muted">{fitWidth("No relay models: recordings replay races only. Configure an initiator and continuers (5).", width)}</R>
         )}
@@ -189,7 +198,9 @@ export function RelayScreen() {
       </Text>
       <Text wrap="truncate-end">
         <R role="muted">{`initiator ${init.model}: ${count(n, "sentence")}, answer `}</R>
-        <R role={init.answer.grade.correct ? "correct" : "wrong"}>{`"${fitWidth(sanitize(init.answer.grade.answer, { multiline: false }), 20)}" ${mark(init.answer.grade.correct)}`}</R>
+        <R
+          role={init.answer.grade.correct ? "correct" : "wrong"}
+        >{`"${fitWidth(sanitize(init.answer.grade.answer, { multiline: false }), 20)}" ${mark(init.answer.grade.correct)}`}</R>
         <R role="accent">{`  cut after sentence ${cut + 1} (${cutLabel(r, cut)})`}</R>
         {r.scorer && !stepScoreGap(r) ? <R role="muted">{` · step scores: ${r.scorer}`}</R> : null}
       </Text>
@@ -201,7 +212,9 @@ export function RelayScreen() {
         {conts === 0 ? (
           <Box flexDirection="column" width={rightW}>
             <R role="border">{fitWidth("── continuers", rightW)}</R>
-            <R role="muted">{fitWidth(running ? "continuing…" : `no continuation from sentence ${cut + 1} yet: ${keyFor(bindings, "run-relay")} runs it`, rightW)}</R>
+            <R role="muted">
+              {fitWidth(running ? "continuing…" : `no continuation from sentence ${cut + 1} yet: ${keyFor(bindings, "run-relay")} runs it`, rightW)}
+            </R>
           </Box>
         ) : (
           shownRuns.map((run, i) => (
@@ -209,7 +222,9 @@ export function RelayScreen() {
               <Text wrap="truncate-end">
                 <R role="border">{"── "}</R>
                 <R role="title">{fitWidth(run.continuer, Math.max(6, colW - 18))}</R>
-                <R role={run.answer.grade.correct ? "correct" : "wrong"}>{` "${fitWidth(sanitize(run.answer.grade.answer, { multiline: false }), 8)}" ${mark(run.answer.grade.correct)}`}</R>
+                <R
+                  role={run.answer.grade.correct ? "correct" : "wrong"}
+                >{` "${fitWidth(sanitize(run.answer.grade.answer, { multiline: false }), 8)}" ${mark(run.answer.grade.correct)}`}</R>
                 <R role={COMPARISON_ROLE[runComparison(run, r!.initiator)]}>{COMPARISON_TEXT[runComparison(run, r!.initiator)]}</R>
               </Text>
               <Lines lines={continuerLines(run, colW)} rows={bodyRows} from="start" />
@@ -219,7 +234,12 @@ export function RelayScreen() {
       </Box>
       <Text wrap="truncate-end">
         {stepScoreGap(r) ? <R role="warning">{fitWidth(`${stepScoreGap(r)} · `, width)}</R> : null}
-        <R role="muted">{fitWidth(`${keyFor(bindings, "cut-prev")}/${keyFor(bindings, "cut-next")} move the cut · ${keyFor(bindings, "focus-next")} next named cut · ${keyFor(bindings, "run-relay")} continue from it · gutter: sentence, step score · ◆ first departing sentence`, width)}</R>
+        <R role="muted">
+          {fitWidth(
+            `${keyFor(bindings, "cut-prev")}/${keyFor(bindings, "cut-next")} move the cut · ${keyFor(bindings, "focus-next")} next named cut · ${keyFor(bindings, "run-relay")} continue from it · gutter: sentence, step score · ◆ first departing sentence`,
+            width,
+          )}
+        </R>
       </Text>
     </Box>
   );

@@ -47,7 +47,8 @@ const METRICS: MetricColumn[] = [
   {
     header: "CC    CW    IN",
     width: 17,
-    value: (c) => (c.strict.split ? `${fmt3(c.strict.split.consistentCorrect)} ${fmt3(c.strict.split.consistentWrong)} ${fmt3(c.strict.split.inconsistent)}` : "—"),
+    value: (c) =>
+      c.strict.split ? `${fmt3(c.strict.split.consistentCorrect)} ${fmt3(c.strict.split.consistentWrong)} ${fmt3(c.strict.split.inconsistent)}` : "—",
   },
 ];
 
@@ -114,7 +115,12 @@ function Items({ c, list, width }: { c: ConditionSummary; list: ListView<ResultI
       return { text: `${a.correct ? "✓" : "✗"} ${a.answer ?? "(none)"}`, role: a.correct ? "correct" : "wrong" };
     }),
   ]);
-  return <Table columns={[{ header: `item ${list.cursor + 1}/${items.length}`, width: itemW }, ...c.targets.map((x) => ({ header: x.label, width: cellW }))]} rows={tableRows} />;
+  return (
+    <Table
+      columns={[{ header: `item ${list.cursor + 1}/${items.length}`, width: itemW }, ...c.targets.map((x) => ({ header: x.label, width: cellW }))]}
+      rows={tableRows}
+    />
+  );
 }
 
 export function ResultsScreen() {
@@ -169,7 +175,15 @@ export function ResultsScreen() {
 
   const cols = tableColumns(conds, width);
   let body: React.ReactNode;
-  if (!dir) body = <R role="muted">{fitWidth(folders === null ? "looking for results…" : `No results folders. ${keyFor(bindings, "open")}: open one by path (or start with --results <dir>).`, width)}</R>;
+  if (!dir)
+    body = (
+      <R role="muted">
+        {fitWidth(
+          folders === null ? "looking for results…" : `No results folders. ${keyFor(bindings, "open")}: open one by path (or start with --results <dir>).`,
+          width,
+        )}
+      </R>
+    );
   else if (error) body = <Lines lines={wrapSegments([{ text: sanitize(error), role: "error" }], width)} rows={bodyRows} from="start" />;
   else if (!folder) body = <R role="muted">reading…</R>;
   else if (!conds.length) body = <R role="muted">{fitWidth(`${line(dir)}: no result records`, width)}</R>;
@@ -185,7 +199,11 @@ export function ResultsScreen() {
     const rows = conds.slice(start, end).map((x) => [x.label, ...cols.metrics.map((m) => m.value(x))]);
     body = (
       <Box flexDirection="column">
-        <PlainTable columns={[{ header: "condition", width: cols.label }, ...cols.metrics]} rows={rows} marker={focus === 1 ? condList.cursor - start : undefined} />
+        <PlainTable
+          columns={[{ header: "condition", width: cols.label }, ...cols.metrics]}
+          rows={rows}
+          marker={focus === 1 ? condList.cursor - start : undefined}
+        />
         {c ? (
           <Text wrap="truncate-end">
             <R role="accent">{fitWidth(`pairwise consistency, strict: ${line(c.label)} · ${variantLabel(c.variant)}`, Math.max(10, width - 32))}</R>
@@ -204,12 +222,22 @@ export function ResultsScreen() {
     <Box flexDirection="column" height={height} overflow="hidden">
       <Text wrap="truncate-end">
         <R role="border">{`── results folders ${folders?.length ?? 0} `}</R>
-        <R role="muted">{fitWidth(`${keyFor(bindings, "focus-next")}: folders/conditions · ${keyFor(bindings, "open")}: open${folder?.issues.length ? ` · ${count(folder.issues.length, "bad line")}` : ""}`, Math.max(0, width - 24))}</R>
+        <R role="muted">
+          {fitWidth(
+            `${keyFor(bindings, "focus-next")}: folders/conditions · ${keyFor(bindings, "open")}: open${folder?.issues.length ? ` · ${count(folder.issues.length, "bad line")}` : ""}`,
+            Math.max(0, width - 24),
+          )}
+        </R>
       </Text>
       <Box flexDirection="column" height={folderRows}>
         <List list={folderList} rows={folderRows} width={Math.min(width, 60)} focused={focus === 0} label={(f) => line(f)} empty="none" />
       </Box>
-      <R role="border">{fitWidth(`── ${dir ? line(dir) : "no folder"}: ${count(conds.length, "condition")}${conds.length ? ` · ${condList.cursor + 1}/${conds.length}` : ""}`, width)}</R>
+      <R role="border">
+        {fitWidth(
+          `── ${dir ? line(dir) : "no folder"}: ${count(conds.length, "condition")}${conds.length ? ` · ${condList.cursor + 1}/${conds.length}` : ""}`,
+          width,
+        )}
+      </R>
       {body}
     </Box>
   );

@@ -159,7 +159,7 @@ export function SettingsScreen() {
         return true;
       }
       case "add-profile":
-        if (!port?.saveProfile) return say("profiles cannot be changed in this mode"), true;
+        if (!port?.saveProfile) return (say("profiles cannot be changed in this mode"), true);
         setForm({ draft: emptyDraft(), row: 0 });
         setNote("");
         say("");
@@ -167,7 +167,7 @@ export function SettingsScreen() {
       case "edit-profile": {
         if (!row || !port?.saveProfile || !port.draft) return true;
         const draft = port.draft(row.name);
-        if (!draft) return say(`error: no profile named "${row.name}"`), true;
+        if (!draft) return (say(`error: no profile named "${row.name}"`), true);
         setForm({ original: row.name, draft, row: 0 });
         setNote("");
         say("");
@@ -175,7 +175,7 @@ export function SettingsScreen() {
       }
       case "remove-profile":
         if (!row || !port?.removeProfile) return true;
-        if (!row.saved) return say(`"${row.name}" is not saved in settings (it comes from the environment or a models file); nothing to remove`), true;
+        if (!row.saved) return (say(`"${row.name}" is not saved in settings (it comes from the environment or a models file); nothing to remove`), true);
         ask(row.name);
         setNote("");
         say(`remove "${row.name}" from settings? y/n`);
@@ -191,18 +191,23 @@ export function SettingsScreen() {
   const role = ROLE_NAMES[roleAt];
   const line = (s: string) => sanitize(s, { multiline: false });
   const { start, end } = list.window;
-  const table = rows.slice(start, end).map((r) => [
-    r.name,
-    ...ROLE_NAMES.map((x) => (r.roles.includes(x) ? "✓" : "·")),
-    `${r.backend}:${r.model}`,
-    `${r.apiKeyEnv ? `$${r.apiKeyEnv} ` : ""}${r.capabilities ?? "not probed"}${r.saved ? "" : " · not saved"}${r.active === false ? " · not open yet" : ""}`,
-  ]);
+  const table = rows
+    .slice(start, end)
+    .map((r) => [
+      r.name,
+      ...ROLE_NAMES.map((x) => (r.roles.includes(x) ? "✓" : "·")),
+      `${r.backend}:${r.model}`,
+      `${r.apiKeyEnv ? `$${r.apiKeyEnv} ` : ""}${r.capabilities ?? "not probed"}${r.saved ? "" : " · not saved"}${r.active === false ? " · not open yet" : ""}`,
+    ]);
   const modelW = Math.max(8, Math.min(30, Math.floor((width - 40) / 2)));
   return (
     <Box flexDirection="column" height={height}>
       <R role="title">{fitWidth(`Models · theme ${port.theme()}${port.path ? ` · ${port.path}` : ""}`, width)}</R>
       <R role="muted">
-        {fitWidth(`${k("focus-next")}: role column  ${k("assign-role")}: toggle ${role}  ${k("probe")}: probe  ${k("add-profile")}: add  ${k("edit-profile")}: edit  ${k("remove-profile")}: remove  ${k("theme")}: theme`, width)}
+        {fitWidth(
+          `${k("focus-next")}: role column  ${k("assign-role")}: toggle ${role}  ${k("probe")}: probe  ${k("add-profile")}: add  ${k("edit-profile")}: edit  ${k("remove-profile")}: remove  ${k("theme")}: theme`,
+          width,
+        )}
       </R>
       {rows.length === 0 ? (
         <R role="muted">{fitWidth(`No profiles. Press ${k("add-profile")} to add one (or use \`concord models add\`).`, width)}</R>
@@ -233,7 +238,10 @@ function ProfileForm({ form, width, height }: { form: FormState; width: number; 
     <Box flexDirection="column" height={height}>
       <R role="title">{fitWidth(form.original ? `Models · edit "${sanitize(form.original, { multiline: false })}"` : "Models · add a profile", width)}</R>
       <R role="muted">
-        {fitWidth(`${keyFor(bindings, "up")}/${keyFor(bindings, "down")}: field  ${keyFor(bindings, "assign-role")}: edit or cycle, on [save] saves  ${keyFor(bindings, "cancel")}: cancel`, width)}
+        {fitWidth(
+          `${keyFor(bindings, "up")}/${keyFor(bindings, "down")}: field  ${keyFor(bindings, "assign-role")}: edit or cycle, on [save] saves  ${keyFor(bindings, "cancel")}: cancel`,
+          width,
+        )}
       </R>
       {fields.map((f, i) => {
         const raw = form.draft[f.key];

@@ -31,7 +31,17 @@ export function targetsSummary(t: TargetsView, targets: number, chainLength: num
   const snap = history.at(-1);
   const paired = (h: ConsistencySnapshot) => Object.keys(h.pairs).length > 0;
   const asking = Object.values(t.pending).some((l) => l === chainLength);
-  const state = asking ? " · asking" : snap && snap.chainLength !== chainLength ? (replay ? " · none recorded here" : " · stale (s asks again)") : !snap && chainLength > 0 ? (replay ? " · none recorded" : " · not asked") : "";
+  const state = asking
+    ? " · asking"
+    : snap && snap.chainLength !== chainLength
+      ? replay
+        ? " · none recorded here"
+        : " · stale (s asks again)"
+      : !snap && chainLength > 0
+        ? replay
+          ? " · none recorded"
+          : " · not asked"
+        : "";
   const head = `── targets (${targets}) · chain ${snap?.chainLength ?? "-"}/${chainLength}${state}`;
   const pairs = snap && paired(snap);
   const numbers = snap
@@ -39,7 +49,12 @@ export function targetsSummary(t: TargetsView, targets: number, chainLength: num
       ? `cons ${f2(snap.consistency)} acc ${f2(snap.accuracy)} · CC ${f2(snap.split.consistentCorrect)} CW ${f2(snap.split.consistentWrong)} I ${f2(snap.split.inconsistent)}`
       : `cons - acc ${f2(snap.accuracy)} · CC - CW - I -${targets < 2 ? " (one target: no pairs)" : " (no two targets gave an answer)"}`
     : "no consistency yet";
-  const spark = sparkline(history.filter(paired).slice(-Math.max(4, width - 24)).map((h) => h.consistency));
+  const spark = sparkline(
+    history
+      .filter(paired)
+      .slice(-Math.max(4, width - 24))
+      .map((h) => h.consistency),
+  );
   return { head, numbers, spark, snap };
 }
 
@@ -87,7 +102,7 @@ export function TargetsPanel({ width, mode }: { width: number; mode: "compact" |
                 <Text {...t.roles.muted}>{fitWidth(n, 12)} </Text>
                 <Text {...t.roles.text}>{fitWidth(c.text, 10)}</Text>
                 <Text {...t.roles[c.mark.role ?? "text"]}>{c.mark.text}</Text>
-                <Text>  </Text>
+                <Text> </Text>
               </React.Fragment>
             );
           })}
@@ -98,7 +113,9 @@ export function TargetsPanel({ width, mode }: { width: number; mode: "compact" |
               const ag = agreement(snap, a, b);
               return (
                 <React.Fragment key={`${a}|${b}`}>
-                  <Text {...t.roles[ag === undefined ? "pending" : ag ? "agree" : "disagree"]}>{`${i + 1}${ag === undefined ? "?" : ag ? "=" : "≠"}${names.indexOf(b) + 1}`}</Text>
+                  <Text
+                    {...t.roles[ag === undefined ? "pending" : ag ? "agree" : "disagree"]}
+                  >{`${i + 1}${ag === undefined ? "?" : ag ? "=" : "≠"}${names.indexOf(b) + 1}`}</Text>
                   <Text> </Text>
                 </React.Fragment>
               );

@@ -117,7 +117,13 @@ export function selectedSegments(lane: Lane | undefined, pick: string | undefine
   if (lane.error) return { label, segs: [{ text: sanitize(lane.error, { multiline: false }), role: "error" }] };
   if (lane.unscored) {
     const why = sanitize(lane.unscored, { multiline: false });
-    return { label, segs: [{ text: sanitize(lane.candidate?.text || lane.text, { multiline: false }), role: "text" }, { text: `  (not scored: ${why})`, role: "muted" }] };
+    return {
+      label,
+      segs: [
+        { text: sanitize(lane.candidate?.text || lane.text, { multiline: false }), role: "text" },
+        { text: `  (not scored: ${why})`, role: "muted" },
+      ],
+    };
   }
   const { text, thinking } = laneText({ ...lane, text: lane.candidate?.text || lane.text });
   return { label, segs: [{ text: thinking ? `thinking: ${text}` : text, role: thinking ? "muted" : "text" }] };
@@ -130,7 +136,10 @@ export function whySegments(lane: Lane | undefined, theme: Theme): { title: stri
   if (!c || !scored?.tokens) {
     const gen = c?.tokens;
     if (gen?.length)
-      return { title: `why: per-token NLL under the generator ${c!.generator}`, segs: gen.map((tk) => ({ text: sanitize(tk.token), style: nllStyle(theme, -tk.logprob) })) };
+      return {
+        title: `why: per-token NLL under the generator ${c!.generator}`,
+        segs: gen.map((tk) => ({ text: sanitize(tk.token), style: nllStyle(theme, -tk.logprob) })),
+      };
     return { title: "why: no per-token scores for this candidate yet", segs: [] };
   }
   return {

@@ -38,13 +38,18 @@ export function List<T>({ list, rows, width, focused = true, label, empty = "non
     start = Math.max(0, Math.min(shown.length - inner, cursor - Math.floor(inner / 2)));
     end = start + inner;
     // At either end the marker's row holds an item instead.
-    if (start <= 1) (start = 0), (end = r - 1);
-    else if (end >= shown.length - 1) (end = shown.length), (start = shown.length - (r - 1));
+    if (start <= 1) ((start = 0), (end = r - 1));
+    else if (end >= shown.length - 1) ((end = shown.length), (start = shown.length - (r - 1)));
   }
   const above = start;
   const below = shown.length - end;
   const rowsOut: React.ReactNode[] = [];
-  if (above > 0) rowsOut.push(<Text key="above" wrap="truncate-end" {...t.roles.muted}>{fitWidth(`↑ ${above} more`, width)}</Text>);
+  if (above > 0)
+    rowsOut.push(
+      <Text key="above" wrap="truncate-end" {...t.roles.muted}>
+        {fitWidth(`↑ ${above} more`, width)}
+      </Text>,
+    );
   for (let i = start; i < end; i++) {
     const sel = i === cursor;
     rowsOut.push(
@@ -53,6 +58,11 @@ export function List<T>({ list, rows, width, focused = true, label, empty = "non
       </Text>,
     );
   }
-  if (below > 0) rowsOut.push(<Text key="below" wrap="truncate-end" {...t.roles.muted}>{fitWidth(`↓ ${below} more`, width)}</Text>);
+  if (below > 0)
+    rowsOut.push(
+      <Text key="below" wrap="truncate-end" {...t.roles.muted}>
+        {fitWidth(`↓ ${below} more`, width)}
+      </Text>,
+    );
   return <Box flexDirection="column">{rowsOut}</Box>;
 }

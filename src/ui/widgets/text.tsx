@@ -96,11 +96,13 @@ export function Lines({ lines, rows, from = "end" }: { lines: Segment[][]; rows?
     <Box flexDirection="column">
       {shown.map((line, i) => (
         <Text key={i} wrap="truncate-end">
-          {line.length === 0 ? " " : line.map((seg, j) => (
-            <Text key={j} {...(seg.role ? t.roles[seg.role] : seg.style ?? t.roles.text)}>
-              {seg.text}
-            </Text>
-          ))}
+          {line.length === 0
+            ? " "
+            : line.map((seg, j) => (
+                <Text key={j} {...(seg.role ? t.roles[seg.role] : (seg.style ?? t.roles.text))}>
+                  {seg.text}
+                </Text>
+              ))}
         </Text>
       ))}
     </Box>
