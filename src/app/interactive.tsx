@@ -189,15 +189,13 @@ async function run(opts: LaunchOptions): Promise<void> {
     // `--session` resumes it live at once.
     const r = start.resume;
     const replay = !opts.session && !!opts.replay;
-    void store
-      .getState()
-      .openProblem(r.problem, {
-        chain: r.chain,
-        targets: r.targets,
-        roles: r.roles,
-        replay,
-        info: { id: r.id, file: start.resumeFile, createdAt: r.createdAt },
-      });
+    void store.getState().openProblem(r.problem, {
+      chain: r.chain,
+      targets: r.targets,
+      roles: r.roles,
+      replay,
+      info: { id: r.id, file: start.resumeFile, createdAt: r.createdAt },
+    });
   } else {
     void store.getState().openProblem(first);
   }

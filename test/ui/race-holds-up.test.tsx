@@ -208,13 +208,11 @@ describe("the Race holds up", () => {
       acceptedId: "QwQ#0",
       at: "",
     };
-    await store
-      .getState()
-      .openProblem(demoProblem, {
-        chain: { sentences: [sentence], finished: false },
-        roles: { generators: ["QwQ"], evaluators: [evaluator], targets: [] },
-        replay: true,
-      });
+    await store.getState().openProblem(demoProblem, {
+      chain: { sentences: [sentence], finished: false },
+      roles: { generators: ["QwQ"], evaluators: [evaluator], targets: [] },
+      replay: true,
+    });
     await tick(40);
     store.getState().flush();
     await tick(30);

@@ -277,13 +277,11 @@ describe("problems screen", () => {
     const { store } = await setup();
     const message = "the prompt is 3268 tokens, more than the 2048-token context of model local";
     for (const id of ["alpha#0", "alpha#1"]) {
-      store
-        .getState()
-        .dispatch({
-          type: "candidate-done",
-          step: 0,
-          candidate: { id, generator: "alpha", sampleIndex: 0, text: "", raw: "", scores: [], endOfThought: false, error: message },
-        });
+      store.getState().dispatch({
+        type: "candidate-done",
+        step: 0,
+        candidate: { id, generator: "alpha", sampleIndex: 0, text: "", raw: "", scores: [], endOfThought: false, error: message },
+      });
       store.getState().dispatch({ type: "error", source: "alpha", message });
     }
     store.getState().dispatch({ type: "awaiting-decision", step: 0 });
