@@ -34,19 +34,19 @@ function pad2(n: number): string {
 export function normalizeDate(text: string): string | null {
   const found: Array<{ index: number; y: number; m: number; d: number }> = [];
   for (const x of text.matchAll(/(?<!\d)(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})(?!\d)/g)) {
-    let m = +x[1];
-    let d = +x[2];
+    let m = +x[1]!;
+    let d = +x[2]!;
     if (m > 12 && d <= 12) [m, d] = [d, m];
-    found.push({ index: x.index!, y: +x[3], m, d });
+    found.push({ index: x.index!, y: +x[3]!, m, d });
   }
   for (const x of text.matchAll(/(?<!\d)(\d{4})[/.-](\d{1,2})[/.-](\d{1,2})(?!\d)/g)) {
-    found.push({ index: x.index!, y: +x[1], m: +x[2], d: +x[3] });
+    found.push({ index: x.index!, y: +x[1]!, m: +x[2]!, d: +x[3]! });
   }
   for (const x of text.matchAll(new RegExp(String.raw`\b${MONTH_WORD}\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})\b`, "gi"))) {
-    found.push({ index: x.index!, y: +x[3], m: MONTHS[x[1].toLowerCase().slice(0, 3)], d: +x[2] });
+    found.push({ index: x.index!, y: +x[3]!, m: MONTHS[x[1]!.toLowerCase().slice(0, 3)]!, d: +x[2]! });
   }
   for (const x of text.matchAll(new RegExp(String.raw`\b(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?${MONTH_WORD},?\s+(\d{4})\b`, "gi"))) {
-    found.push({ index: x.index!, y: +x[3], m: MONTHS[x[2].toLowerCase().slice(0, 3)], d: +x[1] });
+    found.push({ index: x.index!, y: +x[3]!, m: MONTHS[x[2]!.toLowerCase().slice(0, 3)]!, d: +x[1]! });
   }
   const valid = found.filter((f) => validDate(f.y, f.m, f.d)).sort((a, b) => a.index - b.index);
   const last = valid[valid.length - 1];
@@ -61,14 +61,14 @@ export function parseWeeksDays(text: string): [number, number] | null {
   const t = text.toLowerCase();
   const last = (re: RegExp): RegExpMatchArray | undefined => [...t.matchAll(re)].pop();
   let m = last(/(\d+)\s*(?:weeks?|wks?|w)\b[\s'",;:/+&]*(?:and\s*)?(\d+)\s*(?:days?|d)\b/g);
-  if (m) return [+m[1], +m[2]];
+  if (m) return [+m[1]!, +m[2]!];
   m = last(/[([]\s*['"]?\s*(\d+)\s*(?:weeks?)?\s*['"]?\s*,\s*['"]?\s*(\d+)\s*(?:days?)?\s*['"]?\s*[)\]]/g);
-  if (m) return [+m[1], +m[2]];
+  if (m) return [+m[1]!, +m[2]!];
   m = last(/(\d+)\s*\+\s*(\d)\s*(?:weeks?|wks?)\b/g);
-  if (m) return [+m[1], +m[2]];
+  if (m) return [+m[1]!, +m[2]!];
   m = last(/(\d+)\s*(?:weeks?|wks?)\b/g);
-  if (m) return [+m[1], 0];
+  if (m) return [+m[1]!, 0];
   m = last(/(\d+)\s*days?\b/g);
-  if (m) return [Math.floor(+m[1] / 7), +m[1] % 7];
+  if (m) return [Math.floor(+m[1]! / 7), +m[1]! % 7];
   return null;
 }

@@ -72,7 +72,7 @@ function count(text: string, ch: string): number {
 function evaluateStrAnswer(inner: string): string {
   let expression = inner;
   for (const [from, to] of EXPRESSION_REPLACEMENTS) expression = expression.split(from).join(to);
-  expression = expression.split("#")[0];
+  expression = expression.split("#")[0]!;
   const open = count(expression, "(");
   const close = count(expression, ")");
   if (open > close) expression += ")".repeat(open - close);
@@ -96,11 +96,11 @@ export function paperExtractAnswer(text: string, calculatorId: number, modelName
     const at = answer.indexOf("assistantfinal");
     if (at >= 0) answer = answer.slice(at + "assistantfinal".length);
   }
-  const found = [...answer.matchAll(ANSWER)].map((m) => m[1]);
+  const found = [...answer.matchAll(ANSWER)].map((m) => m[1]!);
   let extracted: string;
   if (found.length === 0) extracted = "Not Found";
   else {
-    extracted = pyStrip(found[found.length - 1]).replace(/^"+|"+$/g, "");
+    extracted = pyStrip(found[found.length - 1]!).replace(/^"+|"+$/g, "");
     if (PROMPT_PLACEHOLDERS.has(extracted)) extracted = "Not Found";
   }
   const calid = calculatorId;
@@ -117,25 +117,25 @@ export function paperExtractAnswer(text: string, calculatorId: number, modelName
   }
   if (INTEGER_CALCULATORS.has(calid)) {
     const outOf = re(`(${D}+) out of`).exec(extracted);
-    if (outOf) return outOf[1];
+    if (outOf) return outOf[1]!;
     const list = re(`-?${D}+(, ?-?${D}+)+`).exec(extracted);
     if (list) return String(list[0].split(",").length);
     const nums = [...extracted.matchAll(re(`(-?${D}+(\\.${D}+)?)`, "g"))];
-    return nums.length ? nums[nums.length - 1][1] : "N/A";
+    return nums.length ? nums[nums.length - 1]![1]! : "N/A";
   }
   if (DECIMAL_CALCULATORS.has(calid)) {
     const strCall = /str\(([^\n]*)\)/u.exec(extracted);
-    if (strCall) return evaluateStrAnswer(strCall[1]);
+    if (strCall) return evaluateStrAnswer(strCall[1]!);
     let value: PyValue;
     const egfr = re(`(-?${D}+(\\.${D}+)?)${WS}*mL/min/1[^\\n]73`).exec(extracted);
-    if (egfr) value = evalExpression(egfr[1]);
+    if (egfr) value = evalExpression(egfr[1]!);
     else {
       const percents = [...extracted.matchAll(re(`(-?${D}+(\\.${D}+)?)%`, "g"))];
-      if (percents.length) value = evalExpression(`(${percents[percents.length - 1][1]}) / 100`);
+      if (percents.length) value = evalExpression(`(${percents[percents.length - 1]![1]}) / 100`);
       else {
         const nums = [...extracted.matchAll(re(`(-?${D}+(\\.${D}+)?)`, "g"))];
         if (!nums.length) return "N/A";
-        value = evalExpression(nums[nums.length - 1][1]);
+        value = evalExpression(nums[nums.length - 1]![1]!);
       }
     }
     return pyStr(value);
@@ -157,9 +157,9 @@ function strptime(text: string): [number, number, number] {
   const m = STRPTIME.exec(text);
   if (!m) throw new PyError("ValueError", `time data ${pyReprString(text)} does not match format '%m/%d/%Y'`);
   if (m[0].length !== text.length) throw new PyError("ValueError", `unconverted data remains: ${text.slice(m[0].length)}`);
-  const year = pyInt(m[3]);
-  const month = pyInt(m[1]);
-  const day = pyInt(m[2].trim());
+  const year = pyInt(m[3]!);
+  const month = pyInt(m[1]!);
+  const day = pyInt(m[2]!.trim());
   if (year < 1) throw new PyError("ValueError", `year ${year} is out of range`);
   const days = new Date(Date.UTC(2000, month, 0)).getUTCDate();
   const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;

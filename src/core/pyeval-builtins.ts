@@ -30,7 +30,7 @@ export const GLOBALS = new Set(["min", "pow", "round", "abs", "int", "float", "m
 
 export function attribute(obj: PyValue, name: string): PyValue {
   if (obj.t === "module" && obj.name === "math") {
-    if (name in MATH) return MATH[name];
+    if (name in MATH) return MATH[name]!;
     if (MATH_FUNCTIONS.has(name)) return { t: "callable", name: `math.${name}` };
     if (
       /^(log|exp|sin|cos|tan|asin|acos|atan|sinh|cosh|tanh|hypot|degrees|radians|factorial|gcd|comb|perm|prod|fsum|isclose|erf|erfc|gamma|lgamma|copysign|fmod|frexp|ldexp|modf|remainder|cbrt|exp2|expm1|log1p|log2|log10|isfinite|isinf|isnan|dist|atan2|nextafter|ulp|lcm)$/.test(
@@ -53,7 +53,7 @@ export function callFunction(fn: PyValue, args: PyValue[]): PyValue {
   if (fn.t !== "callable") throw new PyError("TypeError", `'${typeName(fn)}' object is not callable`);
   const one = (): PyValue => {
     if (args.length !== 1) throw new PyUnsupported(`${fn.name} with ${args.length} arguments`);
-    return args[0];
+    return args[0]!;
   };
   const real = (x: PyValue): number => {
     if (!isNumber(x)) throw new PyUnsupported(`${fn.name} of ${x.t}`);
@@ -63,25 +63,25 @@ export function callFunction(fn: PyValue, args: PyValue[]): PyValue {
     case "min": {
       let items = args;
       if (args.length === 1) {
-        const a = args[0];
+        const a = args[0]!;
         if (a.t !== "tuple" && a.t !== "list") throw new PyError("TypeError", `'${typeName(a)}' object is not iterable`);
         items = a.items;
         if (!items.length) throw new PyError("ValueError", "min() arg is an empty sequence");
       }
       if (!items.length) throw new PyError("TypeError", "min expected at least 1 argument, got 0");
-      let best = items[0];
+      let best = items[0]!;
       for (const x of items.slice(1)) if (compareOrder("<", x, best)) best = x;
       return best;
     }
     case "pow":
     case "math.pow": {
       if (args.length !== 2) throw new PyUnsupported(`${fn.name} with ${args.length} arguments`);
-      if (fn.name === "math.pow") return floatPow(real(args[0]), real(args[1]), false);
-      return arith("**", args[0], args[1]);
+      if (fn.name === "math.pow") return floatPow(real(args[0]!), real(args[1]!), false);
+      return arith("**", args[0]!, args[1]!);
     }
     case "round":
       if (args.length < 1 || args.length > 2) throw new PyUnsupported("round arity");
-      return pyRound(args[0], args[1]);
+      return pyRound(args[0]!, args[1]);
     case "abs": {
       const x = one();
       if (x.t === "float") return float(Math.abs(x.v), x.np);

@@ -68,7 +68,7 @@ export function floatRepr(x: number): string {
   const sign = x < 0 ? "-" : "";
   const [mant, expText] = Math.abs(x).toExponential().split("e");
   const exp = Number(expText);
-  const digits = mant.replace(".", "");
+  const digits = mant!.replace(".", "");
   if (exp >= -4 && exp < 16) {
     if (exp < 0) return `${sign}0.${"0".repeat(-exp - 1)}${digits}`;
     const intPart = digits.slice(0, exp + 1).padEnd(exp + 1, "0");
@@ -92,7 +92,7 @@ export function pyStr(x: PyValue): string {
     case "none":
       return "None";
     case "tuple":
-      return x.items.length === 1 ? `(${pyStr(x.items[0])},)` : `(${x.items.map(pyStr).join(", ")})`;
+      return x.items.length === 1 ? `(${pyStr(x.items[0]!)},)` : `(${x.items.map(pyStr).join(", ")})`;
     case "list":
       return `[${x.items.map(pyStr).join(", ")}]`;
     case "complex":
@@ -386,7 +386,7 @@ export function equal(a: PyValue, b: PyValue): boolean {
   if (isNumber(a) && isNumber(b)) return compareReal(a, b) === 0;
   if ((a.t === "tuple" || a.t === "list") && a.t === b.t) {
     const bi = (b as typeof a).items;
-    return a.items.length === bi.length && a.items.every((x, i) => equal(x, bi[i]));
+    return a.items.length === bi.length && a.items.every((x, i) => equal(x, bi[i]!));
   }
   if (a.t === "none" && b.t === "none") return true;
   if (a.t === "callable" && b.t === "callable") return a.name === b.name;

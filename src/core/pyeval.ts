@@ -52,7 +52,7 @@ function tokenize(src: string): Token[] {
   const out: Token[] = [];
   let i = 0;
   while (i < src.length) {
-    const c = src[i];
+    const c = src[i]!;
     if (c === " " || c === "\t" || c === "\f") {
       i++;
       continue;
@@ -109,7 +109,7 @@ class Parser {
   constructor(private readonly toks: Token[]) {}
 
   private peek(): Token {
-    return this.toks[this.i];
+    return this.toks[this.i]!;
   }
   private isOp(text: string): boolean {
     const t = this.peek();
@@ -367,7 +367,7 @@ function checkSyntax(toks: Token[]): void {
 /** Validates the token stream against the expression grammar without evaluating. */
 function structural(toks: Token[]): void {
   let i = 0;
-  const peek = (): Token => toks[i];
+  const peek = (): Token => toks[i]!;
   const isOp = (s: string): boolean => peek().k === "op" && (peek() as { text: string }).text === s;
   const isName = (s: string): boolean => peek().k === "name" && (peek() as { text: string }).text === s;
   const fail = (): never => {
