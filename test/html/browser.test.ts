@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { checkPage, chromiumMissing, type FigureCheck, type PageCheck } from "./browser.js";
 import { hostileSession, HOSTILE } from "./fixtures.js";
 import { concord, importedGenex, ROOT, TRACES } from "./genex.js";
+import { needsShared } from "../support/shared.js";
 
 const skip = chromiumMissing();
 const SHOTS = process.env.CONCORD_HTML_SHOTS ?? mkdtempSync(join(tmpdir(), "concord-html-shots-"));
@@ -54,7 +55,7 @@ function labelled(f: FigureCheck, prefix: string, what: string): string {
   return l!.slice(l!.indexOf(`${what} `) + what.length + 1).split(/[ ;(]/)[0]!;
 }
 
-describe("results page in Chromium", { skip }, () => {
+describe("results page in Chromium", { skip: skip || needsShared("data/genex/medcalc/outputs", "data/genex/medcalc/ensemble_qwq_dapo_eval_oss") }, () => {
   let page: PageCheck;
   let json: { conditions: JsonCondition[] };
   let dir: string;
