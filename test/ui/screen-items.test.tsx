@@ -101,15 +101,19 @@ describe("problems screen", () => {
     await waitFor(() => /problems 1\/120/.test(frame()));
     await press("\t");
     await press("G");
+    await waitFor(() => /problems 120\/120/.test(frame()), 5_000);
     assert.match(frame(), /problems 120\/120/);
     await press("g");
+    await waitFor(() => /problems 1\/120/.test(frame()), 5_000);
     assert.match(frame(), /problems 1\/120/);
     await press("\u001b[6~"); // PageDown
     const page = Number(/problems (\d+)\/120/.exec(frame())![1]);
     assert.ok(page > 10, `a page down moves a screenful (to ${page})`);
     await press("\u001b[5~"); // PageUp
+    await waitFor(() => /problems 1\/120/.test(frame()), 5_000);
     assert.match(frame(), /problems 1\/120/);
     await press("\u001b[F"); // End
+    await waitFor(() => /problems 120\/120/.test(frame()), 5_000);
     assert.match(frame(), /problems 120\/120/);
     await press("\u001b[H"); // Home
     await press("/");
@@ -117,17 +121,21 @@ describe("problems screen", () => {
     await press("\r", 60);
     await press("j");
     await press("j");
+    await waitFor(() => /problems 3\/\d+ \/a1/.test(frame()), 5_000);
     assert.match(frame(), /problems 3\/\d+ \/a1/);
     // To the other dataset and back.
     await press("\t");
     await press("j");
+    await waitFor(() => /problems 1\/5/.test(frame()), 5_000);
     assert.match(frame(), /problems 1\/5/);
     await press("k");
+    await waitFor(() => /problems 3\/\d+ \/a1/.test(frame()), 5_000);
     assert.match(frame(), /problems 3\/\d+ \/a1/, "selection and filter as they were left");
     // `/` offers the old filter selected: typing replaces it.
     await press("/");
     for (const ch of "a7") await press(ch, 20);
     await press("\r", 60);
+    await waitFor(() => /\/a7/.test(frame()), 5_000);
     assert.match(frame(), /\/a7/);
     assert.doesNotMatch(frame(), /\/a1a7/);
   });
