@@ -66,12 +66,9 @@ const pending = [
   // `concord` with no command opens the interface: the one command that launches the composition root.
   { file: "src/commands/open.ts", to: { element: { type: "app" } } },
   { file: "src/backends/openai.ts", to: { element: { type: "config" } } },
-  { file: "src/commands/open.ts", to: { element: { type: "ui" } } },
+  // The download progress bar the default models report through (cli/progress.ts).
   { file: "src/engine/models.ts", to: { element: { type: "cli" } } },
-  { file: "src/state/session-replay.ts", to: { element: { type: "ui" } } },
-  { file: "src/state/store.ts", to: { element: { type: "ui" } } },
-  { file: "src/ui/launch.tsx", to: { element: { types: { anyOf: ["backends", "app"] } } } },
-  { file: "src/ui/screens/Results.tsx", to: { module: { source: "node:fs" } } },
+  // Theme files are read where the theme is resolved; to move behind a port.
   { file: "src/ui/theme.ts", to: { module: { source: "node:fs" } } },
 ];
 
