@@ -186,6 +186,22 @@ export async function* streamCompletion(ctx: StreamContext, req: CompletionReque
     idleTimer = setTimeout(() => end("idle"), t.timeoutMs);
   };
   const deadline = setTimeout(() => end("deadline"), ctx.maxStreamMs);
+  // A stream this client cut for silence or for running too long is an error, whether the cut
+  // surfaced as a thrown abort or as the end of the body.
+  const throwIfCutByClient = () => {
+    if (cut === "idle") {
+      t.markUnresponsive();
+      throw new BackendError(`model "${ctx.name}": stream stalled: nothing for ${Math.round(t.timeoutMs / 100) / 10} s`, ctx.name, undefined, true, "timeout");
+    }
+    if (cut === "deadline")
+      throw new BackendError(
+        `model "${ctx.name}": stream still running after ${Math.round(ctx.maxStreamMs / 1000)} s; stopped`,
+        ctx.name,
+        undefined,
+        true,
+        "timeout",
+      );
+  };
   ctx.lastReasoningSource = null;
 
   const emit = (channel: "content" | "reasoning", piece: string): StreamChunk => {
@@ -258,18 +274,7 @@ export async function* streamCompletion(ctx: StreamContext, req: CompletionReque
     }
   } catch (err) {
     if (userSignal?.aborted) return { ...result(), finishReason: "abort" };
-    if (cut === "idle") {
-      t.markUnresponsive();
-      throw new BackendError(`model "${ctx.name}": stream stalled: nothing for ${Math.round(t.timeoutMs / 100) / 10} s`, ctx.name, undefined, true, "timeout");
-    }
-    if (cut === "deadline")
-      throw new BackendError(
-        `model "${ctx.name}": stream still running after ${Math.round(ctx.maxStreamMs / 1000)} s; stopped`,
-        ctx.name,
-        undefined,
-        true,
-        "timeout",
-      );
+    throwIfCutByClient();
     if (cut !== "length") {
       const be = t.toBackendError(err, what);
       if (be.kind === "too-large") throw be;
@@ -290,18 +295,7 @@ export async function* streamCompletion(ctx: StreamContext, req: CompletionReque
     clearTimeout(deadline);
   }
   if (userSignal?.aborted) return { ...result(), finishReason: "abort" };
-  if (cut === "idle") {
-    t.markUnresponsive();
-    throw new BackendError(`model "${ctx.name}": stream stalled: nothing for ${Math.round(t.timeoutMs / 100) / 10} s`, ctx.name, undefined, true, "timeout");
-  }
-  if (cut === "deadline")
-    throw new BackendError(
-      `model "${ctx.name}": stream still running after ${Math.round(ctx.maxStreamMs / 1000)} s; stopped`,
-      ctx.name,
-      undefined,
-      true,
-      "timeout",
-    );
+  throwIfCutByClient();
   if (cut === "length") finish = "length";
   yield* route([{ channel: "content", text: echo.flush() }]);
   for (const s of splitters) for (const x of s.flush()) if (x.text) yield emit(x.channel, x.text);
