@@ -5,41 +5,15 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { loadGenexTrace, paperChainText, traceToRecording } from "../../src/backends/genex-trace.js";
-import { parseRecording, ReplayBackend } from "../../src/backends/replay.js";
+import { paperChainText } from "../../src/backends/genex-trace.js";
+import { GENEX_ROWS, traceBuilder } from "../support/genex-trace-rig.js";
 import { chainText } from "../../src/core/chain.js";
-import { ChainBuilder, PAPER_SAFETY_STEPS } from "../../src/engine/ensemble.js";
-import type { ModelHandle } from "../../src/engine/models.js";
-import type { Problem } from "../../src/core/types.js";
+import { PAPER_SAFETY_STEPS } from "../../src/engine/ensemble.js";
 
-const ROWS = "../shared/data/genex/medcalc/ensemble_qwq_dapo_eval_oss";
-const skip = existsSync(`${ROWS}/selected_distributions_row_0.json`) ? false : "needs ../shared/data/genex";
+const skip = existsSync(`${GENEX_ROWS}/selected_distributions_row_0.json`) ? false : "needs ../shared/data/genex";
 
 async function rebuild(row: number): Promise<{ rebuilt: boolean; why?: string; steps: number }> {
-  const trace = await loadGenexTrace(`${ROWS}/selected_distributions_row_${row}.json`);
-  const p = trace.problems[0];
-  const conversion = traceToRecording({ ...trace, problems: [p] });
-  const recording = parseRecording(`${[conversion.header, ...conversion.exchanges].map((e) => JSON.stringify(e)).join("\n")}\n`, `row${row}.jsonl`);
-  const handle = (name: string): ModelHandle => ({
-    name,
-    backend: new ReplayBackend(recording, { backend: name, problem: p.index, speed: "instant", name }),
-    thinkingFormat: "think-tags",
-  });
-  const problem: Problem = {
-    id: String(p.rowNumber ?? p.index),
-    source: "medcalc-bench",
-    messages: [{ role: "user", content: "(note and question)" }],
-    reference: { kind: "exact", value: "" },
-    meta: {},
-  };
-  const perGenerator = Math.max(...p.steps[0].candidates.map((c) => p.steps[0].candidates.filter((d) => d.generator === c.generator).length));
-  const b = new ChainBuilder({
-    problem,
-    generators: trace.generators.map(handle),
-    evaluators: [handle(trace.evaluator ?? "openai/gpt-oss-20b")],
-    k: perGenerator,
-    mode: "paper",
-  });
+  const { p, b } = await traceBuilder(row);
   for (let i = 0; i < p.steps.length; i++) {
     if (b.stopReason()) return { rebuilt: false, why: `stopped (${b.stopReason()}) after ${i} of ${p.steps.length} steps`, steps: p.steps.length };
     const waiting = new Promise<void>((r) => {

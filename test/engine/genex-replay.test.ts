@@ -2,46 +2,18 @@
 // ChainBuilder in paper mode: following the recorded picks reproduces the recorded chain.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { loadGenexTrace, paperChainText, traceToRecording } from "../../src/backends/genex-trace.js";
-import { parseRecording, ReplayBackend } from "../../src/backends/replay.js";
+import { paperChainText } from "../../src/backends/genex-trace.js";
 import { chainText } from "../../src/core/chain.js";
-import { ChainBuilder } from "../../src/engine/ensemble.js";
-import type { ModelHandle } from "../../src/engine/models.js";
-import type { Problem } from "../../src/core/types.js";
 import { needsShared } from "../support/shared.js";
+import { traceBuilder } from "../support/genex-trace-rig.js";
 
 // Each generator and the evaluator replay their own recorded exchanges.
-const ROWS = "../shared/data/genex/medcalc/ensemble_qwq_dapo_eval_oss";
 
 test(
   "following the recorded picks of a real genex trace reproduces the recorded chain exactly",
   { skip: needsShared("data/genex/medcalc/ensemble_qwq_dapo_eval_oss") },
   async () => {
-    const trace = await loadGenexTrace(`${ROWS}/selected_distributions_row_1.json`);
-    const p = trace.problems[0];
-    const conversion = traceToRecording({ ...trace, problems: [p] });
-    const recording = parseRecording(`${[conversion.header, ...conversion.exchanges].map((e) => JSON.stringify(e)).join("\n")}\n`, "row1.jsonl");
-    const handle = (name: string): ModelHandle => ({
-      name,
-      backend: new ReplayBackend(recording, { backend: name, problem: p.index, speed: "instant", name }),
-      thinkingFormat: "think-tags",
-    });
-    const problem: Problem = {
-      id: String(p.rowNumber ?? p.index),
-      source: "medcalc-bench",
-      messages: [{ role: "user", content: "(note and question)" }],
-      reference: { kind: "exact", value: "" },
-      meta: {},
-    };
-    const perGenerator = Math.max(...p.steps[0].candidates.map((c) => p.steps[0].candidates.filter((d) => d.generator === c.generator).length));
-    const b = new ChainBuilder({
-      problem,
-      generators: trace.generators.map(handle),
-      evaluators: [handle(trace.evaluator ?? "openai/gpt-oss-20b")],
-      k: perGenerator,
-      mode: "paper",
-      budget: { maxSentences: p.steps.length },
-    });
+    const { p, b } = await traceBuilder(1, (p) => ({ budget: { maxSentences: p.steps.length } }));
     for (let i = 0; i < p.steps.length; i++) {
       const waiting = new Promise<void>((r) => {
         const off = b.on((e) => e.type === "awaiting-decision" && (off(), r()));
