@@ -2,35 +2,20 @@
 // tiny model, override the pick, accept, see the targets change, quit, resume with nothing lost.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { anyModelFile } from "../support/models.js";
+import { tmuxDriver } from "../support/tmux.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const model = anyModelFile();
 const hasTmux = spawnSync("tmux", ["-V"]).status === 0;
 const name = `concord-e2e-${process.pid}`;
 
-function tmux(...args: string[]): string {
-  return execFileSync("tmux", args, { encoding: "utf8" });
-}
-const screen = () => tmux("capture-pane", "-p", "-t", name);
-const keys = (...k: string[]) => tmux("send-keys", "-t", name, ...k);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(what: string, pred: (s: string) => boolean, ms = 60_000): Promise<string> {
-  const end = Date.now() + ms;
-  let s = "";
-  while (Date.now() < end) {
-    s = screen();
-    if (pred(s)) return s;
-    await sleep(250);
-  }
-  throw new Error(`timed out waiting for ${what}; screen:\n${s}`);
-}
+const { tmux, keys, sleep, waitFor } = tmuxDriver(name, { pollMs: 250 });
 
 function start(dir: string) {
   // The real program, as a user starts it (from the sources, no build needed).

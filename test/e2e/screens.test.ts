@@ -4,11 +4,12 @@
 // prompt, and the frame folding into a 60x18 terminal.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, existsSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
+import { tmuxDriver } from "../support/tmux.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const model = resolve(root, "..", "shared", "models", "stories260K.gguf");
@@ -16,21 +17,7 @@ const medcalc = resolve(root, "..", "shared", "data", "medcalc-bench", "test_dat
 const hasTmux = spawnSync("tmux", ["-V"]).status === 0;
 const name = `concord-e2e-screens-${process.pid}`;
 
-const tmux = (...args: string[]) => execFileSync("tmux", args, { encoding: "utf8" });
-const screen = () => tmux("capture-pane", "-p", "-t", name);
-const keys = (...k: string[]) => tmux("send-keys", "-t", name, ...k);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(what: string, pred: (s: string) => boolean, ms = 60_000): Promise<string> {
-  const end = Date.now() + ms;
-  let s = "";
-  while (Date.now() < end) {
-    s = screen();
-    if (pred(s)) return s;
-    await sleep(200);
-  }
-  throw new Error(`timed out waiting for ${what}; screen:\n${s}`);
-}
+const { tmux, keys, sleep, waitFor } = tmuxDriver(name, {});
 
 const skip = !hasTmux ? "tmux is not installed" : !existsSync(model) || !existsSync(medcalc) ? "needs ../shared (model and MedCalc-Bench)" : false;
 

@@ -3,7 +3,7 @@
 // model) as a new session, leaving the replayed file as it was.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, existsSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
@@ -12,6 +12,7 @@ import type { Candidate, Chain } from "../../src/core/chain.js";
 import { builtinProblems } from "../../src/problems/builtin.js";
 import { sessionPath, toSessionFile, writeSession } from "../../src/state/sessions.js";
 import { anyModelFile } from "../support/models.js";
+import { tmuxDriver } from "../support/tmux.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const model = anyModelFile();
@@ -19,21 +20,7 @@ const hasTmux = spawnSync("tmux", ["-V"]).status === 0;
 const name = `concord-session-replay-${process.pid}`;
 const skip = hasTmux ? (existsSync(model) ? false : `model missing: ${model}`) : "tmux is not installed";
 
-const tmux = (...args: string[]) => execFileSync("tmux", args, { encoding: "utf8" });
-const screen = () => tmux("capture-pane", "-p", "-t", name);
-const keys = (...k: string[]) => tmux("send-keys", "-t", name, ...k);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(what: string, pred: (s: string) => boolean, ms = 30_000): Promise<string> {
-  const end = Date.now() + ms;
-  let s = "";
-  while (Date.now() < end) {
-    s = screen();
-    if (pred(s)) return s;
-    await sleep(200);
-  }
-  throw new Error(`timed out waiting for ${what}; screen:\n${s}`);
-}
+const { tmux, keys, waitFor } = tmuxDriver(name, { waitMs: 30_000 });
 
 const cand = (id: string, text: string, ppl: number): Candidate => ({
   id,
