@@ -13,7 +13,8 @@ export const DEMO_MODEL_FILE = "concord-demo-untrained-v1.gguf";
 /** The profile name the demo model runs under. */
 export const DEMO_MODEL_NAME = "demo";
 /** One line for the screen: what the demo model is, and how to use a real one. */
-export const DEMO_MODEL_NOTE = "demo model (untrained, writes nonsense); real model: --model <file.gguf>";
+/** What to do first, then what the demo model is: the line is cut at narrow terminals. */
+export const DEMO_MODEL_NOTE = "for a real model set CONCORD_MODEL=<file.gguf> or pass --model <file.gguf>; this demo model is untrained and writes nonsense";
 
 const SEED = 19;
 const N_EMBD = 64;

@@ -95,11 +95,12 @@ export interface DownloadResult {
   resumedFrom: number;
 }
 
-const OFFLINE_HINT = "to use a model file you already have, set CONCORD_MODEL=<file.gguf> or pass --model <file.gguf>";
+/** What to do comes first: a terminal or status line that cuts the message keeps the advice. */
+const LOCAL_HINT = "use a GGUF you have: set CONCORD_MODEL=<file.gguf> or pass --model <file.gguf>";
 
 function networkError(url: string, err: unknown): UserError {
   const cause = (err as { cause?: unknown })?.cause;
-  return new UserError(`cannot download ${url}: ${oneLine(cause ?? err)}; ${OFFLINE_HINT}`);
+  return new UserError(`offline? ${LOCAL_HINT} (cannot download ${url}: ${oneLine(cause ?? err)})`);
 }
 
 /** A sha256 the server states for the body: HF's X-Linked-Etag (LFS files) or a sha256 ETag. */
@@ -177,11 +178,13 @@ export async function downloadFile(url: string, dest: string, options: DownloadO
     }
     if (res.status === 404) {
       await res.body?.cancel();
-      throw new UserError(`cannot download ${url}: not found (HTTP 404); check the model name and file, or ${OFFLINE_HINT}`);
+      throw new UserError(`model not found (HTTP 404): check the model name and file, or ${LOCAL_HINT} (cannot download ${url})`);
     }
     if (res.status === 401 || res.status === 403) {
       await res.body?.cancel();
-      throw new UserError(`cannot download ${url}: access denied (HTTP ${res.status}); a gated model needs its licence accepted and a token in HF_TOKEN`);
+      throw new UserError(
+        `access denied (HTTP ${res.status}): accept the model's licence and set a token in HF_TOKEN, or ${LOCAL_HINT} (cannot download ${url})`,
+      );
     }
     if (!res.ok || !res.body) {
       await res.body?.cancel();

@@ -63,7 +63,11 @@ export async function startupModels(opts: StartupOptions = {}): Promise<StartupM
   const missing: string[] = [];
   for (const m of specs.models) if (!(await cachedModelFile(m.spec, env))) missing.push(m.spec);
   if (!missing.length) return { specs };
-  const demo = async (why: string): Promise<StartupModels> => ({ specs: await demoModelSpecs(env), notice: `${why}: ${DEMO_MODEL_NOTE}` });
+  // The advice leads; why the demo model stands in is short, and any detail goes last.
+  const demo = async (why: string, detail = ""): Promise<StartupModels> => ({
+    specs: await demoModelSpecs(env),
+    notice: `${why}: ${DEMO_MODEL_NOTE}${detail ? ` (${detail})` : ""}`,
+  });
   if (!(await modelHostReachable(env, opts.probeTimeoutMs))) return demo("no network");
   for (const spec of missing) {
     try {
@@ -71,7 +75,7 @@ export async function startupModels(opts: StartupOptions = {}): Promise<StartupM
       opts.onDownloadEnd?.(true);
     } catch (err) {
       opts.onDownloadEnd?.(false);
-      return demo(`download failed (${oneLine(err).slice(0, 60)})`);
+      return demo("download failed", oneLine(err).slice(0, 200));
     }
   }
   return { specs };

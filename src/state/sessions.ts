@@ -224,6 +224,8 @@ export interface SessionEntry {
   sentences?: number;
   finished?: boolean;
   updatedAt?: string;
+  /** The models it was raced with (to tell sessions of one problem apart). */
+  roles?: Pick<Roles, "generators" | "evaluators" | "targets">;
   /** Why the file cannot be resumed (it is listed, never touched). */
   error?: string;
 }
@@ -253,6 +255,7 @@ export async function listSessions(dir: string): Promise<SessionEntry[]> {
         sentences: s.chain.sentences.length,
         finished: s.chain.finished,
         updatedAt: s.updatedAt,
+        roles: { generators: s.roles.generators, evaluators: s.roles.evaluators, targets: s.roles.targets },
       });
     } catch (err) {
       const mtime = await stat(file).then(

@@ -10,7 +10,7 @@ import { displayWidth, fitWidth, sanitize } from "./sanitize.js";
 import { LineInput, type KeyUnit, type PromptFeed } from "./widgets/line-input.js";
 import { unitsOf, useRawInput } from "./hooks/use-terminal-input.js";
 import { ThemeContext, type Theme } from "./theme.js";
-import { R } from "./widgets/text.js";
+import { R, wrapSegments } from "./widgets/text.js";
 import { RaceScreen } from "./screens/Race.js";
 import { ProblemsScreen } from "./screens/Problems.js";
 import { HelpOverlay } from "./screens/Help.js";
@@ -113,7 +113,13 @@ export function App(props: AppProps) {
   const handlerRef = useRef<ActionHandler | null>(null);
   const keyRef = useRef<KeyHandler | null>(null);
   const width = Math.max(20, columns);
-  const height = Math.max(6, rows - 3 - (props.notice ? 1 : 0));
+  // The start-up notice (e.g. offline: which model to set) is read whole: up to two lines.
+  const noticeLines = useMemo(() => {
+    if (!props.notice) return [];
+    const lines = wrapSegments([{ text: sanitize(props.notice, { multiline: false }) }], width).map((l) => l.map((x) => x.text).join(""));
+    return lines.length > 2 ? [lines[0]!, fitWidth(lines.slice(1).join(" "), width)] : lines;
+  }, [props.notice, width]);
+  const height = Math.max(6, rows - 3 - noticeLines.length);
 
   const ctx: UiContextValue = useMemo(
     () => ({
@@ -222,11 +228,11 @@ export function App(props: AppProps) {
               <R role="muted"> ? help</R>
               {saved ? <R role={session?.saveError ? "error" : "success"}>{`  ${saved}`}</R> : null}
             </Text>
-            {props.notice ? (
-              <Text wrap="truncate-end">
-                <R role="warning">{fitWidth(sanitize(props.notice, { multiline: false }), width)}</R>
+            {noticeLines.map((l, i) => (
+              <Text key={i} wrap="truncate-end">
+                <R role="warning">{fitWidth(l, width)}</R>
               </Text>
-            ) : null}
+            ))}
             <Box height={height} flexDirection="column" overflow="hidden">
               {body}
             </Box>

@@ -131,7 +131,8 @@ describe("first run: the defaults, or the demo model", () => {
     assert.equal(r.specs.source, "demo");
     assert.deepEqual(r.specs.models, [{ name: DEMO_MODEL_NAME, spec: demoModelPath(env) }]);
     for (const [role, names] of Object.entries(r.specs.roles)) if (role !== "prm") assert.deepEqual(names, [DEMO_MODEL_NAME], role);
-    assert.match(r.notice ?? "", /^no network: demo model \(untrained.*--model <file\.gguf>/);
+    // What to do comes first, so a narrow terminal that cuts the line still shows it.
+    assert.match(r.notice ?? "", /^no network: for a real model set CONCORD_MODEL=<file\.gguf> or pass --model <file\.gguf>; this demo model is untrained/);
     assert.ok(!r.notice!.includes("\n"));
   });
 
@@ -197,7 +198,7 @@ describe("first run: the defaults, or the demo model", () => {
       const r = await startupModels({ env: { CONCORD_MODELS_DIR: tempDir(), CONCORD_HF_ENDPOINT: base } });
       status = 200;
       assert.equal(r.specs.source, "demo");
-      assert.match(r.notice ?? "", /^download failed \(.*\): demo model \(untrained/);
+      assert.match(r.notice ?? "", /^download failed: for a real model set CONCORD_MODEL=<file\.gguf> .*untrained.* \(.+\)$/);
     });
   });
 });

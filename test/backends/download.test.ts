@@ -224,7 +224,7 @@ describe("downloads from a local file host", () => {
     await new Promise<void>((r) => closed.close(() => r()));
     await assert.rejects(
       resolveModelFile("hf:acme/tiny/stories260K.gguf", { env: { CONCORD_HF_ENDPOINT: `http://127.0.0.1:${port}`, CONCORD_MODELS_DIR: dir }, retries: 0 }),
-      /cannot download .* --model <file\.gguf>/,
+      /^UserError: offline\? use a GGUF you have: set CONCORD_MODEL=<file\.gguf> or pass --model <file\.gguf> \(cannot download /,
     );
     rmSync(dir, { recursive: true, force: true });
   });

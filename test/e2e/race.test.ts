@@ -107,7 +107,12 @@ test(
         keys("j");
         await sleep(300);
       }
-      await waitFor("the sessions list", (x) => /demo\/demo-2 · 2 ·/.test(x));
+      // Each saved session is listed with its date, problem, length and models, not by its file name.
+      const listed = await waitFor("the sessions list", (x) => /demo\/demo-2 · 2 sent\. ·/.test(x));
+      const month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][new Date(saved.updatedAt).getMonth()];
+      assert.match(listed, new RegExp(`${month} \\d+ \\d\\d:\\d\\d demo/demo-2 · 2 sent\\. · ${saved.roles.generators[0]}`), listed);
+      assert.match(listed, new RegExp(`generators ${saved.roles.generators.join(", ")}`), "the preview names every model");
+      assert.match(listed, new RegExp(`targets ${saved.roles.targets[0]}`), listed);
       keys("Enter");
       await sleep(300);
       keys("Enter");

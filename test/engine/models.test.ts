@@ -397,7 +397,7 @@ describe("downloads", () => {
     assert.equal(r.code, 1);
     assert.match(
       r.stderr,
-      /^concord: cannot download http:\/\/127\.0\.0\.1:\d+\/acme\/tiny\/resolve\/main\/tiny\.gguf: .*set CONCORD_MODEL=<file\.gguf> or pass --model <file\.gguf>\n$/,
+      /^concord: offline\? use a GGUF you have: set CONCORD_MODEL=<file\.gguf> or pass --model <file\.gguf> \(cannot download http:\/\/127\.0\.0\.1:\d+\/acme\/tiny\/resolve\/main\/tiny\.gguf: .*\)\n$/,
     );
     assert.ok(!existsSync(join(tmp("models-offline"), "hf", "acme", "tiny", "tiny.gguf")));
   });

@@ -91,5 +91,6 @@ export function problemMatches(p: Problem, needle: string): boolean {
 }
 
 export function sessionMatches(s: SessionEntry, needle: string): boolean {
-  return `${s.id} ${s.problem ?? ""}`.toLowerCase().includes(needle);
+  const r = s.roles;
+  return `${s.id} ${s.problem ?? ""} ${r ? [...r.generators, ...r.evaluators, ...r.targets].join(" ") : ""}`.toLowerCase().includes(needle);
 }

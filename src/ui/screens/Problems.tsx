@@ -21,8 +21,25 @@ export { SESSIONS_ENTRY };
 
 const line = (s: string) => sanitize(s, { multiline: false });
 const problemLabel = (p: Problem) => `${p.id}  ${line(problemTitle(p))}`;
-const sessionLabel = (s: SessionEntry) =>
-  `${s.error ? "! " : ""}${s.problem ?? s.id} · ${s.sentences ?? "?"} · ${(s.updatedAt ?? "").slice(0, 16).replace("T", " ")}`;
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const two = (n: number) => String(n).padStart(2, "0");
+
+/** When a session was last changed, short: "Dec 6 14:05" this year, "2025-12-06" before. */
+export function sessionWhen(iso: string | undefined, now = new Date()): string {
+  const d = iso ? new Date(iso) : undefined;
+  if (!d || Number.isNaN(d.getTime())) return "?";
+  if (d.getFullYear() !== now.getFullYear()) return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())}`;
+  return `${MONTHS[d.getMonth()]} ${d.getDate()} ${two(d.getHours())}:${two(d.getMinutes())}`;
+}
+
+/** A role's models in a few characters: the first, and how many more. */
+const few = (names: readonly string[] | undefined) => (!names?.length ? "-" : names.length === 1 ? names[0]! : `${names[0]}+${names.length - 1}`);
+
+/** Date, problem, length and generators: enough to tell a problem's sessions apart. */
+export const sessionLabel = (s: SessionEntry, now = new Date()) =>
+  s.error
+    ? `! ${sessionWhen(s.updatedAt, now)} ${s.id}`
+    : `${sessionWhen(s.updatedAt, now)} ${s.problem ?? s.id} · ${s.sentences ?? "?"} sent. · ${line(few(s.roles?.generators))}`;
 
 export function ProblemsScreen() {
   const { store, bindings, width, height, prompt } = useUi();
@@ -85,7 +102,8 @@ export function ProblemsScreen() {
   });
 
   const dsWidth = Math.min(22, Math.max(12, Math.floor(width * 0.2)));
-  const listWidth = Math.min(40, Math.max(18, Math.floor(width * 0.32)));
+  // A session's row (date, problem, length, models) needs more room than a problem's title.
+  const listWidth = isSessions ? Math.min(60, Math.max(18, Math.floor(width * 0.45))) : Math.min(40, Math.max(18, Math.floor(width * 0.32)));
   const previewWidth = Math.max(10, width - dsWidth - listWidth - 2);
 
   let preview: React.ReactNode;
@@ -99,7 +117,10 @@ export function ProblemsScreen() {
         {!s.error ? (
           <R role="text">{fitWidth(`${line(s.problem ?? "")} · ${counted(s.sentences ?? 0, "sentence")}${s.finished ? " · finished" : ""}`, previewWidth)}</R>
         ) : null}
-        {!s.error ? <R role="muted">{fitWidth(`updated ${s.updatedAt ?? "?"}`, previewWidth)}</R> : null}
+        {!s.error ? <R role="text">{fitWidth(`generators ${line(s.roles?.generators.join(", ") || "-")}`, previewWidth)}</R> : null}
+        {!s.error ? <R role="text">{fitWidth(`evaluators ${line(s.roles?.evaluators.join(", ") || "-")}`, previewWidth)}</R> : null}
+        {!s.error ? <R role="text">{fitWidth(`targets ${line(s.roles?.targets.join(", ") || "-")}`, previewWidth)}</R> : null}
+        {!s.error ? <R role="muted">{fitWidth(`updated ${sessionWhen(s.updatedAt)} (${s.updatedAt ?? "?"})`, previewWidth)}</R> : null}
         {!s.error ? <R role="muted">{fitWidth(`${keyFor(bindings, "open")}: resume`, previewWidth)}</R> : null}
       </Box>
     ) : (
@@ -146,7 +167,7 @@ export function ProblemsScreen() {
         </Box>
         <Box flexDirection="column" width={listWidth} marginRight={1}>
           {isSessions ? (
-            <List list={sessions} rows={rows} width={listWidth} focused={focus === 1} label={sessionLabel} empty={data.loaded ? "none" : "…"} />
+            <List list={sessions} rows={rows} width={listWidth} focused={focus === 1} label={(e) => sessionLabel(e)} empty={data.loaded ? "none" : "…"} />
           ) : (
             <List list={problems} rows={rows} width={listWidth} focused={focus === 1} label={problemLabel} empty={data.loaded ? "none" : "…"} />
           )}
