@@ -23,6 +23,8 @@ export interface PacedBackendOptions {
   logprob?: number;
   /** Awaited before the last token: the stream stays open until it resolves. */
   holdLast?: () => Promise<void>;
+  /** "reasoning": every token comes on the reasoning channel, as a thinking model's server sends them. */
+  channel?: "content" | "reasoning";
 }
 
 export function wordTokens(text: string): string[] {
@@ -51,15 +53,19 @@ export class PacedBackend implements Backend {
       const wait = start + (i + 1) * interval - performance.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       if (i === tokens.length - 1 && this.opts.holdLast) await this.opts.holdLast();
-      if (req.signal?.aborted) return { text, reasoning: "", finishReason: "abort" };
+      if (req.signal?.aborted) return { ...this.result(text), finishReason: "abort" };
       const t = tokens[i]!;
       text += t;
       this.tokensSent++;
       const tok = { token: t, logprob: -1 };
       all.push(tok);
-      yield { channel: "content", text: t, ...(req.logprobs ? { tokens: [tok] } : {}) };
+      yield { channel: this.opts.channel ?? "content", text: t, ...(req.logprobs ? { tokens: [tok] } : {}) };
     }
-    return { text, reasoning: "", ...(req.logprobs ? { tokens: all } : {}), finishReason: tokens.length >= req.maxTokens ? "length" : "stop" };
+    return { ...this.result(text), ...(req.logprobs ? { tokens: all } : {}), finishReason: tokens.length >= req.maxTokens ? "length" : "stop" };
+  }
+
+  private result(text: string): { text: string; reasoning: string } {
+    return this.opts.channel === "reasoning" ? { text: "", reasoning: text } : { text, reasoning: "" };
   }
 
   async score(req: ScoreRequest): Promise<ScoreResult> {

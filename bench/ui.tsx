@@ -44,6 +44,8 @@ export interface UiLoadParams {
    */
   minKeys?: number;
   holdMs?: number;
+  /** Every generator streams on the reasoning channel, as a thinking model (QwQ, DAPO, Qwen3) does. */
+  reasoning?: boolean;
 }
 
 export interface CpuFigure {
@@ -89,7 +91,7 @@ function race(p: UiLoadParams, holdLast?: () => Promise<void>) {
   const text = words(Math.round(p.tokensPerSecond * p.seconds));
   const gens: ModelHandle[] = Array.from({ length: p.streams }, (_, i) => ({
     name: `g${i + 1}`,
-    backend: new PacedBackend({ name: `g${i + 1}`, tokensPerSecond: p.tokensPerSecond, text, holdLast }),
+    backend: new PacedBackend({ name: `g${i + 1}`, tokensPerSecond: p.tokensPerSecond, text, holdLast, channel: p.reasoning ? "reasoning" : "content" }),
     thinkingFormat: "think-tags",
   }));
   const judge: ModelHandle = { name: "judge", backend: new PacedBackend({ name: "judge", tokensPerSecond: 1000, text: "" }), thinkingFormat: "think-tags" };

@@ -233,7 +233,7 @@ export function App(props: AppProps) {
                 <R role="warning">{fitWidth(l, width)}</R>
               </Text>
             ))}
-            <Box height={height} flexDirection="column" overflow="hidden">
+            <Box height={height} flexDirection="column" overflowY="hidden">
               {body}
             </Box>
             <Box height={1} flexDirection="column">

@@ -161,7 +161,7 @@ export function ProblemsScreen() {
         <R role="border">{padTo(fitWidth(heading, listWidth), listWidth + 1)}</R>
         <R role="border">{fitWidth("── preview", previewWidth)}</R>
       </Text>
-      <Box flexDirection="row" height={rows} overflow="hidden">
+      <Box flexDirection="row" height={rows} overflowY="hidden">
         <Box flexDirection="column" width={dsWidth} marginRight={1}>
           <List list={datasets} rows={rows} width={dsWidth} focused={focus === 0} label={(d) => line(d)} />
         </Box>

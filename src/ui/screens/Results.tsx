@@ -219,7 +219,7 @@ export function ResultsScreen() {
   }
 
   return (
-    <Box flexDirection="column" height={height} overflow="hidden">
+    <Box flexDirection="column" height={height} overflowY="hidden">
       <Text wrap="truncate-end">
         <R role="border">{`── results folders ${folders?.length ?? 0} `}</R>
         <R role="muted">

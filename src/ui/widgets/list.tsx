@@ -54,7 +54,9 @@ export function List<T>({ list, rows, width, focused = true, label, empty = "non
     const sel = i === cursor;
     rowsOut.push(
       <Text key={i} wrap="truncate-end" {...(sel ? (focused ? t.roles.selection : t.roles.accent) : t.roles.text)}>
-        {padTo(fitWidth(label(shown[i], i), width), width)}
+        {/* Only the selected row is padded (its highlight spans the column); the others' trailing
+            spaces would be drawn for nothing on every frame. */}
+        {sel ? padTo(fitWidth(label(shown[i], i), width), width) : fitWidth(label(shown[i], i), width)}
       </Text>,
     );
   }
