@@ -8,7 +8,7 @@ import { JudgeScorer, runRelay } from "../engine/relay.js";
 import { TargetPanel } from "../engine/targets.js";
 import { NOT_SCORED } from "../engine/trace-replay.js";
 import { UserError } from "../errors.js";
-import type { RaceFactory, RaceHandle, RelayPort } from "../state/store.js";
+import type { RaceFactory, RaceHandle, RelayPort, Roles } from "../state/store.js";
 
 export interface RaceSetup {
   /** Engine options fixed by the source (a trace's k, mode and length). */
@@ -17,10 +17,25 @@ export interface RaceSetup {
   trace?: boolean;
 }
 
+/**
+ * A resumed session races on its own models when every one of them is among the profiles
+ * (the same names for the same files); otherwise on the configured roles, and the Race says
+ * what differs.
+ */
+export function ownRoles(models: Pick<OpenedModels, "profiles" | "roles">, prefer?: Roles): Pick<Roles, "generators" | "evaluators" | "targets"> {
+  if (!prefer?.generators.length || !prefer.evaluators.length) return models.roles;
+  const known = new Map(models.profiles.map((p) => [p.name, p.path ?? p.model]));
+  const names = [...prefer.generators, ...prefer.evaluators, ...prefer.targets];
+  // A name saved with its file must still name that file.
+  const same = (n: string) => known.has(n) && (!prefer.models?.[n] || prefer.models[n] === known.get(n));
+  return names.every(same) ? { generators: prefer.generators, evaluators: prefer.evaluators, targets: prefer.targets } : models.roles;
+}
+
 export function raceFactory(models: OpenedModels, setup: RaceSetup = {}): RaceFactory {
-  return async (problem: Problem, chain?: Chain): Promise<RaceHandle> => {
+  return async (problem: Problem, chain?: Chain, prefer?: Roles): Promise<RaceHandle> => {
     const get = (names: string[]) => Promise.all(names.map((n) => models.get(n)));
-    const [generators, evaluators, targets] = await Promise.all([get(models.roles.generators), get(models.roles.evaluators), get(models.roles.targets)]);
+    const roles = ownRoles(models, prefer);
+    const [generators, evaluators, targets] = await Promise.all([get(roles.generators), get(roles.evaluators), get(roles.targets)]);
     const builder = new ChainBuilder({ k: 3, ...setup.options, problem, generators, evaluators, chain });
     const panel = targets.length ? new TargetPanel({ problem, targets }) : undefined;
     const off = panel?.attach(builder);

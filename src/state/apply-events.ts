@@ -26,6 +26,12 @@ export function targetsUpTo(t: TargetsView, length: number, keepLength = true): 
   return { ...t, valid, answers: latestAnswers(valid), pending, history: t.history.filter((h) => fits(h.chainLength)) };
 }
 
+/** The view of only these targets' answers (the log keeps every answer). */
+export function targetsOnly(t: TargetsView, targets: readonly string[]): TargetsView {
+  const valid = t.valid.filter((a) => targets.includes(a.target));
+  return { ...t, valid, answers: latestAnswers(valid) };
+}
+
 /** Lanes keep one order whatever order their candidates arrive in: by generator as the roles
  * list them, then by sample. */
 function laneFor(lanes: Lane[], id: string, generator: string, order: string[]): [Lane[], number] {

@@ -71,7 +71,8 @@ export interface RelayView {
   error?: string;
 }
 
-export type RaceFactory = (problem: Problem, chain?: Chain) => Promise<RaceHandle> | RaceHandle;
+/** `prefer`: a resumed session's own models, used when every one of them is available. */
+export type RaceFactory = (problem: Problem, chain?: Chain, prefer?: Roles) => Promise<RaceHandle> | RaceHandle;
 
 export interface Lane {
   id: string;

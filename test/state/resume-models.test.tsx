@@ -8,6 +8,8 @@ import { App } from "../../src/ui/App.js";
 import { createConcordStore } from "../../src/state/store.js";
 import { loadTheme } from "../../src/ui/theme.js";
 import { ScriptedDriver, demoProblem, tick } from "../doubles/scripted-driver.js";
+import { ownRoles } from "../../src/app/race.js";
+import type { OpenedModels } from "../../src/engine/models.js";
 
 test("a session saved with other models resumes with a line saying which roles run on what now", async () => {
   const driver = new ScriptedDriver();
@@ -28,4 +30,51 @@ test("a session saved with other models resumes with a line saying which roles r
   } finally {
     cleanup();
   }
+});
+
+test("a session resumes on its own models when every one is available, else on the configured ones", () => {
+  const profiles = [
+    { name: "qwq", backend: "local", model: "qwq", path: "/m/qwq.gguf" },
+    { name: "oss", backend: "local", model: "oss", path: "/m/oss.gguf" },
+    { name: "local", backend: "local", model: "tiny", path: "/m/tiny.gguf" },
+  ] as unknown as OpenedModels["profiles"];
+  const models = { profiles, roles: { generators: ["local"], evaluators: ["local"], targets: ["local"], continuers: [] } };
+  const saved = { generators: ["qwq"], evaluators: ["oss"], targets: ["qwq", "oss"] };
+  assert.deepEqual(ownRoles(models, saved), saved);
+  assert.deepEqual(ownRoles(models, { ...saved, models: { qwq: "/m/qwq.gguf", oss: "/m/oss.gguf" } }), saved);
+  // One model missing, or a name that now points at another file: the configured roles.
+  assert.deepEqual(ownRoles(models, { ...saved, targets: ["dapo"] }), models.roles);
+  assert.deepEqual(ownRoles(models, { ...saved, models: { qwq: "/elsewhere/qwq.gguf" } }), models.roles);
+  assert.deepEqual(ownRoles(models, undefined), models.roles);
+});
+
+test("resumed on other targets: the old targets' answers stay in the session, out of the new targets' panel", async () => {
+  const driver = new ScriptedDriver();
+  const store = createConcordStore({
+    flushMs: 5,
+    createRace: (_p, _c, prefer) => {
+      seen.push(prefer);
+      return { builder: driver, roles: { generators: ["local"], evaluators: ["local"], targets: ["t-new"] } };
+    },
+  });
+  const seen: unknown[] = [];
+  const chain = { sentences: [{ text: "One.", author: "qwq", decision: "evaluator" as const, candidates: [], at: "" }], finished: false };
+  const grade = { answer: "7", correct: true };
+  const answers = [
+    { target: "t-old-a", chainLength: 1, raw: "7", grade },
+    { target: "t-old-b", chainLength: 1, raw: "7", grade },
+  ];
+  const roles = { generators: ["qwq"], evaluators: ["oss"], targets: ["t-old-a", "t-old-b"] };
+  await store.getState().openProblem(demoProblem, { chain, roles, targets: { answers, consistency: [] } });
+  await tick(30);
+  assert.deepEqual(seen, [roles], "the race was asked for the session's own models first");
+  const t = store.getState().targets;
+  assert.deepEqual(Object.keys(t.answers), [], "no old answer is shown as a new target's");
+  assert.deepEqual(
+    t.log.map((a) => a.target),
+    ["t-old-a", "t-old-b"],
+    "the old answers are kept in the session",
+  );
+  assert.match(store.getState().modelsChanged ?? "", /targets t-old-a,t-old-b → t-new/);
+  await store.getState().dispose();
 });

@@ -5,7 +5,7 @@ import type { Problem } from "../../core/types.js";
 import type { EngineListener } from "../../engine/events.js";
 import { oneLine } from "../../errors.js";
 import { count } from "../../core/words.js";
-import { EMPTY_TARGETS, copyChain, targetsUpTo } from "../apply-events.js";
+import { EMPTY_TARGETS, copyChain, targetsOnly, targetsUpTo } from "../apply-events.js";
 import { act, failure, info } from "../notices.js";
 import { SessionReplay } from "../session-replay.js";
 import type { ConcordData, ConcordState, RaceHandle, Roles, SessionActions, SessionInfo, SessionSnapshot, SliceDeps } from "../types.js";
@@ -120,7 +120,7 @@ export function sessionSlice(deps: SliceDeps, unsubs: Array<() => void>): StateC
         try {
           made = replaying
             ? { builder: replaying, roles: resume?.roles ?? { generators: [], evaluators: [], targets: [] } }
-            : await factory()!(problem, resume?.chain);
+            : await factory()!(problem, resume?.chain, resume?.roles);
         } catch (err) {
           if (mine !== get().opening) return;
           set({ loading: false });
@@ -144,6 +144,9 @@ export function sessionSlice(deps: SliceDeps, unsubs: Array<() => void>): StateC
           if (typeof off === "function") unsubs.push(off);
         }
         const chain = copyChain(made.builder.getChain());
+        // Answers of targets that are not in this race stay in the session's log, out of the panel:
+        // they never count towards the new targets' agreement.
+        if (!replaying) set({ targets: targetsOnly(get().targets, made.roles.targets) });
         set({
           handle: made,
           replayer: replaying,
