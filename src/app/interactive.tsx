@@ -6,7 +6,7 @@ import { isAbsolute, relative } from "node:path";
 import { render } from "ink";
 import type { Problem } from "../core/types.js";
 import { openSettings, type SettingsStore } from "../config/settings.js";
-import { DEFAULT_MODELS_SOURCE, openModels, modelSourceOf, type ModelSource } from "../engine/models.js";
+import { DEFAULT_MODELS_SOURCE, openModels, modelSourceOf, type ModelSource, type OpenedModels } from "../engine/models.js";
 import { startupModels } from "../backends/first-run.js";
 import { downloadReporter } from "../cli/progress.js";
 import { loadRecording } from "../backends/replay.js";
@@ -147,12 +147,56 @@ async function run(opts: LaunchOptions): Promise<void> {
     return r && !r.startsWith("..") && !isAbsolute(r) ? r : p;
   };
   // Going live from a recording: the configured models (opened only when first used).
-  const live = start.replayOnly ? liveModels(opts, env) : undefined;
+  let live = start.replayOnly ? liveModels(opts, env) : undefined;
+  // A change on the Models & settings screen reaches the next race without a restart: the
+  // configured models are opened again. The earlier ones stay open until exit, since a race
+  // may still be running on them.
+  const earlier: OpenedModels[] = [];
+  const reopen = (): string | undefined => {
+    let next: OpenedModels;
+    try {
+      next = openModels({
+        source: withDemoTargets(modelSourceOf({ model: opts.modelPath, modelsFile: opts.modelsFile, env })),
+        env,
+        needRace: true,
+        download: false,
+      });
+    } catch (err) {
+      return oneLine(err);
+    }
+    // Roles still incomplete: the settings name no race yet, so the models in use stay.
+    if (next.source === DEFAULT_MODELS_SOURCE) {
+      void next.close();
+      return "races keep their models until settings name a generator and an evaluator";
+    }
+    if (start.replayOnly) {
+      if (live) earlier.push(live);
+      live = next;
+    } else {
+      earlier.push(models);
+      models = next;
+    }
+    return undefined;
+  };
+  const current = (pick: () => OpenedModels): OpenedModels => ({
+    get profiles() {
+      return pick().profiles;
+    },
+    get roles() {
+      return pick().roles;
+    },
+    get source() {
+      return pick().source;
+    },
+    get: (name, role) => pick().get(name, role),
+    close: () => pick().close(),
+  });
+  const raceModels = current(() => models);
   const store = createConcordStore({
-    createRace: raceFactory(models, start.setup),
-    createLiveRace: live ? raceFactory(live) : undefined,
+    createRace: raceFactory(raceModels, start.setup),
+    createLiveRace: live ? raceFactory(current(() => live!)) : undefined,
     // A recording answers only what it recorded: no relay runs on it.
-    relay: start.replayOnly ? undefined : relayPort(models),
+    relay: start.replayOnly ? undefined : relayPort(raceModels),
     save: (s) => autosaver.save(s),
     export: async (s) => {
       const out = await writeSessionExports(s, sessionsDir);
@@ -177,7 +221,12 @@ async function run(opts: LaunchOptions): Promise<void> {
       store={store}
       theme={theme}
       bindings={bindings}
-      ports={screenPorts({ catalog, sessionsDir, settings: settings ? createSettingsPort(settings, models) : undefined, resultsDirs: opts.resultsDirs })}
+      ports={screenPorts({
+        catalog,
+        sessionsDir,
+        settings: settings ? createSettingsPort(settings, start.replayOnly ? current(() => live ?? models) : raceModels, reopen) : undefined,
+        resultsDirs: opts.resultsDirs,
+      })}
       notice={notice}
     />,
     RENDER_OPTIONS,
@@ -206,6 +255,7 @@ async function run(opts: LaunchOptions): Promise<void> {
     await autosaver.idle();
     await models.close();
     await live?.close();
+    for (const m of earlier) await m.close();
   } finally {
     process.off("unhandledRejection", onUnhandled);
   }

@@ -1,7 +1,8 @@
 // What the Models screen does to settings: list, add, edit and remove profiles, assign roles,
 // probe, choose the theme. Saved profiles go through the settings store (conf), which refuses to
-// write the value of any secret-looking environment variable. Models opened at start stay in
-// use until the next start; a profile saved here is probed on its own backend meanwhile.
+// write the value of any secret-looking environment variable. After a change the models are
+// opened again (when the interface gives a way to), so the next race runs on it; a profile saved
+// here is probed on its own backend.
 import type { ModelProfile, Roles } from "../../config/profile.js";
 import type { SettingsStore } from "../../config/settings.js";
 import { probeProfile, type OpenedModels } from "../../engine/models.js";
@@ -31,7 +32,16 @@ function capsText(p: ModelProfile): string | undefined {
   return [c.streaming && "stream", c.tokenLogprobs && "logprobs", c.promptScoring && "scoring", c.prefill && "prefill"].filter(Boolean).join(" ") || "none";
 }
 
-export function createSettingsPort(settings: SettingsStore, models?: OpenedModels): SettingsPort {
+/**
+ * `reopen`: opens the models again after a change, so that the next race uses it; returns why
+ * it could not (the models in use then stay).
+ */
+export function createSettingsPort(settings: SettingsStore, models?: OpenedModels, reopen?: () => string | undefined): SettingsPort {
+  const applied = (done: string): string => {
+    if (!reopen) return `${done} (races use it from the next start)`;
+    const why = reopen();
+    return why ? `${done}; ${why}` : `${done}; the next race uses it`;
+  };
   const running = () => models?.profiles ?? [];
   const saved = () => settings.profiles();
   /** Saved profiles win: they hold the latest edits. */
@@ -69,6 +79,7 @@ export function createSettingsPort(settings: SettingsStore, models?: OpenedModel
       const list = roles[`${role}s`];
       roles[`${role}s`] = list.includes(name) ? list.filter((n) => n !== name) : [...list, name];
       settings.setRoles(roles);
+      reopen?.();
     },
     probe: async (name, signal) => {
       const p = find(name);
@@ -96,14 +107,14 @@ export function createSettingsPort(settings: SettingsStore, models?: OpenedModel
         settings.removeProfile(replacing);
         settings.setRoles(renameInRoles(settings.roles(), replacing, profile.name));
       }
-      return `${replacing ? "saved" : "added"} model "${profile.name}" in ${settings.path} (races use it from the next start)`;
+      return applied(`${replacing ? "saved" : "added"} model "${profile.name}" in ${settings.path}`);
     },
     removeProfile: (name) => {
       if (!saved().some((q) => q.name === name))
         throw new UserError(`"${name}" is not a saved profile (it comes from ${models?.source ?? "elsewhere"}); nothing removed`);
       settings.removeProfile(name);
       settings.setRoles(renameInRoles(settings.roles(), name));
-      return `removed model "${name}" from ${settings.path}`;
+      return applied(`removed model "${name}" from ${settings.path}`);
     },
     themes: [...BUILTIN_THEMES],
     theme: () => (settings.theme() === "default" ? "dark" : settings.theme()),
