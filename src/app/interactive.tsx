@@ -152,6 +152,7 @@ async function run(opts: LaunchOptions): Promise<void> {
   // configured models are opened again. The earlier ones stay open until exit, since a race
   // may still be running on them.
   const earlier: OpenedModels[] = [];
+  let onReopened = () => {};
   const reopen = (): string | undefined => {
     let next: OpenedModels;
     try {
@@ -176,6 +177,7 @@ async function run(opts: LaunchOptions): Promise<void> {
       earlier.push(models);
       models = next;
     }
+    onReopened();
     return undefined;
   };
   const current = (pick: () => OpenedModels): OpenedModels => ({
@@ -216,21 +218,20 @@ async function run(opts: LaunchOptions): Promise<void> {
   };
   process.on("unhandledRejection", onUnhandled);
 
-  const instance = render(
-    <App
-      store={store}
-      theme={theme}
-      bindings={bindings}
-      ports={screenPorts({
-        catalog,
-        sessionsDir,
-        settings: settings ? createSettingsPort(settings, start.replayOnly ? current(() => live ?? models) : raceModels, reopen) : undefined,
-        resultsDirs: opts.resultsDirs,
-      })}
-      notice={notice}
-    />,
-    RENDER_OPTIONS,
-  );
+  const ports = screenPorts({
+    catalog,
+    sessionsDir,
+    settings: settings ? createSettingsPort(settings, start.replayOnly ? current(() => live ?? models) : raceModels, reopen) : undefined,
+    resultsDirs: opts.resultsDirs,
+  });
+  const app = () => <App store={store} theme={theme} bindings={bindings} ports={ports} notice={notice} />;
+  const instance = render(app(), RENDER_OPTIONS);
+  // Once the settings name real models, the demo model's notice no longer holds.
+  onReopened = () => {
+    if (notice === undefined) return;
+    notice = undefined;
+    instance.rerender(app());
+  };
 
   const first: Problem = start.traceProblem ?? demo.find((p) => p.id === "demo-1") ?? demo[0];
   if (start.resume) {

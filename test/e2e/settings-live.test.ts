@@ -80,6 +80,7 @@ test("offline: a local GGUF added on the Models screen races at once, no restart
     keys("Enter");
     s = await waitFor("a race on the new model", (x) => /demo\/demo-2/.test(x) && /mine#\d/.test(x) && /your call/.test(x), 90_000);
     assert.match(s, /gen mine · eval mine/, s);
+    assert.doesNotMatch(s, /no network: for a real model/, "the demo model's notice is gone with the demo model");
     keys("q");
     await waitFor("exit", (x) => /EXITED 0/.test(x), 15_000);
   } finally {
