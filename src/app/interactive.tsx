@@ -2,21 +2,21 @@
 // store's ports, and renders the App. Not a terminal: one line pointing to the headless
 // commands, exit code 2. With nothing configured it opens the Race on the builtin problem
 // demo-1 with the embedded model (CONCORD_MODEL / --model, else the default model set).
-import { isAbsolute, relative } from "node:path";
+import { basename, isAbsolute, relative } from "node:path";
 import { render } from "ink";
 import type { Problem } from "../core/types.js";
 import { openSettings, type SettingsStore } from "../config/settings.js";
 import { DEFAULT_MODELS_SOURCE, openModels, modelSourceOf, type ModelSource, type OpenedModels } from "../engine/models.js";
 import { startupModels } from "../backends/first-run.js";
 import { downloadReporter } from "../cli/progress.js";
-import { loadRecording } from "../backends/replay.js";
+import { loadRecording, type Recording } from "../backends/replay.js";
 import { builtinProblems } from "../problems/builtin.js";
 import { oneLine, UserError } from "../errors.js";
 import { fileCatalog, setFiles, sharedDatasetFiles } from "../state/catalog.js";
 import { createAutosaver, loadSession, resolveSessionsDir, writeSessionExports } from "../state/sessions.js";
 import { createConcordStore } from "../state/store.js";
 import { plain } from "../state/notices.js";
-import { traceProblem, traceReplayOf } from "../engine/trace-replay.js";
+import { traceProblem, traceProblems, traceReplayOf } from "../engine/trace-replay.js";
 import { App } from "../ui/App.js";
 import { withOverrides } from "../ui/keys.js";
 import { loadTheme } from "../ui/theme.js";
@@ -92,9 +92,36 @@ async function startOf(opts: LaunchOptions, env: NodeJS.ProcessEnv) {
     const tr = traceReplayOf(rec, opts.problem);
     if (!tr) return { source: { kind: "recording", file } as ModelSource, replayOnly: true };
     const setup: RaceSetup = { options: { k: tr.k, mode: tr.mode, budget: { maxSentences: tr.steps } }, trace: true };
-    return { source: { kind: "trace", recording: rec, trace: tr } as ModelSource, setup, traceProblem: await traceProblem(rec, tr), replayOnly: true };
+    const opened = await traceProblem(rec, tr);
+    return {
+      source: { kind: "trace", recording: rec, trace: tr } as ModelSource,
+      setup,
+      traceProblem: opened,
+      held: heldProblems(file, rec, tr.problemTag, opened),
+      replayOnly: true,
+    };
   }
   return { source: withDemoTargets(modelSourceOf({ model: opts.modelPath, modelsFile: opts.modelsFile, env })) };
+}
+
+/**
+ * Every problem a trace recording holds, for the Problems screen: the one replayed now, and a
+ * line for each other one saying how to replay it (a replay runs on one problem's recorded
+ * exchanges, so another one starts its own replay).
+ */
+function heldProblems(file: string, rec: Recording, openedTag: string, opened: Problem): Problem[] {
+  return traceProblems(rec).map((h): Problem => {
+    if (h.tag === openedTag) return opened;
+    const id = h.rowNumber ?? h.tag;
+    const command = `concord replay ${file} --problem ${id}`;
+    return {
+      id,
+      source: "recording",
+      messages: [{ role: "user", content: `trace ${h.tag}, held in this recording: replay it with --problem ${id} (${command})` }],
+      reference: { kind: "free", value: "" },
+      meta: { replayWith: command },
+    };
+  });
 }
 
 /** The configured models, for going live from a recording; none when their configuration is broken. */
@@ -208,7 +235,9 @@ async function run(opts: LaunchOptions): Promise<void> {
   const demo = builtinProblems();
   const named = setFiles(opts.sets ?? [], ["demo"]);
   const shared = sharedDatasetFiles().filter((f) => !named.some((n) => n.name === f.name));
-  const catalog = fileCatalog({ memory: { demo }, files: [...named, ...shared] });
+  // A recording's problems come first: which it holds, and how to replay each.
+  const held = "held" in start && start.held && start.held.length > 1 ? { [`recording ${basename(opts.replay ?? "")}`]: start.held } : {};
+  const catalog = fileCatalog({ memory: { ...held, demo }, files: [...named, ...shared] });
 
   // A rejection nobody awaited (work stopped by a cancel) must not take the interface down
   // with a stack trace: a cancel is expected, anything else becomes a notice.

@@ -74,6 +74,8 @@ export function ProblemsScreen() {
       return;
     }
     const p = problems.selected;
+    // A recording's other problems each replay on their own: say how, rather than race live.
+    if (p && typeof p.meta.replayWith === "string") return store.getState().setStatus(`replayed on its own: ${p.meta.replayWith}`);
     if (p) await store.getState().openProblem(p);
   };
 
@@ -146,7 +148,9 @@ export function ProblemsScreen() {
           <Lines lines={questionLines} />
           <Lines lines={wrapSegments([{ text: body, role: "text" }], previewWidth)} rows={Math.max(0, rows - 3 - questionLines.length)} from="start" />
           <R role={reveal ? "warning" : "muted"}>{fitWidth(refLine, previewWidth)}</R>
-          <R role="muted">{fitWidth(`${keyFor(bindings, "open")}: race on this problem`, previewWidth)}</R>
+          <R role="muted">
+            {fitWidth(`${keyFor(bindings, "open")}: ${typeof p.meta.replayWith === "string" ? "how to replay it" : "race on this problem"}`, previewWidth)}
+          </R>
         </Box>
       );
     }
