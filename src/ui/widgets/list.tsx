@@ -50,16 +50,23 @@ export function List<T>({ list, rows, width, focused = true, label, empty = "non
         {fitWidth(`↑ ${above} more`, width)}
       </Text>,
     );
-  for (let i = start; i < end; i++) {
-    const sel = i === cursor;
+  // The rows around the selected one are a text block each: one node for Ink instead of one per row.
+  const block = (from: number, to: number) =>
+    from < to ? (
+      <Text key={`rows-${from}`} wrap="truncate-end" {...t.roles.text}>
+        {Array.from({ length: to - from }, (_, k) => fitWidth(label(shown[from + k], from + k), width) || " ").join("\n")}
+      </Text>
+    ) : null;
+  const sel = Math.min(Math.max(cursor, start), end);
+  rowsOut.push(block(start, sel));
+  if (cursor >= start && cursor < end)
     rowsOut.push(
-      <Text key={i} wrap="truncate-end" {...(sel ? (focused ? t.roles.selection : t.roles.accent) : t.roles.text)}>
-        {/* Only the selected row is padded (its highlight spans the column); the others' trailing
-            spaces would be drawn for nothing on every frame. */}
-        {sel ? padTo(fitWidth(label(shown[i], i), width), width) : fitWidth(label(shown[i], i), width)}
+      <Text key={cursor} wrap="truncate-end" {...(focused ? t.roles.selection : t.roles.accent)}>
+        {/* The selected row is padded: its highlight spans the column. */}
+        {padTo(fitWidth(label(shown[cursor], cursor), width), width)}
       </Text>,
     );
-  }
+  rowsOut.push(block(cursor >= start && cursor < end ? cursor + 1 : sel, end));
   if (below > 0)
     rowsOut.push(
       <Text key="below" wrap="truncate-end" {...t.roles.muted}>

@@ -92,6 +92,16 @@ export function wrapSegments(segments: Segment[], width: number): Segment[][] {
 export function Lines({ lines, rows, from = "end" }: { lines: Segment[][]; rows?: number; from?: "start" | "end" }) {
   const t = useTheme();
   const shown = rows === undefined ? lines : from === "end" ? lines.slice(Math.max(0, lines.length - rows)) : lines.slice(0, rows);
+  // Lines of one style are one text block: the same characters, but one node for Ink to lay out
+  // and draw instead of one per line (a long note drawn on every keypress).
+  const first = shown.find((l) => l.length)?.[0];
+  if (shown.length > 1 && shown.every((l) => l.length <= 1 && (!l[0] || (l[0].role === first?.role && l[0].style === first?.style)))) {
+    return (
+      <Text wrap="truncate-end" {...(first?.role ? t.roles[first.role] : (first?.style ?? t.roles.text))}>
+        {shown.map((l) => l[0]?.text || " ").join("\n")}
+      </Text>
+    );
+  }
   return (
     <Box flexDirection="column">
       {shown.map((line, i) => (
