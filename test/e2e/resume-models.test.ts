@@ -75,9 +75,19 @@ test(
       run(`--session '${file}'`, `CONCORD_MODEL='${model}'`);
       s = await waitFor("the resumed race on other models", (x) => /resumed on other models/.test(x) && /local#\d/.test(x), 90_000);
       assert.match(s, /generators gen-a → local/, s);
+      // The whole line can be read: it takes a second row rather than being cut.
+      assert.match(s.replace(/\s+/g, " "), /targets tgt-a,tgt-b → local,local·seed1,local·seed2/, s);
       // The panel (beside the chain) lists the new targets only, none of them answered yet.
       assert.match(s, /targets \(3\)/, s);
-      assert.doesNotMatch(s, /tgt-a|tgt-b/, `the old targets are not in the new panel\n${s}`);
+      const col = s
+        .split("\n")
+        .find((l) => l.includes("── targets"))!
+        .indexOf("── targets");
+      const panel = s
+        .split("\n")
+        .map((l) => l.slice(col))
+        .join("\n");
+      assert.doesNotMatch(panel, /tgt-a|tgt-b/, `the old targets are not in the new panel\n${s}`);
       await quit();
       const after = JSON.parse(readFileSync(file, "utf8")) as { targets: { answers: Array<{ target: string }> } };
       assert.ok(

@@ -173,7 +173,12 @@ export function RaceScreen() {
   const mainWidth = beside ? width - panelWidth - 1 : width;
   const belowRows = below ? targetsPanelRows(roles.targets.length, "compact") : 0;
   const detailRows = showWhy ? 4 : 3;
-  const room = Math.max(2, height - (2 + 1 + 1 + detailRows + belowRows));
+  // What differs from a resumed session's models is read whole: a second line when it needs one.
+  const changedLines = modelsChanged
+    ? wrapSegments([{ text: sanitize(modelsChanged, { multiline: false }), role: "warning" }], mainWidth).slice(0, height >= 20 ? 2 : 1)
+    : [];
+  const extraRows = Math.max(0, changedLines.length - 1);
+  const room = Math.max(2, height - (2 + 1 + 1 + detailRows + belowRows + extraRows));
   // Lanes fold ("+N more") before the chain shrinks below two rows; the targets never go.
   const laneRows = Math.max(1, Math.min(lanes.length || 1, room - 2));
   const chainRows = Math.max(1, room - laneRows);
@@ -231,13 +236,13 @@ export function RaceScreen() {
         <R role="muted">{`  gen ${roles.generators.join(",") || "-"} · eval ${evaluators.join(",") || "-"}  `}</R>
         <R role={reveal ? "warning" : "muted"}>{ref}</R>
       </Text>
-      <Text wrap="truncate-end">
-        {modelsChanged ? (
-          <R role="warning">{fitWidth(sanitize(modelsChanged, { multiline: false }), mainWidth)}</R>
-        ) : (
+      {changedLines.length ? (
+        <Lines lines={changedLines} />
+      ) : (
+        <Text wrap="truncate-end">
           <R role="muted">{fitWidth(sanitize(question, { multiline: false }), mainWidth)}</R>
-        )}
-      </Text>
+        </Text>
+      )}
       <Text wrap="truncate-end">
         <R role="border">{`── chain: ${count(chain.sentences.length, "sentence")}${chain.finished ? " · finished" : ""} `}</R>
         <R role="muted">{`${MARK_HUMAN} human choice`}</R>
