@@ -73,7 +73,11 @@ test(
 
       // One other file in every role: the Race says what differs; the old answers are not the new targets'.
       run(`--session '${file}'`, `CONCORD_MODEL='${model}'`);
-      s = await waitFor("the resumed race on other models", (x) => /resumed on other models/.test(x) && /local#\d/.test(x), 90_000);
+      s = await waitFor(
+        "the resumed race on other models",
+        (x) => /resumed on other models/.test(x) && /local#\d/.test(x) && /── targets \(3\)/.test(x),
+        90_000,
+      );
       assert.match(s, /generators gen-a → local/, s);
       // The whole line can be read: it takes a second row rather than being cut.
       assert.match(s.replace(/\s+/g, " "), /targets tgt-a,tgt-b → local,local·seed1,local·seed2/, s);
