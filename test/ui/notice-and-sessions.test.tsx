@@ -1,5 +1,6 @@
 // The start-up notice (offline: the demo model stands in) says what to do first and is read
-// whole at every width: it wraps onto a second line instead of being cut (#12.22).
+// whole at every width: it wraps onto a second line instead of being cut (#12.22). A saved
+// session's row on the Problems screen says when, what, how long and on which models (#12.16).
 import "./_force-color.js";
 import { test, afterEach } from "node:test";
 import assert from "node:assert/strict";
@@ -36,4 +37,23 @@ test("offline, the demo model's notice leads with CONCORD_MODEL / --model and is
     assert.match(joined, /set CONCORD_MODEL=<file\.gguf> or pass --model <file\.gguf>/, `${columns} columns:\n${frame}`);
     ui.unmount();
   }
+});
+
+test("a saved session's row: date (year when not this one), problem, length and generators (#12.16)", async () => {
+  const { sessionLabel, sessionWhen } = await import("../../src/ui/screens/Problems.js");
+  const now = new Date(2026, 11, 6, 9, 0);
+  assert.equal(sessionWhen(new Date(2026, 11, 6, 7, 5).toISOString(), now), "Dec 6 07:05");
+  assert.equal(sessionWhen(new Date(2025, 0, 31, 7, 5).toISOString(), now), "2025-01-31");
+  assert.equal(sessionWhen("not a date", now), "?");
+  const entry = {
+    file: "/s/demo-1.json",
+    id: "demo-1-20261206",
+    problem: "demo/demo-1",
+    sentences: 9,
+    updatedAt: new Date(2026, 11, 6, 7, 5).toISOString(),
+    roles: { generators: ["qwq", "dapo"], evaluators: ["oss"], targets: ["t1"] },
+  };
+  assert.equal(sessionLabel(entry, now), "Dec 6 07:05 demo/demo-1 · 9 sent. · qwq+1");
+  assert.equal(sessionLabel({ ...entry, roles: undefined }, now), "Dec 6 07:05 demo/demo-1 · 9 sent. · -");
+  assert.match(sessionLabel({ file: "/s/x.json", id: "x", error: "not valid JSON", updatedAt: entry.updatedAt }, now), /^! Dec 6 07:05 x$/);
 });
