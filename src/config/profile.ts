@@ -18,6 +18,10 @@ export type PrefillMethod = (typeof PREFILL_METHODS)[number];
 export const SCORING_METHODS = ["echo", "prompt_logprobs", "sglang_generate", "none"] as const;
 export type ScoringMethod = (typeof SCORING_METHODS)[number];
 
+/** How long a reasoning model thinks (OpenAI's o-series and gpt-oss take it). */
+export const REASONING_EFFORTS = ["low", "medium", "high"] as const;
+export type ReasoningEffort = (typeof REASONING_EFFORTS)[number];
+
 const SamplingSchema = z
   .object({
     temperature: z.number().min(0).optional(),
@@ -64,6 +68,8 @@ export const ModelProfileSchema = z
     apiKeyEnv: z.string().regex(ENV_NAME, "an environment variable NAME, e.g. OPENAI_API_KEY").optional(),
     extra: z.record(z.string(), z.unknown()).optional(),
     thinkingFormat: z.enum(THINKING_FORMATS).optional(),
+    /** Sent as reasoning_effort to servers that take it; gpt-oss's template writes it into its system message. */
+    reasoningEffort: z.enum(REASONING_EFFORTS).optional(),
     sampling: SamplingSchema.optional(),
     path: z.string().min(1).optional(),
     recording: z.string().min(1).optional(),

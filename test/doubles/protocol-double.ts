@@ -303,6 +303,29 @@ export async function startProtocolDouble(opts: ProtocolDoubleOptions = {}): Pro
     throw new HttpFault(404, `The model \`${name}\` does not exist.`);
   }
 
+  /**
+   * OpenAI's reasoning models (o-series) take only their default sampling and
+   * max_completion_tokens; reasoning_effort is taken by them alone. Messages as the API words them.
+   */
+  function checkOpenAIReasoningParams(body: Record<string, unknown>): void {
+    const reasoningModel = /^o\d/.test(model);
+    if (reasoningModel) {
+      if ("max_tokens" in body)
+        throw new HttpFault(400, "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.");
+      for (const key of ["temperature", "top_p"])
+        if (key in body && body[key] !== 1)
+          throw new HttpFault(
+            400,
+            `Unsupported value: '${key}' does not support ${String(body[key])} with this model. Only the default (1) value is supported.`,
+          );
+    }
+    if ("reasoning_effort" in body) {
+      if (!reasoningModel) throw new HttpFault(400, "Unsupported parameter: 'reasoning_effort' is not supported with this model.");
+      if (!["minimal", "low", "medium", "high"].includes(String(body.reasoning_effort)))
+        throw new HttpFault(400, `Invalid value: '${String(body.reasoning_effort)}'. Supported values are: 'low', 'medium', and 'high'.`);
+    }
+  }
+
   function maxTokensOf(body: Record<string, unknown>): number {
     const v = body.max_completion_tokens ?? body.max_tokens;
     return typeof v === "number" ? v : 256;
@@ -348,6 +371,7 @@ export async function startProtocolDouble(opts: ProtocolDoubleOptions = {}): Pro
     for (const key of ["continue_final_message", "add_generation_prompt", "prompt_logprobs"]) {
       if (flavor === "openai" && key in body) throw new HttpFault(400, `Unrecognized request argument supplied: ${key}`);
     }
+    if (flavor === "openai") checkOpenAIReasoningParams(body);
     const last = messages[messages.length - 1];
     const trailingAssistant = last.role === "assistant";
     let continueFinal = false;
