@@ -167,6 +167,7 @@ export interface AddOptions {
   apiKeyEnv?: string;
   flavor?: string;
   thinkingFormat?: string;
+  reasoningEffort?: string;
   path?: string;
   recording?: string;
   contextSize?: number;
@@ -192,6 +193,7 @@ export function addModel(name: string, opts: AddOptions, out: NodeJS.WritableStr
     apiKeyEnv: opts.apiKeyEnv,
     flavor: opts.flavor,
     thinkingFormat: opts.thinkingFormat,
+    reasoningEffort: opts.reasoningEffort,
     path: opts.path,
     recording: opts.recording,
     contextSize: opts.contextSize,
@@ -332,6 +334,7 @@ export function register(program: Command): void {
     .option("--api-key-env <NAME>", "openai: the environment variable holding the API key (never the key itself)")
     .option("--flavor <server>", `openai: the server kind (${FLAVORS.join(", ")}); default: detected`)
     .option("--thinking-format <format>", `how the model writes its thinking (${THINKING_FORMATS.join(", ")})`)
+    .option("--reasoning-effort <low|medium|high>", "a reasoning model's effort (reasoning_effort; gpt-oss's template)")
     .option("--path <file.gguf|hf:...|url>", "local: the GGUF file, hf: URI or URL")
     .option("--recording <file.jsonl>", "replay: the recording to serve")
     .option("--context-size <tokens>", "local: tokens per sequence", count)

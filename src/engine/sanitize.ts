@@ -100,7 +100,10 @@ export async function sanitizeCot(cot: string, opts: SanitizeOptions = {}): Prom
   if (opts.signal?.aborted) throw new CancelledError("sanitizing");
   if (mode === "paper") {
     // Used as is, a reply cut by the budget would be a cut chain. (Verified, it only keeps fewer sentences.)
-    if (res.finishReason === "length") throw new SanitizerError(`sanitizer "${model.name}" failed: its reply stopped at the ${request.maxTokens}-token budget`);
+    if (res.finishReason === "length")
+      throw new SanitizerError(
+        `sanitizer "${model.name}" failed: its reply was cut off (the ${request.maxTokens}-token budget or the server's context ran out)`,
+      );
     return { text: paperThinkText(res.text), method, removed: [], dropped: [] };
   }
   const output = afterThinking(res.text || res.reasoning);

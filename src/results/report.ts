@@ -5,7 +5,7 @@ import { computeConsistency, type ConsistencyReport, type MeanStd, type Reading,
 import { conditionKey, CONDITION_KINDS, type Condition, type ResultRecord } from "./schema.js";
 import { conditionLabel, modelLabel, PAPER_TARGETS, variantLabel } from "./labels.js";
 import { writeSummaryFiles } from "./store.js";
-import { renderIntervals, renderNotebookSplit } from "./report-extra.js";
+import { missingPaperCells, renderIntervals, renderMissingPaperCells, renderNotebookSplit } from "./report-extra.js";
 import { bootstrapIntervals, filterTargets, notebookSplit, selfTransferDefaults, type ConditionIntervals, type NotebookSplit } from "./analysis.js";
 
 export interface PairSummary {
@@ -86,16 +86,16 @@ function sanitizingOf(recs: readonly ResultRecord[]): SanitizingCount[] {
 }
 
 const METHOD_WORDS: Record<string, string> = {
-  paper: "the authors' request, reply used as is",
-  chat: "plain chat request, reply verified sentence by sentence",
-  prefill: "empty thinking prefilled, reply verified sentence by sentence",
+  paper: "authors' request, used as is",
+  chat: "plain chat, verified by sentence",
+  prefill: "thinking prefilled, verified by sentence",
   rules: "rule-based remover",
 };
 
 function sanitizingText(s: SanitizingCount): string {
-  if (s.sanitizer === null && s.method === null) return `not recorded (${s.chains} chains)`;
+  if (s.sanitizer === null && s.method === null) return `not recorded (${s.chains})`;
   const how = s.method ? (METHOD_WORDS[s.method] ?? s.method) : "method not recorded";
-  return `${s.sanitizer === "rules" || s.method === "rules" ? "" : `${s.sanitizer ?? "?"}, `}${how} (${s.chains} chains)`;
+  return `${s.sanitizer === "rules" || s.method === "rules" ? "" : `${s.sanitizer ?? "?"}, `}${how} (${s.chains})`;
 }
 
 export interface ReportOptions {
@@ -311,9 +311,11 @@ export function renderText(report: ResultsReport): string {
   const sanitized = report.conditions.filter((c) => c.sanitizing?.length);
   if (sanitized.length) {
     out.push("");
-    out.push("Without-answer chains, sanitized by:");
+    out.push("Without-answer chains, sanitized by (chains):");
     for (const c of sanitized) out.push(`  ${c.label}: ${c.sanitizing!.map(sanitizingText).join("; ")}`);
   }
+  const uncomputable = renderMissingPaperCells(report);
+  if (uncomputable.length) out.push("", ...uncomputable);
   const missing = report.conditions.filter((c) => c.missing > 0);
   if (missing.length) {
     out.push("");
@@ -343,6 +345,7 @@ export function reportJson(report: ResultsReport): unknown {
       ...(c.intervals ? { intervals: c.intervals } : {}),
       ...(c.sanitizing ? { sanitizing: c.sanitizing } : {}),
     })),
+    uncomputablePaperCells: missingPaperCells(report),
   };
 }
 

@@ -7,6 +7,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { OpenAIBackend } from "../../src/backends/openai.js";
+import { reasoningEffortFields } from "../../src/backends/openai/flavors.js";
 import type { ModelProfile } from "../../src/config/profile.js";
 import { paperSanitizerPrompt } from "../../src/core/paper-prompt.js";
 import { SANITIZER_INSTRUCTION } from "../../src/core/sanitize.js";
@@ -19,6 +20,7 @@ import { buildReport, renderText } from "../../src/results/report.js";
 import { readResults } from "../../src/results/store.js";
 import { startProtocolDouble, type ProtocolDouble, type ProtocolDoubleOptions } from "../doubles/protocol-double.js";
 import { ScriptedBackend } from "../doubles/scripted-backend.js";
+import { llamaServerMissing, startLlamaServer } from "../e2e/llama-server.js";
 
 const doubles: ProtocolDouble[] = [];
 after(async () => {
@@ -176,5 +178,40 @@ describe("sanitizer in a run", () => {
     });
     const { records } = await readResults(out, { missingOk: true });
     assert.equal(records.filter((r) => r.condition.variant === "without-answer").length, 0);
+  });
+});
+
+describe("sanitizer on the real llama-server", { skip: llamaServerMissing() }, () => {
+  test("reasoning_effort, as Concord sends it, reaches gpt-oss's template", async () => {
+    const server = await startLlamaServer({ template: "openai-gpt-oss-120b.jinja" });
+    try {
+      const messages = [{ role: "user", content: "hi" }];
+      const body = JSON.stringify({ messages, ...reasoningEffortFields("llama-server", "high") });
+      const rendered = (await (await fetch(`${server.url}/apply-template`, { method: "POST", body })).json()) as { prompt: string };
+      assert.match(rendered.prompt, /\nReasoning: high\n/);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test("a sanitizer on it runs in both readings; a reply cut by the context stops it with one line", async () => {
+    const server = await startLlamaServer({ contextSize: 8192, slots: 1 });
+    try {
+      const p: ModelProfile = { name: "ls", backend: "openai", baseURL: server.baseURL, model: "auto", flavor: "llama-server", reasoningEffort: "low" };
+      const model = handleFor(p, new OpenAIBackend(p, { maxRetries: 0, timeoutMs: 60_000 }));
+      const concord = await sanitizeCot(COT, { sanitizer: model, mode: "concord" });
+      assert.equal(concord.method, "prefill");
+      // The tiny story model rewrites nothing faithfully: whatever survives is an original sentence.
+      for (const s of concord.text.split(/(?<=\.)\s+/).filter(Boolean)) assert.ok(COT.includes(s), s);
+      // Unbounded as the authors' request was, the story model (sampled: the paper sent no
+      // temperature) may write until the context is full: then the run stops, saying so.
+      const paper = await sanitizeCot(COT, { sanitizer: model, mode: "paper" }).catch((err: unknown) => err);
+      if (paper instanceof Error) {
+        assert.ok(paper instanceof SanitizerError, String(paper));
+        assert.match(paper.message, /^sanitizer "ls" failed: its reply was cut off \(.*the server's context ran out\)$/);
+      } else assert.equal((paper as { method: string }).method, "paper");
+    } finally {
+      await server.stop();
+    }
   });
 });
