@@ -11,7 +11,7 @@ export const THINKING_FORMATS = ["think-tags", "openthinker", "harmony", "none"]
 export type ThinkingFormat = (typeof THINKING_FORMATS)[number];
 
 /** How a server continues a partial assistant message (chosen by probe or by flavor). */
-export const PREFILL_METHODS = ["continue_final_message", "trailing_assistant", "deepseek_prefix", "apply_template", "none"] as const;
+export const PREFILL_METHODS = ["continue_final_message", "trailing_assistant", "deepseek_prefix", "apply_template", "render_template", "none"] as const;
 export type PrefillMethod = (typeof PREFILL_METHODS)[number];
 
 /** How a server scores given text. */
@@ -70,6 +70,8 @@ export const ModelProfileSchema = z
     thinkingFormat: z.enum(THINKING_FORMATS).optional(),
     /** Sent as reasoning_effort to servers that take it; gpt-oss's template writes it into its system message. */
     reasoningEffort: z.enum(REASONING_EFFORTS).optional(),
+    /** The model's chat template (a .jinja file), for servers whose own template deletes a prefill: Concord renders it and sends a raw completion. */
+    chatTemplate: z.string().min(1).optional(),
     sampling: SamplingSchema.optional(),
     path: z.string().min(1).optional(),
     recording: z.string().min(1).optional(),

@@ -70,6 +70,11 @@ export interface ProtocolDoubleOptions {
    * (80fb11a) does not refuse it; the option keeps that refusal testable.
    */
   thinkingEnabled?: boolean;
+  /**
+   * The served template deletes the thinking block of an assistant message (R1-distill's), so
+   * vLLM/SGLang refuse continue_final_message on a closed block, with Hugging Face's message.
+   */
+  templateDeletesThinking?: boolean;
   /** Tokens of context: a longer prompt is refused as llama-server refuses it (400, exceed_context_size_error). */
   contextSize?: number;
   /** When set, requests must carry `Authorization: Bearer <apiKey>`, else 401. */
@@ -380,6 +385,11 @@ export async function startProtocolDouble(opts: ProtocolDoubleOptions = {}): Pro
       const addGen = body.add_generation_prompt !== false;
       if (continueFinal && addGen) throw new HttpFault(400, "Cannot set both `continue_final_message` and `add_generation_prompt` to True.");
       if (continueFinal && !trailingAssistant) throw new HttpFault(400, "continue_final_message requires the last message to be from the assistant");
+      if (continueFinal && opts.templateDeletesThinking && last.content.includes("</think>"))
+        throw new HttpFault(
+          400,
+          "continue_final_message is set but the final message does not appear in the chat after applying the chat template! This can happen if the chat template deletes portions of the final message. Please verify the chat template outputs the final message verbatim.",
+        );
     } else if (flavor === "llama-server" || flavor === "ollama") {
       continueFinal = trailingAssistant;
       if (continueFinal && flavor === "llama-server" && opts.thinkingEnabled)

@@ -33,13 +33,21 @@ const common: FlavorTraits = {
 const vllmTokenize = (text: string, model: string): Json => ({ model, prompt: text, add_special_tokens: false });
 
 export const FLAVOR_TRAITS: Record<Flavor, FlavorTraits> = {
-  vllm: { ...common, prefill: ["continue_final_message"], scoring: "prompt_logprobs", tokenizeBody: vllmTokenize, reasoningEffort: "field" },
-  sglang: { ...common, prefill: ["continue_final_message"], scoring: "sglang_generate", tokenizeBody: vllmTokenize, reasoningEffort: "field" },
+  // A template that deletes or refuses a closed thinking block (R1-distill, gpt-oss) makes the
+  // server refuse continue_final_message: Concord then renders the template itself.
+  vllm: { ...common, prefill: ["continue_final_message", "render_template"], scoring: "prompt_logprobs", tokenizeBody: vllmTokenize, reasoningEffort: "field" },
+  sglang: {
+    ...common,
+    prefill: ["continue_final_message", "render_template"],
+    scoring: "sglang_generate",
+    tokenizeBody: vllmTokenize,
+    reasoningEffort: "field",
+  },
   // Measured on llama.cpp 80fb11a: a trailing assistant message is continued but streamed back
   // first, so continue_final_message (or its template endpoint) is used; echo is ignored.
   "llama-server": {
     ...common,
-    prefill: ["continue_final_message", "apply_template"],
+    prefill: ["continue_final_message", "apply_template", "render_template"],
     tokenizeBody: (text) => ({ content: text, add_special: false }),
     reasoningEffort: "template",
   },

@@ -8,6 +8,9 @@ import type { Flavor, ModelProfile, PrefillMethod } from "../../config/profile.j
 import { opensThinking, THINK_TAGS, ThinkSplitter, type ChannelText } from "../../core/thinking.js";
 import { BackendError, type Capabilities, type CompletionRequest, type CompletionResult, type StreamChunk, type TokenLogprob } from "../types.js";
 import { FLAVOR_TRAITS, reasoningEffortFields } from "./flavors.js";
+import { loadChatTemplate, renderer } from "./chat-template.js";
+import { renderWithPrefill } from "../../core/chat-template.js";
+import { guessThinkingFormat } from "../../core/thinking.js";
 import type { Json, Transport } from "./transport.js";
 
 /** What the stream needs of the backend. */
@@ -78,6 +81,15 @@ async function plan(ctx: StreamContext, req: CompletionRequest, flavor: Flavor, 
       if (typeof templated.prompt !== "string") throw new BackendError(`model "${ctx.name}": /apply-template gave no prompt`, ctx.name);
       return { endpoint: "completions", body: { ...base, prompt: templated.prompt + prefix, ...completionLogprobs }, prefix, method };
     }
+    case "render_template": {
+      // The server's template would delete or refuse the prefill: rendered here, sent raw.
+      const template = await templateOf(ctx, flavor, signal);
+      const effortVar = req.reasoningEffort ?? ctx.profile.reasoningEffort;
+      const render = renderer(template, effortVar ? { reasoning_effort: effortVar } : {});
+      const format = ctx.profile.thinkingFormat ?? guessThinkingFormat(ctx.profile.model);
+      const text = renderWithPrefill(render, prompt.messages, prefix, format);
+      return { endpoint: "completions", body: { ...base, prompt: text, ...completionLogprobs }, prefix, method };
+    }
     case "none":
       throw new BackendError(
         `model "${ctx.name}" (${flavor}): this server cannot continue a partial assistant message (prefill); use an embedded model or a ${["vLLM", "SGLang", "llama-server"].filter((k) => k.toLowerCase() !== flavor).join("/")} server`,
@@ -87,6 +99,19 @@ async function plan(ctx: StreamContext, req: CompletionRequest, flavor: Flavor, 
         "refused",
       );
   }
+}
+
+const templates = new WeakMap<ModelProfile, Promise<Awaited<ReturnType<typeof loadChatTemplate>>>>();
+
+/** The profile's chat template, loaded once (a failed load is tried again next time). */
+function templateOf(ctx: StreamContext, flavor: Flavor, signal?: AbortSignal) {
+  let p = templates.get(ctx.profile);
+  if (!p) {
+    p = loadChatTemplate(ctx.profile, flavor, ctx.transport, signal);
+    templates.set(ctx.profile, p);
+    p.catch(() => templates.delete(ctx.profile));
+  }
+  return p;
 }
 
 /** Token log-probabilities in any shape: chat's and new completions' `content[]`, or the legacy lists. */
