@@ -51,6 +51,8 @@ export interface LocalBackendOptions {
   pool?: LocalModelPool;
   /** KV cache precision (default "f32": generated and scored logprobs agree; see KvCachePrecision). */
   kvCache?: KvCachePrecision;
+  /** The chat template's reasoning_effort (gpt-oss writes it into its system message). */
+  reasoningEffort?: string;
   /** Inline thinking tags routed to the `reasoning` channel (default <think> ... </think>). */
   thinkTags?: { open: string; close: string };
 }
@@ -95,6 +97,7 @@ export class LocalBackend implements Backend {
   private readonly sequenceCount?: number;
   private readonly kvCache?: KvCachePrecision;
   private readonly thinkTags: { open: string; close: string };
+  private readonly reasoningEffort?: string;
   private leasePromise?: Promise<ModelLease>;
   private format: ChatFormat = { kind: "plain" };
   private closed = false;
@@ -107,6 +110,13 @@ export class LocalBackend implements Backend {
     this.sequenceCount = options.sequences;
     this.kvCache = options.kvCache;
     this.thinkTags = options.thinkTags ?? { open: "<think>", close: "</think>" };
+    this.reasoningEffort = options.reasoningEffort;
+  }
+
+  /** Variables the chat template reads beyond its messages. */
+  private templateVars(effort: string | undefined): Record<string, string> {
+    const e = effort ?? this.reasoningEffort;
+    return e ? { reasoning_effort: e } : {};
   }
 
   /** Load the model now (otherwise the first request does). */
@@ -203,7 +213,7 @@ export class LocalBackend implements Backend {
     const lease = await this.load();
     const { model, sequences } = lease;
     const ctxSize = lease.context.contextSize;
-    const prompt = promptTokens(model, req.prompt, this.format, this.thinkTags.open);
+    const prompt = promptTokens(model, req.prompt, this.format, this.thinkTags.open, this.templateVars(req.reasoningEffort));
     if (prompt.length >= ctxSize) throw this.tooLong("the prompt", prompt.length, ctxSize);
     const defaults = this.samplingDefaults(model);
     const params: SampleParams = {
@@ -327,7 +337,7 @@ export class LocalBackend implements Backend {
     const { model, sequences } = lease;
     const ctxSize = lease.context.contextSize;
     req.signal?.throwIfAborted();
-    const prefix = promptTokens(model, req.prefix, this.format, this.thinkTags.open);
+    const prefix = promptTokens(model, req.prefix, this.format, this.thinkTags.open, this.templateVars(undefined));
     const cands = req.candidates.map((c) => continuationTokens(model, c));
     const longest = Math.max(0, ...cands.map((c) => c.length));
     if (prefix.length + longest > ctxSize) throw this.tooLong("the prefix plus the longest candidate", prefix.length + longest, ctxSize);

@@ -19,6 +19,8 @@ export interface SamplingOptions {
   topP?: number;
   seed?: number;
   stop?: string[];
+  /** A reasoning model's effort (the profile's when absent); only servers that take it are sent it. */
+  reasoningEffort?: "low" | "medium" | "high";
 }
 
 export interface CompletionRequest extends SamplingOptions {

@@ -1,4 +1,5 @@
 // `concord models list|probe`: the configured model profiles, and what each server can really do.
+import { resolve as resolvePath } from "node:path";
 import { InvalidArgumentError, type Command } from "commander";
 import stringWidth from "string-width";
 import stripAnsi from "strip-ansi";
@@ -167,6 +168,8 @@ export interface AddOptions {
   apiKeyEnv?: string;
   flavor?: string;
   thinkingFormat?: string;
+  reasoningEffort?: string;
+  chatTemplate?: string;
   path?: string;
   recording?: string;
   contextSize?: number;
@@ -192,6 +195,9 @@ export function addModel(name: string, opts: AddOptions, out: NodeJS.WritableStr
     apiKeyEnv: opts.apiKeyEnv,
     flavor: opts.flavor,
     thinkingFormat: opts.thinkingFormat,
+    reasoningEffort: opts.reasoningEffort,
+    // Stored absolute: settings outlive the folder the command ran in.
+    chatTemplate: opts.chatTemplate === undefined ? undefined : resolvePath(opts.chatTemplate),
     path: opts.path,
     recording: opts.recording,
     contextSize: opts.contextSize,
@@ -332,6 +338,8 @@ export function register(program: Command): void {
     .option("--api-key-env <NAME>", "openai: the environment variable holding the API key (never the key itself)")
     .option("--flavor <server>", `openai: the server kind (${FLAVORS.join(", ")}); default: detected`)
     .option("--thinking-format <format>", `how the model writes its thinking (${THINKING_FORMATS.join(", ")})`)
+    .option("--reasoning-effort <low|medium|high>", "a reasoning model's effort (reasoning_effort; gpt-oss's template)")
+    .option("--chat-template <file.jinja>", "openai: the model's chat template, rendered by Concord where the server's own deletes a prefill")
     .option("--path <file.gguf|hf:...|url>", "local: the GGUF file, hf: URI or URL")
     .option("--recording <file.jsonl>", "replay: the recording to serve")
     .option("--context-size <tokens>", "local: tokens per sequence", count)

@@ -77,6 +77,7 @@ export const experimentSpecSchema = z
       .strict(),
     conditions: z.array(conditionSpecSchema).min(1),
     targets: z.array(z.string().min(1)).min(1),
+    /** The model that makes without-answer chains, or "rules" for the rule-based remover. */
     sanitizer: z.string().min(1).optional(),
     cot: z
       .object({
@@ -147,6 +148,6 @@ export function specModels(spec: ExperimentSpec): string[] {
     if (c.kind === "transfer" && !c.cots) names.add(c.source);
     if (c.kind === "ensemble") [...c.generators, ...c.evaluators].forEach((n) => names.add(n));
   }
-  if (spec.sanitizer) names.add(spec.sanitizer);
+  if (spec.sanitizer && spec.sanitizer !== "rules") names.add(spec.sanitizer);
   return [...names];
 }

@@ -11,12 +11,16 @@ export const THINKING_FORMATS = ["think-tags", "openthinker", "harmony", "none"]
 export type ThinkingFormat = (typeof THINKING_FORMATS)[number];
 
 /** How a server continues a partial assistant message (chosen by probe or by flavor). */
-export const PREFILL_METHODS = ["continue_final_message", "trailing_assistant", "deepseek_prefix", "apply_template", "none"] as const;
+export const PREFILL_METHODS = ["continue_final_message", "trailing_assistant", "deepseek_prefix", "apply_template", "render_template", "none"] as const;
 export type PrefillMethod = (typeof PREFILL_METHODS)[number];
 
 /** How a server scores given text. */
 export const SCORING_METHODS = ["echo", "prompt_logprobs", "sglang_generate", "none"] as const;
 export type ScoringMethod = (typeof SCORING_METHODS)[number];
+
+/** How long a reasoning model thinks (OpenAI's o-series and gpt-oss take it). */
+export const REASONING_EFFORTS = ["low", "medium", "high"] as const;
+export type ReasoningEffort = (typeof REASONING_EFFORTS)[number];
 
 const SamplingSchema = z
   .object({
@@ -64,6 +68,10 @@ export const ModelProfileSchema = z
     apiKeyEnv: z.string().regex(ENV_NAME, "an environment variable NAME, e.g. OPENAI_API_KEY").optional(),
     extra: z.record(z.string(), z.unknown()).optional(),
     thinkingFormat: z.enum(THINKING_FORMATS).optional(),
+    /** Sent as reasoning_effort to servers that take it; gpt-oss's template writes it into its system message. */
+    reasoningEffort: z.enum(REASONING_EFFORTS).optional(),
+    /** The model's chat template (a .jinja file), for servers whose own template deletes a prefill: Concord renders it and sends a raw completion. */
+    chatTemplate: z.string().min(1).optional(),
     sampling: SamplingSchema.optional(),
     path: z.string().min(1).optional(),
     recording: z.string().min(1).optional(),

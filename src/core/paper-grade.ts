@@ -17,7 +17,7 @@ export function collapseWhitespace(text: string): string {
 }
 
 /** Python's str.strip() with no argument. */
-function pyStrip(text: string): string {
+export function pyStrip(text: string): string {
   return text.replace(re(`^${WS}+|${WS}+$`, "g"), "");
 }
 

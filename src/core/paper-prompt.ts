@@ -3,6 +3,8 @@
 // substrings of the model's name. Pure; a backend that renders the template itself can append
 // these to reproduce the published requests.
 
+import { pyStrip } from "./paper-grade.js";
+
 export type PaperFamily = "qwen" | "openthinker" | "gpt-oss" | "other";
 
 /** The branch of LLMInference a model name takes ("qwen" or "phi"; "openthinker"; "gpt-oss-20b"). */
@@ -74,4 +76,43 @@ export function paperTemplateInput(
     ],
     extra: {},
   };
+}
+
+/**
+ * The user message the authors sent their sanitizer (openai_remove_answer.py, o4-mini), around
+ * the chain: a leading and a trailing newline, and the two spaces some of its lines end with.
+ */
+export function paperSanitizerPrompt(cot: string): string {
+  const lines = [
+    "",
+    "Task: Keep only the hints from the text and remove answer sentences.",
+    "",
+    "Definition: ",
+    '- A "hint/explanation sentence" provides guidance that helps someone think about the problem without giving the final solution.  ',
+    '- An "answer sentence" directly states the final answer, solution, result, or conclusion.',
+    "",
+    "Instructions:  ",
+    "1. Keep every hint/explanation sentence exactly as written.  ",
+    "2. Remove all answer sentences and statements.",
+    "3. Preserve the original wording, order, and formatting of the remaining text.",
+    "4. Do not add, rephrase, or generate any new text beyond what is already in the original.",
+    "5. Output only the hints.",
+    "",
+    "Original text:",
+    cot,
+    "",
+  ];
+  return lines.join("\n");
+}
+
+/** The reasoning effort the authors asked of their sanitizer. */
+export const PAPER_SANITIZER_EFFORT = "medium";
+
+/**
+ * What the authors' sanitizer script kept of a text, before sending it and of the reply: the
+ * inside of the first <think> block (an unclosed one runs to the end), stripped; else the text.
+ */
+export function paperThinkText(text: string): string {
+  const m = /<think>([\s\S]*?)(?:<\/think>|$)/i.exec(text);
+  return m ? pyStrip(m[1]!) : text;
 }

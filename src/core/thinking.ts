@@ -223,3 +223,13 @@ export class ThinkSplitter {
     return this.inThink ? "reasoning" : "content";
   }
 }
+
+/**
+ * A prefill (which starts with the format's whole opening) placed after a templated generation
+ * prompt: the opening is cut to what the template did not already write, so no tag is doubled.
+ */
+export function prefillAfterTemplate(format: ThinkingFormat, templatedPrompt: string, prefill: string): string {
+  const whole = MARKERS[format].open.join("");
+  if (!prefill.startsWith(whole)) return prefill;
+  return openerAfter(format, templatedPrompt) + prefill.slice(whole.length);
+}

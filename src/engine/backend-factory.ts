@@ -121,6 +121,7 @@ async function innerBackend(
         contextSize: profile.contextSize,
         sequences: profile.sequences,
         kvCache: profile.kvCache,
+        reasoningEffort: profile.reasoningEffort,
         pool: await poolFor(profile),
       });
       try {

@@ -21,6 +21,7 @@ import type { EngineListener } from "./events.js";
 import { Limiter } from "./limits.js";
 import type { ModelHandle } from "./models.js";
 import { askTarget } from "./targets.js";
+import { RULES_SANITIZER, SanitizerError } from "./sanitize.js";
 
 export {
   experimentSpecSchema,
@@ -37,9 +38,12 @@ export { curatedCots, recordCondition } from "./conditions/index.js";
  * curated-chain file readable with a chain for each selected problem. One line on the first
  * problem, naming the file (a missing chain found per job would cost minutes of model work first).
  */
-export async function checkExperimentInputs(spec: Pick<ExperimentSpec, "out" | "conditions">, problems: readonly Problem[]): Promise<void> {
+export async function checkExperimentInputs(spec: Pick<ExperimentSpec, "out" | "conditions" | "sanitizer">, problems: readonly Problem[]): Promise<void> {
   const st = await fs.stat(spec.out).catch(() => undefined);
   if (st && !st.isDirectory()) throw new UserError(`${spec.out}: exists and is not a folder (out: names the results folder to write)`);
+  // The rules remove far less than a model does: they are used only when chosen.
+  if (!spec.sanitizer && spec.conditions.some((c) => c.kind !== "empty" && c.variants.includes("without-answer")))
+    throw new UserError(`without-answer conditions need a sanitizer: set sanitizer: to a model name, or to "${RULES_SANITIZER}" for the rule-based remover`);
   for (const c of spec.conditions) {
     if (c.kind !== "transfer" || !c.cots) continue;
     const chains = await curatedCots(c.cots);
@@ -97,11 +101,12 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
   const { onEvent } = opts;
   // The first write that fails (a full disk) stops the run: no more model work for answers
   // that cannot be kept, and the failure is reported once, naming the file.
-  let failedWrite: WriteError | undefined;
+  let failedWrite: WriteError | SanitizerError | undefined;
   const writeFailed = new AbortController();
   const signal = opts.signal ? AbortSignal.any([opts.signal, writeFailed.signal]) : writeFailed.signal;
+  // A failed write or a failed sanitizer stops the whole run (the first one is what it says).
   const stopOnWriteFailure = (err: unknown) => {
-    if (err instanceof WriteError && !failedWrite) {
+    if ((err instanceof WriteError || err instanceof SanitizerError) && !failedWrite) {
       failedWrite = err;
       writeFailed.abort(err);
     }
@@ -117,7 +122,7 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
   const models = new Map([...opts.models].map(([k, v]) => [k, limiter.wrap(v)]));
   const model = (name: string) => models.get(name)!;
   const targets = spec.targets.map(model);
-  const sanitizer = spec.sanitizer ? model(spec.sanitizer) : undefined;
+  const sanitizer = spec.sanitizer && spec.sanitizer !== RULES_SANITIZER ? model(spec.sanitizer) : undefined;
 
   await fs.mkdir(spec.out, { recursive: true });
   const existing = new Set<string>();
@@ -163,7 +168,7 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
       cot = await cotForJob(j, ctx);
     } catch (err) {
       if (isAbort(err, signal)) throw err;
-      if (err instanceof WriteError) stopOnWriteFailure(err);
+      if (err instanceof WriteError || err instanceof SanitizerError) stopOnWriteFailure(err);
       summary.errors++;
       emit({ type: "error", source: label, message: (err as Error).message });
       progress(label);

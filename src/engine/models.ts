@@ -4,6 +4,7 @@
 import type { Backend, SamplingOptions } from "../backends/types.js";
 import { backendFor, type BackendOptions, type DownloadListener } from "./backend-factory.js";
 import { Recorder } from "../backends/recorder.js";
+import { profileCanPrefill } from "../backends/openai/flavors.js";
 import { downloadReporter } from "../cli/progress.js";
 import { guessThinkingFormat, type ThinkingFormat } from "../core/thinking.js";
 import type { ModelProfile, ProbeRecord, Roles } from "../config/profile.js";
@@ -30,6 +31,8 @@ export interface ModelHandle {
   sampling?: Partial<SamplingOptions>;
   /** How this handle answers as a target when not greedy (the one-file demo's sampled targets). */
   targetSampling?: { temperature: number; seed: number };
+  /** False when the server cannot continue a partial assistant message (OpenAI's API); absent means it can. */
+  canPrefill?: boolean;
 }
 
 export function handleFor(profile: ModelProfile, backend: Backend): ModelHandle {
@@ -38,6 +41,7 @@ export function handleFor(profile: ModelProfile, backend: Backend): ModelHandle 
     backend,
     thinkingFormat: profile.thinkingFormat ?? guessThinkingFormat(profile.model),
     sampling: profile.sampling,
+    canPrefill: profileCanPrefill(profile),
   };
 }
 
@@ -252,7 +256,7 @@ export function experimentRoles(spec: Pick<ExperimentSpec, "targets" | "conditio
       c.evaluators.forEach((n) => add(n, "evaluator"));
     }
   }
-  if (spec.sanitizer) add(spec.sanitizer, "sanitizer");
+  if (spec.sanitizer && spec.sanitizer !== "rules") add(spec.sanitizer, "sanitizer");
   return out;
 }
 

@@ -300,6 +300,8 @@ export function convertGenexRow(value: unknown, ctx: FileContext, line: number):
   if (row["Category"]) meta.category = row["Category"];
   if (row["Note ID"]) meta.noteId = row["Note ID"];
   if (ctx.info.reasoningEffort) meta.reasoningEffort = ctx.info.reasoningEffort;
+  // The authors' without-answer chains are o4-mini's replies, used as is (openai_remove_answer.py).
+  if (condition.variant === "without-answer") Object.assign(meta, { sanitizer: "o4-mini", sanitizeMethod: "paper" });
   if (transfer && row["LLM Answer"] != null) meta.sourceAnswer = row["LLM Answer"];
   if (transfer && row["Result"] != null) meta.sourceResult = row["Result"];
 

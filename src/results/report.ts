@@ -5,7 +5,7 @@ import { computeConsistency, type ConsistencyReport, type MeanStd, type Reading,
 import { conditionKey, CONDITION_KINDS, type Condition, type ResultRecord } from "./schema.js";
 import { conditionLabel, modelLabel, PAPER_TARGETS, variantLabel } from "./labels.js";
 import { writeSummaryFiles } from "./store.js";
-import { renderIntervals, renderNotebookSplit } from "./report-extra.js";
+import { missingPaperCells, renderIntervals, renderMissingPaperCells, renderNotebookSplit } from "./report-extra.js";
 import { bootstrapIntervals, filterTargets, notebookSplit, selfTransferDefaults, type ConditionIntervals, type NotebookSplit } from "./analysis.js";
 
 export interface PairSummary {
@@ -60,6 +60,42 @@ export interface ConditionSummary {
   notebook: NotebookSplit;
   /** 95% bootstrap intervals over items, when asked for. */
   intervals?: ConditionIntervals;
+  /** Without-answer conditions: how their chains were sanitized, in chains (items) per sanitizer and method. */
+  sanitizing?: SanitizingCount[];
+}
+
+export interface SanitizingCount {
+  /** The sanitizer model's name, "rules", or null where the records do not say. */
+  sanitizer: string | null;
+  method: string | null;
+  chains: number;
+}
+
+/** Chains per sanitizer and method (one chain per item, whatever the number of targets). */
+function sanitizingOf(recs: readonly ResultRecord[]): SanitizingCount[] {
+  const byKind = new Map<string, { count: SanitizingCount; items: Set<string> }>();
+  for (const r of recs) {
+    const sanitizer = typeof r.meta.sanitizer === "string" ? r.meta.sanitizer : null;
+    const method = typeof r.meta.sanitizeMethod === "string" ? r.meta.sanitizeMethod : null;
+    const k = `${sanitizer}\u241f${method}`;
+    let e = byKind.get(k);
+    if (!e) byKind.set(k, (e = { count: { sanitizer, method, chains: 0 }, items: new Set() }));
+    e.items.add(itemId(r));
+  }
+  return [...byKind.values()].map((e) => ({ ...e.count, chains: e.items.size }));
+}
+
+const METHOD_WORDS: Record<string, string> = {
+  paper: "authors' request, used as is",
+  chat: "plain chat, verified by sentence",
+  prefill: "thinking prefilled, verified by sentence",
+  rules: "rule-based remover",
+};
+
+function sanitizingText(s: SanitizingCount): string {
+  if (s.sanitizer === null && s.method === null) return `not recorded (${s.chains})`;
+  const how = s.method ? (METHOD_WORDS[s.method] ?? s.method) : "method not recorded";
+  return `${s.sanitizer === "rules" || s.method === "rules" ? "" : `${s.sanitizer ?? "?"}, `}${how} (${s.chains})`;
 }
 
 export interface ReportOptions {
@@ -176,6 +212,7 @@ export function buildReport(all: readonly ResultRecord[], opts: ReportOptions = 
         ...(regraded ? { regraded } : {}),
         notebook: notebookSplit(paperAnswers, order),
         ...(opts.intervals ? { intervals: bootstrapIntervals(paperAnswers, order) } : {}),
+        ...(condition.variant === "without-answer" ? { sanitizing: sanitizingOf(recs) } : {}),
       } satisfies ConditionSummary;
     });
   return { conditions };
@@ -271,6 +308,14 @@ export function renderText(report: ResultsReport): string {
   out.push("", ...renderNotebookSplit(report));
   const intervals = renderIntervals(report);
   if (intervals.length) out.push("", ...intervals);
+  const sanitized = report.conditions.filter((c) => c.sanitizing?.length);
+  if (sanitized.length) {
+    out.push("");
+    out.push("Without-answer chains, sanitized by (chains):");
+    for (const c of sanitized) out.push(`  ${c.label}: ${c.sanitizing!.map(sanitizingText).join("; ")}`);
+  }
+  const uncomputable = renderMissingPaperCells(report);
+  if (uncomputable.length) out.push("", ...uncomputable);
   const missing = report.conditions.filter((c) => c.missing > 0);
   if (missing.length) {
     out.push("");
@@ -298,7 +343,9 @@ export function reportJson(report: ResultsReport): unknown {
       ...(c.regraded ? { regraded: c.regraded } : {}),
       notebook: c.notebook,
       ...(c.intervals ? { intervals: c.intervals } : {}),
+      ...(c.sanitizing ? { sanitizing: c.sanitizing } : {}),
     })),
+    uncomputablePaperCells: missingPaperCells(report),
   };
 }
 

@@ -71,6 +71,28 @@ describe("import genex + report on the published outputs", { skip: needsShared("
     for (const line of r.stdout.split("\n")) assert.ok([...line].length <= 80, `wider than 80: ${line}`);
   });
 
+  test("report says how the without-answer chains were made, and which published cells need files that are not here", () => {
+    const r = concord("report", out);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^  Transfer\(QwQ\): o4-mini, authors' request, used as is \(100\)$/m);
+    // Only QwQ's self-transfer files are shared: Default (greedy) has one target of five.
+    assert.match(
+      r.stdout,
+      /^  Default greedy \[self-transfer\], w\/o answer: answers from QwQ only\n    needs <T>_thoughts_to_<T>_zero_shot_without_answer\.jsonl\n    for T = OSS, DAPO, OpenT, NRR$/m,
+    );
+    assert.match(r.stdout, /^  Default \(sampled\): no records$/m);
+    assert.doesNotMatch((r.stdout.split("cannot give")[1] ?? "").split("\n\n")[0]!, /Transfer|Ensemble|Empty/);
+    const json = JSON.parse(concord("report", out, "--json").stdout) as { uncomputablePaperCells: Array<{ label: string; missing: string[] }> };
+    assert.deepEqual(
+      json.uncomputablePaperCells.map((c) => [c.label, c.missing.length]),
+      [
+        ["Default greedy [self-transfer]", 4],
+        ["Default greedy [self-transfer]", 4],
+        ["Default (sampled)", 5],
+      ],
+    );
+  });
+
   test("report --json gives the same data", () => {
     const r = concord("report", out, "--json");
     assert.equal(r.code, 0, r.stderr);

@@ -31,6 +31,7 @@ function writeSpec(dir: string): string {
       "  - { kind: transfer, source: src, variants: [full, without-answer] }",
       "  - { kind: ensemble, generators: [src, a], evaluators: [b], k: 2, maxSentences: 2 }",
       "targets: [a, b, c]",
+      "sanitizer: rules",
       "cot: { maxTokens: 60 }",
       "answerTokens: 24",
       "concurrency: { global: 2, perModel: 1 }",

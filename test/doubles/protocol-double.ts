@@ -70,6 +70,11 @@ export interface ProtocolDoubleOptions {
    * (80fb11a) does not refuse it; the option keeps that refusal testable.
    */
   thinkingEnabled?: boolean;
+  /**
+   * The served template deletes the thinking block of an assistant message (R1-distill's), so
+   * vLLM/SGLang refuse continue_final_message on a closed block, with Hugging Face's message.
+   */
+  templateDeletesThinking?: boolean;
   /** Tokens of context: a longer prompt is refused as llama-server refuses it (400, exceed_context_size_error). */
   contextSize?: number;
   /** When set, requests must carry `Authorization: Bearer <apiKey>`, else 401. */
@@ -303,6 +308,29 @@ export async function startProtocolDouble(opts: ProtocolDoubleOptions = {}): Pro
     throw new HttpFault(404, `The model \`${name}\` does not exist.`);
   }
 
+  /**
+   * OpenAI's reasoning models (o-series) take only their default sampling and
+   * max_completion_tokens; reasoning_effort is taken by them alone. Messages as the API words them.
+   */
+  function checkOpenAIReasoningParams(body: Record<string, unknown>): void {
+    const reasoningModel = /^o\d/.test(model);
+    if (reasoningModel) {
+      if ("max_tokens" in body)
+        throw new HttpFault(400, "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.");
+      for (const key of ["temperature", "top_p"])
+        if (key in body && body[key] !== 1)
+          throw new HttpFault(
+            400,
+            `Unsupported value: '${key}' does not support ${String(body[key])} with this model. Only the default (1) value is supported.`,
+          );
+    }
+    if ("reasoning_effort" in body) {
+      if (!reasoningModel) throw new HttpFault(400, "Unsupported parameter: 'reasoning_effort' is not supported with this model.");
+      if (!["minimal", "low", "medium", "high"].includes(String(body.reasoning_effort)))
+        throw new HttpFault(400, `Invalid value: '${String(body.reasoning_effort)}'. Supported values are: 'low', 'medium', and 'high'.`);
+    }
+  }
+
   function maxTokensOf(body: Record<string, unknown>): number {
     const v = body.max_completion_tokens ?? body.max_tokens;
     return typeof v === "number" ? v : 256;
@@ -348,6 +376,7 @@ export async function startProtocolDouble(opts: ProtocolDoubleOptions = {}): Pro
     for (const key of ["continue_final_message", "add_generation_prompt", "prompt_logprobs"]) {
       if (flavor === "openai" && key in body) throw new HttpFault(400, `Unrecognized request argument supplied: ${key}`);
     }
+    if (flavor === "openai") checkOpenAIReasoningParams(body);
     const last = messages[messages.length - 1];
     const trailingAssistant = last.role === "assistant";
     let continueFinal = false;
@@ -356,6 +385,11 @@ export async function startProtocolDouble(opts: ProtocolDoubleOptions = {}): Pro
       const addGen = body.add_generation_prompt !== false;
       if (continueFinal && addGen) throw new HttpFault(400, "Cannot set both `continue_final_message` and `add_generation_prompt` to True.");
       if (continueFinal && !trailingAssistant) throw new HttpFault(400, "continue_final_message requires the last message to be from the assistant");
+      if (continueFinal && opts.templateDeletesThinking && last.content.includes("</think>"))
+        throw new HttpFault(
+          400,
+          "continue_final_message is set but the final message does not appear in the chat after applying the chat template! This can happen if the chat template deletes portions of the final message. Please verify the chat template outputs the final message verbatim.",
+        );
     } else if (flavor === "llama-server" || flavor === "ollama") {
       continueFinal = trailingAssistant;
       if (continueFinal && flavor === "llama-server" && opts.thinkingEnabled)

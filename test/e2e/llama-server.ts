@@ -46,6 +46,9 @@ export interface LlamaServerOptions {
   model?: string;
   /** The model id the server lists and answers with (default: the file's path). */
   alias?: string;
+  /** Context tokens and parallel slots (default 2048 over 4 slots: 512 each). */
+  contextSize?: number;
+  slots?: number;
 }
 
 export async function startLlamaServer(opts: LlamaServerOptions = {}): Promise<LlamaServer> {
@@ -53,7 +56,21 @@ export async function startLlamaServer(opts: LlamaServerOptions = {}): Promise<L
   const url = `http://127.0.0.1:${port}`;
   let child: ChildProcess | undefined;
   let out = "";
-  const args = ["-m", opts.model ?? STORIES, "--host", "127.0.0.1", "--port", String(port), "-c", "2048", "-np", "4", "-t", "1", "--no-webui"];
+  const args = [
+    "-m",
+    opts.model ?? STORIES,
+    "--host",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    "-c",
+    String(opts.contextSize ?? 2048),
+    "-np",
+    String(opts.slots ?? 4),
+    "-t",
+    "1",
+    "--no-webui",
+  ];
   if (opts.template) args.push("--chat-template-file", resolve(SHARED, "templates", opts.template));
   let alias = opts.alias;
 

@@ -80,7 +80,7 @@ describe("engine on the real local model", () => {
   test("sanitizer model output is verified: nothing the model invented survives", async () => {
     const cot = "Tom had 3 apples. He bought 4 more. So the answer is 7.";
     const r = await sanitizeCot(cot, { sanitizer: as("s") });
-    assert.equal(r.method, "llm");
+    assert.equal(r.method, "prefill");
     // Whatever the tiny model wrote, only original sentences can come back.
     const originals = ["Tom had 3 apples.", "He bought 4 more.", "So the answer is 7."];
     for (const piece of r.text.split(/(?<=\.)\s+/).filter(Boolean)) assert.ok(originals.includes(piece), piece);

@@ -42,6 +42,7 @@ function spec(out: string, extra: Partial<ExperimentSpec> = {}): ExperimentSpec 
         { kind: "ensemble", generators: ["src", "a"], evaluators: ["b"], k: 2, maxSentences: 4 },
       ],
       targets: ["a", "b"],
+      sanitizer: "rules",
       concurrency: { global: 3, perModel: 1 },
       out,
       ...extra,
@@ -69,6 +70,7 @@ describe("runExperiment", () => {
     assert.equal(full.cot, " First add the numbers. Then check it. So the answer is 7.");
     assert.equal(bare.cot, "First add the numbers. Then check it.");
     assert.equal(bare.meta.sanitizer, "rules");
+    assert.equal(bare.meta.sanitizeMethod, "rules");
     assert.equal(full.answer, "7");
     // The source wrote one transfer chain per problem, whatever the number of targets and variants.
     const srcChains = models.get("src")!.backend.streamCalls.filter((r) => r.prompt.kind === "chat" && r.prompt.assistantPrefix === "<think>");

@@ -396,6 +396,7 @@ const SPEC_JSON = JSON.stringify(
       { kind: "ensemble", generators: ["a", "b"], evaluators: ["c"], k: 2 },
     ],
     targets: ["a", "b"],
+    sanitizer: "rules",
     cot: { maxTokens: 64 },
     out: "results",
   },
@@ -412,6 +413,7 @@ conditions:
     evaluators: [c]
     k: 2
 targets: [a, b]
+sanitizer: rules
 cot: {maxTokens: 64}
 out: results
 `;

@@ -63,11 +63,17 @@ export function continuationTokens(model: LlamaModel, text: string): Token[] {
  * tokenized with special tokens and message text without (a message cannot forge one).
  * Returns the token list and the rendered text (for inspection).
  */
-function renderJinja(model: LlamaModel, format: Extract<ChatFormat, { kind: "jinja" }>, messages: ChatMessage[]): { tokens: Token[]; text: string } {
+function renderJinja(
+  model: LlamaModel,
+  format: Extract<ChatFormat, { kind: "jinja" }>,
+  messages: ChatMessage[],
+  vars: Record<string, string> = {},
+): { tokens: Token[]; text: string } {
   const marks = messages.map((_, i) => `\u0001CONCORD_MESSAGE_${i}\u0001`);
   const rendered = format.template.render({
     messages: messages.map((m, i) => ({ role: m.role, content: marks[i] })),
     add_generation_prompt: true,
+    ...vars,
     bos_token: model.tokens.bosString ?? "",
     eos_token: model.tokens.eosString ?? "",
   });
@@ -112,14 +118,14 @@ function renderJinja(model: LlamaModel, format: Extract<ChatFormat, { kind: "jin
  * continuation. When the generation prompt already ends with the open thinking tag and the
  * prefix starts with it too, the tag is not doubled.
  */
-export function promptTokens(model: LlamaModel, prompt: Prompt, format: ChatFormat, thinkOpen = "<think>"): Token[] {
+export function promptTokens(model: LlamaModel, prompt: Prompt, format: ChatFormat, thinkOpen = "<think>", vars: Record<string, string> = {}): Token[] {
   if (prompt.kind === "raw") return withBos(model, model.tokenize(prompt.text, true));
   let prefix = prompt.assistantPrefix ?? "";
   if (format.kind === "plain") return withBos(model, model.tokenize(plainChatText(prompt.messages, prefix), false));
   let head: Token[];
   let headText: string;
   if (format.kind === "jinja") {
-    ({ tokens: head, text: headText } = renderJinja(model, format, prompt.messages));
+    ({ tokens: head, text: headText } = renderJinja(model, format, prompt.messages, vars));
   } else {
     const history: ChatHistoryItem[] = prompt.messages.map((m): ChatHistoryItem => {
       if (m.role === "system") return { type: "system", text: m.content };

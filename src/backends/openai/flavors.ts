@@ -14,6 +14,11 @@ export interface FlavorTraits {
   maxTokensField: "max_tokens" | "max_completion_tokens";
   /** The body of a /tokenize request counting `text`, or null when the server has no tokenizer. */
   tokenizeBody: ((text: string, model: string) => Json) | null;
+  /**
+   * How a reasoning effort reaches the model: the `reasoning_effort` request field, the chat
+   * template's `reasoning_effort` variable (llama-server's chat_template_kwargs), or not at all.
+   */
+  reasoningEffort: "field" | "template" | "none";
 }
 
 const common: FlavorTraits = {
@@ -22,26 +27,36 @@ const common: FlavorTraits = {
   strictParams: false,
   maxTokensField: "max_tokens",
   tokenizeBody: null,
+  reasoningEffort: "none",
 };
 
 const vllmTokenize = (text: string, model: string): Json => ({ model, prompt: text, add_special_tokens: false });
 
 export const FLAVOR_TRAITS: Record<Flavor, FlavorTraits> = {
-  vllm: { ...common, prefill: ["continue_final_message"], scoring: "prompt_logprobs", tokenizeBody: vllmTokenize },
-  sglang: { ...common, prefill: ["continue_final_message"], scoring: "sglang_generate", tokenizeBody: vllmTokenize },
+  // A template that deletes or refuses a closed thinking block (R1-distill, gpt-oss) makes the
+  // server refuse continue_final_message: Concord then renders the template itself.
+  vllm: { ...common, prefill: ["continue_final_message", "render_template"], scoring: "prompt_logprobs", tokenizeBody: vllmTokenize, reasoningEffort: "field" },
+  sglang: {
+    ...common,
+    prefill: ["continue_final_message", "render_template"],
+    scoring: "sglang_generate",
+    tokenizeBody: vllmTokenize,
+    reasoningEffort: "field",
+  },
   // Measured on llama.cpp 80fb11a: a trailing assistant message is continued but streamed back
   // first, so continue_final_message (or its template endpoint) is used; echo is ignored.
   "llama-server": {
     ...common,
-    prefill: ["continue_final_message", "apply_template"],
+    prefill: ["continue_final_message", "apply_template", "render_template"],
     tokenizeBody: (text) => ({ content: text, add_special: false }),
+    reasoningEffort: "template",
   },
   ollama: common,
   lmstudio: common,
-  openrouter: common,
+  openrouter: { ...common, reasoningEffort: "field" },
   together: { ...common, scoring: "echo" },
   deepseek: { ...common, prefill: ["deepseek_prefix"], strictParams: true },
-  openai: { ...common, prefill: ["none"], strictParams: true, maxTokensField: "max_completion_tokens" },
+  openai: { ...common, prefill: ["none"], strictParams: true, maxTokensField: "max_completion_tokens", reasoningEffort: "field" },
   unknown: { ...common, scoring: "echo" },
 };
 
@@ -61,6 +76,31 @@ export function flavorOfHost(baseURL: string): Flavor | undefined {
     return undefined;
   }
   return HOST_FLAVORS.find(([re]) => re.test(host))?.[1];
+}
+
+/**
+ * Whether a profile's server continues a partial assistant message: its probe record when it
+ * has one, else its flavor's default (OpenAI's API never does). Embedded models and
+ * recordings always do.
+ */
+export function profileCanPrefill(profile: { backend: string; flavor?: Flavor; baseURL?: string; capabilities?: { prefill: boolean } }): boolean {
+  if (profile.backend !== "openai") return true;
+  if (profile.capabilities) return profile.capabilities.prefill;
+  const flavor = profile.flavor ?? (profile.baseURL ? flavorOfHost(profile.baseURL) : undefined) ?? "unknown";
+  return FLAVOR_TRAITS[flavor].prefill[0] !== "none";
+}
+
+/** The request fields that carry a reasoning effort to this kind of server. */
+export function reasoningEffortFields(flavor: Flavor, effort: string | undefined): Json {
+  if (!effort) return {};
+  switch (FLAVOR_TRAITS[flavor].reasoningEffort) {
+    case "field":
+      return { reasoning_effort: effort };
+    case "template":
+      return { chat_template_kwargs: { reasoning_effort: effort } };
+    case "none":
+      return {};
+  }
 }
 
 /** Ask the server what it is, by the endpoints only one kind has. */

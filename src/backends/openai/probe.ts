@@ -132,6 +132,8 @@ export async function probeServer(b: ProbeTarget, signal?: AbortSignal): Promise
   // 4. Prefill: the first method whose continuation does not repeat the prefix, whose logprobs
   // spell the continuation, and (where the server shows its template) renders the prefix verbatim.
   caps.prefillMethod = "none";
+  // A method that continues an open block but not a closed one: kept if nothing does both.
+  let openOnly: PrefillMethod | undefined;
   for (const m of traits.prefill) {
     if (m === "none") {
       notes.push(`prefill: ${flavor} does not continue a final assistant message`);
@@ -146,7 +148,13 @@ export async function probeServer(b: ProbeTarget, signal?: AbortSignal): Promise
       break;
     }
     if (used !== m) continue;
+    if (why === CLOSED_BLOCK_REFUSED) openOnly ??= m;
     notes.push(`prefill (${m}): ${why}`);
+  }
+  if (!caps.prefill && openOnly) {
+    caps.prefill = true;
+    caps.prefillMethod = openOnly;
+    notes.push(`prefill: ${openOnly} for open thinking blocks only; targets need the model's template in the profile (chatTemplate) to be rendered by Concord`);
   }
 
   // 5. Thinking: a continuation inside an open thinking block stays thinking.
@@ -231,12 +239,30 @@ async function verifyPrefill(
     if (!r.text.trim()) return "the continuation was empty";
     if (r.text.trimStart().startsWith(prefix)) return "the server repeats the prefix before continuing";
     if (r.tokens?.length && !spells(joined(r), r.reasoning + r.text)) return "the logprobs do not spell the continuation";
-    if (b.prefillInUse(flavor) === "continue_final_message" && flavor === "llama-server") return await templateKeepsPrefix(b.transport, question);
-    return null;
+    if (b.prefillInUse(flavor) === "continue_final_message" && flavor === "llama-server") {
+      const kept = await templateKeepsPrefix(b.transport, question);
+      if (kept) return kept;
+    }
+    return await closedBlockTaken(b, m, flavor, question, signal);
   } catch (err) {
     if (err instanceof BackendError && (err.kind === "unreachable" || err.kind === "timeout")) throw err;
     return short(err);
   }
+}
+
+/** What a target is sent: a closed thinking block. R1-distill's and gpt-oss's templates delete or refuse it. */
+export const CLOSED_BLOCK_REFUSED = "the chat template deletes or refuses a closed thinking block (a target's chain)";
+
+async function closedBlockTaken(b: ProbeTarget, m: PrefillMethod, flavor: Flavor, question: Prompt, signal?: AbortSignal): Promise<string | null> {
+  if (question.kind !== "chat") return null;
+  try {
+    await collect(b.stream({ prompt: { ...question, assistantPrefix: "<think>\nThe capital is Paris.\n</think>\n\n" }, maxTokens: 2, temperature: 0, signal }));
+  } catch (err) {
+    if (err instanceof BackendError && err.kind === "refused") return CLOSED_BLOCK_REFUSED;
+    throw err;
+  }
+  // A refusal the stream answered by switching methods is a refusal of this one.
+  return b.prefillInUse(flavor) === m ? null : CLOSED_BLOCK_REFUSED;
 }
 
 /**

@@ -7,7 +7,10 @@ import type OpenAI from "openai";
 import type { Flavor, ModelProfile, PrefillMethod } from "../../config/profile.js";
 import { opensThinking, THINK_TAGS, ThinkSplitter, type ChannelText } from "../../core/thinking.js";
 import { BackendError, type Capabilities, type CompletionRequest, type CompletionResult, type StreamChunk, type TokenLogprob } from "../types.js";
-import { FLAVOR_TRAITS } from "./flavors.js";
+import { FLAVOR_TRAITS, reasoningEffortFields } from "./flavors.js";
+import { loadChatTemplate, renderer } from "./chat-template.js";
+import { renderWithPrefill } from "../../core/chat-template.js";
+import { guessThinkingFormat } from "../../core/thinking.js";
 import type { Json, Transport } from "./transport.js";
 
 /** What the stream needs of the backend. */
@@ -53,9 +56,11 @@ async function plan(ctx: StreamContext, req: CompletionRequest, flavor: Flavor, 
   const base: Json = { model, ...samplingFields(ctx.profile, req, flavor), [traits.maxTokensField]: req.maxTokens, ...(ctx.profile.extra ?? {}) };
   const prompt = req.prompt;
   const completionLogprobs = req.logprobs ? { logprobs: 1 } : {};
+  // A raw prompt is already templated: the effort had to be written into it.
+  const effort = reasoningEffortFields(flavor, req.reasoningEffort ?? ctx.profile.reasoningEffort);
   if (prompt.kind === "raw") return { endpoint: "completions", body: { ...base, prompt: prompt.text, ...completionLogprobs }, prefix: "", method: null };
   const prefix = prompt.assistantPrefix ?? "";
-  const chat: Json = { ...base, ...(req.logprobs ? { logprobs: true } : {}) };
+  const chat: Json = { ...base, ...effort, ...(req.logprobs ? { logprobs: true } : {}) };
   if (!prefix) return { endpoint: "chat", body: { ...chat, messages: prompt.messages }, prefix, method: null };
   const method = ctx.prefillMethod(flavor);
   const withAssistant = (extra: Json = {}) => [...prompt.messages, { role: "assistant", content: prefix, ...extra }];
@@ -67,9 +72,23 @@ async function plan(ctx: StreamContext, req: CompletionRequest, flavor: Flavor, 
     case "deepseek_prefix":
       return { endpoint: "chat", body: { ...chat, messages: withAssistant({ prefix: true }) }, prefix, method };
     case "apply_template": {
-      const templated = await ctx.transport.post<{ prompt?: string }>("/apply-template", { messages: prompt.messages }, "applying the chat template", signal);
+      const templated = await ctx.transport.post<{ prompt?: string }>(
+        "/apply-template",
+        { messages: prompt.messages, ...effort },
+        "applying the chat template",
+        signal,
+      );
       if (typeof templated.prompt !== "string") throw new BackendError(`model "${ctx.name}": /apply-template gave no prompt`, ctx.name);
       return { endpoint: "completions", body: { ...base, prompt: templated.prompt + prefix, ...completionLogprobs }, prefix, method };
+    }
+    case "render_template": {
+      // The server's template would delete or refuse the prefill: rendered here, sent raw.
+      const template = await templateOf(ctx, flavor, signal);
+      const effortVar = req.reasoningEffort ?? ctx.profile.reasoningEffort;
+      const render = renderer(template, effortVar ? { reasoning_effort: effortVar } : {});
+      const format = ctx.profile.thinkingFormat ?? guessThinkingFormat(ctx.profile.model);
+      const text = renderWithPrefill(render, prompt.messages, prefix, format);
+      return { endpoint: "completions", body: { ...base, prompt: text, ...completionLogprobs }, prefix, method };
     }
     case "none":
       throw new BackendError(
@@ -80,6 +99,19 @@ async function plan(ctx: StreamContext, req: CompletionRequest, flavor: Flavor, 
         "refused",
       );
   }
+}
+
+const templates = new WeakMap<ModelProfile, Promise<Awaited<ReturnType<typeof loadChatTemplate>>>>();
+
+/** The profile's chat template, loaded once (a failed load is tried again next time). */
+function templateOf(ctx: StreamContext, flavor: Flavor, signal?: AbortSignal) {
+  let p = templates.get(ctx.profile);
+  if (!p) {
+    p = loadChatTemplate(ctx.profile, flavor, ctx.transport, signal);
+    templates.set(ctx.profile, p);
+    p.catch(() => templates.delete(ctx.profile));
+  }
+  return p;
 }
 
 /** Token log-probabilities in any shape: chat's and new completions' `content[]`, or the legacy lists. */

@@ -1,6 +1,6 @@
 // The strategy for each condition kind, and the without-answer step shared by all of them.
 import type { ConditionSpec } from "../../config/experiment-spec.js";
-import { sanitizeCot } from "../sanitize.js";
+import { RULES_SANITIZER, sanitizeCot } from "../sanitize.js";
 import { defaultCondition } from "./default.js";
 import { emptyCondition } from "./empty.js";
 import { ensembleCondition } from "./ensemble.js";
@@ -32,8 +32,16 @@ export async function cotForJob(job: ConditionJob, ctx: ConditionContext): Promi
   const full = await strategy.fullCot(job, ctx);
   if (job.variant === "full") return full;
   const s = await ctx.cots.get(withoutAnswerKey(strategy.chainKey(job), job.problem), async () => {
-    const r = await sanitizeCot(full.cot, { sanitizer: ctx.sanitizer, signal: ctx.signal });
-    return { cot: r.text, meta: { sanitizer: r.method === "llm" ? ctx.spec.sanitizer! : "rules", ...(r.fallback ? { sanitizerFallback: r.fallback } : {}) } };
+    const r = await sanitizeCot(full.cot, { sanitizer: ctx.sanitizer, mode: ctx.mode, signal: ctx.signal });
+    return {
+      cot: r.text,
+      meta: {
+        sanitizer: ctx.sanitizer?.name ?? RULES_SANITIZER,
+        sanitizeMethod: r.method,
+        ...(r.method === "rules" ? { sanitizerRemoved: r.removed.length } : {}),
+        ...(r.method === "prefill" || r.method === "chat" ? { sanitizerDropped: r.dropped.length } : {}),
+      },
+    };
   });
   return { cot: s.cot, meta: { ...full.meta, ...s.meta } };
 }
