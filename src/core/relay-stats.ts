@@ -23,7 +23,8 @@ export function aggregateScores(scores: readonly (number | null)[] | undefined):
  */
 export function departurePosition(sentence: number, handover: number, length: number): number {
   const k = length - handover;
-  if (k <= 0 || sentence < handover || sentence >= length) throw new RangeError(`departurePosition: sentence ${sentence} is not in the continuation [${handover}, ${length})`);
+  if (k <= 0 || sentence < handover || sentence >= length)
+    throw new RangeError(`departurePosition: sentence ${sentence} is not in the continuation [${handover}, ${length})`);
   return (sentence - handover) / k;
 }
 
@@ -77,7 +78,12 @@ export function rate(xs: readonly boolean[]): number | null {
  * The difference of two paired rates (a - b) with its interval, drawing the groups (problems)
  * both sides share. `a` and `b` are keyed by group.
  */
-export function pairedDifference(a: ReadonlyMap<string, readonly boolean[]>, b: ReadonlyMap<string, readonly boolean[]>, draws = 1000, seed = 1): Interval | null {
+export function pairedDifference(
+  a: ReadonlyMap<string, readonly boolean[]>,
+  b: ReadonlyMap<string, readonly boolean[]>,
+  draws = 1000,
+  seed = 1,
+): Interval | null {
   const shared = [...a.keys()].filter((k) => b.has(k) && a.get(k)!.length && b.get(k)!.length);
   const groups = shared.map((k) => [{ a: a.get(k)!, b: b.get(k)! }]);
   return bootstrap(
@@ -145,10 +151,7 @@ export function sentenceImportance(without: readonly SampledAnswer[], withIt: re
   if (!without.length || !withIt.length) return { accuracyChange: null, divergence: null, js: null };
   const acc = (xs: readonly SampledAnswer[]) => xs.filter((x) => x.correct).length / xs.length;
   const tv = (a: readonly SampledAnswer[], b: readonly SampledAnswer[]) =>
-    totalVariation(
-      distribution(a.map((x) => x.answer)),
-      distribution(b.map((x) => x.answer)),
-    );
+    totalVariation(distribution(a.map((x) => x.answer)), distribution(b.map((x) => x.answer)));
   const rand = seededRandom(seed);
   const resample = (xs: readonly SampledAnswer[]) => xs.map(() => xs[Math.floor(rand() * xs.length)]!);
   const dAcc: number[] = [];
@@ -165,10 +168,7 @@ export function sentenceImportance(without: readonly SampledAnswer[], withIt: re
   return {
     accuracyChange: interval(acc(withIt) - acc(without), dAcc),
     divergence: interval(tv(without, withIt), dTv),
-    js: jensenShannon(
-      distribution(without.map((x) => x.answer)),
-      distribution(withIt.map((x) => x.answer)),
-    ),
+    js: jensenShannon(distribution(without.map((x) => x.answer)), distribution(withIt.map((x) => x.answer))),
   };
 }
 
@@ -176,7 +176,7 @@ export function sentenceImportance(without: readonly SampledAnswer[], withIt: re
 export function ranks(xs: readonly number[]): number[] {
   const order = xs.map((x, i) => [x, i] as const).sort((a, b) => a[0] - b[0]);
   const out = new Array<number>(xs.length);
-  for (let i = 0; i < order.length; ) {
+  for (let i = 0; i < order.length;) {
     let j = i;
     while (j + 1 < order.length && order[j + 1]![0] === order[i]![0]) j++;
     for (let k = i; k <= j; k++) out[order[k]![1]] = (i + j) / 2 + 1;

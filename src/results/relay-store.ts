@@ -49,7 +49,10 @@ export const relayRecordSchema = z.object({
   /** Hybrid: the continuer's answer against the initiator's. */
   comparison: z.enum(["agrees", "differs", "no-answer"]).optional(),
   /** Hybrid: the first sentence after which the continuer's answer departs (null: not found or not asked). */
-  departure: z.object({ sentence: z.number().int().min(0), position: z.number().min(0).max(1), answer: z.string() }).nullable().optional(),
+  departure: z
+    .object({ sentence: z.number().int().min(0), position: z.number().min(0).max(1), answer: z.string() })
+    .nullable()
+    .optional(),
   stepScores: z.array(z.number().nullable()).optional(),
   scoreAggregate: scoreAggregateSchema.nullable().optional(),
   scorer: z.string().optional(),
@@ -58,7 +61,9 @@ export const relayRecordSchema = z.object({
 export type RelayRecord = z.infer<typeof relayRecordSchema>;
 
 /** The resume key: one record per role, problem, models, stage and sample. */
-export function relayRecordKey(r: Pick<RelayRecord, "experiment" | "role" | "dataset" | "problemId" | "initiator" | "continuer" | "stage" | "rule" | "sample">): string {
+export function relayRecordKey(
+  r: Pick<RelayRecord, "experiment" | "role" | "dataset" | "problemId" | "initiator" | "continuer" | "stage" | "rule" | "sample">,
+): string {
   return [r.experiment ?? "", r.role, r.dataset, r.problemId, r.initiator ?? "", r.continuer ?? "", r.stage ?? "", r.rule ?? "", r.sample ?? ""].join("\u241f");
 }
 
@@ -95,7 +100,12 @@ export async function readRelayRecords(dir: string): Promise<{ records: RelayRec
     }
     const r = relayRecordSchema.safeParse(v);
     if (r.success) records.push(r.data);
-    else issues.push({ line: i + 1, torn: false, message: `field ${r.error.issues[0]?.path.join(".") ?? "?"}: ${r.error.issues[0]?.message ?? "invalid"}, skipped` });
+    else
+      issues.push({
+        line: i + 1,
+        torn: false,
+        message: `field ${r.error.issues[0]?.path.join(".") ?? "?"}: ${r.error.issues[0]?.message ?? "invalid"}, skipped`,
+      });
   });
   return { records, issues, found: true };
 }

@@ -28,7 +28,8 @@ function doubles() {
   // The initiator writes four sentences and answers 7.
   const init = new ScriptedBackend({
     name: "init",
-    respond: (req) => (prefixOf(req).includes("</think>") ? " The answer is 7." : " Tom starts with 3. He buys 4 more. Three plus four is seven. So he has 7.</think>"),
+    respond: (req) =>
+      prefixOf(req).includes("</think>") ? " The answer is 7." : " Tom starts with 3. He buys 4 more. Three plus four is seven. So he has 7.</think>",
   });
   // The continuer goes astray: its continuation says eight, and it answers 8 from any chain that does.
   const cont = new ScriptedBackend({
@@ -141,7 +142,11 @@ describe("relay condition", () => {
   test("the spec names what is wrong: targets for answer conditions, an unknown stage", () => {
     assert.throws(() => parseExperimentSpec({ problems: { set: "builtin" }, conditions: ["empty"], out: "x" }, "s.yaml"), /targets: name at least one target/);
     assert.throws(
-      () => parseExperimentSpec({ problems: { set: "builtin" }, conditions: [{ kind: "relay", initiators: ["a"], continuers: ["b"], stages: ["start"] }], out: "x" }, "s.yaml"),
+      () =>
+        parseExperimentSpec(
+          { problems: { set: "builtin" }, conditions: [{ kind: "relay", initiators: ["a"], continuers: ["b"], stages: ["start"] }], out: "x" },
+          "s.yaml",
+        ),
       /conditions\[0\]\.stages\[0\]/,
     );
   });

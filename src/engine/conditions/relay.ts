@@ -242,7 +242,10 @@ export function relayJobs(problems: readonly Problem[], ctx: RelayContext): Rela
         // No trailing whitespace: the continuer's first token brings its own separator.
         const prefix = joinSentences(sentences.slice(0, cut + 1)).trimEnd();
         const r = await generateCot(cont, problem, { prefix, maxTokens, temperature, seed, signal });
-        return { cot: r.cot, meta: { cotModel: cont.name, cotClosed: r.closed, cotTemperature: temperature, ...(seed !== undefined ? { cotSeed: seed } : {}) } };
+        return {
+          cot: r.cot,
+          meta: { cotModel: cont.name, cotClosed: r.closed, cotTemperature: temperature, ...(seed !== undefined ? { cotSeed: seed } : {}) },
+        };
       },
     );
     const handover = cut + 1;
