@@ -78,7 +78,9 @@ export async function reportCommand(dir: string, opts: ReportOptions): Promise<n
     if (!opts.json) process.stdout.write(renderText(report) + "\n" + renderComparison(comparison, (k) => (k === a.key ? a.label : b.label)));
   }
   if (opts.json)
-    process.stdout.write(JSON.stringify({ ...(reportJson(report) as object), ...(comparison ? { comparison } : {}), ...(relay ? { relay: relay.report } : {}) }, null, 2) + "\n");
+    process.stdout.write(
+      JSON.stringify({ ...(reportJson(report) as object), ...(comparison ? { comparison } : {}), ...(relay ? { relay: relay.report } : {}) }, null, 2) + "\n",
+    );
   else if (!comparison) process.stdout.write(renderText(report));
   if (relay && !opts.json) process.stdout.write("\n" + renderRelayReport(relay.report));
   // A torn last line is the expected trace of an interrupted run; any other bad line is an error.
