@@ -57,6 +57,7 @@ export const DEFAULT_BINDINGS: Binding[] = [
   { action: "cut-prev", keys: ["left", "h"], description: "move the cut earlier", screens: ["relay"] },
   { action: "cut-next", keys: ["right", "l"], description: "move the cut later", screens: ["relay"] },
   { action: "run-relay", keys: ["enter", "r"], description: "run relay (from this cut)", screens: ["relay"] },
+  { action: "relay-results", keys: ["f"], description: "relay results folders: failing cases", screens: ["relay"] },
   { action: "probe", keys: ["P"], description: "probe model capabilities", screens: ["settings"] },
   { action: "assign-role", keys: ["enter", "space"], description: "toggle role / form: edit", screens: ["settings"] },
   { action: "theme", keys: ["T"], description: "next theme", screens: ["settings"] },

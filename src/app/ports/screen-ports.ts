@@ -5,13 +5,14 @@ import { join, resolve } from "node:path";
 import { buildReport } from "../../results/report.js";
 import { conditionKey, type ResultRecord } from "../../results/schema.js";
 import { formatIssue, readResults } from "../../results/store.js";
+import { readRelayRecords, RELAY_FILE } from "../../results/relay-store.js";
 import { listSessions, loadSession } from "../../state/sessions.js";
 import type { ProblemCatalog, ResultItem, ResultsPort, ScreenPorts, SessionsPort, SettingsPort } from "../../ui/ports.js";
 
 /** Folders under `root` holding a results.jsonl (the root itself too), then the extra ones. */
-export async function findResultsFolders(root: string, extra: string[] = []): Promise<string[]> {
+export async function findResultsFolders(root: string, extra: string[] = [], file = "results.jsonl"): Promise<string[]> {
   const found: string[] = [];
-  const hasJsonl = async (dir: string) => (await readdir(dir).catch(() => [] as string[])).includes("results.jsonl");
+  const hasJsonl = async (dir: string) => (await readdir(dir).catch(() => [] as string[])).includes(file);
   if (await hasJsonl(root)) found.push(root);
   const entries = await readdir(root, { withFileTypes: true }).catch(() => []);
   for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
@@ -44,6 +45,12 @@ export function resultsPort(root = "results", dirs: string[] = []): ResultsPort 
     read: async (dir) => {
       const r = await readResults(dir);
       return { report: buildReport(r.records), issues: r.issues.map(formatIssue), items: (key) => itemsOf(r.records, key) };
+    },
+    relayFolders: (extra) => findResultsFolders(root, [...dirs, ...extra], RELAY_FILE),
+    readRelay: async (dir) => {
+      const r = await readRelayRecords(dir);
+      if (!r.found) throw new Error(`${dir}: no ${RELAY_FILE} (not a relay results folder)`);
+      return { records: r.records, issues: r.issues.map((i) => `${join(dir, RELAY_FILE)}:${i.line}: ${i.message}`) };
     },
   };
 }
