@@ -3,7 +3,7 @@
 // from a saved session, a chain file (plain text, or JSONL of {problemId, cot} lines), or an
 // ensemble trace (a selected_distributions row file, a folder of them, or a console log).
 import { promises as fs } from "node:fs";
-import { basename, join } from "node:path";
+import { basename } from "node:path";
 import type { Command } from "commander";
 import { addCacheRecordOptions } from "../config/models.js";
 import { confirmCalls, declined } from "../cli/confirm.js";
@@ -14,7 +14,7 @@ import { loadGenexTrace, traceToChain } from "../backends/genex-trace.js";
 import { curatedCots } from "../engine/conditions/transfer.js";
 import { shareSignal } from "../engine/abort.js";
 import { CallCounter } from "../engine/call-count.js";
-import { chainDigest, importanceCalls, readSamples, runImportance, type ImportanceResult } from "../engine/importance.js";
+import { chainDigest, importanceCalls, importanceFile, readSamples, runImportance, type ImportanceResult } from "../engine/importance.js";
 import { Limiter } from "../engine/limits.js";
 import { openModels, roleNames } from "../engine/models.js";
 import { findProblem, loadSet } from "../engine/problemset.js";
@@ -132,7 +132,7 @@ export async function importanceCommand(input: string, opts: ImportanceOptions):
   const concurrency = positiveInt(opts.concurrency, "--concurrency")!;
   const { problem, sentences, kind } = await loadChain(input, opts.problem, opts.set);
   if (!sentences.length) throw new UserError(`${input}: the chain for problem ${problem.id} has no sentences`);
-  const file = opts.out ?? join("importance", `${problem.id.replace(/[^\w.-]+/g, "_")}-${chainDigest(problem, sentences)}.jsonl`);
+  const file = opts.out ?? importanceFile(problem, sentences);
 
   const models = openModels({ modelsFile: opts.models, model: opts.model, cache: opts.cache, record: opts.record });
   const ctrl = new AbortController();

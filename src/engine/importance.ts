@@ -7,7 +7,7 @@
 // known, so a killed run resumes; the seeds let the response cache serve a rerun.
 import { createHash } from "node:crypto";
 import { promises as fs } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import { sentenceImportance, targetAgreement, type SampledAnswer, type SentenceImportance, type TargetAgreement } from "../core/relay-stats.js";
 import type { Problem } from "../core/types.js";
 import { appendVerified, ensureDir } from "../fsutil/write.js";
@@ -70,9 +70,10 @@ export function importanceCalls(sentences: number, targets: number, samples: num
 
 const sampleKey = (target: string, prefix: number, sample: number) => `${target}\u241f${prefix}\u241f${sample}`;
 
-export function chainDigest(problem: Problem, sentences: readonly string[]): string {
+/** Names a chain of a problem (sentences compared without their surrounding whitespace). */
+export function chainDigest(problem: Pick<Problem, "source" | "id">, sentences: readonly string[]): string {
   return createHash("sha256")
-    .update(JSON.stringify([problem.source, problem.id, sentences]))
+    .update(JSON.stringify([problem.source, problem.id, sentences.map((s) => s.trim())]))
     .digest("hex")
     .slice(0, 16);
 }
@@ -116,6 +117,44 @@ export async function readSamples(file: string, header: FileHeader): Promise<Map
     }
   }
   return out;
+}
+
+/** The default samples file of a chain: importance/<problem>-<chain digest>.jsonl under `root`. */
+export function importanceFile(problem: Pick<Problem, "source" | "id">, sentences: readonly string[], root = "importance"): string {
+  return join(root, `${problem.id.replace(/[^\w.-]+/g, "_")}-${chainDigest(problem, sentences)}.jsonl`);
+}
+
+/** The importance of a chain from its default samples file, or undefined when it has none. */
+export async function savedImportance(
+  problem: Pick<Problem, "source" | "id">,
+  sentences: readonly string[],
+  root = "importance",
+): Promise<ImportanceResult | undefined> {
+  const file = importanceFile(problem, sentences, root);
+  let head: Partial<FileHeader>;
+  try {
+    head = JSON.parse((await fs.readFile(file, "utf8")).split("\n", 1)[0]!) as Partial<FileHeader>;
+  } catch {
+    return undefined;
+  }
+  if (head.kind !== "concord-importance" || typeof head.temperature !== "number" || typeof head.seed !== "number") return undefined;
+  const samples = await readSamples(file, {
+    kind: "concord-importance",
+    problemId: problem.id,
+    chain: chainDigest(problem, sentences),
+    temperature: head.temperature,
+    seed: head.seed,
+  });
+  if (!samples.size) return undefined;
+  const names = [...new Set([...samples.values()].map((s) => s.target))];
+  const n = Math.max(...[...samples.values()].map((s) => s.sample)) + 1;
+  return summarize(
+    problem,
+    sentences.map((s) => s.trim()),
+    names.map((name) => ({ name })),
+    n,
+    samples,
+  );
 }
 
 export async function runImportance(opts: ImportanceOptions): Promise<ImportanceResult> {
@@ -192,9 +231,9 @@ export async function runImportance(opts: ImportanceOptions): Promise<Importance
 
 /** The importance table from the samples (pure once the samples are known). */
 export function summarize(
-  problem: Problem,
+  problem: Pick<Problem, "id">,
   sentences: readonly string[],
-  targets: readonly ModelHandle[],
+  targets: ReadonlyArray<Pick<ModelHandle, "name" | "family">>,
   samples: number,
   all: ReadonlyMap<string, ImportanceSample>,
   made = 0,

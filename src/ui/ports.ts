@@ -3,6 +3,7 @@
 // the entry hands them to the interface through the context (screens never touch the disk).
 import type { ResultsReport } from "../results/report.js";
 import type { RelayRecord } from "../results/relay-store.js";
+import type { ImportanceResult } from "../engine/importance.js";
 import type { ProblemCatalog } from "../state/catalog.js";
 import type { SessionEntry, SessionFile } from "../state/sessions.js";
 import type { ProfileDraft } from "./profile-form.js";
@@ -39,6 +40,8 @@ export interface ResultsPort {
   relayFolders?(extra: string[]): Promise<string[]>;
   /** A folder's relay records, and its bad lines (one line each). */
   readRelay?(dir: string): Promise<{ records: RelayRecord[]; issues: string[] }>;
+  /** A chain's sentence importance from its saved samples (`concord importance`), if any. */
+  importance?(problem: { source: string; id: string }, sentences: readonly string[]): Promise<ImportanceResult | undefined>;
 }
 
 export const ROLE_NAMES = ["generator", "evaluator", "target"] as const;

@@ -4,7 +4,7 @@
 import "./_force-color.js";
 import { test, describe, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { render, cleanup } from "ink-testing-library";
@@ -16,6 +16,7 @@ import { loadTheme } from "../../src/ui/theme.js";
 import { failingCases } from "../../src/state/relay-cases.js";
 import type { RelayRecord } from "../../src/results/relay-store.js";
 import { tick } from "../doubles/scripted-driver.js";
+import { chainDigest, importanceFile } from "../../src/engine/importance.js";
 
 const theme = loadTheme({ theme: "dark", env: {} });
 afterEach(() => cleanup());
@@ -96,12 +97,21 @@ describe("relay results on the Relay screen", () => {
         .join("\n") + "\n",
     );
     const store = createConcordStore({ flushMs: 5 });
+    // Saved importance samples of p2's initiator chain: only its third sentence moves the answers.
+    const importanceRoot = join(dir, "importance");
+    const chain = { source: "gsm8k", id: "p2" };
+    mkdirSync(importanceRoot);
+    const samples = [0, 1, 2, 3, 4].flatMap((prefix) =>
+      [0, 1].map((sample) => ({ target: "a", prefix, sample, answer: prefix >= 3 ? "7" : "8", correct: prefix >= 3, continuation: "" })),
+    );
+    const header = { kind: "concord-importance", problemId: "p2", chain: chainDigest(chain, initSentences), temperature: 0.7, seed: 1 };
+    writeFileSync(importanceFile(chain, initSentences, importanceRoot), [header, ...samples].map((x) => JSON.stringify(x)).join("\n") + "\n");
     const ui = render(
       <App
         store={store}
         theme={theme}
         size={{ columns: 110, rows: 24 }}
-        ports={screenPorts({ resultsRoot: join(tmpdir(), "concord-no-results"), resultsDirs: [dir] })}
+        ports={screenPorts({ resultsRoot: join(tmpdir(), "concord-no-results"), resultsDirs: [dir], importanceRoot })}
       />,
     );
     const frame = () => stripAnsi(ui.lastFrame() ?? "");
@@ -128,6 +138,13 @@ describe("relay results on the Relay screen", () => {
     assert.match(f, /4\s+\.00\s+That makes eight\./);
     assert.match(f, /◆ departs here: answer "8"/);
     assert.match(f, /step scores: judge:j/);
+    // y shows the importance column: the third sentence moved every answer, the others none.
+    ui.stdin.write("y");
+    await until(/── init \(importance: answer shift, 1 target\)/);
+    assert.match(frame(), /3 1\.00 \.50 Three and four is seven\./);
+    assert.match(frame(), /1 \.00 1\.00 Tom has 3\./);
+    ui.stdin.write("y");
+    await until(/── init \(shading: -log p\)/);
     ui.stdin.write("\u001b");
     await until(/Failing cases 2/);
     ui.stdin.write("\u001b");

@@ -6,6 +6,7 @@ import { buildReport } from "../../results/report.js";
 import { conditionKey, type ResultRecord } from "../../results/schema.js";
 import { formatIssue, readResults } from "../../results/store.js";
 import { readRelayRecords, RELAY_FILE } from "../../results/relay-store.js";
+import { savedImportance } from "../../engine/importance.js";
 import { listSessions, loadSession } from "../../state/sessions.js";
 import type { ProblemCatalog, ResultItem, ResultsPort, ScreenPorts, SessionsPort, SettingsPort } from "../../ui/ports.js";
 
@@ -39,7 +40,7 @@ export function itemsOf(records: readonly ResultRecord[], key: string): ResultIt
 }
 
 /** `dirs`: folders named at start (--results), listed after those under `root`. */
-export function resultsPort(root = "results", dirs: string[] = []): ResultsPort {
+export function resultsPort(root = "results", dirs: string[] = [], importanceRoot = "importance"): ResultsPort {
   return {
     folders: (extra) => findResultsFolders(root, [...dirs, ...extra]),
     read: async (dir) => {
@@ -52,6 +53,7 @@ export function resultsPort(root = "results", dirs: string[] = []): ResultsPort 
       if (!r.found) throw new Error(`${dir}: no ${RELAY_FILE} (not a relay results folder)`);
       return { records: r.records, issues: r.issues.map((i) => `${join(dir, RELAY_FILE)}:${i.line}: ${i.message}`) };
     },
+    importance: (problem, sentences) => savedImportance(problem, sentences, importanceRoot),
   };
 }
 
@@ -67,6 +69,8 @@ export interface ScreenPortOptions {
   resultsRoot?: string;
   /** Results folders named at start. */
   resultsDirs?: string[];
+  /** Where `concord importance` keeps its samples (default ./importance). */
+  importanceRoot?: string;
   settings?: SettingsPort;
 }
 
@@ -74,7 +78,7 @@ export function screenPorts(o: ScreenPortOptions): ScreenPorts {
   return {
     catalog: o.catalog,
     sessions: o.sessionsDir ? sessionsPort(o.sessionsDir) : undefined,
-    results: resultsPort(o.resultsRoot, o.resultsDirs),
+    results: resultsPort(o.resultsRoot, o.resultsDirs, o.importanceRoot),
     settings: o.settings,
   };
 }

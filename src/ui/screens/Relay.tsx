@@ -13,6 +13,7 @@ import { List } from "../widgets/list.js";
 import { oneLine } from "../../errors.js";
 import type { RelayRecord } from "../../results/relay-store.js";
 import { caseRelayResult, failingCases, type RelayCase } from "../../state/relay-cases.js";
+import type { ImportanceResult } from "../../engine/importance.js";
 import { keyFor } from "../keys.js";
 import { fitWidth, sanitize } from "../sanitize.js";
 import { nllStyle, useTheme, type Theme } from "../theme.js";
@@ -65,11 +66,23 @@ function cutLabel(r: RelayResult, i: number): string {
 /** One sentence as numbered, wrapped lines: "  5 .50 text…". */
 function sentenceLines(n: number, stepScore: string, body: Segment[], width: number, gutterRole: Segment["role"] = "muted"): Segment[][] {
   const gutter = `${String(n).padStart(3)} ${stepScore.padStart(3)} `;
+  // (With the importance column on, stepScore holds two figures: importance, then step score.)
   const lines = wrapSegments(body, Math.max(4, width - gutter.length));
   return lines.map((l, i) => [{ text: i === 0 ? gutter : " ".repeat(gutter.length), role: gutterRole }, ...l]);
 }
 
-function initiatorLines(r: RelayResult, cut: number, width: number, theme: Theme): { lines: Segment[][]; cutLine: number } {
+/** Per sentence, the targets' mean shift of their answers when it is kept (total variation), from saved samples. */
+export function importanceColumn(imp: ImportanceResult | undefined, sentences: number): Array<number | null> | undefined {
+  if (!imp || imp.sentences !== sentences) return undefined;
+  return imp.rows.map((row) => {
+    const xs = Object.values(row.byTarget)
+      .map((v) => v.divergence?.value)
+      .filter((x): x is number => typeof x === "number");
+    return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
+  });
+}
+
+function initiatorLines(r: RelayResult, cut: number, width: number, theme: Theme, importance?: Array<number | null>): { lines: Segment[][]; cutLine: number } {
   const init = r.initiator;
   const grouped = tokensBySentence(init.cot, init.sentences, init.tokens);
   const lines: Segment[][] = [];
@@ -80,7 +93,8 @@ function initiatorLines(r: RelayResult, cut: number, width: number, theme: Theme
       ? grouped[i].map((t) => ({ text: sanitize(t.token, { multiline: false }), style: after ? theme.roles.muted : nllStyle(theme, -t.logprob) }))
       : [{ text: sanitize(s, { multiline: false }), role: after ? "muted" : "text" }];
     if (body.length) body[0] = { ...body[0], text: body[0].text.trimStart() };
-    lines.push(...sentenceLines(i + 1, score(init.stepScores?.[i]), body, width));
+    const imp = importance ? `${score(importance[i])} ` : "";
+    lines.push(...sentenceLines(i + 1, imp + score(init.stepScores?.[i]), body, width));
     if (i === cut) {
       cutLine = lines.length;
       lines.push([{ text: fitWidth(`────┤ cut after ${i + 1}: ${cutLabel(r, i)} ├${"─".repeat(width)}`, width), role: "accent" }]);
@@ -158,6 +172,9 @@ export function RelayScreen() {
   const relay = useConcord(store, (s) => s.relay);
   const [cutAt, setCutAt] = useState<number | null>(null);
   const [mode, setMode] = useRemembered<RelayMode>("relay:mode", { kind: "live" });
+  const [showImportance, setShowImportance] = useRemembered("relay:importance", false);
+  const { results } = usePorts();
+  const [importance, setImportance] = useState<{ key: string; result?: ImportanceResult } | null>(null);
   const saved = useRelayFolder(mode);
   const cases = useMemo(() => (saved.records ? failingCases(saved.records) : []), [saved.records]);
   const listRows = Math.max(1, height - 3);
@@ -177,9 +194,28 @@ export function RelayScreen() {
   const maxCut = Math.max(0, n - 2);
   const cut = r ? Math.max(0, Math.min(maxCut, cutAt ?? (openCase ? (openCase.hybrid.cutSentence ?? r.cutPoints.mid) : r.cutPoints.mid))) : 0;
   const runsHere = r ? r.runs.filter((x) => x.cutSentence === cut) : [];
+  const chainProblem = openCase ? { source: openCase.dataset, id: openCase.problemId } : problem ? { source: problem.source, id: problem.id } : undefined;
+  const importanceKey = r && chainProblem ? `${chainProblem.source}/${chainProblem.id}/${r.initiator.sentences.length}/${r.initiator.sentences[0] ?? ""}` : "";
+  useEffect(() => {
+    if (!showImportance || !r || !chainProblem || !results?.importance) return;
+    let live = true;
+    void results.importance(chainProblem, r.initiator.sentences).then(
+      (result) => live && setImportance({ key: importanceKey, result }),
+      () => live && setImportance({ key: importanceKey }),
+    );
+    return () => {
+      live = false;
+    };
+    // The chain is named by importanceKey; r itself is a new object on every draw of a case.
+  }, [showImportance, importanceKey, results]);
+  const importanceHere = showImportance && importance?.key === importanceKey ? importance : undefined;
 
   useActions((action) => {
     const st = store.getState();
+    if (action === "why") {
+      setShowImportance(!showImportance);
+      return true;
+    }
     if (action === "relay-results") {
       setMode(mode.kind === "live" ? { kind: "folders" } : { kind: "live" });
       setCutAt(null);
@@ -333,7 +369,8 @@ export function RelayScreen() {
   const rightW = width - leftW - 1;
   // head, initiator line, column headings and the legend take four rows.
   const bodyRows = Math.max(2, height - 4);
-  const left = initiatorLines(r, cut, leftW, theme);
+  const impColumn = importanceColumn(importanceHere?.result, n);
+  const left = initiatorLines(r, cut, leftW, theme, impColumn);
   const leftFrom = Math.max(0, Math.min(left.lines.length - bodyRows, left.cutLine - Math.floor(bodyRows / 2)));
   // As many continuers side by side as can be read (28 columns each); the others are counted.
   const fitCols = Math.max(1, Math.floor((rightW + 1) / 29));
@@ -356,10 +393,20 @@ export function RelayScreen() {
         >{`"${fitWidth(sanitize(init.answer.grade.answer, { multiline: false }), 20)}" ${mark(init.answer.grade.correct)}`}</R>
         <R role="accent">{`  cut after sentence ${cut + 1} (${cutLabel(r, cut)})`}</R>
         {r.scorer && !stepScoreGap(r) ? <R role="muted">{` · step scores: ${r.scorer}`}</R> : null}
+        {showImportance && !impColumn ? (
+          <R role="warning">{importanceHere ? " · no saved importance for this chain (concord importance)" : " · reading importance…"}</R>
+        ) : null}
       </Text>
       <Box flexDirection="row" height={bodyRows + 1} overflow="hidden">
         <Box flexDirection="column" width={leftW} marginRight={1}>
-          <R role="border">{fitWidth(`── ${init.model} (shading: -log p)`, leftW)}</R>
+          <R role="border">
+            {fitWidth(
+              impColumn
+                ? `── ${init.model} (importance: answer shift, ${count(importanceHere?.result?.targets.length ?? 0, "target")})`
+                : `── ${init.model} (shading: -log p)`,
+              leftW,
+            )}
+          </R>
           <Lines lines={left.lines.slice(leftFrom, leftFrom + bodyRows)} />
         </Box>
         {conts === 0 ? (
@@ -389,7 +436,7 @@ export function RelayScreen() {
         {stepScoreGap(r) ? <R role="warning">{fitWidth(`${stepScoreGap(r)} · `, width)}</R> : null}
         <R role="muted">
           {fitWidth(
-            `${keyFor(bindings, "cut-prev")}/${keyFor(bindings, "cut-next")} move the cut · ${keyFor(bindings, "focus-next")} next named cut · ${mode.kind === "case" ? `${keyFor(bindings, "cancel")} back to the cases` : `${keyFor(bindings, "run-relay")} continue from it · ${keyFor(bindings, "relay-results")} results folders`} · gutter: sentence, step score · ◆ first departing sentence`,
+            `${keyFor(bindings, "cut-prev")}/${keyFor(bindings, "cut-next")} move the cut · ${keyFor(bindings, "focus-next")} next named cut · ${mode.kind === "case" ? `${keyFor(bindings, "cancel")} back to the cases` : `${keyFor(bindings, "run-relay")} continue from it · ${keyFor(bindings, "relay-results")} results folders`} · ${keyFor(bindings, "why")} importance · gutter: sentence, ${impColumn ? "importance, " : ""}step score · ◆ first departing sentence`,
             width,
           )}
         </R>
