@@ -125,7 +125,7 @@ export async function measureExperiment(p: ExperimentParams): Promise<Experiment
 
 export const experiment: Bench = {
   name: "experiment",
-  title: "5. Experiments: concurrency and cache",
+  title: "Experiments: concurrency and cache",
   async run({ quick, log }) {
     const p: ExperimentParams = quick
       ? { problems: 4, targets: 2, latencyMs: 10, tokensPerSecond: 0, global: 2, perModel: 1 }

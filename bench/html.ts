@@ -20,7 +20,7 @@ const kb = (bytes: number) => `${(bytes / 1024).toFixed(0)} KB`;
 
 export const html: Bench = {
   name: "html",
-  title: "7. HTML report and session pages: size and time to write",
+  title: "HTML report and session pages: size and time to write",
   async run(opts) {
     if (!existsSync(OUTPUTS)) return { body: [], checks: [], notes: [], skipped: `${OUTPUTS} is not there` };
     const runs = opts.quick ? 1 : 3;

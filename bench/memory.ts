@@ -57,7 +57,7 @@ export async function measureMemory(n: number, k: number): Promise<MemoryFigures
 
 export const memory: Bench = {
   name: "memory",
-  title: "6. Memory of a long session",
+  title: "Memory of a long session",
   async run({ quick, log }) {
     const n = quick ? 20 : 500;
     const k = 6;

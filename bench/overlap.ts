@@ -144,7 +144,7 @@ export async function measureOverlap(p: OverlapParams): Promise<OverlapRow> {
 
 export const overlap: Bench = {
   name: "overlap",
-  title: "1. Ensemble step overlap",
+  title: "Ensemble step overlap",
   async run({ quick, log }) {
     const base = quick
       ? { tokens: 8, tokensPerSecond: 400, latencyMs: 20, evaluatorLatencyMs: 5, repeats: 1 }

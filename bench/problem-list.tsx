@@ -165,7 +165,7 @@ export function measureProblemListIn(p: ListParams): ListResult {
 
 export const problemList: Bench = {
   name: "problem-list",
-  title: "7. A 10,000-problem list",
+  title: "A 10,000-problem list",
   async run({ quick, log }) {
     const p: ListParams = { problems: quick ? 300 : 10_000 };
     log?.(`problem-list: ${p.problems} MedCalc-Bench rows`);

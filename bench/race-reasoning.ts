@@ -7,7 +7,7 @@ import { check, fmt, ms, percentile, table, type Bench } from "./lib.js";
 
 export const raceReasoning: Bench = {
   name: "race-reasoning",
-  title: "10. The Race with 9 reasoning lanes streaming",
+  title: "The Race with 9 reasoning lanes streaming",
   async run({ quick, log }) {
     const p: UiLoadParams = quick
       ? { streams: 9, tokensPerSecond: 100, seconds: 0.6, keyEveryMs: 100, minKeys: 2, reasoning: true }

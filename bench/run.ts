@@ -17,11 +17,17 @@ import { html } from "./html.js";
 import { problemList } from "./problem-list.js";
 import { bigResults } from "./big-results.js";
 import { raceReasoning } from "./race-reasoning.js";
+import { relay } from "./relay.js";
 
-export const BENCHES: Bench[] = [overlap, scoring, ui, startup, experiment, memory, html, problemList, bigResults, raceReasoning];
+export const BENCHES: Bench[] = [overlap, scoring, ui, startup, experiment, memory, html, problemList, bigResults, raceReasoning, relay];
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const DOC = join(root, "docs", "BENCHMARKS.md");
+
+/** Sections are numbered by their place in BENCHES, so adding a benchmark never renumbers by hand. */
+function numberedTitle(b: Bench): string {
+  return `${BENCHES.indexOf(b) + 1}. ${b.title}`;
+}
 
 export async function runBench(b: Bench, opts: BenchOptions): Promise<BenchResult> {
   const t0 = performance.now();
@@ -29,10 +35,10 @@ export async function runBench(b: Bench, opts: BenchOptions): Promise<BenchResul
   const end = () => ({ seconds: (performance.now() - t0) / 1000, load: [l0, loadavg()[0]!] as [number, number] });
   try {
     const r = await b.run(opts);
-    return { name: b.name, title: b.title, ...r, ...end() };
+    return { name: b.name, title: numberedTitle(b), ...r, ...end() };
   } catch (err) {
     const msg = (err as Error).message?.split("\n")[0] ?? String(err);
-    return { name: b.name, title: b.title, body: [], checks: [], notes: [], skipped: `failed: ${msg}`, ...end() };
+    return { name: b.name, title: numberedTitle(b), body: [], checks: [], notes: [], skipped: `failed: ${msg}`, ...end() };
   }
 }
 

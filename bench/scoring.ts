@@ -130,7 +130,7 @@ const maxLenText = (lengths: number[]) => String(Math.max(...lengths));
 
 export const scoring: Bench = {
   name: "scoring",
-  title: "2. Scoring with prefix reuse",
+  title: "Scoring with prefix reuse",
   async run({ quick, log }) {
     if (!existsSync(STORIES_MODEL)) return { body: [], checks: [], notes: [], skipped: `model file missing: ${STORIES_MODEL}` };
     const lengths = quick ? [2, 4] : [10, 40, 160];

@@ -72,7 +72,7 @@ export function firstFrameTime(fromSource: boolean, timeoutMs = 20_000): Promise
 
 export const startup: Bench = {
   name: "startup",
-  title: "4. Start-up",
+  title: "Start-up",
   async run({ quick, log }) {
     const runs = quick ? 1 : 5;
     const notes: string[] = [];

@@ -308,7 +308,7 @@ export function measureUiLoadIn(nodeEnv: string | undefined, p: UiLoadParams): U
 
 export const ui: Bench = {
   name: "ui",
-  title: "3. Interface under load",
+  title: "Interface under load",
   async run({ quick, log }) {
     const p: UiLoadParams = quick
       ? { streams: 2, tokensPerSecond: 100, seconds: 0.6, keyEveryMs: 100, minKeys: 2 }

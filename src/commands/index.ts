@@ -10,6 +10,7 @@ export const commandModules: Array<() => Promise<{ register: (program: Command) 
   () => import("./run.js"),
   () => import("./ensemble.js"),
   () => import("./relay.js"),
+  () => import("./importance.js"),
   () => import("./export.js"),
   () => import("./grade.js"),
 ];

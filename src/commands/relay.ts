@@ -11,6 +11,7 @@ import { addCacheRecordOptions } from "../config/models.js";
 import { findProblem, loadSet } from "../engine/problemset.js";
 import { JudgeScorer, PrmScorer, runComparison, runRelay, type CutName, type RelayResult, type StepScorer } from "../engine/relay.js";
 import { addProblemOptions, problemSetOption } from "./problem-set-option.js";
+import { confirmCalls, declined } from "../cli/confirm.js";
 
 interface RelayOptions {
   set: string;
@@ -23,6 +24,7 @@ interface RelayOptions {
   scores?: boolean;
   maxTokens?: string;
   json?: boolean;
+  yes?: boolean;
   models?: string;
   cache?: boolean;
   record?: string;
@@ -108,11 +110,16 @@ export async function relayCommand(opts: RelayOptions): Promise<number> {
         scorer = new JudgeScorer(await models.get(opts.judge ?? models.roles.evaluators[0] ?? initiatorName));
       }
     }
+    const cuts = parseCuts(opts.cuts) ?? ["early", "mid", "late"];
+    // The initiator's chain and answer, then a continuation and an answer per cut and continuer.
+    const calls = 2 + cuts.length * continuers.length * 2;
+    const uncounted = [...(scorer ? ["step scores (a judge call per step, or one PRM call per chain)"] : []), "departure probes where an answer differs"];
+    if (!(await confirmCalls(calls, `relay of problem ${problem.id}`, uncounted, { yes: opts.yes }))) throw declined();
     const result = await runRelay({
       problem,
       initiator,
       continuers,
-      cuts: parseCuts(opts.cuts),
+      cuts,
       cutRule: rule,
       maxTokens,
       scorer,
@@ -150,6 +157,7 @@ export function register(program: Command): void {
     .option("--no-scores", "skip step scoring")
     .option("--max-tokens <n>", "token budget of the chain and of each continuation")
     .option("--json", "print the whole relay as JSON")
+    .option("--yes", "make the model calls without asking (the count is printed first)")
     .option("--models <file>", "model profiles file (YAML or JSON); default: CONCORD_MODELS, saved settings, or CONCORD_MODEL")
     .action(async (opts: RelayOptions, cmd: Command) => {
       const code = await relayCommand({ ...opts, set: problemSetOption(opts.set, cmd) });

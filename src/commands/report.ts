@@ -7,6 +7,11 @@ import { buildReport, formatIssue, readResults, renderText, reportJson, writeSum
 import { writeResultsHtml } from "./report-html.js";
 import { compareConditions, findCondition, parseTargets } from "../results/analysis.js";
 import { renderComparison } from "../results/report-extra.js";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { readRelayRecords, RELAY_FILE } from "../results/relay-store.js";
+import { buildRelayReport, renderRelayReport, type RelayReport } from "../results/relay-report.js";
+import { RESULTS_FILE } from "../results/store.js";
 
 const MAX_ISSUE_LINES = 10;
 
@@ -23,7 +28,26 @@ interface ReportOptions {
   intervals?: boolean;
 }
 
+/** The relay report of a folder's relay.jsonl, or undefined when it has none; bad lines on stderr. */
+async function relayReportOf(dir: string): Promise<{ report: RelayReport; bad: boolean } | undefined> {
+  let read;
+  try {
+    read = await readRelayRecords(dir);
+  } catch (err) {
+    throw new UserError(oneLine(err));
+  }
+  if (!read.found) return undefined;
+  for (const issue of read.issues.slice(0, MAX_ISSUE_LINES)) process.stderr.write(`concord: ${join(dir, RELAY_FILE)}:${issue.line}: ${issue.message}\n`);
+  if (read.records.length === 0) throw new UserError(`${join(dir, RELAY_FILE)}: no relay records`);
+  return { report: buildRelayReport(read.records), bad: read.issues.some((i) => !i.torn) };
+}
+
 export async function reportCommand(dir: string, opts: ReportOptions): Promise<number> {
+  const relay = await relayReportOf(dir);
+  if (relay && !existsSync(join(dir, RESULTS_FILE))) {
+    process.stdout.write(opts.json ? JSON.stringify({ relay: relay.report }, null, 2) + "\n" : renderRelayReport(relay.report));
+    return relay.bad ? 1 : 0;
+  }
   let read;
   try {
     // Without the chains (a big file then fits in memory), unless the HTML page bins consistency by chain length.
@@ -53,8 +77,12 @@ export async function reportCommand(dir: string, opts: ReportOptions): Promise<n
     comparison = compareConditions(a, b);
     if (!opts.json) process.stdout.write(renderText(report) + "\n" + renderComparison(comparison, (k) => (k === a.key ? a.label : b.label)));
   }
-  if (opts.json) process.stdout.write(JSON.stringify({ ...(reportJson(report) as object), ...(comparison ? { comparison } : {}) }, null, 2) + "\n");
+  if (opts.json)
+    process.stdout.write(
+      JSON.stringify({ ...(reportJson(report) as object), ...(comparison ? { comparison } : {}), ...(relay ? { relay: relay.report } : {}) }, null, 2) + "\n",
+    );
   else if (!comparison) process.stdout.write(renderText(report));
+  if (relay && !opts.json) process.stdout.write("\n" + renderRelayReport(relay.report));
   // A torn last line is the expected trace of an interrupted run; any other bad line is an error.
   return read.issues.some((i) => !i.torn) ? 1 : 0;
 }

@@ -3,7 +3,8 @@
 // resumes where this one stopped.
 import type { Command } from "commander";
 import { oneLine, UserError } from "../errors.js";
-import { checkExperimentInputs, loadExperimentSpec, runExperiment, specModels } from "../engine/experiment.js";
+import { checkExperimentInputs, loadExperimentSpec, planExperiment, runExperiment, specModels } from "../engine/experiment.js";
+import { confirmCalls, declined } from "../cli/confirm.js";
 import type { EngineEvent } from "../engine/events.js";
 import { experimentRoles, openModels, type ModelHandle } from "../engine/models.js";
 import { addCacheRecordOptions } from "../config/models.js";
@@ -19,6 +20,8 @@ interface RunOptions {
   record?: string;
   /** --model <file.gguf>: one file in every role. */
   model?: string;
+  /** Make the model calls without asking. */
+  yes?: boolean;
 }
 
 /** Progress on stderr: one rewritten line on a terminal, one line per answer otherwise. */
@@ -77,6 +80,10 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
     });
     // Bad inputs are reported before any model is loaded or asked.
     await checkExperimentInputs(spec, problems);
+    // What the run costs is said before any model is loaded or asked.
+    const plan = await planExperiment(spec, problems);
+    if (!(await confirmCalls(plan.calls, `experiment ${spec.name ?? file}: ${plan.records} records to write`, plan.uncounted, { yes: opts.yes })))
+      throw declined();
     // One run per results folder: a second would write every answer twice.
     lock = lockFolder(spec.out, "concord run");
     await removeStaleTemps(spec.out);
@@ -89,7 +96,7 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
     else {
       const state = summary.cancelled ? "stopped" : "done";
       process.stdout.write(
-        `${state}: ${summary.written} answers written, ${summary.skipped} already there, ${summary.errors} failed, of ${summary.total}; results in ${summary.out}\n` +
+        `${state}: ${summary.written} answers written, ${summary.skipped} already there, ${summary.errors} failed, of ${summary.total}; ${summary.calls} model calls; results in ${summary.out}\n` +
           (summary.cancelled ? "" : `report: concord report ${summary.out}\n`),
       );
     }
@@ -110,6 +117,7 @@ export function register(program: Command): void {
   addCacheRecordOptions(program.command("run <experiment>"))
     .description("run an experiment file (YAML or JSON) headless; resumable, Ctrl-C stops cleanly")
     .option("--json", "print the run summary as JSON")
+    .option("--yes", "make the model calls without asking (the count is printed first)")
     .option("--models <file>", "model profiles file (YAML or JSON); default: the spec's models, CONCORD_MODELS, or saved settings")
     .action(async (file: string, opts: RunOptions) => {
       try {

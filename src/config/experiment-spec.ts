@@ -18,6 +18,42 @@ const variants = z
   .min(1)
   .default(["full"]);
 
+/** The relay's cut stages (SCIENCE.md §2); a cut is "after sentence i" (core/cutpoints.ts). */
+export const RELAY_STAGES = ["early", "mid", "late"] as const;
+
+/**
+ * A relay over the problem set: every initiator's chain cut at each stage and finished by every
+ * continuer (`samples` times per cut), beside two baselines per problem: the initiator alone and
+ * each continuer alone from the problem. Every chain is answered and graded; steps are scored by
+ * the judge or PRM when one is named. Results go to relay.jsonl, not results.jsonl.
+ */
+const relayConditionSchema = z
+  .object({
+    kind: z.literal("relay"),
+    initiators: z.array(z.string().min(1)).min(1),
+    continuers: z.array(z.string().min(1)).min(1),
+    stages: z.array(z.enum(RELAY_STAGES)).min(1).default(["early", "mid", "late"]),
+    rule: z.enum(["threshold", "quantile", "cumulative"]).default("threshold"),
+    /** Continuations per cut: 1 is greedy; more are sampled at `temperature`, each with its own seed. */
+    samples: z.number().int().min(1).max(64).default(1),
+    temperature: z.number().min(0).default(0.7),
+    seed: z.number().int().default(1),
+    /** Token budget of every chain and continuation (default: the spec's cot.maxTokens). */
+    maxTokens: z.number().int().min(1).optional(),
+    /** Answer budget (default: the relay's short budget, targets.ts). */
+    answerTokens: z.number().int().min(1).optional(),
+    /** An LLM judge (a model name) scores every step... */
+    judge: z.string().min(1).optional(),
+    /** ...or a process reward model served by vLLM's pooling API. */
+    prm: z
+      .object({ baseURL: z.string().url(), model: z.string().min(1), apiKeyEnv: z.string().min(1).optional(), stepToken: z.string().optional() })
+      .strict()
+      .optional(),
+    /** Find the sentence where a continuer departs from the initiator's answer (extra answer calls). */
+    departure: z.boolean().default(true),
+  })
+  .strict();
+
 // A condition is an object, or just its kind as a string ("empty", "default-greedy").
 const conditionSpecSchema = z.preprocess(
   (v) => (typeof v === "string" ? { kind: v } : v),
@@ -54,6 +90,7 @@ const conditionSpecSchema = z.preprocess(
         variants,
       })
       .strict(),
+    relayConditionSchema,
   ]),
 );
 
@@ -76,7 +113,8 @@ export const experimentSpecSchema = z
       })
       .strict(),
     conditions: z.array(conditionSpecSchema).min(1),
-    targets: z.array(z.string().min(1)).min(1),
+    /** Who answers the chains; a spec of relay conditions alone needs none. */
+    targets: z.array(z.string().min(1)).default([]),
     /** The model that makes without-answer chains, or "rules" for the rule-based remover. */
     sanitizer: z.string().min(1).optional(),
     cot: z
@@ -100,10 +138,21 @@ export const experimentSpecSchema = z
       .default({ global: 4, perModel: 2 }),
     out: z.string().min(1),
   })
-  .strict();
+  .strict()
+  .refine((s) => s.targets.length > 0 || s.conditions.every((c) => c.kind === "relay"), {
+    path: ["targets"],
+    message: "name at least one target (only relay conditions need none)",
+  });
 
 export type ExperimentSpec = z.infer<typeof experimentSpecSchema>;
-export type ConditionSpec = ExperimentSpec["conditions"][number];
+/** A condition whose targets answer (one result record per target answer). */
+export type ConditionSpec = Exclude<ExperimentSpec["conditions"][number], { kind: "relay" }>;
+/** A relay condition (relay records, conditions/relay.ts). */
+export type RelayConditionSpec = Extract<ExperimentSpec["conditions"][number], { kind: "relay" }>;
+
+export function isRelayCondition(c: ExperimentSpec["conditions"][number]): c is RelayConditionSpec {
+  return c.kind === "relay";
+}
 
 /** Read and validate a spec file (YAML or JSON). Paths inside it become absolute. */
 export async function loadExperimentSpec(file: string): Promise<ExperimentSpec> {
@@ -147,6 +196,7 @@ export function specModels(spec: ExperimentSpec): string[] {
   for (const c of spec.conditions) {
     if (c.kind === "transfer" && !c.cots) names.add(c.source);
     if (c.kind === "ensemble") [...c.generators, ...c.evaluators].forEach((n) => names.add(n));
+    if (c.kind === "relay") [...c.initiators, ...c.continuers, ...(c.judge ? [c.judge] : [])].forEach((n) => names.add(n));
   }
   if (spec.sanitizer && spec.sanitizer !== "rules") names.add(spec.sanitizer);
   return [...names];

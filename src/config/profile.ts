@@ -77,6 +77,8 @@ export const ModelProfileSchema = z
     recording: z.string().min(1).optional(),
     capabilities: CapabilitiesSchema.optional(),
     flavor: z.enum(FLAVORS).optional(),
+    /** Model family (e.g. "qwen"), grouping relay pairs as same- or cross-family. */
+    family: z.string().min(1).max(64).optional(),
     // Local (GGUF) models only: how the model is loaded.
     /** Tokens per sequence (capped at the model's training context). */
     contextSize: z.number().int().min(16).max(1_048_576).optional(),

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { gradeBoth, type ReadingGrade } from "../core/readings.js";
 import { thinkingPrefill } from "../core/thinking.js";
 import type { Problem } from "../core/types.js";
-import { specModels, type ExperimentSpec } from "../config/experiment-spec.js";
+import { isRelayCondition, specModels, type ExperimentSpec } from "../config/experiment-spec.js";
 import { UserError } from "../errors.js";
 import { COTS_FILE, CotStore } from "../results/cot-store.js";
 import { buildReport, writeSummary } from "../results/report.js";
@@ -22,6 +22,10 @@ import { Limiter } from "./limits.js";
 import type { ModelHandle } from "./models.js";
 import { askTarget } from "./targets.js";
 import { RULES_SANITIZER, SanitizerError } from "./sanitize.js";
+import { CallCounter } from "./call-count.js";
+import { relayJobs, type RelayJob } from "./conditions/relay.js";
+import { appendRelayRecord, readRelayRecords, relayRecordKey, type RelayRecord } from "../results/relay-store.js";
+import { chainKey, defaultChainBase, transferChainBase } from "./conditions/keys.js";
 
 export {
   experimentSpecSchema,
@@ -85,6 +89,8 @@ export interface RunOptions {
 }
 
 export interface RunSummary {
+  /** Model calls made (cache hits are not calls). */
+  calls: number;
   written: number;
   skipped: number;
   total: number;
@@ -119,7 +125,8 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
   }
   await checkExperimentInputs(spec, opts.problems);
   const limiter = new Limiter(spec.concurrency);
-  const models = new Map([...opts.models].map(([k, v]) => [k, limiter.wrap(v)]));
+  const counter = new CallCounter();
+  const models = new Map([...opts.models].map(([k, v]) => [k, limiter.wrap(counter.wrap(v))]));
   const model = (name: string) => models.get(name)!;
   const targets = spec.targets.map(model);
   const sanitizer = spec.sanitizer && spec.sanitizer !== RULES_SANITIZER ? model(spec.sanitizer) : undefined;
@@ -133,13 +140,19 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
 
   // Results are appended one at a time so two answers never share a write.
   let writes: Promise<void> = Promise.resolve();
-  const summary: RunSummary = { written: 0, skipped: 0, total: 0, errors: 0, cancelled: false, out: spec.out };
-  const progress = (label: string) => emit({ type: "progress", done: summary.written + summary.skipped + summary.errors, total: summary.total, label });
+  const summary: RunSummary = { calls: 0, written: 0, skipped: 0, total: 0, errors: 0, cancelled: false, out: spec.out };
+  let plannedCalls = 0;
+  const progress = (label: string) => {
+    summary.calls = counter.calls;
+    const calls = plannedCalls ? ` · ${summary.calls} calls made, about ${Math.max(0, plannedCalls - summary.calls)} left` : "";
+    emit({ type: "progress", done: summary.written + summary.skipped + summary.errors, total: summary.total, label: label + calls });
+  };
 
   type Job = ConditionJob & { key: string };
   const jobs: Job[] = [];
   for (const problem of opts.problems) {
     for (const cond of spec.conditions) {
+      if (isRelayCondition(cond)) continue;
       for (const variant of cond.kind === "empty" ? (["full"] as const) : cond.variants) {
         for (const target of targets) {
           const rec = { experiment: spec.name, condition: recordCondition(cond, variant), target: target.name, problemId: problem.id, dataset: problem.source };
@@ -148,7 +161,6 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
       }
     }
   }
-  summary.total = jobs.length;
   const todo = jobs.filter((j) => {
     if (existing.has(j.key)) {
       summary.skipped++;
@@ -156,9 +168,33 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
     }
     return true;
   });
-  progress(summary.skipped ? `${summary.skipped} answers already in ${spec.out}` : "starting");
-
   const ctx: ConditionContext = { spec, mode: spec.mode, cots, model, sanitizer, signal, emit };
+  const relay = await relayWork(spec, opts.problems, { cots, model, signal, emit });
+  const relayTodo = relay.jobs.filter((j) => !relay.existing.has(j.key));
+  summary.total = jobs.length + relay.jobs.length;
+  summary.skipped += relay.jobs.length - relayTodo.length;
+  plannedCalls = planCalls(spec, todo, cots) + relayTodo.reduce((n, j) => n + j.plannedCalls, 0);
+  progress(summary.skipped ? `${summary.skipped} records already in ${spec.out}` : "starting");
+
+  const runRelayJob = async (j: RelayJob): Promise<void> => {
+    throwIfAborted(signal);
+    let rec: RelayRecord;
+    try {
+      rec = await j.run();
+    } catch (err) {
+      if (isAbort(err, signal)) throw err;
+      if (err instanceof WriteError) stopOnWriteFailure(err);
+      summary.errors++;
+      emit({ type: "error", source: j.label, message: (err as Error).message });
+      progress(j.label);
+      return;
+    }
+    throwIfAborted(signal);
+    writes = writes.then(() => appendRelayRecord(spec.out, rec).catch(stopOnWriteFailure));
+    await writes;
+    summary.written++;
+    progress(j.label);
+  };
 
   const runJob = async (j: Job): Promise<void> => {
     throwIfAborted(signal);
@@ -197,7 +233,7 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
   };
 
   try {
-    const results = await Promise.allSettled(todo.map((j) => runJob(j)));
+    const results = await Promise.allSettled([...todo.map((j) => runJob(j)), ...relayTodo.map((j) => runRelayJob(j))]);
     const failed = results.find((r) => r.status === "rejected" && !isAbort(r.reason, signal));
     if (failed) throw (failed as PromiseRejectedResult).reason;
     if (signal?.aborted) throw new CancelledError("experiment");
@@ -205,14 +241,90 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
     if (failedWrite) throw failedWrite;
     if (!isAbort(err, signal)) throw err;
     summary.cancelled = true;
+    summary.calls = counter.calls;
     await writes.catch(() => {});
     emit({ type: "cancelled", what: `experiment ${spec.name ?? ""}`.trim() });
     return summary;
   }
   await writes;
+  summary.calls = counter.calls;
   const all = await readResults(spec.out, { missingOk: true, slim: true });
+  if (all.records.length === 0 && relay.jobs.length) return summary;
   await writeSummary(spec.out, buildReport(all.records.filter((r) => r.experiment === spec.name)));
   return summary;
+}
+
+/** The relay conditions' jobs and the relay records already written (by key). */
+async function relayWork(
+  spec: ExperimentSpec,
+  problems: readonly Problem[],
+  ctx: { cots: CotStore; model: (name: string) => ModelHandle; signal?: AbortSignal; emit: EngineListener },
+): Promise<{ jobs: RelayJob[]; existing: Map<string, RelayRecord> }> {
+  const conds = spec.conditions.filter(isRelayCondition);
+  const existing = new Map<string, RelayRecord>();
+  if (!conds.length) return { jobs: [], existing };
+  for (const r of (await readRelayRecords(spec.out)).records) existing.set(relayRecordKey(r), r);
+  const jobs = conds.flatMap((cond) => relayJobs(problems, { spec, cond, cots: ctx.cots, model: ctx.model, existing, signal: ctx.signal, emit: ctx.emit }));
+  return { jobs, existing };
+}
+
+/**
+ * Model calls the answer jobs will make: one answer each, and each chain of a default or
+ * transfer condition not saved yet. Ensemble chains (sentence by sentence) and sanitizing come on top.
+ */
+function planCalls(spec: ExperimentSpec, jobs: readonly ConditionJob[], cots: CotStore): number {
+  const chains = new Set<string>();
+  for (const j of jobs) {
+    const c = j.cond;
+    const key =
+      c.kind === "default-greedy" || c.kind === "default-sampled"
+        ? chainKey(defaultChainBase(c.kind, j.target.name), j.problem)
+        : c.kind === "transfer" && !c.cots
+          ? chainKey(transferChainBase(c.source), j.problem)
+          : undefined;
+    if (key && !cots.has(key)) chains.add(key);
+  }
+  void spec;
+  return jobs.length + chains.size;
+}
+
+export interface ExperimentPlan {
+  /** Records still to write. */
+  records: number;
+  /** Model calls for their chains and answers. */
+  calls: number;
+  /** Calls that cannot be counted before the chains exist (judge steps, departure probes, ensemble steps). */
+  uncounted: string[];
+}
+
+/** What a run of `spec` will still do in its results folder, counted before any model is opened. */
+export async function planExperiment(spec: ExperimentSpec, problems: readonly Problem[]): Promise<ExperimentPlan> {
+  const existing = new Set<string>();
+  for (const r of (await readResults(spec.out, { missingOk: true, slim: true })).records) existing.add(resultKey(r));
+  const cots = new CotStore(join(spec.out, COTS_FILE));
+  await cots.load();
+  const jobs: ConditionJob[] = [];
+  for (const problem of problems) {
+    for (const cond of spec.conditions) {
+      if (isRelayCondition(cond)) continue;
+      for (const variant of cond.kind === "empty" ? (["full"] as const) : cond.variants) {
+        for (const name of spec.targets) {
+          const rec = { experiment: spec.name, condition: recordCondition(cond, variant), target: name, problemId: problem.id, dataset: problem.source };
+          if (!existing.has(resultKey(rec))) jobs.push({ problem, cond, variant, target: { name } as ModelHandle });
+        }
+      }
+    }
+  }
+  // Relay jobs are planned with placeholder handles: planning asks no model.
+  const relay = await relayWork(spec, problems, { cots, model: (name) => ({ name }) as ModelHandle, emit: () => {} });
+  const relayTodo = relay.jobs.filter((j) => !relay.existing.has(j.key));
+  const uncounted: string[] = [];
+  if (jobs.some((j) => j.cond.kind === "ensemble")) uncounted.push("ensemble chains (k candidates per generator per sentence, and their scoring)");
+  if (jobs.some((j) => j.variant === "without-answer") && spec.sanitizer) uncounted.push("sanitizing");
+  const relayConds = spec.conditions.filter(isRelayCondition);
+  if (relayTodo.length && relayConds.some((c) => c.judge)) uncounted.push("judge calls (one per new step)");
+  if (relayTodo.length && relayConds.some((c) => c.departure)) uncounted.push("departure probes (one answer per sentence where a continuer differs)");
+  return { records: jobs.length + relayTodo.length, calls: planCalls(spec, jobs, cots) + relayTodo.reduce((n, j) => n + j.plannedCalls, 0), uncounted };
 }
 
 const NOT_GRADED: ReadingGrade = { answer: null, correct: false, excluded: true };

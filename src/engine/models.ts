@@ -29,6 +29,8 @@ export interface ModelHandle {
   thinkingFormat: ThinkingFormat;
   /** The profile's sampling defaults (temperature, topK...), used when a role sets none. */
   sampling?: Partial<SamplingOptions>;
+  /** The profile's model family, for same- versus cross-family relay pairs. */
+  family?: string;
   /** How this handle answers as a target when not greedy (the one-file demo's sampled targets). */
   targetSampling?: { temperature: number; seed: number };
   /** False when the server cannot continue a partial assistant message (OpenAI's API); absent means it can. */
@@ -42,6 +44,7 @@ export function handleFor(profile: ModelProfile, backend: Backend): ModelHandle 
     thinkingFormat: profile.thinkingFormat ?? guessThinkingFormat(profile.model),
     sampling: profile.sampling,
     canPrefill: profileCanPrefill(profile),
+    ...(profile.family ? { family: profile.family } : {}),
   };
 }
 
@@ -254,6 +257,11 @@ export function experimentRoles(spec: Pick<ExperimentSpec, "targets" | "conditio
     if (c.kind === "ensemble") {
       c.generators.forEach((n) => add(n, "generator"));
       c.evaluators.forEach((n) => add(n, "evaluator"));
+    }
+    if (c.kind === "relay") {
+      c.initiators.forEach((n) => add(n, "initiator"));
+      c.continuers.forEach((n) => add(n, "continuer"));
+      if (c.judge) add(c.judge, "target");
     }
   }
   if (spec.sanitizer && spec.sanitizer !== "rules") add(spec.sanitizer, "sanitizer");

@@ -21,7 +21,8 @@ import { askTarget, DEFAULT_ANSWER_TOKENS, type TargetReply } from "./targets.js
 /** Scores each step (sentence) of a chain for a problem, in [0, 1]; null where it could not. */
 export interface StepScorer {
   readonly name: string;
-  scoreSteps(problem: Problem, steps: string[], signal?: AbortSignal): Promise<(number | null)[]>;
+  /** `from`: steps before it are already scored (null in the reply) where the scorer can skip them. */
+  scoreSteps(problem: Problem, steps: string[], signal?: AbortSignal, from?: number): Promise<(number | null)[]>;
 }
 
 /**
@@ -56,9 +57,11 @@ export class JudgeScorer implements StepScorer {
     this.name = `judge:${judge.name}`;
   }
 
-  async scoreSteps(problem: Problem, steps: string[], signal?: AbortSignal): Promise<(number | null)[]> {
+  async scoreSteps(problem: Problem, steps: string[], signal?: AbortSignal, from = 0): Promise<(number | null)[]> {
+    // A step's grade depends only on the steps before it, so a known prefix need not be asked again.
     return Promise.all(
       steps.map(async (step, i) => {
+        if (i < from) return null;
         try {
           const res = await collect(
             this.judge.backend.stream({
@@ -220,16 +223,16 @@ export function runComparison(run: Pick<RelayRun, "agrees" | "comparison" | "ans
   return run.comparison ?? (run.agrees ? "agrees" : compareAnswers(run.answer, initiator.answer));
 }
 
-export function compareAnswers(continuer: TargetReply, initiator: TargetReply): RelayComparison {
+export function compareAnswers(continuer: Pick<TargetReply, "grade">, initiator: Pick<TargetReply, "grade">): RelayComparison {
   if (agree(continuer, initiator)) return "agrees";
   return continuer.grade.answer === "" && initiator.grade.answer === "" ? "no-answer" : "differs";
 }
 
-function agree(a: TargetReply, b: TargetReply): boolean {
+export function agree(a: Pick<TargetReply, "grade">, b: Pick<TargetReply, "grade">): boolean {
   return (a.grade.correct && b.grade.correct) || (a.grade.answer !== "" && a.grade.answer === b.grade.answer);
 }
 
-function joinSentences(sentences: string[]): string {
+export function joinSentences(sentences: string[]): string {
   let out = "";
   for (const s of sentences) out += out && !/\s$/.test(out) && !/^\s/.test(s) ? " " + s : s;
   return out;
@@ -334,12 +337,12 @@ export async function runRelay(opts: RelayOptions): Promise<RelayResult> {
  * answer differs from the initiator's final answer (and they are not both correct) is where
  * it departs. Asked only when the final answers differ; sentences are probed in order.
  */
-async function locateDeparture(
+export async function locateDeparture(
   model: ModelHandle,
   problem: Problem,
   hybrid: string[],
   from: number,
-  reference: TargetReply,
+  reference: Pick<TargetReply, "grade">,
   answerTokens: number,
   signal?: AbortSignal,
 ): Promise<Departure | null> {

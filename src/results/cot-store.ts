@@ -38,6 +38,11 @@ export class CotStore {
     }
   }
 
+  /** Whether a chain is saved under `key`. */
+  has(key: string): boolean {
+    return this.map.has(key);
+  }
+
   /** The saved chain for `key`, or make it once (concurrent callers share the work). */
   get(key: string, make: () => Promise<Omit<SavedCot, "key">>): Promise<{ cot: string; meta: CotMeta }> {
     return this.getSaved(key, make).then((v) => ({ cot: v.cot, meta: v.meta ?? {} }));

@@ -36,6 +36,7 @@ export type Action =
   | "cut-prev"
   | "cut-next"
   | "run-relay"
+  | "relay-results"
   | "probe"
   | "assign-role"
   | "theme"

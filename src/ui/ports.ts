@@ -2,6 +2,8 @@
 // folders and model settings. Types only: the implementations read files and probe servers, and
 // the entry hands them to the interface through the context (screens never touch the disk).
 import type { ResultsReport } from "../results/report.js";
+import type { RelayRecord } from "../results/relay-store.js";
+import type { ImportanceResult } from "../engine/importance.js";
 import type { ProblemCatalog } from "../state/catalog.js";
 import type { SessionEntry, SessionFile } from "../state/sessions.js";
 import type { ProfileDraft } from "./profile-form.js";
@@ -34,6 +36,12 @@ export interface ResultsPort {
   /** Folders holding results (the root's, then `extra` not already listed). */
   folders(extra: string[]): Promise<string[]>;
   read(dir: string): Promise<ResultsFolder>;
+  /** Folders holding relay results (relay.jsonl), found as `folders` finds results. */
+  relayFolders?(extra: string[]): Promise<string[]>;
+  /** A folder's relay records, and its bad lines (one line each). */
+  readRelay?(dir: string): Promise<{ records: RelayRecord[]; issues: string[] }>;
+  /** A chain's sentence importance from its saved samples (`concord importance`), if any. */
+  importance?(problem: { source: string; id: string }, sentences: readonly string[]): Promise<ImportanceResult | undefined>;
 }
 
 export const ROLE_NAMES = ["generator", "evaluator", "target"] as const;

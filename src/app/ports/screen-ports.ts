@@ -5,13 +5,15 @@ import { join, resolve } from "node:path";
 import { buildReport } from "../../results/report.js";
 import { conditionKey, type ResultRecord } from "../../results/schema.js";
 import { formatIssue, readResults } from "../../results/store.js";
+import { readRelayRecords, RELAY_FILE } from "../../results/relay-store.js";
+import { savedImportance } from "../../engine/importance.js";
 import { listSessions, loadSession } from "../../state/sessions.js";
 import type { ProblemCatalog, ResultItem, ResultsPort, ScreenPorts, SessionsPort, SettingsPort } from "../../ui/ports.js";
 
 /** Folders under `root` holding a results.jsonl (the root itself too), then the extra ones. */
-export async function findResultsFolders(root: string, extra: string[] = []): Promise<string[]> {
+export async function findResultsFolders(root: string, extra: string[] = [], file = "results.jsonl"): Promise<string[]> {
   const found: string[] = [];
-  const hasJsonl = async (dir: string) => (await readdir(dir).catch(() => [] as string[])).includes("results.jsonl");
+  const hasJsonl = async (dir: string) => (await readdir(dir).catch(() => [] as string[])).includes(file);
   if (await hasJsonl(root)) found.push(root);
   const entries = await readdir(root, { withFileTypes: true }).catch(() => []);
   for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
@@ -38,13 +40,20 @@ export function itemsOf(records: readonly ResultRecord[], key: string): ResultIt
 }
 
 /** `dirs`: folders named at start (--results), listed after those under `root`. */
-export function resultsPort(root = "results", dirs: string[] = []): ResultsPort {
+export function resultsPort(root = "results", dirs: string[] = [], importanceRoot = "importance"): ResultsPort {
   return {
     folders: (extra) => findResultsFolders(root, [...dirs, ...extra]),
     read: async (dir) => {
       const r = await readResults(dir);
       return { report: buildReport(r.records), issues: r.issues.map(formatIssue), items: (key) => itemsOf(r.records, key) };
     },
+    relayFolders: (extra) => findResultsFolders(root, [...dirs, ...extra], RELAY_FILE),
+    readRelay: async (dir) => {
+      const r = await readRelayRecords(dir);
+      if (!r.found) throw new Error(`${dir}: no ${RELAY_FILE} (not a relay results folder)`);
+      return { records: r.records, issues: r.issues.map((i) => `${join(dir, RELAY_FILE)}:${i.line}: ${i.message}`) };
+    },
+    importance: (problem, sentences) => savedImportance(problem, sentences, importanceRoot),
   };
 }
 
@@ -60,6 +69,8 @@ export interface ScreenPortOptions {
   resultsRoot?: string;
   /** Results folders named at start. */
   resultsDirs?: string[];
+  /** Where `concord importance` keeps its samples (default ./importance). */
+  importanceRoot?: string;
   settings?: SettingsPort;
 }
 
@@ -67,7 +78,7 @@ export function screenPorts(o: ScreenPortOptions): ScreenPorts {
   return {
     catalog: o.catalog,
     sessions: o.sessionsDir ? sessionsPort(o.sessionsDir) : undefined,
-    results: resultsPort(o.resultsRoot, o.resultsDirs),
+    results: resultsPort(o.resultsRoot, o.resultsDirs, o.importanceRoot),
     settings: o.settings,
   };
 }

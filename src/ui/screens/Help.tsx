@@ -23,6 +23,7 @@ const PAIRS: Array<[string, string]> = [
   ["first item", "last item"],
   ["page up", "page down"],
   ["chain back", "chain forward"],
+  ["run relay", "saved relays"],
 ];
 
 function pairRows(rows: Row[]): Row[] {

@@ -1,12 +1,19 @@
 // Relay: an initiator writes the chain (shaded by its own per-token log-probability), the chain is
 // cut early / mid / late or after any sentence by hand, and each continuer's completion from that
 // cut stands side by side with its answer, its step scores and the first sentence where it departs.
-import { useState } from "react";
+import { useEffect, useMemo, useState } from "react";
 import { Box, Text } from "ink";
 import type { TokenLogprob } from "../../core/types.js";
 import { runComparison, type CutName, type RelayComparison, type RelayResult, type RelayRun } from "../../engine/relay.js";
 import { useConcord } from "../../state/store.js";
-import { useActions, useUi } from "../context.js";
+import { useActions, usePorts, useUi } from "../context.js";
+import { useList } from "../hooks/use-list.js";
+import { useRemembered } from "../hooks/view-memory.js";
+import { List } from "../widgets/list.js";
+import { oneLine } from "../../errors.js";
+import type { RelayRecord } from "../../results/relay-store.js";
+import { caseRelayResult, failingCases, type RelayCase } from "../../state/relay-cases.js";
+import type { ImportanceResult } from "../../engine/importance.js";
 import { keyFor } from "../keys.js";
 import { fitWidth, sanitize } from "../sanitize.js";
 import { nllStyle, useTheme, type Theme } from "../theme.js";
@@ -59,11 +66,23 @@ function cutLabel(r: RelayResult, i: number): string {
 /** One sentence as numbered, wrapped lines: "  5 .50 text…". */
 function sentenceLines(n: number, stepScore: string, body: Segment[], width: number, gutterRole: Segment["role"] = "muted"): Segment[][] {
   const gutter = `${String(n).padStart(3)} ${stepScore.padStart(3)} `;
+  // (With the importance column on, stepScore holds two figures: importance, then step score.)
   const lines = wrapSegments(body, Math.max(4, width - gutter.length));
   return lines.map((l, i) => [{ text: i === 0 ? gutter : " ".repeat(gutter.length), role: gutterRole }, ...l]);
 }
 
-function initiatorLines(r: RelayResult, cut: number, width: number, theme: Theme): { lines: Segment[][]; cutLine: number } {
+/** Per sentence, the targets' mean shift of their answers when it is kept (total variation), from saved samples. */
+export function importanceColumn(imp: ImportanceResult | undefined, sentences: number): Array<number | null> | undefined {
+  if (!imp || imp.sentences !== sentences) return undefined;
+  return imp.rows.map((row) => {
+    const xs = Object.values(row.byTarget)
+      .map((v) => v.divergence?.value)
+      .filter((x): x is number => typeof x === "number");
+    return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
+  });
+}
+
+function initiatorLines(r: RelayResult, cut: number, width: number, theme: Theme, importance?: Array<number | null>): { lines: Segment[][]; cutLine: number } {
   const init = r.initiator;
   const grouped = tokensBySentence(init.cot, init.sentences, init.tokens);
   const lines: Segment[][] = [];
@@ -74,7 +93,8 @@ function initiatorLines(r: RelayResult, cut: number, width: number, theme: Theme
       ? grouped[i].map((t) => ({ text: sanitize(t.token, { multiline: false }), style: after ? theme.roles.muted : nllStyle(theme, -t.logprob) }))
       : [{ text: sanitize(s, { multiline: false }), role: after ? "muted" : "text" }];
     if (body.length) body[0] = { ...body[0], text: body[0].text.trimStart() };
-    lines.push(...sentenceLines(i + 1, score(init.stepScores?.[i]), body, width));
+    const imp = importance ? `${score(importance[i])} ` : "";
+    lines.push(...sentenceLines(i + 1, imp + score(init.stepScores?.[i]), body, width));
     if (i === cut) {
       cutLine = lines.length;
       lines.push([{ text: fitWidth(`────┤ cut after ${i + 1}: ${cutLabel(r, i)} ├${"─".repeat(width)}`, width), role: "accent" }]);
@@ -97,21 +117,136 @@ function continuerLines(run: RelayRun, width: number): Segment[][] {
   return lines;
 }
 
+/** Where the Relay screen is: the live relay on the open problem, or a relay results folder. */
+type RelayMode = { kind: "live" } | { kind: "folders" } | { kind: "cases"; dir: string } | { kind: "case"; dir: string; index: number };
+
+/** The relay folders (those found and those named at start) and the records of the open one. */
+function useRelayFolder(mode: RelayMode): { folders: string[] | null; records: RelayRecord[] | null; error: string } {
+  const { results } = usePorts();
+  const { store } = useUi();
+  const [folders, setFolders] = useState<string[] | null>(null);
+  const [read, setRead] = useState<{ dir?: string; records: RelayRecord[] | null; error: string }>({ records: null, error: "" });
+  const dir = mode.kind === "cases" || mode.kind === "case" ? mode.dir : undefined;
+  const wantFolders = mode.kind !== "live";
+  useEffect(() => {
+    if (!wantFolders) return;
+    let live = true;
+    if (!results?.relayFolders) return setFolders([]);
+    void results.relayFolders([]).then(
+      (f) => live && setFolders(f),
+      () => live && setFolders([]),
+    );
+    return () => {
+      live = false;
+    };
+  }, [results, wantFolders]);
+  useEffect(() => {
+    if (!dir || !results?.readRelay) return;
+    let live = true;
+    setRead({ dir, records: null, error: "" });
+    void results.readRelay(dir).then(
+      (r) => {
+        if (!live) return;
+        setRead({ dir, records: r.records, error: "" });
+        if (r.issues.length) store.getState().setStatus(`${count(r.issues.length, "bad line")} skipped (first: ${r.issues[0]})`);
+      },
+      (e) => live && setRead({ dir, records: null, error: oneLine(e) }),
+    );
+    return () => {
+      live = false;
+    };
+  }, [dir, results, store]);
+  return { folders, records: read.dir === dir ? read.records : null, error: read.dir === dir ? read.error : "" };
+}
+
+/** One line per failing case: broken (initiator right) marked first. */
+export function caseLabel(c: RelayCase): string {
+  const init = c.initiatorRecord ? `initiator "${c.initiatorRecord.answer}"` : "initiator -";
+  return `${c.broken ? "broken" : "wrong "} ${c.problemId}  ${c.initiator} -> ${c.continuer}  ${c.stage}${c.sample ? ` #${c.sample + 1}` : ""}  answer "${c.hybrid.answer}" (${init})`;
+}
+
 export function RelayScreen() {
   const { store, width, height, bindings } = useUi();
   const theme = useTheme();
   const problem = useConcord(store, (s) => s.problem);
   const relay = useConcord(store, (s) => s.relay);
   const [cutAt, setCutAt] = useState<number | null>(null);
+  const [mode, setMode] = useRemembered<RelayMode>("relay:mode", { kind: "live" });
+  const [showImportance, setShowImportance] = useRemembered("relay:importance", false);
+  const { results } = usePorts();
+  const [importance, setImportance] = useState<{ key: string; result?: ImportanceResult } | null>(null);
+  const saved = useRelayFolder(mode);
+  const cases = useMemo(() => (saved.records ? failingCases(saved.records) : []), [saved.records]);
+  const listRows = Math.max(1, height - 3);
+  const folderList = useList({ items: saved.folders ?? [], rows: listRows, memory: "relay:folders" });
+  const caseList = useList({ items: cases, rows: listRows, memory: `relay:cases:${mode.kind === "cases" || mode.kind === "case" ? mode.dir : ""}` });
+  const openCase = mode.kind === "case" ? cases[mode.index] : undefined;
   const key = problem ? `${problem.source}/${problem.id}` : undefined;
-  const r = relay.problemKey === key ? relay.result : undefined;
+  const r =
+    mode.kind === "case"
+      ? openCase && saved.records
+        ? caseRelayResult(saved.records, openCase)
+        : undefined
+      : relay.problemKey === key
+        ? relay.result
+        : undefined;
   const n = r?.initiator.sentences.length ?? 0;
   const maxCut = Math.max(0, n - 2);
-  const cut = r ? Math.max(0, Math.min(maxCut, cutAt ?? r.cutPoints.mid)) : 0;
+  const cut = r ? Math.max(0, Math.min(maxCut, cutAt ?? (openCase ? (openCase.hybrid.cutSentence ?? r.cutPoints.mid) : r.cutPoints.mid))) : 0;
   const runsHere = r ? r.runs.filter((x) => x.cutSentence === cut) : [];
+  const chainProblem = openCase ? { source: openCase.dataset, id: openCase.problemId } : problem ? { source: problem.source, id: problem.id } : undefined;
+  const importanceKey = r && chainProblem ? `${chainProblem.source}/${chainProblem.id}/${r.initiator.sentences.length}/${r.initiator.sentences[0] ?? ""}` : "";
+  useEffect(() => {
+    if (!showImportance || !r || !chainProblem || !results?.importance) return;
+    let live = true;
+    void results.importance(chainProblem, r.initiator.sentences).then(
+      (result) => live && setImportance({ key: importanceKey, result }),
+      () => live && setImportance({ key: importanceKey }),
+    );
+    return () => {
+      live = false;
+    };
+    // The chain is named by importanceKey; r itself is a new object on every draw of a case.
+  }, [showImportance, importanceKey, results]);
+  const importanceHere = showImportance && importance?.key === importanceKey ? importance : undefined;
 
   useActions((action) => {
     const st = store.getState();
+    if (action === "why") {
+      setShowImportance(!showImportance);
+      return true;
+    }
+    if (action === "relay-results") {
+      setMode(mode.kind === "live" ? { kind: "folders" } : { kind: "live" });
+      setCutAt(null);
+      return true;
+    }
+    if (mode.kind === "folders" || mode.kind === "cases") {
+      const list = mode.kind === "folders" ? folderList : caseList;
+      if (list.act(action)) return true;
+      if (action === "run-relay") {
+        if (mode.kind === "folders" && folderList.selected) setMode({ kind: "cases", dir: folderList.selected });
+        else if (mode.kind === "cases" && caseList.selected) {
+          setMode({ kind: "case", dir: mode.dir, index: cases.indexOf(caseList.selected) });
+          setCutAt(null);
+        }
+        return true;
+      }
+      if (action === "cancel") {
+        setMode(mode.kind === "cases" ? { kind: "folders" } : { kind: "live" });
+        return true;
+      }
+      return false;
+    }
+    if (mode.kind === "case" && action === "cancel") {
+      setMode({ kind: "cases", dir: mode.dir });
+      setCutAt(null);
+      return true;
+    }
+    if (mode.kind === "case" && action === "run-relay") {
+      st.setStatus(`a saved case: ${keyFor(bindings, "cancel")} goes back to the list`);
+      return true;
+    }
     switch (action) {
       case "cut-prev":
       case "up":
@@ -143,12 +278,66 @@ export function RelayScreen() {
     }
   });
 
-  if (!problem) return <R role="muted">{`No problem open. Pick one on the Problems screen (${keyFor(bindings, "screen-problems")}).`}</R>;
-  const running = relay.status === "running" && relay.problemKey === key;
-  const head = (
+  const hint = (text: string) => <R role="muted">{fitWidth(text, width)}</R>;
+  if (mode.kind === "folders" || mode.kind === "cases") {
+    const folders = mode.kind === "folders";
+    const title = folders ? `Relay results folders ${saved.folders?.length ?? 0}` : `Failing cases ${cases.length} · ${mode.dir}`;
+    const empty = folders
+      ? saved.folders === null
+        ? "looking for relay results…"
+        : "No relay results folders (a folder with relay.jsonl, under ./results or named with --results)."
+      : saved.error
+        ? saved.error
+        : saved.records === null
+          ? "reading…"
+          : "No failing cases: every hybrid chain answered right.";
+    return (
+      <Box flexDirection="column" height={height}>
+        <Text wrap="truncate-end">
+          <R role="title">Relay </R>
+          <R role="muted">{fitWidth(sanitize(title, { multiline: false }), Math.max(10, width - 6))}</R>
+        </Text>
+        {folders ? (
+          <List list={folderList} rows={listRows} width={width} label={(d) => sanitize(d, { multiline: false })} empty={empty} />
+        ) : (
+          <List list={caseList} rows={listRows} width={width} label={(c) => sanitize(caseLabel(c), { multiline: false })} empty={empty} />
+        )}
+        {hint(
+          `${keyFor(bindings, "run-relay")}: open · ${keyFor(bindings, "cancel")}: back · ${keyFor(bindings, "relay-results")}: live relay · broken = initiator right, hybrid wrong (listed first)`,
+        )}
+      </Box>
+    );
+  }
+  if (mode.kind === "case" && !r)
+    return (
+      <Box flexDirection="column" height={height}>
+        <R role="title">Relay</R>
+        {hint(saved.error || (saved.records === null ? "reading…" : `no such case: ${keyFor(bindings, "cancel")} goes back`))}
+      </Box>
+    );
+  if (mode.kind === "live" && !problem)
+    return (
+      <R role="muted">
+        {fitWidth(
+          `No problem open. Pick one on the Problems screen (${keyFor(bindings, "screen-problems")}), or ${keyFor(bindings, "relay-results")} for relay results folders.`,
+          width,
+        )}
+      </R>
+    );
+  const running = mode.kind === "live" && relay.status === "running" && relay.problemKey === key;
+  const caseHead =
+    openCase && mode.kind === "case"
+      ? `case ${mode.index + 1}/${cases.length}: ${openCase.dataset}/${openCase.problemId} ${openCase.initiator} -> ${openCase.continuer} ${openCase.stage}${openCase.sample ? ` #${openCase.sample + 1}` : ""}${openCase.broken ? " (broken: the initiator was right)" : ""}`
+      : undefined;
+  const head = caseHead ? (
     <Text wrap="truncate-end">
       <R role="title">Relay </R>
-      <R role="muted">{fitWidth(`${problem.source}/${problem.id}`, 28)}</R>
+      <R role="warning">{fitWidth(sanitize(caseHead, { multiline: false }), Math.max(10, width - 6))}</R>
+    </Text>
+  ) : (
+    <Text wrap="truncate-end">
+      <R role="title">Relay </R>
+      <R role="muted">{fitWidth(problem ? `${problem.source}/${problem.id}` : "", 28)}</R>
       {running ? <R role="warning">{`  running: ${sanitize(relay.progress, { multiline: false })} (${keyFor(bindings, "cancel")} cancels)`}</R> : null}
       {relay.status === "failed" && relay.problemKey === key ? <R role="error">{`  failed: ${sanitize(relay.error ?? "", { multiline: false })}`}</R> : null}
       {relay.status === "cancelled" && relay.problemKey === key ? <R role="muted">{"  cancelled"}</R> : null}
@@ -180,7 +369,8 @@ export function RelayScreen() {
   const rightW = width - leftW - 1;
   // head, initiator line, column headings and the legend take four rows.
   const bodyRows = Math.max(2, height - 4);
-  const left = initiatorLines(r, cut, leftW, theme);
+  const impColumn = importanceColumn(importanceHere?.result, n);
+  const left = initiatorLines(r, cut, leftW, theme, impColumn);
   const leftFrom = Math.max(0, Math.min(left.lines.length - bodyRows, left.cutLine - Math.floor(bodyRows / 2)));
   // As many continuers side by side as can be read (28 columns each); the others are counted.
   const fitCols = Math.max(1, Math.floor((rightW + 1) / 29));
@@ -203,10 +393,20 @@ export function RelayScreen() {
         >{`"${fitWidth(sanitize(init.answer.grade.answer, { multiline: false }), 20)}" ${mark(init.answer.grade.correct)}`}</R>
         <R role="accent">{`  cut after sentence ${cut + 1} (${cutLabel(r, cut)})`}</R>
         {r.scorer && !stepScoreGap(r) ? <R role="muted">{` · step scores: ${r.scorer}`}</R> : null}
+        {showImportance && !impColumn ? (
+          <R role="warning">{importanceHere ? " · no saved importance for this chain (concord importance)" : " · reading importance…"}</R>
+        ) : null}
       </Text>
       <Box flexDirection="row" height={bodyRows + 1} overflow="hidden">
         <Box flexDirection="column" width={leftW} marginRight={1}>
-          <R role="border">{fitWidth(`── ${init.model} (shading: -log p)`, leftW)}</R>
+          <R role="border">
+            {fitWidth(
+              impColumn
+                ? `── ${init.model} (importance: answer shift, ${count(importanceHere?.result?.targets.length ?? 0, "target")})`
+                : `── ${init.model} (shading: -log p)`,
+              leftW,
+            )}
+          </R>
           <Lines lines={left.lines.slice(leftFrom, leftFrom + bodyRows)} />
         </Box>
         {conts === 0 ? (
@@ -236,7 +436,7 @@ export function RelayScreen() {
         {stepScoreGap(r) ? <R role="warning">{fitWidth(`${stepScoreGap(r)} · `, width)}</R> : null}
         <R role="muted">
           {fitWidth(
-            `${keyFor(bindings, "cut-prev")}/${keyFor(bindings, "cut-next")} move the cut · ${keyFor(bindings, "focus-next")} next named cut · ${keyFor(bindings, "run-relay")} continue from it · gutter: sentence, step score · ◆ first departing sentence`,
+            `${keyFor(bindings, "cut-prev")}/${keyFor(bindings, "cut-next")} move the cut · ${keyFor(bindings, "focus-next")} next named cut · ${mode.kind === "case" ? `${keyFor(bindings, "cancel")} back to the cases` : `${keyFor(bindings, "run-relay")} continue from it · ${keyFor(bindings, "relay-results")} results folders`} · ${keyFor(bindings, "why")} importance · gutter: sentence, ${impColumn ? "importance, " : ""}step score · ◆ first departing sentence`,
             width,
           )}
         </R>

@@ -1,0 +1,47 @@
+// Counts the model calls a command makes (every stream and every scoring that reaches a model),
+// so progress can say how many were made and how many are left of those planned. A response
+// the cache serves is not a model call: behind a CachedBackend its own misses are counted.
+import { CachedBackend } from "../backends/cache.js";
+import type { Backend, CompletionRequest, CompletionResult, ScoreRequest, ScoreResult, StreamChunk } from "../backends/types.js";
+import type { ModelHandle } from "./models.js";
+
+export class CallCounter {
+  private direct = 0;
+  private cached = new Map<CachedBackend, number>();
+
+  /** Model calls so far (since each backend was wrapped). */
+  get calls(): number {
+    let n = this.direct;
+    for (const [b, start] of this.cached) n += modelCalls(b) - start;
+    return n;
+  }
+
+  wrap(handle: ModelHandle): ModelHandle {
+    const inner = handle.backend;
+    if (inner instanceof CachedBackend) {
+      if (!this.cached.has(inner)) this.cached.set(inner, modelCalls(inner));
+      return handle;
+    }
+    const counter = this;
+    const backend: Backend = {
+      name: inner.name,
+      async *stream(req: CompletionRequest): AsyncGenerator<StreamChunk, CompletionResult> {
+        counter.direct++;
+        return yield* inner.stream(req);
+      },
+      score(req: ScoreRequest): Promise<ScoreResult> {
+        counter.direct++;
+        return inner.score(req);
+      },
+      probe: (signal) => inner.probe(signal),
+      ...(inner.countTokens ? { countTokens: (text: string) => inner.countTokens!(text) } : {}),
+      close: () => inner.close(),
+    };
+    return { ...handle, backend };
+  }
+}
+
+function modelCalls(b: CachedBackend): number {
+  const s = b.stats();
+  return s.misses + s.bypassed;
+}
