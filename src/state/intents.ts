@@ -1,6 +1,6 @@
 // The screens and the actions a person can take: the store names them in notices, the key table
 // (ui/keys.ts) binds keys to them.
-export type Screen = "problems" | "race" | "relay" | "results" | "settings";
+export type Screen = "problems" | "race" | "relay" | "results" | "settings" | "tree";
 
 export type Action =
   | "help"
@@ -45,4 +45,13 @@ export type Action =
   | "export"
   | "go-live"
   | "page-up"
-  | "page-down";
+  | "page-down"
+  | "tree"
+  | "tree-parent"
+  | "tree-child"
+  | "tree-next-sibling"
+  | "tree-prev-sibling"
+  | "tree-next-branch"
+  | "tree-prev-branch"
+  | "tree-go"
+  | "tree-compare";

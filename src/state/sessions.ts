@@ -1,5 +1,5 @@
-// A session is one JSON file: the problem, the roles, the chain with its provenance and the
-// targets' answers. It is rewritten atomically (temp file, fsync, rename) after every change,
+// A session is one JSON file: the problem, the roles, the tree of every race run (core/tree.ts),
+// the chain on view with its provenance, and the targets' answers. It is rewritten atomically (temp file, fsync, rename) after every change,
 // and validated on load, so a crash or a bad file never costs a good one.
 //
 // Where: an explicit directory (--sessions-dir), else $CONCORD_SESSIONS_DIR, else the
@@ -11,6 +11,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { z } from "zod";
 import { chainText, type Chain } from "../core/chain.js";
 import { chainSchema } from "../core/schema.js";
+import { chainAt, treeFileSchema, treeFromChain, treeFromFile, treeToFile, type Tree } from "../core/tree.js";
 import type { Problem } from "../core/types.js";
 import type { ConsistencySnapshot, TargetAnswer } from "../engine/events.js";
 import { UserError } from "../errors.js";
@@ -18,7 +19,10 @@ import { lockFile, type Lock } from "../fsutil/lock.js";
 import { ensureDir, removeStaleTemps, writeFileVerified } from "../fsutil/write.js";
 import type { Roles, SessionSnapshot } from "./store.js";
 
-export const SESSION_SCHEMA = 1;
+/** Version 2 holds the tree; version 1 (a chain only) still loads, as one branch, and is
+ * rewritten as version 2 only when it is saved. */
+export const SESSION_SCHEMA = 2;
+const SCHEMAS_READ = [1, 2];
 
 const problemSchema = z.object({
   id: z.string().min(1),
@@ -49,8 +53,8 @@ const rolesSchema = z.object({
   models: z.record(z.string(), z.string()).optional(),
 });
 
-export const sessionSchema = z.object({
-  schema: z.literal(SESSION_SCHEMA),
+export const sessionSchemaV1 = z.object({
+  schema: z.literal(1),
   id: z.string().min(1),
   createdAt: z.string(),
   updatedAt: z.string(),
@@ -59,16 +63,28 @@ export const sessionSchema = z.object({
   chain: chainSchema,
   targets: z.object({ answers: z.array(answerSchema), consistency: z.array(snapshotSchema) }),
 });
+/** Version 2: the tree, and the chain of its current node kept for readers of a chain alone. */
+export const sessionSchema = sessionSchemaV1.extend({ schema: z.literal(SESSION_SCHEMA), tree: treeFileSchema });
 
 export interface SessionFile {
-  schema: typeof SESSION_SCHEMA;
+  /** The version the file was read in (a session made in memory is version 2). */
+  schema: 1 | typeof SESSION_SCHEMA;
   id: string;
   createdAt: string;
   updatedAt: string;
   problem: Problem;
   roles: Roles;
+  /** The branch on view: the path to the tree's current node. */
   chain: Chain;
+  /** Every answer, in arrival order. */
   targets: { answers: TargetAnswer[]; consistency: ConsistencySnapshot[] };
+  /** Every race run; absent, the chain is the one branch. */
+  tree?: Tree;
+}
+
+/** A session's tree: the one it holds, or its chain as one branch. */
+export function sessionTree(s: Pick<SessionFile, "chain" | "targets" | "tree">): Tree {
+  return s.tree ?? treeFromChain(s.chain, s.targets);
 }
 
 export interface SessionsDirChoice {
@@ -98,6 +114,7 @@ export function toSessionFile(s: SessionSnapshot, now = new Date()): SessionFile
     roles: s.roles,
     chain: s.chain,
     targets: s.targets,
+    tree: s.tree ?? treeFromChain(s.chain, s.targets),
   };
 }
 
@@ -127,17 +144,34 @@ export function jsonErrorPosition(msg: string, text: string): number | undefined
   return i < 0 ? undefined : i;
 }
 
-/** Validate parsed data; the error names the file and the first bad field. */
+/** Validate parsed data; the error names the file and the first bad field (or tree node). */
 export function parseSession(data: unknown, file: string): SessionFile {
   const schema = (data as { schema?: unknown } | null)?.schema;
-  if (data && typeof data === "object" && schema !== SESSION_SCHEMA)
-    throw new UserError(`${file}: schema ${JSON.stringify(schema ?? null)} is not a Concord session (expected schema ${SESSION_SCHEMA})`);
-  const r = sessionSchema.safeParse(data);
+  if (data && typeof data === "object" && !SCHEMAS_READ.includes(schema as number))
+    throw new UserError(`${file}: schema ${JSON.stringify(schema ?? null)} is not a Concord session (expected schema ${SCHEMAS_READ.join(" or ")})`);
+  const r = (schema === 1 ? sessionSchemaV1 : sessionSchema).safeParse(data);
   if (!r.success) {
     const issue = r.error.issues[0];
     throw new UserError(`${file}: field ${issue.path.join(".") || "(top)"}: ${issue.message}`);
   }
-  return r.data as SessionFile;
+  if (r.data.schema === 1) {
+    const v1 = r.data as Omit<SessionFile, "tree">;
+    return { ...v1, tree: treeFromChain(v1.chain, v1.targets) };
+  }
+  const { tree: treeFile, ...rest } = r.data as Omit<SessionFile, "tree"> & { tree: z.infer<typeof treeFileSchema> };
+  let tree: Tree;
+  try {
+    tree = treeFromFile(treeFile);
+  } catch (err) {
+    throw new UserError(`${file}: ${(err as Error).message}`);
+  }
+  // The tree is what the session is: the chain on view is its current branch.
+  return { ...rest, chain: chainAt(tree, tree.current), tree };
+}
+
+/** The session as its file holds it (version 2). */
+export function sessionFileData(session: SessionFile): Omit<SessionFile, "tree" | "schema"> & { schema: typeof SESSION_SCHEMA; tree: z.infer<typeof treeFileSchema> } {
+  return { ...session, schema: SESSION_SCHEMA, tree: treeToFile(sessionTree(session)) };
 }
 
 /** Read and validate a session file. Errors are one line naming the file and the place. */
@@ -163,10 +197,11 @@ export async function loadSession(file: string): Promise<SessionFile> {
 
 /** Write a session atomically. The data is validated first: a bad session is never written. */
 export async function writeSession(file: string, session: SessionFile): Promise<void> {
-  parseSession(session, file);
+  const data = sessionFileData(session);
+  parseSession(data, file);
   await ensureDir(resolve(file, ".."), "sessions");
   // Compact JSON: a 500-sentence session with every candidate is megabytes, written after every change.
-  await writeFileVerified(file, JSON.stringify(session) + "\n", { mode: 0o644, what: "session" });
+  await writeFileVerified(file, JSON.stringify(data) + "\n", { mode: 0o644, what: "session" });
 }
 
 /**

@@ -54,6 +54,16 @@ export const DEFAULT_BINDINGS: Binding[] = [
   { action: "go-live", keys: ["L"], description: "replay: go on live here", screens: ["race"] },
   { action: "page-up", keys: ["pageup"], description: "chain back", screens: ["race"] },
   { action: "page-down", keys: ["pagedown"], description: "chain forward", screens: ["race"] },
+  { action: "tree", keys: ["b"], description: "the session tree (branches)", screens: ["race"] },
+  { action: "tree", keys: ["b", "escape"], description: "back to the Race", screens: ["tree"] },
+  { action: "tree-parent", keys: ["left", "h"], description: "parent node", screens: ["tree"] },
+  { action: "tree-child", keys: ["right", "l"], description: "child node", screens: ["tree"] },
+  { action: "tree-prev-sibling", keys: ["up", "k"], description: "previous sibling", screens: ["tree"] },
+  { action: "tree-next-sibling", keys: ["down", "j"], description: "next sibling", screens: ["tree"] },
+  { action: "tree-next-branch", keys: ["n", "tab"], description: "next branch", screens: ["tree"] },
+  { action: "tree-prev-branch", keys: ["N", "shift+tab"], description: "previous branch", screens: ["tree"] },
+  { action: "tree-go", keys: ["enter"], description: "go there: race from here", screens: ["tree"] },
+  { action: "tree-compare", keys: ["c"], description: "mark / compare branches", screens: ["tree"] },
   { action: "cut-prev", keys: ["left", "h"], description: "move the cut earlier", screens: ["relay"] },
   { action: "cut-next", keys: ["right", "l"], description: "move the cut later", screens: ["relay"] },
   { action: "run-relay", keys: ["enter", "r"], description: "run relay (from this cut)", screens: ["relay"] },
@@ -115,7 +125,7 @@ export function resolveAction(bindings: Binding[], screen: Screen, name: string)
 }
 
 /** Screen names as the tab bar shows them. */
-export const SCREEN_NAMES: Record<Screen, string> = { problems: "Problems", race: "Race", relay: "Relay", results: "Results", settings: "Models" };
+export const SCREEN_NAMES: Record<Screen, string> = { problems: "Problems", race: "Race", relay: "Relay", results: "Results", settings: "Models", tree: "Tree" };
 
 /** Bindings to show in help, global first, then the given screen's. `where` names the screens a key belongs to. */
 export function helpRows(bindings: Binding[], screen?: Screen): Array<{ keys: string; description: string; scope: string; where: string }> {

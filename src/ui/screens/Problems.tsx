@@ -50,7 +50,7 @@ export function ProblemsScreen() {
         const s = await sessionsPort.load(entry.file);
         await store
           .getState()
-          .openProblem(s.problem, { chain: s.chain, targets: s.targets, roles: s.roles, info: { id: s.id, file: entry.file, createdAt: s.createdAt } });
+          .openProblem(s.problem, { chain: s.chain, targets: s.targets, tree: s.tree, roles: s.roles, info: { id: s.id, file: entry.file, createdAt: s.createdAt } });
       } catch (e) {
         store.getState().setStatus(oneLine(e));
       }
