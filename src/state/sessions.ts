@@ -11,10 +11,11 @@ import { basename, dirname, join, resolve } from "node:path";
 import { z } from "zod";
 import { chainText, type Chain } from "../core/chain.js";
 import { chainSchema } from "../core/schema.js";
-import { chainAt, treeFileSchema, treeFromChain, treeFromFile, treeToFile, type Tree } from "../core/tree.js";
+import { branches, chainAt, outline, treeFileSchema, treeFromChain, treeFromFile, treeToFile, type Tree } from "../core/tree.js";
 import type { Problem } from "../core/types.js";
 import type { ConsistencySnapshot, TargetAnswer } from "../engine/events.js";
 import { UserError } from "../errors.js";
+import { count } from "../core/words.js";
 import { lockFile, type Lock } from "../fsutil/lock.js";
 import { ensureDir, removeStaleTemps, writeFileVerified } from "../fsutil/write.js";
 import type { Roles, SessionSnapshot } from "./store.js";
@@ -170,7 +171,9 @@ export function parseSession(data: unknown, file: string): SessionFile {
 }
 
 /** The session as its file holds it (version 2). */
-export function sessionFileData(session: SessionFile): Omit<SessionFile, "tree" | "schema"> & { schema: typeof SESSION_SCHEMA; tree: z.infer<typeof treeFileSchema> } {
+export function sessionFileData(
+  session: SessionFile,
+): Omit<SessionFile, "tree" | "schema"> & { schema: typeof SESSION_SCHEMA; tree: z.infer<typeof treeFileSchema> } {
   return { ...session, schema: SESSION_SCHEMA, tree: treeToFile(sessionTree(session)) };
 }
 
@@ -345,6 +348,7 @@ export function exportSessionMarkdown(s: SessionFile): string {
       L.push("");
     }
   });
+  L.push(...treeMarkdown(sessionTree(s)));
   if (s.targets.answers.length) {
     L.push("## Target answers", "", "| chain length | target | answer | correct |", "|---|---|---|---|");
     for (const a of s.targets.answers)
@@ -365,6 +369,32 @@ export function exportSessionMarkdown(s: SessionFile): string {
     L.push("");
   }
   return L.join("\n");
+}
+
+/** The tree as a nested list: each node's chosen sentence, who chose it, perplexity and
+ * consistency; the branch on view is marked. */
+function treeMarkdown(t: Tree): string[] {
+  const all = branches(t);
+  const L = [
+    "## Tree",
+    "",
+    `${count(t.nodes.size - 1, "sentence")} in ${count(all.length, "branch", "branches")}, each named by its last node: ${all.map((b) => b.id).join(", ")}.`,
+    "",
+  ];
+  const rows = outline(t).filter((r) => r.edge);
+  const base = Math.min(...rows.map((r) => r.indent));
+  for (const r of rows) {
+    if (!r.edge) continue;
+    const who = r.edge.decision === "evaluator" ? `${r.edge.author}, evaluator's pick` : `${r.edge.author}, ${r.edge.decision}`;
+    const facts = [who, r.perplexity !== undefined ? `ppl ${fmt(r.perplexity)}` : "", r.consistency !== undefined ? `cons ${fmt(r.consistency)}` : ""].filter(
+      Boolean,
+    );
+    const mark = r.current ? " **← current**" : "";
+    // A node that starts a branch is marked; its run of sentences follows at its level.
+    L.push(`${"  ".repeat(r.indent - base)}- ${r.fork ? "⑂ " : ""}\`${r.id}\` ${mdCell(r.edge.text.trim())} (${facts.join(" · ")})${mark}`);
+  }
+  L.push("");
+  return L;
 }
 
 /**

@@ -18,7 +18,11 @@ describe("session schema 2", () => {
     copyFileSync(V1, file);
     const before = readFileSync(file, "utf8");
     const mtime = statSync(file).mtimeMs;
-    const raw = JSON.parse(before) as { schema: number; chain: { sentences: Array<{ text: string; candidates: unknown[] }> }; targets: { answers: Array<{ chainLength: number; target: string; raw: string }> } };
+    const raw = JSON.parse(before) as {
+      schema: number;
+      chain: { sentences: Array<{ text: string; candidates: unknown[] }> };
+      targets: { answers: Array<{ chainLength: number; target: string; raw: string }> };
+    };
     assert.equal(raw.schema, 1);
     const s = await loadSession(file);
     assert.equal(s.schema, 1);

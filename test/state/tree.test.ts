@@ -39,7 +39,9 @@ async function awaitingAt(store: ConcordStore, length: number) {
   await eventually(() => {
     store.getState().flush();
     const s = store.getState();
-    return s.chain.sentences.length === length && s.race.awaiting && s.race.lanes.length === 3 && s.race.lanes.every((l) => l.mean !== undefined) && !!s.race.pick;
+    return (
+      s.chain.sentences.length === length && s.race.awaiting && s.race.lanes.length === 3 && s.race.lanes.every((l) => l.mean !== undefined) && !!s.race.pick
+    );
   });
 }
 

@@ -77,7 +77,14 @@ export function raceSlice(deps: SliceDeps, queueStats: EventQueue): StateCreator
       if (!race) return false;
       const lanes = lanesOfRace(race);
       const at = selectId ? lanes.findIndex((l) => l.id === selectId) : -1;
-      const view = { step: nodeOf(tree, tree.current).depth, lanes, awaiting: true, generating: false, kept: true, ...(race.evaluatorPick ? { pick: race.evaluatorPick } : {}) };
+      const view = {
+        step: nodeOf(tree, tree.current).depth,
+        lanes,
+        awaiting: true,
+        generating: false,
+        kept: true,
+        ...(race.evaluatorPick ? { pick: race.evaluatorPick } : {}),
+      };
       set({ race: view, selected: Math.max(0, at) });
       return true;
     };
@@ -171,7 +178,9 @@ export function raceSlice(deps: SliceDeps, queueStats: EventQueue): StateCreator
           const s = get();
           if (s.race.generating) return;
           if (showKept(undone?.acceptedId)) {
-            say(info`undone: ${count(s.chain.sentences.length, "sentence")} left · its race is kept: ${act("choose")} takes another candidate, ${act("regenerate")} races again`);
+            say(
+              info`undone: ${count(s.chain.sentences.length, "sentence")} left · its race is kept: ${act("choose")} takes another candidate, ${act("regenerate")} races again`,
+            );
           } else if (deps.opts.autoAdvance !== false && !s.chain.finished) get().startStep();
         });
       },

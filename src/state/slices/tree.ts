@@ -81,14 +81,24 @@ export function treeSlice(deps: SliceDeps): StateCreator<ConcordState, [], [], T
           leftRecordingAt: undefined,
           treeView: { ...get().treeView, cursor: id },
           race: race
-            ? { step: depth, lanes: lanesOfRace(race), awaiting: true, generating: false, kept: true, ...(race.evaluatorPick ? { pick: race.evaluatorPick } : {}) }
+            ? {
+                step: depth,
+                lanes: lanesOfRace(race),
+                awaiting: true,
+                generating: false,
+                kept: true,
+                ...(race.evaluatorPick ? { pick: race.evaluatorPick } : {}),
+              }
             : { step: depth, lanes: [], awaiting: false, generating: false },
           selected: 0,
         });
         get().persist();
         const where = `${chain.sentences.length} sentences in`;
         if (race)
-          get().notify(info`at ${id} (${where}): its race is kept · ${act("choose")} takes a candidate (another one starts a branch), ${act("regenerate")} races again`, "race");
+          get().notify(
+            info`at ${id} (${where}): its race is kept · ${act("choose")} takes a candidate (another one starts a branch), ${act("regenerate")} races again`,
+            "race",
+          );
         else get().notify(info`at ${id} (${where})`, "race");
         refreshTargets(get);
         if (!race && !chain.finished && deps.opts.autoAdvance !== false) get().startStep();
