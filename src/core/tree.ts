@@ -132,6 +132,12 @@ export function chainAt(t: Tree, id: string): Chain {
 }
 
 /** The chosen candidate's mean perplexity on the edge into a node. */
+/** The targets' consistency at a node; none when no two targets gave an answer (no pair to agree). */
+export function consistencyAt(t: Tree, id: string): number | undefined {
+  const c = nodeOf(t, id).consistency;
+  return c && Object.keys(c.pairs).length > 0 ? c.consistency : undefined;
+}
+
 export function perplexityAt(t: Tree, id: string): number | undefined {
   const e = nodeOf(t, id).edge;
   if (!e?.acceptedId) return undefined;
@@ -384,7 +390,8 @@ export function outline(t: Tree): OutlineRow[] {
     if (n.edge) row.edge = n.edge;
     const ppl = perplexityAt(t, id);
     if (ppl !== undefined) row.perplexity = ppl;
-    if (n.consistency) row.consistency = n.consistency.consistency;
+    const cons = consistencyAt(t, id);
+    if (cons !== undefined) row.consistency = cons;
     rows.push(row);
   }
   return rows;
@@ -406,7 +413,7 @@ export function compareBranches(t: Tree, a: string, b: string): BranchComparison
     return {
       id: leaf,
       sentences: after.map((p) => nodeOf(t, p).edge!.text),
-      consistency: after.map((p) => nodeOf(t, p).consistency?.consistency),
+      consistency: after.map((p) => consistencyAt(t, p)),
       answers: nodeOf(t, leaf).answers,
     };
   };

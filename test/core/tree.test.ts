@@ -59,9 +59,9 @@ function step(prefix: string, take: "a" | "b" | "c"): ChainSentence {
   };
 }
 
-const snap = (chainLength: number, consistency: number) => ({
+const snap = (chainLength: number, consistency: number, pairs: Record<string, boolean> = { "t1|t2": consistency > 0.5 }) => ({
   chainLength,
-  pairs: {},
+  pairs,
   consistency,
   accuracy: 0.5,
   split: { consistentCorrect: 0, consistentWrong: 0, inconsistent: 1 },
@@ -277,4 +277,12 @@ describe("session tree", () => {
     assert.equal(branches(t)[1]!.path.length, 1502);
     assert.equal(treeFromFile(treeToFile(t)).current, t.current);
   });
+});
+
+test("a snapshot with no pair of answers is no consistency at its node", () => {
+  let t = accept(emptyTree(), "n0", step("one", "a"));
+  t = withConsistency(t, "n1", snap(1, 0, {}));
+  assert.equal(outline(t)[1]!.consistency, undefined);
+  t = withConsistency(t, "n1", snap(1, 0, { "t1|t2": false }));
+  assert.equal(outline(t)[1]!.consistency, 0);
 });

@@ -38,7 +38,7 @@ function OutlineLine({ row, cursor, marked, width }: { row: OutlineRow; cursor: 
   const mark = row.current ? "●" : row.fork ? "⑂" : row.onPath ? "│" : "·";
   const id = row.id.padEnd(6);
   if (!e) {
-    const text = fitWidth(`${cursor ? "▸" : " "} ${mark} ${id} (start: the problem)`, width);
+    const text = fitWidth(`${cursor ? "▸" : " "}${mark} ${id} (the problem: no sentence yet)`, width);
     return <Text wrap="truncate-end">{cursor ? <R role="selection">{text}</R> : <R role="muted">{text}</R>}</Text>;
   }
   const human = e.decision !== "evaluator";
@@ -85,7 +85,12 @@ function Outline({ tree, cursor, marked, width, height }: { tree: Tree; cursor: 
         <R role="border">{`── tree: ${count(tree.nodes.size - 1, "sentence")} in ${count(here.branches, "branch", "branches")} · you are at ${tree.current} (branch ${here.branch}, sentence ${here.depth}) `}</R>
       </Text>
       <Text wrap="truncate-end">
-        <R role="muted">{fitWidth(`  ${"node".padEnd(6)} ${"chosen by".padEnd(10)} ${"ppl".padStart(6)} ${" cons"}  sentence   (${first + 1}-${first + shown.length} of ${rows.length})`, width)}</R>
+        <R role="muted">
+          {fitWidth(
+            `  ${"node".padEnd(6)} ${"chosen by".padEnd(10)} ${"ppl".padStart(6)} ${" cons"}  sentence   (${first + 1}-${first + shown.length} of ${rows.length})`,
+            width,
+          )}
+        </R>
       </Text>
       <Box flexDirection="column" height={listRows} flexShrink={0}>
         {shown.map((r) => (
@@ -93,7 +98,9 @@ function Outline({ tree, cursor, marked, width, height }: { tree: Tree; cursor: 
         ))}
       </Box>
       <Text wrap="truncate-end">
-        <R role="accent">{fitWidth(`${cursor} · sentence ${loc.depth} · branch ${loc.branch}/${loc.branches} · sibling ${loc.sibling}/${loc.siblings} · `, width)}</R>
+        <R role="accent">
+          {fitWidth(`${cursor} · sentence ${loc.depth} · branch ${loc.branch}/${loc.branches} · sibling ${loc.sibling}/${loc.siblings} · `, width)}
+        </R>
         <R role="muted">
           {fitWidth(
             `${count(node.races.length, "race")} kept here${latest ? ` (${count(latest.candidates.length, "candidate")})` : ""} · ${count(node.children.length, "branch", "branches")} from here${answers ? ` · ${answers}` : ""}`,
@@ -133,7 +140,15 @@ function Compare({ tree, pair, width, height }: { tree: Tree; pair: [string, str
           <R role="muted">{fitWidth(`cons ${sparkline(side.consistency) || "-"} · final: ${answers}`, colWidth)}</R>
         </Text>
         <Box flexDirection="column" height={bodyRows} flexShrink={0}>
-          {shown.length ? shown.map((l, k) => <Text key={k} wrap="truncate-end">{fitWidth(l, colWidth)}</Text>) : <R role="muted">(nothing after the fork)</R>}
+          {shown.length ? (
+            shown.map((l, k) => (
+              <Text key={k} wrap="truncate-end">
+                {fitWidth(l, colWidth)}
+              </Text>
+            ))
+          ) : (
+            <R role="muted">(nothing after the fork)</R>
+          )}
         </Box>
       </Box>
     );
