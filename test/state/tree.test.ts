@@ -12,6 +12,8 @@ import { createConcordStore, type ConcordStore, type SessionSnapshot } from "../
 import { branches, chainAt, nodeOf } from "../../src/core/tree.js";
 import { loadSession, toSessionFile, writeSession } from "../../src/state/sessions.js";
 import { ScriptedBackend } from "../doubles/scripted-backend.js";
+import type { Chain } from "../../src/core/chain.js";
+import { noticeLine } from "../../src/ui/keys.js";
 import { demoProblem } from "../doubles/scripted-driver.js";
 import { eventually } from "../wait.js";
 
@@ -141,6 +143,46 @@ describe("session tree in the store", () => {
     store.getState().acceptPick();
     await awaitingAt(store, 1);
     assert.equal(nodeOf(store.getState().tree, store.getState().tree.root).races.length, 2);
+    await store.getState().dispose();
+  });
+
+  test("a replay is the main branch: following it stays on it, going live and deciding otherwise forks beside it", async () => {
+    const { store } = rig();
+    const recorded: Chain = {
+      finished: false,
+      sentences: [
+        { text: "First recorded.", author: "old", decision: "evaluator", candidates: [], at: "2026-01-01T00:00:00.000Z" },
+        { text: " Second recorded.", author: "old", decision: "evaluator", candidates: [], at: "2026-01-01T00:00:00.000Z" },
+      ],
+    };
+    await store.getState().openProblem(demoProblem, { chain: recorded, replay: true, info: { id: "orig", createdAt: "2026-01-01T00:00:00.000Z" } });
+    let s = store.getState();
+    assert.equal(s.tree.current, s.tree.root, "a replay starts at the root of its tree");
+    assert.equal(branches(s.tree).length, 1);
+    store.getState().acceptPick(); // follows the record
+    await eventually(() => (store.getState().flush(), store.getState().chain.sentences.length === 1));
+    s = store.getState();
+    assert.equal(s.tree.nodes.size, 3, "following the record adds no node");
+    assert.equal(s.tree.current, "n1");
+    // Going to a node is refused in a replay: it follows the record.
+    await store.getState().goToNode("n2");
+    assert.match(noticeLine(store.getState().notices.tree), /a replay follows the record: L continues live/);
+    assert.equal(store.getState().tree.current, "n1");
+    await store.getState().goLive();
+    await awaitingAt(store, 1);
+    s = store.getState();
+    assert.equal(s.replay, undefined);
+    assert.equal(s.tree.current, "n1");
+    assert.ok(s.tree.nodes.has("n2"), "the recorded branch stays reachable");
+    store.getState().acceptPick();
+    await awaitingAt(store, 2);
+    s = store.getState();
+    assert.deepEqual(nodeOf(s.tree, "n1").children.length, 2);
+    assert.deepEqual(
+      branches(s.tree).map((b) => chainAt(s.tree, b.id).sentences.length),
+      [2, 2],
+    );
+    assert.equal(chainAt(s.tree, "n2").sentences[1]!.text, " Second recorded.");
     await store.getState().dispose();
   });
 });
