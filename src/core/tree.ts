@@ -308,6 +308,17 @@ export function preorder(t: Tree, from = t.root): string[] {
   return out;
 }
 
+/** The leaves in outline order, once per tree (the tree view asks on every cursor move). */
+const leafCache = new WeakMap<Tree["nodes"], string[]>();
+function leavesOf(t: Tree): string[] {
+  let leaves = leafCache.get(t.nodes);
+  if (!leaves) {
+    leaves = preorder(t).filter((id) => nodeOf(t, id).children.length === 0);
+    leafCache.set(t.nodes, leaves);
+  }
+  return leaves;
+}
+
 /** Every branch, root to leaf, in outline order; a branch is named by its leaf's id. */
 export function branches(t: Tree): Array<{ id: string; path: string[] }> {
   return preorder(t)
@@ -348,7 +359,7 @@ export interface TreeLocation {
 
 export function locate(t: Tree, id = t.current): TreeLocation {
   const n = nodeOf(t, id);
-  const leaves = branches(t).map((b) => b.id);
+  const leaves = leavesOf(t);
   const sibs = n.parent === undefined ? [id] : nodeOf(t, n.parent).children;
   return {
     depth: n.depth,
@@ -440,7 +451,7 @@ const consistencySchema = z.object({
   split: z.object({ consistentCorrect: z.number(), consistentWrong: z.number(), inconsistent: z.number() }),
 });
 const raceSchema = z.object({ candidates: z.array(candidateSchema), evaluatorPick: z.string().optional() });
-const fileNodeSchema = z.object({
+export const fileNodeSchema = z.object({
   id: z.string().min(1),
   parent: z.string().optional(),
   edge: edgeSchema.optional(),
@@ -453,20 +464,21 @@ const fileNodeSchema = z.object({
 export const treeFileSchema = z.object({ current: z.string().min(1), nodes: z.array(fileNodeSchema).min(1) });
 export type TreeFile = z.infer<typeof treeFileSchema>;
 
+export type FileNode = TreeFile["nodes"][number];
+
+/** One node as the file holds it (children are implied by the order). */
+export function nodeToFile(n: TreeNode): FileNode {
+  const f: FileNode = { id: n.id, races: n.races };
+  if (n.parent !== undefined) f.parent = n.parent;
+  if (n.edge) f.edge = n.edge;
+  if (n.finished) f.finished = true;
+  if (n.answers.length) f.answers = n.answers;
+  if (n.consistency) f.consistency = n.consistency;
+  return f;
+}
+
 export function treeToFile(t: Tree): TreeFile {
-  return {
-    current: t.current,
-    nodes: preorder(t).map((id) => {
-      const n = nodeOf(t, id);
-      const f: TreeFile["nodes"][number] = { id, races: n.races };
-      if (n.parent !== undefined) f.parent = n.parent;
-      if (n.edge) f.edge = n.edge;
-      if (n.finished) f.finished = true;
-      if (n.answers.length) f.answers = n.answers;
-      if (n.consistency) f.consistency = n.consistency;
-      return f;
-    }),
-  };
+  return { current: t.current, nodes: preorder(t).map((id) => nodeToFile(nodeOf(t, id))) };
 }
 
 /** A tree from its file form; what does not hold together (unknown parent, second root, an edge

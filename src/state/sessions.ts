@@ -9,9 +9,22 @@
 import { readFile, readdir, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { z } from "zod";
-import { chainText, type Chain } from "../core/chain.js";
-import { chainSchema } from "../core/schema.js";
-import { branches, chainAt, outline, treeFileSchema, treeFromChain, treeFromFile, treeToFile, type Tree } from "../core/tree.js";
+import { chainText, type Candidate, type Chain } from "../core/chain.js";
+import { candidateSchema, chainSchema } from "../core/schema.js";
+import {
+  branches,
+  chainAt,
+  fileNodeSchema,
+  nodeToFile,
+  outline,
+  preorder,
+  treeFileSchema,
+  treeFromChain,
+  treeFromFile,
+  treeToFile,
+  type Tree,
+  type TreeNode,
+} from "../core/tree.js";
 import type { Problem } from "../core/types.js";
 import type { ConsistencySnapshot, TargetAnswer } from "../engine/events.js";
 import { UserError } from "../errors.js";
@@ -166,6 +179,8 @@ export function parseSession(data: unknown, file: string): SessionFile {
   } catch (err) {
     throw new UserError(`${file}: ${(err as Error).message}`);
   }
+  // Validated just now: saving them again needs no second check.
+  for (const n of tree.nodes.values()) for (const r of n.races) candidatesChecked.add(r.candidates);
   // The tree is what the session is: the chain on view is its current branch.
   return { ...rest, chain: chainAt(tree, tree.current), tree };
 }
@@ -198,13 +213,103 @@ export async function loadSession(file: string): Promise<SessionFile> {
   return parseSession(data, file);
 }
 
+// Candidates are most of a session (every race's, with per-token log-probs) and never change
+// once made: each list is validated once. The store never edits a candidate list in place (a new
+// race is a new list).
+const candidatesChecked = new WeakSet<readonly Candidate[]>();
+const candidateListSchema = z.array(candidateSchema);
+
+function candidatesText(list: readonly Candidate[], file: string, where: string): string {
+  if (!candidatesChecked.has(list)) {
+    const r = candidateListSchema.safeParse(list);
+    if (!r.success) {
+      const issue = r.error.issues[0];
+      throw new UserError(`${file}: field ${[where, ...issue.path].join(".")}: ${issue.message}`);
+    }
+    candidatesChecked.add(list);
+  }
+  return JSON.stringify(list);
+}
+
+/** A JSON object with `key` first, holding `value` (already JSON), then the rest of `obj`. */
+function withFirst(key: string, value: string, obj: object): string {
+  const rest = JSON.stringify(obj);
+  return `{${JSON.stringify(key)}:${value}${rest === "{}" ? "}" : "," + rest.slice(1)}`;
+}
+
+// A node changes only by being replaced (core/tree.ts): its bytes, validated, are kept, so a save
+// after one more sentence encodes two new nodes and copies the others.
+const nodeBytes = new WeakMap<TreeNode, Uint8Array>();
+
+function nodeBuffer(n: TreeNode, file: string): Uint8Array {
+  const kept = nodeBytes.get(n);
+  if (kept) return kept;
+  const f = nodeToFile(n);
+  const r = fileNodeSchema.safeParse({ ...f, races: f.races.map((x) => ({ ...x, candidates: [] })) });
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    throw new UserError(`${file}: field ${["tree", "node " + n.id, ...issue.path].join(".")}: ${issue.message}`);
+  }
+  const { races, ...rest } = f;
+  const raceTexts = races.map(({ candidates, ...x }, k) =>
+    withFirst("candidates", candidatesText(candidates, file, `tree.node ${n.id}.races.${k}.candidates`), x),
+  );
+  const bytes = Buffer.from(withFirst("races", `[${raceTexts.join(",")}]`, rest));
+  nodeBytes.set(n, bytes);
+  return bytes;
+}
+
+/**
+ * The session file's text (version 2), validated: the session around the tree by the schema (its
+ * chain's candidate lists checked on their own), the tree's shape by rebuilding it, and each
+ * node and candidate list the first time it is saved.
+ */
+export function sessionFileBytes(session: SessionFile, file: string): Uint8Array {
+  const { tree: _tree, ...plain } = session;
+  void _tree;
+  const lightChain = { ...session.chain, sentences: session.chain.sentences.map((x) => ({ ...x, candidates: [] })) };
+  const r = sessionSchemaV1.safeParse({ ...plain, schema: 1, chain: lightChain });
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    throw new UserError(`${file}: field ${issue.path.join(".") || "(top)"}: ${issue.message}`);
+  }
+  const tree = sessionTree(session);
+  const order = preorder(tree);
+  const nodes = order.map((id) => nodeBuffer(tree.nodes.get(id)!, file));
+  try {
+    // The shape: parents before children, races named by edges kept, the current node there.
+    treeFromFile({
+      current: tree.current,
+      nodes: order.map((id) => {
+        const n = tree.nodes.get(id)!;
+        return { id, races: n.races, ...(n.parent !== undefined ? { parent: n.parent } : {}), ...(n.edge ? { edge: n.edge } : {}) };
+      }),
+    });
+  } catch (err) {
+    throw new UserError(`${file}: ${(err as Error).message}`);
+  }
+  const { chain, ...rest } = plain;
+  const sentences = chain.sentences.map(({ candidates, ...x }, i) =>
+    withFirst("candidates", candidatesText(candidates, file, `chain.sentences.${i}.candidates`), x),
+  );
+  const head = JSON.stringify({ ...rest, schema: SESSION_SCHEMA });
+  const chainText = `{"sentences":[${sentences.join(",")}],"finished":${JSON.stringify(chain.finished)}}`;
+  const comma = Buffer.from(",");
+  const parts: Uint8Array[] = [Buffer.from(`${head.slice(0, -1)},"chain":${chainText},"tree":{"current":${JSON.stringify(tree.current)},"nodes":[`)];
+  nodes.forEach((b, i) => {
+    if (i) parts.push(comma);
+    parts.push(b);
+  });
+  parts.push(Buffer.from("]}}\n"));
+  return Buffer.concat(parts);
+}
+
 /** Write a session atomically. The data is validated first: a bad session is never written. */
 export async function writeSession(file: string, session: SessionFile): Promise<void> {
-  const data = sessionFileData(session);
-  parseSession(data, file);
+  const bytes = sessionFileBytes(session, file);
   await ensureDir(resolve(file, ".."), "sessions");
   // Compact JSON: a 500-sentence session with every candidate is megabytes, written after every change.
-  await writeFileVerified(file, JSON.stringify(data) + "\n", { mode: 0o644, what: "session" });
+  await writeFileVerified(file, bytes, { mode: 0o644, what: "session" });
 }
 
 /**
