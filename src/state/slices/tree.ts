@@ -59,13 +59,13 @@ export function treeSlice(deps: SliceDeps): StateCreator<ConcordState, [], [], T
         }
         const builder = s.handle?.builder;
         if (!builder?.setChain) return say(info`this race runs one branch only`);
-        // The race on view is kept where it ran before moving.
-        const kept = keepRaceOnView(s.tree, s.race);
-        const tree = moveTo(kept, id);
-        const chain = chainAt(tree, id);
+        const left = s.race;
+        const chain = chainAt(s.tree, id);
         set((st) => ({ autoDrive: { seq: st.autoDrive.seq + 1, live: false, pauseWanted: false }, auto: { mode: "off" }, paused: false }));
         await callEngine(get, "move in the tree", (b) => b.setChain!(chain));
         get().flush(); // the cancelled step's events belong to the place left
+        // The race that was on view is kept where it ran (what it had finished before the move).
+        const tree = moveTo(keepRaceOnView(get().tree, left), id);
         const along = targetsAlong(tree, id);
         const valid = along.answers;
         const targets = targetsUpTo({ ...get().targets, valid, history: along.consistency, pending: {} }, chain.sentences.length);
