@@ -247,7 +247,7 @@ export function measureTreeIn(p: TreeParams): TreeResult {
 
 export const sessionTreeBench: Bench = {
   name: "session-tree",
-  title: "A session tree of 2,000 nodes",
+  title: "10. A session tree of 2,000 nodes",
   async run({ quick, log }) {
     const p: TreeParams = { nodes: quick ? 100 : 2000, candidates: 6 };
     log?.(`session-tree: ${p.nodes} nodes, ${p.candidates} candidates each`);
