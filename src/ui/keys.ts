@@ -125,7 +125,14 @@ export function resolveAction(bindings: Binding[], screen: Screen, name: string)
 }
 
 /** Screen names as the tab bar shows them. */
-export const SCREEN_NAMES: Record<Screen, string> = { problems: "Problems", race: "Race", relay: "Relay", results: "Results", settings: "Models", tree: "Tree" };
+export const SCREEN_NAMES: Record<Screen, string> = {
+  problems: "Problems",
+  race: "Race",
+  relay: "Relay",
+  results: "Results",
+  settings: "Models",
+  tree: "Tree",
+};
 
 /** Bindings to show in help, global first, then the given screen's. `where` names the screens a key belongs to. */
 export function helpRows(bindings: Binding[], screen?: Screen): Array<{ keys: string; description: string; scope: string; where: string }> {
