@@ -185,4 +185,22 @@ describe("session tree in the store", () => {
     assert.equal(chainAt(s.tree, "n2").sentences[1]!.text, " Second recorded.");
     await store.getState().dispose();
   });
+
+  test("auto-run from a kept race takes its pick as it stands", async () => {
+    const { store } = rig();
+    await store.getState().openProblem(demoProblem);
+    await awaitingAt(store, 0);
+    store.getState().acceptPick();
+    await awaitingAt(store, 1);
+    store.getState().undo();
+    await eventually(() => store.getState().race.kept === true);
+    const pick = store.getState().race.lanes.find((l) => l.id === store.getState().race.pick)!.candidate!;
+    store.getState().autoRun(1);
+    await awaitingAt(store, 1);
+    const s = store.getState();
+    assert.equal(s.chain.sentences[0]!.text, pick.text);
+    assert.equal(s.chain.sentences[0]!.decision, "evaluator");
+    assert.equal(nodeOf(s.tree, s.tree.root).children.length, 1, "the same candidate again: the same branch");
+    await store.getState().dispose();
+  });
 });

@@ -88,23 +88,27 @@ export function raceSlice(deps: SliceDeps, queueStats: EventQueue): StateCreator
       set({ race: view, selected: Math.max(0, at) });
       return true;
     };
-    /** Take a candidate of a kept race: the engine appends it, nothing is generated again. */
-    const takeKept = (lane: Lane, editedText?: string) => {
-      const { race, handle } = get();
-      const c = lane.candidate;
-      if (!c) return notFinished();
-      if (!handle?.builder.adopt) return say(info`this race cannot take a kept candidate: ${act("regenerate")} races again`);
-      const decision = editedText !== undefined ? "human-edit" : c.id === race.pick ? "evaluator" : "human-pick";
-      const sentence: ChainSentence = {
+    /** The sentence a candidate of the kept race on view makes. */
+    const keptSentence = (c: NonNullable<Lane["candidate"]>, editedText?: string): ChainSentence => {
+      const { race } = get();
+      return {
         text: editedText ?? c.text,
         author: c.generator,
-        decision,
+        decision: editedText !== undefined ? "human-edit" : c.id === race.pick ? "evaluator" : "human-pick",
         candidates: race.lanes.flatMap((l) => (l.candidate ? [l.candidate] : [])),
         acceptedId: c.id,
         at: deps.now().toISOString(),
         ...(race.pick ? { evaluatorPick: race.pick } : {}),
       };
-      decide(decision === "evaluator" ? "accept" : decision === "human-edit" ? "edit" : "override", (b) => b.adopt!(sentence, c.endOfThought));
+    };
+    /** Take a candidate of a kept race: the engine appends it, nothing is generated again. */
+    const takeKept = (lane: Lane, editedText?: string) => {
+      const c = lane.candidate;
+      if (!c) return notFinished();
+      if (!get().handle?.builder.adopt) return say(info`this race cannot take a kept candidate: ${act("regenerate")} races again`);
+      const sentence = keptSentence(c, editedText);
+      const what = sentence.decision === "evaluator" ? "accept" : sentence.decision === "human-edit" ? "edit" : "override";
+      decide(what, (b) => b.adopt!(sentence, c.endOfThought));
     };
 
     return {
@@ -200,7 +204,10 @@ export function raceSlice(deps: SliceDeps, queueStats: EventQueue): StateCreator
           let accepted = false;
           if (race.awaiting && race.pick && !replayer) {
             try {
-              await b.accept(race.pick);
+              // A kept race's pick is taken as it stands; an open step's through the engine.
+              const kept = race.kept ? race.lanes.find((l) => l.id === race.pick)?.candidate : undefined;
+              if (kept && b.adopt) await b.adopt(keptSentence(kept), kept.endOfThought);
+              else await b.accept(race.pick);
               accepted = true;
             } catch {
               // the step moved on meanwhile (a regenerate just typed): start from a fresh one
