@@ -49,9 +49,4 @@ export type Action =
   | "tree"
   | "tree-parent"
   | "tree-child"
-  | "tree-next-sibling"
-  | "tree-prev-sibling"
-  | "tree-next-branch"
-  | "tree-prev-branch"
-  | "tree-go"
   | "tree-compare";

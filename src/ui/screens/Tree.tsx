@@ -111,7 +111,7 @@ function Outline({ tree, cursor, marked, width, height }: { tree: Tree; cursor: 
       <Text wrap="truncate-end">
         <R role="muted">
           {fitWidth(
-            `${key("tree-go")}: go there · ${key("tree-parent")}/${key("tree-child")} parent/child · ${key("tree-prev-sibling")}/${key("tree-next-sibling")} siblings · ${key("tree-next-branch")} next branch · ${key("tree-compare")} ${marked ? `compare with ${marked}` : "mark to compare"} · ${key("tree")} back`,
+            `${key("open")}: go there · ${key("tree-parent")}/${key("tree-child")} parent/child · ${key("up")}/${key("down")} siblings · ${key("page-up")}/${key("page-down")} branches · ${key("tree-compare")} ${marked ? `compare with ${marked}` : "mark to compare"} · ${key("tree")} back`,
             width,
           )}
         </R>
@@ -194,19 +194,19 @@ export function TreeScreen() {
       case "tree-child":
         s.moveTreeCursor("child");
         return true;
-      case "tree-next-sibling":
+      case "down":
         s.moveTreeCursor("next-sibling");
         return true;
-      case "tree-prev-sibling":
+      case "up":
         s.moveTreeCursor("prev-sibling");
         return true;
-      case "tree-next-branch":
+      case "page-down":
         s.moveTreeCursor("next-branch");
         return true;
-      case "tree-prev-branch":
+      case "page-up":
         s.moveTreeCursor("prev-branch");
         return true;
-      case "tree-go":
+      case "open":
         void s.goToNode(cursor);
         return true;
       case "tree-compare":
