@@ -205,8 +205,8 @@ export async function measureTree(p: TreeParams): Promise<TreeResult> {
       ["child (l)", "l", (t, id) => childOf(t, id)],
       ["next sibling (j)", "j", (t, id) => siblingOf(t, id, 1)],
       ["previous sibling (k)", "k", (t, id) => siblingOf(t, id, -1)],
-      ["next branch (n)", "n", (t, id) => nextBranch(t, id, 1)],
-      ["previous branch (N)", "N", (t, id) => nextBranch(t, id, -1)],
+      ["next branch (PgDn)", "\u001b[6~", (t, id) => nextBranch(t, id, 1)],
+      ["previous branch (PgUp)", "\u001b[5~", (t, id) => nextBranch(t, id, -1)],
     ];
     const keyLatencies: Record<string, number[]> = {};
     const keyCpu: number[] = [];
