@@ -18,8 +18,9 @@ import { problemList } from "./problem-list.js";
 import { bigResults } from "./big-results.js";
 import { raceReasoning } from "./race-reasoning.js";
 import { relay } from "./relay.js";
+import { sessionTreeBench } from "./session-tree.js";
 
-export const BENCHES: Bench[] = [overlap, scoring, ui, startup, experiment, memory, html, problemList, bigResults, raceReasoning, relay];
+export const BENCHES: Bench[] = [overlap, scoring, ui, startup, experiment, memory, html, problemList, bigResults, raceReasoning, relay, sessionTreeBench];
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const DOC = join(root, "docs", "BENCHMARKS.md");

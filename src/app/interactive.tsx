@@ -271,6 +271,7 @@ async function run(opts: LaunchOptions): Promise<void> {
     void store.getState().openProblem(r.problem, {
       chain: r.chain,
       targets: r.targets,
+      tree: r.tree,
       roles: r.roles,
       replay,
       info: { id: r.id, file: start.resumeFile, createdAt: r.createdAt },

@@ -403,6 +403,28 @@ export class ChainBuilder {
     return this.startStep({ auto });
   }
 
+  /**
+   * Go to another place in the session tree: the step in progress is cancelled and the chain
+   * becomes the one given (the store keeps the tree; the builder runs one branch at a time).
+   */
+  async setChain(chain: Chain): Promise<void> {
+    await this.cancel();
+    this.pauseRequested = false;
+    this.chain = { sentences: [...chain.sentences], finished: chain.finished };
+  }
+
+  /**
+   * Append a sentence decided outside a step: a candidate of a race kept in the session tree,
+   * taken without generating again. An edited text is joined to the chain as an edit is.
+   */
+  async adopt(sentence: ChainSentence, endOfThought: boolean): Promise<void> {
+    if (this.chain.finished) throw new Error("the chain has reached its end of thought; undo first");
+    await this.cancel();
+    this.pauseRequested = false;
+    const text = sentence.decision === "human-edit" ? joinable(this.mode, chainText(this.chain, this.mode), sentence.text) : sentence.text;
+    this.pushSentence(this.chain.sentences.length, { ...sentence, text }, endOfThought);
+  }
+
   /** Remove the last sentence (cancelling a step in progress first). */
   async undo(): Promise<ChainSentence | undefined> {
     await this.cancel();

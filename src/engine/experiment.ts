@@ -46,7 +46,7 @@ export async function checkExperimentInputs(spec: Pick<ExperimentSpec, "out" | "
   const st = await fs.stat(spec.out).catch(() => undefined);
   if (st && !st.isDirectory()) throw new UserError(`${spec.out}: exists and is not a folder (out: names the results folder to write)`);
   // The rules remove far less than a model does: they are used only when chosen.
-  if (!spec.sanitizer && spec.conditions.some((c) => c.kind !== "empty" && c.variants.includes("without-answer")))
+  if (!spec.sanitizer && spec.conditions.some((c) => c.kind !== "empty" && c.kind !== "relay" && c.variants.includes("without-answer")))
     throw new UserError(`without-answer conditions need a sanitizer: set sanitizer: to a model name, or to "${RULES_SANITIZER}" for the rule-based remover`);
   for (const c of spec.conditions) {
     if (c.kind !== "transfer" || !c.cots) continue;

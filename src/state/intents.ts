@@ -1,6 +1,6 @@
 // The screens and the actions a person can take: the store names them in notices, the key table
 // (ui/keys.ts) binds keys to them.
-export type Screen = "problems" | "race" | "relay" | "results" | "settings";
+export type Screen = "problems" | "race" | "relay" | "results" | "settings" | "tree";
 
 export type Action =
   | "help"
@@ -46,4 +46,8 @@ export type Action =
   | "export"
   | "go-live"
   | "page-up"
-  | "page-down";
+  | "page-down"
+  | "tree"
+  | "tree-parent"
+  | "tree-child"
+  | "tree-compare";

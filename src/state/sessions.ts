@@ -1,5 +1,5 @@
-// A session is one JSON file: the problem, the roles, the chain with its provenance and the
-// targets' answers. It is rewritten atomically (temp file, fsync, rename) after every change,
+// A session is one JSON file: the problem, the roles, the tree of every race run (core/tree.ts),
+// the chain on view with its provenance, and the targets' answers. It is rewritten atomically (temp file, fsync, rename) after every change,
 // and validated on load, so a crash or a bad file never costs a good one.
 //
 // Where: an explicit directory (--sessions-dir), else $CONCORD_SESSIONS_DIR, else the
@@ -9,16 +9,34 @@
 import { readFile, readdir, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { z } from "zod";
-import { chainText, type Chain } from "../core/chain.js";
-import { chainSchema } from "../core/schema.js";
+import { chainText, type Candidate, type Chain } from "../core/chain.js";
+import { candidateSchema, chainSchema } from "../core/schema.js";
+import {
+  branches,
+  chainAt,
+  fileNodeSchema,
+  nodeToFile,
+  outline,
+  preorder,
+  treeFileSchema,
+  treeFromChain,
+  treeFromFile,
+  treeToFile,
+  type Tree,
+  type TreeNode,
+} from "../core/tree.js";
 import type { Problem } from "../core/types.js";
 import type { ConsistencySnapshot, TargetAnswer } from "../engine/events.js";
 import { UserError } from "../errors.js";
+import { count } from "../core/words.js";
 import { lockFile, type Lock } from "../fsutil/lock.js";
 import { ensureDir, removeStaleTemps, writeFileVerified } from "../fsutil/write.js";
 import type { Roles, SessionSnapshot } from "./store.js";
 
-export const SESSION_SCHEMA = 1;
+/** Version 2 holds the tree; version 1 (a chain only) still loads, as one branch, and is
+ * rewritten as version 2 only when it is saved. */
+export const SESSION_SCHEMA = 2;
+const SCHEMAS_READ = [1, 2];
 
 const problemSchema = z.object({
   id: z.string().min(1),
@@ -49,8 +67,8 @@ const rolesSchema = z.object({
   models: z.record(z.string(), z.string()).optional(),
 });
 
-export const sessionSchema = z.object({
-  schema: z.literal(SESSION_SCHEMA),
+export const sessionSchemaV1 = z.object({
+  schema: z.literal(1),
   id: z.string().min(1),
   createdAt: z.string(),
   updatedAt: z.string(),
@@ -59,16 +77,28 @@ export const sessionSchema = z.object({
   chain: chainSchema,
   targets: z.object({ answers: z.array(answerSchema), consistency: z.array(snapshotSchema) }),
 });
+/** Version 2: the tree, and the chain of its current node kept for readers of a chain alone. */
+export const sessionSchema = sessionSchemaV1.extend({ schema: z.literal(SESSION_SCHEMA), tree: treeFileSchema });
 
 export interface SessionFile {
-  schema: typeof SESSION_SCHEMA;
+  /** The version the file was read in (a session made in memory is version 2). */
+  schema: 1 | typeof SESSION_SCHEMA;
   id: string;
   createdAt: string;
   updatedAt: string;
   problem: Problem;
   roles: Roles;
+  /** The branch on view: the path to the tree's current node. */
   chain: Chain;
+  /** Every answer, in arrival order. */
   targets: { answers: TargetAnswer[]; consistency: ConsistencySnapshot[] };
+  /** Every race run; absent, the chain is the one branch. */
+  tree?: Tree;
+}
+
+/** A session's tree: the one it holds, or its chain as one branch. */
+export function sessionTree(s: Pick<SessionFile, "chain" | "targets" | "tree">): Tree {
+  return s.tree ?? treeFromChain(s.chain, s.targets);
 }
 
 export interface SessionsDirChoice {
@@ -98,6 +128,7 @@ export function toSessionFile(s: SessionSnapshot, now = new Date()): SessionFile
     roles: s.roles,
     chain: s.chain,
     targets: s.targets,
+    tree: s.tree ?? treeFromChain(s.chain, s.targets),
   };
 }
 
@@ -127,17 +158,38 @@ export function jsonErrorPosition(msg: string, text: string): number | undefined
   return i < 0 ? undefined : i;
 }
 
-/** Validate parsed data; the error names the file and the first bad field. */
+/** Validate parsed data; the error names the file and the first bad field (or tree node). */
 export function parseSession(data: unknown, file: string): SessionFile {
   const schema = (data as { schema?: unknown } | null)?.schema;
-  if (data && typeof data === "object" && schema !== SESSION_SCHEMA)
-    throw new UserError(`${file}: schema ${JSON.stringify(schema ?? null)} is not a Concord session (expected schema ${SESSION_SCHEMA})`);
-  const r = sessionSchema.safeParse(data);
+  if (data && typeof data === "object" && !SCHEMAS_READ.includes(schema as number))
+    throw new UserError(`${file}: schema ${JSON.stringify(schema ?? null)} is not a Concord session (expected schema ${SCHEMAS_READ.join(" or ")})`);
+  const r = (schema === 1 ? sessionSchemaV1 : sessionSchema).safeParse(data);
   if (!r.success) {
     const issue = r.error.issues[0];
     throw new UserError(`${file}: field ${issue.path.join(".") || "(top)"}: ${issue.message}`);
   }
-  return r.data as SessionFile;
+  if (r.data.schema === 1) {
+    const v1 = r.data as Omit<SessionFile, "tree">;
+    return { ...v1, tree: treeFromChain(v1.chain, v1.targets) };
+  }
+  const { tree: treeFile, ...rest } = r.data as Omit<SessionFile, "tree"> & { tree: z.infer<typeof treeFileSchema> };
+  let tree: Tree;
+  try {
+    tree = treeFromFile(treeFile);
+  } catch (err) {
+    throw new UserError(`${file}: ${(err as Error).message}`);
+  }
+  // Validated just now: saving them again needs no second check.
+  for (const n of tree.nodes.values()) for (const r of n.races) candidatesChecked.add(r.candidates);
+  // The tree is what the session is: the chain on view is its current branch.
+  return { ...rest, chain: chainAt(tree, tree.current), tree };
+}
+
+/** The session as its file holds it (version 2). */
+export function sessionFileData(
+  session: SessionFile,
+): Omit<SessionFile, "tree" | "schema"> & { schema: typeof SESSION_SCHEMA; tree: z.infer<typeof treeFileSchema> } {
+  return { ...session, schema: SESSION_SCHEMA, tree: treeToFile(sessionTree(session)) };
 }
 
 /** Read and validate a session file. Errors are one line naming the file and the place. */
@@ -161,12 +213,103 @@ export async function loadSession(file: string): Promise<SessionFile> {
   return parseSession(data, file);
 }
 
+// Candidates are most of a session (every race's, with per-token log-probs) and never change
+// once made: each list is validated once. The store never edits a candidate list in place (a new
+// race is a new list).
+const candidatesChecked = new WeakSet<readonly Candidate[]>();
+const candidateListSchema = z.array(candidateSchema);
+
+function candidatesText(list: readonly Candidate[], file: string, where: string): string {
+  if (!candidatesChecked.has(list)) {
+    const r = candidateListSchema.safeParse(list);
+    if (!r.success) {
+      const issue = r.error.issues[0];
+      throw new UserError(`${file}: field ${[where, ...issue.path].join(".")}: ${issue.message}`);
+    }
+    candidatesChecked.add(list);
+  }
+  return JSON.stringify(list);
+}
+
+/** A JSON object with `key` first, holding `value` (already JSON), then the rest of `obj`. */
+function withFirst(key: string, value: string, obj: object): string {
+  const rest = JSON.stringify(obj);
+  return `{${JSON.stringify(key)}:${value}${rest === "{}" ? "}" : "," + rest.slice(1)}`;
+}
+
+// A node changes only by being replaced (core/tree.ts): its bytes, validated, are kept, so a save
+// after one more sentence encodes two new nodes and copies the others.
+const nodeBytes = new WeakMap<TreeNode, Uint8Array>();
+
+function nodeBuffer(n: TreeNode, file: string): Uint8Array {
+  const kept = nodeBytes.get(n);
+  if (kept) return kept;
+  const f = nodeToFile(n);
+  const r = fileNodeSchema.safeParse({ ...f, races: f.races.map((x) => ({ ...x, candidates: [] })) });
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    throw new UserError(`${file}: field ${["tree", "node " + n.id, ...issue.path].join(".")}: ${issue.message}`);
+  }
+  const { races, ...rest } = f;
+  const raceTexts = races.map(({ candidates, ...x }, k) =>
+    withFirst("candidates", candidatesText(candidates, file, `tree.node ${n.id}.races.${k}.candidates`), x),
+  );
+  const bytes = Buffer.from(withFirst("races", `[${raceTexts.join(",")}]`, rest));
+  nodeBytes.set(n, bytes);
+  return bytes;
+}
+
+/**
+ * The session file's text (version 2), validated: the session around the tree by the schema (its
+ * chain's candidate lists checked on their own), the tree's shape by rebuilding it, and each
+ * node and candidate list the first time it is saved.
+ */
+export function sessionFileBytes(session: SessionFile, file: string): Uint8Array {
+  const { tree: _tree, ...plain } = session;
+  void _tree;
+  const lightChain = { ...session.chain, sentences: session.chain.sentences.map((x) => ({ ...x, candidates: [] })) };
+  const r = sessionSchemaV1.safeParse({ ...plain, schema: 1, chain: lightChain });
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    throw new UserError(`${file}: field ${issue.path.join(".") || "(top)"}: ${issue.message}`);
+  }
+  const tree = sessionTree(session);
+  const order = preorder(tree);
+  const nodes = order.map((id) => nodeBuffer(tree.nodes.get(id)!, file));
+  try {
+    // The shape: parents before children, races named by edges kept, the current node there.
+    treeFromFile({
+      current: tree.current,
+      nodes: order.map((id) => {
+        const n = tree.nodes.get(id)!;
+        return { id, races: n.races, ...(n.parent !== undefined ? { parent: n.parent } : {}), ...(n.edge ? { edge: n.edge } : {}) };
+      }),
+    });
+  } catch (err) {
+    throw new UserError(`${file}: ${(err as Error).message}`);
+  }
+  const { chain, ...rest } = plain;
+  const sentences = chain.sentences.map(({ candidates, ...x }, i) =>
+    withFirst("candidates", candidatesText(candidates, file, `chain.sentences.${i}.candidates`), x),
+  );
+  const head = JSON.stringify({ ...rest, schema: SESSION_SCHEMA });
+  const chainText = `{"sentences":[${sentences.join(",")}],"finished":${JSON.stringify(chain.finished)}}`;
+  const comma = Buffer.from(",");
+  const parts: Uint8Array[] = [Buffer.from(`${head.slice(0, -1)},"chain":${chainText},"tree":{"current":${JSON.stringify(tree.current)},"nodes":[`)];
+  nodes.forEach((b, i) => {
+    if (i) parts.push(comma);
+    parts.push(b);
+  });
+  parts.push(Buffer.from("]}}\n"));
+  return Buffer.concat(parts);
+}
+
 /** Write a session atomically. The data is validated first: a bad session is never written. */
 export async function writeSession(file: string, session: SessionFile): Promise<void> {
-  parseSession(session, file);
+  const bytes = sessionFileBytes(session, file);
   await ensureDir(resolve(file, ".."), "sessions");
   // Compact JSON: a 500-sentence session with every candidate is megabytes, written after every change.
-  await writeFileVerified(file, JSON.stringify(session) + "\n", { mode: 0o644, what: "session" });
+  await writeFileVerified(file, bytes, { mode: 0o644, what: "session" });
 }
 
 /**
@@ -313,6 +456,7 @@ export function exportSessionMarkdown(s: SessionFile): string {
       L.push("");
     }
   });
+  L.push(...treeMarkdown(sessionTree(s)));
   if (s.targets.answers.length) {
     L.push("## Target answers", "", "| chain length | target | answer | correct |", "|---|---|---|---|");
     for (const a of s.targets.answers)
@@ -333,6 +477,32 @@ export function exportSessionMarkdown(s: SessionFile): string {
     L.push("");
   }
   return L.join("\n");
+}
+
+/** The tree as a nested list: each node's chosen sentence, who chose it, perplexity and
+ * consistency; the branch on view is marked. */
+function treeMarkdown(t: Tree): string[] {
+  const all = branches(t);
+  const L = [
+    "## Tree",
+    "",
+    `${count(t.nodes.size - 1, "sentence")} in ${count(all.length, "branch", "branches")}, each named by its last node: ${all.map((b) => b.id).join(", ")}.`,
+    "",
+  ];
+  const rows = outline(t).filter((r) => r.edge);
+  const base = Math.min(...rows.map((r) => r.indent));
+  for (const r of rows) {
+    if (!r.edge) continue;
+    const who = r.edge.decision === "evaluator" ? `${r.edge.author}, evaluator's pick` : `${r.edge.author}, ${r.edge.decision}`;
+    const facts = [who, r.perplexity !== undefined ? `ppl ${fmt(r.perplexity)}` : "", r.consistency !== undefined ? `cons ${fmt(r.consistency)}` : ""].filter(
+      Boolean,
+    );
+    const mark = r.current ? " **← current**" : "";
+    // A node that starts a branch is marked; its run of sentences follows at its level.
+    L.push(`${"  ".repeat(r.indent - base)}- ${r.fork ? "⑂ " : ""}\`${r.id}\` ${mdCell(r.edge.text.trim())} (${facts.join(" · ")})${mark}`);
+  }
+  L.push("");
+  return L;
 }
 
 /**

@@ -7,6 +7,7 @@ import { useStore } from "zustand";
 import { emptyData, sessionSlice } from "./slices/session.js";
 import { raceSlice, type EventQueue } from "./slices/race.js";
 import { relaySlice } from "./slices/relay.js";
+import { treeSlice } from "./slices/tree.js";
 import { viewSlice } from "./slices/view.js";
 import type { ConcordState, ConcordStore, StoreOptions } from "./types.js";
 
@@ -26,6 +27,7 @@ export function createConcordStore(opts: StoreOptions = {}): ConcordStore {
     ...raceSlice(deps, stats)(...a),
     ...sessionSlice(deps, unsubs)(...a),
     ...relaySlice(deps)(...a),
+    ...treeSlice(deps)(...a),
   }));
   return Object.assign(store, { flushCount: () => stats.flushes, handle: () => store.getState().handle });
 }

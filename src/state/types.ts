@@ -1,7 +1,8 @@
 // What the store holds and the ports it drives. The engine, the launcher and the screens meet
 // here; nothing in this file does anything.
 import type { StoreApi } from "zustand/vanilla";
-import type { Candidate, Chain } from "../core/chain.js";
+import type { Candidate, Chain, ChainSentence } from "../core/chain.js";
+import type { Tree } from "../core/tree.js";
 import type { Problem } from "../core/types.js";
 import type { ConsistencySnapshot, EngineEvent, EngineListener, TargetAnswer } from "../engine/events.js";
 import type { CutName, RelayResult } from "../engine/relay.js";
@@ -22,6 +23,12 @@ export interface ChainDriver {
   pause(): unknown;
   cancel(): unknown;
   getChain(): Chain;
+  /** Go to another place in the session tree: the step in progress is cancelled and the chain
+   * becomes this one (no event: the store moves itself). Drivers without it stay on one branch. */
+  setChain?(chain: Chain): unknown;
+  /** Append a sentence decided outside a step (a candidate of a race kept in the tree); emits
+   * sentence-accepted like any decision. */
+  adopt?(sentence: ChainSentence, endOfThought: boolean): unknown;
 }
 
 /** Anything else that emits engine events (the TargetPanel). */
@@ -102,6 +109,9 @@ export interface RaceView {
   generating: boolean;
   /** Id accepted at the end of this step, shown until the next step starts. */
   acceptedId?: string;
+  /** The lanes are a race kept in the session tree (after an undo, or a move in the tree): no
+   * step runs, and a decision takes one of them without generating again. */
+  kept?: boolean;
 }
 
 export interface TargetsView {
@@ -144,9 +154,11 @@ export interface SessionSnapshot {
   roles: Roles;
   chain: Chain;
   targets: { answers: TargetAnswer[]; consistency: ConsistencySnapshot[] };
+  /** Every race run in this session; the chain is the path to its current node. */
+  tree?: Tree;
 }
 
-export type ResumeRequest = Partial<Pick<SessionSnapshot, "chain" | "targets" | "roles">> & { info?: SessionInfo; replay?: boolean };
+export type ResumeRequest = Partial<Pick<SessionSnapshot, "chain" | "targets" | "roles" | "tree">> & { info?: SessionInfo; replay?: boolean };
 
 export interface ConcordData {
   screen: Screen;
@@ -157,6 +169,8 @@ export interface ConcordData {
   problem?: Problem;
   roles: Roles;
   chain: Chain;
+  /** Every race of the session; `chain` is the path to its current node. */
+  tree: Tree;
   race: RaceView;
   selected: number;
   /** Lines the chain is scrolled back from its newest; undefined follows the newest lines. */
@@ -191,6 +205,30 @@ export interface ConcordData {
   disposed: boolean;
   /** The relay run in progress. */
   relayRun?: AbortController;
+  /** The tree view: the node under its cursor, and a branch marked to compare with. */
+  treeView: TreeViewState;
+}
+
+export interface TreeViewState {
+  cursor?: string;
+  /** The branch (its leaf) marked for comparison. */
+  marked?: string;
+  /** Two branches side by side. */
+  compare?: [string, string];
+}
+
+export type TreeMove = "parent" | "child" | "next-sibling" | "prev-sibling" | "next-branch" | "prev-branch";
+
+export interface TreeActions {
+  /** Show the tree, its cursor where the person is. */
+  openTree(): void;
+  moveTreeCursor(move: TreeMove): void;
+  /** Mark the branch under the cursor; with one marked already, compare the two. */
+  markBranch(): void;
+  closeCompare(): void;
+  /** Go to a node: the chain becomes the path to it, and its kept race is shown to choose from
+   * (a different candidate starts a branch there). */
+  goToNode(id: string): Promise<void>;
 }
 
 export interface NoticeActions {
@@ -254,7 +292,7 @@ export interface RelayActions {
   relayInfo(): { initiator?: string; continuers: string[] } | undefined;
 }
 
-export type ConcordActions = NoticeActions & ViewActions & RaceActions & SessionActions & RelayActions;
+export type ConcordActions = NoticeActions & ViewActions & RaceActions & SessionActions & RelayActions & TreeActions;
 export type ConcordState = ConcordData & ConcordActions;
 export type ConcordStore = StoreApi<ConcordState> & {
   /** How many times queued events were applied (each is at most one redraw). */

@@ -17,6 +17,7 @@ import { HelpOverlay } from "./screens/Help.js";
 import { ResultsScreen } from "./screens/Results.js";
 import { RelayScreen } from "./screens/Relay.js";
 import { SettingsScreen } from "./screens/Settings.js";
+import { TreeScreen } from "./screens/Tree.js";
 import type { ScreenPorts } from "./ports.js";
 
 export interface AppProps {
@@ -210,6 +211,7 @@ export function App(props: AppProps) {
   else if (screen === "problems") body = <ProblemsScreen />;
   else if (screen === "results") body = <ResultsScreen />;
   else if (screen === "relay") body = <RelayScreen />;
+  else if (screen === "tree") body = <TreeScreen />;
   else body = <SettingsScreen />;
 
   const saved = session?.saveError ? "not saved" : session?.savedAt ? "saved" : "";

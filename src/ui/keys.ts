@@ -27,14 +27,14 @@ export const DEFAULT_BINDINGS: Binding[] = [
   { action: "screen-relay", keys: ["3"], description: "Relay screen", screens: "all" },
   { action: "screen-results", keys: ["4"], description: "Results screen", screens: "all" },
   { action: "screen-settings", keys: ["5"], description: "Models & settings screen", screens: "all" },
-  { action: "up", keys: ["up", "k"], description: "move up", screens: ["problems", "race", "relay", "results", "settings"] },
-  { action: "down", keys: ["down", "j"], description: "move down", screens: ["problems", "race", "relay", "results", "settings"] },
+  { action: "up", keys: ["up", "k"], description: "move up", screens: ["problems", "race", "relay", "results", "settings", "tree"] },
+  { action: "down", keys: ["down", "j"], description: "move down", screens: ["problems", "race", "relay", "results", "settings", "tree"] },
   { action: "top", keys: ["g", "home"], description: "first item", screens: ["problems", "results", "settings"] },
   { action: "bottom", keys: ["G", "end"], description: "last item", screens: ["problems", "results", "settings"] },
-  { action: "page-up", keys: ["pageup"], description: "page up", screens: ["problems", "results", "settings"] },
-  { action: "page-down", keys: ["pagedown"], description: "page down", screens: ["problems", "results", "settings"] },
+  { action: "page-up", keys: ["pageup"], description: "page up", screens: ["problems", "results", "settings", "tree"] },
+  { action: "page-down", keys: ["pagedown"], description: "page down", screens: ["problems", "results", "settings", "tree"] },
   { action: "focus-next", keys: ["tab"], description: "next column / named cut", screens: ["problems", "relay", "results", "settings"] },
-  { action: "open", keys: ["enter"], description: "open the selected item", screens: ["problems", "results"] },
+  { action: "open", keys: ["enter"], description: "open the selected item", screens: ["problems", "results", "tree"] },
   { action: "filter", keys: ["/"], description: "filter the list", screens: ["problems"] },
   { action: "reveal", keys: ["v"], description: "show or hide the reference", screens: ["problems", "race"] },
   { action: "accept-pick", keys: ["a"], description: "accept evaluator's pick", screens: ["race"] },
@@ -54,6 +54,11 @@ export const DEFAULT_BINDINGS: Binding[] = [
   { action: "go-live", keys: ["L"], description: "replay: go on live here", screens: ["race"] },
   { action: "page-up", keys: ["pageup"], description: "chain back", screens: ["race"] },
   { action: "page-down", keys: ["pagedown"], description: "chain forward", screens: ["race"] },
+  // The Tree screen also moves with up/down (siblings), page up/down (branches) and open (go there).
+  { action: "tree", keys: ["b"], description: "session tree / back", screens: ["race", "tree"] },
+  { action: "tree-parent", keys: ["left", "h"], description: "parent", screens: ["tree"] },
+  { action: "tree-child", keys: ["right", "l"], description: "child", screens: ["tree"] },
+  { action: "tree-compare", keys: ["c"], description: "compare", screens: ["tree"] },
   { action: "cut-prev", keys: ["left", "h"], description: "move the cut earlier", screens: ["relay"] },
   { action: "cut-next", keys: ["right", "l"], description: "move the cut later", screens: ["relay"] },
   { action: "run-relay", keys: ["enter", "r"], description: "run relay", screens: ["relay"] },
@@ -116,7 +121,14 @@ export function resolveAction(bindings: Binding[], screen: Screen, name: string)
 }
 
 /** Screen names as the tab bar shows them. */
-export const SCREEN_NAMES: Record<Screen, string> = { problems: "Problems", race: "Race", relay: "Relay", results: "Results", settings: "Models" };
+export const SCREEN_NAMES: Record<Screen, string> = {
+  problems: "Problems",
+  race: "Race",
+  relay: "Relay",
+  results: "Results",
+  settings: "Models",
+  tree: "Tree",
+};
 
 /** Bindings to show in help, global first, then the given screen's. `where` names the screens a key belongs to. */
 export function helpRows(bindings: Binding[], screen?: Screen): Array<{ keys: string; description: string; scope: string; where: string }> {

@@ -11,6 +11,7 @@ import { PassThrough } from "node:stream";
 import { exportCommand } from "../../src/commands/export.js";
 import { toSessionFile, writeSession } from "../../src/state/sessions.js";
 import { demoProblem } from "../doubles/scripted-driver.js";
+import { accept, chainAt, emptyTree, moveTo } from "../../src/core/tree.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const dir = mkdtempSync(join(tmpdir(), "concord-export-cmd-"));
@@ -80,5 +81,70 @@ describe("concord export", () => {
     const p = concord("export", partial);
     assert.equal(p.code, 1);
     assert.match(p.stderr, /^concord: \S+partial\.json: field chain\.sentences\.0\.text: .+\n$/);
+  });
+});
+
+describe("concord export: the session tree", () => {
+  const treeFile = join(dir, "tree.json");
+  const sent = (text: string, decision: "evaluator" | "human-pick" = "evaluator") => ({
+    text,
+    author: "alpha",
+    decision,
+    candidates: [],
+    at: "2026-01-01T00:00:00.000Z",
+  });
+  before(async () => {
+    // root -> "A." -> "B." -> "C."; at "A." also "B2."; at the root also "A2.": three branches
+    let t = emptyTree();
+    t = accept(t, t.current, sent("A."));
+    t = accept(t, t.current, sent(" B."));
+    t = accept(t, t.current, sent(" C."));
+    t = accept(moveTo(t, "n1"), "n1", sent(" B2.", "human-pick"));
+    t = accept(moveTo(t, t.root), t.root, sent("A2.", "human-pick"));
+    t = moveTo(t, "n4");
+    await writeSession(
+      treeFile,
+      toSessionFile({
+        info: { id: "sess-tree", createdAt: "2026-01-01T00:00:00.000Z" },
+        problem: demoProblem,
+        roles: { generators: ["alpha"], evaluators: ["judge"], targets: ["t1"] },
+        chain: chainAt(t, t.current),
+        targets: { answers: [], consistency: [] },
+        tree: t,
+      }),
+    );
+  });
+
+  test("--branches --json: every branch root to leaf as arrays of sentence texts", () => {
+    const r = concord("export", treeFile, "--branches", "--json");
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), [["A.", " B.", " C."], ["A.", " B2."], ["A2."]]);
+  });
+
+  test("--branch <id>: one branch as a transfer CoT; a wrong id names the branches there are", () => {
+    const r = concord("export", treeFile, "--branch", "n3");
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, "A. B. C.\n");
+    // the session's own chain is the current branch
+    assert.equal(concord("export", treeFile).stdout, "A. B2.\n");
+    const bad = concord("export", treeFile, "--branch", "n9");
+    assert.equal(bad.code, 1);
+    assert.equal(bad.stderr, `concord: ${treeFile}: no node n9 in this session (branches: n3, n4, n5)\n`);
+  });
+
+  test("the Markdown export draws the tree, forks marked, the current branch shown", async () => {
+    const md = await exportCommand(treeFile, { format: "markdown" }, sink());
+    const section = md.slice(md.indexOf("## Tree"), md.indexOf("##", md.indexOf("## Tree") + 3));
+    assert.match(section, /5 sentences in 3 branches, each named by its last node: n3, n4, n5\./);
+    assert.deepEqual(
+      section.split("\n").filter((l) => /^\s*- /.test(l)),
+      [
+        "- ⑂ `n1` A. (alpha, evaluator's pick)",
+        "  - ⑂ `n2` B. (alpha, evaluator's pick)",
+        "  - `n3` C. (alpha, evaluator's pick)",
+        "  - ⑂ `n4` B2. (alpha, human-pick) **← current**",
+        "- ⑂ `n5` A2. (alpha, human-pick)",
+      ],
+    );
   });
 });

@@ -88,7 +88,7 @@ test(
       const files = readdirSync(join(dir, "sessions"));
       assert.equal(files.length, 1, `one session saved: ${files}`);
       const saved = JSON.parse(readFileSync(join(dir, "sessions", files[0]), "utf8"));
-      assert.equal(saved.schema, 1);
+      assert.equal(saved.schema, 2);
       assert.equal(saved.problem.id, "demo-2");
       assert.deepEqual(
         saved.chain.sentences.map((x: { decision: string }) => x.decision),

@@ -114,9 +114,10 @@ const VISIBLE: Record<Screen | "help", RegExp | RegExp[]> = {
   results: /▸ +Transfer|Transfer\(DAPO\)/,
   settings: /▸ +profile-numb/,
   help: /\? +show or hide this help/,
+  tree: /▸ ● n0/,
 };
 
-const SCREENS: Array<Screen | "help"> = ["problems", "race", "relay", "results", "settings", "help"];
+const SCREENS: Array<Screen | "help"> = ["problems", "race", "relay", "results", "settings", "tree", "help"];
 
 async function draw(screen: Screen | "help", size: { columns: number; rows: number }, ports: ScreenPorts): Promise<string> {
   const driver = new ScriptedDriver();

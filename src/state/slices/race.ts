@@ -5,8 +5,11 @@
 import type { StateCreator } from "zustand/vanilla";
 import type { EngineEvent } from "../../engine/events.js";
 import { count } from "../../core/words.js";
+import type { ChainSentence } from "../../core/chain.js";
+import { latestRace, nodeOf } from "../../core/tree.js";
 import { applyEvents, copyChain } from "../apply-events.js";
 import { act, info } from "../notices.js";
+import { lanesOfRace, treeAfterEvents } from "../tree-events.js";
 import type { AutoMode, ChainDriver, ConcordState, Lane, RaceActions, SliceDeps } from "../types.js";
 import { callEngine, refreshTargets } from "./engine-port.js";
 
@@ -66,6 +69,48 @@ export function raceSlice(deps: SliceDeps, queueStats: EventQueue): StateCreator
       return true;
     };
 
+    /** Show the latest race kept at the current node, as a step waiting for a decision. Returns
+     * false when none is kept there (a sentence written by hand, or a race never run). */
+    const showKept = (selectId?: string): boolean => {
+      const { tree } = get();
+      const race = latestRace(tree, tree.current);
+      if (!race) return false;
+      const lanes = lanesOfRace(race);
+      const at = selectId ? lanes.findIndex((l) => l.id === selectId) : -1;
+      const view = {
+        step: nodeOf(tree, tree.current).depth,
+        lanes,
+        awaiting: true,
+        generating: false,
+        kept: true,
+        ...(race.evaluatorPick ? { pick: race.evaluatorPick } : {}),
+      };
+      set({ race: view, selected: Math.max(0, at) });
+      return true;
+    };
+    /** The sentence a candidate of the kept race on view makes. */
+    const keptSentence = (c: NonNullable<Lane["candidate"]>, editedText?: string): ChainSentence => {
+      const { race } = get();
+      return {
+        text: editedText ?? c.text,
+        author: c.generator,
+        decision: editedText !== undefined ? "human-edit" : c.id === race.pick ? "evaluator" : "human-pick",
+        candidates: race.lanes.flatMap((l) => (l.candidate ? [l.candidate] : [])),
+        acceptedId: c.id,
+        at: deps.now().toISOString(),
+        ...(race.pick ? { evaluatorPick: race.pick } : {}),
+      };
+    };
+    /** Take a candidate of a kept race: the engine appends it, nothing is generated again. */
+    const takeKept = (lane: Lane, editedText?: string) => {
+      const c = lane.candidate;
+      if (!c) return notFinished();
+      if (!get().handle?.builder.adopt) return say(info`this race cannot take a kept candidate: ${act("regenerate")} races again`);
+      const sentence = keptSentence(c, editedText);
+      const what = sentence.decision === "evaluator" ? "accept" : sentence.decision === "human-edit" ? "edit" : "override";
+      decide(what, (b) => b.adopt!(sentence, c.endOfThought));
+    };
+
     return {
       select: (delta) =>
         set((s) => {
@@ -96,6 +141,8 @@ export function raceSlice(deps: SliceDeps, queueStats: EventQueue): StateCreator
         if (!stepOpen()) return;
         const { race } = get();
         if (!race.pick) return say(info`no pick yet: wait for the scores, or choose one (${act("choose")})`);
+        const pick = race.lanes.find((l) => l.id === race.pick);
+        if (race.kept && pick) return takeKept(pick);
         decide("accept", (b) => b.accept(race.pick!));
       },
       choose: () => {
@@ -104,7 +151,8 @@ export function raceSlice(deps: SliceDeps, queueStats: EventQueue): StateCreator
         const lane = selectedLane();
         if (!lane?.done || lane.cancelled) return notFinished();
         const override = lane.id !== get().race.pick;
-        decide(override ? "override" : "accept", (b) => b.accept(lane.id));
+        if (get().race.kept) takeKept(lane);
+        else decide(override ? "override" : "accept", (b) => b.accept(lane.id));
         if (override) leavesRecording();
       },
       edit: (text) => {
@@ -112,7 +160,8 @@ export function raceSlice(deps: SliceDeps, queueStats: EventQueue): StateCreator
         const lane = selectedLane();
         if (!lane?.done || lane.cancelled) return notFinished();
         if (!text.trim()) return empty();
-        decide("edit", (b) => b.acceptEdited(lane.id, text));
+        if (get().race.kept) takeKept(lane, text);
+        else decide("edit", (b) => b.acceptEdited(lane.id, text));
         leavesRecording();
       },
       write: (text) => {
@@ -124,7 +173,20 @@ export function raceSlice(deps: SliceDeps, queueStats: EventQueue): StateCreator
       regenerate: () => void call("regenerate", (b) => b.regenerate()),
       undo: () => {
         if (!get().chain.sentences.length) return say(info`nothing to undo`);
-        decide("undo", (b) => b.undo());
+        // A replay serves its recorded step again; elsewhere the race of the undone sentence is
+        // kept in the tree and shown again, so another candidate can be taken without a new race.
+        if (get().replayer) return decide("undo", (b) => b.undo());
+        const undone = get().chain.sentences.at(-1);
+        void call("undo", (b) => b.undo()).then(() => {
+          get().flush();
+          const s = get();
+          if (s.race.generating) return;
+          if (showKept(undone?.acceptedId)) {
+            say(
+              info`undone: ${count(s.chain.sentences.length, "sentence")} left · its race is kept: ${act("choose")} takes another candidate, ${act("regenerate")} races again`,
+            );
+          } else if (deps.opts.autoAdvance !== false && !s.chain.finished) get().startStep();
+        });
       },
       autoRun: (n) => {
         const id = get().autoDrive.seq + 1;
@@ -142,7 +204,10 @@ export function raceSlice(deps: SliceDeps, queueStats: EventQueue): StateCreator
           let accepted = false;
           if (race.awaiting && race.pick && !replayer) {
             try {
-              await b.accept(race.pick);
+              // A kept race's pick is taken as it stands; an open step's through the engine.
+              const kept = race.kept ? race.lanes.find((l) => l.id === race.pick)?.candidate : undefined;
+              if (kept && b.adopt) await b.adopt(keptSentence(kept), kept.endOfThought);
+              else await b.accept(race.pick);
               accepted = true;
             } catch {
               // the step moved on meanwhile (a regenerate just typed): start from a fresh one
@@ -199,6 +264,8 @@ export function raceSlice(deps: SliceDeps, queueStats: EventQueue): StateCreator
         const { handle, replayer } = get();
         const builder = handle?.builder;
         const changes = applyEvents(get(), batch, builder ? () => copyChain(builder.getChain()) : undefined);
+        const tree = treeAfterEvents(get().tree, batch, get().race);
+        if (tree !== get().tree) changes.tree = tree;
         if (changes.auto?.mode === "off") changes.paused = false;
         const quiet = handle?.ignoreError?.bind(handle);
         if (quiet && changes.race?.lanes.some((l) => l.error && quiet(l.error))) {

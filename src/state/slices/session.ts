@@ -5,6 +5,7 @@ import type { Problem } from "../../core/types.js";
 import type { EngineListener } from "../../engine/events.js";
 import { oneLine } from "../../errors.js";
 import { count } from "../../core/words.js";
+import { emptyTree, moveTo, treeFromChain } from "../../core/tree.js";
 import { EMPTY_TARGETS, copyChain, targetsOnly, targetsUpTo } from "../apply-events.js";
 import { act, failure, info } from "../notices.js";
 import { SessionReplay } from "../session-replay.js";
@@ -20,6 +21,8 @@ export function emptyData(): ConcordData {
     revealReference: false,
     roles: { generators: [], evaluators: [], targets: [] },
     chain: { sentences: [], finished: false },
+    tree: emptyTree(),
+    treeView: {},
     race: { step: 0, lanes: [], awaiting: false, generating: false },
     selected: 0,
     targets: EMPTY_TARGETS,
@@ -51,7 +54,14 @@ export function modelsChanged(saved: Roles | undefined, now: Roles): string | un
 
 export function snapshotOf(s: ConcordData): SessionSnapshot | undefined {
   if (!s.problem || !s.session) return undefined;
-  return { info: s.session, problem: s.problem, roles: s.roles, chain: s.chain, targets: { answers: s.targets.log, consistency: s.targets.history } };
+  return {
+    info: s.session,
+    problem: s.problem,
+    roles: s.roles,
+    chain: s.chain,
+    targets: { answers: s.targets.log, consistency: s.targets.history },
+    tree: s.tree,
+  };
 }
 
 /** A session id: problem and start time, safe as a file name. */
@@ -87,6 +97,10 @@ export function sessionSlice(deps: SliceDeps, unsubs: Array<() => void>): StateC
         await closeHandle();
         const info0: SessionInfo = resume?.info ?? { id: sessionId(problem, now()), createdAt: now().toISOString() };
         const startChain = replaying ? replaying.getChain() : resume?.chain ? copyChain(resume.chain) : { sentences: [], finished: false };
+        // A replay starts at the root of the tree it replays: the recorded chain is its main
+        // branch, and every other branch of the session stays in it.
+        const savedTree = resume?.tree ?? (resume?.chain ? treeFromChain(resume.chain, resume.targets) : emptyTree());
+        const startTree = replaying ? moveTo(savedTree, savedTree.root) : savedTree;
         const mine = get().opening + 1;
         const keep = get();
         set({
@@ -105,6 +119,7 @@ export function sessionSlice(deps: SliceDeps, unsubs: Array<() => void>): StateC
           problem,
           loading: true,
           chain: startChain,
+          tree: startTree,
           // A replay brings the saved answers back as its chain reaches their lengths.
           targets:
             resume?.targets && !replaying
@@ -175,7 +190,7 @@ export function sessionSlice(deps: SliceDeps, unsubs: Array<() => void>): StateC
         // From a recording: the chain so far goes on with the configured models.
         if (fromRecording) set({ live: true });
         // A new session: the replayed file keeps its whole chain.
-        await get().openProblem(problem, { chain: copyChain(chain), targets: { answers: targets.valid, consistency: targets.history } });
+        await get().openProblem(problem, { chain: copyChain(chain), targets: { answers: targets.valid, consistency: targets.history }, tree: get().tree });
       },
       exportSession: async () => {
         if (!opts.export) return say(info`export is not available here`);

@@ -13,6 +13,8 @@ interface HelpLine {
   active: boolean;
   /** A section heading: drawn across the column, from its left edge. */
   heading?: boolean;
+  /** Keys written into the text, across the whole column (a crowded help). */
+  inline?: boolean;
 }
 
 type Row = ReturnType<typeof helpRows>[number];
@@ -96,7 +98,46 @@ export function HelpOverlay({ screen }: { screen: Screen }) {
     return { cols, hidden };
   };
   const groupedLayout = layout(true);
-  const { cols, hidden } = groupedLayout.hidden > 0 ? layout(false) : groupedLayout;
+  const plain = groupedLayout.hidden > 0 ? layout(false) : groupedLayout;
+  // Still too many: other screens' one-line keys share a line two by two where both fit.
+  if (plain.hidden > 0) {
+    // Each as "keys description" across the whole column, two to a line where they fit.
+    const dense: HelpLine[][] = [];
+    const inline: HelpLine[] = [];
+    for (const r of others) {
+      const text = `${keysOf(r)} ${r.description}`;
+      const room = inline.find((l) => l.text.length + 3 + text.length <= colWidth);
+      if (text.length > colWidth) dense.push(entry(r));
+      else if (room) room.text = `${room.text} · ${text}`;
+      else {
+        const line: HelpLine = { keys: "", text, active: false, inline: true };
+        inline.push(line);
+        dense.push([line]);
+      }
+    }
+    const denseOthers = dense.map((lines) => ({ lines, elsewhere: true, where: "other screens" }));
+    const cols: Array<{ lines: HelpLine[]; headed?: string }> = [{ lines: [] }];
+    let hidden = 0;
+    for (const e of [...here, ...denseOthers] as Array<{ lines: HelpLine[]; elsewhere: boolean; where?: string }>) {
+      let col = cols[cols.length - 1]!;
+      const need = e.lines.length + (e.elsewhere && col.headed !== e.where ? 1 : 0);
+      if (col.lines.length + need > perCol) {
+        if (cols.length >= ncols) {
+          hidden++;
+          continue;
+        }
+        col = { lines: [] };
+        cols.push(col);
+      }
+      if (e.elsewhere && col.headed !== e.where) {
+        col.lines.push(heading(e.where!));
+        col.headed = e.where;
+      }
+      col.lines.push(...e.lines);
+    }
+    if (hidden < plain.hidden) Object.assign(plain, { cols, hidden });
+  }
+  const { cols, hidden } = plain;
   return (
     <Box flexDirection="column" height={height}>
       <Text wrap="truncate-end">
@@ -110,6 +151,10 @@ export function HelpOverlay({ screen }: { screen: Screen }) {
               l.heading ? (
                 <Text key={li} wrap="truncate-end">
                   <R role="border">{fitWidth(l.text.padEnd(colWidth, "─"), colWidth)}</R>
+                </Text>
+              ) : l.inline ? (
+                <Text key={li} wrap="truncate-end">
+                  <Text {...t.roles.muted}>{fitWidth(l.text, colWidth)}</Text>
                 </Text>
               ) : (
                 <Text key={li} wrap="truncate-end">

@@ -65,9 +65,7 @@ export function ProblemsScreen() {
       if (entry.error) return store.getState().setStatus(entry.error);
       try {
         const s = await sessionsPort.load(entry.file);
-        await store
-          .getState()
-          .openProblem(s.problem, { chain: s.chain, targets: s.targets, roles: s.roles, info: { id: s.id, file: entry.file, createdAt: s.createdAt } });
+        await store.getState().openProblem(s.problem, { ...s, info: { id: s.id, file: entry.file, createdAt: s.createdAt } });
       } catch (e) {
         store.getState().setStatus(oneLine(e));
       }

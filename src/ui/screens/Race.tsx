@@ -11,6 +11,7 @@ import { useTheme, type Theme } from "../theme.js";
 import { fitWidth, sanitize } from "../sanitize.js";
 import { Lines, R, wrapSegments } from "../widgets/text.js";
 import { TargetsPanel, targetsPanelRows } from "./Targets.js";
+import { TreeLocationMark } from "./Tree.js";
 import { count } from "../../core/words.js";
 import { LaneRow, MARK_HUMAN, MARK_PICK, chainSegments, pplDigits, scoreColumnWidth, selectedSegments, shortId, whySegments } from "./race-lanes.js";
 
@@ -114,6 +115,9 @@ function useRaceActions() {
         return true;
       case "go-live":
         void s.goLive();
+        return true;
+      case "tree":
+        s.openTree();
         return true;
       case "page-up":
         s.scrollChain(-pageRows, maxBack);
@@ -246,6 +250,7 @@ export function RaceScreen() {
       <Text wrap="truncate-end">
         <R role="border">{`── chain: ${count(chain.sentences.length, "sentence")}${chain.finished ? " · finished" : ""} `}</R>
         <R role="muted">{`${MARK_HUMAN} human choice`}</R>
+        <TreeLocationMark />
       </Text>
       <Box height={chainRows} flexDirection="column" flexShrink={0}>
         {marker ? <R role="muted">{fitWidth(marker, mainWidth)}</R> : null}
