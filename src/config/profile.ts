@@ -60,6 +60,8 @@ export const ModelProfileSchema = z
       .regex(/^[^\s"'`]+$/, "no spaces or quotes"),
     backend: z.enum(["openai", "local", "replay"]),
     baseURL: z.string().url().optional(),
+    /** More servers of the same model (replicas): requests go to the least busy. */
+    baseUrls: z.array(z.string().url()).min(1).max(64).optional(),
     model: z.string().min(1),
     apiKeyEnv: z.string().regex(ENV_NAME, "an environment variable NAME, e.g. OPENAI_API_KEY").optional(),
     extra: z.record(z.string(), z.unknown()).optional(),

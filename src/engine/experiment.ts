@@ -129,7 +129,14 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
   // Results are appended one at a time so two answers never share a write.
   let writes: Promise<void> = Promise.resolve();
   const summary: RunSummary = { written: 0, skipped: 0, total: 0, errors: 0, cancelled: false, out: spec.out };
-  const progress = (label: string) => emit({ type: "progress", done: summary.written + summary.skipped + summary.errors, total: summary.total, label });
+  const progress = (label: string) =>
+    emit({
+      type: "progress",
+      done: summary.written + summary.skipped + summary.errors,
+      total: summary.total,
+      label,
+      load: limiter.load().map(({ model, inFlight, queued, limit }) => ({ model, inFlight, queued, limit })),
+    });
 
   type Job = ConditionJob & { key: string };
   const jobs: Job[] = [];

@@ -15,6 +15,7 @@ import { resolveDefaultModelSpecs, type DefaultModelSpecs } from "../backends/mo
 import type { ExperimentSpec } from "../config/experiment-spec.js";
 import type { Recording } from "../backends/replay.js";
 import { traceHandle, type TraceReplay } from "./trace-replay.js";
+import { flavorOfHost } from "../backends/openai/flavors.js";
 
 export { backendFor, cacheDir, modelIdentity, type BackendOptions, type DownloadListener } from "./backend-factory.js";
 export type { Role };
@@ -30,6 +31,31 @@ export interface ModelHandle {
   sampling?: Partial<SamplingOptions>;
   /** How this handle answers as a target when not greedy (the one-file demo's sampled targets). */
   targetSampling?: { temperature: number; seed: number };
+  /** Requests its server takes at once, as far as is known before asking (limits start here). */
+  concurrency?: number;
+}
+
+/**
+ * Where a model's concurrency limit starts: an embedded engine serves its sequences; vLLM and
+ * SGLang batch dozens of requests with little loss each; llama-server has a few slots; hosted
+ * APIs rate-limit. Replicas multiply it. The limit then adapts (engine/limits.ts).
+ */
+export function startConcurrency(profile: ModelProfile): number {
+  if (profile.backend === "local") return profile.sequences ?? 4;
+  if (profile.backend === "replay") return 64;
+  const replicas = Math.max(1, (profile.baseUrls?.length ?? 0) + (profile.baseURL ? 1 : 0));
+  const flavor = profile.flavor ?? profile.capabilities?.flavor ?? flavorOfHost(profile.baseURL ?? "https://api.openai.com/v1");
+  const perServer =
+    flavor === "vllm" || flavor === "sglang"
+      ? 32
+      : flavor === "llama-server"
+        ? 4
+        : flavor === "ollama" || flavor === "lmstudio"
+          ? 2
+          : flavor === "openai" || flavor === "openrouter" || flavor === "together" || flavor === "deepseek"
+            ? 8
+            : 4;
+  return perServer * replicas;
 }
 
 export function handleFor(profile: ModelProfile, backend: Backend): ModelHandle {
@@ -38,6 +64,7 @@ export function handleFor(profile: ModelProfile, backend: Backend): ModelHandle 
     backend,
     thinkingFormat: profile.thinkingFormat ?? guessThinkingFormat(profile.model),
     sampling: profile.sampling,
+    concurrency: startConcurrency(profile),
   };
 }
 

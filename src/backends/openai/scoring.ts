@@ -88,7 +88,7 @@ async function scoreChat(
       };
       let res: Json;
       try {
-        res = await ctx.transport.post<Json>("/v1/chat/completions", body, "scoring", req.signal);
+        res = await ctx.transport.post<Json>("/v1/chat/completions", body, "scoring", req.signal, { observe: req.observe });
       } catch (err) {
         throw asUnsupported(ctx, flavor, err);
       }
@@ -119,7 +119,7 @@ async function scoreEcho(ctx: ScoringContext, req: ScoreRequest, prefix: string,
   const body = { model, prompt: req.candidates.map((c) => prefix + c), echo: true, logprobs: 1, max_tokens: 0, temperature: 0, ...(ctx.profile.extra ?? {}) };
   let res: Json;
   try {
-    res = await ctx.transport.post<Json>("/v1/completions", body, "scoring", req.signal);
+    res = await ctx.transport.post<Json>("/v1/completions", body, "scoring", req.signal, { observe: req.observe });
   } catch (err) {
     throw asUnsupported(ctx, flavor, err);
   }

@@ -134,11 +134,17 @@ export async function* streamCompletion(ctx: StreamContext, req: CompletionReque
   const signal = userSignal ? AbortSignal.any([userSignal, stop.signal]) : stop.signal;
   const what = p.endpoint === "chat" ? "streaming a chat completion" : "streaming a completion";
   const open = (q: Plan) =>
-    t.call(what, userSignal, (c: OpenAI) => {
-      const body = { ...q.body, stream: true } as never;
-      const o = { signal, timeout: t.timeoutMs };
-      return (q.endpoint === "chat" ? c.chat.completions.create(body, o) : c.completions.create(body, o)) as unknown as Promise<AsyncIterable<Json>>;
-    });
+    t.call(
+      what,
+      userSignal,
+      (c: OpenAI) => {
+        const body = { ...q.body, stream: true } as never;
+        const o = { signal, timeout: t.timeoutMs };
+        return (q.endpoint === "chat" ? c.chat.completions.create(body, o) : c.completions.create(body, o)) as unknown as Promise<AsyncIterable<Json>>;
+      },
+      req.observe,
+    );
+  const opened = performance.now();
 
   let iterable: AsyncIterable<Json>;
   try {
@@ -244,6 +250,8 @@ export async function* streamCompletion(ctx: StreamContext, req: CompletionReque
       if (next.done) break;
       const data = next.value;
       arm();
+      // Time to the first event: what a busy server's queue lengthens.
+      if (events === 0) req.observe?.latency("first-token", performance.now() - opened);
       events++;
       const choice = (data.choices as Json[] | undefined)?.[0];
       if (!choice) continue;

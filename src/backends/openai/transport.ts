@@ -4,7 +4,7 @@
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from "openai";
 import { urlCredential, type ModelProfile } from "../../config/profile.js";
 import { oneLine } from "../../errors.js";
-import { BackendError, type BackendErrorKind } from "../types.js";
+import { BackendError, type BackendErrorKind, type LoadObserver } from "../types.js";
 import { BodyLimitError, boundedBody, DEFAULT_BODY_LIMITS, notTheAPI, type BodyLimits } from "./bounded.js";
 
 export type Json = Record<string, unknown>;
@@ -235,15 +235,8 @@ export class Transport {
     const s = err.status;
     if (!(s === 408 || s === 409 || s === 429 || s >= 500)) return "give-up";
     if (this.classify(err) !== "server") return "give-up";
-    const h = err.headers;
-    const ms = h?.get("retry-after-ms");
-    if (ms && !Number.isNaN(parseFloat(ms))) return parseFloat(ms);
-    const ra = h?.get("retry-after");
-    if (ra) {
-      const secs = parseFloat(ra);
-      const wait = !Number.isNaN(secs) ? secs * 1000 : Date.parse(ra) - Date.now();
-      if (!Number.isNaN(wait)) return Math.max(0, wait);
-    }
+    const wait = retryAfterMs(err.headers);
+    if (wait !== undefined) return wait;
     return Math.min(500 * 2 ** attempt, 8000) * (1 - Math.random() * 0.25);
   }
 
@@ -277,15 +270,22 @@ export class Transport {
     unresponsive.set(this.serverRoot, Date.now());
   }
 
-  /** Run one HTTP call with retries; `fn` gets the client. */
-  async call<T>(what: string, signal: AbortSignal | undefined, fn: (client: OpenAI) => Promise<T>): Promise<T> {
+  /**
+   * Run one HTTP call with retries; `fn` gets the client. `observe` hears of load refusals
+   * (429/503) and, with `timed`, how long the answer took.
+   */
+  async call<T>(what: string, signal: AbortSignal | undefined, fn: (client: OpenAI) => Promise<T>, observe?: LoadObserver, timed?: boolean): Promise<T> {
     const client = this.client();
     await this.checkAlive(what, signal);
     for (let attempt = 0; ; attempt++) {
+      const started = performance.now();
       try {
-        return await fn(client);
+        const out = await fn(client);
+        if (timed) observe?.latency("answer", performance.now() - started);
+        return out;
       } catch (err) {
         if (signal?.aborted) throw new BackendError(`model "${this.name}": ${what} aborted`, this.name);
+        if (observe && err instanceof APIError && (err.status === 429 || err.status === 503)) observe.overloaded(retryAfterMs(err.headers));
         const delay = this.retryDelay(err, attempt);
         if (delay === "give-up" || attempt >= this.opts.maxRetries) throw this.toBackendError(err, what);
         if (delay > this.opts.maxRetryDelayMs) {
@@ -302,7 +302,13 @@ export class Transport {
   }
 
   /** POST JSON to a path under /v1/ (the base URL) or under the server root. */
-  post<T = Json>(path: string, body: Json, what: string, signal?: AbortSignal, opts: { retries?: boolean; timeoutMs?: number } = {}): Promise<T> {
+  post<T = Json>(
+    path: string,
+    body: Json,
+    what: string,
+    signal?: AbortSignal,
+    opts: { retries?: boolean; timeoutMs?: number; observe?: LoadObserver } = {},
+  ): Promise<T> {
     const url = path.startsWith("/v1/") ? this.baseURL + path.slice(3) : this.serverRoot + path;
     const run = (c: OpenAI) => c.post<T>(url, { body, signal, timeout: opts.timeoutMs ?? this.opts.timeoutMs }) as Promise<T>;
     if (opts.retries === false) {
@@ -312,7 +318,7 @@ export class Transport {
           throw this.toBackendError(err, what);
         });
     }
-    return this.call(what, signal, run);
+    return this.call(what, signal, run, opts.observe, true);
   }
 
   /** GET a path once, quickly; undefined when it is not there or not JSON. */
@@ -325,6 +331,19 @@ export class Transport {
       return undefined;
     }
   }
+}
+
+/** The wait a refusal asks for (retry-after-ms, or Retry-After in seconds or as a date). */
+export function retryAfterMs(h: Headers | undefined): number | undefined {
+  const ms = h?.get("retry-after-ms");
+  if (ms && !Number.isNaN(parseFloat(ms))) return parseFloat(ms);
+  const ra = h?.get("retry-after");
+  if (ra) {
+    const secs = parseFloat(ra);
+    const wait = !Number.isNaN(secs) ? secs * 1000 : Date.parse(ra) - Date.now();
+    if (!Number.isNaN(wait)) return Math.max(0, wait);
+  }
+  return undefined;
 }
 
 function secs(ms: number): string {
