@@ -16,6 +16,7 @@ import type { ExperimentSpec } from "../config/experiment-spec.js";
 import type { Recording } from "../backends/replay.js";
 import { traceHandle, type TraceReplay } from "./trace-replay.js";
 import { flavorOfHost } from "../backends/openai/flavors.js";
+import { replicaURLs } from "../backends/openai/transport.js";
 
 export { backendFor, cacheDir, modelIdentity, type BackendOptions, type DownloadListener } from "./backend-factory.js";
 export type { Role };
@@ -43,7 +44,7 @@ export interface ModelHandle {
 export function startConcurrency(profile: ModelProfile): number {
   if (profile.backend === "local") return profile.sequences ?? 4;
   if (profile.backend === "replay") return 64;
-  const replicas = Math.max(1, (profile.baseUrls?.length ?? 0) + (profile.baseURL ? 1 : 0));
+  const replicas = replicaURLs(profile).length;
   const flavor = profile.flavor ?? profile.capabilities?.flavor ?? flavorOfHost(profile.baseURL ?? "https://api.openai.com/v1");
   const perServer =
     flavor === "vllm" || flavor === "sglang"

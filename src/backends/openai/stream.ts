@@ -8,7 +8,7 @@ import type { Flavor, ModelProfile, PrefillMethod } from "../../config/profile.j
 import { opensThinking, THINK_TAGS, ThinkSplitter, type ChannelText } from "../../core/thinking.js";
 import { BackendError, type Capabilities, type CompletionRequest, type CompletionResult, type StreamChunk, type TokenLogprob } from "../types.js";
 import { FLAVOR_TRAITS } from "./flavors.js";
-import type { Json, Transport } from "./transport.js";
+import type { Json, ReplicaLease, Transport } from "./transport.js";
 
 /** What the stream needs of the backend. */
 export interface StreamContext {
@@ -134,7 +134,7 @@ export async function* streamCompletion(ctx: StreamContext, req: CompletionReque
   const signal = userSignal ? AbortSignal.any([userSignal, stop.signal]) : stop.signal;
   const what = p.endpoint === "chat" ? "streaming a chat completion" : "streaming a completion";
   const open = (q: Plan) =>
-    t.call(
+    t.open(
       what,
       userSignal,
       (c: OpenAI) => {
@@ -147,8 +147,9 @@ export async function* streamCompletion(ctx: StreamContext, req: CompletionReque
   const opened = performance.now();
 
   let iterable: AsyncIterable<Json>;
+  let lease: ReplicaLease;
   try {
-    iterable = await open(p);
+    ({ value: iterable, lease } = await open(p));
   } catch (err) {
     if (userSignal?.aborted) return { text: "", reasoning: "", finishReason: "abort" };
     // Only a server that said it refuses this way of prefilling gets another way; a context
@@ -157,7 +158,7 @@ export async function* streamCompletion(ctx: StreamContext, req: CompletionReque
     if (!(err instanceof BackendError && err.kind === "refused" && p.method && next && next !== "none")) throw err;
     ctx.switchPrefill(next);
     p = await plan(ctx, req, flavor, model, userSignal);
-    iterable = await open(p);
+    ({ value: iterable, lease } = await open(p));
   }
 
   const tags = THINK_TAGS[ctx.profile.thinkingFormat ?? "think-tags"];
@@ -196,7 +197,7 @@ export async function* streamCompletion(ctx: StreamContext, req: CompletionReque
   // surfaced as a thrown abort or as the end of the body.
   const throwIfCutByClient = () => {
     if (cut === "idle") {
-      t.markUnresponsive();
+      lease.markUnresponsive();
       throw new BackendError(`model "${ctx.name}": stream stalled: nothing for ${Math.round(t.timeoutMs / 100) / 10} s`, ctx.name, undefined, true, "timeout");
     }
     if (cut === "deadline")
@@ -301,6 +302,7 @@ export async function* streamCompletion(ctx: StreamContext, req: CompletionReque
   } finally {
     clearTimeout(idleTimer);
     clearTimeout(deadline);
+    lease.release();
   }
   if (userSignal?.aborted) return { ...result(), finishReason: "abort" };
   throwIfCutByClient();
