@@ -81,6 +81,8 @@ export interface ScoreResult {
   candidates: ScoredText[];
   /** How many tokens the backend actually evaluated for this request (prefix reuse shows here). */
   evaluatedTokens: number;
+  /** Prompt tokens a server served from its prefix cache, where it reports them. */
+  cachedTokens?: number;
 }
 
 /** What a model actually did when asked; recorded by `concord models probe`. */

@@ -86,7 +86,7 @@ export class AimdController {
     k.recent += (s.ms - k.recent) * 0.2;
     // The baseline drifts up slowly so that a workload that changed (longer prompts) is
     // relearnt instead of read as overload for ever.
-    k.baseline = s.ms < k.baseline ? s.ms : k.baseline + (s.ms - k.baseline) * 0.005;
+    k.baseline = s.ms < k.baseline ? s.ms : k.baseline + (s.ms - k.baseline) * 0.0005;
     const floor = Math.max(k.baseline, 1);
     if (k.samples >= 3 && k.recent > this.tolerance * floor) {
       // One decrease per round trip: the answers of one slow burst arrive together.
