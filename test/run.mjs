@@ -30,6 +30,10 @@ const jobs = Math.max(1, Number.parseInt(process.env.CONCORD_TEST_JOBS ?? "", 10
 // The slowest files first, so that none starts last and runs alone at the end.
 const slowFirst = (f) => (/(^|\/)(e2e|faults)\//.test(f) ? 0 : 1);
 const ordered = only.length ? files : [...files].sort((a, b) => slowFirst(a) - slowFirst(b) || a.localeCompare(b));
-const result = spawnSync(process.execPath, ["--import", "tsx", "--import", "./test/support/file-env.mjs", "--test", `--test-concurrency=${jobs}`, "--test-reporter=spec", ...ordered], { stdio: "inherit", env });
+const result = spawnSync(
+  process.execPath,
+  ["--import", "tsx", "--import", "./test/support/file-env.mjs", "--test", `--test-concurrency=${jobs}`, "--test-reporter=spec", ...ordered],
+  { stdio: "inherit", env },
+);
 rmSync(scratch, { recursive: true, force: true });
 process.exit(result.status ?? 1);
