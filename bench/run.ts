@@ -16,8 +16,9 @@ import { memory } from "./memory.js";
 import { html } from "./html.js";
 import { problemList } from "./problem-list.js";
 import { bigResults } from "./big-results.js";
+import { grid } from "./grid.js";
 
-export const BENCHES: Bench[] = [overlap, scoring, ui, startup, experiment, memory, html, problemList, bigResults];
+export const BENCHES: Bench[] = [overlap, scoring, ui, startup, experiment, memory, html, problemList, bigResults, grid];
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const DOC = join(root, "docs", "BENCHMARKS.md");
