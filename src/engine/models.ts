@@ -16,7 +16,7 @@ import type { ExperimentSpec } from "../config/experiment-spec.js";
 import type { Recording } from "../backends/replay.js";
 import { traceHandle, type TraceReplay } from "./trace-replay.js";
 import { flavorOfHost } from "../backends/openai/flavors.js";
-import { replicaURLs } from "../backends/openai/transport.js";
+import { replicaURLs } from "../backends/openai/replicas.js";
 
 export { backendFor, cacheDir, modelIdentity, type BackendOptions, type DownloadListener } from "./backend-factory.js";
 export type { Role };

@@ -8,6 +8,7 @@ import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUse
 import { urlCredential, type ModelProfile } from "../../config/profile.js";
 import { oneLine } from "../../errors.js";
 import { BackendError, type BackendErrorKind, type LoadObserver } from "../types.js";
+import { replicaURLs } from "./replicas.js";
 import { BodyLimitError, boundedBody, DEFAULT_BODY_LIMITS, notTheAPI, type BodyLimits } from "./bounded.js";
 
 export type Json = Record<string, unknown>;
@@ -70,11 +71,7 @@ export interface ReplicaLease {
   markUnresponsive(): void;
 }
 
-/** The addresses of a profile's replicas: baseURL first, then baseUrls, without repeats. */
-export function replicaURLs(profile: Pick<ModelProfile, "baseURL" | "baseUrls">): string[] {
-  const all = [profile.baseURL ?? profile.baseUrls?.[0] ?? "https://api.openai.com/v1", ...(profile.baseUrls ?? [])].map((u) => u.replace(/\/+$/, ""));
-  return [...new Set(all)];
-}
+export { replicaURLs } from "./replicas.js";
 
 const ASIDE_MS = 1000;
 const ASIDE_MAX_MS = 60_000;
