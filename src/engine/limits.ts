@@ -44,18 +44,27 @@ export interface ModelLoad {
 /** Take one slot of `limit`; resolves with its release function (rejects if aborted first). */
 function acquire(limit: LimitFunction, signal?: AbortSignal): Promise<() => void> {
   return new Promise((resolve, reject) => {
+    let settled = false;
+    const onAbort = () => {
+      if (settled) return;
+      settled = true;
+      reject(new CancelledError());
+    };
     void limit(
       () =>
         new Promise<void>((release) => {
-          if (signal?.aborted) {
+          // The run's signal outlives every request: its listener goes as soon as the slot is had.
+          signal?.removeEventListener("abort", onAbort);
+          if (settled || signal?.aborted) {
             release();
-            reject(new CancelledError());
+            onAbort();
             return;
           }
+          settled = true;
           resolve(release);
         }),
     );
-    signal?.addEventListener("abort", () => reject(new CancelledError()), { once: true });
+    signal?.addEventListener("abort", onAbort, { once: true });
   });
 }
 

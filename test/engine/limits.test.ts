@@ -171,3 +171,12 @@ test("progress lines show each busy model's requests in flight and queued", asyn
   });
   assert.equal(out, "3/10 p1 empty -> t1 | t1 8 in flight 40 queued | t [31m3 1 in flight 0 queued\n");
 });
+
+test("a run's signal keeps no listener per request once the request has its slots", async () => {
+  const { getEventListeners } = await import("node:events");
+  const limiter = new Limiter({ global: 2 });
+  const h = limiter.wrap({ name: "m", backend: new ScriptedBackend({ name: "m", respond: () => " ok" }), thinkingFormat: "none", concurrency: 2 });
+  const run = new AbortController();
+  await Promise.all(Array.from({ length: 40 }, () => collect(h.backend.stream({ ...req(), signal: run.signal }))));
+  assert.equal(getEventListeners(run.signal, "abort").length, 0);
+});
