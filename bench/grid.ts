@@ -11,7 +11,7 @@
 // at a full batch, or the longest chain of dependent requests at full-batch speed if longer.
 // Then the same grid into a fresh folder with every model behind the response cache.
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CachedBackend } from "../src/backends/cache.js";
@@ -218,6 +218,11 @@ export const grid: Bench = {
           check(`second run from the response cache, scaled to ${n} problems (s)`, cacheScaled / 1000, "< 10", cacheScaled < 10_000),
         ],
         notes: [
+          ...(loadavg()[0]! > cpus().length
+            ? [
+                `The machine was busy (1-minute load ${fmt(loadavg()[0]!)} on ${cpus().length} cores): the engine had a fraction of a core and no server ever ran a full batch (at most ${Math.max(...maxRunning)} of ${server.maxBatch}), so the CPU, not the servers or the limits, set the pace; the ratio to the ideal wants a quiet machine.`,
+              ]
+            : []),
           "Requests that reach the servers on a run from the response cache are the sampled ones without a seed (the paper's sampled answers), which are never cached.",
           "The response cache keeps one file per entry, written atomically (fsync): filling it costs far more than the requests themselves here, and reading 250,000 entries back is what the scaled figure shows.",
         ],
