@@ -133,7 +133,7 @@ export function parseProfile(input: unknown, where: string, path: Array<string |
   }
   const p = r.data;
   if (p.baseUrls && p.backend !== "openai") throw new ConfigError(`${where}: ${fmtPath([...path, "baseUrls"])}: only servers (backend openai) have replicas`);
-  p.baseURL ??= p.baseUrls?.[0];
+  if (p.baseUrls && !p.baseURL) p.baseURL = p.baseUrls[0];
   const inURL = [p.baseURL, ...(p.baseUrls ?? [])].map((u) => (u ? urlCredential(u) : undefined)).find(Boolean);
   // Neither the address nor the secret is repeated: the message itself may be shown or logged.
   if (inURL)
