@@ -1,13 +1,13 @@
 // Runs every test file under test/ with Node's own test runner (Node 20 has no glob in --test).
-// Three files at a time by default (CONCORD_TEST_JOBS=N to change; 1 for one at a time): most
-// files spend their time waiting on child processes, servers and streams, not on the CPU, so on
-// a 2-core machine three keep both cores busy. Tests wait for conditions, never for fixed time,
-// so a neighbour slowing a file down delays it without failing it. One runner, one summary.
+// One file per core at a time, at least 2 and at most 4 (CONCORD_TEST_JOBS=N to change; 1 for
+// one at a time): many files spend their time waiting on child processes, servers and streams.
+// The interface tests are the most sensitive to a busy machine: CONCORD_TEST_JOBS=1 on one that
+// other work already loads. One runner, one summary.
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 
 function find(dir) {
   const out = [];
@@ -26,7 +26,7 @@ const files = only.length ? only : find("test").sort();
 // run, or a file running beside it, left behind.
 const scratch = mkdtempSync(join(tmpdir(), "concord-test-"));
 const env = { ...process.env, CONCORD_TEST_SCRATCH: scratch };
-const jobs = Math.max(1, Number.parseInt(process.env.CONCORD_TEST_JOBS ?? "", 10) || 3);
+const jobs = Math.max(1, Number.parseInt(process.env.CONCORD_TEST_JOBS ?? "", 10) || Math.min(4, Math.max(2, availableParallelism())));
 // The slowest files first, so that none starts last and runs alone at the end.
 const slowFirst = (f) => (/(^|\/)(e2e|faults)\//.test(f) ? 0 : 1);
 const ordered = only.length ? files : [...files].sort((a, b) => slowFirst(a) - slowFirst(b) || a.localeCompare(b));
