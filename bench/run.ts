@@ -19,8 +19,23 @@ import { bigResults } from "./big-results.js";
 import { raceReasoning } from "./race-reasoning.js";
 import { relay } from "./relay.js";
 import { sessionTreeBench } from "./session-tree.js";
+import { grid } from "./grid.js";
 
-export const BENCHES: Bench[] = [overlap, scoring, ui, startup, experiment, memory, html, problemList, bigResults, raceReasoning, relay, sessionTreeBench];
+export const BENCHES: Bench[] = [
+  overlap,
+  scoring,
+  ui,
+  startup,
+  experiment,
+  memory,
+  html,
+  problemList,
+  bigResults,
+  raceReasoning,
+  relay,
+  sessionTreeBench,
+  grid,
+];
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const DOC = join(root, "docs", "BENCHMARKS.md");

@@ -115,6 +115,7 @@ export const startup: Bench = {
     }
     if (!built) notes.push("No dist/cli.js: built times were not measured.");
     const checks = [];
+    if (Number.isFinite(builtFrame)) checks.push(check("`concord` to first frame, built (ms)", builtFrame, "< 300", builtFrame < 300));
     if (Number.isFinite(builtHelp))
       checks.push(check("`concord --help` built: from source / built", srcHelp / builtHelp, "> 1 (the build pays off)", srcHelp > builtHelp));
     return {

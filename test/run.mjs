@@ -1,11 +1,13 @@
 // Runs every test file under test/ with Node's own test runner (Node 20 has no glob in --test).
-// One file at a time: the end-to-end and interface tests time real keypresses and frames, and
-// a model-heavy file running beside them on a 2-core machine makes those timings noisy.
+// One file per core at a time, at least 2 and at most 4 (CONCORD_TEST_JOBS=N to change; 1 for
+// one at a time): many files spend their time waiting on child processes, servers and streams.
+// The interface tests are the most sensitive to a busy machine: CONCORD_TEST_JOBS=1 on one that
+// other work already loads. One runner, one summary.
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 
 function find(dir) {
   const out = [];
@@ -19,15 +21,19 @@ function find(dir) {
 
 const only = process.argv.slice(2);
 const files = only.length ? only : find("test").sort();
-// Tests never read or write the user's settings, response cache or models folder: each run
-// gets fresh ones, so results cannot depend on what an earlier run left behind.
+// Tests never read or write the user's settings, response cache or models folder: each test
+// file gets fresh ones (test/support/file-env.mjs), so results cannot depend on what an earlier
+// run, or a file running beside it, left behind.
 const scratch = mkdtempSync(join(tmpdir(), "concord-test-"));
-const env = {
-  ...process.env,
-  CONCORD_CACHE_DIR: process.env.CONCORD_CACHE_DIR ?? join(scratch, "cache"),
-  CONCORD_CONFIG_DIR: process.env.CONCORD_CONFIG_DIR ?? join(scratch, "config"),
-  CONCORD_MODELS_DIR: process.env.CONCORD_MODELS_DIR ?? join(scratch, "models"),
-};
-const result = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-concurrency=1", "--test-reporter=spec", ...files], { stdio: "inherit", env });
+const env = { ...process.env, CONCORD_TEST_SCRATCH: scratch };
+const jobs = Math.max(1, Number.parseInt(process.env.CONCORD_TEST_JOBS ?? "", 10) || Math.min(4, Math.max(2, availableParallelism())));
+// The slowest files first, so that none starts last and runs alone at the end.
+const slowFirst = (f) => (/(^|\/)(e2e|faults)\//.test(f) ? 0 : 1);
+const ordered = only.length ? files : [...files].sort((a, b) => slowFirst(a) - slowFirst(b) || a.localeCompare(b));
+const result = spawnSync(
+  process.execPath,
+  ["--import", "tsx", "--import", "./test/support/file-env.mjs", "--test", `--test-concurrency=${jobs}`, "--test-reporter=spec", ...ordered],
+  { stdio: "inherit", env },
+);
 rmSync(scratch, { recursive: true, force: true });
 process.exit(result.status ?? 1);

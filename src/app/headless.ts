@@ -16,7 +16,10 @@ export async function main(argv: string[]): Promise<void> {
     .enablePositionalOptions()
     .showSuggestionAfterError()
     .exitOverride();
-  for (const load of commandModules) (await load()).register(program);
+  // Opening the interface needs only its own command: loading every other command (and what
+  // each imports) would delay the first frame for nothing.
+  const modules = opensInterface(argv.slice(2)) ? [() => import("../commands/open.js")] : commandModules;
+  for (const load of modules) (await load()).register(program);
   try {
     await program.parseAsync(argv);
   } catch (err) {
@@ -29,4 +32,21 @@ export async function main(argv: string[]): Promise<void> {
     process.stderr.write(`concord: ${oneLine(err)}\n`);
     process.exitCode = 1;
   }
+}
+
+/** Options of the interface's own command that take a value (src/commands/open.ts). */
+const INTERFACE_VALUE_OPTIONS = new Set(["--model", "--models", "--session", "--sessions-dir", "--theme", "--set", "--results"]);
+
+/**
+ * Whether these arguments only open the interface: no subcommand, no help or version, nothing
+ * but the interface's own options. Anything else goes through every command as before.
+ */
+export function opensInterface(args: readonly string[]): boolean {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const name = a.split("=")[0]!;
+    if (!INTERFACE_VALUE_OPTIONS.has(name)) return false;
+    if (!a.includes("=")) i++;
+  }
+  return true;
 }

@@ -1,12 +1,10 @@
 // The ports the store drives, made from the opened models: a race per problem (a ChainBuilder
-// and a TargetPanel) and the relay.
+// and a TargetPanel) and the relay. The engine is loaded when the first race or relay starts,
+// not before the interface's first frame.
 import type { Chain } from "../core/chain.js";
 import type { Problem } from "../core/types.js";
-import { ChainBuilder, type EnsembleOptions } from "../engine/ensemble.js";
+import type { EnsembleOptions } from "../engine/ensemble.js";
 import type { OpenedModels } from "../engine/models.js";
-import { JudgeScorer, runRelay } from "../engine/relay.js";
-import { TargetPanel } from "../engine/targets.js";
-import { NOT_SCORED } from "../engine/trace-replay.js";
 import { UserError } from "../errors.js";
 import type { RaceFactory, RaceHandle, RelayPort, Roles } from "../state/store.js";
 
@@ -33,6 +31,11 @@ export function ownRoles(models: Pick<OpenedModels, "profiles" | "roles">, prefe
 
 export function raceFactory(models: OpenedModels, setup: RaceSetup = {}): RaceFactory {
   return async (problem: Problem, chain?: Chain, prefer?: Roles): Promise<RaceHandle> => {
+    const [{ ChainBuilder }, { TargetPanel }, { NOT_SCORED }] = await Promise.all([
+      import("../engine/ensemble.js"),
+      import("../engine/targets.js"),
+      import("../engine/trace-replay.js"),
+    ]);
     const get = (names: string[]) => Promise.all(names.map((n) => models.get(n)));
     const roles = ownRoles(models, prefer);
     const [generators, evaluators, targets] = await Promise.all([get(roles.generators), get(roles.evaluators), get(roles.targets)]);
@@ -69,6 +72,7 @@ export function relayPort(models: OpenedModels): RelayPort {
       const r = roles();
       if (!r.initiator) throw new UserError("no initiator: set roles.initiator (or a generator) in Models & settings");
       if (!r.continuers.length) throw new UserError("no continuers: set roles.continuers (or targets) in Models & settings");
+      const { JudgeScorer, runRelay } = await import("../engine/relay.js");
       const [initiator, continuers, judge] = await Promise.all([
         models.get(r.initiator),
         Promise.all(r.continuers.map((n) => models.get(n))),

@@ -10,6 +10,7 @@ import {
   type ChatMessage,
   type CompletionRequest,
   type CompletionResult,
+  type LoadObserver,
   type ScoreRequest,
   type ScoreResult,
   type StreamChunk,
@@ -19,6 +20,7 @@ import { probeServer } from "./openai/probe.js";
 import { scoreOn, serverTokenCount } from "./openai/scoring.js";
 import { streamCompletion, type StreamContext } from "./openai/stream.js";
 import { Transport } from "./openai/transport.js";
+import { PrefixOrder } from "./openai/prefix.js";
 import type { BodyLimits } from "./openai/bounded.js";
 
 export interface OpenAIBackendOptions {
@@ -47,6 +49,7 @@ export class OpenAIBackend implements Backend, StreamContext {
   private modelPromise: Promise<string> | undefined;
   private servedPromise: Promise<string | undefined> | undefined;
   private prefillOverride: PrefillMethod | undefined;
+  private readonly prefixes = new PrefixOrder();
   /** Set by the last stream(): where its thinking text came from. */
   lastReasoningSource: ProbeRecord["reasoningField"] = null;
 
@@ -124,8 +127,21 @@ export class OpenAIBackend implements Backend, StreamContext {
     this.prefillOverride = method;
   }
 
-  stream(req: CompletionRequest): AsyncGenerator<StreamChunk, CompletionResult> {
-    return streamCompletion(this, req);
+  async *stream(req: CompletionRequest): AsyncGenerator<StreamChunk, CompletionResult> {
+    // The samples of one step share their whole prompt: the first computes it, the rest reuse it.
+    const computed = await this.prefixes.enter(PrefixOrder.key(["stream", req.prompt]), req.signal);
+    const observe: LoadObserver = {
+      latency: (kind, ms) => {
+        if (kind === "first-token") computed();
+        req.observe?.latency(kind, ms);
+      },
+      overloaded: (ra) => req.observe?.overloaded(ra),
+    };
+    try {
+      return yield* streamCompletion(this, { ...req, observe });
+    } finally {
+      computed();
+    }
   }
 
   async score(req: ScoreRequest): Promise<ScoreResult> {
@@ -133,7 +149,13 @@ export class OpenAIBackend implements Backend, StreamContext {
     const method = this.caps?.scoringMethod ?? FLAVOR_TRAITS[flavor].scoring;
     const model = method === "none" ? "" : await this.resolveModel(req.signal);
     const scoringNote = this.caps?.notes.find((n) => n.startsWith("scoring:"))?.slice(9);
-    return scoreOn({ name: this.name, profile: this.profile, transport: this.transport, scoringNote }, req, flavor, method, model);
+    // An evaluator scores every candidate of a step after the same long prefix.
+    const computed = await this.prefixes.enter(PrefixOrder.key(["score", req.prefix]), req.signal);
+    try {
+      return await scoreOn({ name: this.name, profile: this.profile, transport: this.transport, scoringNote }, req, flavor, method, model);
+    } finally {
+      computed();
+    }
   }
 
   async countTokens(text: string): Promise<number> {

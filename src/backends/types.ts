@@ -23,11 +23,23 @@ export interface SamplingOptions {
   reasoningEffort?: "low" | "medium" | "high";
 }
 
+/**
+ * Told how a server answers, by the backend that talks to it (the concurrency limits adapt to
+ * it). Not part of what a request asks: caches and recordings ignore it.
+ */
+export interface LoadObserver {
+  /** The server answered: `first-token` of a stream, or a whole `answer` (scoring). */
+  latency(kind: "first-token" | "answer", ms: number): void;
+  /** The server refused for load (429, 503), with its Retry-After when it gave one. */
+  overloaded(retryAfterMs: number | undefined): void;
+}
+
 export interface CompletionRequest extends SamplingOptions {
   prompt: Prompt;
   /** Ask for the log-probability of every generated token. */
   logprobs?: boolean;
   signal?: AbortSignal;
+  observe?: LoadObserver;
 }
 
 /** One piece of a streaming completion. */
@@ -57,6 +69,7 @@ export interface ScoreRequest {
   /** Also return the log-probabilities of the prefix tokens (paper-compatible perplexity). */
   includePrefix?: boolean;
   signal?: AbortSignal;
+  observe?: LoadObserver;
 }
 
 export interface ScoredText {
@@ -70,6 +83,8 @@ export interface ScoreResult {
   candidates: ScoredText[];
   /** How many tokens the backend actually evaluated for this request (prefix reuse shows here). */
   evaluatedTokens: number;
+  /** Prompt tokens a server served from its prefix cache, where it reports them. */
+  cachedTokens?: number;
 }
 
 /** What a model actually did when asked; recorded by `concord models probe`. */

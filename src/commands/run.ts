@@ -5,7 +5,7 @@ import type { Command } from "commander";
 import { oneLine, UserError } from "../errors.js";
 import { checkExperimentInputs, loadExperimentSpec, planExperiment, runExperiment, specModels } from "../engine/experiment.js";
 import { confirmCalls, declined } from "../cli/confirm.js";
-import type { EngineEvent } from "../engine/events.js";
+import type { EngineEvent, ModelLoadView } from "../engine/events.js";
 import { experimentRoles, openModels, type ModelHandle } from "../engine/models.js";
 import { addCacheRecordOptions } from "../config/models.js";
 import { selectProblems } from "../engine/problemset.js";
@@ -24,6 +24,12 @@ interface RunOptions {
   yes?: boolean;
 }
 
+/** Each busy model's requests in flight and queued: " | t1 12 in flight 40 queued | t2 ...". */
+export function loadLine(load: ModelLoadView[] | undefined): string {
+  const busy = (load ?? []).filter((l) => l.inFlight + l.queued > 0);
+  return busy.map((l) => ` | ${l.model} ${l.inFlight} in flight ${l.queued} queued`).join("");
+}
+
 /** Progress on stderr: one rewritten line on a terminal, one line per answer otherwise. */
 export function progressPrinter(stream: NodeJS.WriteStream = process.stderr): { onEvent: (e: EngineEvent) => void; end: () => void } {
   const tty = !!stream.isTTY;
@@ -36,11 +42,11 @@ export function progressPrinter(stream: NodeJS.WriteStream = process.stderr): { 
           const width = 24;
           const filled = e.total ? Math.round((e.done / e.total) * width) : 0;
           const cols = stream.columns ?? 80;
-          const line = `[${"#".repeat(filled)}${".".repeat(width - filled)}] ${e.done}/${e.total} ${clean(e.label)}`;
+          const line = `[${"#".repeat(filled)}${".".repeat(width - filled)}] ${e.done}/${e.total} ${clean(e.label)}${clean(loadLine(e.load))}`;
           stream.write(`\r\x1b[2K${line.slice(0, cols - 1)}`);
           drawn = true;
         } else {
-          stream.write(`${e.done}/${e.total} ${clean(e.label)}\n`);
+          stream.write(`${e.done}/${e.total} ${clean(e.label)}${clean(loadLine(e.load))}\n`);
         }
       } else if (e.type === "error") {
         if (drawn) stream.write("\n");

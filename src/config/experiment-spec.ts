@@ -132,10 +132,11 @@ export const experimentSpecSchema = z
       .default({ maxTokens: SPEC_COT_TOKENS, sampledTemperature: 1, transferTemperature: 0 }),
     /** A fixed answer budget; by default the authors' min(32768, prompt + 100 + prompt and CoT + 4096). */
     answerTokens: z.number().int().min(1).optional(),
+    /** Caps on requests in flight; each model's limit adapts below them unless `adaptive: false`. */
     concurrency: z
-      .object({ global: z.number().int().min(1).default(4), perModel: z.number().int().min(1).default(2) })
+      .object({ global: z.number().int().min(1).optional(), perModel: z.number().int().min(1).optional(), adaptive: z.boolean().default(true) })
       .strict()
-      .default({ global: 4, perModel: 2 }),
+      .default({ adaptive: true }),
     out: z.string().min(1),
   })
   .strict()

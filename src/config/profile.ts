@@ -64,6 +64,8 @@ export const ModelProfileSchema = z
       .regex(/^[^\s"'`]+$/, "no spaces or quotes"),
     backend: z.enum(["openai", "local", "replay"]),
     baseURL: z.string().url().optional(),
+    /** More servers of the same model (replicas): requests go to the least busy. */
+    baseUrls: z.array(z.string().url()).min(1).max(64).optional(),
     model: z.string().min(1),
     apiKeyEnv: z.string().regex(ENV_NAME, "an environment variable NAME, e.g. OPENAI_API_KEY").optional(),
     extra: z.record(z.string(), z.unknown()).optional(),
@@ -140,7 +142,9 @@ export function parseProfile(input: unknown, where: string, path: Array<string |
       );
   }
   const p = r.data;
-  const inURL = p.baseURL ? urlCredential(p.baseURL) : undefined;
+  if (p.baseUrls && p.backend !== "openai") throw new ConfigError(`${where}: ${fmtPath([...path, "baseUrls"])}: only servers (backend openai) have replicas`);
+  if (p.baseUrls && !p.baseURL) p.baseURL = p.baseUrls[0];
+  const inURL = [p.baseURL, ...(p.baseUrls ?? [])].map((u) => (u ? urlCredential(u) : undefined)).find(Boolean);
   // Neither the address nor the secret is repeated: the message itself may be shown or logged.
   if (inURL)
     throw new ConfigError(

@@ -19,6 +19,14 @@ export interface ConsistencySnapshot {
   split: { consistentCorrect: number; consistentWrong: number; inconsistent: number };
 }
 
+/** One model's requests at the moment of a progress event (engine/limits.ts). */
+export interface ModelLoadView {
+  model: string;
+  inFlight: number;
+  queued: number;
+  limit: number;
+}
+
 export type EngineEvent =
   | { type: "step-start"; step: number }
   | { type: "candidate-token"; step: number; candidateId: string; generator: string; text: string; channel: "content" | "reasoning" }
@@ -34,7 +42,7 @@ export type EngineEvent =
   | { type: "target-start"; target: string; chainLength: number }
   | { type: "target-answer"; answer: TargetAnswer }
   | { type: "consistency"; snapshot: ConsistencySnapshot }
-  | { type: "progress"; done: number; total: number; label: string }
+  | { type: "progress"; done: number; total: number; label: string; load?: ModelLoadView[] }
   /** The step (0-based) was cancelled: its candidates stay in view, none can be chosen. */
   | { type: "step-cancelled"; step: number }
   /** The targets' round for a chain of this length was cancelled (a newer sentence superseded it, or Esc). */

@@ -145,7 +145,13 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
   const progress = (label: string) => {
     summary.calls = counter.calls;
     const calls = plannedCalls ? ` · ${summary.calls} calls made, about ${Math.max(0, plannedCalls - summary.calls)} left` : "";
-    emit({ type: "progress", done: summary.written + summary.skipped + summary.errors, total: summary.total, label: label + calls });
+    emit({
+      type: "progress",
+      done: summary.written + summary.skipped + summary.errors,
+      total: summary.total,
+      label: label + calls,
+      load: limiter.load().map(({ model, inFlight, queued, limit }) => ({ model, inFlight, queued, limit })),
+    });
   };
 
   type Job = ConditionJob & { key: string };

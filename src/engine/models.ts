@@ -16,6 +16,8 @@ import { resolveDefaultModelSpecs, type DefaultModelSpecs } from "../backends/mo
 import type { ExperimentSpec } from "../config/experiment-spec.js";
 import type { Recording } from "../backends/replay.js";
 import { traceHandle, type TraceReplay } from "./trace-replay.js";
+import { flavorOfHost } from "../backends/openai/flavors.js";
+import { replicaURLs } from "../backends/openai/replicas.js";
 
 export { backendFor, cacheDir, modelIdentity, type BackendOptions, type DownloadListener } from "./backend-factory.js";
 export type { Role };
@@ -35,6 +37,31 @@ export interface ModelHandle {
   targetSampling?: { temperature: number; seed: number };
   /** False when the server cannot continue a partial assistant message (OpenAI's API); absent means it can. */
   canPrefill?: boolean;
+  /** Requests its server takes at once, as far as is known before asking (limits start here). */
+  concurrency?: number;
+}
+
+/**
+ * Where a model's concurrency limit starts: an embedded engine serves its sequences; vLLM and
+ * SGLang batch dozens of requests with little loss each; llama-server has a few slots; hosted
+ * APIs rate-limit. Replicas multiply it. The limit then adapts (engine/limits.ts).
+ */
+export function startConcurrency(profile: ModelProfile): number {
+  if (profile.backend === "local") return profile.sequences ?? 4;
+  if (profile.backend === "replay") return 64;
+  const replicas = replicaURLs(profile).length;
+  const flavor = profile.flavor ?? profile.capabilities?.flavor ?? flavorOfHost(profile.baseURL ?? "https://api.openai.com/v1");
+  const perServer =
+    flavor === "vllm" || flavor === "sglang"
+      ? 32
+      : flavor === "llama-server"
+        ? 4
+        : flavor === "ollama" || flavor === "lmstudio"
+          ? 2
+          : flavor === "openai" || flavor === "openrouter" || flavor === "together" || flavor === "deepseek"
+            ? 8
+            : 4;
+  return perServer * replicas;
 }
 
 export function handleFor(profile: ModelProfile, backend: Backend): ModelHandle {
@@ -45,6 +72,7 @@ export function handleFor(profile: ModelProfile, backend: Backend): ModelHandle 
     sampling: profile.sampling,
     canPrefill: profileCanPrefill(profile),
     ...(profile.family ? { family: profile.family } : {}),
+    concurrency: startConcurrency(profile),
   };
 }
 

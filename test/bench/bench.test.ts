@@ -11,6 +11,8 @@ import { measureUiLoadIn } from "../../bench/ui.js";
 import { measureScoring, STORIES_MODEL } from "../../bench/scoring.js";
 import { measureMemory } from "../../bench/memory.js";
 import { helpTime } from "../../bench/startup.js";
+import { runGrid } from "../../bench/grid.js";
+import { syntheticProblems } from "../../bench/experiment.js";
 import { mergeDocument, sectionMarkdown } from "../../bench/run.js";
 import type { BenchResult } from "../../bench/lib.js";
 
@@ -122,5 +124,19 @@ describe("bench harness", () => {
 
   test("start-up: concord --help from source prints its usage", { timeout: 120_000 }, () => {
     assert.equal(helpTime(true).ok, true);
+  });
+
+  test("grid: every answer written; adaptive limits fill the servers' batches where the previous defaults ran two", { timeout: 180_000 }, async () => {
+    const server = { maxBatch: 64, tokenMs: 1, slowdown: 0.01, prefill: 4 };
+    const problems = syntheticProblems(1);
+    const adaptive = await runGrid({ problems: 1, server, steps: 4, concurrency: {} }, problems);
+    // 5 targets x (empty + default greedy and sampled x 2 + 5 transfers x 2 + 3 ensembles x 2).
+    assert.equal(adaptive.summary.total, 5 * (1 + 4 + 10 + 6));
+    assert.equal(adaptive.summary.written, adaptive.summary.total);
+    assert.ok(adaptive.sequentialMs > adaptive.wallMs, "faster than every request one after another");
+    assert.ok(Math.max(...adaptive.servers.map((s) => s.stats.maxRunning)) > 4, "several requests ran at once on a server");
+    const old = await runGrid({ problems: 1, server, steps: 4, concurrency: { global: 4, perModel: 2, adaptive: false } }, problems);
+    assert.ok(Math.max(...old.servers.map((s) => s.stats.maxRunning)) <= 2);
+    assert.equal(old.requests, adaptive.requests, "the same work either way");
   });
 });

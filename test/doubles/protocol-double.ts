@@ -77,6 +77,13 @@ export interface ProtocolDoubleOptions {
   templateDeletesThinking?: boolean;
   /** Tokens of context: a longer prompt is refused as llama-server refuses it (400, exceed_context_size_error). */
   contextSize?: number;
+  /**
+   * A prefix cache, as vLLM's automatic prefix caching: prompt tokens in whole blocks already
+   * computed are not computed again, and the answer's usage says how many were cached. A block
+   * counts as computed `latencyMs` after the request that computed it arrived, so requests sent
+   * together each compute the shared prefix.
+   */
+  prefixCache?: { blockTokens?: number };
   /** When set, requests must carry `Authorization: Bearer <apiKey>`, else 401. */
   apiKey?: string;
   /** Error bodies echo the Authorization header back (as some proxies do). */
@@ -105,6 +112,8 @@ export interface ProtocolDouble {
   model: string;
   flavor: DoubleFlavor;
   requests: RequestRecord[];
+  /** Prompt tokens received in model calls, and those the double computed (not served by its prefix cache). */
+  promptTokens: { received: number; computed: number };
   /** Queue more faults (consumed in order by matching requests). */
   pushFault(...f: Fault[]): void;
   close(): Promise<void>;
@@ -256,6 +265,39 @@ export async function startProtocolDouble(opts: ProtocolDoubleOptions = {}): Pro
   let closed = false;
 
   const reasoningField = opts.reasoningField ?? REASONING_FIELD[flavor];
+  const promptCounts = { received: 0, computed: 0 };
+  /** Computed prefix blocks (by the text of every token up to the block's end) and when they were ready. */
+  const blocks = new Map<string, number>();
+
+  /** Count a prompt, consult and fill the prefix cache; the tokens served from it. */
+  function prefill(tokens: string[], arrivedAt: number): number {
+    promptCounts.received += tokens.length;
+    if (!opts.prefixCache) {
+      promptCounts.computed += tokens.length;
+      return 0;
+    }
+    const size = opts.prefixCache.blockTokens ?? 16;
+    let cached = 0;
+    let key = "";
+    let reusing = true;
+    for (let end = size; end <= tokens.length; end += size) {
+      key += tokens.slice(end - size, end).join("") + "\u0000";
+      const ready = blocks.get(key);
+      if (reusing && ready !== undefined && ready <= arrivedAt) cached = end;
+      else {
+        reusing = false;
+        if (ready === undefined) blocks.set(key, arrivedAt + (opts.latencyMs ?? 0));
+      }
+    }
+    promptCounts.computed += tokens.length - cached;
+    return cached;
+  }
+  const usageOf = (prompt: number, completion: number, cached: number) => ({
+    prompt_tokens: prompt,
+    completion_tokens: completion,
+    total_tokens: prompt + completion,
+    ...(opts.prefixCache ? { prompt_tokens_details: { cached_tokens: cached } } : {}),
+  });
   const tokenDelay = opts.tokensPerSecond ? 1000 / opts.tokensPerSecond : 0;
 
   function takeFault(path: string): Fault | undefined {
@@ -401,6 +443,7 @@ export async function startProtocolDouble(opts: ProtocolDoubleOptions = {}): Pro
     const prompt = renderChat(messages, { addGenerationPrompt: !continueFinal, continueFinal });
     const promptTokens = tokenize(prompt);
     checkContext(promptTokens.length);
+    const cachedTokens = prefill(promptTokens, rec.startedAt);
     const stream = body.stream === true;
     const promptLogprobs = flavor === "vllm" && typeof body.prompt_logprobs === "number" ? body.prompt_logprobs : undefined;
     if (promptLogprobs !== undefined && stream) throw new HttpFault(400, "`prompt_logprobs` are not available when `stream=True`.");
@@ -466,7 +509,7 @@ export async function startProtocolDouble(opts: ProtocolDoubleOptions = {}): Pro
       created,
       model,
       choices: [{ index: 0, message, logprobs: wantLogprobs ? { content: gen.tokens.map((t, i) => lpEntry(t, prevOf(i))) } : null, finish_reason: finish }],
-      usage: { prompt_tokens: promptTokens.length, completion_tokens: gen.tokens.length, total_tokens: promptTokens.length + gen.tokens.length },
+      usage: usageOf(promptTokens.length, gen.tokens.length, cachedTokens),
     };
     if (promptLogprobs !== undefined) out.prompt_logprobs = promptLogprobsOf(promptTokens, promptLogprobs);
     sendJSON(res, rec, 200, out);
@@ -578,13 +621,14 @@ export async function startProtocolDouble(opts: ProtocolDoubleOptions = {}): Pro
       return choice;
     });
     const promptCount = choices.reduce((n, c) => n + c.promptTokens.length, 0);
+    const cachedCount = choices.reduce((n, c) => n + prefill(c.promptTokens, rec.startedAt), 0);
     sendJSON(res, rec, 200, {
       id,
       object: "text_completion",
       created,
       model,
       choices: out,
-      usage: { prompt_tokens: promptCount, completion_tokens: genCount, total_tokens: promptCount + genCount },
+      usage: usageOf(promptCount, genCount, cachedCount),
     });
   }
 
@@ -768,6 +812,7 @@ export async function startProtocolDouble(opts: ProtocolDoubleOptions = {}): Pro
     model,
     flavor,
     requests,
+    promptTokens: promptCounts,
     pushFault: (...f) => faults.push(...f),
     close: async () => {
       closed = true;

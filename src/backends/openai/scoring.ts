@@ -74,36 +74,47 @@ async function scoreChat(
   );
   if (typeof count !== "number") throw unsupported(ctx, flavor, "/tokenize gave no token count");
   let evaluated = 0;
-  const candidates = await Promise.all(
-    req.candidates.map(async (cand): Promise<ScoredText> => {
-      const body = {
-        model,
-        messages: [...prefix.messages, { role: "assistant", content: ap + cand }],
-        continue_final_message: true,
-        add_generation_prompt: false,
-        max_tokens: 1,
-        temperature: 0,
-        prompt_logprobs: 1,
-        ...(ctx.profile.extra ?? {}),
-      };
-      let res: Json;
-      try {
-        res = await ctx.transport.post<Json>("/v1/chat/completions", body, "scoring", req.signal);
-      } catch (err) {
-        throw asUnsupported(ctx, flavor, err);
-      }
-      const plp = res.prompt_logprobs as Array<Record<string, { logprob: number; rank?: number; decoded_token?: string }> | null> | undefined;
-      if (!Array.isArray(plp)) throw unsupported(ctx, flavor, "the answer has no prompt_logprobs");
-      evaluated += plp.length;
-      return splitScored(
-        ctx,
-        plp.map((e) => (e ? pickPromptToken(e) : null)),
-        count,
-        req.includePrefix,
-      );
-    }),
-  );
-  return { candidates, evaluatedTokens: evaluated };
+  let cached: number | undefined;
+  const one = async (cand: string): Promise<ScoredText> => {
+    const body = {
+      model,
+      messages: [...prefix.messages, { role: "assistant", content: ap + cand }],
+      continue_final_message: true,
+      add_generation_prompt: false,
+      max_tokens: 1,
+      temperature: 0,
+      prompt_logprobs: 1,
+      ...(ctx.profile.extra ?? {}),
+    };
+    let res: Json;
+    try {
+      res = await ctx.transport.post<Json>("/v1/chat/completions", body, "scoring", req.signal, { observe: req.observe });
+    } catch (err) {
+      throw asUnsupported(ctx, flavor, err);
+    }
+    const plp = res.prompt_logprobs as Array<Record<string, { logprob: number; rank?: number; decoded_token?: string }> | null> | undefined;
+    if (!Array.isArray(plp)) throw unsupported(ctx, flavor, "the answer has no prompt_logprobs");
+    const fromCache = cachedTokensOf(res.usage);
+    if (fromCache !== undefined) cached = (cached ?? 0) + fromCache;
+    evaluated += plp.length - (fromCache ?? 0);
+    return splitScored(
+      ctx,
+      plp.map((e) => (e ? pickPromptToken(e) : null)),
+      count,
+      req.includePrefix,
+    );
+  };
+  // The first candidate alone, so that the rest find the shared prefix in the server's cache.
+  const [head, ...rest] = req.candidates;
+  const candidates = head === undefined ? [] : [await one(head), ...(await Promise.all(rest.map(one)))];
+  return { candidates, evaluatedTokens: evaluated, ...(cached !== undefined ? { cachedTokens: cached } : {}) };
+}
+
+/** `usage.prompt_tokens_details.cached_tokens` (vLLM, SGLang, OpenAI), when the server reports it. */
+export function cachedTokensOf(usage: unknown): number | undefined {
+  const details = (usage as { prompt_tokens_details?: { cached_tokens?: unknown } } | undefined)?.prompt_tokens_details;
+  const n = details?.cached_tokens;
+  return typeof n === "number" && Number.isFinite(n) && n >= 0 ? n : undefined;
 }
 
 /** Raw text: /v1/completions with echo, one request for all candidates. */
@@ -116,14 +127,24 @@ async function scoreEcho(ctx: ScoringContext, req: ScoreRequest, prefix: string,
     tokenizeBody ? { ...tokenizeBody(prefix, model), add_special_tokens: true, add_special: true } : { model, prompt: prefix },
     req.signal,
   );
-  const body = { model, prompt: req.candidates.map((c) => prefix + c), echo: true, logprobs: 1, max_tokens: 0, temperature: 0, ...(ctx.profile.extra ?? {}) };
-  let res: Json;
-  try {
-    res = await ctx.transport.post<Json>("/v1/completions", body, "scoring", req.signal);
-  } catch (err) {
-    throw asUnsupported(ctx, flavor, err);
-  }
-  const choices = ((res.choices as Json[] | undefined) ?? []).slice().sort((a, b) => Number(a.index ?? 0) - Number(b.index ?? 0));
+  const ask = async (texts: string[]): Promise<Json> => {
+    const body = { model, prompt: texts.map((c) => prefix + c), echo: true, logprobs: 1, max_tokens: 0, temperature: 0, ...(ctx.profile.extra ?? {}) };
+    try {
+      return await ctx.transport.post<Json>("/v1/completions", body, "scoring", req.signal, { observe: req.observe });
+    } catch (err) {
+      throw asUnsupported(ctx, flavor, err);
+    }
+  };
+  const byIndex = (res: Json, offset: number) =>
+    ((res.choices as Json[] | undefined) ?? [])
+      .map((ch): Json => ({ ...ch, index: Number(ch.index ?? 0) + offset }))
+      .sort((a, b) => Number(a.index) - Number(b.index));
+  // Several candidates: the first alone, so that the rest find the shared prefix in the server's cache.
+  const first = await ask(req.candidates.slice(0, 1));
+  const rest = req.candidates.length > 1 ? await ask(req.candidates.slice(1)) : undefined;
+  const fromCache = [first, rest].map((r) => (r ? cachedTokensOf(r.usage) : undefined));
+  const cached = fromCache.some((n) => n !== undefined) ? fromCache.reduce<number>((a, n) => a + (n ?? 0), 0) : undefined;
+  const choices = [...byIndex(first, 0), ...(rest ? byIndex(rest, 1) : [])];
   if (choices.length !== req.candidates.length) throw unsupported(ctx, flavor, `asked to score ${req.candidates.length} texts, got ${choices.length} answers`);
   let evaluated = 0;
   const candidates = choices.map((ch) => {
@@ -139,7 +160,7 @@ async function scoreEcho(ctx: ScoringContext, req: ScoreRequest, prefix: string,
     const picked = list.map((t, i) => (raw?.token_logprobs?.[i] === null ? null : t));
     return splitScored(ctx, picked, n, req.includePrefix);
   });
-  return { candidates, evaluatedTokens: evaluated };
+  return { candidates, evaluatedTokens: evaluated - (cached ?? 0), ...(cached !== undefined ? { cachedTokens: cached } : {}) };
 }
 
 /** SGLang native /generate: input_token_logprobs from logprob_start_len. */
@@ -160,18 +181,22 @@ async function scoreSglang(ctx: ScoringContext, req: ScoreRequest, prefix: strin
   if (!Array.isArray(preList)) throw unsupported(ctx, flavor, "/generate gave no input_token_logprobs");
   const count = preList.length;
   let evaluated = count;
+  let cached: number | undefined;
   const candidates = await Promise.all(
     req.candidates.map(async (cand) => {
       const start = req.includePrefix ? 0 : count;
       const r = await gen(prefix + cand, start);
       const list = ((r.meta_info as Json | undefined)?.input_token_logprobs as Array<[number | null, number, string?]>) ?? [];
       evaluated += list.length;
+      // SGLang reports its radix-cache hits as meta_info.cached_tokens.
+      const hit = (r.meta_info as Json | undefined)?.cached_tokens;
+      if (typeof hit === "number" && hit >= 0) cached = (cached ?? 0) + hit;
       const picked: Array<TokenLogprob | null> = Array(start).fill(null);
       for (const [lp, id, t] of list) picked.push(lp == null ? null : { token: t ?? String(id), logprob: lp });
       return splitScored(ctx, picked, count, req.includePrefix);
     }),
   );
-  return { candidates, evaluatedTokens: evaluated };
+  return { candidates, evaluatedTokens: evaluated, ...(cached !== undefined ? { cachedTokens: cached } : {}) };
 }
 
 function splitScored(ctx: ScoringContext, picked: Array<TokenLogprob | null>, prefixCount: number, includePrefix?: boolean): ScoredText {

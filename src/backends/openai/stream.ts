@@ -11,7 +11,7 @@ import { FLAVOR_TRAITS, reasoningEffortFields } from "./flavors.js";
 import { loadChatTemplate, renderer } from "./chat-template.js";
 import { renderWithPrefill } from "../../core/chat-template.js";
 import { guessThinkingFormat } from "../../core/thinking.js";
-import type { Json, Transport } from "./transport.js";
+import type { Json, ReplicaLease, Transport } from "./transport.js";
 
 /** What the stream needs of the backend. */
 export interface StreamContext {
@@ -166,15 +166,22 @@ export async function* streamCompletion(ctx: StreamContext, req: CompletionReque
   const signal = userSignal ? AbortSignal.any([userSignal, stop.signal]) : stop.signal;
   const what = p.endpoint === "chat" ? "streaming a chat completion" : "streaming a completion";
   const open = (q: Plan) =>
-    t.call(what, userSignal, (c: OpenAI) => {
-      const body = { ...q.body, stream: true } as never;
-      const o = { signal, timeout: t.timeoutMs };
-      return (q.endpoint === "chat" ? c.chat.completions.create(body, o) : c.completions.create(body, o)) as unknown as Promise<AsyncIterable<Json>>;
-    });
+    t.open(
+      what,
+      userSignal,
+      (c: OpenAI) => {
+        const body = { ...q.body, stream: true } as never;
+        const o = { signal, timeout: t.timeoutMs };
+        return (q.endpoint === "chat" ? c.chat.completions.create(body, o) : c.completions.create(body, o)) as unknown as Promise<AsyncIterable<Json>>;
+      },
+      req.observe,
+    );
+  const opened = performance.now();
 
   let iterable: AsyncIterable<Json>;
+  let lease: ReplicaLease;
   try {
-    iterable = await open(p);
+    ({ value: iterable, lease } = await open(p));
   } catch (err) {
     if (userSignal?.aborted) return { text: "", reasoning: "", finishReason: "abort" };
     // Only a server that said it refuses this way of prefilling gets another way; a context
@@ -183,7 +190,7 @@ export async function* streamCompletion(ctx: StreamContext, req: CompletionReque
     if (!(err instanceof BackendError && err.kind === "refused" && p.method && next && next !== "none")) throw err;
     ctx.switchPrefill(next);
     p = await plan(ctx, req, flavor, model, userSignal);
-    iterable = await open(p);
+    ({ value: iterable, lease } = await open(p));
   }
 
   const tags = THINK_TAGS[ctx.profile.thinkingFormat ?? "think-tags"];
@@ -222,7 +229,7 @@ export async function* streamCompletion(ctx: StreamContext, req: CompletionReque
   // surfaced as a thrown abort or as the end of the body.
   const throwIfCutByClient = () => {
     if (cut === "idle") {
-      t.markUnresponsive();
+      lease.markUnresponsive();
       throw new BackendError(`model "${ctx.name}": stream stalled: nothing for ${Math.round(t.timeoutMs / 100) / 10} s`, ctx.name, undefined, true, "timeout");
     }
     if (cut === "deadline")
@@ -276,6 +283,8 @@ export async function* streamCompletion(ctx: StreamContext, req: CompletionReque
       if (next.done) break;
       const data = next.value;
       arm();
+      // Time to the first event: what a busy server's queue lengthens.
+      if (events === 0) req.observe?.latency("first-token", performance.now() - opened);
       events++;
       const choice = (data.choices as Json[] | undefined)?.[0];
       if (!choice) continue;
@@ -325,6 +334,7 @@ export async function* streamCompletion(ctx: StreamContext, req: CompletionReque
   } finally {
     clearTimeout(idleTimer);
     clearTimeout(deadline);
+    lease.release();
   }
   if (userSignal?.aborted) return { ...result(), finishReason: "abort" };
   throwIfCutByClient();

@@ -1,10 +1,14 @@
-// HTTP to one OpenAI-compatible server, through the `openai` client: retries with backoff
-// (honouring Retry-After), bounded bodies, and errors classified by what the server said,
-// each turned into a one-line BackendError naming the model and never carrying the key.
+// HTTP to one OpenAI-compatible server (or several replicas of it), through the `openai`
+// client: retries with backoff (honouring Retry-After), bounded bodies, and errors classified
+// by what the server said, each turned into a one-line BackendError naming the model and never
+// carrying the key. Replicas: each request goes to the one with the fewest requests in flight;
+// one that fails (refused, reset, silent, 5xx) is set aside for a while, doubling each time,
+// and the request moves to another at once.
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from "openai";
 import { urlCredential, type ModelProfile } from "../../config/profile.js";
 import { oneLine } from "../../errors.js";
-import { BackendError, type BackendErrorKind } from "../types.js";
+import { BackendError, type BackendErrorKind, type LoadObserver } from "../types.js";
+import { replicaURLs } from "./replicas.js";
 import { BodyLimitError, boundedBody, DEFAULT_BODY_LIMITS, notTheAPI, type BodyLimits } from "./bounded.js";
 
 export type Json = Record<string, unknown>;
@@ -48,12 +52,37 @@ export const sleep = (ms: number, signal?: AbortSignal) =>
     signal?.addEventListener("abort", onAbort, { once: true });
   });
 
+/** One server of a model: its address, requests in flight, and when it may be tried again. */
+export interface Replica {
+  baseURL: string;
+  serverRoot: string;
+  client?: OpenAI;
+  inFlight: number;
+  /** Failures in a row; the time set aside doubles with each. */
+  failures: number;
+  asideUntil: number;
+}
+
+/** A request's hold on the replica it went to, until its stream ends. */
+export interface ReplicaLease {
+  baseURL: string;
+  release(): void;
+  /** The replica went silent mid-stream: set it aside and ask /health before trusting it again. */
+  markUnresponsive(): void;
+}
+
+export { replicaURLs } from "./replicas.js";
+
+const ASIDE_MS = 1000;
+const ASIDE_MAX_MS = 60_000;
+
 export class Transport {
   readonly name: string;
+  /** The first replica's base URL (named in messages and cache identities). */
   readonly baseURL: string;
   /** The base URL without its trailing /v1: where /tokenize, /health, /props live. */
   readonly serverRoot: string;
-  private clientCache: OpenAI | undefined;
+  readonly replicas: Replica[];
   /** Error bodies by response headers object: the client drops bodies that are not `{error: ...}` (vLLM's). */
   private readonly errorBodies = new WeakMap<object, string>();
   private readonly limits: BodyLimits;
@@ -63,15 +92,19 @@ export class Transport {
     readonly opts: TransportOptions,
   ) {
     this.name = profile.name;
-    this.baseURL = (profile.baseURL ?? "https://api.openai.com/v1").replace(/\/+$/, "");
-    // A key or password in the address would be sent, logged and shown: refused outright.
-    const secret = urlCredential(this.baseURL);
-    if (secret)
-      throw new BackendError(
-        `model "${this.name}": baseURL ${secret} (not repeated here); put the key in an environment variable and set apiKeyEnv to its name`,
-        this.name,
-      );
-    this.serverRoot = this.baseURL.replace(/\/v1$/, "");
+    const urls = replicaURLs(profile);
+    for (const url of urls) {
+      // A key or password in the address would be sent, logged and shown: refused outright.
+      const secret = urlCredential(url);
+      if (secret)
+        throw new BackendError(
+          `model "${this.name}": baseURL ${secret} (not repeated here); put the key in an environment variable and set apiKeyEnv to its name`,
+          this.name,
+        );
+    }
+    this.replicas = urls.map((baseURL) => ({ baseURL, serverRoot: baseURL.replace(/\/v1$/, ""), inFlight: 0, failures: 0, asideUntil: -Infinity }));
+    this.baseURL = this.replicas[0]!.baseURL;
+    this.serverRoot = this.replicas[0]!.serverRoot;
     this.limits = { ...DEFAULT_BODY_LIMITS, ...opts.limits };
   }
 
@@ -84,15 +117,33 @@ export class Transport {
     return name ? this.opts.env[name] || undefined : undefined;
   }
 
+  /** The first replica's client. */
   client(): OpenAI {
-    if (this.clientCache) return this.clientCache;
+    return this.clientFor(this.replicas[0]!);
+  }
+
+  /** The replica with the fewest requests in flight among those not set aside (else the one back soonest). */
+  pick(now = performance.now()): Replica {
+    let best: Replica | undefined;
+    for (const r of this.replicas) if (r.asideUntil <= now && (!best || r.inFlight < best.inFlight)) best = r;
+    return best ?? this.replicas.reduce((a, b) => (b.asideUntil < a.asideUntil ? b : a));
+  }
+
+  private setAside(r: Replica): void {
+    if (this.replicas.length < 2) return;
+    r.asideUntil = performance.now() + Math.min(ASIDE_MAX_MS, ASIDE_MS * 2 ** r.failures);
+    r.failures++;
+  }
+
+  private clientFor(replica: Replica): OpenAI {
+    if (replica.client) return replica.client;
     const name = this.profile.apiKeyEnv;
     if (name && !this.opts.env[name])
       throw new BackendError(`model "${this.name}": environment variable ${name} (its API key) is not set`, this.name, undefined, false, "auth");
     const bodies = this.errorBodies;
     const limits = this.limits;
-    this.clientCache = new OpenAI({
-      baseURL: this.baseURL,
+    replica.client = new OpenAI({
+      baseURL: replica.baseURL,
       // Local servers want some bearer token or none; "sk-no-key" is what llama.cpp's docs use.
       apiKey: this.apiKey ?? "sk-no-key",
       maxRetries: 0, // retried here, so waits honour Retry-After and stay abortable
@@ -122,7 +173,7 @@ export class Transport {
         return new Response(boundedBody(res.body, sse, limits), { status: res.status, statusText: res.statusText, headers: res.headers });
       },
     });
-    return this.clientCache;
+    return replica.client;
   }
 
   /** Remove the key (and any bearer token) from text that came from a server. */
@@ -177,13 +228,19 @@ export class Transport {
     return "server";
   }
 
-  toBackendError(err: unknown, what: string): BackendError {
+  toBackendError(err: unknown, what: string, replica?: Replica): BackendError {
     if (err instanceof BackendError) return err;
     const who = `model "${this.name}"`;
     if (err instanceof APIUserAbortError) return new BackendError(`${who}: ${what} aborted`, this.name);
     if (err instanceof APIConnectionTimeoutError) {
-      unresponsive.set(this.serverRoot, Date.now());
-      return new BackendError(`${who}: no answer from ${this.baseURL} within ${secs(this.opts.timeoutMs)} (${what})`, this.name, undefined, true, "timeout");
+      unresponsive.set(replica?.serverRoot ?? this.serverRoot, Date.now());
+      return new BackendError(
+        `${who}: no answer from ${replica?.baseURL ?? this.baseURL} within ${secs(this.opts.timeoutMs)} (${what})`,
+        this.name,
+        undefined,
+        true,
+        "timeout",
+      );
     }
     const limit = findCause(err, BodyLimitError);
     if (limit) return new BackendError(`${who}: ${limit.message} (${what}); not read further`, this.name, undefined, false, "too-large");
@@ -191,7 +248,7 @@ export class Transport {
       const cause = (err as { cause?: { cause?: { code?: string }; message?: string } }).cause;
       const detail = cause?.cause?.code ?? cause?.message ?? "connection failed";
       return new BackendError(
-        `${who}: cannot reach ${this.baseURL} (${this.redact(oneLine(detail))}) during ${what}`,
+        `${who}: cannot reach ${replica?.baseURL ?? this.baseURL} (${this.redact(oneLine(detail))}) during ${what}`,
         this.name,
         undefined,
         true,
@@ -235,35 +292,29 @@ export class Transport {
     const s = err.status;
     if (!(s === 408 || s === 409 || s === 429 || s >= 500)) return "give-up";
     if (this.classify(err) !== "server") return "give-up";
-    const h = err.headers;
-    const ms = h?.get("retry-after-ms");
-    if (ms && !Number.isNaN(parseFloat(ms))) return parseFloat(ms);
-    const ra = h?.get("retry-after");
-    if (ra) {
-      const secs = parseFloat(ra);
-      const wait = !Number.isNaN(secs) ? secs * 1000 : Date.parse(ra) - Date.now();
-      if (!Number.isNaN(wait)) return Math.max(0, wait);
-    }
+    const wait = retryAfterMs(err.headers);
+    if (wait !== undefined) return wait;
     return Math.min(500 * 2 ** attempt, 8000) * (1 - Math.random() * 0.25);
   }
 
   /** After a timeout: is the server answering at all? Fails at once when it is not. */
-  private async checkAlive(what: string, signal?: AbortSignal): Promise<void> {
-    if (!unresponsive.has(this.serverRoot)) return;
+  private async checkAlive(what: string, signal?: AbortSignal, replica: Replica = this.replicas[0]!): Promise<void> {
+    const root = replica.serverRoot;
+    if (!unresponsive.has(root)) return;
     const wait = Math.min(HEALTH_TIMEOUT_MS, Math.max(200, this.opts.timeoutMs / 4));
     const probe = AbortSignal.timeout(wait);
     try {
-      const res = await fetch(this.serverRoot + "/health", { signal: signal ? AbortSignal.any([signal, probe]) : probe });
+      const res = await fetch(root + "/health", { signal: signal ? AbortSignal.any([signal, probe]) : probe });
       await res.body?.cancel().catch(() => undefined);
-      unresponsive.delete(this.serverRoot);
+      unresponsive.delete(root);
     } catch (err) {
       if (signal?.aborted) throw new BackendError(`model "${this.name}": ${what} aborted`, this.name);
       if (!probe.aborted) {
-        unresponsive.delete(this.serverRoot); // refused or reset: the usual path reports it
+        unresponsive.delete(root); // refused or reset: the usual path reports it
         return;
       }
       throw new BackendError(
-        `model "${this.name}": ${this.baseURL} is not answering (it did not answer within ${secs(this.opts.timeoutMs)} before, nor /health within ${secs(wait)} now) (${what})`,
+        `model "${this.name}": ${replica.baseURL} is not answering (it did not answer within ${secs(this.opts.timeoutMs)} before, nor /health within ${secs(wait)} now) (${what})`,
         this.name,
         undefined,
         true,
@@ -273,23 +324,89 @@ export class Transport {
   }
 
   /** Mark the server as not answering (a stream that went silent). */
-  markUnresponsive(): void {
-    unresponsive.set(this.serverRoot, Date.now());
+  markUnresponsive(replica: Replica = this.replicas[0]!): void {
+    unresponsive.set(replica.serverRoot, Date.now());
+    this.setAside(replica);
   }
 
-  /** Run one HTTP call with retries; `fn` gets the client. */
-  async call<T>(what: string, signal: AbortSignal | undefined, fn: (client: OpenAI) => Promise<T>): Promise<T> {
-    const client = this.client();
-    await this.checkAlive(what, signal);
+  /**
+   * Run one HTTP call with retries; `fn` gets the client. `observe` hears of load refusals
+   * (429/503) and, with `timed`, how long the answer took.
+   */
+  async call<T>(
+    what: string,
+    signal: AbortSignal | undefined,
+    fn: (client: OpenAI, replica: Replica) => Promise<T>,
+    observe?: LoadObserver,
+    timed?: boolean,
+  ): Promise<T> {
+    return (await this.callHeld(what, signal, fn, observe, timed, false)).value;
+  }
+
+  /**
+   * As call(), for a stream: the replica stays counted as busy until the lease is released
+   * (when the stream ends), so the next request goes elsewhere.
+   */
+  async open<T>(
+    what: string,
+    signal: AbortSignal | undefined,
+    fn: (client: OpenAI, replica: Replica) => Promise<T>,
+    observe?: LoadObserver,
+  ): Promise<{ value: T; lease: ReplicaLease }> {
+    const held = await this.callHeld(what, signal, fn, observe, false, true);
+    return { value: held.value, lease: held.lease! };
+  }
+
+  private async callHeld<T>(
+    what: string,
+    signal: AbortSignal | undefined,
+    fn: (client: OpenAI, replica: Replica) => Promise<T>,
+    observe: LoadObserver | undefined,
+    timed: boolean | undefined,
+    hold: boolean,
+    maxRetries = this.opts.maxRetries,
+  ): Promise<{ value: T; lease?: ReplicaLease }> {
+    // Moving to another replica after one failed is not a retry of the same server: it does
+    // not wait and does not count, once per replica.
+    let failovers = 0;
     for (let attempt = 0; ; attempt++) {
+      const replica = this.pick();
+      const client = this.clientFor(replica);
+      replica.inFlight++;
+      let held = false;
+      const started = performance.now();
       try {
-        return await fn(client);
+        await this.checkAlive(what, signal, replica);
+        const value = await fn(client, replica);
+        if (timed) observe?.latency("answer", performance.now() - started);
+        replica.failures = 0;
+        if (!hold) return { value };
+        held = true;
+        let released = false;
+        const lease: ReplicaLease = {
+          baseURL: replica.baseURL,
+          release: () => {
+            if (released) return;
+            released = true;
+            replica.inFlight--;
+          },
+          markUnresponsive: () => this.markUnresponsive(replica),
+        };
+        return { value, lease };
       } catch (err) {
         if (signal?.aborted) throw new BackendError(`model "${this.name}": ${what} aborted`, this.name);
-        const delay = this.retryDelay(err, attempt);
-        if (delay === "give-up" || attempt >= this.opts.maxRetries) throw this.toBackendError(err, what);
+        if (observe && err instanceof APIError && (err.status === 429 || err.status === 503)) observe.overloaded(retryAfterMs(err.headers));
+        const down = replicaDown(err);
+        if (down) this.setAside(replica);
+        if (down && failovers < this.replicas.length - 1 && this.pick() !== replica) {
+          failovers++;
+          attempt--;
+          continue;
+        }
+        const delay = err instanceof BackendError ? "give-up" : this.retryDelay(err, attempt);
+        if (delay === "give-up" || attempt >= maxRetries) throw this.toBackendError(err, what, replica);
         if (delay > this.opts.maxRetryDelayMs) {
-          const be = this.toBackendError(err, what);
+          const be = this.toBackendError(err, what, replica);
           throw new BackendError(`${be.message}; the server asks to wait ${Math.round(delay / 1000)} s`, this.name, be.status, true, be.kind);
         }
         try {
@@ -297,22 +414,26 @@ export class Transport {
         } catch {
           throw new BackendError(`model "${this.name}": ${what} aborted`, this.name);
         }
+      } finally {
+        if (!held) replica.inFlight--;
       }
     }
   }
 
   /** POST JSON to a path under /v1/ (the base URL) or under the server root. */
-  post<T = Json>(path: string, body: Json, what: string, signal?: AbortSignal, opts: { retries?: boolean; timeoutMs?: number } = {}): Promise<T> {
-    const url = path.startsWith("/v1/") ? this.baseURL + path.slice(3) : this.serverRoot + path;
-    const run = (c: OpenAI) => c.post<T>(url, { body, signal, timeout: opts.timeoutMs ?? this.opts.timeoutMs }) as Promise<T>;
-    if (opts.retries === false) {
-      return this.checkAlive(what, signal)
-        .then(() => run(this.client()))
-        .catch((err) => {
-          throw this.toBackendError(err, what);
-        });
-    }
-    return this.call(what, signal, run);
+  post<T = Json>(
+    path: string,
+    body: Json,
+    what: string,
+    signal?: AbortSignal,
+    opts: { retries?: boolean; timeoutMs?: number; observe?: LoadObserver } = {},
+  ): Promise<T> {
+    const run = (c: OpenAI, r: Replica) => {
+      const url = path.startsWith("/v1/") ? r.baseURL + path.slice(3) : r.serverRoot + path;
+      return c.post<T>(url, { body, signal, timeout: opts.timeoutMs ?? this.opts.timeoutMs }) as Promise<T>;
+    };
+    if (opts.retries === false) return this.callHeld(what, signal, run, opts.observe, true, false, 0).then((r) => r.value);
+    return this.call(what, signal, run, opts.observe, true);
   }
 
   /** GET a path once, quickly; undefined when it is not there or not JSON. */
@@ -325,6 +446,26 @@ export class Transport {
       return undefined;
     }
   }
+}
+
+/** The wait a refusal asks for (retry-after-ms, or Retry-After in seconds or as a date). */
+export function retryAfterMs(h: Headers | undefined): number | undefined {
+  const ms = h?.get("retry-after-ms");
+  if (ms && !Number.isNaN(parseFloat(ms))) return parseFloat(ms);
+  const ra = h?.get("retry-after");
+  if (ra) {
+    const secs = parseFloat(ra);
+    const wait = !Number.isNaN(secs) ? secs * 1000 : Date.parse(ra) - Date.now();
+    if (!Number.isNaN(wait)) return Math.max(0, wait);
+  }
+  return undefined;
+}
+
+/** A failure that says this server is down or broken rather than busy or refusing the request. */
+function replicaDown(err: unknown): boolean {
+  if (err instanceof BackendError) return err.kind === "timeout" || err.kind === "unreachable";
+  if (err instanceof APIConnectionError) return true; // refused, reset, timed out
+  return err instanceof APIError && err.status !== undefined && err.status >= 500 && err.status !== 503;
 }
 
 function secs(ms: number): string {

@@ -1,0 +1,183 @@
+// Concurrency limits (engine/limits.ts): where each model's limit starts, that explicit limits
+// stay caps, in-flight and queued counts, adaptation to a server that slows down past its
+// capacity, and a real 429 with Retry-After from the protocol double.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { OpenAIBackend } from "../../src/backends/openai.js";
+import { collect, type Backend, type CompletionRequest, type ScoreRequest } from "../../src/backends/types.js";
+import { Limiter } from "../../src/engine/limits.js";
+import { handleFor, startConcurrency, type ModelHandle } from "../../src/engine/models.js";
+import { parseExperimentSpec } from "../../src/engine/experiment.js";
+import { startProtocolDouble } from "../doubles/protocol-double.js";
+import { ScriptedBackend } from "../doubles/scripted-backend.js";
+import { eventually } from "../wait.js";
+
+const req = (text = "Say something."): CompletionRequest => ({
+  prompt: { kind: "chat", messages: [{ role: "user", content: text }] },
+  maxTokens: 8,
+  temperature: 0,
+});
+
+test("a model's limit starts from what is known of its server", () => {
+  assert.equal(startConcurrency({ name: "a", backend: "local", model: "m", path: "/x.gguf", sequences: 6 }), 6);
+  assert.equal(startConcurrency({ name: "a", backend: "openai", model: "m", baseURL: "http://gpu:8000/v1", flavor: "vllm" }), 32);
+  assert.equal(startConcurrency({ name: "a", backend: "openai", model: "m", baseURL: "http://gpu:8000/v1", flavor: "sglang" }), 32);
+  assert.equal(startConcurrency({ name: "a", backend: "openai", model: "gpt-4o" }), 8, "a hosted API: modest");
+  assert.equal(startConcurrency({ name: "a", backend: "openai", model: "m", baseURL: "http://localhost:8080/v1", flavor: "llama-server" }), 4);
+  const replicas = {
+    name: "a",
+    backend: "openai" as const,
+    model: "m",
+    flavor: "vllm" as const,
+    baseURL: "http://g1:8000/v1",
+    baseUrls: ["http://g2:8000/v1", "http://g3:8000/v1"],
+  };
+  assert.equal(startConcurrency(replicas), 96, "replicas multiply it");
+  assert.equal(handleFor(replicas, new ScriptedBackend({ name: "a", respond: () => "" })).concurrency, 96);
+});
+
+test("spec limits are caps: an explicit perModel bounds a server known to take more; none means adaptive", () => {
+  const capped = new Limiter({ perModel: 2, global: 3 });
+  capped.wrap({ name: "v", backend: new ScriptedBackend({ name: "v", respond: () => "" }), thinkingFormat: "none", concurrency: 32 });
+  assert.equal(capped.load()[0]!.limit, 2);
+  const open = new Limiter({});
+  open.wrap({ name: "v", backend: new ScriptedBackend({ name: "v", respond: () => "" }), thinkingFormat: "none", concurrency: 32 });
+  assert.equal(open.load()[0]!.limit, 32);
+  const spec = parseExperimentSpec({ problems: { set: "builtin" }, conditions: ["empty"], targets: ["t"], out: "o" }, "spec");
+  assert.deepEqual(spec.concurrency, { adaptive: true });
+  const fixed = new Limiter({ adaptive: false });
+  fixed.wrap({ name: "v", backend: new ScriptedBackend({ name: "v", respond: () => "" }), thinkingFormat: "none", concurrency: 32 });
+  assert.equal(fixed.load()[0]!.limit, 2, "adaptive off and nothing written: the old fixed defaults");
+});
+
+test("requests in flight never exceed the limit; the rest are counted as queued", async () => {
+  const backend = new ScriptedBackend({ name: "m", respond: () => " one two three four", tokenDelayMs: 5 });
+  const limiter = new Limiter({});
+  const h = limiter.wrap({ name: "m", backend, thinkingFormat: "none", concurrency: 3 });
+  const all = Promise.all(Array.from({ length: 10 }, () => collect(h.backend.stream(req()))));
+  const seen = await eventually(() => {
+    const l = limiter.load()[0]!;
+    return l.inFlight === 3 && l.queued === 7 ? l : false;
+  });
+  assert.equal(seen.limit, 3);
+  const results = await all;
+  assert.equal(results.length, 10);
+  assert.equal(backend.maxOpenStreams, 3);
+  assert.deepEqual(
+    limiter.load().map((l) => [l.inFlight, l.queued]),
+    [[0, 0]],
+  );
+});
+
+/**
+ * A server that takes `capacity` requests at full speed and queues the rest: an answer's time
+ * to first token is `base` plus the wait for a free place. It reports latencies as a server
+ * backend does, through the request's observer.
+ */
+class QueueingServer implements Backend {
+  readonly name = "queueing";
+  running = 0;
+  maxRunning = 0;
+  private waiting: Array<() => void> = [];
+  constructor(
+    private capacity: number,
+    private baseMs: number,
+  ) {}
+  async *stream(r: CompletionRequest) {
+    const start = performance.now();
+    if (this.running >= this.capacity) await new Promise<void>((res) => this.waiting.push(res));
+    this.running++;
+    this.maxRunning = Math.max(this.maxRunning, this.running);
+    await new Promise((res) => setTimeout(res, this.baseMs));
+    r.observe?.latency("first-token", performance.now() - start);
+    this.running--;
+    this.waiting.shift()?.();
+    yield { channel: "content" as const, text: "ok" };
+    return { text: "ok", reasoning: "", finishReason: "stop" as const };
+  }
+  async score(_r: ScoreRequest): Promise<never> {
+    throw new Error("not used");
+  }
+  async probe() {
+    return { streaming: true, tokenLogprobs: false, promptScoring: false, prefill: false, reasoningField: null, notes: [] };
+  }
+  async close() {}
+}
+
+test("the limit grows towards a server's capacity while latency holds, and backs off when requests queue there", async () => {
+  const server = new QueueingServer(12, 50);
+  const limiter = new Limiter({});
+  const h = limiter.wrap({ name: "q", backend: server, thinkingFormat: "none", concurrency: 2 });
+  const limits: number[] = [];
+  await Promise.all(
+    Array.from({ length: 700 }, async () => {
+      await collect(h.backend.stream(req()));
+      limits.push(limiter.load()[0]!.limit);
+    }),
+  );
+  const peak = Math.max(...limits);
+  assert.ok(peak > 12, `the limit grew from 2 past the capacity of 12 (peak ${peak})`);
+  assert.ok(limiter.load()[0]!.latencyDecreases > 0, "requests queueing at the server made it back off");
+  assert.ok(peak < 40, `and it did not run away (peak ${peak})`);
+});
+
+test("a 429 with Retry-After from the server: the limit halves and nothing new starts before the wait is over", async () => {
+  // Streams last far longer than the refusal takes to come back: every request after the first
+  // eight is sent once the refusal is known.
+  const double = await startProtocolDouble({ flavor: "vllm", latencyMs: 40, tokensPerSecond: 25 });
+  try {
+    double.pushFault({ kind: "status", status: 429, retryAfter: "1" });
+    const backend = new OpenAIBackend({ name: "v", backend: "openai", baseURL: double.baseURL, model: double.model, flavor: "vllm" }, { maxRetries: 2 });
+    const limiter = new Limiter({});
+    const h: ModelHandle = limiter.wrap({ name: "v", backend, thinkingFormat: "none", concurrency: 8 });
+    const results = await Promise.all(Array.from({ length: 24 }, (_, i) => collect(h.backend.stream(req(`Question ${i}?`)))));
+    assert.equal(results.filter((r) => r.text.length > 0).length, 24, "every request answered, the refused one after its wait");
+    const load = limiter.load()[0]!;
+    assert.equal(load.overloads, 1);
+    const calls = double.requests.filter((r) => r.path === "/v1/chat/completions");
+    const refused = calls.find((r) => r.status === 429)!;
+    assert.ok(refused.endedAt !== undefined);
+    const firstEight = new Set([...calls].sort((a, b) => a.startedAt - b.startedAt).slice(0, 8));
+    const during = calls.filter((r) => !firstEight.has(r) && r.startedAt < refused.endedAt! + 950);
+    assert.deepEqual(
+      during.map((r) => r.startedAt - refused.endedAt!),
+      [],
+      "no request reached the server during its Retry-After",
+    );
+    const after = calls.filter((r) => r.startedAt >= refused.endedAt! + 950);
+    assert.ok(after.length >= 24 - 8, `the queued requests went after the wait (${after.length})`);
+    const concurrentAfter = Math.max(...after.map((a) => after.filter((b) => b.startedAt <= a.startedAt && (b.endedAt ?? Infinity) > a.startedAt).length));
+    assert.ok(concurrentAfter <= 4 + 1, `after the refusal at most half the old limit ran at once (${concurrentAfter}, allowing one grown slot)`);
+  } finally {
+    await double.close();
+  }
+});
+
+test("progress lines show each busy model's requests in flight and queued", async () => {
+  const { progressPrinter } = await import("../../src/commands/run.js");
+  let out = "";
+  const stream = { isTTY: false, write: (s: string) => ((out += s), true) } as unknown as NodeJS.WriteStream;
+  const p = progressPrinter(stream);
+  p.onEvent({
+    type: "progress",
+    done: 3,
+    total: 10,
+    label: "p1 empty -> t1",
+    load: [
+      { model: "t1", inFlight: 8, queued: 40, limit: 8 },
+      { model: "t2", inFlight: 0, queued: 0, limit: 32 },
+      { model: "t\u001b[31m3", inFlight: 1, queued: 0, limit: 4 },
+    ],
+  });
+  assert.equal(out, "3/10 p1 empty -> t1 | t1 8 in flight 40 queued | t [31m3 1 in flight 0 queued\n");
+});
+
+test("a run's signal keeps no listener per request once the request has its slots", async () => {
+  // In node:events since Node 15; not in the typings this project builds with.
+  const { getEventListeners } = (await import("node:events")) as unknown as { getEventListeners: (t: EventTarget, type: string) => unknown[] };
+  const limiter = new Limiter({ global: 2 });
+  const h = limiter.wrap({ name: "m", backend: new ScriptedBackend({ name: "m", respond: () => " ok" }), thinkingFormat: "none", concurrency: 2 });
+  const run = new AbortController();
+  await Promise.all(Array.from({ length: 40 }, () => collect(h.backend.stream({ ...req(), signal: run.signal }))));
+  assert.equal(getEventListeners(run.signal, "abort").length, 0);
+});
