@@ -33,6 +33,8 @@ export interface ModelHandle {
   targetSampling?: { temperature: number; seed: number };
   /** False when the server cannot continue a partial assistant message (OpenAI's API); absent means it can. */
   canPrefill?: boolean;
+  /** The names the paper reading matches the authors' model branches against (profile name and model). */
+  paperName?: string;
 }
 
 export function handleFor(profile: ModelProfile, backend: Backend): ModelHandle {
@@ -42,6 +44,7 @@ export function handleFor(profile: ModelProfile, backend: Backend): ModelHandle 
     thinkingFormat: profile.thinkingFormat ?? guessThinkingFormat(profile.model),
     sampling: profile.sampling,
     canPrefill: profileCanPrefill(profile),
+    paperName: `${profile.name} ${profile.model}`,
   };
 }
 
