@@ -38,10 +38,11 @@ export async function generateCot(model: ModelHandle, problem: Problem, opts: Co
   const ctrl = childController(opts.signal);
   const marker = endOfThoughtMarker(model.thinkingFormat);
   const gen = model.backend.stream({
-    prompt:
-      opts.paper && !opts.prefix
-        ? paperOwnChainPrompt(model, problem)
-        : { kind: "chat", messages: problem.messages, assistantPrefix: openThinkingPrefill(model.thinkingFormat, opts.prefix ?? "") },
+    prompt: (opts.paper && !opts.prefix && paperOwnChainPrompt(model, problem)) || {
+      kind: "chat",
+      messages: problem.messages,
+      assistantPrefix: openThinkingPrefill(model.thinkingFormat, opts.prefix ?? ""),
+    },
     maxTokens: opts.maxTokens ?? DEFAULT_COT_TOKENS,
     temperature: opts.temperature ?? model.sampling?.temperature,
     topK: model.sampling?.topK,

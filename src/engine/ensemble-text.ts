@@ -77,9 +77,11 @@ export async function evaluatorScore(
   const c = opts.candidate;
   const paper = opts.mode === "paper";
   const text = paper ? c.text : c.endOfThought ? c.text + endOfThoughtMarker(e.thinkingFormat) : c.text;
-  const prefix: Prompt = paper
-    ? paperEnsemblePrompt(e, opts.problem, opts.context)
-    : { kind: "chat", messages: opts.problem.messages, assistantPrefix: openThinkingPrefill(e.thinkingFormat, opts.context) };
+  const prefix: Prompt = (paper && paperEnsemblePrompt(e, opts.problem, opts.context)) || {
+    kind: "chat",
+    messages: opts.problem.messages,
+    assistantPrefix: openThinkingPrefill(e.thinkingFormat, opts.context),
+  };
   const scoring = e.backend.score({ prefix, candidates: [text], includePrefix: paper, signal: opts.signal });
   // cancel() waits for the backend itself to stop, not only for this race.
   opts.closing.push(scoring.catch(() => {}));
@@ -114,10 +116,11 @@ export function generatorRequest(
 ): CompletionRequest {
   const s = o.sampling;
   return {
-    prompt:
-      o.mode === "paper"
-        ? paperEnsemblePrompt(g, o.problem, o.context)
-        : { kind: "chat", messages: o.problem.messages, assistantPrefix: openThinkingPrefill(g.thinkingFormat, o.context) },
+    prompt: (o.mode === "paper" && paperEnsemblePrompt(g, o.problem, o.context)) || {
+      kind: "chat",
+      messages: o.problem.messages,
+      assistantPrefix: openThinkingPrefill(g.thinkingFormat, o.context),
+    },
     maxTokens: s.maxTokens ?? CONCORD_CANDIDATE_TOKENS,
     temperature: s.temperature,
     topK: s.topK,

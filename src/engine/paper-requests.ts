@@ -4,7 +4,6 @@
 import type { Prompt } from "../backends/types.js";
 import { paperEnsembleRequest, paperOwnChainRequest, paperTargetRequest, paperThinkingSuffix, type PaperRequest, type PaperStage } from "../core/paper-prompt.js";
 import type { Problem } from "../core/types.js";
-import { BackendError } from "../backends/types.js";
 import type { ModelHandle } from "./models.js";
 
 export type { PaperStage };
@@ -17,26 +16,26 @@ function asPrompt(r: PaperRequest): Prompt {
   return { kind: "chat", messages: r.messages, assistantPrefix: r.assistantPrefix, exact: r.exact };
 }
 
-/** A target's request; a model none of the authors' branches gives a chain to is refused, naming the fix. */
-export function paperTargetPrompt(h: ModelHandle, problem: Problem, cot: string, stage: PaperStage): Prompt {
-  const name = paperName(h);
-  if (paperThinkingSuffix(name, "\u0000") === "")
-    throw new BackendError(
-      `model "${h.name}": the paper reading inserts a chain only for the authors' models (names with qwen/phi, openthinker, gpt-oss or llama-3); name the profile or its model after one, or use the concord reading`,
-      h.name,
-      undefined,
-      false,
-      "refused",
-    );
-  return asPrompt(paperTargetRequest(name, problem.messages, cot, stage));
+/**
+ * Whether the authors' code had a branch for this model (qwen/phi, openthinker, gpt-oss,
+ * llama-3 in its name). Their text exists only for those; any other model keeps Concord's
+ * request text in the paper reading too (docs/ENGINE.md says so).
+ */
+export function isPaperModel(h: ModelHandle): boolean {
+  return paperThinkingSuffix(paperName(h), "\u0000") !== "";
 }
 
-/** A model writing its own chain (Default), from the opener the authors' generate() added. */
-export function paperOwnChainPrompt(h: ModelHandle, problem: Problem): Prompt {
-  return asPrompt(paperOwnChainRequest(paperName(h), problem.messages));
+/** A target's request, or null for a model outside the authors' branches. */
+export function paperTargetPrompt(h: ModelHandle, problem: Problem, cot: string, stage: PaperStage): Prompt | null {
+  return isPaperModel(h) ? asPrompt(paperTargetRequest(paperName(h), problem.messages, cot, stage)) : null;
 }
 
-/** An ensemble generator's or evaluator's context. */
-export function paperEnsemblePrompt(h: ModelHandle, problem: Problem, context: string): Prompt {
-  return asPrompt(paperEnsembleRequest(paperName(h), problem.messages, context));
+/** A model writing its own chain (Default), from the opener the authors' generate() added; null outside their branches. */
+export function paperOwnChainPrompt(h: ModelHandle, problem: Problem): Prompt | null {
+  return isPaperModel(h) ? asPrompt(paperOwnChainRequest(paperName(h), problem.messages)) : null;
+}
+
+/** An ensemble generator's or evaluator's context; null outside the authors' branches. */
+export function paperEnsemblePrompt(h: ModelHandle, problem: Problem, context: string): Prompt | null {
+  return isPaperModel(h) ? asPrompt(paperEnsembleRequest(paperName(h), problem.messages, context)) : null;
 }

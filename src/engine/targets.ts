@@ -47,9 +47,11 @@ export interface TargetReply {
 /** Ask one target to answer with `cot` as its thinking (greedy unless the handle says otherwise). Rejects only on cancellation. */
 export async function askTarget(target: ModelHandle, problem: Problem, cot: string, opts: AskOptions = {}): Promise<TargetReply> {
   try {
-    const prompt: Prompt = opts.paper
-      ? paperTargetPrompt(target, problem, cot, opts.paper)
-      : { kind: "chat", messages: problem.messages, assistantPrefix: thinkingPrefill(target.thinkingFormat, cot) };
+    const prompt: Prompt = (opts.paper && paperTargetPrompt(target, problem, cot, opts.paper)) || {
+      kind: "chat",
+      messages: problem.messages,
+      assistantPrefix: thinkingPrefill(target.thinkingFormat, cot),
+    };
     const res = await collect(
       target.backend.stream({
         prompt,

@@ -44,7 +44,7 @@ after(async () => {
 });
 
 async function onDouble(key: keyof typeof MODELS, profile: Partial<ModelProfile> = {}) {
-  const double = await startProtocolDouble({ flavor: "vllm", model: MODELS[key].id });
+  const double = await startProtocolDouble({ flavor: "vllm", model: profile.model ?? MODELS[key].id });
   closing.push(() => double.close());
   const p: ModelProfile = { name: key, backend: "openai", baseURL: double.baseURL, model: double.model, flavor: "vllm", chatTemplate: join(TEMPLATES, MODELS[key].template), ...profile };
   return { double, handle: handleFor(p, new OpenAIBackend(p, { maxRetries: 0, timeoutMs: 5000 })) };
@@ -138,11 +138,13 @@ describe("paper-reading requests on a server (protocol double)", { skip }, () =>
     assert.equal(double.requests.filter((q) => q.path.startsWith("/v1/c")).length, 0);
   });
 
-  test("a model none of the authors' branches gives a chain: refused, not sent without its chain", async () => {
-    const { double, handle } = await onDouble("qwq", { name: "smol", model: "HuggingFaceTB/SmolLM3-3B" });
+  test("a model outside the authors' branches keeps Concord's request (their code would have dropped its chain)", async () => {
+    const { double, handle } = await onDouble("qwq", { name: "smol", model: "HuggingFaceTB/SmolLM3-3B", chatTemplate: undefined });
     const reply = await askTarget(handle, PROBLEM, COT, { maxTokens: 8, paper: "run" });
-    assert.match(reply.error ?? "", /inserts a chain only for the authors' models/);
-    assert.equal(double.requests.filter((q) => q.path.startsWith("/v1/c")).length, 0);
+    assert.equal(reply.error, undefined);
+    assert.deepEqual(sent(double), []);
+    const chat = double.requests.filter((q) => q.path === "/v1/chat/completions");
+    assert.equal((chat[0]!.body!.messages as Array<{ content: string }>).at(-1)!.content, `<think>${COT}</think>`);
   });
 });
 
