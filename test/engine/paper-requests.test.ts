@@ -4,11 +4,16 @@
 // received, and on what a recording proxy passed to the real llama-server.
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { createServer, request as httpRequest, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { OpenAIBackend } from "../../src/backends/openai.js";
+import { LocalBackend, LocalModelPool } from "../../src/backends/local.js";
+import { chatFormatFor, exactPromptTokens } from "../../src/backends/local/prompt.js";
+import { paperTargetPrompt } from "../../src/engine/paper-requests.js";
+import { withStringMetadata } from "../backends/gguf-template.js";
 import type { ModelProfile } from "../../src/config/profile.js";
 import type { Problem } from "../../src/core/types.js";
 import { generateCot } from "../../src/engine/cot.js";
@@ -18,7 +23,7 @@ import { askTarget } from "../../src/engine/targets.js";
 import { collect } from "../../src/backends/types.js";
 import { medcalcMessages } from "../../src/problems/index.js";
 import { startProtocolDouble, type ProtocolDouble } from "../doubles/protocol-double.js";
-import { llamaServerMissing, SHARED, startLlamaServer } from "../e2e/llama-server.js";
+import { llamaServerMissing, SHARED, startLlamaServer, STORIES } from "../e2e/llama-server.js";
 
 const TEMPLATES = join(SHARED, "templates");
 const skip = existsSync(join(TEMPLATES, "Qwen-QwQ-32B.jinja")) ? false : "needs ../shared/templates";
@@ -202,4 +207,46 @@ describe("paper-reading requests on the real llama-server (template from /props)
       }
     });
   }
+});
+
+describe("paper-reading requests on the embedded engine (the GGUF's own template)", { skip: existsSync(STORIES) ? skip : "needs ../shared/models" }, () => {
+  const pool = new LocalModelPool({ threads: 1, gpu: false });
+  const dir = mkdtempSync(join(tmpdir(), "concord-paper-"));
+  after(async () => {
+    await pool.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const local = (key: keyof typeof MODELS, withTemplate = true) => {
+    const file = join(dir, `${key}-${withTemplate}.gguf`);
+    if (withTemplate) withStringMetadata(STORIES, file, "tokenizer.chat_template", readFileSync(join(TEMPLATES, MODELS[key].template), "utf8"));
+    const p: ModelProfile = { name: key, backend: "local", model: withTemplate ? file : STORIES };
+    const b = new LocalBackend({ name: key, modelPath: withTemplate ? file : STORIES, pool, contextSize: 2048 });
+    closing.push(() => b.close());
+    return { backend: b, handle: { ...handleFor(p, b), paperName: MODELS[key].id } as ModelHandle };
+  };
+
+  for (const key of ["qwq", "nrr", "oss"] as const) {
+    test(`${key}: the text the model is given is the authors' prompt`, async () => {
+      const { backend, handle } = local(key);
+      const { model } = await backend.load();
+      const prompt = paperTargetPrompt(handle, PROBLEM, COT, "transferTarget")!;
+      assert.equal(prompt.kind, "chat");
+      const { tokens, text } = exactPromptTokens(model, prompt as Extract<typeof prompt, { kind: "chat" }>, chatFormatFor(model));
+      const bos = model.tokens.bosString ?? "";
+      if (key === "qwq") assert.equal(text, `${qwenChat}<think>\n<think>${COT}</think>`);
+      // R1-distill's template writes the BOS itself; the embedded engine fills in the file's.
+      if (key === "nrr") assert.equal(text, `${bos}${r1Chat}<think>${COT}</think>`);
+      if (key === "oss") assertOss(text, "medium", `assistantanalysis${COT}assistantfinal`);
+      assert.ok(tokens.length > 0);
+      const reply = await askTarget(handle, PROBLEM, COT, { maxTokens: 4, paper: "transferTarget" });
+      assert.equal(reply.error, undefined, reply.error);
+    });
+  }
+
+  test("a GGUF without a template: the target fails with one line saying what to use", async () => {
+    const { handle } = local("qwq", false);
+    const reply = await askTarget(handle, PROBLEM, COT, { maxTokens: 4, paper: "transferTarget" });
+    assert.match(reply.error ?? "", /model "qwq": the paper reading sends the authors' exact prompt text, and this GGUF has no chat template/);
+    assert.ok(!/\n/.test(reply.error!));
+  });
 });

@@ -67,7 +67,7 @@ function renderJinja(
   model: LlamaModel,
   format: Extract<ChatFormat, { kind: "jinja" }>,
   messages: ChatMessage[],
-  vars: Record<string, string> = {},
+  vars: Record<string, unknown> = {},
 ): { tokens: Token[]; text: string } {
   const marks = messages.map((_, i) => `\u0001CONCORD_MESSAGE_${i}\u0001`);
   const rendered = format.template.render({
@@ -156,7 +156,8 @@ export function exactPromptTokens(model: LlamaModel, prompt: Extract<Prompt, { k
         ? "the paper reading sends the authors' exact prompt text, and this GGUF has no chat template: use a GGUF that carries the model's template"
         : "the paper reading sends the authors' exact prompt text, and this GGUF's chat template cannot be rendered here: serve it with llama-server and set chatTemplate in its profile",
     );
-  const head = renderJinja(model, format, prompt.messages, prompt.exact?.vars ?? {});
+  // As the server path renders it (openai/chat-template.ts): thinking on, as the authors' templates had it.
+  const head = renderJinja(model, format, prompt.messages, { enable_thinking: true, ...prompt.exact?.vars });
   const tokens = [...head.tokens];
   const prefix = prompt.assistantPrefix ?? "";
   for (const piece of splitMarkers(prefix, prompt.exact?.markers ?? [])) {
