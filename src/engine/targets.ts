@@ -209,7 +209,9 @@ export class TargetPanel {
         this.targets.map(async (t) => {
           this.emitter.emit({ type: "target-start", target: t.name, chainLength });
           try {
-            const reply = await askTarget(t, this.problem, cot, { maxTokens: this.maxTokens, signal: ctrl.signal });
+            // An ensemble's chain went to the authors' targets through run_custom_thoughts.py, at low effort.
+            const paper = this.mode === "paper" ? "run" : undefined;
+            const reply = await askTarget(t, this.problem, cot, { maxTokens: this.maxTokens, signal: ctrl.signal, paper });
             if (ctrl.signal.aborted) return null;
             const answer: TargetAnswer = { target: t.name, chainLength, raw: reply.raw, grade: reply.grade };
             round.answers.push(answer);

@@ -19,7 +19,7 @@ import type { Problem } from "../../src/core/types.js";
 import { generateCot } from "../../src/engine/cot.js";
 import { evaluatorScore, generatorRequest } from "../../src/engine/ensemble-text.js";
 import { handleFor, type ModelHandle } from "../../src/engine/models.js";
-import { askTarget } from "../../src/engine/targets.js";
+import { askTarget, TargetPanel } from "../../src/engine/targets.js";
 import { collect } from "../../src/backends/types.js";
 import { medcalcMessages } from "../../src/problems/index.js";
 import { startProtocolDouble, type ProtocolDouble } from "../doubles/protocol-double.js";
@@ -133,6 +133,15 @@ describe("paper-reading requests on a server (protocol double)", { skip }, () =>
     const scored = double.requests.slice(scoreBefore).filter((q) => q.path === "/v1/completions");
     assert.equal(scored.length, 1);
     assert.deepEqual(scored[0]!.body!.prompt, [`${qwenChat}<think>\n<think> First sentence.Second.`]);
+  });
+
+  test("the target panel in a paper ensemble asks with the authors' text at run_custom_thoughts.py's low effort", async () => {
+    const { double, handle } = await onDouble("oss");
+    const chain = { sentences: ["First.", " Then 3."].map((text) => ({ text, author: "g", decision: "imported" as const, candidates: [], at: "" })), finished: true };
+    const panel = new TargetPanel({ problem: PROBLEM, targets: [handle], mode: "paper", maxTokens: 4 });
+    const snap = await panel.update(chain);
+    assert.ok(snap, "the round finished");
+    assertOss(sent(double)[0], "low", "assistantanalysisFirst. Then 3.assistantfinal");
   });
 
   test("no template to render: one line naming what to configure, nothing sent", async () => {
