@@ -21,6 +21,7 @@ import {
   type CompletionRequest,
   type CompletionResult,
   type FinishReason,
+  type Prompt,
   type ScoreRequest,
   type ScoreResult,
   type ScoredText,
@@ -207,13 +208,24 @@ export class LocalBackend implements Backend {
     return model.detokenize([token], true, before.slice(-8));
   }
 
+  /** A prompt's tokens; a fixed-bytes prompt this file cannot render fails with one line naming the model. */
+  private tokensOf(model: LlamaModel, prompt: Prompt, effort: CompletionRequest["reasoningEffort"]): Token[] {
+    try {
+      return promptTokens(model, prompt, this.format, this.thinkTags.open, this.templateVars(effort));
+    } catch (err) {
+      if (prompt.kind === "chat" && prompt.exact)
+        throw new BackendError(`model "${this.name}": ${(err as Error).message}`, this.name, undefined, false, "refused");
+      throw err;
+    }
+  }
+
   // ---- stream ----------------------------------------------------------------------------
 
   async *stream(req: CompletionRequest): AsyncGenerator<StreamChunk, CompletionResult> {
     const lease = await this.load();
     const { model, sequences } = lease;
     const ctxSize = lease.context.contextSize;
-    const prompt = promptTokens(model, req.prompt, this.format, this.thinkTags.open, this.templateVars(req.reasoningEffort));
+    const prompt = this.tokensOf(model, req.prompt, req.reasoningEffort);
     if (prompt.length >= ctxSize) throw this.tooLong("the prompt", prompt.length, ctxSize);
     const defaults = this.samplingDefaults(model);
     const params: SampleParams = {
@@ -337,7 +349,7 @@ export class LocalBackend implements Backend {
     const { model, sequences } = lease;
     const ctxSize = lease.context.contextSize;
     req.signal?.throwIfAborted();
-    const prefix = promptTokens(model, req.prefix, this.format, this.thinkTags.open, this.templateVars(undefined));
+    const prefix = this.tokensOf(model, req.prefix, undefined);
     const cands = req.candidates.map((c) => continuationTokens(model, c));
     const longest = Math.max(0, ...cands.map((c) => c.length));
     if (prefix.length + longest > ctxSize) throw this.tooLong("the prefix plus the longest candidate", prefix.length + longest, ctxSize);

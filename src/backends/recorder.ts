@@ -17,7 +17,12 @@ export const ABANDONED = "stream closed by the consumer before the end";
 const tokenSchema = z.object({ token: z.string(), logprob: z.number() });
 const messageSchema = z.object({ role: z.enum(["system", "user", "assistant"]), content: z.string() });
 export const promptSchema = z.discriminatedUnion("kind", [
-  z.object({ kind: z.literal("chat"), messages: z.array(messageSchema), assistantPrefix: z.string().optional() }),
+  z.object({
+    kind: z.literal("chat"),
+    messages: z.array(messageSchema),
+    assistantPrefix: z.string().optional(),
+    exact: z.object({ vars: z.record(z.string(), z.string()), markers: z.array(z.string()) }).optional(),
+  }),
   z.object({ kind: z.literal("raw"), text: z.string() }),
 ]);
 

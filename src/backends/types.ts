@@ -9,7 +9,20 @@ export type { ChatMessage, TokenLogprob };
  * with a generation prompt, then appends `assistantPrefix` verbatim (prefill: an open or
  * closed thinking block, a partial answer). `raw`: the text is the whole prompt, no template.
  */
-export type Prompt = { kind: "chat"; messages: ChatMessage[]; assistantPrefix?: string } | { kind: "raw"; text: string };
+export type Prompt = { kind: "chat"; messages: ChatMessage[]; assistantPrefix?: string; exact?: ExactPrompt } | { kind: "raw"; text: string };
+
+/**
+ * A chat prompt whose bytes are fixed (the paper reading's requests): the model's own chat
+ * template is rendered by the backend with a generation prompt and these extra variables
+ * (gpt-oss's `model_identity`, `reasoning_effort`), and `assistantPrefix` is appended exactly,
+ * with no tag de-duplication and never the server's own rendering. A backend that has no
+ * template to render fails, naming what to configure.
+ */
+export interface ExactPrompt {
+  vars: Record<string, string>;
+  /** Marker texts in the prefix that are the model's control tokens (the rest is plain text). */
+  markers: string[];
+}
 
 export interface SamplingOptions {
   maxTokens: number;

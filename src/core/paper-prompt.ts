@@ -31,7 +31,8 @@ export function paperThinkingSuffix(modelName: string, cot: string): string {
       // the chain sits between the literal words.
       return `assistantanalysis${cot}assistantfinal`;
     case "other":
-      return "";
+      // generate_with_thinking's separate branch for Llama-3 models.
+      return modelName.toLowerCase().includes("llama-3") ? `<think>${cot}</think>` : "";
   }
 }
 
@@ -115,4 +116,50 @@ export const PAPER_SANITIZER_EFFORT = "medium";
 export function paperThinkText(text: string): string {
   const m = /<think>([\s\S]*?)(?:<\/think>|$)/i.exec(text);
   return m ? pyStrip(m[1]!) : text;
+}
+
+/** Tags the authors' tokenizer read as the model's own tokens (gpt-oss's words were plain text). */
+const PAPER_MARKERS = ["<think>", "</think>", "<|begin_of_thought|>", "<|end_of_thought|>", "<|begin_of_solution|>"];
+
+/** Where a request stands in the authors' scripts, which set gpt-oss's reasoning effort. */
+export type PaperStage = keyof typeof PAPER_REASONING_EFFORT;
+
+/**
+ * A request as the authors' code built it: the template input (messages and extra template
+ * variables) and the text appended after the generation prompt, to be sent exactly.
+ */
+export interface PaperRequest {
+  messages: Array<{ role: "system" | "user"; content: string }>;
+  assistantPrefix: string;
+  exact: { vars: Record<string, string>; markers: string[] };
+}
+
+function paperRequest(modelName: string, messages: ReadonlyArray<{ role: string; content: string }>, stage: PaperStage, suffix: string): PaperRequest {
+  const system = messages.find((m) => m.role === "system")?.content ?? "";
+  const user = [...messages].reverse().find((m) => m.role === "user")?.content ?? "";
+  const input = paperTemplateInput(modelName, system, user, PAPER_REASONING_EFFORT[stage]);
+  // A problem with no system message had none in the template call either.
+  const msgs = system === "" ? input.messages.filter((m) => m.role !== "system") : input.messages;
+  const vars = system === "" ? Object.fromEntries(Object.entries(input.extra).filter(([k]) => k !== "model_identity")) : input.extra;
+  return { messages: msgs, assistantPrefix: suffix, exact: { vars, markers: PAPER_MARKERS } };
+}
+
+/** A target answering from `cot` (Empty: ""), as generate_with_thinking built it. */
+export function paperTargetRequest(
+  modelName: string,
+  messages: ReadonlyArray<{ role: string; content: string }>,
+  cot: string,
+  stage: PaperStage,
+): PaperRequest {
+  return paperRequest(modelName, messages, stage, paperThinkingSuffix(modelName, cot));
+}
+
+/** A model writing its own chain (Default), as generate() built it (run.py). */
+export function paperOwnChainRequest(modelName: string, messages: ReadonlyArray<{ role: string; content: string }>): PaperRequest {
+  return paperRequest(modelName, messages, "run", paperOwnChainOpener(modelName));
+}
+
+/** A generator's or evaluator's context in an ensemble, as iterative_generate built it. */
+export function paperEnsembleRequest(modelName: string, messages: ReadonlyArray<{ role: string; content: string }>, context: string): PaperRequest {
+  return paperRequest(modelName, messages, "ensemble", paperEnsembleOpener(modelName) + context);
 }

@@ -5,6 +5,7 @@ import { endOfThoughtMarker, openThinkingPrefill } from "../core/thinking.js";
 import type { Problem } from "../core/types.js";
 import { childController, CancelledError, raceAbort, settleWithin } from "./abort.js";
 import type { ModelHandle } from "./models.js";
+import { paperOwnChainPrompt } from "./paper-requests.js";
 
 export interface CotOptions {
   maxTokens?: number;
@@ -16,6 +17,8 @@ export interface CotOptions {
   /** Continue after this partial chain instead of starting empty (relay continuers). */
   prefix?: string;
   signal?: AbortSignal;
+  /** The paper reading: the authors' request text (their generate()), not Concord's prefill. */
+  paper?: boolean;
   /** Called with each piece of thinking text as it arrives. */
   onText?: (text: string) => void;
 }
@@ -35,7 +38,11 @@ export async function generateCot(model: ModelHandle, problem: Problem, opts: Co
   const ctrl = childController(opts.signal);
   const marker = endOfThoughtMarker(model.thinkingFormat);
   const gen = model.backend.stream({
-    prompt: { kind: "chat", messages: problem.messages, assistantPrefix: openThinkingPrefill(model.thinkingFormat, opts.prefix ?? "") },
+    prompt: (opts.paper && !opts.prefix && paperOwnChainPrompt(model, problem)) || {
+      kind: "chat",
+      messages: problem.messages,
+      assistantPrefix: openThinkingPrefill(model.thinkingFormat, opts.prefix ?? ""),
+    },
     maxTokens: opts.maxTokens ?? DEFAULT_COT_TOKENS,
     temperature: opts.temperature ?? model.sampling?.temperature,
     topK: model.sampling?.topK,

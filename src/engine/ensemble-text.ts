@@ -7,6 +7,7 @@ import { endOfThoughtMarker, openThinkingPrefill } from "../core/thinking.js";
 import type { Problem } from "../core/types.js";
 import { raceAbort } from "./abort.js";
 import type { ModelHandle } from "./models.js";
+import { paperEnsemblePrompt } from "./paper-requests.js";
 import { cutAtLastSentenceEnd, splitSentences } from "../core/sentences.js";
 import { CONCORD_CANDIDATE_TOKENS, type EnsembleMode } from "./ensemble-types.js";
 
@@ -76,7 +77,11 @@ export async function evaluatorScore(
   const c = opts.candidate;
   const paper = opts.mode === "paper";
   const text = paper ? c.text : c.endOfThought ? c.text + endOfThoughtMarker(e.thinkingFormat) : c.text;
-  const prefix: Prompt = { kind: "chat", messages: opts.problem.messages, assistantPrefix: openThinkingPrefill(e.thinkingFormat, opts.context) };
+  const prefix: Prompt = (paper && paperEnsemblePrompt(e, opts.problem, opts.context)) || {
+    kind: "chat",
+    messages: opts.problem.messages,
+    assistantPrefix: openThinkingPrefill(e.thinkingFormat, opts.context),
+  };
   const scoring = e.backend.score({ prefix, candidates: [text], includePrefix: paper, signal: opts.signal });
   // cancel() waits for the backend itself to stop, not only for this race.
   opts.closing.push(scoring.catch(() => {}));
@@ -107,11 +112,15 @@ export function joinable(mode: EnsembleMode, cot: string, text: string): string 
 /** One generator's request for a step's candidate. */
 export function generatorRequest(
   g: ModelHandle,
-  o: { problem: Problem; context: string; sampling: Partial<SamplingOptions>; step: number; seedOffset: number; signal: AbortSignal },
+  o: { problem: Problem; context: string; sampling: Partial<SamplingOptions>; step: number; seedOffset: number; signal: AbortSignal; mode?: EnsembleMode },
 ): CompletionRequest {
   const s = o.sampling;
   return {
-    prompt: { kind: "chat", messages: o.problem.messages, assistantPrefix: openThinkingPrefill(g.thinkingFormat, o.context) },
+    prompt: (o.mode === "paper" && paperEnsemblePrompt(g, o.problem, o.context)) || {
+      kind: "chat",
+      messages: o.problem.messages,
+      assistantPrefix: openThinkingPrefill(g.thinkingFormat, o.context),
+    },
     maxTokens: s.maxTokens ?? CONCORD_CANDIDATE_TOKENS,
     temperature: s.temperature,
     topK: s.topK,

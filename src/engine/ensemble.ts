@@ -171,7 +171,15 @@ export class ChainBuilder {
     const tokens: TokenLogprob[] = [];
     const sampling = { ...g.sampling, ...this.sampling };
     const gen = g.backend.stream(
-      generatorRequest(g, { problem: this.problem, context: paperContext(this.mode, step.cot), sampling, step: step.index, seedOffset, signal: ctrl.signal }),
+      generatorRequest(g, {
+        problem: this.problem,
+        context: paperContext(this.mode, step.cot),
+        sampling,
+        step: step.index,
+        seedOffset,
+        signal: ctrl.signal,
+        mode: this.mode,
+      }),
     );
     let genDone = false;
     let mayHaveEnded = false;

@@ -220,7 +220,9 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
     const started = Date.now();
     const strategy = strategyFor(j.cond);
     const maxTokens = await answerBudget(spec, j.target, j.problem, cot.cot);
-    const reply = await askTarget(j.target, j.problem, cot.cot, { maxTokens, temperature: strategy.answerTemperature(j, ctx), signal });
+    // run_transfer_thoughts.py left gpt-oss at medium effort; run.py and run_custom_thoughts.py were given low.
+    const paper = spec.mode === "paper" ? (j.cond.kind === "transfer" ? "transferTarget" : "run") : undefined;
+    const reply = await askTarget(j.target, j.problem, cot.cot, { maxTokens, temperature: strategy.answerTemperature(j, ctx), signal, paper });
     throwIfAborted(signal);
     if (reply.error) {
       // A failure is not an answer: nothing is written, so the next run asks again.

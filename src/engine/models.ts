@@ -37,6 +37,8 @@ export interface ModelHandle {
   targetSampling?: { temperature: number; seed: number };
   /** False when the server cannot continue a partial assistant message (OpenAI's API); absent means it can. */
   canPrefill?: boolean;
+  /** The names the paper reading matches the authors' model branches against (profile name and model). */
+  paperName?: string;
   /** Requests its server takes at once, as far as is known before asking (limits start here). */
   concurrency?: number;
 }
@@ -73,6 +75,7 @@ export function handleFor(profile: ModelProfile, backend: Backend): ModelHandle 
     canPrefill: profileCanPrefill(profile),
     ...(profile.family ? { family: profile.family } : {}),
     concurrency: startConcurrency(profile),
+    paperName: `${profile.name} ${profile.model}`,
   };
 }
 

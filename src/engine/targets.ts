@@ -2,7 +2,8 @@
 // block is prefilled and closed, and the target decodes its answer greedily. The panel re-asks
 // the targets as a chain grows, cancels answers that a newer chain made stale, and keeps the
 // consistency of the targets' answers for every chain length.
-import { collect } from "../backends/types.js";
+import { collect, type Prompt } from "../backends/types.js";
+import { paperTargetPrompt, type PaperStage } from "./paper-requests.js";
 import type { Chain } from "../core/chain.js";
 import { chainText } from "../core/chain.js";
 import { computeConsistency, type TargetAnswer as CoreAnswer } from "../core/consistency.js";
@@ -28,6 +29,8 @@ export interface AskOptions {
   /** 0 (greedy) unless a condition samples the answer. */
   temperature?: number;
   signal?: AbortSignal;
+  /** The paper reading: the authors' request text, for this stage of their scripts. */
+  paper?: PaperStage;
 }
 
 export interface TargetReply {
@@ -44,9 +47,14 @@ export interface TargetReply {
 /** Ask one target to answer with `cot` as its thinking (greedy unless the handle says otherwise). Rejects only on cancellation. */
 export async function askTarget(target: ModelHandle, problem: Problem, cot: string, opts: AskOptions = {}): Promise<TargetReply> {
   try {
+    const prompt: Prompt = (opts.paper && paperTargetPrompt(target, problem, cot, opts.paper)) || {
+      kind: "chat",
+      messages: problem.messages,
+      assistantPrefix: thinkingPrefill(target.thinkingFormat, cot),
+    };
     const res = await collect(
       target.backend.stream({
-        prompt: { kind: "chat", messages: problem.messages, assistantPrefix: thinkingPrefill(target.thinkingFormat, cot) },
+        prompt,
         maxTokens: opts.maxTokens ?? DEFAULT_ANSWER_TOKENS,
         // Greedy, as in the paper, unless the condition samples or the handle is one of the
         // one-file demo's sampled targets.
@@ -201,7 +209,9 @@ export class TargetPanel {
         this.targets.map(async (t) => {
           this.emitter.emit({ type: "target-start", target: t.name, chainLength });
           try {
-            const reply = await askTarget(t, this.problem, cot, { maxTokens: this.maxTokens, signal: ctrl.signal });
+            // An ensemble's chain went to the authors' targets through run_custom_thoughts.py, at low effort.
+            const paper = this.mode === "paper" ? "run" : undefined;
+            const reply = await askTarget(t, this.problem, cot, { maxTokens: this.maxTokens, signal: ctrl.signal, paper });
             if (ctrl.signal.aborted) return null;
             const answer: TargetAnswer = { target: t.name, chainLength, raw: reply.raw, grade: reply.grade };
             round.answers.push(answer);

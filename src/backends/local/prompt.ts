@@ -67,7 +67,7 @@ function renderJinja(
   model: LlamaModel,
   format: Extract<ChatFormat, { kind: "jinja" }>,
   messages: ChatMessage[],
-  vars: Record<string, string> = {},
+  vars: Record<string, unknown> = {},
 ): { tokens: Token[]; text: string } {
   const marks = messages.map((_, i) => `\u0001CONCORD_MESSAGE_${i}\u0001`);
   const rendered = format.template.render({
@@ -120,6 +120,7 @@ function renderJinja(
  */
 export function promptTokens(model: LlamaModel, prompt: Prompt, format: ChatFormat, thinkOpen = "<think>", vars: Record<string, string> = {}): Token[] {
   if (prompt.kind === "raw") return withBos(model, model.tokenize(prompt.text, true));
+  if (prompt.exact) return exactPromptTokens(model, prompt, format).tokens;
   let prefix = prompt.assistantPrefix ?? "";
   if (format.kind === "plain") return withBos(model, model.tokenize(plainChatText(prompt.messages, prefix), false));
   let head: Token[];
@@ -141,4 +142,51 @@ export function promptTokens(model: LlamaModel, prompt: Prompt, format: ChatForm
     prefix = prefix.slice(thinkOpen.length).replace(/^\n/, "");
   }
   return [...head, ...continuationTokens(model, prefix)];
+}
+
+/**
+ * A fixed-bytes prompt (the paper reading): the file's own template rendered with the prompt's
+ * variables, then the prefix exactly, its marker tags as the model's tokens and the rest as
+ * text. Only the file's Jinja template gives the exact bytes; anything else is refused.
+ */
+export function exactPromptTokens(model: LlamaModel, prompt: Extract<Prompt, { kind: "chat" }>, format: ChatFormat): { tokens: Token[]; text: string } {
+  if (format.kind !== "jinja")
+    throw new Error(
+      format.kind === "plain"
+        ? "the paper reading sends the authors' exact prompt text, and this GGUF has no chat template: use a GGUF that carries the model's template"
+        : "the paper reading sends the authors' exact prompt text, and this GGUF's chat template cannot be rendered here: serve it with llama-server and set chatTemplate in its profile",
+    );
+  // As the server path renders it (openai/chat-template.ts): thinking on, as the authors' templates had it.
+  const head = renderJinja(model, format, prompt.messages, { enable_thinking: true, ...prompt.exact?.vars });
+  const tokens = [...head.tokens];
+  const prefix = prompt.assistantPrefix ?? "";
+  for (const piece of splitMarkers(prefix, prompt.exact?.markers ?? [])) {
+    tokens.push(...(piece.marker ? model.tokenize(piece.text, true, "trimLeadingSpace") : continuationTokens(model, piece.text)));
+  }
+  return { tokens, text: head.text + prefix };
+}
+
+/** Text cut into marker and non-marker pieces, in order (pieces joined give the text back). */
+export function splitMarkers(text: string, markers: readonly string[]): Array<{ text: string; marker: boolean }> {
+  const out: Array<{ text: string; marker: boolean }> = [];
+  let rest = text;
+  while (rest) {
+    let at = -1;
+    let found = "";
+    for (const m of markers) {
+      const k = m ? rest.indexOf(m) : -1;
+      if (k >= 0 && (at < 0 || k < at || (k === at && m.length > found.length))) {
+        at = k;
+        found = m;
+      }
+    }
+    if (at < 0) {
+      out.push({ text: rest, marker: false });
+      break;
+    }
+    if (at > 0) out.push({ text: rest.slice(0, at), marker: false });
+    out.push({ text: found, marker: true });
+    rest = rest.slice(at + found.length);
+  }
+  return out;
 }

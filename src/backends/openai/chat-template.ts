@@ -8,7 +8,13 @@ import { BackendError } from "../types.js";
 import type { Json, Transport } from "./transport.js";
 
 /** Loads and parses the template once; `vars` are the extra variables the template reads (reasoning_effort). */
-export async function loadChatTemplate(profile: ModelProfile, flavor: Flavor, t: Transport, signal?: AbortSignal): Promise<Template> {
+export async function loadChatTemplate(
+  profile: ModelProfile,
+  flavor: Flavor,
+  t: Transport,
+  signal?: AbortSignal,
+  why = "the server's chat template deletes the prefill",
+): Promise<Template> {
   let source: string | undefined;
   let from: string;
   if (profile.chatTemplate) {
@@ -31,7 +37,7 @@ export async function loadChatTemplate(profile: ModelProfile, flavor: Flavor, t:
   } else from = "";
   if (!source)
     throw new BackendError(
-      `model "${profile.name}" (${flavor}): the server's chat template deletes the prefill, and Concord has no copy to render: set chatTemplate in the profile to the model's template file`,
+      `model "${profile.name}" (${flavor}): ${why}, and Concord has no copy of the chat template to render: set chatTemplate in the profile to the model's template file`,
       profile.name,
       undefined,
       false,

@@ -5,7 +5,7 @@
 import type { Flavor, ModelProfile, ScoringMethod } from "../../config/profile.js";
 import { BackendError, type Prompt, type ScoredText, type ScoreRequest, type ScoreResult, type TokenLogprob } from "../types.js";
 import { FLAVOR_TRAITS } from "./flavors.js";
-import { readLogprobs } from "./stream.js";
+import { exactPromptText, readLogprobs } from "./stream.js";
 import type { Json, Transport } from "./transport.js";
 
 export interface ScoringContext {
@@ -37,6 +37,9 @@ function asUnsupported(ctx: ScoringContext, flavor: Flavor, err: unknown): unkno
 
 export async function scoreOn(ctx: ScoringContext, req: ScoreRequest, flavor: Flavor, method: ScoringMethod, model: string): Promise<ScoreResult> {
   if (method === "none") throw unsupported(ctx, flavor, ctx.scoringNote);
+  // Fixed bytes (the paper reading): rendered here and scored as raw text.
+  if (req.prefix.kind === "chat" && req.prefix.exact)
+    req = { ...req, prefix: { kind: "raw", text: await exactPromptText(ctx, flavor, req.prefix, req.signal) } };
   if (req.prefix.kind === "chat") {
     if (method !== "prompt_logprobs") throw unsupported(ctx, flavor, "it can score raw text only; a chat prompt needs vLLM's prompt_logprobs");
     return scoreChat(ctx, req, req.prefix, model, flavor);

@@ -6,7 +6,7 @@
 import type OpenAI from "openai";
 import type { Flavor, ModelProfile, PrefillMethod } from "../../config/profile.js";
 import { opensThinking, THINK_TAGS, ThinkSplitter, type ChannelText } from "../../core/thinking.js";
-import { BackendError, type Capabilities, type CompletionRequest, type CompletionResult, type StreamChunk, type TokenLogprob } from "../types.js";
+import { BackendError, type Capabilities, type CompletionRequest, type Prompt, type CompletionResult, type StreamChunk, type TokenLogprob } from "../types.js";
 import { FLAVOR_TRAITS, reasoningEffortFields } from "./flavors.js";
 import { loadChatTemplate, renderer } from "./chat-template.js";
 import { renderWithPrefill } from "../../core/chat-template.js";
@@ -60,6 +60,12 @@ async function plan(ctx: StreamContext, req: CompletionRequest, flavor: Flavor, 
   const effort = reasoningEffortFields(flavor, req.reasoningEffort ?? ctx.profile.reasoningEffort);
   if (prompt.kind === "raw") return { endpoint: "completions", body: { ...base, prompt: prompt.text, ...completionLogprobs }, prefix: "", method: null };
   const prefix = prompt.assistantPrefix ?? "";
+  if (prompt.exact) {
+    // Fixed bytes (the paper reading): the model's template rendered here, the prefix appended as is.
+    const text = await exactPromptText(ctx, flavor, prompt, signal);
+    // The whole text decides whether the reply starts inside a thinking block (QwQ's template opens one).
+    return { endpoint: "completions", body: { ...base, prompt: text, ...completionLogprobs }, prefix: text, method: null };
+  }
   const chat: Json = { ...base, ...effort, ...(req.logprobs ? { logprobs: true } : {}) };
   if (!prefix) return { endpoint: "chat", body: { ...chat, messages: prompt.messages }, prefix, method: null };
   const method = ctx.prefillMethod(flavor);
@@ -101,13 +107,24 @@ async function plan(ctx: StreamContext, req: CompletionRequest, flavor: Flavor, 
   }
 }
 
+/** The exact text of a fixed-bytes prompt: the template over its messages and variables, then the prefix. */
+export async function exactPromptText(
+  ctx: Pick<StreamContext, "name" | "profile" | "transport">,
+  flavor: Flavor,
+  prompt: Extract<Prompt, { kind: "chat" }>,
+  signal?: AbortSignal,
+): Promise<string> {
+  const template = await templateOf(ctx, flavor, signal, "the paper reading sends the authors' exact prompt text");
+  return renderer(template, prompt.exact?.vars ?? {})({ messages: prompt.messages, add_generation_prompt: true }) + (prompt.assistantPrefix ?? "");
+}
+
 const templates = new WeakMap<ModelProfile, Promise<Awaited<ReturnType<typeof loadChatTemplate>>>>();
 
 /** The profile's chat template, loaded once (a failed load is tried again next time). */
-function templateOf(ctx: StreamContext, flavor: Flavor, signal?: AbortSignal) {
+function templateOf(ctx: Pick<StreamContext, "profile" | "transport">, flavor: Flavor, signal?: AbortSignal, why?: string) {
   let p = templates.get(ctx.profile);
   if (!p) {
-    p = loadChatTemplate(ctx.profile, flavor, ctx.transport, signal);
+    p = loadChatTemplate(ctx.profile, flavor, ctx.transport, signal, why);
     templates.set(ctx.profile, p);
     p.catch(() => templates.delete(ctx.profile));
   }

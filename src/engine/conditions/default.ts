@@ -12,7 +12,13 @@ export const defaultCondition: ConditionStrategy<DefaultSpec> = {
     const { cond, target, problem } = job;
     const temperature = cond.kind === "default-greedy" ? 0 : ctx.spec.cot.sampledTemperature;
     return ctx.cots.get(chainKey(defaultChainBase(cond.kind, target.name), problem), async () => {
-      const r = await generateCot(target, problem, { maxTokens: ctx.spec.cot.maxTokens, temperature, seed: ctx.spec.cot.seed, signal: ctx.signal });
+      const r = await generateCot(target, problem, {
+        maxTokens: ctx.spec.cot.maxTokens,
+        temperature,
+        seed: ctx.spec.cot.seed,
+        signal: ctx.signal,
+        paper: ctx.mode === "paper",
+      });
       // The authors' chains were cut from whitespace-collapsed text (LLMInference.answer).
       const cot = ctx.mode === "paper" ? collapseWhitespace(r.cot) : r.cot;
       return { cot, meta: { cotModel: target.name, cotClosed: r.closed, cotTemperature: temperature } };

@@ -65,7 +65,8 @@ export const transferCondition: ConditionStrategy<TransferSpec> = {
       const chains = await curatedCots(c.cots);
       const cot = chains.get(job.problem.id);
       if (cot === undefined) throw new UserError(`${c.cots}: no chain for problem "${job.problem.id}"`);
-      return { cot, meta: { cotSource: c.source, cotFile: c.cots } };
+      // The authors' transferred chains were cut from whitespace-collapsed replies (LLMInference.answer).
+      return { cot: ctx.mode === "paper" ? collapseWhitespace(cot) : cot, meta: { cotSource: c.source, cotFile: c.cots } };
     }
     const temperature = ctx.spec.cot.transferTemperature;
     return ctx.cots.get(chainKey(transferChainBase(c.source), job.problem), async () => {
@@ -74,6 +75,7 @@ export const transferCondition: ConditionStrategy<TransferSpec> = {
         temperature,
         seed: ctx.spec.cot.seed,
         signal: ctx.signal,
+        paper: ctx.mode === "paper",
       });
       const cot = ctx.mode === "paper" ? collapseWhitespace(r.cot) : r.cot;
       return { cot, meta: { cotModel: c.source, cotClosed: r.closed, cotTemperature: temperature } };
