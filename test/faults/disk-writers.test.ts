@@ -1,0 +1,265 @@
+// A full disk under the model-side writers: the response cache, the exchange recorder and the
+// genex recording writer. write(2) is made to come back short (as on a nearly full disk) and, on
+// a real small tmpfs when this machine lets the tests mount one, the disk is really full. No
+// writer may leave a cut file while saying it succeeded, and every earlier byte is kept.
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import fs, { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CachedBackend, completionKey } from "../../src/backends/cache.js";
+import { Recorder, RecordingBackend } from "../../src/backends/recorder.js";
+import { loadRecording } from "../../src/backends/replay.js";
+import { writeRecordingFile, type RecordingConversion } from "../../src/backends/genex/recording.js";
+import { collect, type CompletionRequest } from "../../src/backends/types.js";
+import { WriteError } from "../../src/fsutil/write.js";
+import { DeterministicTextBackend } from "../doubles/deterministic-backend.js";
+import { oneLineProblem } from "../fixtures/faults/harness.js";
+
+const tmp = (p: string) => mkdtempSync(join(tmpdir(), `concord-writers-${p}-`));
+const prompt = (content: string) => ({ kind: "chat" as const, messages: [{ role: "user" as const, content }] });
+const greedy = (content: string): CompletionRequest => ({ prompt: prompt(content), maxTokens: 8, temperature: 0 });
+
+/** Every file under `dir`, recursively, with its bytes. */
+function snapshot(dir: string): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  const walk = (d: string) => {
+    for (const name of readdirSync(d)) {
+      const p = join(d, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else out.set(p, readFileSync(p));
+    }
+  };
+  walk(dir);
+  return out;
+}
+const temps = (files: Iterable<string>) => [...files].filter((f) => /\.concord-\d+-[0-9a-f]{8}\.tmp$/.test(f));
+
+/**
+ * write(2) on a nearly full disk while `fn` runs: the calls together write `budget` bytes and say
+ * so, then write none (no error), as the kernel does once the disk has no room left.
+ */
+async function withShortWrites<T>(budget: number, fn: () => Promise<T>): Promise<T> {
+  const realWrite = fs.write;
+  const realWriteSync = fs.writeSync;
+  const short = (n: number) => {
+    const k = Math.min(n, budget);
+    budget -= k;
+    return k;
+  };
+  (fs as { write: unknown }).write = (fd: number, buf: Buffer, off: number, len: number, pos: number | null, cb: (e: null, n: number) => void) => {
+    const k = short(len);
+    if (k === 0) return cb(null, 0);
+    realWrite(fd, buf, off, k, pos, cb as never);
+  };
+  (fs as { writeSync: unknown }).writeSync = (fd: number, buf: Buffer, off: number, len: number, pos: number | null) => {
+    const k = short(len);
+    return k === 0 ? 0 : realWriteSync(fd, buf, off, k, pos);
+  };
+  try {
+    return await fn();
+  } finally {
+    (fs as { write: unknown }).write = realWrite;
+    (fs as { writeSync: unknown }).writeSync = realWriteSync;
+  }
+}
+
+function assertNamed(err: unknown, file: string): void {
+  assert.ok(err instanceof WriteError, `not a WriteError: ${String(err)}`);
+  assert.equal(oneLineProblem(err.message), null, err.message);
+  assert.ok(err.message.includes(file), `does not name ${file}: ${err.message}`);
+  assert.match(err.message, /disk full|ENOSPC/);
+  assert.match(err.message, /kept|nothing was written/);
+}
+
+describe("the response cache on a full disk", () => {
+  test("a short write leaves no entry and no temporary; the answer still arrives; the old entries stay", async () => {
+    const dir = tmp("cache");
+    try {
+      const inner = new DeterministicTextBackend();
+      const cached = new CachedBackend(inner, { dir, model: "m" });
+      const first = await collect(cached.stream(greedy("first")));
+      const before = snapshot(dir);
+      assert.equal(before.size, 1);
+
+      const second = await withShortWrites(40, () => collect(cached.stream(greedy("second"))));
+      assert.ok(second.text.length > 0, "the request the cache was meant to speed up still answers");
+      assert.equal(cached.stats().unwritten, 1);
+      assert.equal(cached.stats().writes, 1);
+      const after = snapshot(dir);
+      assert.deepEqual(temps(after.keys()), []);
+      assert.deepEqual([...after.keys()], [...before.keys()], "no new (cut) entry was left");
+      for (const [f, b] of before) assert.ok(after.get(f)!.equals(b), `${f} changed`);
+      assert.equal(existsSync(join(dir, completionKey(inner.name, "m", greedy("second")).slice(0, 2), `${completionKey(inner.name, "m", greedy("second"))}.json`)), false);
+
+      // A later run reads nothing corrupt: the first answer is a hit, the second is asked again.
+      const again = new CachedBackend(inner, { dir, model: "m" });
+      assert.deepEqual(await collect(again.stream(greedy("first"))), first);
+      await collect(again.stream(greedy("second")));
+      assert.deepEqual([again.stats().hits, again.stats().misses, again.stats().corrupt], [1, 1, 0]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("the recorder on a full disk", () => {
+  test("a short write cuts the line back, stops the recording and names the file; earlier lines stay whole", async () => {
+    const dir = tmp("rec");
+    try {
+      const file = join(dir, "run.jsonl");
+      const recorder = new Recorder(file, { source: "test" });
+      const backend = new RecordingBackend(new DeterministicTextBackend(), recorder);
+      await collect(backend.stream(greedy("one")));
+      await collect(backend.stream(greedy("two")));
+      await recorder.flush();
+      const before = readFileSync(file);
+      assert.equal(before.toString().trim().split("\n").length, 3, "header and two exchanges");
+
+      // The model answers; the line recording it does not fit.
+      await withShortWrites(50, () => collect(backend.stream(greedy("three".repeat(200)))));
+      // Later exchanges are not written after the gap, even with room again.
+      await collect(backend.stream(greedy("four")));
+      const err = await backend.close().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      assertNamed(err, file);
+      assert.ok(readFileSync(file).equals(before), "the recording is exactly what it was before the failed line");
+      const loaded = await loadRecording(file);
+      assert.equal(loaded.exchanges.length, 2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("the header itself does not fit: nothing is left behind, and the failure names the file", async () => {
+    const dir = tmp("rec-head");
+    try {
+      const file = join(dir, "new.jsonl");
+      const backend = new RecordingBackend(new DeterministicTextBackend(), new Recorder(file));
+      await withShortWrites(10, () => collect(backend.stream(greedy("one"))));
+      const err = await backend.close().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      assertNamed(err, file);
+      assert.equal(statSync(file).size, 0, "no cut header line");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+function conversion(n: number, pad: number): RecordingConversion {
+  return {
+    header: { schema: 1, kind: "concord-recording", created: "2026-12-06T00:00:00.000Z", source: "genex" },
+    exchanges: Array.from({ length: n }, (_, i) => ({
+      type: "probe" as const,
+      backend: `g${i}`,
+      error: "x".repeat(pad),
+    })),
+  };
+}
+
+describe("the genex recording writer on a full disk", () => {
+  test("a short write keeps the previous recording whole and says so, naming it", async () => {
+    const dir = tmp("genex");
+    try {
+      const file = join(dir, "trace.jsonl");
+      await writeRecordingFile(file, conversion(3, 10));
+      const before = readFileSync(file);
+      const err = await withShortWrites(1000, () => writeRecordingFile(file, conversion(50, 500))).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      assertNamed(err, file);
+      assert.ok(readFileSync(file).equals(before));
+      assert.deepEqual(temps(snapshot(dir).keys()), []);
+      // A new file that does not fit is not left cut either.
+      const fresh = join(dir, "fresh.jsonl");
+      const err2 = await withShortWrites(1000, () => writeRecordingFile(fresh, conversion(50, 500))).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      assertNamed(err2, fresh);
+      assert.equal(existsSync(fresh), false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** A small tmpfs of `kb` KiB, or undefined when this machine does not let the tests mount one. */
+function mountTmpfs(kb: number): { dir: string; unmount: () => void } | undefined {
+  const dir = tmp("tmpfs");
+  try {
+    execFileSync("mount", ["-t", "tmpfs", "-o", `size=${kb}k`, "tmpfs", dir], { stdio: "ignore" });
+  } catch {
+    rmSync(dir, { recursive: true, force: true });
+    return undefined;
+  }
+  return {
+    dir,
+    unmount: () => {
+      execFileSync("umount", [dir]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+const probe = mountTmpfs(64);
+probe?.unmount();
+const TMPFS = probe ? false : "cannot mount a tmpfs here (needs root); the injected short writes above still run";
+
+test("a real full tmpfs: cache, recorder and genex writer keep every earlier byte", { skip: TMPFS, timeout: 60_000 }, async () => {
+  const fsys = mountTmpfs(128)!;
+  try {
+    const dir = fsys.dir;
+    const cacheDir = join(dir, "cache");
+    const recFile = join(dir, "rec.jsonl");
+    const genexFile = join(dir, "genex.jsonl");
+    const inner = new DeterministicTextBackend();
+    const cached = new CachedBackend(inner, { dir: cacheDir, model: "m" });
+    const recorder = new Recorder(recFile);
+    const recording = new RecordingBackend(cached, recorder);
+    await collect(recording.stream(greedy("first")));
+    await recorder.flush();
+    await writeRecordingFile(genexFile, conversion(3, 10));
+    // Fill the disk: one big file until ENOSPC.
+    const fd = fs.openSync(join(dir, "filler"), "w");
+    try {
+      for (;;) if (fs.writeSync(fd, Buffer.alloc(4096, 1)) < 4096) break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOSPC") throw err;
+    } finally {
+      fs.closeSync(fd);
+    }
+    const before = snapshot(dir);
+    before.delete(join(dir, "filler"));
+    const big = "long prompt ".repeat(2000);
+    const answer = await collect(recording.stream(greedy(big)));
+    assert.ok(answer.text.length > 0);
+    assert.equal(cached.stats().unwritten, 1);
+    assertNamed(
+      await recorder.flush().then(
+        () => undefined,
+        (e: unknown) => e,
+      ),
+      recFile,
+    );
+    assertNamed(
+      await writeRecordingFile(genexFile, conversion(50, 500)).then(
+        () => undefined,
+        (e: unknown) => e,
+      ),
+      genexFile,
+    );
+    const after = snapshot(dir);
+    after.delete(join(dir, "filler"));
+    assert.deepEqual([...after.keys()].sort(), [...before.keys()].sort());
+    for (const [f, b] of before) assert.ok(after.get(f)!.equals(b), `${f} changed`);
+  } finally {
+    fsys.unmount();
+  }
+});
