@@ -5,7 +5,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import fs, { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CachedBackend, completionKey } from "../../src/backends/cache.js";
@@ -262,4 +262,113 @@ test("a real full tmpfs: cache, recorder and genex writer keep every earlier byt
   } finally {
     fsys.unmount();
   }
+});
+
+const ROOT = new URL("../..", import.meta.url).pathname;
+const MODEL = join(ROOT, "..", "shared", "models", "stories260K.gguf");
+const HAVE_TMUX = (() => {
+  try {
+    execFileSync("tmux", ["-V"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+test(
+  "two interfaces on one session (`concord --session`, two real processes): the second is told at open, in one line naming the holder",
+  { skip: !(HAVE_TMUX && existsSync(MODEL)) && "needs tmux and ../shared/models", timeout: 120_000 },
+  async (t) => {
+    const { writeSession } = await import("../../src/state/sessions.js");
+    const { tmuxDriver } = await import("../support/tmux.js");
+    const { builtinProblems } = await import("../../src/problems/builtin.js");
+    const dir = tmp("two-open");
+    const file = join(dir, "s.json");
+    await writeSession(file, {
+      schema: 1,
+      id: "two",
+      createdAt: "2026-12-06T00:00:00.000Z",
+      updatedAt: "2026-12-06T00:00:00.000Z",
+      problem: builtinProblems()[0],
+      roles: { generators: ["local"], evaluators: ["local"], targets: [] },
+      chain: { sentences: [{ text: "Kept.", author: "local", decision: "evaluator", candidates: [], at: "2026-12-06T00:00:00.000Z" }], finished: false },
+      targets: { answers: [], consistency: [] },
+    });
+    const before = readFileSync(file);
+    const names = [`concord-two-a-${process.pid}`, `concord-two-b-${process.pid}`];
+    const launch = (name: string) =>
+      execFileSync("tmux", [
+        "new-session",
+        "-d",
+        "-s",
+        name,
+        "-x",
+        "250",
+        "-y",
+        "30",
+        `cd '${ROOT}' && CONCORD_MODEL='${MODEL}' CONCORD_MODELS= CONCORD_CONFIG_DIR='${dir}/config-${name}' NO_COLOR=1 node test/concord-from-source.mjs --session '${file}'; echo "EXITED $?"; sleep 60`,
+      ]);
+    t.after(() => {
+      for (const n of names) spawnSync("tmux", ["kill-session", "-t", n]);
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const a = tmuxDriver(names[0]);
+    const b = tmuxDriver(names[1]);
+    launch(names[0]);
+    await a.waitFor("the first interface on the session", (s) => s.includes("Kept."));
+    assert.ok(existsSync(`${file}.lock`), "the first interface holds the lock from the moment it opened the session");
+    launch(names[1]);
+    const screen = await b.waitFor("the second to exit", (s) => /EXITED \d+/.test(s));
+    const said = screen.split("\n").filter((l) => /^concord: /.test(l));
+    assert.equal(said.length, 1, screen);
+    assert.match(said[0], /s\.json is in use by pid \d+ on .*\(the interface, since .*\); refusing a second writer/);
+    assert.match(screen, /EXITED 2/);
+    assert.ok(readFileSync(file).equals(before), "nothing was written by the refused one");
+    assert.ok(a.screen().includes("Kept."), "the first interface is still running");
+  },
+);
+
+test("a saved session opened from the Problems screen's list is refused at open while another live process holds it", async (t) => {
+  const { writeSession, createAutosaver } = await import("../../src/state/sessions.js");
+  const { sessionsPort } = await import("../../src/app/ports/screen-ports.js");
+  const { LockedError } = await import("../../src/fsutil/lock.js");
+  const { builtinProblems } = await import("../../src/problems/builtin.js");
+  const { hostname } = await import("node:os");
+  const { spawn } = await import("node:child_process");
+  const dir = tmp("open-list");
+  const file = join(dir, "s.json");
+  await writeSession(file, {
+    schema: 1,
+    id: "s",
+    createdAt: "2026-12-06T00:00:00.000Z",
+    updatedAt: "2026-12-06T00:00:00.000Z",
+    problem: builtinProblems()[0],
+    roles: { generators: ["g"], evaluators: ["e"], targets: [] },
+    chain: { sentences: [], finished: false },
+    targets: { answers: [], consistency: [] },
+  });
+  // Another live process holds the session (its lock file, as that process wrote it).
+  const other = spawn(process.execPath, ["-e", "setTimeout(() => {}, 60000)"], { stdio: "ignore" });
+  t.after(() => {
+    other.kill();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  fs.writeFileSync(`${file}.lock`, JSON.stringify({ pid: other.pid, host: hostname(), startedAt: "2026-12-06T05:00:00.000Z", what: "the interface" }) + "\n");
+  const saver = createAutosaver(dir);
+  const port = sessionsPort(dir, (f) => saver.claim(f));
+  const err = await port.load(file).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof LockedError, String(err));
+  assert.equal(oneLineProblem(err.message), null);
+  assert.match(err.message, new RegExp(`is in use by pid ${other.pid} on .*\\(the interface, since 2026-12-06 05:00:00 UTC\\)`));
+  // Once that process is gone, the same open takes the session.
+  other.kill("SIGKILL");
+  await new Promise((r) => other.once("exit", r));
+  const session = await port.load(file);
+  assert.equal(session.id, "s");
+  assert.ok(JSON.parse(readFileSync(`${file}.lock`, "utf8")).pid === process.pid, "this process holds it now");
+  saver.release();
+  assert.equal(existsSync(`${file}.lock`), false);
 });

@@ -48,14 +48,24 @@ export function resultsPort(root = "results", dirs: string[] = []): ResultsPort 
   };
 }
 
-export function sessionsPort(dir: string): SessionsPort {
-  return { list: () => listSessions(dir), load: (file) => loadSession(file) };
+/** `claim` locks a session file as it is opened, so a second writer is refused before any work. */
+export function sessionsPort(dir: string, claim?: (file: string) => void): SessionsPort {
+  return {
+    list: () => listSessions(dir),
+    load: async (file) => {
+      const session = await loadSession(file);
+      claim?.(file);
+      return session;
+    },
+  };
 }
 
 export interface ScreenPortOptions {
   catalog?: ProblemCatalog;
   /** Where saved sessions are listed from (none: no "saved sessions" entry). */
   sessionsDir?: string;
+  /** Locks a saved session as it is opened (the autosaver's claim). */
+  claimSession?: (file: string) => void;
   /** Where results folders are looked for (default ./results). */
   resultsRoot?: string;
   /** Results folders named at start. */
@@ -66,7 +76,7 @@ export interface ScreenPortOptions {
 export function screenPorts(o: ScreenPortOptions): ScreenPorts {
   return {
     catalog: o.catalog,
-    sessions: o.sessionsDir ? sessionsPort(o.sessionsDir) : undefined,
+    sessions: o.sessionsDir ? sessionsPort(o.sessionsDir, o.claimSession) : undefined,
     results: resultsPort(o.resultsRoot, o.resultsDirs),
     settings: o.settings,
   };
