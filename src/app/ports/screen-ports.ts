@@ -42,7 +42,9 @@ export function resultsPort(root = "results", dirs: string[] = []): ResultsPort 
   return {
     folders: (extra) => findResultsFolders(root, [...dirs, ...extra]),
     read: async (dir) => {
-      const r = await readResults(dir);
+      // Streamed, and without the chains (the screen shows answers, never a CoT): a results
+      // file of any size opens in memory bounded by its records' answers.
+      const r = await readResults(dir, { slim: true });
       return { report: buildReport(r.records), issues: r.issues.map(formatIssue), items: (key) => itemsOf(r.records, key) };
     },
   };
