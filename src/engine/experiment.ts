@@ -21,6 +21,7 @@ import type { EngineListener } from "./events.js";
 import { Limiter } from "./limits.js";
 import type { ModelHandle } from "./models.js";
 import { askTarget } from "./targets.js";
+import { ensureDir } from "../fsutil/write.js";
 
 export {
   experimentSpecSchema,
@@ -119,7 +120,7 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
   const targets = spec.targets.map(model);
   const sanitizer = spec.sanitizer ? model(spec.sanitizer) : undefined;
 
-  await fs.mkdir(spec.out, { recursive: true });
+  await ensureDir(spec.out, "results");
   const existing = new Set<string>();
   // A fresh folder has no results yet.
   for (const r of (await readResults(spec.out, { missingOk: true, slim: true })).records) existing.add(resultKey(r));

@@ -372,3 +372,38 @@ test("a saved session opened from the Problems screen's list is refused at open 
   saver.release();
   assert.equal(existsSync(`${file}.lock`), false);
 });
+
+test(
+  "a read-only folder reads as read-only, naming the folder, from `concord run`, `import genex` and `models add`",
+  { skip: (TMPFS || !existsSync(MODEL)) && "needs a tmpfs (root) and ../shared/models", timeout: 120_000 },
+  (t) => {
+    const ro = tmp("ro");
+    const work = tmp("ro-work");
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=64k,ro", "tmpfs", ro]);
+    t.after(() => {
+      execFileSync("umount", [ro]);
+      rmSync(ro, { recursive: true, force: true });
+      rmSync(work, { recursive: true, force: true });
+    });
+    const spec = join(work, "exp.yaml");
+    fs.writeFileSync(spec, ["name: ro", "problems: { set: builtin }", "conditions: [empty]", "targets: [a]", `out: ${join(ro, "results")}`].join("\n"));
+    const genex = join(work, "genex");
+    fs.mkdirSync(genex);
+    fs.writeFileSync(join(genex, "Qwen_QwQ-32B_zero_shot_empty.jsonl"), JSON.stringify({ "Row Number": 1, "LLM Name": "Qwen/QwQ-32B", "LLM Answer": "1", Result: "Correct" }) + "\n");
+    const env = { ...process.env, CONCORD_MODEL: MODEL, CONCORD_MODELS: "", NO_COLOR: "1", CONCORD_CONFIG_DIR: join(ro, "cfg") };
+    const cli = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, "test", "concord-from-source.mjs"), ...args], { cwd: ROOT, env, encoding: "utf8", timeout: 100_000 });
+    const runs: Array<[string, ReturnType<typeof cli>, string]> = [
+      ["concord run", cli("run", spec), join(ro, "results")],
+      ["concord import genex", cli("import", "genex", genex, "--out", join(ro, "imported"), "--dataset", "../shared/data/medcalc-bench/test_data.csv"), join(ro, "imported")],
+      ["concord models add", cli("models", "add", "m", "--backend", "openai", "--base-url", "http://127.0.0.1:9/v1", "--model", "x"), join(ro, "cfg")],
+    ];
+    for (const [what, r, folder] of runs) {
+      const lines = r.stderr.trim().split("\n").filter((l) => l.startsWith("concord: "));
+      assert.notEqual(r.status, 0, what);
+      assert.equal(lines.length, 1, `${what}: ${r.stderr}`);
+      assert.ok(lines[0].includes(folder), `${what} names ${folder}: ${lines[0]}`);
+      assert.match(lines[0], new RegExp(`read-only file system \\(EROFS\\) under ${ro.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`), what);
+      assert.doesNotMatch(lines[0], /no such|ENOENT|cannot be read/, what);
+    }
+  },
+);
