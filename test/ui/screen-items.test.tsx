@@ -89,14 +89,8 @@ describe("problems screen", () => {
 
   test("g/G, PageUp/PageDown and Home/End move in the list; leaving a dataset and coming back keeps selection and filter", async () => {
     const ports = screenPorts({ catalog: memoryCatalog({ alpha: numbered("a", 120), beta: numbered("b", 5) }) });
-    const { frame, press: key } = await setup({ ports, screen: "problems", size: { columns: 100, rows: 24 } });
-    // Each key, then the frame it brings (the machine may be slow).
-    let last = frame();
-    const press = async (k: string) => {
-      await key(k);
-      await waitFor(() => frame() !== last, 5_000);
-      last = frame();
-    };
+    // Each key is drawn before the next is typed (press returns once it is).
+    const { frame, press } = await setup({ ports, screen: "problems", size: { columns: 100, rows: 24 } });
     await waitFor(() => /problems 1\/120/.test(frame()));
     await press("\t");
     await press("G");

@@ -138,10 +138,12 @@ async function draw(screen: Screen | "help", size: { columns: number; rows: numb
     store.getState().runRelay();
   } else if (screen === "help") store.getState().toggleHelp();
   else store.getState().setScreen(screen);
-  // Until the screen's data is read and drawn: what it is about is in view and nothing is still loading.
+  // Until the screen's data is read and drawn: what it is about is in view and nothing is still
+  // loading (a loading list or preview is a line holding only "…"; a line cut to fit also ends
+  // in "…", so that alone is no sign of loading).
   const frame = await eventually(() => {
     const f = stripAnsi(ui.lastFrame() ?? "");
-    if (/reading…|looking for|…$/m.test(f)) return false;
+    if (/reading…|looking for|^\s*…\s*$/m.test(f)) return false;
     for (const re of [VISIBLE[screen]].flat()) if (!re.test(f)) return false;
     return f;
   }).catch(() => stripAnsi(ui.lastFrame() ?? ""));
