@@ -154,6 +154,10 @@ async function run(opts: LaunchOptions): Promise<void> {
   const sessionsDir = resolveSessionsDir({ dir: opts.sessionsDir, env, setting: settings?.snapshot().sessionsDir });
 
   const start = await startOf(opts, env);
+  const autosaver = createAutosaver(sessionsDir);
+  // A session resumed live is locked before any model is opened: a second interface on it is
+  // refused here, in one line naming the holder, before anything is accepted in either.
+  if (start.resume && opts.session) autosaver.claim(start.resumeFile!);
   // Downloads report nothing on stderr once the interface is drawn: it is the interface's screen.
   let models = openModels({ source: start.source, env, needRace: true, download: false });
   // A line under the tab bar while the demo model stands in for the defaults.
@@ -167,7 +171,6 @@ async function run(opts: LaunchOptions): Promise<void> {
     models = openModels({ source: { kind: "defaults", specs: startup.specs }, env, needRace: true, download: false });
     notice = startup.notice;
   }
-  const autosaver = createAutosaver(sessionsDir);
   // Paths under the current folder are shown short: the status line is one row.
   const shown = (p: string) => {
     const r = relative(process.cwd(), p);
@@ -250,6 +253,7 @@ async function run(opts: LaunchOptions): Promise<void> {
   const ports = screenPorts({
     catalog,
     sessionsDir,
+    claimSession: (f) => autosaver.claim(f),
     settings: settings ? createSettingsPort(settings, start.replayOnly ? current(() => live ?? models) : raceModels, reopen) : undefined,
     resultsDirs: opts.resultsDirs,
   });

@@ -2,10 +2,10 @@
 // between calls are kept (greedy or fixed-seed completions, and scoring), keyed on everything
 // that changes the answer, so a second identical run makes no model calls at all.
 import { createHash } from "node:crypto";
-import { mkdir, readFile, rm } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
-import writeFileAtomic from "write-file-atomic";
 import { z } from "zod";
+import { ensureDir, writeFileVerified } from "../fsutil/write.js";
 import type { Backend, Capabilities, CompletionRequest, CompletionResult, Prompt, ScoreRequest, ScoreResult, StreamChunk } from "./types.js";
 
 /** JSON with object keys sorted and undefined fields dropped: equal requests give equal text. */
@@ -108,6 +108,8 @@ export interface CacheStats {
   writes: number;
   /** Entries that could not be read and were removed. */
   corrupt: number;
+  /** Entries that could not be written (a full disk): the file was left whole or absent. */
+  unwritten: number;
 }
 
 function cacheDisabledByEnv(): boolean {
@@ -118,7 +120,7 @@ function cacheDisabledByEnv(): boolean {
 export class CachedBackend implements Backend {
   readonly name: string;
   readonly enabled: boolean;
-  private readonly counters: CacheStats = { hits: 0, misses: 0, bypassed: 0, writes: 0, corrupt: 0 };
+  private readonly counters: CacheStats = { hits: 0, misses: 0, bypassed: 0, writes: 0, corrupt: 0, unwritten: 0 };
   readonly countTokens?: (text: string) => Promise<number>;
 
   constructor(
@@ -179,11 +181,14 @@ export class CachedBackend implements Backend {
   private async write(entry: Entry): Promise<void> {
     const path = this.pathFor(entry.key);
     try {
-      await mkdir(join(this.options.dir, entry.key.slice(0, 2)), { recursive: true });
-      await writeFileAtomic(path, JSON.stringify(entry));
+      await ensureDir(join(this.options.dir, entry.key.slice(0, 2)), "cache");
+      // Verified: on a full disk the entry is either whole or absent, never a cut file a later
+      // read would have to throw away.
+      await writeFileVerified(path, JSON.stringify(entry), { what: "cache entry" });
       this.counters.writes++;
     } catch {
       // A cache that cannot be written must not fail the request it was meant to speed up.
+      this.counters.unwritten++;
     }
   }
 

@@ -3,10 +3,11 @@
 //
 // Format (schema 1): the first line is a header `{"schema":1,"kind":"concord-recording",...}`;
 // every further line is one exchange (a completion stream, a score request, or a probe).
-import { appendFile, mkdir, open } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import { dirname } from "node:path";
 import { z } from "zod";
 import { oneLine } from "../errors.js";
+import { appendVerified, ensureDir } from "../fsutil/write.js";
 import type { Backend, Capabilities, CompletionRequest, CompletionResult, ScoreRequest, ScoreResult, StreamChunk } from "./types.js";
 
 export const RECORDING_SCHEMA = 1;
@@ -166,6 +167,9 @@ export interface RecorderHeaderFields {
   [field: string]: unknown;
 }
 
+// A line torn by an earlier crash stays alone on its line, so replay skips only that one.
+const APPEND = { what: "recording", separateTornLine: true, kept: "every exchange recorded before it is kept" } as const;
+
 /** Appends exchanges to a recording file, one whole line per write, in call order. */
 export class Recorder {
   private queue: Promise<void> = Promise.resolve();
@@ -179,11 +183,11 @@ export class Recorder {
 
   private ensureHeader(): Promise<void> {
     this.ready ??= (async () => {
-      const { start, endsWithNewline } = await readStart(this.path);
+      const { start } = await readStart(this.path);
       if (start.trim() === "") {
-        await mkdir(dirname(this.path), { recursive: true });
+        await ensureDir(dirname(this.path), "recording");
         const header = { created: new Date().toISOString(), ...this.header, schema: RECORDING_SCHEMA, kind: "concord-recording" };
-        await appendFile(this.path, `${redactSecrets(JSON.stringify(header))}\n`);
+        await appendVerified(this.path, `${redactSecrets(JSON.stringify(header))}\n`, APPEND);
         return;
       }
       // Appending to an older recording: it must be one of ours, or lines would be mixed in.
@@ -197,19 +201,19 @@ export class Recorder {
       if (!headerSchema.safeParse(parsed).success) {
         throw new Error(`${this.path}:1: not a Concord recording (expected a {"schema":1} header line)`);
       }
-      if (!endsWithNewline) await appendFile(this.path, "\n");
     })();
     return this.ready;
   }
 
-  /** Queue one exchange. Lines are written whole, each with one O_APPEND write. */
+  /** Queue one exchange. Each line lands whole or not at all (a failed append is cut back), and
+   * the first failure stops the recording: later lines are not written after a gap. */
   append(exchange: Exchange): Promise<void> {
     const line = `${redactSecrets(JSON.stringify(exchange))}\n`;
     this.queue = this.queue.then(async () => {
       if (this.failure) return;
       try {
         await this.ensureHeader();
-        await appendFile(this.path, line);
+        await appendVerified(this.path, line, APPEND);
       } catch (err) {
         this.failure = err instanceof Error ? err : new Error(String(err));
       }
@@ -224,22 +228,20 @@ export class Recorder {
   }
 }
 
-/** The first 64 KiB of a file (enough to see its header line) and whether it ends a line. */
-async function readStart(path: string): Promise<{ start: string; endsWithNewline: boolean }> {
+/** The first 64 KiB of a file (enough to see its header line). */
+async function readStart(path: string): Promise<{ start: string }> {
   let handle;
   try {
     handle = await open(path, "r");
   } catch {
-    return { start: "", endsWithNewline: true };
+    return { start: "" };
   }
   try {
     const { size } = await handle.stat();
-    if (size === 0) return { start: "", endsWithNewline: true };
+    if (size === 0) return { start: "" };
     const buf = Buffer.alloc(Math.min(size, 65536));
     await handle.read(buf, 0, buf.length, 0);
-    const last = Buffer.alloc(1);
-    await handle.read(last, 0, 1, size - 1);
-    return { start: buf.toString("utf8"), endsWithNewline: last[0] === 0x0a };
+    return { start: buf.toString("utf8") };
   } finally {
     await handle.close();
   }

@@ -6,7 +6,8 @@ import { UserError, oneLine } from "../errors.js";
 import {
   appendResults,
   buildReport,
-  importGenexFile,
+  forEachGenexRecord,
+  forEachResult,
   loadMedcalcLimits,
   parseGenexFileName,
   readResults,
@@ -14,6 +15,8 @@ import {
   writeSummary,
   conditionLabel,
   variantLabel,
+  type Condition,
+  type ResultRecord,
 } from "../results/index.js";
 import { registerImportTrace } from "./import-trace.js";
 
@@ -25,6 +28,10 @@ interface GenexOptions {
   dataset?: string;
   json?: boolean;
 }
+
+/** Records appended at a time while a genex file streams in (fewer when their chains are long). */
+const IMPORT_BATCH = 500;
+const IMPORT_BATCH_CHARS = 8 << 20;
 
 const clean = (s: string) => s.replace(/[\u0000-\u001f\u007f-\u009f]/g, "?");
 
@@ -50,14 +57,14 @@ export async function importGenex(folder: string, opts: GenexOptions): Promise<n
     throw new UserError(oneLine(err));
   }
 
-  // Resume: records already in the results folder are not written again.
-  let existing;
+  // Resume: records already in the results folder are not written again. Only their keys are
+  // kept: the folder, like each genex file, is read as a stream, whatever its size.
+  const seen = new Set<string>();
   try {
-    existing = await readResults(opts.out, { missingOk: true });
+    await forEachResult(opts.out, (r) => void seen.add(resultKey(r)), { missingOk: true });
   } catch (err) {
     throw new UserError(`--out: ${oneLine(err)}`);
   }
-  const seen = new Set(existing.records.map(resultKey));
 
   let files = 0;
   let written = 0;
@@ -71,24 +78,42 @@ export async function importGenex(folder: string, opts: GenexOptions): Promise<n
       process.stderr.write(`concord: skipped ${clean(name)}: not a genex output file name\n`);
       continue;
     }
-    const imported = await importGenexFile(join(folder, name), info, limits);
-    for (const e of imported.errors) process.stderr.write(`concord: ${clean(e.file)}:${e.line}: ${clean(e.message)}\n`);
-    lineErrors += imported.errors.length;
-    const fresh = imported.records.filter((r) => {
-      const key = resultKey(r);
-      if (seen.has(key)) return false;
-      seen.add(key);
-      return true;
+    // Records go out in batches as they are read: a file of any size is imported in bounded memory.
+    let batch: ResultRecord[] = [];
+    let fresh = 0;
+    let condition: Condition | undefined;
+    let batchChars = 0;
+    const flush = async () => {
+      const out = batch;
+      batch = [];
+      batchChars = 0;
+      await appendResults(opts.out, out);
+      written += out.length;
+    };
+    await forEachGenexRecord(join(folder, name), info, limits, {
+      record: async (r) => {
+        condition ??= r.condition;
+        const key = resultKey(r);
+        if (seen.has(key)) return void already++;
+        seen.add(key);
+        fresh++;
+        batch.push(r);
+        batchChars += r.cot?.length ?? 0;
+        if (batch.length >= IMPORT_BATCH || batchChars >= IMPORT_BATCH_CHARS) await flush();
+      },
+      error: (e) => {
+        lineErrors++;
+        process.stderr.write(`concord: ${clean(e.file)}:${e.line}: ${clean(e.message)}\n`);
+      },
     });
-    already += imported.records.length - fresh.length;
-    await appendResults(opts.out, fresh);
-    written += fresh.length;
+    await flush();
     files++;
-    const label = `${conditionLabel(imported.records[0]?.condition ?? { kind: info.kind, variant: info.variant })}`;
-    process.stderr.write(`  ${clean(name)}: ${fresh.length} records (${label}, ${variantLabel(info.variant)})\n`);
+    const label = `${conditionLabel(condition ?? { kind: info.kind, variant: info.variant })}`;
+    process.stderr.write(`  ${clean(name)}: ${fresh} records (${label}, ${variantLabel(info.variant)})\n`);
   }
 
-  const all = await readResults(opts.out, { missingOk: true });
+  // The report needs no chains: left out, so a big folder is reported in bounded memory.
+  const all = await readResults(opts.out, { missingOk: true, slim: true });
   await writeSummary(opts.out, buildReport(all.records));
   const summary = { files, written, alreadyPresent: already, skippedFiles: skippedNames, lineErrors, out: opts.out };
   if (opts.json) process.stdout.write(JSON.stringify(summary, null, 2) + "\n");

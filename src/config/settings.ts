@@ -6,7 +6,7 @@ import { join } from "node:path";
 import type { Capabilities } from "../backends/types.js";
 import { ConfigError, emptyRoles, parseProfile, parseRoles, type ModelProfile, type ProbeRecord, type Roles } from "./profile.js";
 import { oneLine } from "../errors.js";
-import { writeFileVerifiedSync } from "../fsutil/write.js";
+import { mkdirFailure, writeFileVerifiedSync } from "../fsutil/write.js";
 
 const serialize = (value: unknown) => JSON.stringify(value, undefined, "\t");
 
@@ -78,6 +78,10 @@ export class SettingsStore {
       });
     } catch (err) {
       const where = cwd ? join(cwd, "config.json") : "settings file";
+      // conf creates its folder first: a folder that cannot be made is not a file that cannot be read.
+      if ((err as NodeJS.ErrnoException).syscall === "mkdir" && cwd) {
+        throw new ConfigError(`cannot create the settings folder ${cwd}: ${mkdirFailure(err, cwd).reason}`);
+      }
       throw new ConfigError(`${where}: cannot be read: ${oneLine(err)}`);
     }
   }

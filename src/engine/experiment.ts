@@ -26,6 +26,7 @@ import { CallCounter } from "./call-count.js";
 import { relayJobs, type RelayJob } from "./conditions/relay.js";
 import { appendRelayRecord, readRelayRecords, relayRecordKey, type RelayRecord } from "../results/relay-store.js";
 import { chainKey, defaultChainBase, transferChainBase } from "./conditions/keys.js";
+import { ensureDir } from "../fsutil/write.js";
 
 export {
   experimentSpecSchema,
@@ -131,7 +132,7 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
   const targets = spec.targets.map(model);
   const sanitizer = spec.sanitizer && spec.sanitizer !== RULES_SANITIZER ? model(spec.sanitizer) : undefined;
 
-  await fs.mkdir(spec.out, { recursive: true });
+  await ensureDir(spec.out, "results");
   const existing = new Set<string>();
   // A fresh folder has no results yet.
   for (const r of (await readResults(spec.out, { missingOk: true, slim: true })).records) existing.add(resultKey(r));

@@ -11,7 +11,7 @@ import fs from "node:fs";
 import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { UserError } from "../errors.js";
-import { processAlive, tempPathFor } from "./write.js";
+import { mkdirFailure, processAlive, tempPathFor } from "./write.js";
 
 export interface LockHolder {
   pid: number;
@@ -120,7 +120,11 @@ export function acquireLock(lockFile: string, target: string, what: string): Loc
   }
   const holder: LockHolder = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), what };
   const text = JSON.stringify(holder) + "\n";
-  fs.mkdirSync(dirname(lockFile), { recursive: true });
+  try {
+    fs.mkdirSync(dirname(lockFile), { recursive: true });
+  } catch (err) {
+    throw new UserError(`cannot create the folder ${dirname(lockFile)}: ${mkdirFailure(err, dirname(lockFile)).reason}`);
+  }
   for (let attempt = 0; attempt < 5; attempt++) {
     const temp = tempPathFor(lockFile);
     try {

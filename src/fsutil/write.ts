@@ -292,13 +292,41 @@ export async function appendVerified(file: string, text: string, opts: AppendOpt
   }
 }
 
+/**
+ * Why creating `dir` failed, said of the folder at fault. A recursive mkdir under a read-only
+ * mount reports ENOENT ("no such file or directory") although the parent is there: the nearest
+ * existing parent is asked whether it can be written, and its answer is the reason.
+ */
+export function mkdirFailure(err: unknown, dir: string): { code: string | undefined; reason: string } {
+  let code = (err as NodeJS.ErrnoException)?.code;
+  let at = dir;
+  if (code === "ENOENT" || code === "EACCES" || code === "EPERM" || code === "EROFS") {
+    let parent = dirname(dir);
+    while (parent !== dirname(parent) && !fs.existsSync(parent)) parent = dirname(parent);
+    at = parent;
+    try {
+      fs.accessSync(parent, fs.constants.W_OK);
+    } catch (e) {
+      code = (e as NodeJS.ErrnoException).code ?? code;
+    }
+  }
+  switch (code) {
+    case "EACCES":
+    case "EPERM":
+      return { code, reason: `permission denied (${code}): the folder ${at} is not writable` };
+    case "EROFS":
+      return { code, reason: `read-only file system (EROFS) under ${at}` };
+    default:
+      return { code, reason: describeFsError(err, join(dir, "x")) };
+  }
+}
+
 /** Create a folder (and its parents), with the same one-line failure. */
 export async function ensureDir(dir: string, what?: string): Promise<void> {
   try {
     await fs.promises.mkdir(dir, { recursive: true });
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const reason = code === "EACCES" || code === "EPERM" ? `permission denied (${code}) creating the folder ${dir}` : describeFsError(err, join(dir, "x"));
+    const { code, reason } = mkdirFailure(err, dir);
     throw new WriteError(`cannot create ${what ? `${what} ` : ""}folder ${dir}: ${reason}`, dir, code);
   }
 }

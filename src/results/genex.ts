@@ -13,14 +13,14 @@
 // A reasoning effort in the name is appended to the target id ("openai/gpt-oss-20b-low"), as the
 // published analysis did, so runs at different efforts stay distinct targets.
 import { hasSkipPhrase } from "../core/consistency.js";
-import { createReadStream, promises as fs } from "node:fs";
+import { promises as fs } from "node:fs";
 import { basename } from "node:path";
 import { parse as parseCsv } from "csv-parse/sync";
 import { z } from "zod";
 import type { Condition, ResultRecord } from "./schema.js";
 import { FILE_NAME_TO_ID } from "./labels.js";
 import { gradeMedcalc, medcalcKind } from "../core/answers.js";
-import { zodIssueLine } from "./store.js";
+import { fileLines, zodIssueLine } from "./store.js";
 
 export const PROMPT_STYLES = ["zero_shot_persona", "zero_shot", "one_shot", "direct_answer"] as const;
 const EFFORTS = ["low", "medium", "high"] as const;
@@ -357,56 +357,79 @@ export interface ImportedFile {
   errors: LineError[];
 }
 
-function majority(values: (string | undefined)[]): string | undefined {
-  const counts = new Map<string, number>();
-  for (const v of values) if (v) counts.set(v, (counts.get(v) ?? 0) + 1);
+function majorityOf(counts: Map<string, number>): string | undefined {
   let best: string | undefined;
   let n = 0;
   for (const [v, c] of counts) if (c > n) [best, n] = [v, c];
   return best;
 }
 
-async function readLines(path: string): Promise<{ lines: string[]; endsClean: boolean }> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of createReadStream(path)) chunks.push(chunk as Buffer);
-  const all = Buffer.concat(chunks).toString("utf8");
-  const lines = all.split("\n");
-  const endsClean = all.length === 0 || all.endsWith("\n");
-  if (endsClean) lines.pop();
-  return { lines, endsClean };
+/** Each line of a file, streamed (a genex output file can be larger than one string may be). */
+async function* streamLines(path: string): AsyncGenerator<{ line: number; text: string; unterminated: boolean }> {
+  const handle = await fs.open(path, "r");
+  try {
+    yield* fileLines(handle);
+  } finally {
+    await handle.close();
+  }
+}
+
+export interface GenexRecordSink {
+  record(rec: ResultRecord): void | Promise<void>;
+  error(err: LineError): void;
+}
+
+/**
+ * Stream one genex output file: each good line to `sink.record`, each bad one to `sink.error`,
+ * in line order. Memory stays bounded by one line whatever the file's size: the models named
+ * in the rows (the majority wins) are found in a first pass, then the rows are converted.
+ */
+export async function forEachGenexRecord(path: string, info: GenexFileName, limits: Map<string, MedcalcRow>, sink: GenexRecordSink): Promise<void> {
+  const field = (v: unknown, k: string) =>
+    v && typeof v === "object" && typeof (v as Record<string, unknown>)[k] === "string" ? (v as Record<string, string>)[k] : undefined;
+  const transfer = info.kind === "transfer";
+  const targets = new Map<string, number>();
+  const sources = new Map<string, number>();
+  const count = (m: Map<string, number>, v: string | undefined) => v && m.set(v, (m.get(v) ?? 0) + 1);
+  for await (const { text } of streamLines(path)) {
+    if (text.trim() === "") continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      continue;
+    }
+    count(targets, field(value, transfer ? "Target Model" : "LLM Name"));
+    if (transfer) count(sources, field(value, "LLM Model"));
+  }
+  const effortSuffix = info.reasoningEffort ? `-${info.reasoningEffort}` : "";
+  const targetId = (majorityOf(targets) ?? modelIdFromFileName(info.target)) + effortSuffix;
+  const sourceId = transfer ? (majorityOf(sources) ?? modelIdFromFileName(info.source!)) : undefined;
+  const ctx: FileContext = { file: path, info, targetId, sourceId, limits };
+  for await (const { line, text, unterminated } of streamLines(path)) {
+    if (text.trim() === "") continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      sink.error({ file: path, line, message: unterminated ? "truncated last line (incomplete JSON)" : "not valid JSON" });
+      continue;
+    }
+    let rec: ResultRecord;
+    try {
+      rec = convertGenexRow(value, ctx, line);
+    } catch (err) {
+      sink.error({ file: path, line, message: (err as Error).message });
+      continue;
+    }
+    await sink.record(rec);
+  }
 }
 
 /** Read one genex output file; bad lines become errors, the other lines records. */
 export async function importGenexFile(path: string, info: GenexFileName, limits: Map<string, MedcalcRow>): Promise<ImportedFile> {
-  const { lines, endsClean } = await readLines(path);
-  const errors: LineError[] = [];
-  const parsed: { line: number; value: unknown }[] = [];
-  lines.forEach((raw, i) => {
-    if (raw.trim() === "") return;
-    try {
-      parsed.push({ line: i + 1, value: JSON.parse(raw) });
-    } catch {
-      const torn = !endsClean && i === lines.length - 1;
-      errors.push({ file: path, line: i + 1, message: torn ? "truncated last line (incomplete JSON)" : "not valid JSON" });
-    }
-  });
-
-  const field = (v: unknown, k: string) =>
-    v && typeof v === "object" && typeof (v as Record<string, unknown>)[k] === "string" ? (v as Record<string, string>)[k] : undefined;
-  const transfer = info.kind === "transfer";
-  const effortSuffix = info.reasoningEffort ? `-${info.reasoningEffort}` : "";
-  const targetId = (majority(parsed.map((p) => field(p.value, transfer ? "Target Model" : "LLM Name"))) ?? modelIdFromFileName(info.target)) + effortSuffix;
-  const sourceId = transfer ? (majority(parsed.map((p) => field(p.value, "LLM Model"))) ?? modelIdFromFileName(info.source!)) : undefined;
-
-  const ctx: FileContext = { file: path, info, targetId, sourceId, limits };
   const records: ResultRecord[] = [];
-  for (const { line, value } of parsed) {
-    try {
-      records.push(convertGenexRow(value, ctx, line));
-    } catch (err) {
-      errors.push({ file: path, line, message: (err as Error).message });
-    }
-  }
-  errors.sort((a, b) => a.line - b.line);
+  const errors: LineError[] = [];
+  await forEachGenexRecord(path, info, limits, { record: (r) => void records.push(r), error: (e) => errors.push(e) });
   return { file: path, info, records, errors };
 }

@@ -76,7 +76,7 @@ export function parseResultsText(text: string, file: string): ReadResults {
  * The lines of a file as a stream of raw bytes split at newlines, each decoded on its own (bad
  * UTF-8 spoils one line, not the rest). `unterminated` marks a last line with no newline.
  */
-async function* fileLines(handle: fs.FileHandle): AsyncGenerator<{ line: number; text: string; unterminated: boolean }> {
+export async function* fileLines(handle: fs.FileHandle): AsyncGenerator<{ line: number; text: string; unterminated: boolean }> {
   let pieces: Buffer[] = [];
   let line = 0;
   for await (const chunk of handle.createReadStream({ highWaterMark: 1 << 20, autoClose: false }) as AsyncIterable<Buffer>) {

@@ -357,7 +357,8 @@ export function createAutosaver(dir: string, now: () => Date = () => new Date(),
     lock?.release();
     lock = undefined;
   };
-  return { save, idle: () => running ?? Promise.resolve(), release };
+  // Taking the lock when a session is opened tells a second interface at once, not at its first save.
+  return { save, idle: () => running ?? Promise.resolve(), release, claim: (file: string) => lockFor(file) };
 }
 
 export interface SessionEntry {

@@ -56,7 +56,7 @@ describe("CachedBackend", () => {
     assert.ok(second.chunks.length >= 3, "the replayed stream still delivers tokens");
     assert.deepEqual(second.chunks, first.chunks);
     assert.deepEqual(second.result, first.result);
-    assert.deepEqual(cached.stats(), { hits: 1, misses: 1, bypassed: 0, writes: 1, corrupt: 0 });
+    assert.deepEqual(cached.stats(), { hits: 1, misses: 1, bypassed: 0, writes: 1, corrupt: 0, unwritten: 0 });
     assert.equal((await entries()).length, 1);
   });
 

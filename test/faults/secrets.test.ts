@@ -25,6 +25,7 @@ import { createAutosaver, exportChainText, exportSessionMarkdown, loadSession, s
 import { createConcordStore } from "../../src/state/store.js";
 import { startProtocolDouble, type ProtocolDouble } from "../doubles/protocol-double.js";
 import { trackRejections, walkFiles } from "../fixtures/faults/harness.js";
+import { eventually } from "../wait.js";
 
 const KEY = `sk-secret-${randomBytes(12).toString("hex")}`;
 const ENV_NAME = "CONCORD_TEST_KEY";
@@ -128,8 +129,7 @@ describe("no API key is written or shown anywhere", () => {
     });
     await store.getState().openProblem(builtinProblems()[0]);
     store.getState().autoRun("end");
-    for (let i = 0; i < 200 && !store.getState().chain.finished && store.getState().chain.sentences.length < 3; i++)
-      await new Promise((r) => setTimeout(r, 20));
+    await eventually(() => store.getState().chain.finished || store.getState().chain.sentences.length >= 3, { timeoutMs: 30_000 }).catch(() => undefined);
     await store.getState().dispose();
     await saver.idle();
     const sessionFile = sessionPath(sessionsDir, store.getState().session!.id);

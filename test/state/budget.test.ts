@@ -5,7 +5,8 @@ import assert from "node:assert/strict";
 import { createConcordStore, type SessionSnapshot } from "../../src/state/store.js";
 import { exportSessionMarkdown, toSessionFile } from "../../src/state/sessions.js";
 import { statusLine } from "../../src/ui/keys.js";
-import { ScriptedDriver, demoProblem, tick } from "../doubles/scripted-driver.js";
+import { ScriptedDriver, demoProblem } from "../doubles/scripted-driver.js";
+import { eventually } from "../wait.js";
 
 test("a chain that reached its sentence budget is saved and exported as finished (#12.17)", async () => {
   const driver = new ScriptedDriver();
@@ -24,7 +25,7 @@ test("a chain that reached its sentence budget is saved and exported as finished
   driver.emit({ type: "sentence-accepted", step: 0, sentence: driver.chain.sentences[0] });
   driver.emit({ type: "chain-finished", reason: "budget" });
   store.getState().flush();
-  await tick(20);
+  await eventually(() => saved.at(-1)?.chain.finished === true);
   const s = store.getState();
   assert.equal(s.chain.finished, true);
   assert.match(statusLine(s), /chain finished: its budget is reached/);

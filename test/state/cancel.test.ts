@@ -3,7 +3,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { applyEvents, createConcordStore, type ConcordData } from "../../src/state/store.js";
-import { ScriptedDriver, demoProblem, tick } from "../doubles/scripted-driver.js";
+import { ScriptedDriver, demoProblem } from "../doubles/scripted-driver.js";
+import { eventually } from "../wait.js";
 import { noticeLine, statusLine as statusOf, withOverrides } from "../../src/ui/keys.js";
 
 test("a superseded targets round leaves the auto-run going; a cancelled step ends it and closes the decision", () => {
@@ -32,8 +33,7 @@ test("after Esc on a waiting step, choosing says how to go on instead of failing
   driver.decide("a#0");
   store.getState().flush();
   store.getState().cancel();
-  await tick(20);
-  store.getState().flush();
+  await eventually(() => driver.calls.some((c) => c[0] === "cancel") && (store.getState().flush(), !store.getState().race.awaiting));
   store.getState().choose();
   assert.equal(statusOf(store.getState()), "no step is open: s starts the next one");
   store.getState().acceptPick();

@@ -4,7 +4,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createConcordStore } from "../../src/state/store.js";
 import { statusLine, withOverrides } from "../../src/ui/keys.js";
-import { ScriptedDriver, demoProblem, tick } from "../doubles/scripted-driver.js";
+import { ScriptedDriver, demoProblem } from "../doubles/scripted-driver.js";
+import { eventually } from "../wait.js";
 
 test("an override in a recording says the chain left it; L continues live on the configured models", async () => {
   const recorded = new ScriptedDriver();
@@ -26,8 +27,7 @@ test("an override in a recording says the chain left it; L continues live on the
   store.getState().flush();
   store.getState().select(1);
   store.getState().choose(); // an override: a#1 is not the recorded pick
-  await tick(20);
-  store.getState().flush();
+  await eventually(() => (store.getState().flush(), store.getState().chain.sentences.length === 1));
   recorded.emit({ type: "awaiting-decision", step: 1 });
   store.getState().flush();
   assert.match(statusLine(store.getState()), /left the recording: its next steps were never recorded · L continues live, u goes back/);
@@ -57,12 +57,9 @@ test("undoing the sentence that left the recording brings the replay back into i
   store.getState().flush();
   store.getState().select(1);
   store.getState().choose();
-  await tick(20);
-  store.getState().flush();
-  assert.equal(store.getState().leftRecordingAt, 1);
+  await eventually(() => (store.getState().flush(), assert.equal(store.getState().leftRecordingAt, 1)));
   store.getState().undo();
-  await tick(20);
-  store.getState().flush();
+  await eventually(() => (store.getState().flush(), store.getState().chain.sentences.length === 0));
   assert.equal(store.getState().leftRecordingAt, undefined);
   assert.doesNotMatch(statusLine(store.getState()), /left the recording/);
 });

@@ -7,7 +7,8 @@ import stripAnsi from "strip-ansi";
 import { App } from "../../src/ui/App.js";
 import { createConcordStore } from "../../src/state/store.js";
 import { loadTheme } from "../../src/ui/theme.js";
-import { ScriptedDriver, demoProblem, tick } from "../doubles/scripted-driver.js";
+import { ScriptedDriver, demoProblem } from "../doubles/scripted-driver.js";
+import { eventually } from "../wait.js";
 import { ownRoles } from "../../src/app/race.js";
 import type { OpenedModels } from "../../src/engine/models.js";
 
@@ -21,9 +22,8 @@ test("a session saved with other models resumes with a line saying which roles r
   try {
     const chain = { sentences: [{ text: "One.", author: "qwq", decision: "evaluator" as const, candidates: [], at: "" }], finished: false };
     await store.getState().openProblem(demoProblem, { chain, roles: { generators: ["qwq", "dapo"], evaluators: ["oss"], targets: ["local"] } });
-    await tick(30);
     assert.equal(store.getState().modelsChanged, "resumed on other models: generators qwq,dapo → local; evaluators oss → local");
-    assert.match(stripAnsi(ui.lastFrame() ?? ""), /resumed on other models: generators qwq,dapo → local; evaluators oss → local/);
+    await eventually(() => assert.match(stripAnsi(ui.lastFrame() ?? ""), /resumed on other models: generators qwq,dapo → local; evaluators oss → local/));
     // The same models: nothing to say.
     await store.getState().openProblem(demoProblem, { chain, roles: { generators: ["local"], evaluators: ["local"], targets: ["local"] } });
     assert.equal(store.getState().modelsChanged, undefined);
@@ -66,7 +66,7 @@ test("resumed on other targets: the old targets' answers stay in the session, ou
   ];
   const roles = { generators: ["qwq"], evaluators: ["oss"], targets: ["t-old-a", "t-old-b"] };
   await store.getState().openProblem(demoProblem, { chain, roles, targets: { answers, consistency: [] } });
-  await tick(30);
+  await eventually(() => assert.match(store.getState().modelsChanged ?? "", /targets/));
   assert.deepEqual(seen, [roles], "the race was asked for the session's own models first");
   const t = store.getState().targets;
   assert.deepEqual(Object.keys(t.answers), [], "no old answer is shown as a new target's");

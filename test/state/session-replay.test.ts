@@ -5,7 +5,8 @@ import assert from "node:assert/strict";
 import type { Candidate, Chain } from "../../src/core/chain.js";
 import type { TargetAnswer } from "../../src/engine/events.js";
 import { createConcordStore, type SessionSnapshot } from "../../src/state/store.js";
-import { ScriptedDriver, demoProblem, tick } from "../doubles/scripted-driver.js";
+import { ScriptedDriver, demoProblem } from "../doubles/scripted-driver.js";
+import { eventually } from "../wait.js";
 import { statusLine as statusOf } from "../../src/ui/keys.js";
 
 const cand = (id: string, text: string, ppl: number): Candidate => ({
@@ -81,8 +82,7 @@ test("a replayed step shows the recorded candidates, the pick, and the recorded 
 test("following the record rebuilds the chain with its decisions and the saved target answers; nothing is saved", async () => {
   const { store, saves } = await openReplay();
   store.getState().acceptPick(); // a: whatever the evaluator picked, the record's decision is taken
-  await tick(10);
-  store.getState().flush();
+  await eventually(() => (store.getState().flush(), assert.match(statusOf(store.getState()), /^replay 2\/2: /)));
   let s = store.getState();
   assert.deepEqual(
     s.chain.sentences.map((x) => [x.text, x.decision]),
@@ -91,11 +91,9 @@ test("following the record rebuilds the chain with its decisions and the saved t
   assert.equal(s.targets.answers.t1?.grade.answer, "42", "the answer saved for 1 sentence is back");
   assert.match(statusOf(s), /^replay 2\/2: the record took a sentence written by hand/);
   store.getState().write("Something else.");
-  await tick(5);
-  assert.match(statusOf(store.getState()), /a replay follows the record: L continues live/);
+  await eventually(() => assert.match(statusOf(store.getState()), /a replay follows the record: L continues live/));
   store.getState().choose();
-  await tick(10);
-  store.getState().flush();
+  await eventually(() => (store.getState().flush(), assert.match(statusOf(store.getState()), /^the end of the recording/)));
   s = store.getState();
   assert.deepEqual(
     s.chain.sentences.map((x) => x.text),
@@ -103,18 +101,14 @@ test("following the record rebuilds the chain with its decisions and the saved t
   );
   assert.equal(statusOf(s), "the end of the recording (2 sentences): L continues live");
   store.getState().undo();
-  await tick(10);
-  store.getState().flush();
-  assert.equal(store.getState().chain.sentences.length, 1);
+  await eventually(() => (store.getState().flush(), store.getState().chain.sentences.length === 1));
   assert.equal(saves.length, 0, "the replayed file is never rewritten");
 });
 
 test("G replays to the end; L then continues live from there as a new session", async () => {
   const { store, live, saves } = await openReplay();
   store.getState().autoRun("end");
-  for (let i = 0; i < 100 && store.getState().chain.sentences.length < 2; i++) await tick(5);
-  store.getState().flush();
-  assert.equal(store.getState().chain.sentences.length, 2);
+  await eventually(() => (store.getState().flush(), store.getState().chain.sentences.length === 2));
   await store.getState().goLive();
   store.getState().flush();
   const s = store.getState();
@@ -126,7 +120,7 @@ test("G replays to the end; L then continues live from there as a new session", 
   assert.deepEqual(s.roles.generators, ["live"]);
   assert.match(statusOf(s), /step 3|resumed \(live\)/);
   store.getState().write("Live now.");
-  await tick(10);
+  await eventually(() => saves.at(-1)?.chain.sentences.length === 3);
   assert.ok(saves.length > 0, "the live race is saved");
   assert.equal(saves.at(-1)!.chain.sentences.length, 3);
 });

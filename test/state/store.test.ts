@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { createConcordStore, applyEvents, mergeRelay, type SessionSnapshot } from "../../src/state/store.js";
 import type { RelayResult, RelayRun } from "../../src/engine/relay.js";
 import type { ChainSentence } from "../../src/core/chain.js";
-import { ScriptedDriver, demoProblem, tick } from "../doubles/scripted-driver.js";
+import { ScriptedDriver, demoProblem } from "../doubles/scripted-driver.js";
+import { eventually } from "../wait.js";
 import { statusLine as statusOf } from "../../src/ui/keys.js";
 
 async function openRace(opts: { flushMs?: number; save?: (s: SessionSnapshot) => void } = {}) {
@@ -76,13 +77,12 @@ describe("store", () => {
     assert.equal(s.race.awaiting, true);
     assert.equal(s.race.lanes.find((l) => l.id === "beta#0")?.mean, 2.1);
     s.acceptPick();
-    await tick(5);
+    await eventually(() => assert.equal(driver.calls.filter((c) => c[0] === "startStep").length, 2, "next step started after the decision"));
     assert.deepEqual(
       driver.calls.filter((c) => c[0] === "accept"),
       [["accept", "beta#0"]],
     );
     assert.equal(store.getState().chain.sentences[0].text, "Forty two.");
-    assert.equal(driver.calls.filter((c) => c[0] === "startStep").length, 2, "next step started after the decision");
   });
 
   test("override: choosing another candidate accepts it as a human pick", async () => {
@@ -93,7 +93,7 @@ describe("store", () => {
     store.getState().flush();
     store.getState().selectId("alpha#0");
     store.getState().choose();
-    await tick(5);
+    await eventually(() => store.getState().chain.sentences.length === 1);
     const sent = store.getState().chain.sentences[0];
     assert.equal(sent.text, "Six sevens.");
     assert.equal(sent.decision, "human-pick");
@@ -106,16 +106,15 @@ describe("store", () => {
     store.getState().flush();
     store.getState().edit("   ");
     store.getState().edit("Six times seven.");
-    await tick(5);
+    await eventually(() => store.getState().chain.sentences.length === 1);
     store.getState().write("I check it.");
-    await tick(5);
+    await eventually(() => store.getState().chain.sentences.length === 2);
     assert.deepEqual(
       store.getState().chain.sentences.map((s) => s.decision),
       ["human-edit", "human-written"],
     );
     store.getState().undo();
-    await tick(5);
-    assert.equal(store.getState().chain.sentences.length, 1);
+    await eventually(() => store.getState().chain.sentences.length === 1);
     assert.equal(driver.calls.filter((c) => c[0] === "acceptEdited").length, 1);
   });
 
@@ -128,18 +127,16 @@ describe("store", () => {
     driver.decide("alpha#0");
     store.getState().flush();
     store.getState().acceptPick();
-    await tick(5);
-    assert.match(statusOf(store.getState()), /^error: accept: candidate x has not finished at stack$/);
+    await eventually(() => assert.match(statusOf(store.getState()), /^error: accept: candidate x has not finished at stack$/));
   });
 
   test("auto-run cancels the waiting step, runs, then waits for a human again", async () => {
     const { driver, store } = await openRace();
     store.getState().autoRun(3);
     assert.equal(store.getState().auto.mode, "steps");
-    await tick(5);
+    await eventually(() => store.getState().auto.mode === "off");
     const names = driver.calls.map((c) => c[0]);
     assert.deepEqual(names.slice(-3), ["cancel", "runSteps", "startStep"]);
-    assert.equal(store.getState().auto.mode, "off");
   });
 
   test("auto-run on a step already picked: the pick is its first step, nothing is drawn again", async () => {
@@ -148,7 +145,7 @@ describe("store", () => {
     driver.decide("alpha#0");
     store.getState().flush();
     store.getState().autoRun(3);
-    await tick(5);
+    await eventually(() => store.getState().auto.mode === "off");
     const names = driver.calls.map((c) => c[0]);
     assert.deepEqual(
       driver.calls.find((c) => c[0] === "accept"),
@@ -200,11 +197,14 @@ describe("store", () => {
   test("opening a second problem while the first still loads keeps only the second race", async () => {
     const first = new ScriptedDriver();
     const second = new ScriptedDriver();
+    let secondLoaded!: () => void;
+    const secondDone = new Promise<void>((r) => (secondLoaded = r));
     const store = createConcordStore({
       flushMs: 5,
       createRace: async (p) => {
-        // The first race takes longer to load than the second.
-        await tick(p.id === "a" ? 40 : 5);
+        // The first race finishes loading only after the second has.
+        if (p.id === "a") await secondDone;
+        else setImmediate(secondLoaded);
         return { builder: p.id === "a" ? first : second, roles: { generators: ["alpha"], evaluators: ["judge"], targets: [] } };
       },
     });
@@ -282,8 +282,7 @@ describe("store", () => {
     store.getState().flush();
     assert.equal(saved.length, n, "streaming alone is not saved");
     store.getState().acceptPick();
-    await tick(5);
-    assert.equal(saved.at(-1)!.chain.sentences.length, 1);
+    await eventually(() => assert.equal(saved.at(-1)!.chain.sentences.length, 1));
     assert.equal(saved.at(-1)!.problem.id, "t-1");
   });
 });

@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import type { Chain, ChainSentence } from "../../src/core/chain.js";
 import type { ConsistencySnapshot, EngineListener, TargetAnswer } from "../../src/engine/events.js";
 import { createConcordStore, type EventSource } from "../../src/state/store.js";
-import { ScriptedDriver, demoProblem, tick } from "../doubles/scripted-driver.js";
+import { ScriptedDriver, demoProblem } from "../doubles/scripted-driver.js";
+import { eventually } from "../wait.js";
 import { statusLine as statusOf } from "../../src/ui/keys.js";
 
 /** Stands in for the TargetPanel: records what it is asked, emits what the test says. */
@@ -76,8 +77,7 @@ test("undo: the removed sentence's answers and consistency go; the earlier ones 
     [1, 2],
   );
   store.getState().undo();
-  await tick(20);
-  store.getState().flush();
+  await eventually(() => (store.getState().flush(), store.getState().chain.sentences.length === 1));
   const t = store.getState().targets;
   assert.equal(store.getState().chain.sentences.length, 1);
   assert.equal(t.answers.t1.grade.answer, "41", "the answer for the chain as it stands");
@@ -134,7 +134,7 @@ test("after Esc the answers are behind the chain; the next step asks again, once
   store.getState().cancel();
   // The panel reports its round as cancelled: nothing is pending any more.
   targets.emit({ type: "targets-cancelled", chainLength: 2 });
-  await tick(10);
+  await eventually(() => targets.cancels === 1);
   store.getState().flush();
   assert.equal(targets.cancels, 1);
   assert.deepEqual(store.getState().targets.pending, {});

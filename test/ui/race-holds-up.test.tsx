@@ -11,7 +11,8 @@ import { loadTheme } from "../../src/ui/theme.js";
 import { withOverrides } from "../../src/ui/keys.js";
 import { MARK_CANCELLED, MARK_PICK, MARK_SELECTED } from "../../src/ui/screens/Race.js";
 import type { ChainSentence } from "../../src/core/chain.js";
-import { ScriptedDriver, demoProblem, tick } from "../doubles/scripted-driver.js";
+import { ScriptedDriver, demoProblem } from "../doubles/scripted-driver.js";
+import { eventually } from "../wait.js";
 
 const theme = loadTheme({ theme: "mono", env: {} });
 
@@ -34,16 +35,17 @@ async function setup(
   });
   const ui = render(<App store={store} theme={theme} size={opts.size ?? { columns: 100, rows: 30 }} bindings={opts.bindings} />);
   await store.getState().openProblem(demoProblem, opts.chain ? { chain: { sentences: opts.chain, finished: false } } : undefined);
-  await tick(20);
   const frame = () => stripAnsi(ui.lastFrame() ?? "");
-  const settle = async () => {
+  await eventually(() => assert.match(frame(), /step 1/));
+  /** Pushes the store's pending events out, then waits until `done` holds (an assertion, say). */
+  const settle = async (done: () => unknown) => {
     store.getState().flush();
-    await tick(25);
+    await eventually(done);
   };
-  const press = async (k: string) => {
+  /** Types a key, then waits until what it should do has happened. */
+  const press = async (k: string, done: () => unknown) => {
     ui.stdin.write(k);
-    await tick(25);
-    await settle();
+    await settle(done);
   };
   const laneLines = () =>
     frame()
@@ -62,17 +64,33 @@ describe("the Race holds up", () => {
     const s = await setup();
     token(s.driver, "alpha#0", "Alpha says so.");
     token(s.driver, "beta#0", "Beta says so.");
-    await s.settle();
-    await s.press("j"); // the person selects beta#0
+    await s.settle(() => assert.equal(s.laneLines().length, 2));
+    // The person selects beta#0.
+    await s.press("j", () =>
+      assert.ok(
+        s
+          .laneLines()
+          .find((l) => l.includes("beta#0"))!
+          .startsWith(MARK_SELECTED),
+      ),
+    );
     s.driver.stream("alpha#0", ["Alpha says so."], 2.0);
     s.driver.stream("beta#0", ["Beta says so."], 9.0);
     s.driver.decide("alpha#0"); // the evaluator picks alpha
-    await s.settle();
+    await s.settle(() =>
+      assert.ok(
+        s
+          .laneLines()
+          .find((l) => l.includes("alpha#0"))!
+          .includes(MARK_PICK),
+        s.frame(),
+      ),
+    );
     const beta = s.laneLines().find((l) => l.includes("beta#0"))!;
     const alpha = s.laneLines().find((l) => l.includes("alpha#0"))!;
     assert.ok(beta.startsWith(MARK_SELECTED), `the cursor stayed on beta:\n${s.frame()}`);
     assert.ok(alpha.includes(MARK_PICK) && !alpha.startsWith(MARK_SELECTED), "the pick is a mark");
-    await s.press("\r");
+    await s.press("\r", () => assert.ok(s.driver.calls.some((c) => c[0] === "accept")));
     assert.deepEqual(
       s.driver.calls.find((c) => c[0] === "accept"),
       ["accept", "beta#0"],
@@ -85,7 +103,7 @@ describe("the Race holds up", () => {
     token(s.driver, "beta#1", "B1");
     token(s.driver, "alpha#0", "A");
     token(s.driver, "beta#0", "B0");
-    await s.settle();
+    await s.settle(() => assert.equal(s.laneLines().length, 4));
     assert.deepEqual(
       s.laneLines().map((l) => /(\S+#\d)/.exec(l)![1]),
       ["alpha#0", "beta#0", "beta#1", "gamma#0"],
@@ -96,10 +114,8 @@ describe("the Race holds up", () => {
     const s = await setup();
     token(s.driver, "alpha#0", "Half of a sent");
     token(s.driver, "beta#0", "Another beginn");
-    await s.settle();
-    await s.press("\u001b");
-    await tick(60);
-    await s.settle();
+    await s.settle(() => assert.equal(s.laneLines().length, 2));
+    await s.press("\u001b", () => assert.equal(s.laneLines().filter((l) => l.includes(MARK_CANCELLED)).length, 2));
     const lanes = s.laneLines();
     assert.ok(
       lanes.some((l) => l.includes("Half of a sent") && l.includes(MARK_CANCELLED)),
@@ -116,7 +132,7 @@ describe("the Race holds up", () => {
     const rows: string[] = [];
     for (let round = 0; round < 4; round++) {
       for (let i = 0; i < 9; i++) token(s.driver, `g#${i}`, `word${round} `);
-      await s.settle();
+      await s.settle(() => assert.match(s.frame(), new RegExp(`word${round}`)));
       rows.push(s.frame());
     }
     for (const f of rows) {
@@ -131,7 +147,7 @@ describe("the Race holds up", () => {
     s.driver.stream("alpha#0", ["One."], 3.4412);
     s.driver.stream("beta#0", ["Two."], 3.4438);
     s.driver.decide("alpha#0");
-    await s.settle();
+    await s.settle(() => assert.ok(s.frame().includes(MARK_PICK)));
     assert.ok(
       s.laneLines().some((l) => l.includes("3.441")),
       s.frame(),
@@ -145,7 +161,7 @@ describe("the Race holds up", () => {
   test("a thinking model's reasoning tokens stream into its lane (#12.1)", async () => {
     const s = await setup();
     token(s.driver, "alpha#0", "Let me think about the apples", "reasoning");
-    await s.settle();
+    await s.settle(() => assert.ok(s.laneLines().some((l) => l.includes("alpha#0"))));
     const lane = s.laneLines().find((l) => l.includes("alpha#0"))!;
     assert.match(lane, /thinking: Let me think about the apples/);
   });
@@ -158,9 +174,8 @@ describe("the Race holds up", () => {
       step: 0,
       candidate: { id: "alpha#0", generator: "alpha", sampleIndex: 0, text: "", raw: "", scores: [], endOfThought: false, error },
     });
-    await s.settle();
+    await s.settle(() => assert.match(s.frame().replace(/\s+/g, " "), /selected alpha#0 \(failed\):/));
     const flat = s.frame().replace(/\s+/g, " ");
-    assert.match(flat, /selected alpha#0 \(failed\):/);
     assert.ok(flat.includes("context holds 4096"), `the whole error is on screen:\n${s.frame()}`);
   });
 
@@ -175,13 +190,19 @@ describe("the Race holds up", () => {
     const s = await setup({ chain, size: { columns: 80, rows: 24 } });
     const flat = () => s.frame().replace(/\s+/g, " ");
     assert.match(flat(), /Sentence number 120 is here\./);
-    await s.press("\u001b[5~");
+    await s.press("\u001b[5~", () => assert.match(s.frame(), /↑ \d+ earlier sentences · pageup\/pagedown scroll/));
     const back = s.frame();
-    assert.match(back, /↑ \d+ earlier sentences · pageup\/pagedown scroll/, back);
     assert.doesNotMatch(back.replace(/\s+/g, " "), /Sentence number 120 is here\./);
-    for (let i = 0; i < 20; i++) await s.press("\u001b[5~");
+    /** Presses `key` a page at a time, each press waited for, until `reached` or 40 pages. */
+    const pageUntil = async (key: string, reached: RegExp) => {
+      for (let i = 0; i < 40 && !reached.test(flat()); i++) {
+        const before = s.frame();
+        await s.press(key, () => assert.notEqual(s.frame(), before));
+      }
+    };
+    await pageUntil("\u001b[5~", /Sentence number 1 is here\./);
     assert.match(flat(), /Sentence number 1 is here\./, "the first sentence can be reached");
-    for (let i = 0; i < 20; i++) await s.press("\u001b[6~");
+    await pageUntil("\u001b[6~", /Sentence number 120 is here\./);
     assert.match(flat(), /Sentence number 120 is here\./);
   });
 
@@ -213,9 +234,8 @@ describe("the Race holds up", () => {
       roles: { generators: ["QwQ"], evaluators: [evaluator], targets: [] },
       replay: true,
     });
-    await tick(40);
     store.getState().flush();
-    await tick(30);
+    await eventually(() => assert.match(stripAnsi(ui.lastFrame() ?? ""), /QwQ#1.*not scored/));
     const f = stripAnsi(ui.lastFrame() ?? "");
     const loser = f.split("\n").find((l) => l.includes("QwQ#1"))!;
     assert.match(loser, /A loser's own words\./, f);
@@ -227,15 +247,11 @@ describe("the Race holds up", () => {
     const s = await setup({ bindings: withOverrides({ "next-step": ["N"] }) });
     s.driver.stream("alpha#0", ["One."], 2);
     s.driver.decide("alpha#0");
-    await s.settle();
-    await s.press("\u001b");
-    await tick(40);
-    await s.settle();
+    await s.settle(() => assert.ok(s.frame().includes(MARK_PICK)));
     const last = () => s.frame().trimEnd().split("\n").at(-1) ?? "";
-    assert.match(last(), /cancelled step 1 \(N starts a new one\)/);
-    await s.press("3");
+    await s.press("\u001b", () => assert.match(last(), /cancelled step 1 \(N starts a new one\)/));
+    await s.press("3", () => assert.match(s.frame(), /initiator|relay/i));
     assert.doesNotMatch(last(), /cancelled/, "the Race's notice is not shown on the Relay screen");
-    await s.press("2");
-    assert.match(last(), /cancelled step 1/);
+    await s.press("2", () => assert.match(last(), /cancelled step 1/));
   });
 });

@@ -8,7 +8,8 @@ import { createConcordStore } from "../../src/state/store.js";
 import { loadTheme } from "../../src/ui/theme.js";
 import { DEFAULT_BINDINGS } from "../../src/ui/keys.js";
 import { MARK_HUMAN, MARK_PICK } from "../../src/ui/screens/Race.js";
-import { ScriptedDriver, demoProblem, tick } from "../doubles/scripted-driver.js";
+import { ScriptedDriver, demoProblem } from "../doubles/scripted-driver.js";
+import { eventually } from "../wait.js";
 
 const theme = loadTheme({ theme: "dark", env: {} });
 
@@ -20,11 +21,12 @@ async function setup(size = { columns: 100, rows: 30 }) {
   });
   const ui = render(<App store={store} theme={theme} size={size} />);
   await store.getState().openProblem(demoProblem);
-  await tick(20);
   const frame = () => stripAnsi(ui.lastFrame() ?? "");
-  const settle = async () => {
+  await eventually(() => assert.match(frame(), /step 1/));
+  /** Pushes the store's pending events out, then waits until `done` holds (an assertion, say). */
+  const settle = async (done: () => unknown) => {
     store.getState().flush();
-    await tick(20);
+    await eventually(done);
   };
   return { driver, store, ui, frame, settle };
 }
@@ -35,11 +37,9 @@ describe("race screen", () => {
   test("lanes fill as token events arrive, then show scores and the pick", async () => {
     const { driver, frame, settle } = await setup();
     driver.emit({ type: "candidate-token", step: 0, candidateId: "alpha#0", generator: "alpha", text: "Six times", channel: "content" });
-    await settle();
-    assert.match(frame(), /alpha#0 +Six times…/);
+    await settle(() => assert.match(frame(), /alpha#0 +Six times…/));
     driver.emit({ type: "candidate-token", step: 0, candidateId: "alpha#0", generator: "alpha", text: " seven", channel: "content" });
-    await settle();
-    assert.match(frame(), /Six times seven…/);
+    await settle(() => assert.match(frame(), /Six times seven…/));
     driver.stream("beta#0", ["Forty ", "two."], 2.5);
     driver.emit({
       type: "candidate-done",
@@ -56,7 +56,14 @@ describe("race screen", () => {
       },
     });
     driver.decide("beta#0");
-    await settle();
+    await settle(() =>
+      assert.ok(
+        frame()
+          .split("\n")
+          .find((l) => l.includes("beta#0"))
+          ?.includes(MARK_PICK),
+      ),
+    );
     const f = frame();
     const betaLine = f.split("\n").find((l) => l.includes("beta#0"))!;
     assert.ok(betaLine.includes(MARK_PICK), betaLine);
@@ -71,39 +78,33 @@ describe("race screen", () => {
     driver.stream("alpha#0", ["Six times seven."], 7.4);
     driver.stream("beta#0", ["Forty two."], 2.5);
     driver.decide("beta#0");
-    await settle();
+    await settle(() => assert.ok(frame().includes(MARK_PICK)));
     // The pick is a mark: the selection stays on the first lane, where the person left it.
     assert.equal(store.getState().race.lanes[store.getState().selected].id, "alpha#0", "scores arriving never move the selection");
     ui.stdin.write("j"); // down to beta#0 (the pick)
-    await tick(10);
-    assert.equal(store.getState().race.lanes[store.getState().selected].id, "beta#0");
+    await eventually(() => assert.equal(store.getState().race.lanes[store.getState().selected].id, "beta#0"));
     ui.stdin.write("k"); // back up to alpha#0
-    await tick(10);
+    await eventually(() => assert.equal(store.getState().race.lanes[store.getState().selected].id, "alpha#0"));
     ui.stdin.write("\r");
-    await tick(20);
-    await settle();
+    await eventually(() => assert.ok(driver.calls.some((c) => c[0] === "accept")));
     assert.deepEqual(
       driver.calls.find((c) => c[0] === "accept"),
       ["accept", "alpha#0"],
     );
+    await settle(() => assert.match(frame(), /chain: 1 sentence /));
     const f = frame();
     assert.ok(f.includes(`${MARK_HUMAN}Six times seven.`), f);
-    assert.match(f, /chain: 1 sentence /);
   });
 
   test("undo key removes the last sentence from the chain shown", async () => {
     const { driver, ui, frame, settle } = await setup();
     driver.stream("alpha#0", ["Six times seven."], 7.4);
     driver.decide("alpha#0");
-    await settle();
+    await settle(() => assert.ok(frame().includes(MARK_PICK)));
     ui.stdin.write("a");
-    await tick(20);
-    await settle();
-    assert.match(frame(), /chain: 1 sentence /);
+    await settle(() => assert.match(frame(), /chain: 1 sentence /));
     ui.stdin.write("u");
-    await tick(20);
-    await settle();
-    assert.match(frame(), /chain: 0 sentences/);
+    await settle(() => assert.match(frame(), /chain: 0 sentences/));
     // The chain no longer holds it; its race is kept below, to take it (or another) again.
     const [chainPart, lanesPart = ""] = frame().split(/── step /);
     assert.ok(!chainPart.includes("Six times seven."));
@@ -113,14 +114,11 @@ describe("race screen", () => {
   test("write your own sentence through the prompt", async () => {
     const { driver, ui, frame, settle } = await setup();
     ui.stdin.write("w");
-    // The prompt takes keys once its input handler is attached (an effect after the frame).
-    await tick(60);
-    assert.match(frame(), /your sentence:/);
+    await eventually(() => assert.match(frame(), /your sentence:/));
     ui.stdin.write("I know it.");
-    await tick(20);
+    await eventually(() => assert.match(frame(), /your sentence: I know it\./));
     ui.stdin.write("\r");
-    await tick(20);
-    await settle();
+    await settle(() => assert.ok(frame().includes(`${MARK_HUMAN}I know it.`)));
     assert.deepEqual(
       driver.calls.find((c) => c[0] === "write"),
       ["write", "I know it."],
@@ -129,11 +127,11 @@ describe("race screen", () => {
   });
 
   test("escape sequences and bidi controls in candidate text never reach the frame raw", async () => {
-    const { driver, ui, settle } = await setup();
+    const { driver, ui, frame, settle } = await setup();
     const evil = "ok\u001b]0;pwned\u0007 \u001b[2J\u001b[31mred\u202e\u0007 done\u009b31m.";
     driver.stream("alpha#0", [evil], 3);
     driver.decide("alpha#0");
-    await settle();
+    await settle(() => assert.match(frame(), /ok red done/));
     const raw = ui.lastFrame() ?? "";
     assert.ok(!raw.includes("\u001b]"), "no OSC");
     assert.ok(!raw.includes("\u001b[2J"), "no clear screen");
@@ -163,7 +161,7 @@ describe("race screen", () => {
         split: { consistentCorrect: 1 / 3, consistentWrong: 0, inconsistent: 2 / 3 },
       },
     });
-    await settle();
+    await settle(() => assert.match(frame(), /cons 0\.33 acc 0\.67/));
     const lines = frame().split("\n");
     assert.ok(lines.length <= 24, `frame has ${lines.length} rows`);
     for (const l of lines) assert.ok(stringWidth(l) <= 80, `too wide (${stringWidth(l)}): ${l}`);
@@ -183,9 +181,8 @@ describe("race screen", () => {
         split: { consistentCorrect: 0, consistentWrong: 0, inconsistent: 1 },
       },
     });
-    await settle();
+    await settle(() => assert.match(frame(), /t1 +41 +✗/));
     let f = frame();
-    assert.match(f, /t1 +41 +✗/);
     assert.match(f, /cons 0\.00/);
     driver.write("Six sevens."); // the chain grows to 1: answers for it are shown
     driver.emit({ type: "target-answer", answer: { target: "t1", chainLength: 1, raw: "", grade: { answer: "42", correct: true } } });
@@ -193,30 +190,28 @@ describe("race screen", () => {
       type: "consistency",
       snapshot: { chainLength: 1, pairs: { "t1|t2": true }, consistency: 1, accuracy: 1, split: { consistentCorrect: 1, consistentWrong: 0, inconsistent: 0 } },
     });
-    await settle();
+    await settle(() => assert.match(frame(), /consistency ▁█/));
     f = frame();
     assert.match(f, /t1 +42 +✓/);
     assert.match(f, /cons 1\.00/);
     assert.match(f, /consistency ▁█/);
     ui.stdin.write("t");
-    await tick(20);
-    assert.doesNotMatch(frame(), /cons 1\.00/, "the panel hides");
+    await eventually(() => assert.doesNotMatch(frame(), /cons 1\.00/, "the panel hides"));
   });
 
   test("why: per-token NLL of the selected candidate on demand", async () => {
     const { driver, ui, frame, settle } = await setup();
     driver.stream("alpha#0", ["Six", " sevens."], 3.2);
     driver.decide("alpha#0");
-    await settle();
+    await settle(() => assert.ok(frame().includes(MARK_PICK)));
     ui.stdin.write("y");
-    await tick(20);
-    assert.match(frame(), /why: per-token NLL under judge/);
+    await eventually(() => assert.match(frame(), /why: per-token NLL under judge/));
   });
 
   test("help overlay lists every binding of the table", async () => {
     const { ui, frame } = await setup({ columns: 120, rows: 40 });
     ui.stdin.write("?");
-    await tick(20);
+    await eventually(() => assert.match(frame(), /^Keys/m));
     const f = frame();
     for (const b of DEFAULT_BINDINGS) {
       // The help writes the page keys short (pgup, pgdn) so a pair fits its key column.
@@ -228,7 +223,6 @@ describe("race screen", () => {
       assert.ok(f.includes(b.description.slice(0, 30)), `help lacks ${b.action}: ${b.description}`);
     }
     ui.stdin.write("?");
-    await tick(20);
-    assert.doesNotMatch(frame(), /^Keys/m);
+    await eventually(() => assert.doesNotMatch(frame(), /^Keys/m));
   });
 });

@@ -23,15 +23,15 @@ import { emptyDraft, profileFromDraft } from "../../src/ui/profile-form.js";
 import { wrapSegments } from "../../src/ui/widgets/text.js";
 import type { Problem } from "../../src/core/types.js";
 import type { ScreenPorts } from "../../src/ui/ports.js";
-import { ScriptedDriver, demoProblem, tick } from "../doubles/scripted-driver.js";
+import { ScriptedDriver, demoProblem } from "../doubles/scripted-driver.js";
+import { eventually, rendered } from "../wait.js";
 
 const theme = loadTheme({ theme: "dark", env: {} });
 afterEach(() => cleanup());
 
+/** Until `cond` holds; after `ms` the assertion that follows says what was missing. */
 async function waitFor(cond: () => boolean, ms = 10_000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end && !cond()) await tick(10);
-  return cond();
+  return eventually(() => cond(), { timeoutMs: ms }).catch(() => false);
 }
 
 async function setup(
@@ -47,12 +47,11 @@ async function setup(
   const ui = render(<App store={store} theme={theme} size={opts.size ?? { columns: 110, rows: 30 }} ports={opts.ports} onQuit={() => (quit = true)} />);
   await store.getState().openProblem(demoProblem);
   if (opts.screen) store.getState().setScreen(opts.screen);
-  await tick(30);
+  await rendered(() => {});
   const frame = () => stripAnsi(ui.lastFrame() ?? "");
-  const press = async (k: string, ms = 40) => {
-    ui.stdin.write(k);
-    await tick(ms);
-  };
+  /** Each key is taken, drawn and its effects run before the next; work it starts elsewhere
+   * (a relay, a folder read) is waited for by the test. */
+  const press = async (k: string) => rendered(() => ui.stdin.write(k));
   return { driver, store, frame, press, ui, quit: () => quit };
 }
 
@@ -90,14 +89,8 @@ describe("problems screen", () => {
 
   test("g/G, PageUp/PageDown and Home/End move in the list; leaving a dataset and coming back keeps selection and filter", async () => {
     const ports = screenPorts({ catalog: memoryCatalog({ alpha: numbered("a", 120), beta: numbered("b", 5) }) });
-    const { frame, press: key } = await setup({ ports, screen: "problems", size: { columns: 100, rows: 24 } });
-    // Each key, then the frame it brings (the machine may be slow).
-    let last = frame();
-    const press = async (k: string, ms = 40) => {
-      await key(k, ms);
-      await waitFor(() => frame() !== last, 5_000);
-      last = frame();
-    };
+    // Each key is drawn before the next is typed (press returns once it is).
+    const { frame, press } = await setup({ ports, screen: "problems", size: { columns: 100, rows: 24 } });
     await waitFor(() => /problems 1\/120/.test(frame()));
     await press("\t");
     await press("G");
@@ -117,8 +110,8 @@ describe("problems screen", () => {
     assert.match(frame(), /problems 120\/120/);
     await press("\u001b[H"); // Home
     await press("/");
-    for (const ch of "a1") await press(ch, 20);
-    await press("\r", 60);
+    for (const ch of "a1") await press(ch);
+    await press("\r");
     await press("j");
     await press("j");
     await waitFor(() => /problems 3\/\d+ \/a1/.test(frame()), 5_000);
@@ -133,8 +126,8 @@ describe("problems screen", () => {
     assert.match(frame(), /problems 3\/\d+ \/a1/, "selection and filter as they were left");
     // `/` offers the old filter selected: typing replaces it.
     await press("/");
-    for (const ch of "a7") await press(ch, 20);
-    await press("\r", 60);
+    for (const ch of "a7") await press(ch);
+    await press("\r");
     await waitFor(() => /\/a7/.test(frame()), 5_000);
     assert.match(frame(), /\/a7/);
     assert.doesNotMatch(frame(), /\/a1a7/);
@@ -146,7 +139,7 @@ describe("prompts", () => {
     const { driver, press } = await setup();
     await press("n");
     await press("7");
-    await press("\r", 60);
+    await press("\r");
     assert.deepEqual(
       driver.calls.find((c) => c[0] === "runSteps"),
       ["runSteps", 7],
@@ -156,12 +149,12 @@ describe("prompts", () => {
   test("Delete deletes forwards, Backspace backwards", async () => {
     const { driver, press } = await setup();
     await press("w");
-    for (const ch of "abcd") await press(ch, 15);
+    for (const ch of "abcd") await press(ch);
     await press("\u001b[D");
     await press("\u001b[D"); // the cursor is before "c"
     await press("\u001b[3~"); // Delete: "c" goes
     await press("\u007f"); // Backspace: "b" goes
-    await press("\r", 60);
+    await press("\r");
     assert.deepEqual(
       driver.calls.find((c) => c[0] === "write"),
       ["write", "ad"],
@@ -171,9 +164,9 @@ describe("prompts", () => {
   test("a paste is text: its line break does not end the prompt, and nothing after it runs as keys", async () => {
     const { driver, press, quit } = await setup();
     await press("w");
-    await press("\u001b[200~First line.\rThen q and a.\u001b[201~", 60);
+    await press("\u001b[200~First line.\rThen q and a.\u001b[201~");
     assert.ok(!driver.calls.some((c) => c[0] === "write"), "the paste did not submit the prompt");
-    await press("\r", 60);
+    await press("\r");
     assert.deepEqual(
       driver.calls.find((c) => c[0] === "write"),
       ["write", "First line. Then q and a."],
@@ -183,7 +176,7 @@ describe("prompts", () => {
 
   test("a paste with no prompt open is ignored and said so: it never runs as keys", async () => {
     const { driver, press, quit, store } = await setup();
-    await press("\u001b[200~aaaq\ru\u001b[201~", 60);
+    await press("\u001b[200~aaaq\ru\u001b[201~");
     assert.ok(!driver.calls.some((c) => c[0] === "accept" || c[0] === "undo"));
     assert.equal(quit(), false);
     assert.match(statusLine(store.getState()), /paste ignored/);
@@ -245,7 +238,7 @@ describe("relay and results", () => {
     };
     const { frame, press } = await setup({ relay });
     await press("3");
-    await press("\r", 80);
+    await press("\r");
     await waitFor(() => /step scores: none/.test(frame()));
     assert.match(frame(), /step scores: none, no evaluator is set to judge steps/);
   });
@@ -276,13 +269,13 @@ describe("relay and results", () => {
     const label = /Ensemble\([^\s)]*\)/.exec(frame())?.[0] ?? "";
     assert.ok(label.length > 0 && !label.includes("…"), `the condition label is whole at 80 columns:\n${frame()}`);
     await press("\t");
-    await press("\r", 80);
+    await press("\r");
     await waitFor(() => /answers by item/.test(frame()), 5_000);
     const f = frame();
     assert.match(f, /answers by item/);
     assert.match(f, /medcalc-bench\/1 +✓ 3 +✓ 3/);
     assert.match(f, /medcalc-bench\/2 +✗ 5 +✓ 3/, "OSS answered 5 (wrong), QwQ 3");
-    await press("\u001b", 80);
+    await press("\u001b");
     await waitFor(() => /pairwise consistency/.test(frame()), 5_000);
     assert.match(frame(), /pairwise consistency/, "Esc goes back to the conditions");
   });

@@ -18,15 +18,9 @@ import { tokensBySentence } from "../../src/ui/screens/Relay.js";
 import { heatRole } from "../../src/ui/screens/Results.js";
 import type { RelayResult } from "../../src/engine/relay.js";
 import type { Problem } from "../../src/core/types.js";
-import { ScriptedDriver, demoProblem, tick } from "../doubles/scripted-driver.js";
+import { ScriptedDriver, demoProblem } from "../doubles/scripted-driver.js";
 import { statusLine as statusOf } from "../../src/ui/keys.js";
-
-/** Wait until `cond` holds or `ms` pass. */
-async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end && !cond()) await tick(10);
-  return cond();
-}
+import { eventually } from "../wait.js";
 
 const theme = loadTheme({ theme: "dark", env: {} });
 afterEach(() => cleanup());
@@ -112,11 +106,12 @@ async function setup(
     />,
   );
   await store.getState().openProblem(demoProblem);
-  await tick(20);
   const frame = () => stripAnsi(ui.lastFrame() ?? "");
-  const press = async (k: string, ms = 30) => {
+  await eventually(() => assert.match(frame(), /step 1/));
+  /** Types keys, then waits until what they should do has happened. */
+  const press = async (k: string, done: () => unknown) => {
     ui.stdin.write(k);
-    await tick(ms);
+    await eventually(done);
   };
   return { store, ui, frame, press, opened };
 }
@@ -125,13 +120,11 @@ describe("relay screen", () => {
   test("runs the relay, shades the initiator, shows the continuer's answer, step scores and departure", async () => {
     const relay = scriptedRelay();
     const { frame, press } = await setup({ relay: relay.port });
-    await press("3");
-    assert.match(frame(), /initiator init writes a chain; continuers cont/);
-    await press("\r");
+    await press("3", () => assert.match(frame(), /initiator init writes a chain; continuers cont/));
+    await press("\r", () => assert.match(frame(), /running: init writes the chain/));
     assert.deepEqual(relay.calls[0].cuts, ["early", "mid", "late"]);
-    assert.match(frame(), /running: init writes the chain/);
     relay.release();
-    await tick(30);
+    await eventually(() => assert.match(frame(), /◆ departs here/));
     const f = frame();
     assert.match(f, /initiator init: 4 sentences, answer "42" ✓/);
     assert.match(f, /cut after 2: mid/, "the mid cut is marked in the chain");
@@ -143,21 +136,19 @@ describe("relay screen", () => {
   test("a cut by hand runs from that sentence only; Esc cancels a run", async () => {
     const relay = scriptedRelay();
     const { frame, press, store } = await setup({ relay: relay.port });
-    await press("3");
-    await press("\r");
+    await press("3", () => assert.match(frame(), /initiator init writes a chain/));
+    await press("\r", () => assert.equal(relay.calls.length, 1));
     relay.release();
-    await tick(30);
-    await press("l"); // cut after sentence 3 (late), by the key table
-    assert.match(frame(), /cut after sentence 3 \(late\)/);
-    await press("h");
-    await press("h");
-    assert.match(frame(), /cut after sentence 1 \(early\)/);
+    await eventually(() => assert.match(frame(), /initiator init: 4 sentences/));
+    await press("l", () => assert.match(frame(), /cut after sentence 3 \(late\)/)); // by the key table
+    await press("h", () => assert.match(frame(), /cut after sentence 2 \(mid\)/));
+    await press("h", () => assert.match(frame(), /cut after sentence 1 \(early\)/));
     assert.match(frame(), /no continuation from sentence 1 yet/);
-    await press("\r");
+    await press("\r", () => assert.equal(relay.calls.length, 2));
     assert.deepEqual(relay.calls[1].cuts, [0]);
-    await press("\u001b", 80);
+    await press("\u001b", () => assert.equal(store.getState().relay.status, "cancelled"));
     assert.equal(relay.calls[1].signal.aborted, true, "Esc aborts the engine's run");
-    assert.equal(store.getState().relay.status, "cancelled");
+    await eventually(() => assert.match(frame(), /cancelled/));
     assert.match(frame(), /cancelled/);
     // The earlier result is still there to read.
     assert.match(frame(), /initiator init: 4 sentences/);
@@ -210,8 +201,7 @@ describe("results screen", () => {
     writeFileSync(join(a, "results.jsonl"), recs.map((r) => JSON.stringify(r)).join("\n") + "\n{torn\n");
     const extra = mkdtempSync(join(tmpdir(), "concord-extra-"));
     const { frame, press, ui, store } = await setup({ resultsRoot: root, resultsDirs: [extra] });
-    await press("4");
-    await waitFor(() => /paper +strict/.test(frame()), 10_000);
+    await press("4", () => assert.match(frame(), /paper +strict/));
     let f = frame();
     assert.match(f, /results folders 2/);
     assert.ok(f.includes(a) && f.includes(extra), "both the folder under the root and the one passed are listed");
@@ -220,11 +210,11 @@ describe("results screen", () => {
     assert.match(f, /Transfer/);
     assert.match(statusOf(store.getState()), /1 bad line/, "the torn line is reported once");
     // Conditions: select the transfer row, the heatmap follows it.
-    await press("\t");
     const before = f.split("pairwise consistency")[1];
-    await press("j");
+    await press("\t", () => assert.notEqual(frame(), f));
+    // The heatmap follows the selected condition.
+    await press("j", () => assert.notEqual(frame().split("pairwise consistency")[1], before));
     f = frame();
-    assert.notEqual(f.split("pairwise consistency")[1], before, "the heatmap follows the selected condition");
     const alphaRow = f.split("\n").find((l) => /^alpha\s/.test(l.trim()) && /1\.00|0\.\d\d/.test(l))!;
     assert.ok(alphaRow, f);
     // Colour from theme roles: the agreeing pair is drawn with the "agree" role (green background).
@@ -243,33 +233,31 @@ describe("problems screen", () => {
     lines.splice(5, 0, "{not json", "{also not");
     writeFileSync(file, lines.join("\n") + "\n");
     const catalog = fileCatalog({ memory: { demo: [demoProblem] }, files: [{ name: "set.jsonl", path: file }], batch: 50 });
-    const { frame, press, store, opened } = await setup({ catalog });
-    await press("1", 60);
+    const { frame, press, store, opened, ui } = await setup({ catalog });
+    await press("1", () => assert.match(frame(), /set\.jsonl/));
     assert.match(frame(), /demo/);
-    assert.match(frame(), /set\.jsonl/);
-    await press("j");
-    await waitFor(() => /problems 1\/250 /.test(frame()), 10_000);
+    await press("j", () => assert.match(frame(), /problems 1\/250 /));
     let f = frame();
     assert.match(f, /problems 1\/250/, f);
     assert.match(statusOf(store.getState()), /set\.jsonl: 2 bad rows skipped \(first: .*line 6/);
-    await press("\r");
-    await press("/", 50);
-    for (const ch of "q17") await press(ch, 30);
-    await press("\r", 80);
+    // Enter moves into the list (keys are taken in order, so the filter below applies there).
+    ui.stdin.write("\r");
+    await press("/", () => assert.match(frame(), /filter: /));
+    let typed = "";
+    for (const ch of "q17") {
+      typed += ch;
+      await press(ch, () => assert.match(frame(), new RegExp(`filter: ${typed}(?!\\w)`)));
+    }
+    await press("\r", () => assert.match(frame(), /problems 1\/11 \/q17/));
     f = frame();
     assert.match(f, /problems 1\/11 \/q17/, "q17 and q170-q179 match");
     assert.match(f, /What is 17 plus 1\?/);
     assert.match(f, /reference hidden \(v shows it\)/);
-    await press("v");
-    await waitFor(() => /reference \(\w+\): 18/.test(frame()), 5_000);
-    assert.match(frame(), /reference \(\w+\): 18/);
-    await press("j");
-    await waitFor(() => /set\.jsonl\/q170/.test(frame()), 5_000);
+    await press("v", () => assert.match(frame(), /reference \(\w+\): 18/));
+    await press("j", () => assert.match(frame(), /set\.jsonl\/q170/));
     assert.match(frame(), /reference hidden/, "the next problem's reference stays hidden");
-    await press("k");
-    await waitFor(() => /set\.jsonl\/q17 /.test(frame()), 5_000);
-    await press("\r", 60);
-    assert.equal(opened.at(-1)?.id, "q17");
+    await press("k", () => assert.match(frame(), /set\.jsonl\/q17 /));
+    await press("\r", () => assert.equal(opened.at(-1)?.id, "q17"));
     assert.equal(store.getState().screen, "race");
   });
 
@@ -293,7 +281,8 @@ describe("problems screen", () => {
 describe("help overlay", () => {
   test("at 80x24 every description is readable in full and no line is wider than the terminal", async () => {
     const { frame, press } = await setup({ size: { columns: 80, rows: 24 } });
-    await press("?");
+    const last = DEFAULT_BINDINGS.at(-1)!.description.replace(/\s+/g, "");
+    await press("?", () => assert.ok(frame().replace(/\s+/g, "").includes(last)));
     const f = frame();
     assert.doesNotMatch(f, /more: enlarge the terminal/);
     for (const line of f.split("\n")) assert.ok(stringWidth(line) <= 80, `too wide: ${line}`);

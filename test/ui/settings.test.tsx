@@ -17,14 +17,7 @@ import { openSettings } from "../../src/config/settings.js";
 import { createSettingsPort } from "../../src/app/ports/settings-port.js";
 import { profileFromDraft, emptyDraft } from "../../src/ui/profile-form.js";
 import type { OpenedModels } from "../../src/engine/models.js";
-import { tick } from "../doubles/scripted-driver.js";
-
-/** Wait until `cond` holds or `ms` pass. */
-async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end && !cond()) await tick(10);
-  return cond();
-}
+import { eventually, rendered } from "../wait.js";
 
 const theme = loadTheme({ theme: "dark", env: {} });
 afterEach(() => cleanup());
@@ -38,11 +31,9 @@ async function setup(size = { columns: 100, rows: 30 }, seed?: (settings: Return
   const store = createConcordStore({ initial: { screen: "settings" } });
   const ui = render(<App store={store} theme={theme} size={size} ports={{ settings: createSettingsPort(settings) }} />);
   const frame = () => stripAnsi(ui.lastFrame() ?? "");
+  /** Each key is taken, drawn and its effects run before the next (the form's own state moves with it). */
   const press = async (...keys: string[]) => {
-    for (const k of keys) {
-      ui.stdin.write(k);
-      await tick(25);
-    }
+    for (const k of keys) await rendered(() => ui.stdin.write(k));
   };
   /** Select a form row by its label (from the top), then enter. */
   const field = async (label: string) => {
@@ -62,7 +53,8 @@ async function setup(size = { columns: 100, rows: 30 }, seed?: (settings: Return
     for (let n = 0; n < 9; n++) await press("j");
     await press("\r");
   };
-  await tick(30);
+  await eventually(() => assert.match(frame(), /\S/));
+  await rendered(() => {});
   return { cwd, settings, store, frame, press, field, type, status, save, file: () => readFileSync(settings.path, "utf8") };
 }
 
@@ -131,8 +123,7 @@ describe("models screen: profiles", () => {
     await s.save();
     assert.equal(s.status(), "error: GGUF path: required for a local model");
     await s.press("\u001b");
-    await tick(40);
-    assert.match(s.status(), /no profile added/);
+    await eventually(() => assert.match(s.status(), /no profile added/));
     assert.deepEqual(openSettings({ cwd: s.cwd, env: {} }).profiles(), []);
   });
 
@@ -164,14 +155,14 @@ describe("models screen: profiles", () => {
       settings.setRoles({ generators: ["a1", "b2"], evaluators: ["b2"], targets: [], continuers: [] });
     });
     await s.press("d");
-    await waitFor(() => s.status().startsWith("remove"), 10_000);
+    await eventually(() => s.status().startsWith("remove"));
     assert.equal(s.status(), 'remove "a1" from settings? y/n');
     await s.press("n");
-    await waitFor(() => s.status().startsWith("kept"), 10_000);
+    await eventually(() => s.status().startsWith("kept"));
     assert.equal(s.status(), 'kept "a1"');
     assert.equal(openSettings({ cwd: s.cwd, env: {} }).profiles().length, 2);
     await s.press("jdy"); // question and answer in one burst
-    await waitFor(() => /removed model/.test(s.status()), 10_000);
+    await eventually(() => /removed model/.test(s.status()));
     assert.match(s.status(), /removed model "b2"/);
     const again = openSettings({ cwd: s.cwd, env: {} });
     assert.deepEqual(

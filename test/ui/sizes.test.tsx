@@ -22,7 +22,8 @@ import type { Screen } from "../../src/ui/keys.js";
 import type { ProfileRow, ScreenPorts, SettingsPort } from "../../src/ui/ports.js";
 import { screenPorts } from "../../src/app/ports/screen-ports.js";
 import { medcalcMessages } from "../../src/problems/medcalc.js";
-import { ScriptedDriver, demoProblem, tick } from "../doubles/scripted-driver.js";
+import { ScriptedDriver, demoProblem } from "../doubles/scripted-driver.js";
+import { eventually } from "../wait.js";
 
 const theme = loadTheme({ theme: "dark", env: {} });
 afterEach(() => cleanup());
@@ -138,18 +139,15 @@ async function draw(screen: Screen | "help", size: { columns: number; rows: numb
     store.getState().runRelay();
   } else if (screen === "help") store.getState().toggleHelp();
   else store.getState().setScreen(screen);
-  // Long enough for the screen's data to be read and drawn.
-  const settled = async () => {
-    let last = "";
-    for (let i = 0; i < 100; i++) {
-      await tick(15);
-      const f = ui.lastFrame() ?? "";
-      if (f === last && !/reading…|looking for|…$/m.test(stripAnsi(f))) return f;
-      last = f;
-    }
-    return last;
-  };
-  const frame = stripAnsi(await settled());
+  // Until the screen's data is read and drawn: what it is about is in view and nothing is still
+  // loading (a loading list or preview is a line holding only "…"; a line cut to fit also ends
+  // in "…", so that alone is no sign of loading).
+  const frame = await eventually(() => {
+    const f = stripAnsi(ui.lastFrame() ?? "");
+    if (/reading…|looking for|^\s*…\s*$/m.test(f)) return false;
+    for (const re of [VISIBLE[screen]].flat()) if (!re.test(f)) return false;
+    return f;
+  }).catch(() => stripAnsi(ui.lastFrame() ?? ""));
   ui.unmount();
   return frame;
 }

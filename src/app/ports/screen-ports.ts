@@ -44,7 +44,9 @@ export function resultsPort(root = "results", dirs: string[] = [], importanceRoo
   return {
     folders: (extra) => findResultsFolders(root, [...dirs, ...extra]),
     read: async (dir) => {
-      const r = await readResults(dir);
+      // Streamed, and without the chains (the screen shows answers, never a CoT): a results
+      // file of any size opens in memory bounded by its records' answers.
+      const r = await readResults(dir, { slim: true });
       return { report: buildReport(r.records), issues: r.issues.map(formatIssue), items: (key) => itemsOf(r.records, key) };
     },
     relayFolders: (extra) => findResultsFolders(root, [...dirs, ...extra], RELAY_FILE),
@@ -57,14 +59,24 @@ export function resultsPort(root = "results", dirs: string[] = [], importanceRoo
   };
 }
 
-export function sessionsPort(dir: string): SessionsPort {
-  return { list: () => listSessions(dir), load: (file) => loadSession(file) };
+/** `claim` locks a session file as it is opened, so a second writer is refused before any work. */
+export function sessionsPort(dir: string, claim?: (file: string) => void): SessionsPort {
+  return {
+    list: () => listSessions(dir),
+    load: async (file) => {
+      const session = await loadSession(file);
+      claim?.(file);
+      return session;
+    },
+  };
 }
 
 export interface ScreenPortOptions {
   catalog?: ProblemCatalog;
   /** Where saved sessions are listed from (none: no "saved sessions" entry). */
   sessionsDir?: string;
+  /** Locks a saved session as it is opened (the autosaver's claim). */
+  claimSession?: (file: string) => void;
   /** Where results folders are looked for (default ./results). */
   resultsRoot?: string;
   /** Results folders named at start. */
@@ -77,7 +89,7 @@ export interface ScreenPortOptions {
 export function screenPorts(o: ScreenPortOptions): ScreenPorts {
   return {
     catalog: o.catalog,
-    sessions: o.sessionsDir ? sessionsPort(o.sessionsDir) : undefined,
+    sessions: o.sessionsDir ? sessionsPort(o.sessionsDir, o.claimSession) : undefined,
     results: resultsPort(o.resultsRoot, o.resultsDirs, o.importanceRoot),
     settings: o.settings,
   };

@@ -1,6 +1,6 @@
 // A genex trace as a recording the replay backend serves: each candidate streamed in word-ish
 // pieces at the logged pace, and the evaluator's recorded perplexity as a score.
-import writeFileAtomic from "write-file-atomic";
+import { writeFileVerified } from "../../fsutil/write.js";
 import { RECORDING_SCHEMA, type Exchange, type RecordingHeader, type ScoreExchange, type StreamExchange } from "../recorder.js";
 import { thinkingAnchor } from "../replay.js";
 import type { GenexTrace } from "../genex-trace.js";
@@ -99,8 +99,9 @@ export function traceToRecording(trace: GenexTrace, options: ToRecordingOptions 
   return { header, exchanges };
 }
 
-/** Write a whole recording at once (atomically: readers never see half a file). */
+/** Write a whole recording at once, verified: readers never see half a file, and a full disk
+ * keeps the previous file and says so in one line naming it. */
 export async function writeRecordingFile(path: string, recording: RecordingConversion): Promise<void> {
   const lines = [JSON.stringify(recording.header), ...recording.exchanges.map((e) => JSON.stringify(e))];
-  await writeFileAtomic(path, `${lines.join("\n")}\n`);
+  await writeFileVerified(path, `${lines.join("\n")}\n`, { what: "recording" });
 }
