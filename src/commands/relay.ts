@@ -8,6 +8,7 @@ import { UserError } from "../errors.js";
 import { shareSignal } from "../engine/abort.js";
 import { openModels, roleNames } from "../engine/models.js";
 import { addCacheRecordOptions } from "../config/models.js";
+import { CallCounter } from "../engine/call-count.js";
 import { findProblem, loadSet } from "../engine/problemset.js";
 import { JudgeScorer, PrmScorer, runComparison, runRelay, type CutName, type RelayResult, type StepScorer } from "../engine/relay.js";
 import { addProblemOptions, problemSetOption } from "./problem-set-option.js";
@@ -93,21 +94,22 @@ export async function relayCommand(opts: RelayOptions): Promise<number> {
   try {
     const initiatorName = opts.initiator ?? models.roles.initiator;
     if (!initiatorName) throw new UserError(`no initiator: pass --initiator <model> or set roles.initiator in ${models.source}`);
-    const initiator = await models.get(initiatorName, "initiator");
+    const counter = new CallCounter();
+    const initiator = counter.wrap(await models.get(initiatorName, "initiator"));
     const contNames = opts.continuers
       ? opts.continuers
           .split(",")
           .map((s) => s.trim())
           .filter(Boolean)
       : roleNames(models.roles, "continuers", models.source);
-    const continuers = await Promise.all(contNames.map((n) => models.get(n, "continuer")));
+    const continuers = await Promise.all(contNames.map(async (n) => counter.wrap(await models.get(n, "continuer"))));
     let scorer: StepScorer | undefined;
     if (opts.scores !== false) {
       const prm = models.roles.prm ? models.profiles.find((p) => p.name === models.roles.prm) : undefined;
       if (prm && prm.backend === "openai" && prm.baseURL) {
         scorer = new PrmScorer({ name: prm.name, baseURL: prm.baseURL, model: prm.model, apiKeyEnv: prm.apiKeyEnv });
       } else {
-        scorer = new JudgeScorer(await models.get(opts.judge ?? models.roles.evaluators[0] ?? initiatorName));
+        scorer = new JudgeScorer(counter.wrap(await models.get(opts.judge ?? models.roles.evaluators[0] ?? initiatorName)));
       }
     }
     const cuts = parseCuts(opts.cuts) ?? ["early", "mid", "late"];
@@ -130,6 +132,10 @@ export async function relayCommand(opts: RelayOptions): Promise<number> {
       },
     });
     process.stdout.write(opts.json ? JSON.stringify(result) + "\n" : renderRelay(result));
+    // A rerun answered from the response cache looks like a fresh one; say which it was.
+    const served = counter.servedFromCache;
+    if (served > 0)
+      process.stderr.write(`concord: ${counter.calls} model calls; ${served} answers served from the response cache (--no-cache runs the models again)\n`);
     return 0;
   } catch (err) {
     if (ctrl.signal.aborted) {

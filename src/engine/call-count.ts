@@ -7,19 +7,26 @@ import type { ModelHandle } from "./models.js";
 
 export class CallCounter {
   private direct = 0;
-  private cached = new Map<CachedBackend, number>();
+  private cached = new Map<CachedBackend, { calls: number; hits: number }>();
 
   /** Model calls so far (since each backend was wrapped). */
   get calls(): number {
     let n = this.direct;
-    for (const [b, start] of this.cached) n += modelCalls(b) - start;
+    for (const [b, start] of this.cached) n += modelCalls(b) - start.calls;
+    return n;
+  }
+
+  /** Answers the response cache served in place of a model call, so a rerun can say it ran nothing. */
+  get servedFromCache(): number {
+    let n = 0;
+    for (const [b, start] of this.cached) n += b.stats().hits - start.hits;
     return n;
   }
 
   wrap(handle: ModelHandle): ModelHandle {
     const inner = handle.backend;
     if (inner instanceof CachedBackend) {
-      if (!this.cached.has(inner)) this.cached.set(inner, modelCalls(inner));
+      if (!this.cached.has(inner)) this.cached.set(inner, { calls: modelCalls(inner), hits: inner.stats().hits });
       return handle;
     }
     const counter = this;

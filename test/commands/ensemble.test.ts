@@ -90,3 +90,13 @@ test("relay prints the initiator's chain with its cuts and each continuer's answ
   assert.equal(out.runs[1].handover, 2);
   assert.ok(out.initiator.sentences.length >= 3);
 });
+
+test("a relay run again is served by the response cache and says so", () => {
+  const args = ["relay", "--set", "builtin", "--problem", "demo-2", "--cuts", "early", "--max-tokens", "60", "--no-scores", "--json"];
+  const first = concord(args);
+  assert.equal(first.status, 0, first.stderr);
+  const again = concord(args);
+  assert.equal(again.status, 0, again.stderr);
+  assert.equal(again.stdout, first.stdout, "the same relay, from the cache");
+  assert.match(again.stderr, /0 model calls; \d+ answers served from the response cache/);
+});
