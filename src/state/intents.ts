@@ -1,6 +1,6 @@
 // The screens and the actions a person can take: the store names them in notices, the key table
 // (ui/keys.ts) binds keys to them.
-export type Screen = "problems" | "race" | "relay" | "results" | "settings" | "tree";
+export type Screen = "problems" | "race" | "relay" | "results" | "settings" | "tree" | "tokens";
 
 export type Action =
   | "help"
@@ -50,4 +50,7 @@ export type Action =
   | "tree"
   | "tree-parent"
   | "tree-child"
-  | "tree-compare";
+  | "tree-compare"
+  | "tokens"
+  | "token-prev-alt"
+  | "token-next-alt";

@@ -207,7 +207,18 @@ export interface ConcordData {
   relayRun?: AbortController;
   /** The tree view: the node under its cursor, and a branch marked to compare with. */
   treeView: TreeViewState;
+  /** The token view: which candidate, the position under the cursor, the alternative chosen there. */
+  tokensView?: TokensViewState;
 }
+
+export interface TokensViewState {
+  candidateId: string;
+  position: number;
+  /** Index into the position's other tokens. */
+  choice: number;
+}
+
+export type TokenMove = "prev" | "next" | "page-prev" | "page-next" | "alt-prev" | "alt-next";
 
 export interface TreeViewState {
   cursor?: string;
@@ -223,6 +234,9 @@ export interface TreeActions {
   /** Show the tree, its cursor where the person is. */
   openTree(): void;
   moveTreeCursor(move: TreeMove): void;
+  /** Show the selected candidate's tokens and the alternatives at each position. */
+  openTokens(): void;
+  moveTokenCursor(move: TokenMove): void;
   /** Mark the branch under the cursor; with one marked already, compare the two. */
   markBranch(): void;
   closeCompare(): void;

@@ -5,7 +5,8 @@ import { branchOf, chainAt, childOf, latestRace, moveTo, nextBranch, nodeOf, par
 import { targetsUpTo } from "../apply-events.js";
 import { act, info } from "../notices.js";
 import { lanesOfRace, keepRaceOnView } from "../tree-events.js";
-import type { ConcordState, SliceDeps, TreeActions, TreeMove } from "../types.js";
+import { hasAlternatives, otherTokens, tokenPositions } from "../../core/token-alternatives.js";
+import type { ConcordState, SliceDeps, TokenMove, TreeActions, TreeMove } from "../types.js";
 import { callEngine, refreshTargets } from "./engine-port.js";
 
 export function treeSlice(deps: SliceDeps): StateCreator<ConcordState, [], [], TreeActions> {
@@ -46,6 +47,31 @@ export function treeSlice(deps: SliceDeps): StateCreator<ConcordState, [], [], T
           return say(info`mark removed`);
         }
         set({ treeView: { ...s.treeView, marked: undefined, compare: [marked, leaf] } });
+      },
+      openTokens: () => {
+        const s = get();
+        const lane = s.race.lanes[s.selected];
+        const c = lane?.candidate;
+        if (!lane || !c?.tokens?.length) return say(info`no tokens to show: select a finished candidate`);
+        if (!hasAlternatives(c))
+          return say(info`${lane.id}: its generator gave no alternatives per token (the embedded engine, llama-server and vLLM do)`);
+        set({ screen: "tokens", overlay: null, tokensView: { candidateId: lane.id, position: 0, choice: 0 } });
+      },
+      moveTokenCursor: (move: TokenMove) => {
+        const s = get();
+        const v = s.tokensView;
+        const c = v && s.race.lanes.find((l) => l.id === v.candidateId)?.candidate;
+        if (!v || !c) return;
+        const positions = tokenPositions(c);
+        const page = 10;
+        if (move === "alt-prev" || move === "alt-next") {
+          const n = otherTokens(positions[v.position]!).length;
+          if (n) set({ tokensView: { ...v, choice: (v.choice + (move === "alt-next" ? 1 : n - 1)) % n } });
+          return;
+        }
+        const delta = move === "next" ? 1 : move === "prev" ? -1 : move === "page-next" ? page : -page;
+        const position = Math.max(0, Math.min(positions.length - 1, v.position + delta));
+        if (position !== v.position) set({ tokensView: { ...v, position, choice: 0 } });
       },
       closeCompare: () => set((s) => ({ treeView: { ...s.treeView, compare: undefined } })),
       goToNode: async (id) => {

@@ -116,6 +116,9 @@ function useRaceActions() {
       case "go-live":
         void s.goLive();
         return true;
+      case "tokens":
+        s.openTokens();
+        return true;
       case "tree":
         s.openTree();
         return true;
