@@ -35,6 +35,8 @@ export const candidateSchema = z.object({
   /** The candidate reached the end-of-thought marker. */
   endOfThought: z.boolean(),
   error: z.string().optional(),
+  /** Made by a person: another candidate up to a token, another token there, then this generator. */
+  branch: z.object({ from: z.string(), position: z.number().int().min(0), token: z.string() }).optional(),
 });
 
 export const chainSentenceSchema = z.object({

@@ -53,4 +53,5 @@ export type Action =
   | "tree-compare"
   | "tokens"
   | "token-prev-alt"
-  | "token-next-alt";
+  | "token-next-alt"
+  | "branch-token";

@@ -29,6 +29,9 @@ export interface ChainDriver {
   /** Append a sentence decided outside a step (a candidate of a race kept in the tree); emits
    * sentence-accepted like any decision. */
   adopt?(sentence: ChainSentence, endOfThought: boolean): unknown;
+  /** A candidate of the step awaiting a decision, up to a token, another token there, continued
+   * by a generator: it joins the race. Drivers without it cannot branch at a token. */
+  branchAt?(opts: { from: string; position: number; token: string; generator: string }): unknown;
 }
 
 /** Anything else that emits engine events (the TargetPanel). */
@@ -216,6 +219,8 @@ export interface TokensViewState {
   position: number;
   /** Index into the position's other tokens. */
   choice: number;
+  /** Who continues a branch taken here (the candidate's own generator when unset). */
+  generator?: string;
 }
 
 export type TokenMove = "prev" | "next" | "page-prev" | "page-next" | "alt-prev" | "alt-next";
@@ -237,6 +242,10 @@ export interface TreeActions {
   /** Show the selected candidate's tokens and the alternatives at each position. */
   openTokens(): void;
   moveTokenCursor(move: TokenMove): void;
+  /** The next generator to continue a branch at a token. */
+  nextBranchGenerator(): void;
+  /** Branch at the token under the cursor with the alternative chosen there. */
+  branchAtToken(): Promise<void>;
   /** Mark the branch under the cursor; with one marked already, compare the two. */
   markBranch(): void;
   closeCompare(): void;

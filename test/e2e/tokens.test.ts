@@ -17,6 +17,15 @@ const hasTmux = spawnSync("tmux", ["-V"]).status === 0;
 const name = `concord-tokens-${process.pid}`;
 const { tmux, keys, waitFor } = tmuxDriver(name, { pollMs: 200 });
 
+/** Lane rows: [selected, pick, id, text]. */
+function lanes(s: string) {
+  return s
+    .split("\n")
+    .map((l) => /^([▸ ])([★ ])[✓ ] (\S+#\d+) +(.*?) +[\d.-]+\s*$/.exec(l))
+    .filter((m): m is RegExpExecArray => !!m)
+    .map((m) => ({ selected: m[1] === "▸", pick: m[2] === "★", id: m[3]!, text: m[4]!.replace(/…$/, "").trim() }));
+}
+
 /** Rows of the token view: [cursor, position, probability]. */
 function positions(s: string) {
   return s
@@ -34,7 +43,7 @@ test(
     const cmd = `cd '${root}' && CONCORD_MODEL='${STORIES_FILE}' CONCORD_SESSIONS_DIR='${dir}/sessions' CONCORD_CONFIG_DIR='${dir}/config' node test/concord-from-source.mjs; echo "EXITED $?"; sleep 60`;
     try {
       tmux("new-session", "-d", "-s", name, "-x", "110", "-y", "32", cmd);
-      await waitFor("step 1 to wait for a decision", (s) => /step 1 your call/.test(s));
+      const before = lanes(await waitFor("step 1 to wait for a decision", (s) => /step 1 your call/.test(s) && lanes(s).some((l) => l.pick)));
       keys("T");
       let s = await waitFor("the token view", (x) => /── tokens of \S+#\d+ \(local\): \d+ positions/.test(x));
       let rows = positions(s);
@@ -50,10 +59,12 @@ test(
       const firstAlt = /at 2: (.*)$/m.exec(s)![1]!;
       keys("l");
       s = await waitFor("another alternative", (x) => /at 2: /.test(x) && /at 2: (.*)$/m.exec(x)![1] !== firstAlt);
-      assert.match(s, /a branch here would start so/);
-      // Back to the race; accept; the saved candidates keep their alternatives.
-      keys("T");
-      await waitFor("the race", (x) => /step 1 your call/.test(x));
+      assert.match(s, /enter: local goes on from here/);
+      // Branch there: the generator goes on, and the result joins the race, scored.
+      keys("Enter");
+      s = await waitFor("the branch in the race", (x) => /step 1 your call/.test(x) && lanes(x).length === before.length + 1, 60_000);
+      const added = lanes(s).find((l) => !before.some((b) => b.id === l.id))!;
+      assert.ok(added, s);
       keys("a");
       await waitFor("the sentence accepted", (x) => /chain: 1 sentence/.test(x));
       keys("q");
@@ -64,6 +75,12 @@ test(
       const saved = await loadSession(join(dir, "sessions", files[0]!));
       const candidates = saved.chain.sentences[0]!.candidates;
       assert.ok(candidates.length > 0);
+      const branched = candidates.find((c) => c.id === added.id)!;
+      assert.ok(branched?.branch, "the branch carries where it was taken");
+      assert.equal(branched.branch!.position, 1);
+      const from = candidates.find((c) => c.id === branched.branch!.from)!;
+      assert.ok(branched.text.trim().startsWith((from.tokens![0]!.token + branched.branch!.token).trim()), `${branched.text} starts with the branch prefix`);
+      assert.ok(branched.scores.length > 0 && Number.isFinite(branched.meanPerplexity), "scored like the others");
       for (const c of candidates.filter((x) => !x.error)) {
         assert.ok(c.tokens?.length, `${c.id} has tokens`);
         assert.ok(c.tokens!.every((t) => t.top && t.top.length >= 1 && t.top.length <= 5), `${c.id} keeps up to 5 alternatives per token`);

@@ -73,6 +73,29 @@ export function treeSlice(deps: SliceDeps): StateCreator<ConcordState, [], [], T
         const position = Math.max(0, Math.min(positions.length - 1, v.position + delta));
         if (position !== v.position) set({ tokensView: { ...v, position, choice: 0 } });
       },
+      nextBranchGenerator: () => {
+        const s = get();
+        const v = s.tokensView;
+        const gens = s.roles.generators;
+        if (!v || gens.length === 0) return;
+        const c = s.race.lanes.find((l) => l.id === v.candidateId)?.candidate;
+        const now = v.generator ?? c?.generator ?? gens[0]!;
+        set({ tokensView: { ...v, generator: gens[(gens.indexOf(now) + 1) % gens.length] } });
+      },
+      branchAtToken: async () => {
+        const s = get();
+        const v = s.tokensView;
+        const c = v && s.race.lanes.find((l) => l.id === v.candidateId)?.candidate;
+        if (!v || !c) return;
+        const alt = otherTokens(tokenPositions(c)[v.position]!)[v.choice];
+        if (!alt) return say(info`the generator gave no other token at ${v.position + 1}`);
+        if (!s.handle?.builder.branchAt) return say(info`this race cannot branch at a token`);
+        if (s.race.kept || !s.race.awaiting) return say(info`branching needs a race that waits for a decision: ${act("regenerate")} races this step again`);
+        const generator = v.generator ?? c.generator;
+        set({ screen: "race", overlay: null });
+        get().notify(info`branch of ${c.id} at token ${v.position + 1}: ${generator} goes on from there; it joins the race when scored`, "race");
+        await callEngine(get, "branch at a token", (b) => b.branchAt!({ from: c.id, position: v.position, token: alt.token, generator }));
+      },
       closeCompare: () => set((s) => ({ treeView: { ...s.treeView, compare: undefined } })),
       goToNode: async (id) => {
         get().flush();

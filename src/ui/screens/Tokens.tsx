@@ -16,7 +16,10 @@ const sel = {
 
 /** A token as it can be shown on one line: escapes and control characters made visible. */
 export function showToken(t: string): string {
-  return JSON.stringify(sanitize(t, { multiline: true })).slice(1, -1);
+  // Spaces are what tell " the" from "the": shown, as ␣.
+  return JSON.stringify(sanitize(t, { multiline: true }))
+    .slice(1, -1)
+    .replace(/ /g, "␣");
 }
 
 const pct = (logprob: number) => {
@@ -76,6 +79,12 @@ export function TokensScreen() {
       case "token-next-alt":
         s.moveTokenCursor("alt-next");
         return true;
+      case "focus-next":
+        s.nextBranchGenerator();
+        return true;
+      case "branch-token":
+        void s.branchAtToken();
+        return true;
       default:
         return false;
     }
@@ -115,7 +124,7 @@ export function TokensScreen() {
           <>
             <R role="muted">{before.length > room ? `…${before.slice(-room)}` : before}</R>
             <R role="selection">{showToken(other.token)}</R>
-            <R role="muted"> … (a branch here would start so)</R>
+            <R role="muted">{` … ${keyFor(bindings, "branch-token")}: ${view.generator ?? c.generator} goes on from here (${keyFor(bindings, "focus-next")}: another generator)`}</R>
           </>
         ) : (
           <R role="muted">the generator gave no other token here</R>
