@@ -406,8 +406,8 @@ function sessionText(session: SessionFile, tree: Tree, nodes: Uint8Array[], extr
  * by the schema, the tree's shape by rebuilding it, and each node and candidate list the first
  * time it is saved.
  */
-export function sessionFileBytes(session: SessionFile, file: string): Uint8Array {
-  const { tree, order } = checkSession(session, file);
+export function sessionFileBytes(session: SessionFile, file: string, checked = checkSession(session, file)): Uint8Array {
+  const { tree, order } = checked;
   const nodes = order.map((id) => nodeBuffer(tree.nodes.get(id)!, file));
   return sessionText(session, tree, nodes, { schema: SESSION_SCHEMA }, (list, i) => candidatesText(list, file, `chain.sentences.${i}.candidates`));
 }
@@ -442,7 +442,7 @@ function usesRacesFile(tree: Tree, racesFile: string): boolean {
       if (storedRaces.get(r.candidates)?.racesFile === racesFile) return true;
       // Kept node text is what is known without encoding: a fair measure of the races in it.
       const kept = nodeBytes.get(n);
-      bytes += kept ? kept.length / Math.max(1, n.races.length) : r.candidates.reduce((sum, c) => sum + candidateBytes(c), 0);
+      bytes += kept ? kept.length / Math.max(1, n.races.length) : Array.isArray(r.candidates) ? r.candidates.reduce((sum, c) => sum + candidateBytes(c), 0) : 0;
       if (bytes >= RACES_FILE_FROM) return true;
     }
   return false;
@@ -450,8 +450,11 @@ function usesRacesFile(tree: Tree, racesFile: string): boolean {
 
 /** About how many bytes a candidate takes as JSON, without encoding it. */
 function candidateBytes(c: Candidate): number {
-  const tokens = (c.tokens?.length ?? 0) + c.scores.reduce((n, s) => n + (s.tokens?.length ?? 0), 0);
-  return 200 + c.text.length + c.raw.length + tokens * 40;
+  // Not validated yet (that happens as it is encoded): anything may be missing.
+  const len = (x: unknown) => (typeof x === "string" || Array.isArray(x) ? x.length : 0);
+  const scores = Array.isArray(c?.scores) ? c.scores : [];
+  const tokens = len(c?.tokens) + scores.reduce((n, s) => n + len(s?.tokens), 0);
+  return 200 + len(c?.text) + len(c?.raw) + tokens * 40;
 }
 
 /**
@@ -460,16 +463,15 @@ function candidateBytes(c: Candidate): number {
  * replaced; either step failing leaves the previous session file, and every byte it names, as it was.
  */
 export async function writeSession(file: string, session: SessionFile): Promise<void> {
+  const { tree, order } = checkSession(session, file);
   await ensureDir(resolve(file, ".."), "sessions");
   const racesFile = racesFileOf(file);
-  const tree = sessionTree(session);
   if (!usesRacesFile(tree, racesFile)) {
-    const bytes = sessionFileBytes(session, file);
+    const bytes = sessionFileBytes(session, file, { tree, order });
     // Compact JSON: a 500-sentence session with every candidate is megabytes, written after every change.
     await writeFileVerified(file, bytes, { mode: 0o644, what: "session" });
     return;
   }
-  const { order } = checkSession(session, file);
   const fresh: Array<{ list: readonly Candidate[]; text: string }> = [];
   const seen = new Set<readonly Candidate[]>();
   for (const id of order) {

@@ -31,11 +31,14 @@ describe("picking the k most likely", () => {
   });
 
   test("a server's top_logprobs are read in chat's list form and the legacy map form", () => {
-    const chat = readLogprobs({
+    const chatReply = {
       content: [{ token: " a", logprob: -1, top_logprobs: [{ token: " b", logprob: -2 }, { token: " a", logprob: -1 }, { token: 7, logprob: 0 }] }],
-    });
+    };
+    const chat = readLogprobs(chatReply, true);
+    // Not asked for: not kept (a server sends the chosen token's own entry even with logprobs 1).
+    assert.deepEqual(readLogprobs(chatReply), [{ token: " a", logprob: -1 }]);
     assert.deepEqual(chat, [{ token: " a", logprob: -1, top: [{ token: " a", logprob: -1 }, { token: " b", logprob: -2 }] }]);
-    const legacy = readLogprobs({ tokens: [" x"], token_logprobs: [-0.5], top_logprobs: [{ " y": -3, " x": -0.5 }] });
+    const legacy = readLogprobs({ tokens: [" x"], token_logprobs: [-0.5], top_logprobs: [{ " y": -3, " x": -0.5 }] }, true);
     assert.deepEqual(legacy, [{ token: " x", logprob: -0.5, top: [{ token: " x", logprob: -0.5 }, { token: " y", logprob: -3 }] }]);
     assert.deepEqual(readLogprobs({ content: [{ token: " a", logprob: -1 }] }), [{ token: " a", logprob: -1 }]);
   });

@@ -114,7 +114,7 @@ const VISIBLE: Record<Screen | "help", RegExp | RegExp[]> = {
   results: /▸ +Transfer|Transfer\(DAPO\)/,
   settings: /▸ +profile-numb/,
   help: /\? +show or hide this help/,
-  tree: /▸ ● n0/,
+  tree: /▸ *● n0/,
   tokens: /no candidate on view/,
 };
 

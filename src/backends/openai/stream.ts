@@ -117,7 +117,7 @@ function templateOf(ctx: StreamContext, flavor: Flavor, signal?: AbortSignal) {
 }
 
 /** Token log-probabilities in any shape: chat's and new completions' `content[]`, or the legacy lists. */
-export function readLogprobs(lp: unknown): TokenLogprob[] {
+export function readLogprobs(lp: unknown, withAlternatives = false): TokenLogprob[] {
   if (!lp || typeof lp !== "object") return [];
   const o = lp as {
     content?: Array<{ token?: unknown; logprob?: unknown; top_logprobs?: unknown }>;
@@ -128,9 +128,9 @@ export function readLogprobs(lp: unknown): TokenLogprob[] {
   if (Array.isArray(o.content))
     return o.content
       .filter((t) => typeof t.token === "string" && typeof t.logprob === "number")
-      .map((t) => withTop({ token: t.token as string, logprob: t.logprob as number }, readTopList(t.top_logprobs)));
+      .map((t) => withTop({ token: t.token as string, logprob: t.logprob as number }, withAlternatives ? readTopList(t.top_logprobs) : []));
   if (Array.isArray(o.tokens))
-    return o.tokens.map((t, i) => withTop({ token: t, logprob: o.token_logprobs?.[i] ?? 0 }, readTopMap(o.top_logprobs?.[i])));
+    return o.tokens.map((t, i) => withTop({ token: t, logprob: o.token_logprobs?.[i] ?? 0 }, withAlternatives ? readTopMap(o.top_logprobs?.[i]) : []));
   return [];
 }
 
@@ -319,7 +319,7 @@ export async function* streamCompletion(ctx: StreamContext, req: CompletionReque
       const choice = (data.choices as Json[] | undefined)?.[0];
       if (!choice) continue;
       const out: ChannelText[] = [];
-      const lp = readLogprobs(choice.logprobs);
+      const lp = readLogprobs(choice.logprobs, !!req.topLogprobs);
       if (p.endpoint === "chat") {
         const delta = (choice.delta as Json | undefined) ?? {};
         for (const field of ["reasoning", "reasoning_content", "thinking"] as const) {
