@@ -50,8 +50,4 @@ export type Action =
   | "tree"
   | "tree-parent"
   | "tree-child"
-  | "tree-compare"
-  | "tokens"
-  | "token-prev-alt"
-  | "token-next-alt"
-  | "branch-token";
+  | "tree-compare";

@@ -241,9 +241,9 @@ export interface TreeActions {
   moveTreeCursor(move: TreeMove): void;
   /** Show the selected candidate's tokens and the alternatives at each position. */
   openTokens(): void;
+  /** The why key: per-token shading on; pressed again, the token alternatives where there are any, else shading off. */
+  why(): void;
   moveTokenCursor(move: TokenMove): void;
-  /** The next generator to continue a branch at a token. */
-  nextBranchGenerator(): void;
   /** Branch at the token under the cursor with the alternative chosen there. */
   branchAtToken(): Promise<void>;
   /** Mark the branch under the cursor; with one marked already, compare the two. */

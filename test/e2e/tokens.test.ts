@@ -44,12 +44,15 @@ test(
     try {
       tmux("new-session", "-d", "-s", name, "-x", "110", "-y", "32", cmd);
       const before = lanes(await waitFor("step 1 to wait for a decision", (s) => /step 1 your call/.test(s) && lanes(s).some((l) => l.pick)));
-      keys("T");
+      // y: the per-token shading; y again: the alternatives.
+      keys("y");
+      await waitFor("the why line", (x) => /why: per-token NLL/.test(x));
+      keys("y");
       let s = await waitFor("the token view", (x) => /── tokens of \S+#\d+ \(local\): \d+ positions/.test(x));
       let rows = positions(s);
       assert.ok(rows.length >= 3, s);
       assert.deepEqual(rows[0], { ...rows[0], cursor: true, position: 1 });
-      assert.ok(rows.every((r) => r.p > 0 && r.p <= 100));
+      assert.ok(rows.every((r) => r.p >= 0 && r.p <= 100), "probabilities in percent");
       assert.match(s, /at 1: /);
       // Down a position, then the next alternative there: the branch line shows it.
       keys("j");
@@ -57,7 +60,7 @@ test(
       rows = positions(s);
       assert.equal(rows.find((r) => r.cursor)?.position, 2);
       const firstAlt = /at 2: (.*)$/m.exec(s)![1]!;
-      keys("l");
+      keys("Tab");
       s = await waitFor("another alternative", (x) => /at 2: /.test(x) && /at 2: (.*)$/m.exec(x)![1] !== firstAlt);
       assert.match(s, /enter: local goes on from here/);
       // Branch there: the generator goes on, and the result joins the race, scored.

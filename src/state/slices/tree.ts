@@ -57,6 +57,14 @@ export function treeSlice(deps: SliceDeps): StateCreator<ConcordState, [], [], T
           return say(info`${lane.id}: its generator gave no alternatives per token (the embedded engine, llama-server and vLLM do)`);
         set({ screen: "tokens", overlay: null, tokensView: { candidateId: lane.id, position: 0, choice: 0 } });
       },
+      why: () => {
+        const s = get();
+        const c = s.race.lanes[s.selected]?.candidate;
+        if (s.showWhy && c && hasAlternatives(c)) {
+          set({ showWhy: false });
+          get().openTokens();
+        } else s.toggleWhy();
+      },
       moveTokenCursor: (move: TokenMove) => {
         const s = get();
         const v = s.tokensView;
@@ -65,22 +73,21 @@ export function treeSlice(deps: SliceDeps): StateCreator<ConcordState, [], [], T
         const positions = tokenPositions(c);
         const page = 10;
         if (move === "alt-prev" || move === "alt-next") {
+          // Every alternative with one generator, then every alternative with the next.
           const n = otherTokens(positions[v.position]!).length;
-          if (n) set({ tokensView: { ...v, choice: (v.choice + (move === "alt-next" ? 1 : n - 1)) % n } });
+          if (!n) return;
+          const gens = s.roles.generators;
+          const now = v.generator ?? c.generator;
+          const step = move === "alt-next" ? 1 : -1;
+          const choice = (v.choice + step + n) % n;
+          const wrapped = step === 1 ? choice === 0 : choice === n - 1;
+          const generator = wrapped && gens.length > 1 ? gens[(gens.indexOf(now) + step + gens.length) % gens.length]! : now;
+          set({ tokensView: { ...v, choice, generator } });
           return;
         }
         const delta = move === "next" ? 1 : move === "prev" ? -1 : move === "page-next" ? page : -page;
         const position = Math.max(0, Math.min(positions.length - 1, v.position + delta));
         if (position !== v.position) set({ tokensView: { ...v, position, choice: 0 } });
-      },
-      nextBranchGenerator: () => {
-        const s = get();
-        const v = s.tokensView;
-        const gens = s.roles.generators;
-        if (!v || gens.length === 0) return;
-        const c = s.race.lanes.find((l) => l.id === v.candidateId)?.candidate;
-        const now = v.generator ?? c?.generator ?? gens[0]!;
-        set({ tokensView: { ...v, generator: gens[(gens.indexOf(now) + 1) % gens.length] } });
       },
       branchAtToken: async () => {
         const s = get();

@@ -99,7 +99,7 @@ function useRaceActions() {
         s.cancel();
         return true;
       case "why":
-        s.toggleWhy();
+        s.why();
         return true;
       case "toggle-targets":
         s.toggleTargets();
@@ -115,9 +115,6 @@ function useRaceActions() {
         return true;
       case "go-live":
         void s.goLive();
-        return true;
-      case "tokens":
-        s.openTokens();
         return true;
       case "tree":
         s.openTree();

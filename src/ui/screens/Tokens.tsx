@@ -57,7 +57,7 @@ export function TokensScreen() {
   useActions((action) => {
     const s = store.getState();
     switch (action) {
-      case "tokens":
+      case "why":
       case "cancel":
         s.setScreen("race");
         return true;
@@ -73,16 +73,10 @@ export function TokensScreen() {
       case "page-down":
         s.moveTokenCursor("page-next");
         return true;
-      case "token-prev-alt":
-        s.moveTokenCursor("alt-prev");
-        return true;
-      case "token-next-alt":
+      case "focus-next":
         s.moveTokenCursor("alt-next");
         return true;
-      case "focus-next":
-        s.nextBranchGenerator();
-        return true;
-      case "branch-token":
+      case "open":
         void s.branchAtToken();
         return true;
       default:
@@ -92,7 +86,7 @@ export function TokensScreen() {
   if (!view || !c?.tokens?.length)
     return (
       <Box flexDirection="column" height={height}>
-        <R role="muted">{fitWidth(`no candidate on view: on the Race, select a finished candidate and press ${keyFor(bindings, "tokens")}`, width)}</R>
+        <R role="muted">{fitWidth(`no candidate on view: on the Race, select a finished candidate and press ${keyFor(bindings, "why")} twice`, width)}</R>
       </Box>
     );
   const positions = tokenPositions(c);
@@ -124,7 +118,7 @@ export function TokensScreen() {
           <>
             <R role="muted">{before.length > room ? `…${before.slice(-room)}` : before}</R>
             <R role="selection">{showToken(other.token)}</R>
-            <R role="muted">{` … ${keyFor(bindings, "branch-token")}: ${view.generator ?? c.generator} goes on from here (${keyFor(bindings, "focus-next")}: another generator)`}</R>
+            <R role="muted">{` … ${keyFor(bindings, "open")}: ${view.generator ?? c.generator} goes on from here (${keyFor(bindings, "focus-next")}: the next alternative, then the next generator)`}</R>
           </>
         ) : (
           <R role="muted">the generator gave no other token here</R>
@@ -133,7 +127,7 @@ export function TokensScreen() {
       <Text wrap="truncate-end">
         <R role="muted">
           {fitWidth(
-            `${keyFor(bindings, "up")}/${keyFor(bindings, "down")} position · ${keyFor(bindings, "token-prev-alt")}/${keyFor(bindings, "token-next-alt")} alternative · highlighted: a likelier token was there · ${keyFor(bindings, "tokens")} back`,
+            `${keyFor(bindings, "up")}/${keyFor(bindings, "down")} position · ${keyFor(bindings, "focus-next")} next alternative · highlighted: a likelier token was there · ${keyFor(bindings, "why")} back`,
             width,
           )}
         </R>
