@@ -257,7 +257,8 @@ export class ChainBuilder {
         // Re-split only once a sentence could have ended: splitting the whole text on every
         // token would grow quadratically with a long sentence.
         if (/[.!?\n]/.test(chunk.text)) mayHaveEnded = true;
-        if (this.mode === "concord" && mayHaveEnded && firstSentence(c.raw) !== null) {
+        // A branch's sentence ends after its chosen token: its prefix may hold a sentence end.
+        if (this.mode === "concord" && mayHaveEnded && firstSentence(branch ? c.raw.slice(branch.prefix.length) : c.raw) !== null) {
           stoppedAtSentence = true;
           break;
         }
@@ -291,7 +292,9 @@ export class ChainBuilder {
     const body = markerAt >= 0 ? c.raw.slice(0, markerAt) : c.raw;
     // A model that ends its turn at once, with nothing more to think, has ended its thought.
     c.endOfThought = markerAt >= 0 || serverClosedThinking || (finish === "stop" && body.trim() === "");
-    const text = candidateText(c.raw, body, this.mode, { stoppedAtSentence, endOfThought: c.endOfThought });
+    const flags = { stoppedAtSentence, endOfThought: c.endOfThought };
+    const cut = branch?.prefix.length ?? 0;
+    const text = branch && body.length >= cut ? branch.prefix + candidateText(c.raw.slice(cut), body.slice(cut), this.mode, flags) : candidateText(c.raw, body, this.mode, flags);
     // Paper: only the end marker in the chosen text ends the thought (an empty chunk does not).
     if (this.mode === "paper") c.endOfThought = (marker !== "" && text.includes(marker)) || serverClosedThinking;
     c.text = joinable(this.mode, step.cot, text);

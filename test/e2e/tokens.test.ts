@@ -82,7 +82,7 @@ test(
       assert.ok(branched?.branch, "the branch carries where it was taken");
       assert.equal(branched.branch!.position, 1);
       const from = candidates.find((c) => c.id === branched.branch!.from)!;
-      assert.ok(branched.text.trim().startsWith((from.tokens![0]!.token + branched.branch!.token).trim()), `${branched.text} starts with the branch prefix`);
+      assert.ok(branched.text.trim().startsWith((from.tokens![0]!.token + branched.branch!.token).trim()), `${JSON.stringify(branched.text)} starts with the branch prefix ${JSON.stringify(from.tokens![0]!.token + branched.branch!.token)}`);
       assert.ok(branched.scores.length > 0 && Number.isFinite(branched.meanPerplexity), "scored like the others");
       for (const c of candidates.filter((x) => !x.error)) {
         assert.ok(c.tokens?.length, `${c.id} has tokens`);
