@@ -33,6 +33,8 @@ export function completionIdentity(req: CompletionRequest): Record<string, unkno
     seed: req.seed,
     stop: req.stop,
     logprobs: req.logprobs ?? false,
+    // Absent when not asked for, so keys made before it existed still match.
+    ...(req.topLogprobs ? { topLogprobs: req.topLogprobs } : {}),
   };
 }
 

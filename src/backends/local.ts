@@ -71,6 +71,22 @@ type NextRequest = {
 /** Raw (greedy-chain) output: llama.cpp's greedy sampler leaves the logits untouched. */
 const RAW = { temperature: 0 } as const;
 
+/** The most alternatives kept per position (OpenAI's top_logprobs allows 20). */
+export const MAX_TOP_LOGPROBS = 20;
+
+/** The k most likely entries of a distribution, most likely first (one pass, no full sort). */
+export function mostLikely<T>(probs: ReadonlyMap<T, number>, k: number): Array<[T, number]> {
+  const top: Array<[T, number]> = [];
+  for (const e of probs) {
+    if (top.length === k && e[1] <= top[k - 1]![1]) continue;
+    let i = Math.min(top.length, k - 1);
+    while (i > 0 && top[i - 1]![1] < e[1]) i--;
+    top.splice(i, 0, e);
+    if (top.length > k) top.pop();
+  }
+  return top;
+}
+
 const silentByModel = new WeakMap<LlamaModel, Map<Token, boolean>>();
 
 /**
@@ -236,6 +252,7 @@ export class LocalBackend implements Backend {
     const greedy = params.temperature <= 0;
     const random = seededRandom(req.seed ?? randomInt(0, 2 ** 32));
     const wantLogprobs = req.logprobs === true;
+    const topK = wantLogprobs ? Math.min(MAX_TOP_LOGPROBS, Math.max(0, req.topLogprobs ?? 0)) : 0;
 
     let text = "";
     let reasoning = "";
@@ -280,7 +297,9 @@ export class LocalBackend implements Backend {
       let feedKnown: (number | undefined)[] = slot.logprobs.slice(reuse, lcp);
       await this.rewind(slot, reuse);
       let feedTokens = prompt.slice(reuse);
-      const next: NextRequest = greedy ? { token: true, confidence: wantLogprobs, options: RAW } : { probabilities: true, options: RAW };
+      // The k most likely tokens need the whole distribution, greedy or not.
+      const next: NextRequest =
+        greedy && !topK ? { token: true, confidence: wantLogprobs, options: RAW } : { ...(greedy ? { token: true } : {}), probabilities: true, options: RAW };
       for (;;) {
         if (req.signal?.aborted) {
           finish = "abort";
@@ -298,6 +317,7 @@ export class LocalBackend implements Backend {
         if (greedy) {
           token = out?.token;
           if (out?.confidence !== undefined) logprob = Math.log(out.confidence);
+          else if (token != null && out?.probabilities) logprob = Math.log(out.probabilities.get(token) ?? 0);
         } else if (out?.probabilities) {
           token = sampleToken(out.probabilities, params, random) as Token;
           logprob = Math.log(out.probabilities.get(token) ?? 0);
@@ -310,7 +330,9 @@ export class LocalBackend implements Backend {
         history.push(token);
         generated.push(token);
         if (wantLogprobs) {
-          const entry = { token: this.tokenText(model, token, before), logprob };
+          const entry: TokenLogprob = { token: this.tokenText(model, token, before), logprob };
+          if (topK && out?.probabilities)
+            entry.top = mostLikely(out.probabilities, topK).map(([t, p]) => ({ token: this.tokenText(model, t, before), logprob: Math.log(p) }));
           all.push(entry);
           pendingTokens.push(entry);
         }

@@ -15,7 +15,7 @@ export const RECORDING_SCHEMA = 1;
 /** Error text of a stream the consumer stopped before it ended (replay never serves these). */
 export const ABANDONED = "stream closed by the consumer before the end";
 
-const tokenSchema = z.object({ token: z.string(), logprob: z.number() });
+const tokenSchema = z.object({ token: z.string(), logprob: z.number(), top: z.array(z.object({ token: z.string(), logprob: z.number() })).optional() });
 const messageSchema = z.object({ role: z.enum(["system", "user", "assistant"]), content: z.string() });
 export const promptSchema = z.discriminatedUnion("kind", [
   z.object({
@@ -53,6 +53,7 @@ const completionRequestSchema = z.object({
   seed: z.number().optional(),
   stop: z.array(z.string()).optional(),
   logprobs: z.boolean().optional(),
+  topLogprobs: z.number().int().min(0).optional(),
 });
 
 const completionResultSchema = z.object({

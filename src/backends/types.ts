@@ -51,6 +51,8 @@ export interface CompletionRequest extends SamplingOptions {
   prompt: Prompt;
   /** Ask for the log-probability of every generated token. */
   logprobs?: boolean;
+  /** With logprobs: also the k most likely tokens at each position (as far as the backend gives them). */
+  topLogprobs?: number;
   signal?: AbortSignal;
   observe?: LoadObserver;
 }

@@ -3,7 +3,8 @@
 // the type and the check cannot drift apart. Pure data: zod does no I/O.
 import { z } from "zod";
 
-export const tokenLogprobSchema = z.object({ token: z.string(), logprob: z.number() });
+export const tokenAlternativeSchema = z.object({ token: z.string(), logprob: z.number() });
+export const tokenLogprobSchema = z.object({ token: z.string(), logprob: z.number(), top: z.array(tokenAlternativeSchema).optional() });
 
 /** How a sentence came to be in the chain. */
 export const decisionSchema = z.enum(["evaluator", "human-pick", "human-edit", "human-written", "imported"]);
@@ -34,6 +35,8 @@ export const candidateSchema = z.object({
   /** The candidate reached the end-of-thought marker. */
   endOfThought: z.boolean(),
   error: z.string().optional(),
+  /** Made by a person: another candidate up to a token, another token there, then this generator. */
+  branch: z.object({ from: z.string(), position: z.number().int().min(0), token: z.string() }).optional(),
 });
 
 export const chainSentenceSchema = z.object({

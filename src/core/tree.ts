@@ -450,7 +450,7 @@ const consistencySchema = z.object({
   accuracy: z.number(),
   split: z.object({ consistentCorrect: z.number(), consistentWrong: z.number(), inconsistent: z.number() }),
 });
-const raceSchema = z.object({ candidates: z.array(candidateSchema), evaluatorPick: z.string().optional() });
+export const raceSchema = z.object({ candidates: z.array(candidateSchema), evaluatorPick: z.string().optional() });
 export const fileNodeSchema = z.object({
   id: z.string().min(1),
   parent: z.string().optional(),

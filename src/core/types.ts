@@ -57,4 +57,12 @@ export interface Span {
 export interface TokenLogprob {
   token: string;
   logprob: number;
+  /** The most likely tokens at this position, most likely first (when the backend gives them). */
+  top?: TokenAlternative[];
+}
+
+/** A token the model could have written at a position, with its log-probability. */
+export interface TokenAlternative {
+  token: string;
+  logprob: number;
 }

@@ -109,6 +109,9 @@ export function joinable(mode: EnsembleMode, cot: string, text: string): string 
   return text;
 }
 
+/** How many alternatives a candidate keeps per token, where its backend gives them. */
+export const TOKEN_ALTERNATIVES = 5;
+
 /** One generator's request for a step's candidate. */
 export function generatorRequest(
   g: ModelHandle,
@@ -128,6 +131,8 @@ export function generatorRequest(
     // Distinct but reproducible seeds per step and candidate.
     seed: s.seed === undefined ? undefined : s.seed + o.step * 1000 + o.seedOffset,
     logprobs: true,
+    // The alternatives at each position: the view of a candidate's tokens, and branching at one.
+    topLogprobs: TOKEN_ALTERNATIVES,
     signal: o.signal,
   };
 }

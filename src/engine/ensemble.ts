@@ -5,6 +5,7 @@
 import type { SamplingOptions, StreamChunk, TokenLogprob } from "../backends/types.js";
 import type { Candidate, Chain, ChainSentence, Decision, EvaluatorScore } from "../core/chain.js";
 import { chainText } from "../core/chain.js";
+import { branchPrefix } from "../core/token-alternatives.js";
 import { aggregateEvaluators, pickLowest } from "../core/scoring.js";
 import { candidateText, chainTokenEstimate, evaluatorScore, firstSentence, generatorRequest, joinable, paperContext, tokensCovering } from "./ensemble-text.js";
 import {
@@ -160,7 +161,63 @@ export class ChainBuilder {
     return outcome;
   }
 
-  private async runCandidate(step: ActiveStep, g: ModelHandle, c: Candidate, seedOffset: number): Promise<void> {
+  /**
+   * Branch at a token: candidate `from` of the step awaiting a decision, up to `position`, with
+   * `token` there instead, continued by `generator` to the sentence end. The result joins the
+   * race as a person's candidate (it carries where it branched) and is scored like the others;
+   * the pick is then taken again over all of them.
+   */
+  async branchAt(opts: { from: string; position: number; token: string; generator: string }): Promise<Candidate> {
+    const step = this.requireStep();
+    if (this.mode !== "concord") throw new Error("branching at a token needs Concord mode (paper mode cuts fixed-size chunks)");
+    if (step.status !== "awaiting-decision") throw new Error("wait until every candidate is scored, then branch");
+    const base = this.requireGenerated(step, opts.from).c;
+    const g = this.generators.find((x) => x.name === opts.generator);
+    if (!g) throw new Error(`${opts.generator} is not a generator of this race`);
+    const before = base.tokens ?? [];
+    if (opts.position < 0 || opts.position >= before.length) throw new Error(`${opts.from} has no token ${opts.position + 1}`);
+    const at = before[opts.position]!;
+    const known = at.top?.find((a) => a.token === opts.token);
+    const tokens: TokenLogprob[] = [
+      ...before.slice(0, opts.position),
+      { token: opts.token, logprob: known?.logprob ?? NaN, ...(at.top ? { top: at.top } : {}) },
+    ];
+    const prefix = branchPrefix(base, opts.position, opts.token);
+    const sampleIndex = Math.max(-1, ...[...step.live.values()].filter((l) => l.c.generator === g.name).map((l) => l.c.sampleIndex)) + 1;
+    const c: Candidate = {
+      id: `${g.name}#${sampleIndex}`,
+      generator: g.name,
+      sampleIndex,
+      text: "",
+      raw: "",
+      scores: [],
+      endOfThought: false,
+      branch: { from: opts.from, position: opts.position, token: opts.token },
+    };
+    step.live.set(c.id, { c, generated: false, tokenCount: 0 });
+    await this.runCandidate(step, g, c, this.generators.indexOf(g) * this.k + sampleIndex, { prefix, tokens });
+    if (!step.settled && this.step === step && !step.ctrl.signal.aborted) this.repick(step);
+    return c;
+  }
+
+  /** The evaluator's pick over every scored candidate, after one joined a step awaiting a decision. */
+  private repick(step: ActiveStep): void {
+    const scored = [...step.live.values()].map((l) => l.c).filter((c) => c.meanPerplexity !== undefined && Number.isFinite(c.meanPerplexity));
+    const at = pickLowest(scored);
+    if (at >= 0 && scored[at]!.id !== step.pick) {
+      step.pick = scored[at]!.id;
+      this.emitter.emit({ type: "pick", step: step.index, candidateId: step.pick, meanPerplexity: scored[at]!.meanPerplexity! });
+    }
+    this.emitter.emit({ type: "awaiting-decision", step: step.index });
+  }
+
+  private async runCandidate(
+    step: ActiveStep,
+    g: ModelHandle,
+    c: Candidate,
+    seedOffset: number,
+    branch?: { prefix: string; tokens: TokenLogprob[] },
+  ): Promise<void> {
     const live = step.live.get(c.id)!;
     const ctrl = childController(step.ctrl.signal);
     const marker = endOfThoughtMarker(g.thinkingFormat);
@@ -168,18 +225,16 @@ export class ChainBuilder {
     let sawReasoning = false;
     let serverClosedThinking = false;
     let stoppedAtSentence = false;
-    const tokens: TokenLogprob[] = [];
+    // A branch goes on from its prefix: the model sees it as its own text so far.
+    const tokens: TokenLogprob[] = [...(branch?.tokens ?? [])];
+    if (branch) {
+      c.raw = branch.prefix;
+      this.emitter.emit({ type: "candidate-token", step: step.index, candidateId: c.id, generator: g.name, text: branch.prefix, channel: "content" });
+    }
     const sampling = { ...g.sampling, ...this.sampling };
+    const context = paperContext(this.mode, step.cot) + (branch?.prefix ?? "");
     const gen = g.backend.stream(
-      generatorRequest(g, {
-        problem: this.problem,
-        context: paperContext(this.mode, step.cot),
-        sampling,
-        step: step.index,
-        seedOffset,
-        signal: ctrl.signal,
-        mode: this.mode,
-      }),
+      generatorRequest(g, { problem: this.problem, context, sampling, step: step.index, seedOffset, signal: ctrl.signal, mode: this.mode }),
     );
     let genDone = false;
     let mayHaveEnded = false;
@@ -207,7 +262,8 @@ export class ChainBuilder {
         // Re-split only once a sentence could have ended: splitting the whole text on every
         // token would grow quadratically with a long sentence.
         if (/[.!?\n]/.test(chunk.text)) mayHaveEnded = true;
-        if (this.mode === "concord" && mayHaveEnded && firstSentence(c.raw) !== null) {
+        // A branch's sentence ends after its chosen token: its prefix may hold a sentence end.
+        if (this.mode === "concord" && mayHaveEnded && firstSentence(branch ? c.raw.slice(branch.prefix.length) : c.raw) !== null) {
           stoppedAtSentence = true;
           break;
         }
@@ -241,7 +297,12 @@ export class ChainBuilder {
     const body = markerAt >= 0 ? c.raw.slice(0, markerAt) : c.raw;
     // A model that ends its turn at once, with nothing more to think, has ended its thought.
     c.endOfThought = markerAt >= 0 || serverClosedThinking || (finish === "stop" && body.trim() === "");
-    const text = candidateText(c.raw, body, this.mode, { stoppedAtSentence, endOfThought: c.endOfThought });
+    const flags = { stoppedAtSentence, endOfThought: c.endOfThought };
+    const cut = branch?.prefix.length ?? 0;
+    const text =
+      branch && body.length >= cut
+        ? branch.prefix + candidateText(c.raw.slice(cut), body.slice(cut), this.mode, flags)
+        : candidateText(c.raw, body, this.mode, flags);
     // Paper: only the end marker in the chosen text ends the thought (an empty chunk does not).
     if (this.mode === "paper") c.endOfThought = (marker !== "" && text.includes(marker)) || serverClosedThinking;
     c.text = joinable(this.mode, step.cot, text);

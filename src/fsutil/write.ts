@@ -262,6 +262,8 @@ export interface AppendOptions extends WriteOptions {
   separateTornLine?: boolean;
   /** How to describe what stays after a failure (default: "everything before it is kept"). */
   kept?: string;
+  /** fsync before returning: another file is about to point at these bytes. */
+  sync?: boolean;
 }
 
 /**
@@ -269,6 +271,11 @@ export interface AppendOptions extends WriteOptions {
  * its size before the append, so what was there stays and no partial line is left.
  */
 export async function appendVerified(file: string, text: string, opts: AppendOptions = {}): Promise<void> {
+  await appendVerifiedAt(file, text, opts);
+}
+
+/** appendVerified, telling where the appended text starts (another file will point at it). */
+export async function appendVerifiedAt(file: string, text: string, opts: AppendOptions = {}): Promise<number> {
   const kept = opts.kept ?? "everything written before is kept";
   let handle: fs.promises.FileHandle | undefined;
   let before = -1;
@@ -283,7 +290,9 @@ export async function appendVerified(file: string, text: string, opts: AppendOpt
     }
     const buf = toBuffer(prefix + text);
     await writeAll(handle.fd, buf, null);
+    if (opts.sync) await handle.sync();
     if ((await handle.stat()).size !== before + buf.length) throw shortWrite();
+    return before + Buffer.byteLength(prefix);
   } catch (err) {
     if (handle && before >= 0) await handle.truncate(before).catch(() => {});
     throw failure(file, err, kept, opts);

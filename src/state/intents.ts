@@ -1,6 +1,6 @@
 // The screens and the actions a person can take: the store names them in notices, the key table
 // (ui/keys.ts) binds keys to them.
-export type Screen = "problems" | "race" | "relay" | "results" | "settings" | "tree";
+export type Screen = "problems" | "race" | "relay" | "results" | "settings" | "tree" | "tokens";
 
 export type Action =
   | "help"

@@ -2,10 +2,17 @@
 // the chain on view with its provenance, and the targets' answers. It is rewritten atomically (temp file, fsync, rename) after every change,
 // and validated on load, so a crash or a bad file never costs a good one.
 //
+// A large session (version 3) keeps its races, which are most of its bytes and never change once
+// run, in an append-only file beside it (`<name>.races.jsonl`, one race's candidates a line). A
+// save appends the new races (whole or cut back, then fsync) and only then replaces the session
+// file, which names each race by offset, length and hash: a crash at any point leaves the
+// previous session file pointing at bytes that are all there.
+//
 // Where: an explicit directory (--sessions-dir), else $CONCORD_SESSIONS_DIR, else the
 // `sessionsDir` setting, else `./sessions` under the current directory. The working
 // directory is the default because sessions belong to the experiment folder they came from,
 // next to its results, and are meant to be shared or committed with it.
+import { createHash } from "node:crypto";
 import { readFile, readdir, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { z } from "zod";
@@ -18,6 +25,7 @@ import {
   nodeToFile,
   outline,
   preorder,
+  raceSchema,
   treeFileSchema,
   treeFromChain,
   treeFromFile,
@@ -30,13 +38,17 @@ import type { ConsistencySnapshot, TargetAnswer } from "../engine/events.js";
 import { UserError } from "../errors.js";
 import { count } from "../core/words.js";
 import { lockFile, type Lock } from "../fsutil/lock.js";
-import { ensureDir, removeStaleTemps, writeFileVerified } from "../fsutil/write.js";
+import { appendVerifiedAt, ensureDir, removeStaleTemps, writeFileVerified } from "../fsutil/write.js";
 import type { Roles, SessionSnapshot } from "./store.js";
 
 /** Version 2 holds the tree; version 1 (a chain only) still loads, as one branch, and is
- * rewritten as version 2 only when it is saved. */
+ * rewritten as version 2 only when it is saved. Version 3 is version 2 with its races in the
+ * races file beside it; a session is written so once its races pass RACES_FILE_FROM bytes. */
 export const SESSION_SCHEMA = 2;
-const SCHEMAS_READ = [1, 2];
+export const SESSION_SCHEMA_RACES_FILE = 3;
+const SCHEMAS_READ = [1, 2, 3];
+/** Below this a session stays one self-contained file (easy to share, readable by version 2). */
+export const RACES_FILE_FROM = 1 << 20;
 
 const problemSchema = z.object({
   id: z.string().min(1),
@@ -80,9 +92,25 @@ export const sessionSchemaV1 = z.object({
 /** Version 2: the tree, and the chain of its current node kept for readers of a chain alone. */
 export const sessionSchema = sessionSchemaV1.extend({ schema: z.literal(SESSION_SCHEMA), tree: treeFileSchema });
 
+/** Where one race's candidates are in the races file: byte offset, length, and the first 16 hex
+ * digits of their SHA-256. */
+const storedRaceSchema = z.object({
+  stored: z.tuple([z.number().int().min(0), z.number().int().min(2), z.string().regex(/^[0-9a-f]{16}$/)]),
+  evaluatorPick: z.string().optional(),
+});
+/** Version 3: as version 2, its chain without candidates and its races in the races file. */
+export const sessionSchemaV3 = sessionSchemaV1.extend({
+  schema: z.literal(SESSION_SCHEMA_RACES_FILE),
+  racesFile: z.string().regex(/^[^/\\]+\.races\.jsonl$/, "a file name ending in .races.jsonl, in the session's folder"),
+  tree: z.object({
+    current: z.string().min(1),
+    nodes: z.array(fileNodeSchema.extend({ races: z.array(z.union([raceSchema, storedRaceSchema])) })).min(1),
+  }),
+});
+
 export interface SessionFile {
   /** The version the file was read in (a session made in memory is version 2). */
-  schema: 1 | typeof SESSION_SCHEMA;
+  schema: 1 | typeof SESSION_SCHEMA | typeof SESSION_SCHEMA_RACES_FILE;
   id: string;
   createdAt: string;
   updatedAt: string;
@@ -162,7 +190,10 @@ export function jsonErrorPosition(msg: string, text: string): number | undefined
 export function parseSession(data: unknown, file: string): SessionFile {
   const schema = (data as { schema?: unknown } | null)?.schema;
   if (data && typeof data === "object" && !SCHEMAS_READ.includes(schema as number))
-    throw new UserError(`${file}: schema ${JSON.stringify(schema ?? null)} is not a Concord session (expected schema ${SCHEMAS_READ.join(" or ")})`);
+    throw new UserError(
+      `${file}: schema ${JSON.stringify(schema ?? null)} is not a Concord session (expected schema ${SCHEMAS_READ.slice(0, -1).join(", ")} or ${SCHEMAS_READ.at(-1)})`,
+    );
+  if (schema === SESSION_SCHEMA_RACES_FILE) throw new UserError(`${file}: a session with a races file is read by loadSession`);
   const r = (schema === 1 ? sessionSchemaV1 : sessionSchema).safeParse(data);
   if (!r.success) {
     const issue = r.error.issues[0];
@@ -210,7 +241,75 @@ export async function loadSession(file: string): Promise<SessionFile> {
     const why = /end of JSON/i.test(msg) || at === undefined || pos >= text.trimEnd().length ? "file ends early (truncated?)" : "not valid JSON";
     throw new UserError(`${file}: ${why} at ${lineCol(text, pos)}`);
   }
+  if ((data as { schema?: unknown } | null)?.schema === SESSION_SCHEMA_RACES_FILE) return parseSessionV3(data, file);
   return parseSession(data, file);
+}
+
+/** The races file of a session file: `s.json` keeps its races in `s.races.jsonl`. */
+export function racesFileOf(file: string): string {
+  return join(dirname(file), `${basename(file).replace(/\.json$/i, "")}.races.jsonl`);
+}
+
+const raceHash = (bytes: Uint8Array | string) => createHash("sha256").update(bytes).digest("hex").slice(0, 16);
+
+interface StoredRace {
+  racesFile: string;
+  at: number;
+  bytes: number;
+  hash: string;
+}
+// Where each candidate list already is in a races file (lists never change: see candidatesChecked).
+const storedRaces = new WeakMap<readonly Candidate[], StoredRace>();
+
+async function parseSessionV3(data: unknown, file: string): Promise<SessionFile> {
+  const r = sessionSchemaV3.safeParse(data);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    throw new UserError(`${file}: field ${issue.path.join(".") || "(top)"}: ${issue.message}`);
+  }
+  const racesFile = join(dirname(file), r.data.racesFile);
+  let races: Buffer;
+  try {
+    races = await readFile(racesFile);
+  } catch (err) {
+    throw new UserError(`${file}: cannot read its races file ${racesFile} (${(err as NodeJS.ErrnoException).code ?? "error"})`);
+  }
+  const nodes = r.data.tree.nodes.map((n) => ({
+    ...n,
+    races: n.races.map((race, k) => {
+      if (!("stored" in race)) return race;
+      const [at, bytes, hash] = race.stored;
+      const where = `${file}: tree node ${n.id} race ${k}`;
+      if (at + bytes > races.length)
+        throw new UserError(`${where}: bytes ${at}-${at + bytes} are past the end of ${racesFile} (${races.length} bytes; cut short?)`);
+      const slice = races.subarray(at, at + bytes);
+      if (raceHash(slice) !== hash) throw new UserError(`${where}: the bytes at ${at} in ${racesFile} are not the ones saved (hash differs)`);
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(slice.toString("utf8"));
+      } catch {
+        throw new UserError(`${where}: not valid JSON at byte ${at} of ${racesFile}`);
+      }
+      const c = candidateListSchema.safeParse(parsed);
+      if (!c.success) {
+        const issue = c.error.issues[0];
+        throw new UserError(`${where}: field ${["candidates", ...issue.path].join(".")}: ${issue.message}`);
+      }
+      storedRaces.set(c.data, { racesFile, at, bytes, hash });
+      return { candidates: c.data, ...(race.evaluatorPick !== undefined ? { evaluatorPick: race.evaluatorPick } : {}) };
+    }),
+  }));
+  const { racesFile: _name, tree: _tree, ...rest } = r.data;
+  void _name;
+  void _tree;
+  let tree: Tree;
+  try {
+    tree = treeFromFile({ current: r.data.tree.current, nodes });
+  } catch (err) {
+    throw new UserError(`${file}: ${(err as Error).message}`);
+  }
+  for (const n of tree.nodes.values()) for (const x of n.races) candidatesChecked.add(x.candidates);
+  return { ...rest, chain: chainAt(tree, tree.current), tree };
 }
 
 // Candidates are most of a session (every race's, with per-token log-probs) and never change
@@ -259,12 +358,9 @@ function nodeBuffer(n: TreeNode, file: string): Uint8Array {
   return bytes;
 }
 
-/**
- * The session file's text (version 2), validated: the session around the tree by the schema (its
- * chain's candidate lists checked on their own), the tree's shape by rebuilding it, and each
- * node and candidate list the first time it is saved.
- */
-export function sessionFileBytes(session: SessionFile, file: string): Uint8Array {
+/** The session around the tree, validated by the schema (its chain's candidate lists are checked
+ * on their own), and the tree's shape checked by rebuilding it. */
+function checkSession(session: SessionFile, file: string): { tree: Tree; order: string[] } {
   const { tree: _tree, ...plain } = session;
   void _tree;
   const lightChain = { ...session.chain, sentences: session.chain.sentences.map((x) => ({ ...x, candidates: [] })) };
@@ -273,9 +369,11 @@ export function sessionFileBytes(session: SessionFile, file: string): Uint8Array
     const issue = r.error.issues[0];
     throw new UserError(`${file}: field ${issue.path.join(".") || "(top)"}: ${issue.message}`);
   }
+  session.chain.sentences.forEach(
+    ({ candidates }, i) => candidatesChecked.has(candidates) || candidatesText(candidates, file, `chain.sentences.${i}.candidates`),
+  );
   const tree = sessionTree(session);
   const order = preorder(tree);
-  const nodes = order.map((id) => nodeBuffer(tree.nodes.get(id)!, file));
   try {
     // The shape: parents before children, races named by edges kept, the current node there.
     treeFromFile({
@@ -288,14 +386,24 @@ export function sessionFileBytes(session: SessionFile, file: string): Uint8Array
   } catch (err) {
     throw new UserError(`${file}: ${(err as Error).message}`);
   }
-  const { chain, ...rest } = plain;
-  const sentences = chain.sentences.map(({ candidates, ...x }, i) =>
-    withFirst("candidates", candidatesText(candidates, file, `chain.sentences.${i}.candidates`), x),
-  );
-  const head = JSON.stringify({ ...rest, schema: SESSION_SCHEMA });
-  const chainText = `{"sentences":[${sentences.join(",")}],"finished":${JSON.stringify(chain.finished)}}`;
+  return { tree, order };
+}
+
+/** The file's text around the tree's nodes (already JSON, in outline order). */
+function sessionText(
+  session: SessionFile,
+  tree: Tree,
+  nodes: Uint8Array[],
+  extra: object,
+  sentenceCandidates: (list: readonly Candidate[], i: number) => string,
+): Uint8Array {
+  const { tree: _tree, chain, ...rest } = session;
+  void _tree;
+  const sentences = chain.sentences.map(({ candidates, ...x }, i) => withFirst("candidates", sentenceCandidates(candidates, i), x));
+  const head = JSON.stringify({ ...rest, ...extra });
+  const chainJson = `{"sentences":[${sentences.join(",")}],"finished":${JSON.stringify(chain.finished)}}`;
   const comma = Buffer.from(",");
-  const parts: Uint8Array[] = [Buffer.from(`${head.slice(0, -1)},"chain":${chainText},"tree":{"current":${JSON.stringify(tree.current)},"nodes":[`)];
+  const parts: Uint8Array[] = [Buffer.from(`${head.slice(0, -1)},"chain":${chainJson},"tree":{"current":${JSON.stringify(tree.current)},"nodes":[`)];
   nodes.forEach((b, i) => {
     if (i) parts.push(comma);
     parts.push(b);
@@ -304,12 +412,105 @@ export function sessionFileBytes(session: SessionFile, file: string): Uint8Array
   return Buffer.concat(parts);
 }
 
-/** Write a session atomically. The data is validated first: a bad session is never written. */
+/**
+ * The session file's text (version 2, every race in it), validated: the session around the tree
+ * by the schema, the tree's shape by rebuilding it, and each node and candidate list the first
+ * time it is saved.
+ */
+export function sessionFileBytes(session: SessionFile, file: string, checked = checkSession(session, file)): Uint8Array {
+  const { tree, order } = checked;
+  const nodes = order.map((id) => nodeBuffer(tree.nodes.get(id)!, file));
+  return sessionText(session, tree, nodes, { schema: SESSION_SCHEMA }, (list, i) => candidatesText(list, file, `chain.sentences.${i}.candidates`));
+}
+
+// The races-file form of a node: its races by place. A stored race never moves, so a node's text
+// is kept until the node is replaced (or the session is saved with another races file).
+const nodeSkeletons = new WeakMap<TreeNode, { racesFile: string; bytes: Uint8Array }>();
+
+function nodeSkeleton(n: TreeNode, racesFile: string, file: string): Uint8Array {
+  const kept = nodeSkeletons.get(n);
+  if (kept?.racesFile === racesFile) return kept.bytes;
+  const f = nodeToFile(n);
+  const r = fileNodeSchema.safeParse({ ...f, races: f.races.map((x) => ({ ...x, candidates: [] })) });
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    throw new UserError(`${file}: field ${["tree", "node " + n.id, ...issue.path].join(".")}: ${issue.message}`);
+  }
+  const races = f.races.map(({ candidates, evaluatorPick }) => {
+    const at = storedRaces.get(candidates)!;
+    return { stored: [at.at, at.bytes, at.hash], ...(evaluatorPick !== undefined ? { evaluatorPick } : {}) };
+  });
+  const bytes = Buffer.from(JSON.stringify({ ...f, races }));
+  nodeSkeletons.set(n, { racesFile, bytes });
+  return bytes;
+}
+
+/** Whether a session goes to a races file: it already has one, or its races pass RACES_FILE_FROM bytes. */
+function usesRacesFile(tree: Tree, racesFile: string): boolean {
+  let bytes = 0;
+  for (const n of tree.nodes.values())
+    for (const r of n.races) {
+      if (storedRaces.get(r.candidates)?.racesFile === racesFile) return true;
+      // Kept node text is what is known without encoding: a fair measure of the races in it.
+      const kept = nodeBytes.get(n);
+      bytes += kept ? kept.length / Math.max(1, n.races.length) : Array.isArray(r.candidates) ? r.candidates.reduce((sum, c) => sum + candidateBytes(c), 0) : 0;
+      if (bytes >= RACES_FILE_FROM) return true;
+    }
+  return false;
+}
+
+/** About how many bytes a candidate takes as JSON, without encoding it. */
+function candidateBytes(c: Candidate): number {
+  // Not validated yet (that happens as it is encoded): anything may be missing.
+  const len = (x: unknown) => (typeof x === "string" || Array.isArray(x) ? x.length : 0);
+  const scores = Array.isArray(c?.scores) ? c.scores : [];
+  const tokens = len(c?.tokens) + scores.reduce((n, s) => n + len(s?.tokens), 0);
+  return 200 + len(c?.text) + len(c?.raw) + tokens * 40;
+}
+
+/**
+ * Write a session. The data is validated first: a bad session is never written. A session with
+ * a races file gets its new races appended there (verified, fsynced) before the session file is
+ * replaced; either step failing leaves the previous session file, and every byte it names, as it was.
+ */
 export async function writeSession(file: string, session: SessionFile): Promise<void> {
-  const bytes = sessionFileBytes(session, file);
+  const { tree, order } = checkSession(session, file);
   await ensureDir(resolve(file, ".."), "sessions");
-  // Compact JSON: a 500-sentence session with every candidate is megabytes, written after every change.
-  await writeFileVerified(file, bytes, { mode: 0o644, what: "session" });
+  const racesFile = racesFileOf(file);
+  if (!usesRacesFile(tree, racesFile)) {
+    const bytes = sessionFileBytes(session, file, { tree, order });
+    // Compact JSON: a 500-sentence session with every candidate is megabytes, written after every change.
+    await writeFileVerified(file, bytes, { mode: 0o644, what: "session" });
+    return;
+  }
+  const fresh: Array<{ list: readonly Candidate[]; text: string }> = [];
+  const seen = new Set<readonly Candidate[]>();
+  for (const id of order) {
+    const n = tree.nodes.get(id)!;
+    n.races.forEach((r, k) => {
+      if (storedRaces.get(r.candidates)?.racesFile === racesFile || seen.has(r.candidates)) return;
+      seen.add(r.candidates);
+      fresh.push({ list: r.candidates, text: candidatesText(r.candidates, file, `tree.node ${id}.races.${k}.candidates`) });
+    });
+  }
+  if (fresh.length) {
+    const at = await appendVerifiedAt(racesFile, fresh.map((x) => x.text + "\n").join(""), {
+      mode: 0o644,
+      what: "session races",
+      separateTornLine: true,
+      sync: true,
+      kept: `the session ${file} is kept as it was`,
+    });
+    let offset = at;
+    for (const { list, text } of fresh) {
+      const bytes = Buffer.byteLength(text);
+      storedRaces.set(list, { racesFile, at: offset, bytes, hash: raceHash(text) });
+      offset += bytes + 1;
+    }
+  }
+  const nodes = order.map((id) => nodeSkeleton(tree.nodes.get(id)!, racesFile, file));
+  const text = sessionText(session, tree, nodes, { schema: SESSION_SCHEMA_RACES_FILE, racesFile: basename(racesFile) }, () => "[]");
+  await writeFileVerified(file, text, { mode: 0o644, what: "session" });
 }
 
 /**

@@ -29,6 +29,9 @@ export interface ChainDriver {
   /** Append a sentence decided outside a step (a candidate of a race kept in the tree); emits
    * sentence-accepted like any decision. */
   adopt?(sentence: ChainSentence, endOfThought: boolean): unknown;
+  /** A candidate of the step awaiting a decision, up to a token, another token there, continued
+   * by a generator: it joins the race. Drivers without it cannot branch at a token. */
+  branchAt?(opts: { from: string; position: number; token: string; generator: string }): unknown;
 }
 
 /** Anything else that emits engine events (the TargetPanel). */
@@ -207,7 +210,20 @@ export interface ConcordData {
   relayRun?: AbortController;
   /** The tree view: the node under its cursor, and a branch marked to compare with. */
   treeView: TreeViewState;
+  /** The token view: which candidate, the position under the cursor, the alternative chosen there. */
+  tokensView?: TokensViewState;
 }
+
+export interface TokensViewState {
+  candidateId: string;
+  position: number;
+  /** Index into the position's other tokens. */
+  choice: number;
+  /** Who continues a branch taken here (the candidate's own generator when unset). */
+  generator?: string;
+}
+
+export type TokenMove = "prev" | "next" | "page-prev" | "page-next" | "alt-prev" | "alt-next";
 
 export interface TreeViewState {
   cursor?: string;
@@ -223,6 +239,13 @@ export interface TreeActions {
   /** Show the tree, its cursor where the person is. */
   openTree(): void;
   moveTreeCursor(move: TreeMove): void;
+  /** Show the selected candidate's tokens and the alternatives at each position. */
+  openTokens(): void;
+  /** The why key: per-token shading on; pressed again, the token alternatives where there are any, else shading off. */
+  why(): void;
+  moveTokenCursor(move: TokenMove): void;
+  /** Branch at the token under the cursor with the alternative chosen there. */
+  branchAtToken(): Promise<void>;
   /** Mark the branch under the cursor; with one marked already, compare the two. */
   markBranch(): void;
   closeCompare(): void;

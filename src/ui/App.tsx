@@ -18,6 +18,7 @@ import { ResultsScreen } from "./screens/Results.js";
 import { RelayScreen } from "./screens/Relay.js";
 import { SettingsScreen } from "./screens/Settings.js";
 import { TreeScreen } from "./screens/Tree.js";
+import { TokensScreen } from "./screens/Tokens.js";
 import type { ScreenPorts } from "./ports.js";
 
 export interface AppProps {
@@ -212,6 +213,7 @@ export function App(props: AppProps) {
   else if (screen === "results") body = <ResultsScreen />;
   else if (screen === "relay") body = <RelayScreen />;
   else if (screen === "tree") body = <TreeScreen />;
+  else if (screen === "tokens") body = <TokensScreen />;
   else body = <SettingsScreen />;
 
   const saved = session?.saveError ? "not saved" : session?.savedAt ? "saved" : "";

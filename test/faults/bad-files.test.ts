@@ -515,7 +515,7 @@ describe("saved files: truncated, other schema versions, fuzzed", () => {
 
   test("another schema version is refused in one line naming the file and the version", async () => {
     const cases: Array<[string, string, (f: string) => Promise<unknown>, RegExp]> = [
-      ["session v3", JSON.stringify({ ...sessionSeed(), schema: 3 }), loadSession, /schema 3 .*expected schema 1 or 2/],
+      ["session v4", JSON.stringify({ ...sessionSeed(), schema: 4 }), loadSession, /schema 4 .*expected schema 1, 2 or 3/],
       ["recording v2", RECORDING.replace('"schema":1', '"schema":2'), loadRecording, /:1: .*schema/],
       ["spec with a version field", SPEC_JSON.replace('"name"', '"version": 2, "name"'), loadExperimentSpec, /version|unrecognized|Unrecognized/],
       ["models file v2", MODELS_YAML.replace("models:", "version: 2\nmodels:"), async (f) => loadModelsFile(f), /version: unknown field/],

@@ -94,8 +94,8 @@ describe("sessions", () => {
     const text = JSON.stringify(sessionFileData(toSessionFile(snap(2))), null, 2);
     writeFileSync(file, text.slice(0, Math.floor(text.length / 2)));
     await assert.rejects(loadSession(file), (e: Error) => e.message.startsWith(file) && /line \d+ column \d+/.test(e.message) && !e.message.includes("\n"));
-    writeFileSync(file, text.replace('"schema": 2', '"schema": 3'));
-    await assert.rejects(loadSession(file), (e: Error) => e.message.startsWith(`${file}: schema 3 is not a Concord session`));
+    writeFileSync(file, text.replace('"schema": 2', '"schema": 4'));
+    await assert.rejects(loadSession(file), (e: Error) => e.message.startsWith(`${file}: schema 4 is not a Concord session`));
     writeFileSync(file, text.replace('"finished": false', '"finished": "no"'));
     await assert.rejects(loadSession(file), /field chain\.finished: /);
     // Random byte damage never throws anything but a one-line error naming the file.

@@ -115,10 +115,11 @@ const VISIBLE: Record<Screen | "help", RegExp | RegExp[]> = {
   results: /▸ +Transfer|Transfer\(DAPO\)/,
   settings: /▸ +profile-numb/,
   help: /\? +show or hide this help/,
-  tree: /▸ ● n0/,
+  tree: /▸ *● n0/,
+  tokens: /no candidate on view/,
 };
 
-const SCREENS: Array<Screen | "help"> = ["problems", "race", "relay", "results", "settings", "tree", "help"];
+const SCREENS: Array<Screen | "help"> = ["problems", "race", "relay", "results", "settings", "tree", "tokens", "help"];
 
 async function draw(screen: Screen | "help", size: { columns: number; rows: number }, ports: ScreenPorts): Promise<string> {
   const driver = new ScriptedDriver();

@@ -7,6 +7,8 @@ import type OpenAI from "openai";
 import type { Flavor, ModelProfile, PrefillMethod } from "../../config/profile.js";
 import { opensThinking, THINK_TAGS, ThinkSplitter, type ChannelText } from "../../core/thinking.js";
 import { BackendError, type Capabilities, type CompletionRequest, type Prompt, type CompletionResult, type StreamChunk, type TokenLogprob } from "../types.js";
+import type { TokenAlternative } from "../../core/types.js";
+
 import { FLAVOR_TRAITS, reasoningEffortFields } from "./flavors.js";
 import { loadChatTemplate, renderer } from "./chat-template.js";
 import { renderWithPrefill } from "../../core/chat-template.js";
@@ -55,7 +57,8 @@ async function plan(ctx: StreamContext, req: CompletionRequest, flavor: Flavor, 
   const traits = FLAVOR_TRAITS[flavor];
   const base: Json = { model, ...samplingFields(ctx.profile, req, flavor), [traits.maxTokensField]: req.maxTokens, ...(ctx.profile.extra ?? {}) };
   const prompt = req.prompt;
-  const completionLogprobs = req.logprobs ? { logprobs: 1 } : {};
+  const top = req.logprobs && req.topLogprobs ? Math.min(20, Math.max(1, req.topLogprobs)) : 0;
+  const completionLogprobs = req.logprobs ? { logprobs: top || 1 } : {};
   // A raw prompt is already templated: the effort had to be written into it.
   const effort = reasoningEffortFields(flavor, req.reasoningEffort ?? ctx.profile.reasoningEffort);
   if (prompt.kind === "raw") return { endpoint: "completions", body: { ...base, prompt: prompt.text, ...completionLogprobs }, prefix: "", method: null };
@@ -66,7 +69,7 @@ async function plan(ctx: StreamContext, req: CompletionRequest, flavor: Flavor, 
     // The whole text decides whether the reply starts inside a thinking block (QwQ's template opens one).
     return { endpoint: "completions", body: { ...base, prompt: text, ...completionLogprobs }, prefix: text, method: null };
   }
-  const chat: Json = { ...base, ...effort, ...(req.logprobs ? { logprobs: true } : {}) };
+  const chat: Json = { ...base, ...effort, ...(req.logprobs ? { logprobs: true, ...(top ? { top_logprobs: top } : {}) } : {}) };
   if (!prefix) return { endpoint: "chat", body: { ...chat, messages: prompt.messages }, prefix, method: null };
   const method = ctx.prefillMethod(flavor);
   const withAssistant = (extra: Json = {}) => [...prompt.messages, { role: "assistant", content: prefix, ...extra }];
@@ -132,15 +135,43 @@ function templateOf(ctx: Pick<StreamContext, "profile" | "transport">, flavor: F
 }
 
 /** Token log-probabilities in any shape: chat's and new completions' `content[]`, or the legacy lists. */
-export function readLogprobs(lp: unknown): TokenLogprob[] {
+export function readLogprobs(lp: unknown, withAlternatives = false): TokenLogprob[] {
   if (!lp || typeof lp !== "object") return [];
-  const o = lp as { content?: Array<{ token?: unknown; logprob?: unknown }>; tokens?: string[]; token_logprobs?: Array<number | null> };
+  const o = lp as {
+    content?: Array<{ token?: unknown; logprob?: unknown; top_logprobs?: unknown }>;
+    tokens?: string[];
+    token_logprobs?: Array<number | null>;
+    top_logprobs?: unknown[];
+  };
   if (Array.isArray(o.content))
     return o.content
       .filter((t) => typeof t.token === "string" && typeof t.logprob === "number")
-      .map((t) => ({ token: t.token as string, logprob: t.logprob as number }));
-  if (Array.isArray(o.tokens)) return o.tokens.map((t, i) => ({ token: t, logprob: o.token_logprobs?.[i] ?? 0 }));
+      .map((t) => withTop({ token: t.token as string, logprob: t.logprob as number }, withAlternatives ? readTopList(t.top_logprobs) : []));
+  if (Array.isArray(o.tokens))
+    return o.tokens.map((t, i) => withTop({ token: t, logprob: o.token_logprobs?.[i] ?? 0 }, withAlternatives ? readTopMap(o.top_logprobs?.[i]) : []));
   return [];
+}
+
+const byLikelihood = (a: TokenAlternative, b: TokenAlternative) => b.logprob - a.logprob;
+
+function withTop(t: TokenLogprob, top: TokenAlternative[]): TokenLogprob {
+  return top.length ? { ...t, top: top.sort(byLikelihood) } : t;
+}
+
+/** Chat's and new completions' `top_logprobs`: a list of {token, logprob}. */
+function readTopList(v: unknown): TokenAlternative[] {
+  if (!Array.isArray(v)) return [];
+  return v
+    .filter((x): x is { token: string; logprob: number } => !!x && typeof x.token === "string" && typeof x.logprob === "number" && !Number.isNaN(x.logprob))
+    .map((x) => ({ token: x.token, logprob: x.logprob }));
+}
+
+/** Legacy completions' `top_logprobs`: one {token: logprob} object per position. */
+function readTopMap(v: unknown): TokenAlternative[] {
+  if (!v || typeof v !== "object" || Array.isArray(v)) return [];
+  return Object.entries(v as Record<string, unknown>)
+    .filter((e): e is [string, number] => typeof e[1] === "number" && !Number.isNaN(e[1]))
+    .map(([token, logprob]) => ({ token, logprob }));
 }
 
 /**
@@ -306,7 +337,7 @@ export async function* streamCompletion(ctx: StreamContext, req: CompletionReque
       const choice = (data.choices as Json[] | undefined)?.[0];
       if (!choice) continue;
       const out: ChannelText[] = [];
-      const lp = readLogprobs(choice.logprobs);
+      const lp = readLogprobs(choice.logprobs, !!req.topLogprobs);
       if (p.endpoint === "chat") {
         const delta = (choice.delta as Json | undefined) ?? {};
         for (const field of ["reasoning", "reasoning_content", "thinking"] as const) {

@@ -5,7 +5,8 @@ import { branchOf, chainAt, childOf, latestRace, moveTo, nextBranch, nodeOf, par
 import { targetsUpTo } from "../apply-events.js";
 import { act, info } from "../notices.js";
 import { lanesOfRace, keepRaceOnView } from "../tree-events.js";
-import type { ConcordState, SliceDeps, TreeActions, TreeMove } from "../types.js";
+import { hasAlternatives, otherTokens, tokenPositions } from "../../core/token-alternatives.js";
+import type { ConcordState, SliceDeps, TokenMove, TreeActions, TreeMove } from "../types.js";
 import { callEngine, refreshTargets } from "./engine-port.js";
 
 export function treeSlice(deps: SliceDeps): StateCreator<ConcordState, [], [], TreeActions> {
@@ -46,6 +47,60 @@ export function treeSlice(deps: SliceDeps): StateCreator<ConcordState, [], [], T
           return say(info`mark removed`);
         }
         set({ treeView: { ...s.treeView, marked: undefined, compare: [marked, leaf] } });
+      },
+      openTokens: () => {
+        const s = get();
+        const lane = s.race.lanes[s.selected];
+        const c = lane?.candidate;
+        if (!lane || !c?.tokens?.length) return say(info`no tokens to show: select a finished candidate`);
+        if (!hasAlternatives(c)) return say(info`${lane.id}: its generator gave no alternatives per token (the embedded engine, llama-server and vLLM do)`);
+        set({ screen: "tokens", overlay: null, tokensView: { candidateId: lane.id, position: 0, choice: 0 } });
+      },
+      why: () => {
+        const s = get();
+        const c = s.race.lanes[s.selected]?.candidate;
+        if (s.showWhy && c && hasAlternatives(c)) {
+          set({ showWhy: false });
+          get().openTokens();
+        } else s.toggleWhy();
+      },
+      moveTokenCursor: (move: TokenMove) => {
+        const s = get();
+        const v = s.tokensView;
+        const c = v && s.race.lanes.find((l) => l.id === v.candidateId)?.candidate;
+        if (!v || !c) return;
+        const positions = tokenPositions(c);
+        const page = 10;
+        if (move === "alt-prev" || move === "alt-next") {
+          // Every alternative with one generator, then every alternative with the next.
+          const n = otherTokens(positions[v.position]!).length;
+          if (!n) return;
+          const gens = s.roles.generators;
+          const now = v.generator ?? c.generator;
+          const step = move === "alt-next" ? 1 : -1;
+          const choice = (v.choice + step + n) % n;
+          const wrapped = step === 1 ? choice === 0 : choice === n - 1;
+          const generator = wrapped && gens.length > 1 ? gens[(gens.indexOf(now) + step + gens.length) % gens.length]! : now;
+          set({ tokensView: { ...v, choice, generator } });
+          return;
+        }
+        const delta = move === "next" ? 1 : move === "prev" ? -1 : move === "page-next" ? page : -page;
+        const position = Math.max(0, Math.min(positions.length - 1, v.position + delta));
+        if (position !== v.position) set({ tokensView: { ...v, position, choice: 0 } });
+      },
+      branchAtToken: async () => {
+        const s = get();
+        const v = s.tokensView;
+        const c = v && s.race.lanes.find((l) => l.id === v.candidateId)?.candidate;
+        if (!v || !c) return;
+        const alt = otherTokens(tokenPositions(c)[v.position]!)[v.choice];
+        if (!alt) return say(info`the generator gave no other token at ${v.position + 1}`);
+        if (!s.handle?.builder.branchAt) return say(info`this race cannot branch at a token`);
+        if (s.race.kept || !s.race.awaiting) return say(info`branching needs a race that waits for a decision: ${act("regenerate")} races this step again`);
+        const generator = v.generator ?? c.generator;
+        set({ screen: "race", overlay: null });
+        get().notify(info`branch of ${c.id} at token ${v.position + 1}: ${generator} goes on from there; it joins the race when scored`, "race");
+        await callEngine(get, "branch at a token", (b) => b.branchAt!({ from: c.id, position: v.position, token: alt.token, generator }));
       },
       closeCompare: () => set((s) => ({ treeView: { ...s.treeView, compare: undefined } })),
       goToNode: async (id) => {

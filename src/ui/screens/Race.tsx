@@ -99,7 +99,7 @@ function useRaceActions() {
         s.cancel();
         return true;
       case "why":
-        s.toggleWhy();
+        s.why();
         return true;
       case "toggle-targets":
         s.toggleTargets();

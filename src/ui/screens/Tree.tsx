@@ -1,7 +1,7 @@
 // The session tree: an outline of every sentence ever accepted (one indent below each fork),
 // who chose it, its perplexity and the targets' consistency there; a cursor that moves to
 // parent, child, siblings and branches; and two branches compared side by side.
-import { useMemo } from "react";
+import { memo, useMemo } from "react";
 import { Box, Text } from "ink";
 import { useConcord, type ConcordState } from "../../state/store.js";
 import { branchOf, compareBranches, locate, nodeOf, outline, type OutlineRow, type Tree } from "../../core/tree.js";
@@ -31,8 +31,9 @@ function outlineOf(tree: Tree) {
 const line = (s: string) => sanitize(s, { multiline: false }).trim();
 const fmtCons = (c: number | undefined) => (c === undefined ? "  -  " : c.toFixed(2).padStart(5));
 
-/** One outline row: cursor, indent, fork mark, id, who chose it, perplexity, consistency, sentence. */
-function OutlineLine({ row, cursor, marked, width }: { row: OutlineRow; cursor: boolean; marked: boolean; width: number }) {
+/** One outline row: cursor, indent, fork mark, id, who chose it, perplexity, consistency, sentence.
+ * Rows keep their props while the cursor moves elsewhere, so a keypress redraws two of them. */
+const OutlineLine = memo(function OutlineLine({ row, cursor, marked, width }: { row: OutlineRow; cursor: boolean; marked: boolean; width: number }) {
   const e = row.edge;
   const indent = "  ".repeat(Math.min(row.indent, 12));
   const mark = row.current ? "●" : row.fork ? "⑂" : row.onPath ? "│" : "·";
@@ -61,7 +62,7 @@ function OutlineLine({ row, cursor, marked, width }: { row: OutlineRow; cursor: 
       <R role={row.onPath ? "text" : "muted"}>{text}</R>
     </Text>
   );
-}
+});
 
 function Outline({ tree, cursor, marked, width, height }: { tree: Tree; cursor: string; marked?: string; width: number; height: number }) {
   const { bindings } = useUi();
