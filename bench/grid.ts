@@ -127,7 +127,9 @@ export async function runGrid(p: GridParams, problems: Problem[]): Promise<GridR
       requests: servers.reduce((n, s) => n + s.stats.requests, 0),
     };
   } finally {
-    await Promise.all(servers.map((s) => s.close()));
+    // Closing a cached backend appends its last entries and lets the log go, so a later run
+    // reads the cache from disk as a new process would.
+    await Promise.all([...handles.values()].map((h) => h.backend.close()));
     if (!p.out) rmSync(out, { recursive: true, force: true });
   }
 }
