@@ -104,6 +104,9 @@ export async function runGrid(p: GridParams, problems: Problem[]): Promise<GridR
         ],
         targets: MODELS,
         cot: { seed: 11 },
+        // The rule-based answer remover: no sanitizer model in the grid's requests (the paper
+        // used o4-mini, a hosted model outside these servers).
+        sanitizer: "rules",
         concurrency: p.concurrency,
         out,
       },
@@ -159,7 +162,7 @@ export const grid: Bench = {
       log?.(`grid: ${ms(adaptive.wallMs)}; the same grid again into the same folder`);
       const again = await runGrid({ problems: n, server, steps, concurrency: {}, out }, problems);
       // The response cache, into a fresh folder: filled, then served, on a few problems.
-      const few = quick ? 1 : 4;
+      const few = quick ? 1 : 10;
       const cache = tmp("cache");
       log?.(`grid: response cache on ${few} problems`);
       const fill = await runGrid({ problems: few, server, steps, concurrency: {}, cache }, problems.slice(0, few));
