@@ -211,6 +211,32 @@ export class CachedBackend implements Backend {
     this.counters.writes++;
   }
 
+  /**
+   * The stored answer to `req` as a stream, or undefined (then `stream` asks the model). Lets a
+   * caller that gates requests to the server (engine/limits.ts) serve hits without a slot: a hit
+   * never reaches the server, and queueing it behind slow requests made a run from the cache as
+   * slow as the run that filled it.
+   */
+  async storedStream(req: CompletionRequest): Promise<AsyncGenerator<StreamChunk, CompletionResult> | undefined> {
+    if (!this.enabled || !isDeterministic(req)) return undefined;
+    const key = completionKey(this.inner.name, await this.modelKey(req.signal), req);
+    const hit = await this.read(key, "stream");
+    if (!hit || hit.kind !== "stream") return undefined;
+    this.counters.hits++;
+    return replayChunks(hit.chunks, hit.result, req.signal);
+  }
+
+  /** The stored score of `req`, or undefined (as storedStream). */
+  async storedScore(req: ScoreRequest): Promise<ScoreResult | undefined> {
+    if (!this.enabled) return undefined;
+    const key = scoreKey(this.inner.name, await this.modelKey(req.signal), req);
+    const hit = await this.read(key, "score");
+    if (!hit || hit.kind !== "score") return undefined;
+    req.signal?.throwIfAborted();
+    this.counters.hits++;
+    return hit.result;
+  }
+
   async *stream(req: CompletionRequest): AsyncGenerator<StreamChunk, CompletionResult> {
     if (!this.enabled || !isDeterministic(req)) {
       this.counters.bypassed++;
