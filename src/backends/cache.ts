@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
-import { ensureDir, writeFileVerified } from "../fsutil/write.js";
+import { closeCacheLog, openCacheLog, type CacheLog } from "./cache-log.js";
 import type { Backend, Capabilities, CompletionRequest, CompletionResult, Prompt, ScoreRequest, ScoreResult, StreamChunk } from "./types.js";
 
 /** JSON with object keys sorted and undefined fields dropped: equal requests give equal text. */
@@ -87,7 +87,11 @@ const entrySchema = z.discriminatedUnion("kind", [
 type Entry = z.infer<typeof entrySchema>;
 
 export interface CacheOptions {
-  /** Folder holding the entries (created on first write). */
+  /**
+   * Folder holding the entries (created on first write): an append-only log per model under
+   * `log/` (src/backends/cache-log.ts); entries of the earlier one-file-per-entry layout
+   * (`<2 hex>/<key>.json`) are still read, and copied into the log when used.
+   */
   dir: string;
   /** false turns the cache off; so does the environment variable CONCORD_NO_CACHE=1. */
   enabled?: boolean;
@@ -108,9 +112,9 @@ export interface CacheStats {
   bypassed: number;
   /** Entries written. */
   writes: number;
-  /** Entries that could not be read and were removed. */
+  /** Entries that could not be read and were removed (or skipped: a damaged log line). */
   corrupt: number;
-  /** Entries that could not be written (a full disk): the file was left whole or absent. */
+  /** Entries that could not be written (a full disk): the log was cut back, nothing half-written. */
   unwritten: number;
 }
 
@@ -123,6 +127,7 @@ export class CachedBackend implements Backend {
   readonly name: string;
   readonly enabled: boolean;
   private readonly counters: CacheStats = { hits: 0, misses: 0, bypassed: 0, writes: 0, corrupt: 0, unwritten: 0 };
+  private logStore: CacheLog | undefined;
   readonly countTokens?: (text: string) => Promise<number>;
 
   constructor(
@@ -135,7 +140,17 @@ export class CachedBackend implements Backend {
   }
 
   stats(): CacheStats {
-    return { ...this.counters };
+    const log = this.logStore?.stats;
+    return { ...this.counters, corrupt: this.counters.corrupt + (log?.damaged ?? 0), unwritten: log?.unwritten ?? 0 };
+  }
+
+  private get log(): CacheLog {
+    return (this.logStore ??= openCacheLog(this.options.dir, `${this.inner.name}\u241f${this.options.model ?? ""}`));
+  }
+
+  /** Append the entries still waiting (they are also appended on their own within 100 ms). */
+  flush(): Promise<void> {
+    return this.logStore?.flush() ?? Promise.resolve();
   }
 
   /** Requests that reached the wrapped backend. */
@@ -161,6 +176,20 @@ export class CachedBackend implements Backend {
   }
 
   private async read(key: string, kind: Entry["kind"]): Promise<Entry | undefined> {
+    const logged = await this.log.get(key);
+    if (logged !== undefined) {
+      const entry = parseEntry(logged, key, kind);
+      if (entry) return entry;
+      // Whole on disk (its checksum held) but not an entry of this kind and key: never served.
+      this.log.drop(key);
+      this.counters.corrupt++;
+      return undefined;
+    }
+    return this.readEntryFile(key, kind);
+  }
+
+  /** An entry of the one-file-per-entry layout; copied into the log so the next run reads it there. */
+  private async readEntryFile(key: string, kind: Entry["kind"]): Promise<Entry | undefined> {
     const path = this.pathFor(key);
     let text: string;
     try {
@@ -168,30 +197,46 @@ export class CachedBackend implements Backend {
     } catch {
       return undefined;
     }
-    try {
-      const entry = entrySchema.parse(JSON.parse(text));
-      if (entry.key !== key || entry.kind !== kind) throw new Error("entry does not belong to this key");
-      return entry;
-    } catch {
+    const entry = parseEntry(text, key, kind);
+    if (!entry) {
       // A damaged entry is only a lost shortcut: drop it and ask the model again.
       this.counters.corrupt++;
       await rm(path, { force: true }).catch(() => undefined);
       return undefined;
     }
+    this.log.put(key, JSON.stringify(entry));
+    return entry;
   }
 
-  private async write(entry: Entry): Promise<void> {
-    const path = this.pathFor(entry.key);
-    try {
-      await ensureDir(join(this.options.dir, entry.key.slice(0, 2)), "cache");
-      // Verified: on a full disk the entry is either whole or absent, never a cut file a later
-      // read would have to throw away.
-      await writeFileVerified(path, JSON.stringify(entry), { what: "cache entry" });
-      this.counters.writes++;
-    } catch {
-      // A cache that cannot be written must not fail the request it was meant to speed up.
-      this.counters.unwritten++;
-    }
+  private write(entry: Entry): void {
+    this.log.put(entry.key, JSON.stringify(entry));
+    this.counters.writes++;
+  }
+
+  /**
+   * The stored answer to `req` as a stream, or undefined (then `stream` asks the model). Lets a
+   * caller that gates requests to the server (engine/limits.ts) serve hits without a slot: a hit
+   * never reaches the server, and queueing it behind slow requests made a run from the cache as
+   * slow as the run that filled it.
+   */
+  async storedStream(req: CompletionRequest): Promise<AsyncGenerator<StreamChunk, CompletionResult> | undefined> {
+    if (!this.enabled || !isDeterministic(req)) return undefined;
+    const key = completionKey(this.inner.name, await this.modelKey(req.signal), req);
+    const hit = await this.read(key, "stream");
+    if (!hit || hit.kind !== "stream") return undefined;
+    this.counters.hits++;
+    return replayChunks(hit.chunks, hit.result, req.signal);
+  }
+
+  /** The stored score of `req`, or undefined (as storedStream). */
+  async storedScore(req: ScoreRequest): Promise<ScoreResult | undefined> {
+    if (!this.enabled) return undefined;
+    const key = scoreKey(this.inner.name, await this.modelKey(req.signal), req);
+    const hit = await this.read(key, "score");
+    if (!hit || hit.kind !== "score") return undefined;
+    req.signal?.throwIfAborted();
+    this.counters.hits++;
+    return hit.result;
   }
 
   async *stream(req: CompletionRequest): AsyncGenerator<StreamChunk, CompletionResult> {
@@ -225,7 +270,7 @@ export class CachedBackend implements Backend {
     }
     // Only whole answers are kept: an aborted or cut-short stream is not what the model says.
     if (result.finishReason !== "abort" && !req.signal?.aborted) {
-      await this.write({ schema: 1, kind: "stream", key, chunks, result });
+      this.write({ schema: 1, kind: "stream", key, chunks, result });
     }
     return result;
   }
@@ -244,7 +289,7 @@ export class CachedBackend implements Backend {
     }
     this.counters.misses++;
     const result = await this.inner.score(req);
-    if (!req.signal?.aborted) await this.write({ schema: 1, kind: "score", key, result });
+    if (!req.signal?.aborted) this.write({ schema: 1, kind: "score", key, result });
     return result;
   }
 
@@ -253,8 +298,20 @@ export class CachedBackend implements Backend {
     return this.inner.probe(signal);
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    const log = this.logStore;
+    this.logStore = undefined;
+    if (log) await closeCacheLog(log);
     return this.inner.close();
+  }
+}
+
+function parseEntry(text: string, key: string, kind: Entry["kind"]): Entry | undefined {
+  try {
+    const entry = entrySchema.parse(JSON.parse(text));
+    return entry.key === key && entry.kind === kind ? entry : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -8,6 +8,7 @@
 // server's Retry-After. Limits written in a spec are caps; `adaptive: false` makes them fixed.
 import pLimit, { type LimitFunction } from "p-limit";
 import type { Backend, Capabilities, CompletionRequest, CompletionResult, LoadObserver, ScoreRequest, ScoreResult, StreamChunk } from "../backends/types.js";
+import { CachedBackend } from "../backends/cache.js";
 import { AimdController } from "../core/aimd.js";
 import { CancelledError } from "./abort.js";
 import type { ModelHandle } from "./models.js";
@@ -250,6 +251,9 @@ class LimitedBackend implements Backend {
   }
 
   async *stream(req: CompletionRequest): AsyncGenerator<StreamChunk, CompletionResult> {
+    // Answers from the response cache never reach the server: they take no slot.
+    const stored = this.inner instanceof CachedBackend ? await this.inner.storedStream(req) : undefined;
+    if (stored) return yield* stored;
     const release = await this.limiter.slots(this.key, req.signal);
     try {
       const observe = both(req.observe, this.limiter.observer(this.key));
@@ -260,6 +264,8 @@ class LimitedBackend implements Backend {
   }
 
   async score(req: ScoreRequest): Promise<ScoreResult> {
+    const stored = this.inner instanceof CachedBackend ? await this.inner.storedScore(req) : undefined;
+    if (stored) return stored;
     const release = await this.limiter.slots(this.key, req.signal);
     try {
       const observe = both(req.observe, this.limiter.observer(this.key));

@@ -1,6 +1,7 @@
 import { test, describe, beforeEach, afterEach, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CachedBackend, completionKey, isDeterministic, scoreKey, stableStringify } from "../../src/backends/cache.js";
@@ -32,10 +33,12 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function entries(): Promise<string[]> {
+/** The log lines on disk, once `flushed` has appended what it holds. */
+async function entries(flushed?: CachedBackend): Promise<string[]> {
+  await flushed?.flush();
   const out: string[] = [];
-  for (const sub of await readdir(dir).catch(() => [] as string[])) {
-    for (const f of await readdir(join(dir, sub))) out.push(join(dir, sub, f));
+  for (const f of await readdir(join(dir, "log")).catch(() => [] as string[])) {
+    if (f.endsWith(".jsonl")) out.push(...(await readFile(join(dir, "log", f), "utf8")).split("\n").filter((l) => l !== ""));
   }
   return out;
 }
@@ -57,7 +60,7 @@ describe("CachedBackend", () => {
     assert.deepEqual(second.chunks, first.chunks);
     assert.deepEqual(second.result, first.result);
     assert.deepEqual(cached.stats(), { hits: 1, misses: 1, bypassed: 0, writes: 1, corrupt: 0, unwritten: 0 });
-    assert.equal((await entries()).length, 1);
+    assert.equal((await entries(cached)).length, 1);
   });
 
   test("a fresh CachedBackend on the same folder makes zero model calls on a second run", async () => {
@@ -90,7 +93,7 @@ describe("CachedBackend", () => {
     assert.equal(inner.calls.stream, 2);
     assert.notDeepEqual(a.result.text, b.result.text, "the test double samples anew");
     assert.equal(cached.stats().bypassed, 2);
-    assert.equal((await entries()).length, 0);
+    assert.equal((await entries(cached)).length, 0);
     assert.equal(isDeterministic({ ...greedy, temperature: undefined }), false, "model default temperature is not greedy");
     assert.equal(isDeterministic({ ...greedy, temperature: 1, seed: 0 }), true);
   });
@@ -150,20 +153,39 @@ describe("CachedBackend", () => {
     assert.equal((await entries()).length, 0);
   });
 
-  test("a corrupt entry is a miss: removed, asked again, rewritten", async () => {
+  test("an entry of the earlier one-file layout is served and copied into the log; a damaged one is a miss, removed", async () => {
     const inner = new DeterministicTextBackend();
-    const cached = new CachedBackend(inner, { dir });
-    const first = await run(cached, greedy);
-    const [file] = await entries();
-    for (const damage of ['{"schema":1,"kind":"stream","key":', '{"schema":2}', "", "[1,2,3]"]) {
-      await writeFile(file, damage);
-      const again = await run(cached, greedy);
-      assert.deepEqual(again.result, first.result);
+    const writer = new CachedBackend(inner, { dir, model: "m" });
+    const first = await run(writer, greedy);
+    const [line] = await entries(writer);
+    await writer.close();
+    const json = line!.slice(17);
+    const key = JSON.parse(json).key as string;
+    await rm(join(dir, "log"), { recursive: true });
+    const legacy = join(dir, key.slice(0, 2), `${key}.json`);
+    await mkdir(join(dir, key.slice(0, 2)));
+    await writeFile(legacy, json);
+
+    const reader = new DeterministicTextBackend();
+    const cached = new CachedBackend(reader, { dir, model: "m" });
+    assert.deepEqual((await run(cached, greedy)).result, first.result);
+    assert.equal(reader.calls.stream, 0);
+    assert.deepEqual(await entries(cached), [line], "copied into the log as it was");
+
+    const damages = ['{"schema":1,"kind":"stream","key":', '{"schema":2}', "", "[1,2,3]"];
+    for (const [i, damage] of damages.entries()) {
+      const other = { ...greedy, maxTokens: 2 + i };
+      const otherKey = completionKey(reader.name, "m", other);
+      const damaged = join(dir, otherKey.slice(0, 2), `${otherKey}.json`);
+      await mkdir(join(dir, otherKey.slice(0, 2)), { recursive: true });
+      await writeFile(damaged, damage);
+      const again = await run(cached, other);
+      assert.equal(again.result.finishReason === "abort", false);
+      assert.equal(existsSync(damaged), false, "the damaged file was removed");
     }
-    assert.equal(inner.calls.stream, 5);
-    assert.equal(cached.stats().corrupt, 4);
-    const stored = JSON.parse(await readFile(file, "utf8"));
-    assert.equal(stored.result.text, first.result.text, "the entry was written again");
+    assert.equal(reader.calls.stream, damages.length, "each damaged entry asked the model");
+    assert.equal(cached.stats().corrupt, damages.length);
+    assert.equal((await entries(cached)).length, 1 + damages.length, "the answers went into the log");
   });
 
   test("enabled:false or CONCORD_NO_CACHE=1 turns the cache off", async () => {

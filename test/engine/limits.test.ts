@@ -181,3 +181,42 @@ test("a run's signal keeps no listener per request once the request has its slot
   await Promise.all(Array.from({ length: 40 }, () => collect(h.backend.stream({ ...req(), signal: run.signal }))));
   assert.equal(getEventListeners(run.signal, "abort").length, 0);
 });
+
+test("answers from the response cache take no slot: they are served while a slow request holds the only one", async () => {
+  const { mkdtemp, rm } = await import("node:fs/promises");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const { CachedBackend } = await import("../../src/backends/cache.js");
+  const { DeterministicTextBackend } = await import("../doubles/deterministic-backend.js");
+  const dir = await mkdtemp(join(tmpdir(), "concord-limits-cache-"));
+  try {
+    const inner = new DeterministicTextBackend("d", { chunkDelayMs: 20 });
+    const cached = new CachedBackend(inner, { dir, model: "m" });
+    const stored = await collect(cached.stream(req("stored")));
+    const storedScore = await cached.score({ prefix: { kind: "raw", text: "p" }, candidates: ["a"] });
+    const limiter = new Limiter({ perModel: 1, adaptive: false });
+    const limited = limiter.wrap({ name: "d", backend: cached, thinkingFormat: "none" }).backend;
+    // A sampled request (never cached) takes the one slot and holds it until released.
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const slow = (async () => {
+      const gen = limited.stream({ ...req("slow"), temperature: 1 });
+      await gen.next();
+      await held;
+      for await (const _ of { [Symbol.asyncIterator]: () => gen }) void _;
+    })();
+    await eventually(() => assert.equal(limiter.load()[0]!.inFlight, 1));
+    assert.deepEqual(await collect(limited.stream(req("stored"))), stored, "served while the slot is held");
+    assert.deepEqual(await limited.score({ prefix: { kind: "raw", text: "p" }, candidates: ["a"] }), storedScore);
+    assert.equal(limiter.load()[0]!.queued, 0);
+    const miss = collect(limited.stream(req("not stored")));
+    await eventually(() => assert.equal(limiter.load()[0]!.queued, 1, "a miss waits for the slot"));
+    release();
+    await slow;
+    await miss;
+    assert.equal(inner.calls.stream, 3);
+    await cached.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -8,7 +8,7 @@ import fs, { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSyn
 import { execFileSync, spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CachedBackend, completionKey } from "../../src/backends/cache.js";
+import { CachedBackend } from "../../src/backends/cache.js";
 import { Recorder, RecordingBackend } from "../../src/backends/recorder.js";
 import { loadRecording } from "../../src/backends/replay.js";
 import { writeRecordingFile, type RecordingConversion } from "../../src/backends/genex/recording.js";
@@ -80,23 +80,25 @@ describe("the response cache on a full disk", () => {
       const inner = new DeterministicTextBackend();
       const cached = new CachedBackend(inner, { dir, model: "m" });
       const first = await collect(cached.stream(greedy("first")));
+      // Entries reach the disk in batches (the cache's log): flushed, the first one is there.
+      await cached.flush();
       const before = snapshot(dir);
-      assert.equal(before.size, 1);
+      assert.ok(before.size >= 1);
 
-      const second = await withShortWrites(40, () => collect(cached.stream(greedy("second"))));
+      const second = await withShortWrites(40, async () => {
+        const answer = await collect(cached.stream(greedy("second")));
+        await cached.flush();
+        return answer;
+      });
       assert.ok(second.text.length > 0, "the request the cache was meant to speed up still answers");
       assert.equal(cached.stats().unwritten, 1);
-      assert.equal(cached.stats().writes, 1);
       const after = snapshot(dir);
       assert.deepEqual(temps(after.keys()), []);
-      assert.deepEqual([...after.keys()], [...before.keys()], "no new (cut) entry was left");
-      for (const [f, b] of before) assert.ok(after.get(f)!.equals(b), `${f} changed`);
-      assert.equal(
-        existsSync(join(dir, completionKey(inner.name, "m", greedy("second")).slice(0, 2), `${completionKey(inner.name, "m", greedy("second"))}.json`)),
-        false,
-      );
+      assert.deepEqual([...after.keys()], [...before.keys()], "no new (cut) file was left");
+      for (const [f, b] of before) assert.ok(after.get(f)!.equals(b), `${f} changed: the cut append was not taken back`);
 
       // A later run reads nothing corrupt: the first answer is a hit, the second is asked again.
+      await cached.close();
       const again = new CachedBackend(inner, { dir, model: "m" });
       assert.deepEqual(await collect(again.stream(greedy("first"))), first);
       await collect(again.stream(greedy("second")));
@@ -227,6 +229,7 @@ test("a real full tmpfs: cache, recorder and genex writer keep every earlier byt
     const recorder = new Recorder(recFile);
     const recording = new RecordingBackend(cached, recorder);
     await collect(recording.stream(greedy("first")));
+    await cached.flush();
     await recorder.flush();
     await writeRecordingFile(genexFile, conversion(3, 10));
     // Fill the disk: one big file until ENOSPC.
@@ -240,10 +243,13 @@ test("a real full tmpfs: cache, recorder and genex writer keep every earlier byt
     }
     const before = snapshot(dir);
     before.delete(join(dir, "filler"));
-    const big = "long prompt ".repeat(2000);
-    const answer = await collect(recording.stream(greedy(big)));
-    assert.ok(answer.text.length > 0);
-    assert.equal(cached.stats().unwritten, 1);
+    // Entries go out in batches; a batch of many (more than the last page's free bytes) cannot fit.
+    for (let i = 0; i < 40; i++) {
+      const answer = await collect(recording.stream(greedy(`long prompt ${i} `.repeat(50))));
+      assert.ok(answer.text.length > 0);
+    }
+    await cached.flush();
+    assert.ok(cached.stats().unwritten >= 1, "the cache counted what it could not write");
     assertNamed(
       await recorder.flush().then(
         () => undefined,
@@ -261,7 +267,13 @@ test("a real full tmpfs: cache, recorder and genex writer keep every earlier byt
     const after = snapshot(dir);
     after.delete(join(dir, "filler"));
     assert.deepEqual([...after.keys()].sort(), [...before.keys()].sort());
-    for (const [f, b] of before) assert.ok(after.get(f)!.equals(b), `${f} changed`);
+    // Appends that fitted in the last page stay; every earlier byte is as it was, and what was
+    // added is whole lines.
+    for (const [f, b] of before) {
+      const now = after.get(f)!;
+      assert.ok(now.subarray(0, b.length).equals(b), `${f}: an earlier byte changed`);
+      if (now.length > b.length) assert.equal(now.at(-1), 0x0a, `${f}: a cut line was left`);
+    }
   } finally {
     fsys.unmount();
   }
@@ -414,7 +426,8 @@ test(
       const lines = r.stderr
         .trim()
         .split("\n")
-        .filter((l) => l.startsWith("concord: "));
+        // The plan line ("N records to write: M model calls") comes before any work; the error is the rest.
+        .filter((l) => l.startsWith("concord: ") && !/ to write: \d+ model calls/.test(l));
       assert.notEqual(r.status, 0, what);
       assert.equal(lines.length, 1, `${what}: ${r.stderr}`);
       assert.ok(lines[0].includes(folder), `${what} names ${folder}: ${lines[0]}`);
