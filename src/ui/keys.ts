@@ -48,6 +48,7 @@ export const DEFAULT_BINDINGS: Binding[] = [
   { action: "pause", keys: ["p", "space"], description: "pause auto-run after step", screens: ["race"] },
   { action: "cancel", keys: ["escape"], description: "cancel what is running", screens: ["race", "relay", "results", "settings"] },
   { action: "why", keys: ["y"], description: "why: per-token NLL shading", screens: ["race", "relay"] },
+  { action: "importance", keys: ["i"], description: "sentence importance column", screens: ["race"] },
   { action: "toggle-targets", keys: ["t"], description: "show or hide the targets", screens: ["race"] },
   { action: "next-step", keys: ["s"], description: "start the next step", screens: ["race"] },
   { action: "export", keys: ["x"], description: "export chain .txt + .md", screens: ["race"] },

@@ -115,7 +115,7 @@ const VISIBLE: Record<Screen | "help", RegExp | RegExp[]> = {
   results: /▸ +Transfer|Transfer\(DAPO\)/,
   settings: /▸ +profile-numb/,
   help: /\? +show or hide this help/,
-  tree: /▸ ● n0/,
+  tree: /▸ ?● n0/,
 };
 
 const SCREENS: Array<Screen | "help"> = ["problems", "race", "relay", "results", "settings", "tree", "help"];
