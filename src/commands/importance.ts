@@ -166,7 +166,7 @@ export async function importanceCommand(input: string, opts: ImportanceOptions):
       file,
       signal: ctrl.signal,
       onProgress: (p) => {
-        const line = `${p.done}/${p.total} samples · ${counter.calls} calls made, about ${Math.max(0, planned - counter.calls)} left · ${clean(p.label)}`;
+        const line = `${p.done}/${p.total} samples · ${counter.calls} calls sent, about ${Math.max(0, planned - counter.calls)} left · ${clean(p.label)}`;
         process.stderr.write(tty ? `\r\x1b[2K${line.slice(0, (process.stderr.columns ?? 80) - 1)}` : `${line}\n`);
       },
       onError: (source, message) => process.stderr.write(`${tty ? "\n" : ""}concord: ${clean(source)}: ${clean(message)}\n`),

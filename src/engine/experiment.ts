@@ -90,7 +90,7 @@ export interface RunOptions {
 }
 
 export interface RunSummary {
-  /** Model calls made (cache hits are not calls). */
+  /** Model calls sent (cache hits are not calls). */
   calls: number;
   written: number;
   skipped: number;
@@ -145,7 +145,7 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
   let plannedCalls = 0;
   const progress = (label: string) => {
     summary.calls = counter.calls;
-    const calls = plannedCalls ? ` · ${summary.calls} calls made, about ${Math.max(0, plannedCalls - summary.calls)} left` : "";
+    const calls = plannedCalls ? ` · ${summary.calls} calls sent, about ${Math.max(0, plannedCalls - summary.calls)} left` : "";
     emit({
       type: "progress",
       done: summary.written + summary.skipped + summary.errors,

@@ -31,6 +31,7 @@ export type Action =
   | "pause"
   | "cancel"
   | "why"
+  | "importance"
   | "toggle-targets"
   | "next-step"
   | "cut-prev"

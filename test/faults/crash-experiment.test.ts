@@ -124,12 +124,13 @@ describe("crash safety: concord run", () => {
       // Writing the spec lets the warmed-up run go on.
       await writeFile(cur.fifo, spec(out));
       const started = Date.now();
-      let reported = () => cur.w.lines.filter((l) => /^\d+\/\d+ /.test(l) && !/ starting$| already in /.test(l)).length;
+      // The label may carry the calls sent and the models' load after " · " and " | ".
+      let reported = () => cur.w.lines.filter((l) => /^\d+\/\d+ /.test(l) && !/ starting(?: · |$)| already in /.test(l)).length;
       if (rnd() < 0.15) {
         // Some kills land while it loads the model and reads what is there.
         await sleep(Math.floor(rnd() * 1500));
       } else {
-        await cur.w.waitLine(/^\d+\/\d+ (?!starting$)(?!\d+ answers already in )/, 60_000);
+        await cur.w.waitLine(/^\d+\/\d+ (?!starting(?: · |$))(?!\d+ answers already in )/, 60_000);
         await sleep(Math.floor(rnd() * 700));
       }
       const alive = cur.w.child.exitCode === null && cur.w.child.signalCode === null;

@@ -26,6 +26,7 @@ const PAIRS: Array<[string, string]> = [
   ["page up", "page down"],
   ["chain back", "chain forward"],
   ["run relay", "saved relays"],
+  ["targets panel", "importance"],
 ];
 
 function pairRows(rows: Row[]): Row[] {

@@ -5,7 +5,11 @@ import { Box, Text } from "ink";
 import { useConcord, type ConcordState } from "../../state/store.js";
 import { info } from "../../state/notices.js";
 import type { ChainSentence } from "../../core/chain.js";
-import { useActions, useUi } from "../context.js";
+import { useEffect, useState } from "react";
+import { useActions, usePorts, useUi } from "../context.js";
+import { useRemembered } from "../hooks/view-memory.js";
+import type { ImportanceResult } from "../../engine/importance.js";
+import { importanceColumn } from "./Relay.js";
 import { keyFor, type Action } from "../keys.js";
 import { useTheme, type Theme } from "../theme.js";
 import { fitWidth, sanitize } from "../sanitize.js";
@@ -37,6 +41,29 @@ function wrappedChain(sentences: ChainSentence[], theme: Theme, known: string[],
   }
   chainCache = { sentences, theme, known: key, width, lines, ends };
   return chainCache;
+}
+
+/**
+ * The chain one sentence per line behind a gutter of its importance (the targets' mean answer
+ * shift when the sentence is kept, from `concord importance`'s saved samples): flowing text has
+ * no place for a column.
+ */
+function chainWithImportance(sentences: ChainSentence[], theme: Theme, known: string[], width: number, column: Array<number | null>) {
+  const lines: ReturnType<typeof wrapSegments> = [];
+  const ends: number[] = [];
+  let at = 0;
+  sentences.forEach((s, i) => {
+    const v = column[i];
+    const gutter = `${v === null || v === undefined ? "   -" : v.toFixed(2).replace(/^0/, " ")} `;
+    const body = chainSegments([{ ...s, text: s.text.trimStart() }], theme, known);
+    wrapSegments(body, Math.max(4, width - gutter.length)).forEach((l, j) => {
+      const line = [{ text: j === 0 ? gutter : " ".repeat(gutter.length), role: "muted" as const }, ...l];
+      at += line.reduce((n, sg) => n + sg.text.length, 0);
+      lines.push(line);
+    });
+    ends.push(at);
+  });
+  return { lines, ends };
 }
 
 /** Actions of the Race screen: every key reaches the store as an intent. */
@@ -166,6 +193,29 @@ export function RaceScreen() {
   const chainScroll = useConcord(store, sel.chainScroll);
   const modelsChanged = useConcord(store, sel.modelsChanged);
   const handle = useRaceActions();
+  const [showImportance, setShowImportance] = useRemembered("race:importance", false);
+  const { results } = usePorts();
+  const [importance, setImportance] = useState<{ key: string; result?: ImportanceResult } | null>(null);
+  const importanceKey = problem ? `${problem.source}/${problem.id}/${chain.sentences.length}/${chain.sentences[0]?.text ?? ""}` : "";
+  useEffect(() => {
+    if (!showImportance || !problem || !results?.importance) return;
+    let live = true;
+    void results
+      .importance(
+        problem,
+        chain.sentences.map((x) => x.text),
+      )
+      .then(
+        (result) => live && setImportance({ key: importanceKey, result }),
+        () => live && setImportance({ key: importanceKey }),
+      );
+    return () => {
+      live = false;
+    };
+    // The chain is named by importanceKey: a new sentence (or another problem) reads again.
+  }, [showImportance, importanceKey, results]);
+  const importanceHere = showImportance && importance?.key === importanceKey ? importance : undefined;
+  const column = importanceColumn(importanceHere?.result, chain.sentences.length);
   const lanes = race.lanes;
   const selectedLane = lanes[selected];
   const key = (a: Action) => keyFor(bindings, a);
@@ -186,10 +236,16 @@ export function RaceScreen() {
   // Lanes fold ("+N more") before the chain shrinks below two rows; the targets never go.
   const laneRows = Math.max(1, Math.min(lanes.length || 1, room - 2));
   const chainRows = Math.max(1, room - laneRows);
-  const chained = wrappedChain(chain.sentences, theme, [...roles.generators], mainWidth);
+  const chained = column
+    ? chainWithImportance(chain.sentences, theme, [...roles.generators], mainWidth, column)
+    : wrappedChain(chain.sentences, theme, [...roles.generators], mainWidth);
   const maxBack = Math.max(0, chained.lines.length - chainRows);
   const back = Math.min(chainScroll, maxBack);
-  useActions((action) => handle(action, Math.max(1, chainRows - 1), maxBack));
+  useActions((action) => {
+    if (action !== "importance") return handle(action, Math.max(1, chainRows - 1), maxBack);
+    setShowImportance((on) => !on);
+    return true;
+  });
 
   if (!problem) {
     return (
@@ -250,6 +306,15 @@ export function RaceScreen() {
       <Text wrap="truncate-end">
         <R role="border">{`── chain: ${count(chain.sentences.length, "sentence")}${chain.finished ? " · finished" : ""} `}</R>
         <R role="muted">{`${MARK_HUMAN} human choice`}</R>
+        {showImportance ? (
+          <R role={column ? "muted" : "warning"}>
+            {column
+              ? ` · importance: answer shift, ${count(importanceHere?.result?.targets.length ?? 0, "target")}`
+              : importanceHere
+                ? ` · no saved importance for this chain (concord importance)`
+                : " · reading importance…"}
+          </R>
+        ) : null}
         <TreeLocationMark />
       </Text>
       <Box height={chainRows} flexDirection="column" flexShrink={0}>
