@@ -132,7 +132,9 @@ describe("help overlay", () => {
           // before it (a row may join two actions, "first item / last item", so its text runs on).
           const above = headings.filter((h) => h.row < row && h.x <= i).sort((p, q) => q.x - p.x || q.row - p.row)[0];
           assert.ok(above, `"${b.description}" is under a heading:\n${lines.join("\n")}`);
-          const names = (b.screens as string[]).map((x) => ({ problems: "Problems", relay: "Relay", results: "Results", settings: "Models", tree: "Tree", tokens: "Tokens" })[x]);
+          const names = (b.screens as string[]).map(
+            (x) => ({ problems: "Problems", relay: "Relay", results: "Results", settings: "Models", tree: "Tree", tokens: "Tokens" })[x],
+          );
           // Grouped by screen where that fits; where it would push keys off the screen, one heading.
           if (above.where !== "other screens") assert.equal(above.where, names.join(", "), `"${b.description}" is listed under the screens it belongs to`);
         }
