@@ -136,6 +136,21 @@ export function relayJobs(problems: readonly Problem[], ctx: RelayContext): Rela
       return score(problem, sentencesOf((await initiatorChain(init, problem)).cot));
     });
 
+  // What every record of a chain holds: its problem, its sentences, the graded answer, step scores.
+  const chainFields = (problem: Problem, sentences: string[], a: Answered, stepScores: (number | null)[] | undefined, meta: CotMeta) => ({
+    ...base,
+    problemId: problem.id,
+    dataset: problem.source,
+    reference: problem.reference,
+    sentences,
+    answerRaw: a.raw,
+    answer: a.grade.answer,
+    correct: a.grade.correct,
+    ...(a.truncated ? { truncated: true } : {}),
+    ...scoreFields(stepScores, scorer),
+    meta,
+  });
+
   const jobs: RelayJob[] = [];
   for (const problem of problems) {
     for (const initName of cond.initiators) {
@@ -149,20 +164,10 @@ export function relayJobs(problems: readonly Problem[], ctx: RelayContext): Rela
           const sentences = sentencesOf(chain.cot);
           const [a, stepScores] = await Promise.all([initiatorAnswer(init, problem), initiatorScores(init, problem)]);
           return {
-            ...base,
+            ...chainFields(problem, sentences, a, stepScores, chain.meta),
             role: "initiator",
-            problemId: problem.id,
-            dataset: problem.source,
-            reference: problem.reference,
             initiator: init.name,
             ...(init.family ? { initiatorFamily: init.family } : {}),
-            sentences,
-            answerRaw: a.raw,
-            answer: a.grade.answer,
-            correct: a.grade.correct,
-            ...(a.truncated ? { truncated: true } : {}),
-            ...scoreFields(stepScores, scorer),
-            meta: chain.meta,
           };
         },
       });
@@ -181,20 +186,10 @@ export function relayJobs(problems: readonly Problem[], ctx: RelayContext): Rela
           const sentences = sentencesOf(chain.cot);
           const [a, stepScores] = await Promise.all([answer(cont, problem, sentences), score(problem, sentences)]);
           return {
-            ...base,
+            ...chainFields(problem, sentences, a, stepScores, chain.meta),
             role: "continuer-alone",
-            problemId: problem.id,
-            dataset: problem.source,
-            reference: problem.reference,
             continuer: cont.name,
             ...(cont.family ? { continuerFamily: cont.family } : {}),
-            sentences,
-            answerRaw: a.raw,
-            answer: a.grade.answer,
-            correct: a.grade.correct,
-            ...(a.truncated ? { truncated: true } : {}),
-            ...scoreFields(stepScores, scorer),
-            meta: chain.meta,
           };
         },
       });
@@ -261,11 +256,8 @@ export function relayJobs(problems: readonly Problem[], ctx: RelayContext): Rela
     ]);
     const stepScores = ownScores?.map((s, i) => (i < handover ? (prefixScores?.[i] ?? s) : s));
     return {
-      ...base,
+      ...chainFields(problem, hybridSentences, a, stepScores, more.meta),
       role: "hybrid",
-      problemId: problem.id,
-      dataset: problem.source,
-      reference: problem.reference,
       initiator: init.name,
       ...(init.family ? { initiatorFamily: init.family } : {}),
       continuer: cont.name,
@@ -275,15 +267,8 @@ export function relayJobs(problems: readonly Problem[], ctx: RelayContext): Rela
       sample,
       cutSentence: cut,
       handover,
-      sentences: hybridSentences,
-      answerRaw: a.raw,
-      answer: a.grade.answer,
-      correct: a.grade.correct,
-      ...(a.truncated ? { truncated: true } : {}),
       comparison,
       departure: dep ? { sentence: dep.sentence, position: departurePosition(dep.sentence, handover, hybridSentences.length), answer: dep.answer } : null,
-      ...scoreFields(stepScores, scorer),
-      meta: more.meta,
     };
   }
 

@@ -5,11 +5,10 @@ import { Box, Text } from "ink";
 import { useConcord, type ConcordState } from "../../state/store.js";
 import { info } from "../../state/notices.js";
 import type { ChainSentence } from "../../core/chain.js";
-import { useEffect, useState } from "react";
-import { useActions, usePorts, useUi } from "../context.js";
+import { useMemo } from "react";
+import { useActions, useUi } from "../context.js";
 import { useRemembered } from "../hooks/view-memory.js";
-import type { ImportanceResult } from "../../engine/importance.js";
-import { importanceColumn } from "./Relay.js";
+import { importanceColumn, useSavedImportance } from "../hooks/use-saved-importance.js";
 import { keyFor, type Action } from "../keys.js";
 import { useTheme, type Theme } from "../theme.js";
 import { fitWidth, sanitize } from "../sanitize.js";
@@ -194,27 +193,8 @@ export function RaceScreen() {
   const modelsChanged = useConcord(store, sel.modelsChanged);
   const handle = useRaceActions();
   const [showImportance, setShowImportance] = useRemembered("race:importance", false);
-  const { results } = usePorts();
-  const [importance, setImportance] = useState<{ key: string; result?: ImportanceResult } | null>(null);
-  const importanceKey = problem ? `${problem.source}/${problem.id}/${chain.sentences.length}/${chain.sentences[0]?.text ?? ""}` : "";
-  useEffect(() => {
-    if (!showImportance || !problem || !results?.importance) return;
-    let live = true;
-    void results
-      .importance(
-        problem,
-        chain.sentences.map((x) => x.text),
-      )
-      .then(
-        (result) => live && setImportance({ key: importanceKey, result }),
-        () => live && setImportance({ key: importanceKey }),
-      );
-    return () => {
-      live = false;
-    };
-    // The chain is named by importanceKey: a new sentence (or another problem) reads again.
-  }, [showImportance, importanceKey, results]);
-  const importanceHere = showImportance && importance?.key === importanceKey ? importance : undefined;
+  const chainTexts = useMemo(() => chain.sentences.map((x) => x.text), [chain.sentences]);
+  const importanceHere = useSavedImportance(showImportance, problem, chainTexts);
   const column = importanceColumn(importanceHere?.result, chain.sentences.length);
   const lanes = race.lanes;
   const selectedLane = lanes[selected];

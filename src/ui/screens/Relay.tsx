@@ -13,7 +13,7 @@ import { List } from "../widgets/list.js";
 import { oneLine } from "../../errors.js";
 import type { RelayRecord } from "../../results/relay-store.js";
 import { caseRelayResult, failingCases, type RelayCase } from "../../state/relay-cases.js";
-import type { ImportanceResult } from "../../engine/importance.js";
+import { importanceColumn, useSavedImportance } from "../hooks/use-saved-importance.js";
 import { keyFor } from "../keys.js";
 import { fitWidth, sanitize } from "../sanitize.js";
 import { nllStyle, useTheme, type Theme } from "../theme.js";
@@ -69,17 +69,6 @@ function sentenceLines(n: number, stepScore: string, body: Segment[], width: num
   // (With the importance column on, stepScore holds two figures: importance, then step score.)
   const lines = wrapSegments(body, Math.max(4, width - gutter.length));
   return lines.map((l, i) => [{ text: i === 0 ? gutter : " ".repeat(gutter.length), role: gutterRole }, ...l]);
-}
-
-/** Per sentence, the targets' mean shift of their answers when it is kept (total variation), from saved samples. */
-export function importanceColumn(imp: ImportanceResult | undefined, sentences: number): Array<number | null> | undefined {
-  if (!imp || imp.sentences !== sentences) return undefined;
-  return imp.rows.map((row) => {
-    const xs = Object.values(row.byTarget)
-      .map((v) => v.divergence?.value)
-      .filter((x): x is number => typeof x === "number");
-    return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
-  });
 }
 
 function initiatorLines(r: RelayResult, cut: number, width: number, theme: Theme, importance?: Array<number | null>): { lines: Segment[][]; cutLine: number } {
@@ -173,8 +162,6 @@ export function RelayScreen() {
   const [cutAt, setCutAt] = useState<number | null>(null);
   const [mode, setMode] = useRemembered<RelayMode>("relay:mode", { kind: "live" });
   const [showImportance, setShowImportance] = useRemembered("relay:importance", false);
-  const { results } = usePorts();
-  const [importance, setImportance] = useState<{ key: string; result?: ImportanceResult } | null>(null);
   const saved = useRelayFolder(mode);
   const cases = useMemo(() => (saved.records ? failingCases(saved.records) : []), [saved.records]);
   const listRows = Math.max(1, height - 3);
@@ -195,20 +182,7 @@ export function RelayScreen() {
   const cut = r ? Math.max(0, Math.min(maxCut, cutAt ?? (openCase ? (openCase.hybrid.cutSentence ?? r.cutPoints.mid) : r.cutPoints.mid))) : 0;
   const runsHere = r ? r.runs.filter((x) => x.cutSentence === cut) : [];
   const chainProblem = openCase ? { source: openCase.dataset, id: openCase.problemId } : problem ? { source: problem.source, id: problem.id } : undefined;
-  const importanceKey = r && chainProblem ? `${chainProblem.source}/${chainProblem.id}/${r.initiator.sentences.length}/${r.initiator.sentences[0] ?? ""}` : "";
-  useEffect(() => {
-    if (!showImportance || !r || !chainProblem || !results?.importance) return;
-    let live = true;
-    void results.importance(chainProblem, r.initiator.sentences).then(
-      (result) => live && setImportance({ key: importanceKey, result }),
-      () => live && setImportance({ key: importanceKey }),
-    );
-    return () => {
-      live = false;
-    };
-    // The chain is named by importanceKey; r itself is a new object on every draw of a case.
-  }, [showImportance, importanceKey, results]);
-  const importanceHere = showImportance && importance?.key === importanceKey ? importance : undefined;
+  const importanceHere = useSavedImportance(showImportance, r ? chainProblem : undefined, r?.initiator.sentences);
 
   useActions((action) => {
     const st = store.getState();
