@@ -233,6 +233,14 @@ function keyOf(json: string): string | undefined {
 // never appends to a file from two places.
 const logs = new Map<string, { log: CacheLog; users: number }>();
 
+/**
+ * Append what every open log of this process holds. A results record must not reach the disk
+ * before the cache entries it was made from: after a kill, a run from the cache would ask again.
+ */
+export async function flushCacheLogs(): Promise<void> {
+  await Promise.all([...logs.values()].map(({ log }) => log.flush()));
+}
+
 export function openCacheLog(dir: string, model: string): CacheLog {
   const stem = createHash("sha256").update(model).digest("hex").slice(0, 16);
   const id = `${dir}\u0000${stem}`;

@@ -14,6 +14,7 @@ import { COTS_FILE, CotStore } from "../results/cot-store.js";
 import { buildReport, writeSummary } from "../results/report.js";
 import { conditionKey, resultKey, type ResultRecord } from "../results/schema.js";
 import { appendResult, readResults } from "../results/store.js";
+import { flushCacheLogs } from "../backends/cache-log.js";
 import { WriteError } from "../fsutil/write.js";
 import { CancelledError, isAbort, shareSignal, throwIfAborted } from "./abort.js";
 import { cotForJob, curatedCots, recordCondition, strategyFor, type ConditionContext, type ConditionJob, type MadeCot } from "./conditions/index.js";
@@ -197,7 +198,11 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
       return;
     }
     throwIfAborted(signal);
-    writes = writes.then(() => appendRelayRecord(spec.out, rec).catch(stopOnWriteFailure));
+    writes = writes.then(() =>
+      flushCacheLogs()
+        .then(() => appendRelayRecord(spec.out, rec))
+        .catch(stopOnWriteFailure),
+    );
     await writes;
     summary.written++;
     progress(j.label);
@@ -235,7 +240,12 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
     const rec = resultRecord(spec, j, cot, reply, strategy.paperGradingModel(j), { answerMs: Date.now() - started, answerTokens: maxTokens });
     emit({ type: "target-answer", answer: { target: j.target.name, chainLength: 0, raw: reply.raw, grade: reply.grade } });
     // The write is not cancellable: a record is written whole or not at all.
-    writes = writes.then(() => appendResult(spec.out, rec).catch(stopOnWriteFailure));
+    // The cache entries behind the record go first, so a run from the cache after a kill asks nothing.
+    writes = writes.then(() =>
+      flushCacheLogs()
+        .then(() => appendResult(spec.out, rec))
+        .catch(stopOnWriteFailure),
+    );
     await writes;
     summary.written++;
     progress(label);
