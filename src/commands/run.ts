@@ -86,12 +86,13 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
     });
     // Bad inputs are reported before any model is loaded or asked.
     await checkExperimentInputs(spec, problems);
+    // One run per results folder: a second would write every answer twice. Refused before the
+    // plan is printed, so its one line is all it says.
+    lock = lockFolder(spec.out, "concord run");
     // What the run costs is said before any model is loaded or asked.
     const plan = await planExperiment(spec, problems);
     if (!(await confirmCalls(plan.calls, `experiment ${spec.name ?? file}: ${plan.records} records to write`, plan.uncounted, { yes: opts.yes })))
       throw declined();
-    // One run per results folder: a second would write every answer twice.
-    lock = lockFolder(spec.out, "concord run");
     await removeStaleTemps(spec.out);
     const handles = new Map<string, ModelHandle>();
     const roles = experimentRoles(spec);

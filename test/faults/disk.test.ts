@@ -324,7 +324,7 @@ describe("concord run", () => {
       const out = join(dir, "results");
       const first = watch(spawn(process.execPath, [BIN, "run", spec], { env: CLI_ENV, stdio: ["ignore", "pipe", "pipe"] }));
       // Wait until it holds the folder and is writing answers.
-      assert.ok(await first.waitLine(/^\d+\/\d+ (?!starting$)/, 60_000), first.lines.join(" | "));
+      assert.ok(await first.waitLine(/^\d+\/\d+ (?!starting(?: · |$))/, 60_000), first.lines.join(" | "));
       const second = spawnSync(process.execPath, [BIN, "run", spec], { env: CLI_ENV, encoding: "utf8", timeout: 60_000 });
       assert.equal(first.child.exitCode, null, "the first run ended before the second started");
       const lines = second.stderr.trim().split("\n");
@@ -338,7 +338,7 @@ describe("concord run", () => {
       await first.exited;
       assert.ok(existsSync(join(out, "concord.lock")));
       const third = watch(spawn(process.execPath, [BIN, "run", spec], { env: CLI_ENV, stdio: ["ignore", "pipe", "pipe"] }));
-      const resumed = await third.waitLine(/^\d+\/\d+ (?!starting$)(?!\d+ answers already in )/, 60_000);
+      const resumed = await third.waitLine(/^\d+\/\d+ (?!starting(?: · |$))(?!\d+ answers already in )/, 60_000);
       third.child.kill("SIGKILL");
       await third.exited;
       const { records } = await readResults(out);
