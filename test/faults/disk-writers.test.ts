@@ -15,7 +15,7 @@ import { writeRecordingFile, type RecordingConversion } from "../../src/backends
 import { collect, type CompletionRequest } from "../../src/backends/types.js";
 import { WriteError } from "../../src/fsutil/write.js";
 import { DeterministicTextBackend } from "../doubles/deterministic-backend.js";
-import { oneLineProblem } from "../fixtures/faults/harness.js";
+import { oneLineProblem, mountTmpfs, TMPFS_SKIP } from "../fixtures/faults/harness.js";
 
 const tmp = (p: string) => mkdtempSync(join(tmpdir(), `concord-writers-${p}-`));
 const prompt = (content: string) => ({ kind: "chat" as const, messages: [{ role: "user" as const, content }] });
@@ -198,28 +198,7 @@ describe("the genex recording writer on a full disk", () => {
   });
 });
 
-/** A small tmpfs of `kb` KiB, or undefined when this machine does not let the tests mount one. */
-function mountTmpfs(kb: number): { dir: string; unmount: () => void } | undefined {
-  const dir = tmp("tmpfs");
-  try {
-    execFileSync("mount", ["-t", "tmpfs", "-o", `size=${kb}k`, "tmpfs", dir], { stdio: "ignore" });
-  } catch {
-    rmSync(dir, { recursive: true, force: true });
-    return undefined;
-  }
-  return {
-    dir,
-    unmount: () => {
-      execFileSync("umount", [dir]);
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-const probe = mountTmpfs(64);
-probe?.unmount();
-const TMPFS = probe ? false : "cannot mount a tmpfs here (needs root); the injected short writes above still run";
-
-test("a real full tmpfs: cache, recorder and genex writer keep every earlier byte", { skip: TMPFS, timeout: 60_000 }, async () => {
+test("a real full tmpfs: cache, recorder and genex writer keep every earlier byte", { skip: TMPFS_SKIP, timeout: 60_000 }, async () => {
   const fsys = mountTmpfs(128)!;
   try {
     const dir = fsys.dir;
@@ -394,7 +373,7 @@ test("a saved session opened from the Problems screen's list is refused at open 
 
 test(
   "a read-only folder reads as read-only, naming the folder, from `concord run`, `import genex` and `models add`",
-  { skip: (TMPFS || !existsSync(MODEL)) && "needs a tmpfs (root) and ../shared/models", timeout: 120_000 },
+  { skip: (TMPFS_SKIP || !existsSync(MODEL)) && "needs a tmpfs (root) and ../shared/models", timeout: 120_000 },
   (t) => {
     const ro = tmp("ro");
     const work = tmp("ro-work");

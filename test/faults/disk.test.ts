@@ -6,7 +6,7 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import fs, { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, chmodSync } from "node:fs";
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { appendVerified, WriteError, writeFileVerified, writeFileVerifiedSync } from "../../src/fsutil/write.js";
@@ -18,7 +18,7 @@ import type { SessionSnapshot } from "../../src/state/store.js";
 import { builtinProblems } from "../../src/problems/builtin.js";
 import { parseStructuredText } from "../../src/structured-text.js";
 import { readThemeFile, themesDir } from "../../src/ui/theme.js";
-import { oneLineProblem, watch } from "../fixtures/faults/harness.js";
+import { oneLineProblem, watch, mountTmpfs, TMPFS_SKIP } from "../fixtures/faults/harness.js";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 const BIN = join(ROOT, "test", "concord-from-source.mjs");
@@ -85,27 +85,6 @@ function resultRec(i: number, cot = "Think. Then answer."): ResultRecord {
   };
 }
 
-/** A small tmpfs of `kb` KiB, or undefined when this machine does not let the tests mount one. */
-function mountTmpfs(kb: number): { dir: string; unmount: () => void } | undefined {
-  const dir = tmp("tmpfs");
-  try {
-    execFileSync("mount", ["-t", "tmpfs", "-o", `size=${kb}k`, "tmpfs", dir], { stdio: "ignore" });
-  } catch {
-    rmSync(dir, { recursive: true, force: true });
-    return undefined;
-  }
-  return {
-    dir,
-    unmount: () => {
-      execFileSync("umount", [dir]);
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-const probe = mountTmpfs(64);
-probe?.unmount();
-const TMPFS = probe ? false : "cannot mount a tmpfs here (needs root); the injected short writes below still run";
-
 /** Fill the file system under `dir` completely, then free `leave` bytes. */
 function fill(dir: string, leave: number): string {
   const filler = join(dir, "filler");
@@ -132,7 +111,7 @@ function assertNamed(err: unknown, file: string): string {
 }
 
 describe("a full disk: every writer keeps the old file and says so", () => {
-  test("real tmpfs: session, exports, summary, results batch, settings (and `models add`)", { skip: TMPFS, timeout: 60_000 }, async () => {
+  test("real tmpfs: session, exports, summary, results batch, settings (and `models add`)", { skip: TMPFS_SKIP, timeout: 60_000 }, async () => {
     const fsys = mountTmpfs(256)!;
     try {
       const dir = fsys.dir;
@@ -272,7 +251,7 @@ const TOTAL = 5 * 2 * 3;
 describe("concord run", () => {
   test(
     "the disk fills mid-run: it stops at the first failed write, names the file, keeps what was written",
-    { skip: TMPFS || !HAVE_MODEL, timeout: 120_000 },
+    { skip: TMPFS_SKIP || !HAVE_MODEL, timeout: 120_000 },
     async () => {
       const fsys = mountTmpfs(128)!;
       try {
