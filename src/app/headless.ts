@@ -3,7 +3,7 @@
 // command reads its flags and environment once and opens its models with one source
 // (engine/models.ts: modelSourceOf, openModels).
 import { Command } from "commander";
-import { commandModules } from "../commands/index.js";
+import { commandModules, type CommandModule } from "../commands/index.js";
 import { oneLine } from "../errors.js";
 import { installCrashGuards } from "../engine/crash-guards.js";
 
@@ -16,10 +16,9 @@ export async function main(argv: string[]): Promise<void> {
     .enablePositionalOptions()
     .showSuggestionAfterError()
     .exitOverride();
-  // Opening the interface needs only its own command: loading every other command (and what
-  // each imports) would delay the first frame for nothing.
-  const modules = opensInterface(argv.slice(2)) ? [() => import("../commands/open.js")] : commandModules;
-  for (const load of modules) (await load()).register(program);
+  // Only the modules the command line names are loaded: every other command (and what each
+  // imports, the HTML report's charts among them) would cost start-up time and memory for nothing.
+  for (const load of modulesFor(argv.slice(2))) (await load()).register(program);
   try {
     await program.parseAsync(argv);
   } catch (err) {
@@ -36,6 +35,35 @@ export async function main(argv: string[]): Promise<void> {
 
 /** Options of the interface's own command that take a value (src/commands/open.ts). */
 const INTERFACE_VALUE_OPTIONS = new Set(["--model", "--models", "--session", "--sessions-dir", "--theme", "--set", "--results"]);
+
+/**
+ * The command modules these arguments need: the interface's own (it is the default command)
+ * and the module of the subcommand named; every module for root help or an unknown name, so
+ * help lists everything and a typo is answered with a suggestion.
+ */
+export function modulesFor(args: readonly string[]): CommandModule[] {
+  const open = commandModules.find((m) => m.names.includes("replay"))!.load;
+  if (opensInterface(args)) return [open];
+  const name = commandName(args);
+  const named = name === undefined ? undefined : commandModules.find((m) => m.names.includes(name));
+  if (!named) return commandModules.map((m) => m.load);
+  return named.load === open ? [open] : [open, named.load];
+}
+
+/** The first argument that is not an option of the root (or its value); undefined at root help. */
+function commandName(args: readonly string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const name = a.split("=")[0]!;
+    if (INTERFACE_VALUE_OPTIONS.has(name)) {
+      if (!a.includes("=")) i++;
+      continue;
+    }
+    if (a.startsWith("-")) return undefined;
+    return a;
+  }
+  return undefined;
+}
 
 /**
  * Whether these arguments only open the interface: no subcommand, no help or version, nothing

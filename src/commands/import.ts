@@ -31,7 +31,7 @@ interface GenexOptions {
 
 /** Records appended at a time while a genex file streams in (fewer when their chains are long). */
 const IMPORT_BATCH = 500;
-const IMPORT_BATCH_CHARS = 8 << 20;
+const IMPORT_BATCH_CHARS = 2 << 20;
 
 const clean = (s: string) => s.replace(/[\u0000-\u001f\u007f-\u009f]/g, "?");
 
@@ -61,7 +61,7 @@ export async function importGenex(folder: string, opts: GenexOptions): Promise<n
   // kept: the folder, like each genex file, is read as a stream, whatever its size.
   const seen = new Set<string>();
   try {
-    await forEachResult(opts.out, (r) => void seen.add(resultKey(r)), { missingOk: true });
+    await forEachResult(opts.out, (r) => void seen.add(resultKey(r)), { missingOk: true, slim: true });
   } catch (err) {
     throw new UserError(`--out: ${oneLine(err)}`);
   }

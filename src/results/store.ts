@@ -76,7 +76,10 @@ export function parseResultsText(text: string, file: string): ReadResults {
  * The lines of a file as a stream of raw bytes split at newlines, each decoded on its own (bad
  * UTF-8 spoils one line, not the rest). `unterminated` marks a last line with no newline.
  */
-export async function* fileLines(handle: fs.FileHandle): AsyncGenerator<{ line: number; text: string; unterminated: boolean }> {
+export async function* fileLines(
+  handle: fs.FileHandle,
+  trim: (line: Buffer) => Buffer = (line) => line,
+): AsyncGenerator<{ line: number; text: string; unterminated: boolean }> {
   let pieces: Buffer[] = [];
   let line = 0;
   for await (const chunk of handle.createReadStream({ highWaterMark: 1 << 20, autoClose: false }) as AsyncIterable<Buffer>) {
@@ -84,7 +87,7 @@ export async function* fileLines(handle: fs.FileHandle): AsyncGenerator<{ line: 
     let nl: number;
     while ((nl = chunk.indexOf(0x0a, start)) >= 0) {
       pieces.push(chunk.subarray(start, nl));
-      const text = (pieces.length === 1 ? pieces[0] : Buffer.concat(pieces)).toString("utf8");
+      const text = trim(pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces)).toString("utf8");
       pieces = [];
       start = nl + 1;
       yield { line: ++line, text, unterminated: false };
@@ -92,7 +95,48 @@ export async function* fileLines(handle: fs.FileHandle): AsyncGenerator<{ line: 
     // Copied: the stream may reuse its buffer.
     if (start < chunk.length) pieces.push(Buffer.from(chunk.subarray(start)));
   }
-  if (pieces.length) yield { line: ++line, text: Buffer.concat(pieces).toString("utf8"), unterminated: true };
+  if (pieces.length) yield { line: ++line, text: trim(Buffer.concat(pieces)).toString("utf8"), unterminated: true };
+}
+
+const COT_MEMBER = Buffer.from(',"cot":"');
+
+/**
+ * A record line without its chain (the top-level `"cot"` string), cut from the bytes before they
+ * become text: a slim read of a big results file never holds a chain, not even for one line.
+ * Anything unexpected (no such member, a nested one, an unterminated string) leaves the line
+ * whole, and the parsed record's chain is dropped instead.
+ */
+export function withoutChain(line: Buffer): Buffer {
+  // Walk the bytes before each candidate member, tracking strings and nesting, so a `"cot"` key
+  // inside a nested object (or the text of a string) is never taken for the record's own.
+  let depth = 0;
+  let inString = false;
+  let i = 0;
+  for (let at = line.indexOf(COT_MEMBER); at >= 0; at = line.indexOf(COT_MEMBER, at + 1)) {
+    for (; i < at; i++) {
+      const c = line[i];
+      if (inString) {
+        if (c === 0x5c) i++;
+        else if (c === 0x22) inString = false;
+      } else if (c === 0x22) inString = true;
+      else if (c === 0x7b || c === 0x5b) depth++;
+      else if (c === 0x7d || c === 0x5d) depth--;
+    }
+    if (i > at || inString || depth !== 1) continue;
+    const end = closingQuote(line, at + COT_MEMBER.length);
+    return end < 0 ? line : Buffer.concat([line.subarray(0, at), line.subarray(end + 1)]);
+  }
+  return line;
+}
+
+/** The index of the quote that ends a JSON string whose text starts at `from`; -1 if none. */
+function closingQuote(json: Buffer, from: number): number {
+  for (let i = from; i < json.length; i++) {
+    const c = json[i];
+    if (c === 0x5c) i++;
+    else if (c === 0x22) return i;
+  }
+  return -1;
 }
 
 export interface ReadResultsOptions {
@@ -109,13 +153,7 @@ export interface ReadResultsOptions {
 export async function readResults(dir: string, opts: ReadResultsOptions = {}): Promise<ReadResults> {
   const records: ResultRecord[] = [];
   const issues: ReadIssue[] = [];
-  const keep = opts.slim
-    ? (rec: ResultRecord) => {
-        delete rec.cot;
-        return rec;
-      }
-    : (rec: ResultRecord) => rec;
-  await forEachResult(dir, (rec) => records.push(keep(rec)), { ...opts, onIssue: (i) => issues.push(i) });
+  await forEachResult(dir, (rec) => records.push(rec), { ...opts, onIssue: (i) => issues.push(i) });
   return { records, issues };
 }
 
@@ -148,11 +186,14 @@ export async function forEachResult(
     throw new Error(`${path}: cannot read: ${describeFsError(err, path)}`);
   }
   try {
-    for await (const { line, text, unterminated } of fileLines(handle)) {
+    for await (const { line, text, unterminated } of fileLines(handle, opts.slim ? withoutChain : undefined)) {
       const v = parseResultLine(text, line, unterminated, path);
       if (!v) continue;
       if (isIssue(v)) opts.onIssue?.(v);
-      else onRecord(v);
+      else {
+        if (opts.slim) delete v.cot;
+        onRecord(v);
+      }
     }
   } catch (err) {
     throw new Error(`${path}: cannot read: ${describeFsError(err, path)}`);

@@ -5,7 +5,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { opensInterface } from "../../src/app/headless.js";
+import { modulesFor, opensInterface } from "../../src/app/headless.js";
+import { commandModules } from "../../src/commands/index.js";
 
 test("only the interface's own options take the short way", () => {
   assert.equal(opensInterface([]), true);
@@ -18,6 +19,22 @@ test("only the interface's own options take the short way", () => {
   assert.equal(opensInterface(["--help"]), false);
   assert.equal(opensInterface(["-V"]), false);
   assert.equal(opensInterface(["--bogus"]), false, "an unknown option is reported by the full program");
+});
+
+test("a command line loads the interface's module and the one it names; help and typos load every module", async () => {
+  const registered = async (args: string[]) => {
+    const { Command } = await import("commander");
+    const program = new Command("concord");
+    for (const load of modulesFor(args)) (await load()).register(program);
+    return program.commands.map((c) => c.name()).sort();
+  };
+  assert.deepEqual(await registered(["import", "genex", "outputs", "--out", "r"]), ["import", "replay"]);
+  assert.deepEqual(await registered(["--model", "m.gguf", "report", "--help"]), ["replay", "report"]);
+  assert.deepEqual(await registered(["replay", "s.json"]), ["replay"]);
+  assert.deepEqual(await registered([]), ["replay"]);
+  const every = commandModules.flatMap((m) => m.names).sort();
+  assert.deepEqual(await registered(["--help"]), every, "each module's names are the commands it registers");
+  assert.deepEqual(await registered(["reprot", "r"]), every);
 });
 
 test("the race port loads the engine when a race starts, not when the interface opens", () => {

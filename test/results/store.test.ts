@@ -142,3 +142,49 @@ describe("writeSummary", () => {
     assert.match(md, /\| Transfer\(QwQ\) \| full \| 1\.000 ± 0\.000 \| 1\.000 ± 0\.000 \| 1 \| 0 \|/);
   });
 });
+
+describe("slim reads", () => {
+  test("a record's chain is cut from its bytes: every other field parses as written, whatever the chain holds (property)", async () => {
+    const fc = (await import("fast-check")).default;
+    const { withoutChain } = await import("../../src/results/store.js");
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.string(), fc.string({ unit: "grapheme" }), fc.constantFrom('a","cot":"b', "\\", '\\"', 'x\\\\"', '{"cot":"', "\n\u2028")),
+        fc.dictionary(fc.constantFrom("cot", "note", "x"), fc.string()),
+        (cot, meta) => {
+          const full = rec({ cot, meta });
+          const line = Buffer.from(JSON.stringify(full));
+          const cut = JSON.parse(withoutChain(line).toString("utf8"));
+          const { cot: _dropped, ...rest } = full;
+          assert.deepEqual(cut, JSON.parse(JSON.stringify(rest)));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  test("a chain nested deeper than the record, or a line that is not whole, is left as it is", async () => {
+    const { withoutChain } = await import("../../src/results/store.js");
+    const nested = Buffer.from('{"a":{"b":1,"cot":"kept"},"c":2}');
+    assert.equal(withoutChain(nested).toString(), nested.toString());
+    const torn = Buffer.from('{"schema":1,"cot":"abc');
+    assert.equal(withoutChain(torn).toString(), torn.toString());
+  });
+
+  test("readResults slim returns records without chains and the same issues", () => {
+    const dir = mkdtempSync(join(tmpdir(), "concord-slim-"));
+    return (async () => {
+      await appendResults(dir, [rec({ cot: 'a "quoted" chain, with ,"cot":" inside' }), rec({ problemId: "354", cot: "b" })]);
+      appendFileSync(join(dir, RESULTS_FILE), '{"schema":1,"cot":"torn');
+      const slim = await readResults(dir, { slim: true });
+      const full = await readResults(dir);
+      assert.deepEqual(
+        slim.records,
+        full.records.map(({ cot: _c, ...r }) => r),
+      );
+      assert.equal(full.records[0]!.cot, 'a "quoted" chain, with ,"cot":" inside');
+      assert.deepEqual(slim.issues, full.issues);
+      assert.equal(slim.issues.length, 1);
+    })();
+  });
+});
