@@ -31,7 +31,7 @@ export function helpTime(fromSource: boolean): { ms: number; ok: boolean } {
 }
 
 /** Time from spawn to the first frame of the interface in a pseudo-terminal; NaN if none came. */
-export function firstFrameTime(fromSource: boolean, timeoutMs = 20_000): Promise<{ ms: number; screen: string }> {
+export function firstFrameTime(fromSource: boolean, timeoutMs = 20_000, node = process.execPath): Promise<{ ms: number; screen: string }> {
   const dir = mkdtempSync(join(tmpdir(), "concord-bench-start-"));
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -42,7 +42,7 @@ export function firstFrameTime(fromSource: boolean, timeoutMs = 20_000): Promise
   };
   if (fromSource) env.CONCORD_FROM_SOURCE = "1";
   else delete env.CONCORD_FROM_SOURCE;
-  const cmd = `stty cols 100 rows 30; exec '${process.execPath}' '${BIN}'`;
+  const cmd = `stty cols 100 rows 30; exec '${node}' '${BIN}'`;
   return new Promise((resolvePromise) => {
     const t0 = performance.now();
     const child = spawn("script", ["-qfec", cmd, "/dev/null"], { cwd: root, env, detached: true, stdio: ["pipe", "pipe", "pipe"] });
@@ -111,6 +111,16 @@ export const startup: Bench = {
       if (built) {
         builtFrame = await measure("`concord` to first frame, built (dist/)", async () => (await firstFrameTime(false)).ms);
         if (!Number.isFinite(builtFrame)) notes.push("`concord` from dist/ drew no frame within 20 s (is dist/ up to date? `npm run build`).");
+        // The Node lines users run (22, 24) keep compiled code between starts; CONCORD_BENCH_NODES
+        // names their binaries (comma-separated), as CI installs them from the registry.
+        for (const node of (process.env.CONCORD_BENCH_NODES ?? "").split(",").filter(Boolean)) {
+          const version = spawnSync(node, ["--version"], { encoding: "utf8" }).stdout?.trim();
+          if (!version) {
+            notes.push(`${node} (CONCORD_BENCH_NODES) did not run.`);
+            continue;
+          }
+          await measure(`\`concord\` to first frame, built, Node ${version} (compile cache warm)`, async () => (await firstFrameTime(false, 20_000, node)).ms);
+        }
       }
     }
     if (!built) notes.push("No dist/cli.js: built times were not measured.");

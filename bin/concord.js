@@ -1,9 +1,14 @@
 #!/usr/bin/env node
 // Runs the built program (dist/, made by `npm run build`; `npm ci` builds it). The TypeScript
 // sources run with `npm run dev -- <args>` instead.
+import module from "node:module";
 import { existsSync, statSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { dirname, join } from "node:path";
+
+// Node 22.1 and later keep compiled code on disk (in the temporary folder): later starts skip
+// compiling the bundle again. Node 20 has no such cache for ES modules.
+module.enableCompileCache?.();
 
 // React's development build costs several times the CPU per frame; Concord ships the production one.
 process.env.NODE_ENV ??= "production";

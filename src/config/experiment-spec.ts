@@ -126,6 +126,7 @@ export const experimentSpecSchema = z
         transferTemperature: z.number().min(0).default(0),
         /** Temperature of a target's answer in default-sampled (the paper sampled it too: 1.0; Concord: greedy). */
         sampledAnswerTemperature: z.number().min(0).optional(),
+        /** Seed of every sampled chain and sampled answer: reproducible, so the response cache keeps them. */
         seed: z.number().int().optional(),
       })
       .strict()

@@ -228,7 +228,11 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
     const maxTokens = await answerBudget(spec, j.target, j.problem, cot.cot);
     // run_transfer_thoughts.py left gpt-oss at medium effort; run.py and run_custom_thoughts.py were given low.
     const paper = spec.mode === "paper" ? (j.cond.kind === "transfer" ? "transferTarget" : "run") : undefined;
-    const reply = await askTarget(j.target, j.problem, cot.cot, { maxTokens, temperature: strategy.answerTemperature(j, ctx), signal, paper });
+    const temperature = strategy.answerTemperature(j, ctx);
+    // A sampled answer takes the spec's seed, as its chain does: a rerun from the response cache
+    // then asks nothing (without a seed, every sampled answer goes to the server again).
+    const seed = temperature > 0 ? spec.cot.seed : undefined;
+    const reply = await askTarget(j.target, j.problem, cot.cot, { maxTokens, temperature, seed, signal, paper });
     throwIfAborted(signal);
     if (reply.error) {
       // A failure is not an answer: nothing is written, so the next run asks again.

@@ -28,6 +28,8 @@ export interface AskOptions {
   maxTokens?: number;
   /** 0 (greedy) unless a condition samples the answer. */
   temperature?: number;
+  /** A sampled answer's seed: the same request then gets the same answer, and the response cache keeps it. */
+  seed?: number;
   signal?: AbortSignal;
   /** The paper reading: the authors' request text, for this stage of their scripts. */
   paper?: PaperStage;
@@ -59,7 +61,7 @@ export async function askTarget(target: ModelHandle, problem: Problem, cot: stri
         // Greedy, as in the paper, unless the condition samples or the handle is one of the
         // one-file demo's sampled targets.
         temperature: target.targetSampling?.temperature ?? opts.temperature ?? 0,
-        ...(target.targetSampling ? { seed: target.targetSampling.seed } : {}),
+        ...(target.targetSampling ? { seed: target.targetSampling.seed } : opts.seed !== undefined ? { seed: opts.seed } : {}),
         signal: opts.signal,
       }),
     );

@@ -200,6 +200,29 @@ describe("runExperiment", () => {
     },
   );
 
+  test("default-sampled: the spec's cot.seed seeds the sampled answers as well as the chains, so the response cache can keep them", async () => {
+    for (const seed of [11, undefined]) {
+      const out = mkdtempSync(join(tmpdir(), "concord-exp-"));
+      const models = new Map(["a"].map((n) => [n, modelDouble(n)]));
+      const s = spec(out, {
+        conditions: spec(out, { conditions: [{ kind: "default-sampled", variants: ["full"] }] as never }).conditions,
+        targets: ["a"],
+        mode: "paper",
+        cot: { ...spec(out).cot, ...(seed === undefined ? {} : { seed }), sampledAnswerTemperature: 1 },
+      });
+      await runExperiment(s, { problems: builtinProblems().slice(0, 2), models });
+      const calls = models.get("a")!.backend.streamCalls;
+      const answers = calls.filter((r) => r.maxTokens !== s.cot.maxTokens);
+      const chains = calls.filter((r) => r.maxTokens === s.cot.maxTokens);
+      assert.equal(answers.length, 2, `seed ${seed}`);
+      assert.equal(chains.length, 2, `seed ${seed}`);
+      for (const r of [...answers, ...chains]) {
+        assert.equal(r.temperature, 1);
+        assert.equal(r.seed, seed);
+      }
+    }
+  });
+
   test("spec errors are one line naming the field; a missing model is named", async () => {
     assert.throws(
       () => parseExperimentSpec({ problems: { set: "builtin" }, conditions: [{ kind: "transfer" }], targets: ["a"], out: "o" }, "x.yaml"),
