@@ -19,6 +19,10 @@ await build({
   format: "esm",
   platform: "node",
   target: "node20",
+  // React's production build only (bin/concord.js sets NODE_ENV=production before loading the
+  // bundle): the development builds of react-reconciler and react are about 900 KB that every
+  // start would otherwise parse before the first frame.
+  define: { "process.env.NODE_ENV": '"production"' },
   // Ink imports react-devtools-core only when DEV=true; it is not installed.
   external: ["node-llama-cpp", "react-devtools-core"],
   // Libraries written as CommonJS call require() for Node's own modules.
