@@ -2,7 +2,10 @@
 // multiplicative decrease, as TCP congestion control). Pure: the caller passes the clock.
 //
 // - Start from what is known of the server (its sequences, its kind), never above the cap.
-// - While latency holds, every `limit` answers that found the limit in use add one slot.
+// - Slow start: until the first decrease, every answer that found the limit in use adds one
+//   slot (the limit doubles per round trip), so a server that batches dozens is filled in a
+//   few round trips rather than one slot per round trip (a minute or more at long answers).
+// - After that, while latency holds, every `limit` answers that found the limit in use add one slot.
 // - Latency rising past `tolerance` x its baseline takes away a share (at most once per
 //   round trip, so one slow burst is one decrease); an overload answer (429/503) takes half and
 //   holds new requests back until the server's Retry-After has passed.
@@ -52,6 +55,8 @@ export class AimdController {
   private readonly overloadDecrease: number;
   private readonly kinds = new Map<string, KindStats>();
   private lastDecrease = -Infinity;
+  /** Until the first decrease the limit grows by one per answer at the limit (slow start). */
+  private slowStart = true;
   private holdUntil = -Infinity;
   /** Counters, for progress lines and benchmarks. */
   readonly counts = { increases: 0, latencyDecreases: 0, overloads: 0 };
@@ -78,6 +83,10 @@ export class AimdController {
   /** A request ended with an answer after `ms`. */
   onLatency(s: LatencySample): void {
     if (!(s.ms >= 0) || !Number.isFinite(s.ms)) return;
+    // A request sent before the last decrease measured the old limit: its news is stale, and
+    // counting it would cut again and again for one overload (with answers seconds long, a
+    // server queue drains long after the limit came down).
+    if (s.now - s.ms < this.lastDecrease) return;
     let k = this.kinds.get(s.kind);
     if (!k) {
       this.kinds.set(s.kind, (k = { baseline: s.ms, recent: s.ms, samples: 0 }));
@@ -98,7 +107,10 @@ export class AimdController {
     }
     // Only a limit in use is tested by an answer: an idle slot says nothing about the server.
     if (s.inFlight >= this.limit && this.value < this.max) {
-      if (++this.credit >= this.value) {
+      if (this.slowStart) {
+        this.value++;
+        this.counts.increases++;
+      } else if (++this.credit >= this.value) {
         this.credit = 0;
         this.value++;
         this.counts.increases++;
@@ -120,6 +132,9 @@ export class AimdController {
     this.value = clamp(Math.floor(this.value * factor), this.min, this.max);
     this.credit = 0;
     this.lastDecrease = now;
+    this.slowStart = false;
+    // Recent latency is relearnt from requests sent under the new limit.
+    for (const k of this.kinds.values()) k.recent = k.baseline;
   }
 }
 

@@ -18,13 +18,26 @@ test("starts from what is known of the server, never above the cap or below 1", 
   assert.equal(new AimdController({ initial: 0, max: 8 }).limit, 1);
 });
 
-test("additive increase: one slot per `limit` answers while latency holds, up to the cap", () => {
+test("slow start: one slot per answer at the limit until the first decrease, up to the cap", () => {
   const clock = { t: 0 };
-  const c = new AimdController({ initial: 4, max: 6 });
+  const c = new AimdController({ initial: 4, max: 64 });
   answers(c, 4, 100, clock);
-  assert.equal(c.limit, 5, "four answers at a limit of 4 add one slot");
-  answers(c, 5, 100, clock);
-  assert.equal(c.limit, 6);
+  assert.equal(c.limit, 8, "four answers at a limit of 4 add four slots");
+  answers(c, 8, 100, clock);
+  assert.equal(c.limit, 16, "the limit doubles per round trip");
+  answers(c, 100, 100, clock);
+  assert.equal(c.limit, 64, "the cap holds");
+});
+
+test("additive increase after the first decrease: one slot per `limit` answers while latency holds, up to the cap", () => {
+  const clock = { t: 0 };
+  const c = new AimdController({ initial: 8, max: 6 });
+  c.onOverload(clock.t);
+  assert.equal(c.limit, 3);
+  answers(c, 3, 100, clock);
+  assert.equal(c.limit, 4, "three answers at a limit of 3 add one slot");
+  answers(c, 4, 100, clock);
+  assert.equal(c.limit, 5);
   answers(c, 100, 100, clock);
   assert.equal(c.limit, 6, "the cap holds");
 });
@@ -66,9 +79,10 @@ test("an overload halves the limit once per event and holds new requests for Ret
   const clock = { t: 1000 };
   const c = new AimdController({ initial: 32, max: 64 });
   answers(c, 3, 100, clock);
+  assert.equal(c.limit, 35);
   c.onOverload(clock.t, 2000);
   c.onOverload(clock.t + 1, 2000); // a second request refused by the same overload
-  assert.equal(c.limit, 16);
+  assert.equal(c.limit, 17);
   assert.equal(c.resumeAt, clock.t + 1 + 2000, "the latest Retry-After holds");
   assert.equal(c.counts.overloads, 2);
   // After the wait, a new overload halves again.
@@ -82,8 +96,28 @@ test("recovers after an overload: additive increase again once latency holds", (
   const clock = { t: 0 };
   const c = new AimdController({ initial: 16, max: 64 });
   answers(c, 5, 100, clock);
+  assert.equal(c.limit, 21, "slow start until the overload");
   c.onOverload(clock.t);
-  assert.equal(c.limit, 8);
-  answers(c, 8 + 9 + 10, 100, clock);
-  assert.equal(c.limit, 11);
+  assert.equal(c.limit, 10);
+  answers(c, 10 + 11 + 12, 100, clock);
+  assert.equal(c.limit, 13);
+});
+
+test("answers to requests sent before a decrease do not cut again: one overload, one decrease", () => {
+  const clock = { t: 0 };
+  const c = new AimdController({ initial: 64, max: 256 });
+  answers(c, 10, 100, clock);
+  const before = c.limit;
+  // Requests queued at the server come back slow for seconds after the limit came down: for the
+  // 3 s those sent before the decrease take, none of them is news.
+  for (let i = 0; i < 29; i++) {
+    clock.t += 100;
+    c.onLatency({ kind: "first-token", ms: 3000, inFlight: c.limit, now: clock.t });
+  }
+  assert.equal(c.counts.latencyDecreases, 1);
+  assert.equal(c.limit, Math.floor(before * 0.8));
+  // A request sent after the decrease that is slow again is news: another decrease.
+  clock.t += 5000;
+  for (let i = 0; i < 3; i++) c.onLatency({ kind: "first-token", ms: 1000, inFlight: c.limit, now: clock.t + i });
+  assert.equal(c.counts.latencyDecreases, 2);
 });

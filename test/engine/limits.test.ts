@@ -118,7 +118,10 @@ test("the limit grows towards a server's capacity while latency holds, and backs
   const peak = Math.max(...limits);
   assert.ok(peak > 12, `the limit grew from 2 past the capacity of 12 (peak ${peak})`);
   assert.ok(limiter.load()[0]!.latencyDecreases > 0, "requests queueing at the server made it back off");
-  assert.ok(peak < 40, `and it did not run away (peak ${peak})`);
+  // Slow start doubles the limit per round trip and hears of the queue a round trip late: it may
+  // overshoot a few times the capacity, then backs off to where queueing doubles latency (2 x 12).
+  assert.ok(peak <= 5 * 12, `and it did not run away (peak ${peak})`);
+  assert.ok(limits.at(-1)! <= 2 * 12 + 4, `and it settled near the capacity (last ${limits.at(-1)})`);
 });
 
 test("a 429 with Retry-After from the server: the limit halves and nothing new starts before the wait is over", async () => {
