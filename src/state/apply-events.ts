@@ -1,7 +1,7 @@
 // How engine events change what the store holds: pure, so a batch of events (many candidates
 // streaming at once) is applied in one go and tested without timers.
 import type { Candidate, Chain } from "../core/chain.js";
-import type { EngineEvent, TargetAnswer } from "../engine/events.js";
+import type { ConsistencySnapshot, EngineEvent, TargetAnswer } from "../engine/events.js";
 import { oneLine } from "../errors.js";
 import { count } from "../core/words.js";
 import { act, failure, info, type Notice } from "./notices.js";
@@ -24,6 +24,16 @@ export function targetsUpTo(t: TargetsView, length: number, keepLength = true): 
   const valid = t.valid.filter((a) => fits(a.chainLength));
   const pending = Object.fromEntries(Object.entries(t.pending).filter(([, l]) => l <= length));
   return { ...t, valid, answers: latestAnswers(valid), pending, history: t.history.filter((h) => fits(h.chainLength)) };
+}
+
+/**
+ * Consistency points these targets could have made: every pair among them. A point of other
+ * targets (a session resumed on a new panel) is kept in the session but is not theirs to show.
+ * A point with no pairs (one target) names no one and is kept.
+ */
+export function historyOf(history: readonly ConsistencySnapshot[], targets: readonly string[]): ConsistencySnapshot[] {
+  const ours = new Set(targets);
+  return history.filter((h) => Object.keys(h.pairs).every((key) => key.split("|").every((name) => ours.has(name))));
 }
 
 /** The view of only these targets' answers (the log keeps every answer). */

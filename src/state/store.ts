@@ -12,7 +12,7 @@ import { viewSlice } from "./slices/view.js";
 import type { ConcordState, ConcordStore, StoreOptions } from "./types.js";
 
 export type * from "./types.js";
-export { applyEvents, targetsUpTo } from "./apply-events.js";
+export { applyEvents, historyOf, targetsUpTo } from "./apply-events.js";
 export { mergeRelay } from "./slices/relay.js";
 export { sessionId } from "./slices/session.js";
 

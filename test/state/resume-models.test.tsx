@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { render, cleanup } from "ink-testing-library";
 import stripAnsi from "strip-ansi";
 import { App } from "../../src/ui/App.js";
+import { targetsSummary } from "../../src/ui/screens/Targets.js";
 import { createConcordStore } from "../../src/state/store.js";
 import { loadTheme } from "../../src/ui/theme.js";
 import { ScriptedDriver, demoProblem } from "../doubles/scripted-driver.js";
@@ -65,7 +66,14 @@ test("resumed on other targets: the old targets' answers stay in the session, ou
     { target: "t-old-b", chainLength: 1, raw: "7", grade },
   ];
   const roles = { generators: ["qwq"], evaluators: ["oss"], targets: ["t-old-a", "t-old-b"] };
-  await store.getState().openProblem(demoProblem, { chain, roles, targets: { answers, consistency: [] } });
+  const oldPoint = {
+    chainLength: 1,
+    pairs: { "t-old-a|t-old-b": true },
+    consistency: 1,
+    accuracy: 1,
+    split: { consistentCorrect: 1, consistentWrong: 0, inconsistent: 0 },
+  };
+  await store.getState().openProblem(demoProblem, { chain, roles, targets: { answers, consistency: [oldPoint] } });
   await eventually(() => assert.match(store.getState().modelsChanged ?? "", /targets/));
   assert.deepEqual(seen, [roles], "the race was asked for the session's own models first");
   const t = store.getState().targets;
@@ -76,5 +84,12 @@ test("resumed on other targets: the old targets' answers stay in the session, ou
     "the old answers are kept in the session",
   );
   assert.match(store.getState().modelsChanged ?? "", /targets t-old-a,t-old-b → t-new/);
+  // The old pair's consistency stays in the session, but is not the new panel's point or curve.
+  assert.deepEqual(t.history, [oldPoint]);
+  const shown = targetsSummary(t, ["t-new"], 1, 80);
+  assert.equal(shown.snap, undefined);
+  assert.equal(shown.spark, "");
+  assert.match(shown.numbers, /no consistency yet/);
+  assert.equal(targetsSummary(t, ["t-old-a", "t-old-b"], 1, 80).snap, oldPoint, "the old panel's own point");
   await store.getState().dispose();
 });

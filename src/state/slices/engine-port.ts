@@ -1,5 +1,6 @@
 // Calling the engine from the store: a rejection becomes a notice, never an unhandled rejection.
 import { isAbort } from "../../engine/abort.js";
+import { historyOf } from "../apply-events.js";
 import { act, info } from "../notices.js";
 import type { ChainDriver, ConcordState, RaceHandle } from "../types.js";
 
@@ -30,9 +31,10 @@ export function refreshTargets(get: Get): void {
   const src = handle?.targets;
   if (!handle || !src?.update || replayer) return;
   get().flush(); // a round may have started already: its events are only queued
-  const { chain, targets } = get();
+  const { chain, targets, roles } = get();
   const length = chain.sentences.length;
-  if (length === 0 || targets.history.some((h) => h.chainLength === length) || Object.values(targets.pending).includes(length)) return;
+  const asked = historyOf(targets.history, roles.targets).some((h) => h.chainLength === length);
+  if (length === 0 || asked || Object.values(targets.pending).includes(length)) return;
   try {
     void Promise.resolve(src.update(handle.builder.getChain(), { force: true })).catch((err) => {
       if (!isAbortError(err)) get().fail("targets", err);

@@ -2,7 +2,7 @@
 // agrees with whom, and how consistency moved as the chain grew.
 import React from "react";
 import { Box, Text } from "ink";
-import { useConcord, type TargetsView } from "../../state/store.js";
+import { historyOf, useConcord, type TargetsView } from "../../state/store.js";
 import type { ConsistencySnapshot } from "../../engine/events.js";
 import { useUi } from "../context.js";
 import { fitWidth, sanitize } from "../sanitize.js";
@@ -25,9 +25,11 @@ export function agreement(snap: ConsistencySnapshot | undefined, a: string, b: s
 
 /** The panel's heading, figures and sparkline. Consistency needs a pair of targets: with fewer
  * there is none ("-"), not a zero. A view behind the chain says so. */
-export function targetsSummary(t: TargetsView, targets: number, chainLength: number, width: number, replay = false) {
-  // Points beyond the chain belong to sentences since undone.
-  const history = t.history.filter((h) => h.chainLength <= chainLength).sort((a, b) => a.chainLength - b.chainLength);
+export function targetsSummary(t: TargetsView, targets: readonly string[], chainLength: number, width: number, replay = false) {
+  // Points beyond the chain belong to sentences since undone; points of other targets to another panel.
+  const history = historyOf(t.history, targets)
+    .filter((h) => h.chainLength <= chainLength)
+    .sort((a, b) => a.chainLength - b.chainLength);
   const snap = history.at(-1);
   const paired = (h: ConsistencySnapshot) => Object.keys(h.pairs).length > 0;
   const asking = Object.values(t.pending).some((l) => l === chainLength);
@@ -42,12 +44,12 @@ export function targetsSummary(t: TargetsView, targets: number, chainLength: num
           ? " · none recorded"
           : " · not asked"
         : "";
-  const head = `── targets (${targets}) · chain ${snap?.chainLength ?? "-"}/${chainLength}${state}`;
+  const head = `── targets (${targets.length}) · chain ${snap?.chainLength ?? "-"}/${chainLength}${state}`;
   const pairs = snap && paired(snap);
   const numbers = snap
     ? pairs
       ? `cons ${f2(snap.consistency)} acc ${f2(snap.accuracy)} · CC ${f2(snap.split.consistentCorrect)} CW ${f2(snap.split.consistentWrong)} I ${f2(snap.split.inconsistent)}`
-      : `cons - acc ${f2(snap.accuracy)} · CC - CW - I -${targets < 2 ? " (one target: no pairs)" : " (no two targets gave an answer)"}`
+      : `cons - acc ${f2(snap.accuracy)} · CC - CW - I -${targets.length < 2 ? " (one target: no pairs)" : " (no two targets gave an answer)"}`
     : "no consistency yet";
   const spark = sparkline(
     history
@@ -66,7 +68,7 @@ export function TargetsPanel({ width, mode }: { width: number; mode: "compact" |
   const chainLength = useConcord(store, (s) => s.chain.sentences.length);
   const names = [...new Set([...roleTargets, ...Object.keys(targetsState.answers)])];
   const replay = useConcord(store, (s) => s.replay !== undefined);
-  const { head, numbers, spark, snap } = targetsSummary(targetsState, names.length, chainLength, width, replay);
+  const { head, numbers, spark, snap } = targetsSummary(targetsState, names, chainLength, width, replay);
 
   if (names.length === 0) {
     return (
