@@ -14,9 +14,10 @@ import { builtinProblems } from "../problems/builtin.js";
 import { oneLine, UserError } from "../errors.js";
 import { fileCatalog, setFiles, sharedDatasetFiles } from "../state/catalog.js";
 import { createAutosaver, loadSession, resolveSessionsDir, writeSessionExports } from "../state/sessions.js";
+import type { RecordingPort } from "../ui/ports.js";
 import { createConcordStore } from "../state/store.js";
 import { plain } from "../state/notices.js";
-import { traceProblem, traceProblems, traceReplayOf } from "../engine/trace-replay.js";
+import { traceProblem, traceProblems, traceReplayOf, type TraceReplay } from "../engine/trace-replay.js";
 import { App } from "../ui/App.js";
 import { withOverrides } from "../ui/keys.js";
 import { loadTheme } from "../ui/theme.js";
@@ -91,37 +92,78 @@ async function startOf(opts: LaunchOptions, env: NodeJS.ProcessEnv) {
     const rec = await loadRecording(file);
     const tr = traceReplayOf(rec, opts.problem);
     if (!tr) return { source: { kind: "recording", file } as ModelSource, replayOnly: true };
-    const setup: RaceSetup = { options: { k: tr.k, mode: tr.mode, budget: { maxSentences: tr.steps } }, trace: true };
+    const setup = traceSetup(tr);
     const opened = await traceProblem(rec, tr);
     return {
       source: { kind: "trace", recording: rec, trace: tr } as ModelSource,
       setup,
       traceProblem: opened,
-      held: heldProblems(file, rec, tr.problemTag, opened),
+      trace: { recording: rec, replay: tr },
+      held: heldProblems(rec, tr.problemTag, opened),
       replayOnly: true,
     };
   }
   return { source: withDemoTargets(modelSourceOf({ model: opts.modelPath, modelsFile: opts.modelsFile, env })) };
 }
 
+/** A trace's race: its candidates per step, its mode, and as many steps as it recorded. */
+const traceSetup = (tr: TraceReplay): RaceSetup => ({ options: { k: tr.k, mode: tr.mode, budget: { maxSentences: tr.steps } }, trace: true });
+
 /**
- * Every problem a trace recording holds, for the Problems screen: the one replayed now, and a
- * line for each other one saying how to replay it (a replay runs on one problem's recorded
- * exchanges, so another one starts its own replay).
+ * Every problem a trace recording holds, for the Problems screen: the one replayed now, and an
+ * entry for each other one that the recording port opens in its place (its question is read from
+ * the dataset only then).
  */
-function heldProblems(file: string, rec: Recording, openedTag: string, opened: Problem): Problem[] {
+function heldProblems(rec: Recording, openedTag: string, opened: Problem): Problem[] {
   return traceProblems(rec).map((h): Problem => {
-    if (h.tag === openedTag) return opened;
+    if (h.tag === openedTag) return { ...opened, meta: { ...opened.meta, traceTag: h.tag } };
     const id = h.rowNumber ?? h.tag;
-    const command = `concord replay ${file} --problem ${id}`;
     return {
       id,
       source: "recording",
-      messages: [{ role: "user", content: `trace ${h.tag}, held in this recording: replay it with --problem ${id} (${command})` }],
+      messages: [{ role: "user", content: `trace ${h.tag}, held in this recording: Enter replays it here` }],
       reference: { kind: "free", value: "" },
-      meta: { replayWith: command },
+      meta: { traceTag: h.tag },
     };
   });
+}
+
+/**
+ * Opening another problem of a trace recording: its question from the dataset, and models that
+ * serve that problem's recorded exchanges. Each problem is made ready once and kept.
+ */
+interface HeldRace {
+  problem: Problem;
+  models: OpenedModels;
+  setup: RaceSetup;
+}
+
+function recordingPort(
+  rec: Recording,
+  first: HeldRace & { tag: string },
+  use: (models: OpenedModels, setup: RaceSetup) => void,
+  env: NodeJS.ProcessEnv,
+): RecordingPort & { close(): Promise<void> } {
+  const ready = new Map<string, Promise<HeldRace>>([[first.tag, Promise.resolve(first)]]);
+  const prepare = async (tag: string) => {
+    const tr = traceReplayOf(rec, tag)!;
+    const problem = await traceProblem(rec, tr);
+    const models = openModels({ source: { kind: "trace", recording: rec, trace: tr }, env, needRace: true, download: false });
+    return { problem: { ...problem, meta: { ...problem.meta, traceTag: tag } }, models, setup: traceSetup(tr) };
+  };
+  return {
+    open: async (held) => {
+      const tag = String(held.meta.traceTag);
+      let entry = ready.get(tag);
+      if (!entry) ready.set(tag, (entry = prepare(tag)));
+      const r = await entry;
+      use(r.models, r.setup);
+      return r.problem;
+    },
+    close: async () => {
+      for (const entry of ready.values()) await (await entry.catch(() => undefined))?.models.close();
+    },
+  };
 }
 
 /** The configured models, for going live from a recording; none when their configuration is broken. */
@@ -224,8 +266,22 @@ async function run(opts: LaunchOptions): Promise<void> {
     close: () => pick().close(),
   });
   const raceModels = current(() => models);
+  // Another problem of a trace recording races on the models that serve its exchanges.
+  let setup = start.setup;
+  const recording =
+    "trace" in start && start.trace
+      ? recordingPort(
+          start.trace.recording,
+          { tag: start.trace.replay.problemTag, problem: start.traceProblem!, models, setup: start.setup! },
+          (m, s) => {
+            models = m;
+            setup = s;
+          },
+          env,
+        )
+      : undefined;
   const store = createConcordStore({
-    createRace: raceFactory(raceModels, start.setup),
+    createRace: (problem, chain, prefer) => raceFactory(raceModels, setup)(problem, chain, prefer),
     createLiveRace: live ? raceFactory(current(() => live!)) : undefined,
     // A recording answers only what it recorded: no relay runs on it.
     relay: start.replayOnly ? undefined : relayPort(raceModels),
@@ -252,6 +308,7 @@ async function run(opts: LaunchOptions): Promise<void> {
 
   const ports = screenPorts({
     catalog,
+    recording,
     sessionsDir,
     claimSession: (f) => autosaver.claim(f),
     settings: settings ? createSettingsPort(settings, start.replayOnly ? current(() => live ?? models) : raceModels, reopen) : undefined,
@@ -288,7 +345,8 @@ async function run(opts: LaunchOptions): Promise<void> {
     await instance.waitUntilExit();
     await store.getState().dispose();
     await autosaver.idle();
-    await models.close();
+    // A recording's models, the first problem's among them, are closed by its port.
+    await (recording ?? models).close();
     await live?.close();
     for (const m of earlier) await m.close();
   } finally {

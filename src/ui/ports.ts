@@ -1,6 +1,7 @@
 // What the screens ask of the world beyond the interface: problem sets, saved sessions, results
 // folders and model settings. Types only: the implementations read files and probe servers, and
 // the entry hands them to the interface through the context (screens never touch the disk).
+import type { Problem } from "../core/types.js";
 import type { ResultsReport } from "../results/report.js";
 import type { RelayRecord } from "../results/relay-store.js";
 import type { ImportanceResult } from "../engine/importance.js";
@@ -81,8 +82,15 @@ export interface SettingsPort {
 }
 
 /** Everything the screens use; an absent port means the mode has no such thing (a replay has no settings). */
+/** A trace recording opened with `concord replay`: any problem it holds replays in the session. */
+export interface RecordingPort {
+  /** The problem a held entry stands for, with the recording's exchanges for it made ready. */
+  open(held: Problem): Promise<Problem>;
+}
+
 export interface ScreenPorts {
   catalog?: ProblemCatalog;
+  recording?: RecordingPort;
   sessions?: SessionsPort;
   results?: ResultsPort;
   settings?: SettingsPort;

@@ -1,6 +1,6 @@
 // End to end in a real terminal (tmux): a recording imported from the paper's folder of 100
-// traces, replayed with --problem; the Problems screen lists every problem the recording holds
-// (the replayed one by its calculator, each other with the command that replays it) (#12.9).
+// traces, replayed with --problem; the Problems screen lists every problem the recording holds,
+// and Enter on another one replays that problem's recorded race in the same session (#12.9).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -17,7 +17,7 @@ const skip = !hasTmux ? "tmux is not installed" : !existsSync(resolve(root, fold
 const name = `concord-e2e-recording-${process.pid}`;
 const { tmux, keys, waitFor } = tmuxDriver(name, { pollMs: 200 });
 
-test("replay --problem opens that problem; the Problems screen says which problems the recording holds", { skip, timeout: 240_000 }, async () => {
+test("replay --problem opens that problem; the Problems screen lists the recording's problems and opens each", { skip, timeout: 240_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "concord-e2e-recording-"));
   const out = join(dir, "all.jsonl");
   const r = spawnSync(process.execPath, ["test/concord-from-source.mjs", "import", "trace", folder, "--out", out], { cwd: root, encoding: "utf8" });
@@ -34,12 +34,20 @@ test("replay --problem opens that problem; the Problems screen says which proble
     assert.match(s, new RegExp(`^\\S*\\s+${opened} +(?!trace )\\S`, "m"), `the replayed row ${opened} is listed by its own title\n${s}`);
     assert.match(s, /\d+ +trace 0, held in this record/, s);
     assert.match(s, /↓ \d+ more/);
-    // Another one: Enter says how to replay it, instead of racing live on it.
+    // Another one: Enter replays its recorded race here, with its own question and candidates.
     keys("Tab");
     keys("j");
     s = await waitFor("the second row selected", (x) => /problems 2\/100/.test(x), 10_000);
+    const second = /recording\/(\d+) · trace \d+, held/.exec(s)?.[1];
+    assert.ok(second, `the selected row is a held problem\n${s}`);
     keys("Enter");
-    s = await waitFor("how to replay it", (x) => /replayed on its own: concord replay .*all\.jsonl --problem \d+/.test(x), 10_000);
+    s = await waitFor(
+      "the second problem's recorded race",
+      (x) => new RegExp(`medcalc-bench/(?!${opened}\\b)\\d+ +gen Qwen/QwQ-32B`).test(x) && /step 1 .*★ pick/.test(x) && /★ +\S+#\d .* +\d+\s*$/m.test(x),
+      60_000,
+    );
+    assert.match(s, new RegExp(`medcalc-bench/${second}\\b`), s);
+    assert.doesNotMatch(s, /not in the recording/, s);
     keys("q");
     await waitFor("exit", (x) => /EXITED 0/.test(x), 15_000);
   } finally {

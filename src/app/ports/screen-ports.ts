@@ -8,7 +8,7 @@ import { formatIssue, readResults } from "../../results/store.js";
 import { readRelayRecords, RELAY_FILE } from "../../results/relay-store.js";
 import { savedImportance } from "../../engine/importance.js";
 import { listSessions, loadSession } from "../../state/sessions.js";
-import type { ProblemCatalog, ResultItem, ResultsPort, ScreenPorts, SessionsPort, SettingsPort } from "../../ui/ports.js";
+import type { ProblemCatalog, RecordingPort, ResultItem, ResultsPort, ScreenPorts, SessionsPort, SettingsPort } from "../../ui/ports.js";
 
 /** Folders under `root` holding a results.jsonl (the root itself too), then the extra ones. */
 export async function findResultsFolders(root: string, extra: string[] = [], file = "results.jsonl"): Promise<string[]> {
@@ -84,6 +84,7 @@ export interface ScreenPortOptions {
   /** Where `concord importance` keeps its samples (default ./importance). */
   importanceRoot?: string;
   settings?: SettingsPort;
+  recording?: RecordingPort;
 }
 
 export function screenPorts(o: ScreenPortOptions): ScreenPorts {
@@ -92,5 +93,6 @@ export function screenPorts(o: ScreenPortOptions): ScreenPorts {
     sessions: o.sessionsDir ? sessionsPort(o.sessionsDir, o.claimSession) : undefined,
     results: resultsPort(o.resultsRoot, o.resultsDirs, o.importanceRoot),
     settings: o.settings,
+    recording: o.recording,
   };
 }

@@ -43,7 +43,7 @@ export const sessionLabel = (s: SessionEntry, now = new Date()) =>
 
 export function ProblemsScreen() {
   const { store, bindings, width, height, prompt } = useUi();
-  const { sessions: sessionsPort } = usePorts();
+  const { sessions: sessionsPort, recording } = usePorts();
   const rows = Math.max(3, height - 1);
   // The reference shows for the problem it was asked for, never for the next one selected.
   const [revealed, setRevealed] = useRemembered<string | null>("problems:revealed", null);
@@ -72,9 +72,16 @@ export function ProblemsScreen() {
       return;
     }
     const p = problems.selected;
-    // A recording's other problems each replay on their own: say how, rather than race live.
-    if (p && typeof p.meta.replayWith === "string") return store.getState().setStatus(`replayed on its own: ${p.meta.replayWith}`);
-    if (p) await store.getState().openProblem(p);
+    if (!p) return;
+    // A problem held in a trace recording replays its own recorded exchanges.
+    if (recording && typeof p.meta.traceTag === "string") {
+      try {
+        return await store.getState().openProblem(await recording.open(p));
+      } catch (e) {
+        return store.getState().setStatus(oneLine(e));
+      }
+    }
+    await store.getState().openProblem(p);
   };
 
   useActions((action) => {
@@ -147,7 +154,10 @@ export function ProblemsScreen() {
           <Lines lines={wrapSegments([{ text: body, role: "text" }], previewWidth)} rows={Math.max(0, rows - 3 - questionLines.length)} from="start" />
           <R role={reveal ? "warning" : "muted"}>{fitWidth(refLine, previewWidth)}</R>
           <R role="muted">
-            {fitWidth(`${keyFor(bindings, "open")}: ${typeof p.meta.replayWith === "string" ? "how to replay it" : "race on this problem"}`, previewWidth)}
+            {fitWidth(
+              `${keyFor(bindings, "open")}: ${typeof p.meta.traceTag === "string" ? "replay its recorded race" : "race on this problem"}`,
+              previewWidth,
+            )}
           </R>
         </Box>
       );
