@@ -164,7 +164,7 @@ export const grid: Bench = {
       // The response cache on the whole grid: filled by a run on servers that answer at once (the
       // answers do not depend on the servers' speed, and filling is not what is measured), then
       // the grid again into a fresh folder, on servers at the speed above, from a new process's
-      // view (the cache read back from disk). The sampled answers without a seed still go to the servers.
+      // view (the cache read back from disk). The spec's cot.seed makes the sampled answers cacheable too.
       const cache = tmp("cache");
       log?.(`grid: filling the response cache (${n} problems, servers answering at once)`);
       const fill = await runGrid({ problems: n, server: { ...server, tokenMs: server.tokenMs / 100 }, steps, concurrency: {}, cache }, problems);
@@ -230,7 +230,7 @@ export const grid: Bench = {
                 `The machine was busy (1-minute load ${fmt(loadavg()[0]!)} on ${cpus().length} cores): the engine had a fraction of a core${Math.max(...maxRunning) < server.maxBatch ? ` and no server ever ran a full batch (at most ${Math.max(...maxRunning)} of ${server.maxBatch})` : ""}; the ratio to the ideal wants a quiet machine.`,
               ]
             : []),
-          `Requests that reach the servers on a run from the response cache are the sampled answers without a seed (the paper's Default sampled answers at temperature 1), which are never cached (${fromCache.requests.toLocaleString("en-US")} requests here).`,
+          `The spec's \`cot.seed\` seeds the sampled chains and the sampled answers (the paper's Default sampled answers at temperature 1), so the response cache serves them too: ${fromCache.requests.toLocaleString("en-US")} requests reached the servers on the run from the cache. Without a seed those answers are sampled afresh (2,500 requests in this grid).`,
           "The response cache is an append-only log per model (src/backends/cache-log.ts): one verified append and one fsync per 100 ms of entries, read back in a few large reads.",
         ],
       };
