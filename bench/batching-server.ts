@@ -113,7 +113,10 @@ export class BatchingServer implements Backend {
   }
 
   async *stream(req: CompletionRequest): AsyncGenerator<StreamChunk, CompletionResult> {
-    const r = this.reply(req);
+    const reply = this.reply(req);
+    // As a server does: the text ends before the first stop string, which is not sent.
+    const cut = Math.min(...(req.stop ?? []).map((s) => reply.text.indexOf(s)).filter((i) => i >= 0), reply.text.length);
+    const r = { ...reply, text: reply.text.slice(0, cut) };
     const tokens = Math.max(1, Math.min(r.tokens, req.maxTokens));
     const t0 = performance.now();
     await this.run(this.model.prefill + tokens, tokens, () => req.observe?.latency("first-token", performance.now() - t0));

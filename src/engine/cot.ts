@@ -48,6 +48,10 @@ export async function generateCot(model: ModelHandle, problem: Problem, opts: Co
     topK: model.sampling?.topK,
     topP: model.sampling?.topP,
     seed: opts.seed ?? model.sampling?.seed,
+    // The server stops at the end of the thought: the reply is then whole (the response cache
+    // keeps it; a stream cut short by the reader is never cached), and nothing is paid after it.
+    // A server that ignores stop is still cut at the marker below.
+    ...(marker ? { stop: [marker] } : {}),
     logprobs: opts.logprobs,
     signal: ctrl.signal,
   });
