@@ -75,14 +75,15 @@ export function HelpOverlay({ screen }: { screen: Screen }) {
   // always sits on top of its keys: a column that starts among them repeats it, so none of them
   // reads as a key of this screen.
   const heading = (where: string): HelpLine => ({ keys: "", text: `── on ${where} `, active: false, heading: true });
-  const layout = (grouped: boolean) => {
-    const elsewhere = others.map((r) => ({ lines: entry(r), elsewhere: true, where: grouped ? r.where : "other screens" }));
+  type Entry = { lines: HelpLine[]; elsewhere: boolean; where?: string };
+  /** Entries into at most `ncols` columns of `perCol` lines, top to bottom; what does not fit is counted. */
+  const columns = (entries: Entry[]) => {
     const cols: Array<{ lines: HelpLine[]; headed?: string }> = [{ lines: [] }];
     let hidden = 0;
-    for (const e of [...here, ...elsewhere] as Array<{ lines: HelpLine[]; elsewhere: boolean; where?: string }>) {
-      let col = cols[cols.length - 1];
-      const need = (c: typeof col) => e.lines.length + (e.elsewhere && c.headed !== e.where ? 1 : 0);
-      if (col.lines.length + need(col) > perCol) {
+    for (const e of entries) {
+      let col = cols[cols.length - 1]!;
+      const need = e.lines.length + (e.elsewhere && col.headed !== e.where ? 1 : 0);
+      if (col.lines.length + need > perCol) {
         if (cols.length >= ncols) {
           hidden++;
           continue;
@@ -98,6 +99,8 @@ export function HelpOverlay({ screen }: { screen: Screen }) {
     }
     return { cols, hidden };
   };
+  const layout = (grouped: boolean) =>
+    columns([...here, ...others.map((r) => ({ lines: entry(r), elsewhere: true, where: grouped ? r.where : "other screens" }))]);
   const groupedLayout = layout(true);
   const plain = groupedLayout.hidden > 0 ? layout(false) : groupedLayout;
   // Still too many: other screens' one-line keys share a line two by two where both fit.
@@ -116,27 +119,8 @@ export function HelpOverlay({ screen }: { screen: Screen }) {
         dense.push([line]);
       }
     }
-    const denseOthers = dense.map((lines) => ({ lines, elsewhere: true, where: "other screens" }));
-    const cols: Array<{ lines: HelpLine[]; headed?: string }> = [{ lines: [] }];
-    let hidden = 0;
-    for (const e of [...here, ...denseOthers] as Array<{ lines: HelpLine[]; elsewhere: boolean; where?: string }>) {
-      let col = cols[cols.length - 1]!;
-      const need = e.lines.length + (e.elsewhere && col.headed !== e.where ? 1 : 0);
-      if (col.lines.length + need > perCol) {
-        if (cols.length >= ncols) {
-          hidden++;
-          continue;
-        }
-        col = { lines: [] };
-        cols.push(col);
-      }
-      if (e.elsewhere && col.headed !== e.where) {
-        col.lines.push(heading(e.where!));
-        col.headed = e.where;
-      }
-      col.lines.push(...e.lines);
-    }
-    if (hidden < plain.hidden) Object.assign(plain, { cols, hidden });
+    const packed = columns([...here, ...dense.map((lines) => ({ lines, elsewhere: true, where: "other screens" }))]);
+    if (packed.hidden < plain.hidden) Object.assign(plain, packed);
   }
   const { cols, hidden } = plain;
   return (
