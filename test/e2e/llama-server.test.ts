@@ -12,6 +12,7 @@ import { llamaServerMissing, startLlamaServer, STORIES, type LlamaServer } from 
 import { OpenAIBackend } from "../../src/backends/openai.js";
 import { CachedBackend } from "../../src/backends/cache.js";
 import { BackendError, collect, type Prompt } from "../../src/backends/types.js";
+import { raceLanes as lanes } from "../support/tmux.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const BIN = join(root, "test", "concord-from-source.mjs");
@@ -292,12 +293,6 @@ describe("the real llama-server", { skip: missing, timeout: 600_000 }, () => {
     const cmd = `cd '${root}' && CONCORD_MODEL= CONCORD_MODELS='${models}' CONCORD_SESSIONS_DIR='${dir}/sessions' CONCORD_CONFIG_DIR='${dir}/config' CONCORD_CACHE_DIR='${dir}/cache' node test/concord-from-source.mjs; echo "EXITED $?"; sleep 60`;
     tmux("new-session", "-d", "-s", name, "-x", "110", "-y", "32", cmd);
     try {
-      const lanes = (s: string) =>
-        s
-          .split("\n")
-          .map((l) => /^([▸ ])([★ ])[✓ ] (ls-[ab]#\d+) +(.*?) +[\d.-]+\s*$/.exec(l))
-          .filter((m): m is RegExpExecArray => !!m)
-          .map((m) => ({ pick: m[2] === "★", id: m[3], text: m[4].replace(/…$/, "").trim() }));
       const s = await waitFor("candidates from the server", (x) => /your call/.test(x) && lanes(x).some((l) => l.pick));
       const pick = lanes(s).find((l) => l.pick)!;
       assert.ok(pick.text.length > 0 && !pick.text.includes("<think>"), JSON.stringify(lanes(s)));

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { anyModelFile } from "../support/models.js";
-import { tmuxDriver } from "../support/tmux.js";
+import { raceLanes as lanes, tmuxDriver } from "../support/tmux.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const model = anyModelFile();
@@ -21,15 +21,6 @@ function start(dir: string) {
   // The real program, as a user starts it (from the sources, no build needed).
   const cmd = `cd '${root}' && CONCORD_MODEL='${model}' CONCORD_SESSIONS_DIR='${dir}/sessions' CONCORD_CONFIG_DIR='${dir}/config' node test/concord-from-source.mjs; echo "EXITED $?"; sleep 60`;
   tmux("new-session", "-d", "-s", name, "-x", "100", "-y", "30", cmd);
-}
-
-/** Lane rows: [selected, pick, id, text]. */
-function lanes(s: string) {
-  return s
-    .split("\n")
-    .map((l) => /^([▸ ])([★ ])[✓ ] (\S+#\d+) +(.*?) +[\d.-]+\s*$/.exec(l))
-    .filter((m): m is RegExpExecArray => !!m)
-    .map((m) => ({ selected: m[1] === "▸", pick: m[2] === "★", id: m[3], text: m[4].replace(/…$/, "").trim() }));
 }
 
 const awaitingChoice = (s: string) => /your call/.test(s) && lanes(s).some((l) => l.pick);

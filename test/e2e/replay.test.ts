@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { count } from "../../src/core/words.js";
+import { raceLanes as lanes } from "../support/tmux.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const row0 = "../shared/data/genex/medcalc/ensemble_qwq_dapo_eval_oss/selected_distributions_row_0.json";
@@ -68,15 +69,6 @@ function importTrace(dir: string, extra: string[] = []): string {
   return out;
 }
 
-/** Lane rows: [selected, pick, id, text]. */
-function lanes(s: string) {
-  return s
-    .split("\n")
-    .map((l) => /^([▸ ])([★ ])[✓ ] (\S+#\d+) +(.*?) +(?:[\d.-]+|not scored)\s*$/.exec(l))
-    .filter((m): m is RegExpExecArray => !!m)
-    .map((m) => ({ pick: m[2] === "★", id: m[3], text: m[4].trim() }));
-}
-
 const short = (model: string) => model.slice(model.lastIndexOf("/") + 1);
 
 test(
@@ -89,12 +81,7 @@ test(
       const recording = importTrace(dir);
       t.start(dir, recording);
       // Mid-stream: some lane is still growing ("…") while the step is generating.
-      const streaming = await t.waitFor(
-        "candidates streaming in",
-        (s) => /step 1 generating/.test(s) && lanes(s).some((l) => l.text.endsWith("…")),
-        20_000,
-        40,
-      );
+      const streaming = await t.waitFor("candidates streaming in", (s) => /step 1 generating/.test(s) && lanes(s).some((l) => l.clipped), 20_000, 40);
       assert.match(streaming, /medcalc-bench\/\d+/, "the trace's MedCalc problem is found and shown");
       for (let step = 0; step < 3; step++) {
         const s = await t.waitFor(

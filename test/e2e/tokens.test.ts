@@ -10,21 +10,12 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadSession } from "../../src/state/sessions.js";
 import { STORIES_FILE } from "../support/models.js";
-import { tmuxDriver } from "../support/tmux.js";
+import { raceLanes as lanes, tmuxDriver } from "../support/tmux.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const hasTmux = spawnSync("tmux", ["-V"]).status === 0;
 const name = `concord-tokens-${process.pid}`;
 const { tmux, keys, waitFor } = tmuxDriver(name, { pollMs: 200 });
-
-/** Lane rows: [selected, pick, id, text]. */
-function lanes(s: string) {
-  return s
-    .split("\n")
-    .map((l) => /^([▸ ])([★ ])[✓ ] (\S+#\d+) +(.*?) +[\d.-]+\s*$/.exec(l))
-    .filter((m): m is RegExpExecArray => !!m)
-    .map((m) => ({ selected: m[1] === "▸", pick: m[2] === "★", id: m[3]!, text: m[4]!.replace(/…$/, "").trim() }));
-}
 
 /** Rows of the token view: [cursor, position, probability]. */
 function positions(s: string) {

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { anyModelFile } from "../support/models.js";
-import { tmuxDriver } from "../support/tmux.js";
+import { raceLanes as lanes, tmuxDriver } from "../support/tmux.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const model = anyModelFile();
@@ -17,14 +17,6 @@ const hasTmux = spawnSync("tmux", ["-V"]).status === 0;
 const name = `concord-tree-${process.pid}`;
 const { tmux, keys, sleep, waitFor } = tmuxDriver(name, { pollMs: 200 });
 
-/** Lane rows: [selected, pick, id, text]. */
-function lanes(s: string) {
-  return s
-    .split("\n")
-    .map((l) => /^([▸ ])([★ ])[✓ ] (\S+#\d+) +(.*?) +[\d.-]+\s*$/.exec(l))
-    .filter((m): m is RegExpExecArray => !!m)
-    .map((m) => ({ selected: m[1] === "▸", pick: m[2] === "★", id: m[3]!, text: m[4]!.replace(/…$/, "").trim() }));
-}
 const awaiting = (step: number) => (s: string) => new RegExp(`step ${step} your call`).test(s) && lanes(s).some((l) => l.pick);
 
 test(

@@ -25,3 +25,22 @@ export function tmuxDriver(name: string, opts: TmuxDriverOptions = {}) {
   }
   return { tmux, screen, keys, sleep, waitFor };
 }
+
+export interface LaneRow {
+  selected: boolean;
+  pick: boolean;
+  id: string;
+  /** The lane's text as shown, without a closing "…". */
+  text: string;
+  /** The text ended in "…" (clipped at the column, or still streaming). */
+  clipped: boolean;
+}
+
+/** The Race's candidate lanes on a screen: cursor, pick mark, lane id, text, then a score or "not scored". */
+export function raceLanes(screen: string): LaneRow[] {
+  return screen
+    .split("\n")
+    .map((l) => /^([▸ ])([★ ])[✓ ] (\S+#\d+) +(.*?) +(?:[\d.-]+|not scored)\s*$/.exec(l))
+    .filter((m): m is RegExpExecArray => !!m)
+    .map((m) => ({ selected: m[1] === "▸", pick: m[2] === "★", id: m[3]!, text: m[4]!.trim().replace(/…$/, "").trim(), clipped: m[4]!.trim().endsWith("…") }));
+}
