@@ -22,6 +22,42 @@ export function sha256(text: string): string {
   return createHash("sha256").update(text).digest("hex");
 }
 
+/**
+ * sha256(stableStringify(value)), without building the text: its pieces go to the hash as they
+ * are made. A request's prompt (a patient note, a chain of 70 sentences) was otherwise copied
+ * once per level of nesting, on every request, to make a key.
+ */
+export function stableHash(value: unknown): string {
+  const hash = createHash("sha256");
+  const write = (v: unknown): void => {
+    if (v === null || typeof v !== "object") {
+      hash.update(JSON.stringify(v) ?? "null");
+      return;
+    }
+    if (Array.isArray(v)) {
+      hash.update("[");
+      v.forEach((item, i) => {
+        if (i > 0) hash.update(",");
+        if (item === undefined) hash.update("null");
+        else write(item);
+      });
+      hash.update("]");
+      return;
+    }
+    const entries = Object.entries(v as Record<string, unknown>)
+      .filter(([, x]) => x !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    hash.update("{");
+    entries.forEach(([k, x], i) => {
+      hash.update(i > 0 ? `,${JSON.stringify(k)}:` : `${JSON.stringify(k)}:`);
+      write(x);
+    });
+    hash.update("}");
+  };
+  write(value);
+  return hash.digest("hex");
+}
+
 /** Everything in a completion request that can change the answer (the signal cannot). */
 export function completionIdentity(req: CompletionRequest): Record<string, unknown> {
   return {
@@ -45,16 +81,16 @@ export function scoreIdentity(req: ScoreRequest): Record<string, unknown> {
 
 /** Cache key of a completion: backend name + caller's model identity + the request. */
 export function completionKey(backend: string, model: string, req: CompletionRequest): string {
-  return sha256(stableStringify({ kind: "stream", backend, model, request: completionIdentity(req) }));
+  return stableHash({ kind: "stream", backend, model, request: completionIdentity(req) });
 }
 
 export function scoreKey(backend: string, model: string, req: ScoreRequest): string {
-  return sha256(stableStringify({ kind: "score", backend, model, request: scoreIdentity(req) }));
+  return stableHash({ kind: "score", backend, model, request: scoreIdentity(req) });
 }
 
 /** Key of a prompt alone (used by replay for near matches that differ only in sampling). */
 export function promptKey(prompt: Prompt): string {
-  return sha256(stableStringify(prompt));
+  return stableHash(prompt);
 }
 
 /** Greedy decoding or a fixed seed: the same request gives the same answer. */

@@ -15,7 +15,7 @@
 // that to leave the recording at the first miss and continue with a live model.
 import { readFile } from "node:fs/promises";
 import { UserError } from "../errors.js";
-import { completionIdentity, promptKey, scoreIdentity, sha256, stableStringify } from "./cache.js";
+import { completionIdentity, promptKey, scoreIdentity, sha256, stableHash } from "./cache.js";
 import {
   ABANDONED,
   exchangeSchema,
@@ -123,7 +123,7 @@ function thinkingMatches(anchor: { sha256: string; chars: number }, prompt: Prom
 }
 
 function exactKey(req: CompletionRequest | NonNullable<StreamExchange["request"]>): string {
-  return sha256(stableStringify(completionIdentity(req as CompletionRequest)));
+  return stableHash(completionIdentity(req as CompletionRequest));
 }
 
 function clip(text: string, n: number): string {
@@ -225,7 +225,7 @@ export class ReplayBackend implements Backend {
     );
     this.served = this.streams.map(() => false);
     this.scores = mine.filter((e): e is ScoreExchange => e.type === "score");
-    this.scoreKeys = this.scores.map((e) => (e.request.prefix ? sha256(stableStringify(scoreIdentity(e.request as ScoreRequest))) : ""));
+    this.scoreKeys = this.scores.map((e) => (e.request.prefix ? stableHash(scoreIdentity(e.request as ScoreRequest)) : ""));
     this.scoreEntries = [];
     for (const e of this.scores) {
       const where = e.request.prefix ? { prefixKey: promptKey(e.request.prefix) } : { thinking: e.thinking };
@@ -314,7 +314,7 @@ export class ReplayBackend implements Backend {
   async score(req: ScoreRequest): Promise<ScoreResult> {
     req.signal?.throwIfAborted();
     // The very same request recorded whole: serve it as it was (its evaluated-token count too).
-    const key = sha256(stableStringify(scoreIdentity(req)));
+    const key = stableHash(scoreIdentity(req));
     const whole = this.scores.find((e, i) => this.scoreKeys[i] === key && (e.result !== undefined || e.error !== undefined));
     if (whole?.result) return whole.result;
     if (whole?.error !== undefined) throw new BackendError(whole.error, this.name);

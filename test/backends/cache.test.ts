@@ -4,7 +4,7 @@ import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CachedBackend, completionKey, isDeterministic, scoreKey, stableStringify } from "../../src/backends/cache.js";
+import { CachedBackend, completionKey, isDeterministic, scoreKey, sha256, stableHash, stableStringify } from "../../src/backends/cache.js";
 import { LocalBackend, LocalModelPool } from "../../src/backends/local.js";
 import { Recorder, RecordingBackend } from "../../src/backends/recorder.js";
 import { loadRecording, ReplayBackend } from "../../src/backends/replay.js";
@@ -277,4 +277,23 @@ describe("with the real stories260K model", { skip: needsShared("models/stories2
     assert.deepEqual(again, live);
     assert.deepEqual(await replay.score(scoring), liveScore);
   });
+});
+
+test("a key hashed piece by piece is the hash of the stable text: keys made before still match (property)", async () => {
+  const fc = (await import("fast-check")).default;
+  fc.assert(
+    fc.property(
+      fc.anything({ withUndefined: true, withNullPrototype: true, withBoxedValues: false, withMap: false, withSet: false, withDate: false }),
+      (value) => {
+        assert.equal(stableHash(value), sha256(stableStringify(value)));
+      },
+    ),
+    { numRuns: 500 },
+  );
+  // A key written to the cache by the earlier code, for a fixed request: still found.
+  const req = { prompt: { kind: "chat" as const, messages: [{ role: "user" as const, content: "2 + 2?" }] }, maxTokens: 8, temperature: 0 };
+  assert.equal(
+    completionKey("openai", "m", req),
+    sha256(stableStringify({ kind: "stream", backend: "openai", model: "m", request: { prompt: req.prompt, maxTokens: 8, temperature: 0, logprobs: false } })),
+  );
 });
