@@ -87,7 +87,7 @@ export const startup: Bench = {
   name: "startup",
   title: "Start-up",
   async run({ quick, log }) {
-    const runs = quick ? 1 : 5;
+    const runs = quick ? 1 : 11;
     const notes: string[] = [];
     let built = existsSync(join(root, "dist", "cli.js"));
     if (!quick) {
@@ -112,6 +112,7 @@ export const startup: Bench = {
     const builtHelp = built ? await measure("`concord --help`, built (dist/)", () => helpTime(false).ms) : NaN;
     const srcHelp = await measure("`concord --help`, from source (tsx)", () => helpTime(true).ms);
     let builtFrame = NaN;
+    const otherNodes: Array<[string, number]> = [];
     let srcFrame = NaN;
     const hasScript = spawnSync("script", ["--version"]).status === 0;
     if (!hasScript) notes.push("script(1) is not installed: the first-frame times were not measured.");
@@ -132,13 +133,17 @@ export const startup: Bench = {
             notes.push(`${node} (CONCORD_BENCH_NODES) did not run.`);
             continue;
           }
-          await measure(`\`concord\` to first frame, built, Node ${version} (compile cache warm)`, async () => (await firstFrameTime(false, 20_000, node)).ms);
+          const label = `\`concord\` to first frame, built, Node ${version} (compile cache warm)`;
+          const t = await measure(label, async () => (await firstFrameTime(false, 20_000, node)).ms);
+          if (Number.isFinite(t)) otherNodes.push([`${label} (ms)`, t]);
         }
       }
     }
     if (!built) notes.push("No dist/cli.js: built times were not measured.");
     const checks = [];
-    if (Number.isFinite(builtFrame)) checks.push(check("`concord` to first frame, built (ms)", builtFrame, "< 300", builtFrame < 300));
+    if (Number.isFinite(builtFrame))
+      checks.push(check(`\`concord\` to first frame, built, Node ${process.version} (ms)`, builtFrame, "< 300", builtFrame < 300));
+    for (const [label, t] of otherNodes) checks.push(check(label, t, "< 300", t < 300));
     if (Number.isFinite(builtHelp))
       checks.push(check("`concord --help` built: from source / built", srcHelp / builtHelp, "> 1 (the build pays off)", srcHelp > builtHelp));
     return {

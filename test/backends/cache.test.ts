@@ -282,12 +282,9 @@ describe("with the real stories260K model", { skip: needsShared("models/stories2
 test("a key hashed piece by piece is the hash of the stable text: keys made before still match (property)", async () => {
   const fc = (await import("fast-check")).default;
   fc.assert(
-    fc.property(
-      fc.anything({ withUndefined: true, withNullPrototype: true, withBoxedValues: false, withMap: false, withSet: false, withDate: false }),
-      (value) => {
-        assert.equal(stableHash(value), sha256(stableStringify(value)));
-      },
-    ),
+    fc.property(fc.anything({ withNullPrototype: true, withBoxedValues: false, withMap: false, withSet: false, withDate: false }), (value) => {
+      assert.equal(stableHash(value), sha256(stableStringify(value)));
+    }),
     { numRuns: 500 },
   );
   // A key written to the cache by the earlier code, for a fixed request: still found.
