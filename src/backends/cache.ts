@@ -119,6 +119,7 @@ const scoreResultSchema = z.object({
 const entrySchema = z.discriminatedUnion("kind", [
   z.object({ schema: z.literal(1), kind: z.literal("stream"), key: z.string(), chunks: z.array(chunkSchema), result: completionResultSchema }),
   z.object({ schema: z.literal(1), kind: z.literal("score"), key: z.string(), result: scoreResultSchema }),
+  z.object({ schema: z.literal(1), kind: z.literal("tokens"), key: z.string(), count: z.number().int().min(0) }),
 ]);
 type Entry = z.infer<typeof entrySchema>;
 
@@ -172,7 +173,22 @@ export class CachedBackend implements Backend {
   ) {
     this.name = inner.name;
     this.enabled = options.enabled !== false && !cacheDisabledByEnv();
-    if (inner.countTokens) this.countTokens = (text) => inner.countTokens!(text);
+    if (inner.countTokens) this.countTokens = (text) => this.storedCount(text, inner.countTokens!.bind(inner));
+  }
+
+  /**
+   * A text's length in the model's tokens (an experiment's answer budget counts every prompt and
+   * chain): asked of the server once, then kept, so a run from the cache sends nothing at all.
+   * Not counted as a hit or a miss: those are model calls.
+   */
+  private async storedCount(text: string, count: (text: string) => Promise<number>): Promise<number> {
+    if (!this.enabled) return count(text);
+    const key = stableHash({ kind: "tokens", backend: this.inner.name, model: await this.modelKey(), text });
+    const hit = await this.read(key, "tokens");
+    if (hit?.kind === "tokens") return hit.count;
+    const n = await count(text);
+    this.log.put(key, JSON.stringify({ schema: 1, kind: "tokens", key, count: n } satisfies Entry));
+    return n;
   }
 
   stats(): CacheStats {

@@ -158,7 +158,22 @@ export class OpenAIBackend implements Backend, StreamContext {
     }
   }
 
-  async countTokens(text: string): Promise<number> {
+  /** Token counts already asked for (an experiment counts each problem's prompt for every answer to it). */
+  private readonly counted = new Map<string, Promise<number>>();
+
+  countTokens(text: string): Promise<number> {
+    let n = this.counted.get(text);
+    if (!n) {
+      n = this.askTokenCount(text);
+      // A failed question is asked again next time, not remembered; the oldest go first.
+      n.catch(() => this.counted.delete(text));
+      this.counted.set(text, n);
+      if (this.counted.size > 1024) this.counted.delete(this.counted.keys().next().value!);
+    }
+    return n;
+  }
+
+  private async askTokenCount(text: string): Promise<number> {
     const flavor = await this.flavor();
     const body = FLAVOR_TRAITS[flavor].tokenizeBody;
     const n = body ? await serverTokenCount(this.transport, flavor, body(text, await this.resolveModel())) : undefined;

@@ -294,3 +294,27 @@ test("a key hashed piece by piece is the hash of the stable text: keys made befo
     sha256(stableStringify({ kind: "stream", backend: "openai", model: "m", request: { prompt: req.prompt, maxTokens: 8, temperature: 0, logprobs: false } })),
   );
 });
+
+test("token counts are asked of the server once and kept: a second run on the same folder asks nothing", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "concord-cache-tokens-"));
+  const counting = () => {
+    const asked: string[] = [];
+    const inner = new DeterministicTextBackend();
+    return { asked, backend: Object.assign(inner, { countTokens: async (text: string) => (asked.push(text), text.split(" ").length) }) };
+  };
+  const first = counting();
+  const a = new CachedBackend(first.backend, { dir, model: "m" });
+  assert.deepEqual([await a.countTokens!("one two three"), await a.countTokens!("one two three"), await a.countTokens!("four")], [3, 3, 1]);
+  assert.deepEqual(first.asked, ["one two three", "four"]);
+  assert.deepEqual(a.stats(), { hits: 0, misses: 0, bypassed: 0, writes: 0, corrupt: 0, unwritten: 0 }, "token counts are not model calls");
+  await a.close();
+  const second = counting();
+  const b = new CachedBackend(second.backend, { dir, model: "m" });
+  assert.equal(await b.countTokens!("one two three"), 3);
+  assert.deepEqual(second.asked, []);
+  const otherModel = counting();
+  assert.equal(await new CachedBackend(otherModel.backend, { dir, model: "other" }).countTokens!("four"), 1);
+  assert.deepEqual(otherModel.asked, ["four"], "another model's tokenizer is asked");
+  await b.close();
+  await rm(dir, { recursive: true, force: true });
+});
