@@ -107,15 +107,19 @@ export async function measureRelay(p: RelayBenchParams): Promise<{ relay: Measur
 
     // The relay: timed without a cache, then a run filling a cache, then one served by it.
     const c0 = calls();
+    const perModel0 = ds.map(modelCalls);
     const run = await timed(() => runExperiment(spec(tmp()), { problems, models: handlesOf(ds, names) }));
     const relayCalls = calls() - c0;
+    // The busiest model's calls at its own limit bound the run as well (the initiator writes
+    // every chain and its baseline before any continuer has work).
+    const busiest = Math.max(...ds.map((d, i) => modelCalls(d) - perModel0[i]!));
     const cacheDir = tmp();
     await runExperiment(spec(tmp()), { problems, models: handlesOf(ds, names, cacheDir) });
     const c1 = calls();
     const cached = await runExperiment(spec(tmp()), { problems, models: handlesOf(ds, names, cacheDir) });
     const relay: Measured = {
       wallMs: run.ms,
-      idealMs: Math.ceil(relayCalls / slotsRelay) * requestMs,
+      idealMs: Math.max(Math.ceil(relayCalls / slotsRelay), Math.ceil(busiest / p.perModel)) * requestMs,
       calls: relayCalls,
       slots: slotsRelay,
       records: run.value.written,
@@ -181,7 +185,7 @@ export const relay: Bench = {
       body: [
         `Relay: ${p.problems} problems, one initiator and ${p.continuers} continuers (stages early, mid, late; ${p.samples} samples per cut; both baselines; no judge), ` +
           `importance: a 5-sentence chain, ${p.importanceTargets} targets, ${p.importanceSamples} samples per prefix. Each model an OpenAIBackend on its own vLLM double ` +
-          `(${p.latencyMs} ms latency). Limits: global ${p.global}, per model ${p.perModel}. Ideal = ceil(model calls / requests at once) x one request alone ` +
+          `(${p.latencyMs} ms latency). Limits: global ${p.global}, per model ${p.perModel}. Ideal = the larger of ceil(model calls / requests at once) and ceil(the busiest model's calls / its limit), x one request alone ` +
           `(${ms(r.requestMs)}, median of 5); the relay's chains come before their continuations, so the ideal is a lower bound.`,
         table(
           ["run", "records / samples", "model calls", "at once", "wall", "ideal", "wall / ideal", "from the cache: records / calls"],
