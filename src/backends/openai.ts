@@ -183,6 +183,8 @@ export class OpenAIBackend implements Backend, StreamContext {
 
   async probe(signal?: AbortSignal): Promise<ProbeRecord> {
     this.prefillOverride = undefined;
+    // The server may now serve another model, with another tokenizer.
+    this.counted.clear();
 
     const backend = this;
     return probeServer(
