@@ -59,9 +59,11 @@ test(
       assert.match(s, /enter: local goes on from here/);
       // Branch there: the generator goes on, and the result joins the race, scored.
       keys("Enter");
-      s = await waitFor("the branch in the race", (x) => /step 1 your call/.test(x) && lanes(x).length === before.length + 1, 60_000);
-      const added = lanes(s).find((l) => !before.some((b) => b.id === l.id))!;
-      assert.ok(added, s);
+      // Joined and scored: accepting before its score arrives would save it unscored.
+      const addedOf = (x: string) => lanes(x).find((l) => !before.some((b) => b.id === l.id));
+      s = await waitFor("the branch in the race, scored", (x) => /step 1 your call/.test(x) && /\d/.test(addedOf(x)?.score ?? ""), 60_000);
+      const added = addedOf(s)!;
+      assert.equal(lanes(s).length, before.length + 1, s);
       keys("a");
       await waitFor("the sentence accepted", (x) => /chain: 1 sentence/.test(x));
       keys("q");

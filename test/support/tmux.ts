@@ -34,13 +34,22 @@ export interface LaneRow {
   text: string;
   /** The text ended in "…" (clipped at the column, or still streaming). */
   clipped: boolean;
+  /** The score column as shown: a perplexity, "-" while not known, or "not scored". */
+  score: string;
 }
 
 /** The Race's candidate lanes on a screen: cursor, pick mark, lane id, text, then a score or "not scored". */
 export function raceLanes(screen: string): LaneRow[] {
   return screen
     .split("\n")
-    .map((l) => /^([▸ ])([★ ])[✓ ] (\S+#\d+) +(.*?) +(?:[\d.-]+|not scored)\s*$/.exec(l))
+    .map((l) => /^([▸ ])([★ ])[✓ ] (\S+#\d+) +(.*?) +([\d.-]+|not scored)\s*$/.exec(l))
     .filter((m): m is RegExpExecArray => !!m)
-    .map((m) => ({ selected: m[1] === "▸", pick: m[2] === "★", id: m[3]!, text: m[4]!.trim().replace(/…$/, "").trim(), clipped: m[4]!.trim().endsWith("…") }));
+    .map((m) => ({
+      selected: m[1] === "▸",
+      pick: m[2] === "★",
+      id: m[3]!,
+      text: m[4]!.trim().replace(/…$/, "").trim(),
+      clipped: m[4]!.trim().endsWith("…"),
+      score: m[5]!,
+    }));
 }
