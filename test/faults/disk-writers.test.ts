@@ -15,7 +15,7 @@ import { writeRecordingFile, type RecordingConversion } from "../../src/backends
 import { collect, type CompletionRequest } from "../../src/backends/types.js";
 import { WriteError } from "../../src/fsutil/write.js";
 import { DeterministicTextBackend } from "../doubles/deterministic-backend.js";
-import { oneLineProblem, mountTmpfs, TMPFS_SKIP } from "../fixtures/faults/harness.js";
+import { oneLineProblem, mountTmpfs, TMPFS_SKIP, withShortWrites } from "../fixtures/faults/harness.js";
 
 const tmp = (p: string) => mkdtempSync(join(tmpdir(), `concord-writers-${p}-`));
 const prompt = (content: string) => ({ kind: "chat" as const, messages: [{ role: "user" as const, content }] });
@@ -35,35 +35,6 @@ function snapshot(dir: string): Map<string, Buffer> {
   return out;
 }
 const temps = (files: Iterable<string>) => [...files].filter((f) => /\.concord-\d+-[0-9a-f]{8}\.tmp$/.test(f));
-
-/**
- * write(2) on a nearly full disk while `fn` runs: the calls together write `budget` bytes and say
- * so, then write none (no error), as the kernel does once the disk has no room left.
- */
-async function withShortWrites<T>(budget: number, fn: () => Promise<T>): Promise<T> {
-  const realWrite = fs.write;
-  const realWriteSync = fs.writeSync;
-  const short = (n: number) => {
-    const k = Math.min(n, budget);
-    budget -= k;
-    return k;
-  };
-  (fs as { write: unknown }).write = (fd: number, buf: Buffer, off: number, len: number, pos: number | null, cb: (e: null, n: number) => void) => {
-    const k = short(len);
-    if (k === 0) return cb(null, 0);
-    realWrite(fd, buf, off, k, pos, cb as never);
-  };
-  (fs as { writeSync: unknown }).writeSync = (fd: number, buf: Buffer, off: number, len: number, pos: number | null) => {
-    const k = short(len);
-    return k === 0 ? 0 : realWriteSync(fd, buf, off, k, pos);
-  };
-  try {
-    return await fn();
-  } finally {
-    (fs as { write: unknown }).write = realWrite;
-    (fs as { writeSync: unknown }).writeSync = realWriteSync;
-  }
-}
 
 function assertNamed(err: unknown, file: string): void {
   assert.ok(err instanceof WriteError, `not a WriteError: ${String(err)}`);

@@ -18,7 +18,7 @@ import type { SessionSnapshot } from "../../src/state/store.js";
 import { builtinProblems } from "../../src/problems/builtin.js";
 import { parseStructuredText } from "../../src/structured-text.js";
 import { readThemeFile, themesDir } from "../../src/ui/theme.js";
-import { oneLineProblem, watch, mountTmpfs, TMPFS_SKIP } from "../fixtures/faults/harness.js";
+import { oneLineProblem, watch, mountTmpfs, shortWrites, TMPFS_SKIP } from "../fixtures/faults/harness.js";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 const BIN = join(ROOT, "test", "concord-from-source.mjs");
@@ -174,24 +174,8 @@ describe("a full disk: every writer keeps the old file and says so", () => {
     const dir = tmp("short");
     const file = join(dir, "f.txt");
     writeFileSync(file, "old contents\n");
-    const realWrite = fs.write;
-    const realWriteSync = fs.writeSync;
     // write(2) on a nearly full disk: the first call writes 100 bytes and says so, the next none.
-    let budget = 0;
-    const short = (n: number) => {
-      const k = Math.min(n, budget);
-      budget -= k;
-      return k;
-    };
-    (fs as { write: unknown }).write = (fd: number, buf: Buffer, off: number, len: number, pos: number | null, cb: (e: null, n: number) => void) => {
-      const k = short(len);
-      if (k === 0) return cb(null, 0);
-      realWrite(fd, buf, off, k, pos, cb as never);
-    };
-    (fs as { writeSync: unknown }).writeSync = (fd: number, buf: Buffer, off: number, len: number, pos: number | null) => {
-      const k = short(len);
-      return k === 0 ? 0 : realWriteSync(fd, buf, off, k, pos);
-    };
+    const writes = shortWrites(0);
     try {
       const cases: Array<[string, () => Promise<unknown> | unknown]> = [
         ["writeFileVerified", () => writeFileVerified(file, "n".repeat(5000))],
@@ -201,17 +185,17 @@ describe("a full disk: every writer keeps the old file and says so", () => {
       ];
       const cfgPath = join(dir, "config.json");
       for (const [name, run] of cases) {
-        budget = 1_000_000;
+        writes.setBudget(1_000_000);
         if (name.startsWith("settings")) new SettingsStore({ cwd: dir, env: {} }).setTheme("dark");
         const before = name.startsWith("settings") ? readFileSync(cfgPath) : readFileSync(file);
-        budget = 100;
+        writes.setBudget(100);
         const err = await Promise.resolve()
           .then(run)
           .then(
             () => undefined,
             (e: unknown) => e,
           );
-        budget = 1_000_000;
+        writes.setBudget(1_000_000);
         assertNamed(err, name.startsWith("settings") ? cfgPath : file);
         const after = name.startsWith("settings") ? readFileSync(cfgPath) : readFileSync(file);
         record(`short write: ${name}`, { lost: !after.equals(before) });
@@ -219,8 +203,7 @@ describe("a full disk: every writer keeps the old file and says so", () => {
         assert.deepEqual(concordTemps(dir), []);
       }
     } finally {
-      (fs as { write: unknown }).write = realWrite;
-      (fs as { writeSync: unknown }).writeSync = realWriteSync;
+      writes.restore();
     }
   });
 });
