@@ -8,7 +8,7 @@
 // The authors' own insertions (paper reading of the target requests) are in paper-prompt.test.ts.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Template } from "@huggingface/jinja";
 import { continueFinalMessage, renderWithPrefill, type RenderTemplate } from "../../src/core/chat-template.js";
@@ -18,17 +18,11 @@ import { guessThinkingFormat, openThinkingPrefill, thinkingPrefill } from "../..
 import type { ChatMessage } from "../../src/core/types.js";
 import { sanitizerRequest } from "../../src/engine/sanitize.js";
 import { medcalcMessages } from "../../src/problems/index.js";
+import { PAPER_MODELS, TEMPLATES, TEMPLATES_SKIP } from "../support/paper-models.js";
 
-const TEMPLATES = join(import.meta.dirname ?? ".", "..", "..", "..", "shared", "templates");
-const skip = existsSync(join(TEMPLATES, "Qwen-QwQ-32B.jinja")) ? false : "needs ../shared/templates";
+const skip = TEMPLATES_SKIP;
 
-const MODELS = {
-  QwQ: { id: "Qwen/QwQ-32B", template: "Qwen-QwQ-32B.jinja" },
-  DAPO: { id: "BytedTsinghua-SIA/DAPO-Qwen-32B", template: "Qwen-Qwen2.5-7B-Instruct.jinja" },
-  OpenT: { id: "open-thoughts/OpenThinker-7B", template: "Qwen-Qwen2.5-7B-Instruct.jinja" },
-  NRR: { id: "nvidia/Nemotron-Research-Reasoning-Qwen-1.5B", template: "deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja" },
-  OSS: { id: "openai/gpt-oss-20b", template: "openai-gpt-oss-120b.jinja" },
-} as const;
+const MODELS = PAPER_MODELS;
 type Name = keyof typeof MODELS;
 
 const MESSAGES = medcalcMessages("A 60-year-old man.\n\nBP 120/80.", "What is his score?");

@@ -4,22 +4,16 @@
 // run.py zero_shot) and the templates' own text.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Template } from "@huggingface/jinja";
 import { medcalcMessages } from "../../src/problems/index.js";
 import { paperEnsembleOpener, paperOwnChainOpener, paperTemplateInput, paperThinkingSuffix, PAPER_REASONING_EFFORT } from "../../src/core/paper-prompt.js";
+import { PAPER_MODELS, TEMPLATES, TEMPLATES_SKIP } from "../support/paper-models.js";
 
-const TEMPLATES = join(import.meta.dirname ?? ".", "..", "..", "..", "shared", "templates");
-const skip = existsSync(join(TEMPLATES, "Qwen-QwQ-32B.jinja")) ? false : "needs ../shared/templates";
+const skip = TEMPLATES_SKIP;
 
-const MODELS = {
-  QwQ: { id: "Qwen/QwQ-32B", template: "Qwen-QwQ-32B.jinja" },
-  DAPO: { id: "BytedTsinghua-SIA/DAPO-Qwen-32B", template: "Qwen-Qwen2.5-7B-Instruct.jinja" },
-  OpenT: { id: "open-thoughts/OpenThinker-7B", template: "Qwen-Qwen2.5-7B-Instruct.jinja" },
-  NRR: { id: "nvidia/Nemotron-Research-Reasoning-Qwen-1.5B", template: "deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja" },
-  OSS: { id: "openai/gpt-oss-20b", template: "openai-gpt-oss-120b.jinja" },
-} as const;
+const MODELS = PAPER_MODELS;
 
 const [SYSTEM, USER] = medcalcMessages("A 60-year-old man.\n\nBP 120/80.", "What is his score?").map((m) => m.content);
 const COT = " First, the score.\n\nThen the answer: 3.";

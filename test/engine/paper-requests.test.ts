@@ -23,18 +23,12 @@ import { askTarget, TargetPanel } from "../../src/engine/targets.js";
 import { collect } from "../../src/backends/types.js";
 import { medcalcMessages } from "../../src/problems/index.js";
 import { startProtocolDouble, type ProtocolDouble } from "../doubles/protocol-double.js";
-import { llamaServerMissing, SHARED, startLlamaServer, STORIES } from "../e2e/llama-server.js";
+import { llamaServerMissing, startLlamaServer, STORIES } from "../e2e/llama-server.js";
+import { PAPER_MODELS, TEMPLATES, TEMPLATES_SKIP } from "../support/paper-models.js";
 
-const TEMPLATES = join(SHARED, "templates");
-const skip = existsSync(join(TEMPLATES, "Qwen-QwQ-32B.jinja")) ? false : "needs ../shared/templates";
+const skip = TEMPLATES_SKIP;
 
-const MODELS = {
-  qwq: { id: "Qwen/QwQ-32B", template: "Qwen-QwQ-32B.jinja" },
-  nrr: { id: "nvidia/Nemotron-Research-Reasoning-Qwen-1.5B", template: "deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja" },
-  oss: { id: "openai/gpt-oss-20b", template: "openai-gpt-oss-120b.jinja" },
-  dapo: { id: "BytedTsinghua-SIA/DAPO-Qwen-32B", template: "Qwen-Qwen2.5-7B-Instruct.jinja" },
-  opent: { id: "open-thoughts/OpenThinker-7B", template: "Qwen-Qwen2.5-7B-Instruct.jinja" },
-} as const;
+const MODELS = { qwq: PAPER_MODELS.QwQ, nrr: PAPER_MODELS.NRR, oss: PAPER_MODELS.OSS, dapo: PAPER_MODELS.DAPO, opent: PAPER_MODELS.OpenT } as const;
 
 const MESSAGES = medcalcMessages("A 60-year-old man.\n\nBP 120/80.", "What is his score?");
 const [SYSTEM, USER] = MESSAGES.map((m) => m.content);
