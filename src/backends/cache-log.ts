@@ -225,7 +225,7 @@ export class CacheLog {
 
 /** The `key` field of an entry's JSON, without parsing all of it (entries are written key first). */
 function keyOf(json: string): string | undefined {
-  const m = /^\{"schema":\d+,"kind":"(?:stream|score|tokens)","key":"([0-9a-f]{64})"/.exec(json);
+  const m = /^\{"schema":\d+,"kind":"(?:stream|score|tokens|derived)","key":"([0-9a-f]{64})"/.exec(json);
   return m?.[1];
 }
 

@@ -120,6 +120,8 @@ const entrySchema = z.discriminatedUnion("kind", [
   z.object({ schema: z.literal(1), kind: z.literal("stream"), key: z.string(), chunks: z.array(chunkSchema), result: completionResultSchema }),
   z.object({ schema: z.literal(1), kind: z.literal("score"), key: z.string(), result: scoreResultSchema }),
   z.object({ schema: z.literal(1), kind: z.literal("tokens"), key: z.string(), count: z.number().int().min(0) }),
+  // Work made from cached answers alone (a built ensemble chain, engine/chain-memo.ts).
+  z.object({ schema: z.literal(1), kind: z.literal("derived"), key: z.string(), value: z.unknown() }),
 ]);
 type Entry = z.infer<typeof entrySchema>;
 
@@ -263,6 +265,36 @@ export class CachedBackend implements Backend {
   private write(entry: Entry): void {
     this.log.put(entry.key, JSON.stringify(entry));
     this.counters.writes++;
+  }
+
+  /**
+   * The key `req` is stored under here, or undefined when it would not be stored (sampled
+   * without a seed, or the cache off). The key holds the model's identity and the whole request.
+   */
+  async requestKey(kind: "stream", req: CompletionRequest): Promise<string | undefined>;
+  async requestKey(kind: "score", req: ScoreRequest): Promise<string | undefined>;
+  async requestKey(kind: "stream" | "score", req: CompletionRequest | ScoreRequest): Promise<string | undefined> {
+    if (!this.enabled) return undefined;
+    const model = await this.modelKey(req.signal);
+    if (kind === "score") return scoreKey(this.inner.name, model, req as ScoreRequest);
+    const completion = req as CompletionRequest;
+    return isDeterministic(completion) ? completionKey(this.inner.name, model, completion) : undefined;
+  }
+
+  /** A value stored with putDerived under `key`, or undefined. */
+  async storedDerived(key: string): Promise<unknown> {
+    if (!this.enabled) return undefined;
+    const hit = await this.read(key, "derived");
+    return hit?.kind === "derived" ? hit.value : undefined;
+  }
+
+  /**
+   * Keep a value made from this cache's answers alone, under a key the caller derives from their
+   * keys (so it is found only where those answers would be).
+   */
+  putDerived(key: string, value: unknown): void {
+    if (!this.enabled) return;
+    this.write({ schema: 1, kind: "derived", key, value });
   }
 
   /**

@@ -13,7 +13,7 @@ import { UserError } from "../errors.js";
 import { COTS_FILE, CotStore } from "../results/cot-store.js";
 import { buildReport, writeSummary } from "../results/report.js";
 import { conditionKey, resultKey, type ResultRecord } from "../results/schema.js";
-import { appendResult, readResults } from "../results/store.js";
+import { appendResults, readResults } from "../results/store.js";
 import { flushCacheLogs } from "../backends/cache-log.js";
 import { WriteError } from "../fsutil/write.js";
 import { CancelledError, isAbort, shareSignal, throwIfAborted } from "./abort.js";
@@ -25,7 +25,8 @@ import { askTarget } from "./targets.js";
 import { RULES_SANITIZER, SanitizerError } from "./sanitize.js";
 import { CallCounter } from "./call-count.js";
 import { relayJobs, type RelayJob } from "./conditions/relay.js";
-import { appendRelayRecord, readRelayRecords, relayRecordKey, type RelayRecord } from "../results/relay-store.js";
+import { appendRelayRecords, readRelayRecords, relayRecordKey, type RelayRecord } from "../results/relay-store.js";
+import { BatchWriter } from "./batch-writer.js";
 import { chainKey, defaultChainBase, transferChainBase } from "./conditions/keys.js";
 import { ensureDir } from "../fsutil/write.js";
 
@@ -141,7 +142,10 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
   await cots.load();
 
   // Results are appended one at a time so two answers never share a write.
-  let writes: Promise<void> = Promise.resolve();
+  // The cache entries behind a record go to disk before it, so a run from the cache after a
+  // kill asks nothing. A write is not cancellable: a record is written whole or not at all.
+  const resultWriter = new BatchWriter<ResultRecord>((recs) => flushCacheLogs().then(() => appendResults(spec.out, recs)));
+  const relayWriter = new BatchWriter<RelayRecord>((recs) => flushCacheLogs().then(() => appendRelayRecords(spec.out, recs)));
   const summary: RunSummary = { calls: 0, written: 0, skipped: 0, total: 0, errors: 0, cancelled: false, out: spec.out };
   let plannedCalls = 0;
   const progress = (label: string) => {
@@ -198,12 +202,7 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
       return;
     }
     throwIfAborted(signal);
-    writes = writes.then(() =>
-      flushCacheLogs()
-        .then(() => appendRelayRecord(spec.out, rec))
-        .catch(stopOnWriteFailure),
-    );
-    await writes;
+    await relayWriter.add(rec).catch(stopOnWriteFailure);
     summary.written++;
     progress(j.label);
   };
@@ -243,14 +242,7 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
     }
     const rec = resultRecord(spec, j, cot, reply, strategy.paperGradingModel(j), { answerMs: Date.now() - started, answerTokens: maxTokens });
     emit({ type: "target-answer", answer: { target: j.target.name, chainLength: 0, raw: reply.raw, grade: reply.grade } });
-    // The write is not cancellable: a record is written whole or not at all.
-    // The cache entries behind the record go first, so a run from the cache after a kill asks nothing.
-    writes = writes.then(() =>
-      flushCacheLogs()
-        .then(() => appendResult(spec.out, rec))
-        .catch(stopOnWriteFailure),
-    );
-    await writes;
+    await resultWriter.add(rec).catch(stopOnWriteFailure);
     summary.written++;
     progress(label);
   };
@@ -265,11 +257,11 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
     if (!isAbort(err, signal)) throw err;
     summary.cancelled = true;
     summary.calls = counter.calls;
-    await writes.catch(() => {});
+    await Promise.all([resultWriter.idle(), relayWriter.idle()]);
     emit({ type: "cancelled", what: `experiment ${spec.name ?? ""}`.trim() });
     return summary;
   }
-  await writes;
+  await Promise.all([resultWriter.idle(), relayWriter.idle()]);
   summary.calls = counter.calls;
   const all = await readResults(spec.out, { missingOk: true, slim: true });
   if (all.records.length === 0 && relay.jobs.length) return summary;

@@ -240,10 +240,15 @@ function both(a: LoadObserver | undefined, b: LoadObserver | undefined): LoadObs
   };
 }
 
+/** The backend a limiter's wrapper gates (the backend itself when it is not wrapped). */
+export function gatedBackend(backend: Backend): Backend {
+  return backend instanceof LimitedBackend ? backend.inner : backend;
+}
+
 class LimitedBackend implements Backend {
   readonly name: string;
   constructor(
-    private inner: Backend,
+    readonly inner: Backend,
     private limiter: Limiter,
     private key: string,
   ) {

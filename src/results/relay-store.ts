@@ -111,12 +111,13 @@ export async function readRelayRecords(dir: string): Promise<{ records: RelayRec
 }
 
 /** Append one record, whole or not at all (a full disk: a WriteError naming the file). */
-export async function appendRelayRecord(dir: string, rec: RelayRecord): Promise<void> {
-  const line = JSON.stringify(relayRecordSchema.parse(rec)) + "\n";
+/** Append records in one write (every one is checked first: a bad record never reaches the file). */
+export async function appendRelayRecords(dir: string, recs: readonly RelayRecord[]): Promise<void> {
+  const lines = recs.map((rec) => JSON.stringify(relayRecordSchema.parse(rec)) + "\n");
   await ensureDir(dir, "results");
-  await appendVerified(join(dir, RELAY_FILE), line, {
+  await appendVerified(join(dir, RELAY_FILE), lines.join(""), {
     separateTornLine: true,
     what: "relay results",
-    kept: "the record was not written; every record written before is kept",
+    kept: `the ${recs.length === 1 ? "record was not written" : `${recs.length} records were not written`}; every record written before is kept`,
   });
 }

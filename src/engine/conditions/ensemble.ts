@@ -3,10 +3,12 @@ import { chainText } from "../../core/chain.js";
 import type { ConditionSpec } from "../../config/experiment-spec.js";
 import { conditionKey } from "../../results/schema.js";
 import { throwIfAborted } from "../abort.js";
-import { ChainBuilder, PAPER_SAFETY_STEPS } from "../ensemble.js";
+import { ChainBuilder, PAPER_SAFETY_STEPS, type RunOutcome } from "../ensemble.js";
 import { ensembleChainKey, recordCondition } from "./keys.js";
 import type { ConditionStrategy } from "./types.js";
 import type { CotMeta } from "../../results/cot-store.js";
+import { ChainMemo } from "../chain-memo.js";
+import type { ModelHandle } from "../models.js";
 
 type EnsembleSpec = Extract<ConditionSpec, { kind: "ensemble" }>;
 
@@ -24,15 +26,21 @@ export const ensembleCondition: ConditionStrategy<EnsembleSpec> = {
     const c = job.cond;
     const mode = c.mode ?? ctx.mode;
     return ctx.cots.get(ensembleChainKey(c, mode, job.problem), async () => {
+      const generators = c.generators.map(ctx.model);
+      const evaluators = c.evaluators.map(ctx.model);
+      // A chain built before from the same cached answers is taken whole (chain-memo.ts).
+      const memo = ChainMemo.for([...generators, ...evaluators]);
+      const watched = (h: ModelHandle) => (memo ? memo.watch(h) : h);
+      const budget = { maxSentences: c.maxSentences ?? (mode === "paper" ? PAPER_SAFETY_STEPS : 60), ...(c.maxTokens ? { maxTokens: c.maxTokens } : {}) };
       const builder = new ChainBuilder({
         problem: job.problem,
-        generators: c.generators.map(ctx.model),
-        evaluators: c.evaluators.map(ctx.model),
+        generators: generators.map(watched),
+        evaluators: evaluators.map(watched),
         k: c.k,
         mode,
         auto: true,
         sampling: { maxTokens: c.candidateTokens, temperature: c.temperature, seed: c.seed ?? ctx.spec.cot.seed },
-        budget: { maxSentences: c.maxSentences ?? (mode === "paper" ? PAPER_SAFETY_STEPS : 60), ...(c.maxTokens ? { maxTokens: c.maxTokens } : {}) },
+        budget,
       });
       // Why a step failed (a chain that outgrew a model's context), to say so and keep the chain.
       let lastError = "";
@@ -44,7 +52,19 @@ export const ensembleCondition: ConditionStrategy<EnsembleSpec> = {
       const onAbort = () => (cancelling = builder.cancel());
       ctx.signal?.addEventListener("abort", onAbort, { once: true });
       try {
-        const outcome = await builder.runSteps("end");
+        let memoKey: string | undefined;
+        let outcome: RunOutcome | undefined;
+        if (memo) {
+          // "count": one step taken and the chain goes on (runSteps checks for its end first).
+          const first = await builder.runSteps(1);
+          throwIfAborted(ctx.signal, "ensemble");
+          if (first === "count") {
+            memoKey = await memo.keyAfterFirstStep({ mode, k: builder.k, budget: builder.budget });
+            const kept = memoKey ? await memo.kept(memoKey) : undefined;
+            if (kept) return kept;
+          } else outcome = first;
+        }
+        outcome ??= await builder.runSteps("end");
         throwIfAborted(ctx.signal, "ensemble");
         const chain = builder.getChain();
         const why = lastError ? `: ${lastError}` : ` (${outcome})`;
@@ -61,7 +81,9 @@ export const ensembleCondition: ConditionStrategy<EnsembleSpec> = {
           const meta: CotMeta = { chainSentences: chain.sentences.length, chainEnd: "failed", chainStopReason: lastError || "failed" };
           return { cot, meta };
         }
-        return { cot, meta: { chainSentences: chain.sentences.length, chainEnd: outcome } };
+        const made = { cot, meta: { chainSentences: chain.sentences.length, chainEnd: outcome } };
+        if (memoKey && (outcome === "end-of-thought" || outcome === "budget")) memo?.keep(memoKey, made);
+        return made;
       } finally {
         stopListening();
         ctx.signal?.removeEventListener("abort", onAbort);
