@@ -4,28 +4,72 @@
 // took most of the time to the interface's first frame. Lazy imports stay lazy (split into
 // chunks); node-llama-cpp stays outside (native, and loaded only when a model is needed).
 import { build } from "esbuild";
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const outdir = join(root, "dist", "bundle");
-rmSync(outdir, { recursive: true, force: true });
-await build({
-  entryPoints: [join(root, "dist", "cli.js")],
-  outdir,
-  bundle: true,
-  splitting: true,
-  format: "esm",
-  platform: "node",
-  target: "node20",
-  // React's production build only (bin/concord.js sets NODE_ENV=production before loading the
-  // bundle): the development builds of react-reconciler and react are about 900 KB that every
-  // start would otherwise parse before the first frame.
-  define: { "process.env.NODE_ENV": '"production"' },
-  // Ink imports react-devtools-core only when DEV=true; it is not installed.
-  external: ["node-llama-cpp", "react-devtools-core"],
-  // Libraries written as CommonJS call require() for Node's own modules.
-  banner: { js: "import { createRequire as __concordRequire } from 'node:module'; const require = __concordRequire(import.meta.url);" },
-  logLevel: "error",
-});
+
+// Ink's layout engine (yoga-layout) carries its WebAssembly as a base64 string and reads it with
+// fetch() of a data: URL whenever fetch exists. On Node 20 that first fetch loads Node's whole
+// HTTP client (undici), about 35 ms before the first frame; without fetch the same bytes are
+// decoded directly. A `fetch` of its own, undefined, inside the loader's scope takes that path.
+const YOGA_LOADER = /yoga-layout[\\/]dist[\\/]binaries[\\/]yoga-wasm-base64-esm\.js$/;
+const YOGA_SCOPE = "var loadYoga = (() => {";
+const yogaWithoutFetch = {
+  name: "yoga-without-fetch",
+  setup(b) {
+    b.onLoad({ filter: YOGA_LOADER }, (args) => {
+      const text = readFileSync(args.path, "utf8");
+      if (!text.includes(YOGA_SCOPE))
+        return { contents: text, loader: "js", warnings: [{ text: "yoga-layout's loader changed: it reads its WebAssembly with fetch()" }] };
+      return { contents: text.replace(YOGA_SCOPE, `${YOGA_SCOPE} var fetch;`), loader: "js" };
+    });
+  },
+};
+// zod carries its messages in about 50 languages (358 KB, half of zod in the bundle), all parsed
+// before the first frame because `z.locales` is part of the namespace every schema imports.
+// Concord's messages are English: the locales index keeps English only (`z.locales.en`).
+const ZOD_LOCALES = /zod[\\/]v4[\\/]locales[\\/]index\.js$/;
+const zodEnglishOnly = {
+  name: "zod-english-only",
+  setup(b) {
+    b.onLoad({ filter: ZOD_LOCALES }, () => ({ contents: 'export { default as en } from "./en.js";', loader: "js" }));
+  },
+};
+
+/**
+ * Bundle the program from `entry` (dist/cli.js, or src/cli.tsx: esbuild reads TypeScript too)
+ * into `outdir`, a folder two levels under the project (as dist/bundle), so that paths the code
+ * finds from its own location (themes/, the project root) hold.
+ */
+export async function bundleProgram({ entry, outdir }) {
+  rmSync(outdir, { recursive: true, force: true });
+  await build({
+    entryPoints: [entry],
+    outdir,
+    bundle: true,
+    splitting: true,
+    format: "esm",
+    platform: "node",
+    target: "node20",
+    // React's production build only (bin/concord.js sets NODE_ENV=production before loading the
+    // bundle): the development builds of react-reconciler and react are about 900 KB that every
+    // start would otherwise parse before the first frame.
+    define: { "process.env.NODE_ENV": '"production"' },
+    // Ink imports react-devtools-core only when DEV=true; it is not installed.
+    external: ["node-llama-cpp", "react-devtools-core"],
+    // Libraries written as CommonJS call require() for Node's own modules.
+    banner: { js: "import { createRequire as __concordRequire } from 'node:module'; const require = __concordRequire(import.meta.url);" },
+    plugins: [yogaWithoutFetch, zodEnglishOnly],
+    // Less to parse before the first frame (names are kept: stack traces still read).
+    minifyWhitespace: true,
+    minifySyntax: true,
+    logLevel: "warning",
+  });
+  return join(outdir, "cli.js");
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  await bundleProgram({ entry: join(root, "dist", "cli.js"), outdir: join(root, "dist", "bundle") });
+}

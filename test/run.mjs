@@ -4,10 +4,11 @@
 // The interface tests are the most sensitive to a busy machine: CONCORD_TEST_JOBS=1 on one that
 // other work already loads. One runner, one summary.
 import { readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
+import { bundleProgram } from "../scripts/bundle.mjs";
 
 function find(dir) {
   const out = [];
@@ -26,6 +27,15 @@ const files = only.length ? only : find("test").sort();
 // run, or a file running beside it, left behind.
 const scratch = mkdtempSync(join(tmpdir(), "concord-test-"));
 const env = { ...process.env, CONCORD_TEST_SCRATCH: scratch };
+// The program the tests start as a process (test/concord-from-source.mjs) is the sources bundled
+// once for the run, as `npm run build` bundles them: compiling the sources again in each of
+// several hundred processes took about a third of the suite's CPU.
+const program = join("dist", `test-bundle-${process.pid}`);
+try {
+  env.CONCORD_TEST_PROGRAM = resolve(await bundleProgram({ entry: join("src", "cli.tsx"), outdir: program }));
+} catch (err) {
+  console.error(`the sources do not bundle (${String(err).split("\n")[0]}); tests compile them in each process instead`);
+}
 const jobs = Math.max(1, Number.parseInt(process.env.CONCORD_TEST_JOBS ?? "", 10) || Math.min(4, Math.max(2, availableParallelism())));
 // The slowest files first, so that none starts last and runs alone at the end.
 const slowFirst = (f) => (/(^|\/)(e2e|faults)\//.test(f) ? 0 : 1);
@@ -36,4 +46,5 @@ const result = spawnSync(
   { stdio: "inherit", env },
 );
 rmSync(scratch, { recursive: true, force: true });
+rmSync(program, { recursive: true, force: true });
 process.exit(result.status ?? 1);

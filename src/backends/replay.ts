@@ -114,12 +114,23 @@ export function thinkingAnchor(thinking: string): { sha256: string; chars: numbe
   return { sha256: sha256(norm), chars: norm.length };
 }
 
-function thinkingMatches(anchor: { sha256: string; chars: number }, prompt: Prompt): boolean {
+/**
+ * Whether a recorded place (an anchor) is this prompt's thinking. Made once per request and asked
+ * of every recorded exchange: the prompt is normalised once and each length hashed once (a long
+ * chain was otherwise normalised and hashed again for every exchange of the recording).
+ */
+function thinkingMatcher(prompt: Prompt): { chars: number; matches: (anchor: { sha256: string; chars: number }) => boolean } {
   const t = thinkingOf(prompt);
-  if (prompt.kind === "chat") return t.length === anchor.chars && sha256(t) === anchor.sha256;
+  const hashes = new Map<number, string>();
+  const hashOfEnd = (chars: number): string => {
+    let h = hashes.get(chars);
+    if (h === undefined) hashes.set(chars, (h = sha256(t.slice(t.length - chars))));
+    return h;
+  };
+  if (prompt.kind === "chat") return { chars: t.length, matches: (a) => t.length === a.chars && hashOfEnd(a.chars) === a.sha256 };
   // A raw prompt holds the question too, so only its end can be compared; an empty thinking
   // says nothing about a raw prompt.
-  return anchor.chars > 0 && t.length >= anchor.chars && sha256(t.slice(t.length - anchor.chars)) === anchor.sha256;
+  return { chars: t.length, matches: (a) => a.chars > 0 && t.length >= a.chars && hashOfEnd(a.chars) === a.sha256 };
 }
 
 function exactKey(req: CompletionRequest | NonNullable<StreamExchange["request"]>): string {
@@ -127,7 +138,8 @@ function exactKey(req: CompletionRequest | NonNullable<StreamExchange["request"]
 }
 
 function clip(text: string, n: number): string {
-  const flat = text
+  // Only the start is shown: a patient note or a long chain is not flattened whole for it.
+  const flat = (text.length > n * 8 ? text.slice(0, n * 8) : text)
     .replace(/[\u0000-\u001f\u007f-\u009f]+/g, " ")
     .replace(/\s+/g, " ")
     .trim();
@@ -239,17 +251,24 @@ export class ReplayBackend implements Backend {
 
   /** Index of the exchange that would serve this request, or -1. Consumes nothing. */
   private find(req: CompletionRequest, open: (i: number) => boolean = (i) => !this.served[i]): number {
-    const exact = exactKey(req);
-    const pk = promptKey(req.prompt);
+    const { exact, prompt, thinking } = this.lookupOf(req);
     let i = this.streamKeys.findIndex((k, j) => open(j) && k.exact === exact);
-    if (i < 0) i = this.streamKeys.findIndex((k, j) => open(j) && k.prompt === pk);
-    if (i < 0) {
-      const norm = thinkingOf(req.prompt);
-      i = this.streamKeys.findIndex(
-        (k, j) => open(j) && k.thinking !== undefined && k.thinking.chars <= norm.length && thinkingMatches(k.thinking, req.prompt),
-      );
-    }
+    if (i < 0) i = this.streamKeys.findIndex((k, j) => open(j) && k.prompt === prompt);
+    if (i < 0)
+      i = this.streamKeys.findIndex((k, j) => open(j) && k.thinking !== undefined && k.thinking.chars <= thinking().chars && thinking().matches(k.thinking));
     return i;
+  }
+
+  /** A request's keys, made once however often it is looked for (each hashes the whole prompt). */
+  private readonly lookups = new WeakMap<CompletionRequest, { exact: string; prompt: string; thinking: () => ReturnType<typeof thinkingMatcher> }>();
+  private lookupOf(req: CompletionRequest) {
+    let found = this.lookups.get(req);
+    if (!found) {
+      let matcher: ReturnType<typeof thinkingMatcher> | undefined;
+      found = { exact: exactKey(req), prompt: promptKey(req.prompt), thinking: () => (matcher ??= thinkingMatcher(req.prompt)) };
+      this.lookups.set(req, found);
+    }
+    return found;
   }
 
   /** Like find; a request asked again once every recorded answer to it was served (an undo or a
@@ -297,13 +316,22 @@ export class ReplayBackend implements Backend {
 
   private scoreFor(req: ScoreRequest, candidate: string): ScoredText | undefined {
     const include = req.includePrefix ?? false;
-    const pk = promptKey(req.prefix);
+    const pk = this.prefixKeyOf(req.prefix);
     const usable = (e: ScoreEntry) => e.candidate === candidate && (!include || e.scored.prefixTokens !== undefined);
+    let thinking: ReturnType<typeof thinkingMatcher> | undefined;
     const hit =
       this.scoreEntries.find((e) => usable(e) && e.prefixKey === pk) ??
-      this.scoreEntries.find((e) => usable(e) && e.thinking !== undefined && thinkingMatches(e.thinking, req.prefix));
+      this.scoreEntries.find((e) => usable(e) && e.thinking !== undefined && (thinking ??= thinkingMatcher(req.prefix)).matches(e.thinking));
     if (!hit) return undefined;
     return include ? hit.scored : { tokens: hit.scored.tokens };
+  }
+
+  private readonly prefixKeys = new WeakMap<Prompt, string>();
+  /** A score prefix's key, made once for all its candidates. */
+  private prefixKeyOf(prefix: Prompt): string {
+    let key = this.prefixKeys.get(prefix);
+    if (key === undefined) this.prefixKeys.set(prefix, (key = promptKey(prefix)));
+    return key;
   }
 
   /** Whether every candidate of a score request has a recorded score. */
@@ -314,8 +342,9 @@ export class ReplayBackend implements Backend {
   async score(req: ScoreRequest): Promise<ScoreResult> {
     req.signal?.throwIfAborted();
     // The very same request recorded whole: serve it as it was (its evaluated-token count too).
-    const key = stableHash(scoreIdentity(req));
-    const whole = this.scores.find((e, i) => this.scoreKeys[i] === key && (e.result !== undefined || e.error !== undefined));
+    // (A recording of single candidate scores, as an imported trace, has none: no key is made.)
+    const key = this.scoreKeys.some((k) => k !== "") ? stableHash(scoreIdentity(req)) : undefined;
+    const whole = key === undefined ? undefined : this.scores.find((e, i) => this.scoreKeys[i] === key && (e.result !== undefined || e.error !== undefined));
     if (whole?.result) return whole.result;
     if (whole?.error !== undefined) throw new BackendError(whole.error, this.name);
     const candidates: ScoredText[] = [];

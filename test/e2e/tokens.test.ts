@@ -35,13 +35,18 @@ test(
     try {
       tmux("new-session", "-d", "-s", name, "-x", "110", "-y", "32", cmd);
       const before = lanes(await waitFor("step 1 to wait for a decision", (s) => /step 1 your call/.test(s) && lanes(s).some((l) => l.pick)));
+      // The longest candidate is selected (the model may have written one of a token or two).
+      const longest = before.reduce((best, l, i) => (l.text.length > before[best]!.text.length ? i : best), 0);
+      const selectedAt = before.findIndex((l) => l.selected);
+      for (let i = selectedAt; i !== longest; i += Math.sign(longest - selectedAt)) keys(longest > selectedAt ? "j" : "k");
+      await waitFor("the longest candidate selected", (x) => lanes(x)[longest]?.selected === true);
       // y: the per-token shading; y again: the alternatives.
       keys("y");
       await waitFor("the why line", (x) => /why: per-token NLL/.test(x));
       keys("y");
       let s = await waitFor("the token view", (x) => /── tokens of \S+#\d+ \(local\): \d+ positions/.test(x));
       let rows = positions(s);
-      assert.ok(rows.length >= 3, s);
+      assert.ok(rows.length >= 2, s);
       assert.deepEqual(rows[0], { ...rows[0], cursor: true, position: 1 });
       assert.ok(
         rows.every((r) => r.p >= 0 && r.p <= 100),

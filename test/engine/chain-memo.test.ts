@@ -83,7 +83,7 @@ describe("kept ensemble chains", () => {
     try {
       await run(models(cache), dirs[0]!);
       const second = models(cache);
-      const b = await run(second, dirs[1]!, { maxSentences: 4 });
+      await run(second, dirs[1]!, { maxSentences: 4 });
       assert.equal(calls(second), 2, "every step is in the cache: only the answers to the shorter chains are asked");
       assert.equal(hits(second, ["g1", "g2", "e"]), 2 * 4 * 8, "four steps replayed, not the kept six-step chain");
       const shorter = await readResults(dirs[1]!);
