@@ -5,7 +5,7 @@
 // chunks); node-llama-cpp stays outside (native, and loaded only when a model is needed).
 import { build } from "esbuild";
 import { readFileSync, rmSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -67,7 +67,7 @@ export async function bundleProgram({ entry, outdir }) {
     minifySyntax: true,
     logLevel: "warning",
   });
-  return join(outdir, "cli.js");
+  return join(outdir, basename(entry).replace(/\.[cm]?[jt]sx?$/, ".js"));
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { loadSession } from "../../src/state/sessions.js";
 import { seeded, sleep, watch, type Watched } from "../fixtures/faults/harness.js";
 import { anyModelFile } from "../support/models.js";
+import { bundledScript } from "../support/bundled.js";
 
 const MODEL_FILE = anyModelFile();
 const KILLS = 25;
@@ -18,8 +19,11 @@ const KILLS = 25;
 const dir = mkdtempSync(join(tmpdir(), "concord-crash-session-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-function startChild(file: string): Watched {
-  return watch(spawn(process.execPath, ["--import", "tsx", "test/fixtures/faults/session-child.ts", file, MODEL_FILE], { stdio: ["pipe", "pipe", "pipe"] }));
+// The child is started about 27 times: bundled once, it starts without compiling TypeScript.
+const CHILD = bundledScript("test/fixtures/faults/session-child.ts");
+
+async function startChild(file: string): Promise<Watched> {
+  return watch(spawn(process.execPath, [await CHILD, file, MODEL_FILE], { stdio: ["pipe", "pipe", "pipe"] }));
 }
 
 describe("crash safety: session autosave", () => {
@@ -35,12 +39,12 @@ describe("crash safety: session autosave", () => {
       let killedDuringSave = 0;
       const acks: number[] = [];
       // Two runs warm up ahead (imports, model load) so a restart costs no start-up time.
-      const warm = [startChild(file), startChild(file)];
+      const warm = [await startChild(file), await startChild(file)];
       for (let kill = 0; kill < KILLS; kill++) {
         const cur = warm.shift()!;
         assert.ok(await cur.waitLine(/^ready$/, 30_000), `child ${kill} got ready: ${cur.lines.join(" | ")}`);
         cur.child.stdin!.write("go\n");
-        if (kill + warm.length + 1 < KILLS) warm.push(startChild(file));
+        if (kill + warm.length + 1 < KILLS) warm.push(await startChild(file));
         const first = await cur.waitLine(/^saved \d+/, 30_000);
         assert.ok(first, `child ${kill} saved something: ${cur.lines.slice(-5).join(" | ")}`);
         await sleep(20 + Math.floor(rnd() * 600));
