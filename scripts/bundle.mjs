@@ -38,6 +38,24 @@ const zodEnglishOnly = {
   },
 };
 
+// conf validates settings with a JSON schema (ajv, ajv-formats) and migrates them between
+// versions (semver) only when given the options for it; Concord validates its settings with its
+// own schemas and passes neither. Left out, they are about 300 KB less to parse before the first
+// frame; the stand-ins refuse at once, naming the option, should it ever be passed.
+const CONF_UNUSED = /^(ajv\/dist\/2020\.js|ajv-formats|semver)$/;
+const confWithoutSchemas = {
+  name: "conf-without-schemas",
+  setup(b) {
+    b.onResolve({ filter: CONF_UNUSED }, (args) => (/[\\/]conf[\\/]/.test(args.importer) ? { path: args.path, namespace: "conf-unused" } : undefined));
+    b.onLoad({ filter: /.*/, namespace: "conf-unused" }, (args) => ({
+      contents: `const refuse = () => { throw new Error("conf's ${args.path} is not in this build: Concord passes conf no schema and no migrations"); };
+export class Ajv2020 { constructor() { refuse(); } }
+export default new Proxy(refuse, { get: () => refuse });`,
+      loader: "js",
+    }));
+  },
+};
+
 /**
  * Bundle the program from `entry` (dist/cli.js, or src/cli.tsx: esbuild reads TypeScript too)
  * into `outdir`, a folder two levels under the project (as dist/bundle), so that paths the code
@@ -61,7 +79,7 @@ export async function bundleProgram({ entry, outdir }) {
     external: ["node-llama-cpp", "react-devtools-core"],
     // Libraries written as CommonJS call require() for Node's own modules.
     banner: { js: "import { createRequire as __concordRequire } from 'node:module'; const require = __concordRequire(import.meta.url);" },
-    plugins: [yogaWithoutFetch, zodEnglishOnly],
+    plugins: [yogaWithoutFetch, zodEnglishOnly, confWithoutSchemas],
     // Less to parse before the first frame (names are kept: stack traces still read).
     minifyWhitespace: true,
     minifySyntax: true,
