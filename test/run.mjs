@@ -1,6 +1,7 @@
 // Runs every test file under test/ with Node's own test runner (Node 20 has no glob in --test).
-// One file per core at a time, at least 2 and at most 4 (CONCORD_TEST_JOBS=N to change; 1 for
-// one at a time): many files spend their time waiting on child processes, servers and streams.
+// One file more than there are cores at a time, at least 3 and at most 4 (CONCORD_TEST_JOBS=N to
+// change; 1 for one at a time): many files spend part of their time waiting on child processes,
+// servers and streams, and a core would stand idle meanwhile.
 // The interface tests are the most sensitive to a busy machine: CONCORD_TEST_JOBS=1 on one that
 // other work already loads. One runner, one summary.
 import { readdirSync, statSync } from "node:fs";
@@ -36,7 +37,7 @@ try {
 } catch (err) {
   console.error(`the sources do not bundle (${String(err).split("\n")[0]}); tests compile them in each process instead`);
 }
-const jobs = Math.max(1, Number.parseInt(process.env.CONCORD_TEST_JOBS ?? "", 10) || Math.min(4, Math.max(2, availableParallelism())));
+const jobs = Math.max(1, Number.parseInt(process.env.CONCORD_TEST_JOBS ?? "", 10) || Math.min(4, Math.max(3, availableParallelism() + 1)));
 // The slowest files first, so that none starts last and runs alone at the end.
 const slowFirst = (f) => (/(^|\/)(e2e|faults)\//.test(f) ? 0 : 1);
 const ordered = only.length ? files : [...files].sort((a, b) => slowFirst(a) - slowFirst(b) || a.localeCompare(b));
