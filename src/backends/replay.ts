@@ -133,6 +133,12 @@ function thinkingMatcher(prompt: Prompt): { chars: number; matches: (anchor: { s
   return { chars: t.length, matches: (a) => a.chars > 0 && t.length >= a.chars && hashOfEnd(a.chars) === a.sha256 };
 }
 
+/** A value made on first use, then kept. */
+function once<T>(make: () => T): () => T {
+  let made: { value: T } | undefined;
+  return () => (made ??= { value: make() }).value;
+}
+
 function exactKey(req: CompletionRequest | NonNullable<StreamExchange["request"]>): string {
   return stableHash(completionIdentity(req as CompletionRequest));
 }
@@ -252,20 +258,23 @@ export class ReplayBackend implements Backend {
   /** Index of the exchange that would serve this request, or -1. Consumes nothing. */
   private find(req: CompletionRequest, open: (i: number) => boolean = (i) => !this.served[i]): number {
     const { exact, prompt, thinking } = this.lookupOf(req);
-    let i = this.streamKeys.findIndex((k, j) => open(j) && k.exact === exact);
-    if (i < 0) i = this.streamKeys.findIndex((k, j) => open(j) && k.prompt === prompt);
+    // A key is made only where the recording holds keys of that kind (an imported trace has none).
+    let i = this.streamKeys.some((k) => k.exact !== undefined) ? this.streamKeys.findIndex((k, j) => open(j) && k.exact === exact()) : -1;
+    if (i < 0 && this.streamKeys.some((k) => k.prompt !== undefined)) i = this.streamKeys.findIndex((k, j) => open(j) && k.prompt === prompt());
     if (i < 0)
       i = this.streamKeys.findIndex((k, j) => open(j) && k.thinking !== undefined && k.thinking.chars <= thinking().chars && thinking().matches(k.thinking));
     return i;
   }
 
-  /** A request's keys, made once however often it is looked for (each hashes the whole prompt). */
-  private readonly lookups = new WeakMap<CompletionRequest, { exact: string; prompt: string; thinking: () => ReturnType<typeof thinkingMatcher> }>();
+  /** A request's keys, each made once however often it is looked for (each reads the whole prompt). */
+  private readonly lookups = new WeakMap<
+    CompletionRequest,
+    { exact: () => string; prompt: () => string; thinking: () => ReturnType<typeof thinkingMatcher> }
+  >();
   private lookupOf(req: CompletionRequest) {
     let found = this.lookups.get(req);
     if (!found) {
-      let matcher: ReturnType<typeof thinkingMatcher> | undefined;
-      found = { exact: exactKey(req), prompt: promptKey(req.prompt), thinking: () => (matcher ??= thinkingMatcher(req.prompt)) };
+      found = { exact: once(() => exactKey(req)), prompt: once(() => promptKey(req.prompt)), thinking: once(() => thinkingMatcher(req.prompt)) };
       this.lookups.set(req, found);
     }
     return found;
@@ -316,11 +325,11 @@ export class ReplayBackend implements Backend {
 
   private scoreFor(req: ScoreRequest, candidate: string): ScoredText | undefined {
     const include = req.includePrefix ?? false;
-    const pk = this.prefixKeyOf(req.prefix);
     const usable = (e: ScoreEntry) => e.candidate === candidate && (!include || e.scored.prefixTokens !== undefined);
     let thinking: ReturnType<typeof thinkingMatcher> | undefined;
+    let pk: string | undefined;
     const hit =
-      this.scoreEntries.find((e) => usable(e) && e.prefixKey === pk) ??
+      this.scoreEntries.find((e) => usable(e) && e.prefixKey !== undefined && e.prefixKey === (pk ??= this.prefixKeyOf(req.prefix))) ??
       this.scoreEntries.find((e) => usable(e) && e.thinking !== undefined && (thinking ??= thinkingMatcher(req.prefix)).matches(e.thinking));
     if (!hit) return undefined;
     return include ? hit.scored : { tokens: hit.scored.tokens };
