@@ -64,7 +64,8 @@ export class ChainBuilder {
     this.sampling = {
       maxTokens: this.mode === "paper" ? PAPER_CHUNK_TOKENS : CONCORD_CANDIDATE_TOKENS,
       ...(this.mode === "paper" ? { topK: 50 } : {}),
-      ...opts.sampling,
+      // A field the caller leaves undefined (a spec without a temperature) keeps the profile's.
+      ...Object.fromEntries(Object.entries(opts.sampling ?? {}).filter(([, v]) => v !== undefined)),
     };
     this.chain = opts.chain ? { sentences: [...opts.chain.sentences], finished: opts.chain.finished } : emptyChain();
   }

@@ -71,6 +71,16 @@ describe("ChainBuilder", () => {
     assert.deepEqual(pick && pick.type === "pick" ? pick.candidateId : null, "gb#0");
   });
 
+  test("a sampling field the caller leaves undefined keeps the generator profile's (a spec without a temperature)", async () => {
+    const g = { ...handle({ name: "g", respond: twoSentences("alpha") }), sampling: { temperature: 0.8, topP: 0.9 } };
+    const b = new ChainBuilder({ problem, generators: [g], evaluators: [e1()], k: 1, auto: true, sampling: { temperature: undefined, seed: 3 } });
+    assert.equal(await b.startStep(), "accepted");
+    const req = g.backend.streamCalls[0]!;
+    assert.equal(req.temperature, 0.8);
+    assert.equal(req.topP, 0.9);
+    assert.equal(req.seed, 3, "the caller's own fields still apply (step 1, first candidate: the seed itself)");
+  });
+
   test("evaluators score the candidate after the problem and the open thinking block with the chain", async () => {
     const g = handle({ name: "g", respond: twoSentences("beta") });
     const ev = e1();
