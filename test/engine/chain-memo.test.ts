@@ -111,3 +111,38 @@ describe("kept ensemble chains", () => {
     }
   });
 });
+
+// The chain-building rules (sentence cuts, joining, the pick, the end) decide a kept chain without
+// showing in its first step's requests: a change to them must come with a new CHAIN_RULES, or
+// chains kept under the old rules are served. This fingerprint of chains built in both modes
+// changes when those rules do; a new fingerprint needs a new CHAIN_RULES beside it.
+const RULES_FINGERPRINT: Record<number, string> = { 1: "6f2709f771f669b7" };
+
+test("the chain-building rules are those CHAIN_RULES names", async () => {
+  const { ChainBuilder } = await import("../../src/engine/ensemble.js");
+  const { CHAIN_RULES } = await import("../../src/engine/chain-memo.js");
+  const { chainText } = await import("../../src/core/chain.js");
+  const { createHash } = await import("node:crypto");
+  const hash = createHash("sha256");
+  for (const mode of ["concord", "paper"] as const) {
+    for (const problem of builtinProblems().slice(0, 3)) {
+      const handle = (n: string): ModelHandle => ({ name: n, backend: new DeterministicTextBackend(n), thinkingFormat: "think-tags" });
+      const b = new ChainBuilder({
+        problem,
+        generators: [handle("g1"), handle("g2")],
+        evaluators: [handle("e")],
+        k: 2,
+        mode,
+        auto: true,
+        sampling: { seed: 9 },
+        budget: { maxSentences: 5 },
+      });
+      await b.runSteps("end");
+      const chain = b.getChain();
+      assert.equal(chain.sentences.length, 5, `${mode}: a chain of 5 sentences`);
+      hash.update(JSON.stringify([chainText(chain, mode), chain.finished, chain.sentences.map((s) => [s.acceptedId, s.evaluatorPick])]));
+    }
+  }
+  const fingerprint = hash.digest("hex").slice(0, 16);
+  assert.equal(fingerprint, RULES_FINGERPRINT[CHAIN_RULES], `chains are built differently now (${fingerprint}): set a new CHAIN_RULES and its fingerprint`);
+});
