@@ -103,6 +103,18 @@ function comparedText(ans: TargetAnswer, reading: Reading): string | null {
   return hasSkipPhrase(text) ? null : text;
 }
 
+/**
+ * How two targets' answers to one item count under a reading: skipped, agreeing because both are
+ * correct, agreeing on the same (not both correct) answer, or not agreeing.
+ */
+export function pairOutcome(x: TargetAnswer, y: TargetAnswer, reading: Reading): "skipped" | "consistent-correct" | "consistent-wrong" | "inconsistent" {
+  const tx = comparedText(x, reading);
+  const ty = comparedText(y, reading);
+  if (tx === null || ty === null) return "skipped";
+  if (x.correct && y.correct) return "consistent-correct";
+  return tx === ty ? "consistent-wrong" : "inconsistent";
+}
+
 /** Agreement of two targets over the items both answered (items present for only one are skipped). */
 function pairConsistency(a: string, b: string, answersA: Map<string, TargetAnswer>, answersB: Map<string, TargetAnswer>, reading: Reading): PairConsistency {
   const out: PairConsistency = {
@@ -124,18 +136,16 @@ function pairConsistency(a: string, b: string, answersA: Map<string, TargetAnswe
       out.skipped++;
       continue;
     }
-    const tx = comparedText(x, reading);
-    const ty = comparedText(y, reading);
-    if (tx === null || ty === null) {
+    const outcome = pairOutcome(x, y, reading);
+    if (outcome === "skipped") {
       out.skipped++;
       continue;
     }
     out.kept++;
-    const bothCorrect = x.correct && y.correct;
-    if (bothCorrect) {
+    if (outcome === "consistent-correct") {
       out.agree++;
       out.consistentCorrect++;
-    } else if (tx === ty) {
+    } else if (outcome === "consistent-wrong") {
       out.agree++;
       out.consistentWrong++;
     } else {

@@ -2,7 +2,7 @@
 // preset), "Default (greedy)" built from self-transfer records, the notebook's own agreement
 // split (check_consistency_detailed), 95% bootstrap confidence intervals over items, and a
 // paired test between two conditions. Pure apart from its inputs.
-import { computeConsistency, hasSkipPhrase, type Reading, type TargetAnswer } from "../core/consistency.js";
+import { computeConsistency, hasSkipPhrase, pairOutcome, sortTargets, type Reading, type TargetAnswer } from "../core/consistency.js";
 import { seededRandom } from "../core/random.js";
 import { UserError } from "../errors.js";
 import { conditionLabel, modelLabel, PAPER_TARGETS, variantLabel } from "./labels.js";
@@ -148,27 +148,90 @@ function statistics(answers: TargetAnswer[], order: readonly string[]): { paper:
  * 95% percentile intervals: items are drawn with replacement (every target's answer to a drawn
  * item comes along), the statistics recomputed on each of `draws` samples. Seeded: the same
  * records give the same interval.
+ *
+ * Each item's part in every statistic (per target pair and reading: kept, agreeing; per target:
+ * answered, correct) is worked out once; a draw then adds up the parts of the items it drew, in
+ * the order computeConsistency would, so the figures are those of recomputing it on the sample.
  */
 export function bootstrapIntervals(answers: readonly TargetAnswer[], order: readonly string[] = [], draws = BOOTSTRAP_DRAWS, seed = 1): ConditionIntervals {
-  const byItem = new Map<string, TargetAnswer[]>();
+  const byItem = new Map<string, Map<string, TargetAnswer>>();
   for (const a of answers) {
-    if (!byItem.has(a.itemId)) byItem.set(a.itemId, []);
-    byItem.get(a.itemId)!.push(a);
+    let m = byItem.get(a.itemId);
+    if (!m) byItem.set(a.itemId, (m = new Map()));
+    // One answer per target and item, the last one (as computeConsistency keeps).
+    m.delete(a.target);
+    m.set(a.target, a);
   }
-  const items = [...byItem.keys()];
+  const items = [...byItem.values()];
   const point = statistics([...answers], order);
+  const targets = sortTargets([...new Set(answers.map((a) => a.target))], order);
+  const pairs: Array<[string, string]> = [];
+  for (let i = 0; i < targets.length; i++) for (let j = i + 1; j < targets.length; j++) pairs.push([targets[i]!, targets[j]!]);
+  const T = targets.length;
+  const P = pairs.length;
+  // Per item: [answered, correct] per target, then [kept, agrees] per pair for each reading.
+  const answered = new Uint8Array(items.length * T);
+  const correct = new Uint8Array(items.length * T);
+  const parts = {
+    paper: { kept: new Uint8Array(items.length * P), agree: new Uint8Array(items.length * P) },
+    strict: { kept: new Uint8Array(items.length * P), agree: new Uint8Array(items.length * P) },
+  };
+  items.forEach((m, k) => {
+    targets.forEach((t, ti) => {
+      const a = m.get(t);
+      if (a) {
+        answered[k * T + ti] = 1;
+        correct[k * T + ti] = a.correct ? 1 : 0;
+      }
+    });
+    pairs.forEach(([a, b], pi) => {
+      const x = m.get(a);
+      const y = m.get(b);
+      if (!x || !y) return;
+      for (const reading of ["paper", "strict"] as const) {
+        const outcome = pairOutcome(x, y, reading);
+        if (outcome === "skipped") continue;
+        parts[reading].kept[k * P + pi] = 1;
+        if (outcome !== "inconsistent") parts[reading].agree[k * P + pi] = 1;
+      }
+    });
+  });
   const samples = { paper: [] as number[], strict: [] as number[], accuracy: [] as number[] };
   const rand = seededRandom(seed);
+  const sums = {
+    answered: new Float64Array(T),
+    correct: new Float64Array(T),
+    paper: [new Float64Array(P), new Float64Array(P)],
+    strict: [new Float64Array(P), new Float64Array(P)],
+  };
+  const consistency = ([kept, agree]: Float64Array[]): number | null => {
+    const values: number[] = [];
+    for (let p = 0; p < P; p++) if (kept![p]! > 0) values.push(agree![p]! / kept![p]!);
+    // As meanStd sums them: the same figure to the last bit.
+    return values.length ? values.reduce((s, v) => s + v, 0) / values.length : null;
+  };
   for (let d = 0; d < draws && items.length; d++) {
-    const drawn: TargetAnswer[] = [];
+    for (const xs of [sums.answered, sums.correct, ...sums.paper, ...sums.strict]) xs.fill(0);
     for (let i = 0; i < items.length; i++) {
-      const item = items[Math.floor(rand() * items.length)];
-      for (const a of byItem.get(item)!) drawn.push({ ...a, itemId: `${i}` });
+      const k = Math.floor(rand() * items.length);
+      for (let t = 0; t < T; t++) {
+        sums.answered[t]! += answered[k * T + t]!;
+        sums.correct[t]! += correct[k * T + t]!;
+      }
+      for (let p = 0; p < P; p++) {
+        sums.paper[0]![p]! += parts.paper.kept[k * P + p]!;
+        sums.paper[1]![p]! += parts.paper.agree[k * P + p]!;
+        sums.strict[0]![p]! += parts.strict.kept[k * P + p]!;
+        sums.strict[1]![p]! += parts.strict.agree[k * P + p]!;
+      }
     }
-    const s = statistics(drawn, order);
-    if (s.paper !== null) samples.paper.push(s.paper);
-    if (s.strict !== null) samples.strict.push(s.strict);
-    if (s.accuracy !== null) samples.accuracy.push(s.accuracy);
+    const paper = consistency(sums.paper);
+    const strict = consistency(sums.strict);
+    const accuracies: number[] = [];
+    for (let t = 0; t < T; t++) if (sums.answered[t]! > 0) accuracies.push(sums.correct[t]! / sums.answered[t]!);
+    if (paper !== null) samples.paper.push(paper);
+    if (strict !== null) samples.strict.push(strict);
+    if (accuracies.length) samples.accuracy.push(accuracies.reduce((a, x) => a + x, 0) / accuracies.length);
   }
   const interval = (value: number | null, xs: number[]): Interval | null => {
     if (value === null || !xs.length) return null;
