@@ -47,7 +47,9 @@ const modelCalls = (d: ProtocolDouble) => d.requests.filter((r) => r.path === "/
 async function doubles(n: number, latencyMs: number): Promise<ProtocolDouble[]> {
   const out: ProtocolDouble[] = [];
   for (let i = 0; i < n; i++)
-    out.push(await startProtocolDouble({ flavor: "vllm", latencyMs, script: (req) => (isAnswer(req) ? " The answer is 7." : CHAIN) }));
+    out.push(
+      await startProtocolDouble({ flavor: "vllm", latencyMs, firstTokenMs: latencyMs / 10, script: (req) => (isAnswer(req) ? " The answer is 7." : CHAIN) }),
+    );
   return out;
 }
 
@@ -185,7 +187,7 @@ export const relay: Bench = {
       body: [
         `Relay: ${p.problems} problems, one initiator and ${p.continuers} continuers (stages early, mid, late; ${p.samples} samples per cut; both baselines; no judge), ` +
           `importance: a 5-sentence chain, ${p.importanceTargets} targets, ${p.importanceSamples} samples per prefix. Each model an OpenAIBackend on its own vLLM double ` +
-          `(${p.latencyMs} ms latency). Limits: global ${p.global}, per model ${p.perModel}. Ideal = the larger of ceil(model calls / requests at once) and ceil(the busiest model's calls / its limit), x one request alone ` +
+          `(${p.latencyMs} ms a request, its first token after ${p.latencyMs / 10} ms, as a server prefills and then decodes: requests sharing a prompt are sent after the first one's first token, so the server's prefix cache serves them). Limits: global ${p.global}, per model ${p.perModel}. Ideal = the larger of ceil(model calls / requests at once) and ceil(the busiest model's calls / its limit), x one request alone ` +
           `(${ms(r.requestMs)}, median of 5); the relay's chains come before their continuations, so the ideal is a lower bound.`,
         table(
           ["run", "records / samples", "model calls", "at once", "wall", "ideal", "wall / ideal", "from the cache: records / calls"],

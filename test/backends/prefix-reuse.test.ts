@@ -99,3 +99,23 @@ test("samples of one step share their prompt: the first stream computes it, the 
     await d.close();
   }
 });
+
+test("a server that answers its first token before the rest (firstTokenMs): the samples that wait for it start while the first still decodes", async () => {
+  const d = await startProtocolDouble({ flavor: "vllm", latencyMs: 400, firstTokenMs: 20, prefixCache: {} });
+  try {
+    const generator = new OpenAIBackend({ name: "g", backend: "openai", baseURL: d.baseURL, model: d.model, flavor: "vllm" });
+    const samples = await Promise.all(
+      [1, 2].map((seed) => collect(generator.stream({ prompt: { kind: "chat", messages: prefix.messages }, maxTokens: 8, temperature: 0.8, seed }))),
+    );
+    assert.ok(samples.every((s) => s.text.length > 0));
+    const [first, second] = d.requests.filter((r) => r.path === "/v1/chat/completions");
+    assert.ok(first && second && first.endedAt !== undefined, "two streams");
+    // The second went out after the first's first token and before its end: it overlapped.
+    assert.ok(
+      second.startedAt < first.endedAt!,
+      `second started ${second.startedAt - first.startedAt} ms after the first, which ended after ${first.endedAt! - first.startedAt} ms`,
+    );
+  } finally {
+    await d.close();
+  }
+});

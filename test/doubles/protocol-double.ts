@@ -55,6 +55,12 @@ export interface ProtocolDoubleOptions {
   model?: string;
   /** Delay before the response headers. */
   latencyMs?: number;
+  /**
+   * With latencyMs: a streamed answer's headers and first event come after this, the rest once
+   * latencyMs have passed in all, as a server prefills and then decodes (a request that waits for
+   * another's first token waits this, not the whole answer). Other answers wait latencyMs whole.
+   */
+  firstTokenMs?: number;
   /** Streaming rate; undefined or 0 = as fast as possible. */
   tokensPerSecond?: number;
   /** What the model says. Default: a deterministic sentence derived from the prompt. */
@@ -378,6 +384,9 @@ export async function startProtocolDouble(opts: ProtocolDoubleOptions = {}): Pro
     return typeof v === "number" ? v : 256;
   }
 
+  // What a streamed answer still has to wait after its first event (firstTokenMs).
+  const decodeRest = new WeakMap<ServerResponse, number>();
+
   // SSE writer that honours the token rate, cut/malformed faults, and client aborts.
   async function sse(res: ServerResponse, rec: RequestRecord, fault: Fault | undefined, events: Array<{ data: unknown; tokens: number }>): Promise<void> {
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
@@ -397,6 +406,11 @@ export async function startProtocolDouble(opts: ProtocolDoubleOptions = {}): Pro
       }
       res.write(`data: ${JSON.stringify(ev.data)}\n\n`);
       rec.tokensSent += ev.tokens;
+      const rest = ev.tokens > 0 ? decodeRest.get(res) : undefined;
+      if (rest !== undefined) {
+        decodeRest.delete(res);
+        await sleep(rest);
+      }
       if (tokenDelay && ev.tokens) await sleep(tokenDelay * ev.tokens);
     }
     if (res.destroyed) return;
@@ -710,7 +724,15 @@ export async function startProtocolDouble(opts: ProtocolDoubleOptions = {}): Pro
     const body = req.method === "POST" ? await readBody(req) : undefined;
     rec.body = body;
     const fault = takeFault(path);
-    if (opts.latencyMs) await sleep(opts.latencyMs);
+    if (opts.latencyMs) {
+      const first = opts.firstTokenMs !== undefined ? Math.min(opts.firstTokenMs, opts.latencyMs) : opts.latencyMs;
+      await sleep(first);
+      const rest = opts.latencyMs - first;
+      if (rest > 0) {
+        if (body?.stream === true) decodeRest.set(res, rest);
+        else await sleep(rest);
+      }
+    }
     if (fault?.kind === "hang") {
       hanging.add(res);
       return;
