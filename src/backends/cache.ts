@@ -8,53 +8,53 @@ import { z } from "zod";
 import { closeCacheLog, openCacheLog, type CacheLog } from "./cache-log.js";
 import type { Backend, Capabilities, CompletionRequest, CompletionResult, Prompt, ScoreRequest, ScoreResult, StreamChunk } from "./types.js";
 
+/**
+ * Writes a value's stable JSON (object keys sorted, undefined fields dropped) to `put`, piece by
+ * piece. stableStringify joins the pieces; stableHash feeds them to the hash without building the
+ * text, so a request's prompt (a patient note, a chain of 70 sentences) is not copied once per
+ * level of nesting to make a key. One walker, so the two always agree.
+ */
+function writeStable(value: unknown, put: (piece: string) => void): void {
+  if (value === null || typeof value !== "object") {
+    put(JSON.stringify(value) ?? "null");
+    return;
+  }
+  if (Array.isArray(value)) {
+    put("[");
+    value.forEach((item, i) => {
+      if (i > 0) put(",");
+      if (item === undefined) put("null");
+      else writeStable(item, put);
+    });
+    put("]");
+    return;
+  }
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, x]) => x !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  put("{");
+  entries.forEach(([k, x], i) => {
+    put(i > 0 ? `,${JSON.stringify(k)}:` : `${JSON.stringify(k)}:`);
+    writeStable(x, put);
+  });
+  put("}");
+}
+
 /** JSON with object keys sorted and undefined fields dropped: equal requests give equal text. */
 export function stableStringify(value: unknown): string {
-  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
-  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? "null" : stableStringify(v))).join(",")}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableStringify(v)}`).join(",")}}`;
+  const pieces: string[] = [];
+  writeStable(value, (piece) => pieces.push(piece));
+  return pieces.join("");
 }
 
 export function sha256(text: string): string {
   return createHash("sha256").update(text).digest("hex");
 }
 
-/**
- * sha256(stableStringify(value)), without building the text: its pieces go to the hash as they
- * are made. A request's prompt (a patient note, a chain of 70 sentences) was otherwise copied
- * once per level of nesting, on every request, to make a key.
- */
+/** sha256(stableStringify(value)), without building the text. */
 export function stableHash(value: unknown): string {
   const hash = createHash("sha256");
-  const write = (v: unknown): void => {
-    if (v === null || typeof v !== "object") {
-      hash.update(JSON.stringify(v) ?? "null");
-      return;
-    }
-    if (Array.isArray(v)) {
-      hash.update("[");
-      v.forEach((item, i) => {
-        if (i > 0) hash.update(",");
-        if (item === undefined) hash.update("null");
-        else write(item);
-      });
-      hash.update("]");
-      return;
-    }
-    const entries = Object.entries(v as Record<string, unknown>)
-      .filter(([, x]) => x !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    hash.update("{");
-    entries.forEach(([k, x], i) => {
-      hash.update(i > 0 ? `,${JSON.stringify(k)}:` : `${JSON.stringify(k)}:`);
-      write(x);
-    });
-    hash.update("}");
-  };
-  write(value);
+  writeStable(value, (piece) => hash.update(piece));
   return hash.digest("hex");
 }
 
