@@ -158,3 +158,18 @@ export async function collect(gen: AsyncGenerator<StreamChunk, CompletionResult>
     onChunk?.(next.value);
   }
 }
+
+/**
+ * `inner` with its model calls (stream, score) passed through `calls`; probes, token counts and
+ * close go straight to it. For wrappers that watch or count requests without changing them.
+ */
+export function passThrough(inner: Backend, calls: Pick<Backend, "stream" | "score">): Backend {
+  return {
+    name: inner.name,
+    stream: (req) => calls.stream(req),
+    score: (req) => calls.score(req),
+    probe: (signal) => inner.probe(signal),
+    ...(inner.countTokens ? { countTokens: (text: string) => inner.countTokens!(text) } : {}),
+    close: () => inner.close(),
+  };
+}

@@ -2,7 +2,7 @@
 // so progress can say how many were made and how many are left of those planned. A response
 // the cache serves is not a model call: behind a CachedBackend its own misses are counted.
 import { CachedBackend } from "../backends/cache.js";
-import type { Backend, CompletionRequest, CompletionResult, ScoreRequest, ScoreResult, StreamChunk } from "../backends/types.js";
+import { passThrough, type CompletionRequest, type CompletionResult, type ScoreRequest, type ScoreResult, type StreamChunk } from "../backends/types.js";
 import type { ModelHandle } from "./models.js";
 
 export class CallCounter {
@@ -30,8 +30,7 @@ export class CallCounter {
       return handle;
     }
     const counter = this;
-    const backend: Backend = {
-      name: inner.name,
+    const backend = passThrough(inner, {
       async *stream(req: CompletionRequest): AsyncGenerator<StreamChunk, CompletionResult> {
         counter.direct++;
         return yield* inner.stream(req);
@@ -40,10 +39,7 @@ export class CallCounter {
         counter.direct++;
         return inner.score(req);
       },
-      probe: (signal) => inner.probe(signal),
-      ...(inner.countTokens ? { countTokens: (text: string) => inner.countTokens!(text) } : {}),
-      close: () => inner.close(),
-    };
+    });
     return { ...handle, backend };
   }
 }

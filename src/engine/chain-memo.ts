@@ -10,7 +10,8 @@
 // chain is kept only when every request that built it would itself be cached (greedy or seeded)
 // and it ended normally (its end of thought, or its budget), never when it failed or was stopped.
 import { CachedBackend, isDeterministic, stableHash } from "../backends/cache.js";
-import type { Backend, CompletionRequest, CompletionResult, ScoreRequest, ScoreResult, StreamChunk } from "../backends/types.js";
+import { passThrough, type CompletionRequest, type CompletionResult, type ScoreRequest, type ScoreResult, type StreamChunk } from "../backends/types.js";
+import type { MadeCot } from "./conditions/types.js";
 import { gatedBackend } from "./limits.js";
 import type { ModelHandle } from "./models.js";
 
@@ -20,12 +21,6 @@ import type { ModelHandle } from "./models.js";
  * rules are then not found, and are built again.
  */
 export const CHAIN_RULES = 1;
-
-/** What a kept chain holds: what a condition gives its targets, and what its record says. */
-export interface KeptChain {
-  cot: string;
-  meta: Record<string, string | number | boolean | null>;
-}
 
 /** The response cache a handle's requests go through, if they all do. */
 function cacheOf(handle: ModelHandle): CachedBackend | undefined {
@@ -66,8 +61,7 @@ export class ChainMemo {
     const cache = this.caches.get(handle.name)!;
     const inner = handle.backend;
     const memo = this;
-    const backend: Backend = {
-      name: inner.name,
+    const backend = passThrough(inner, {
       async *stream(req: CompletionRequest): AsyncGenerator<StreamChunk, CompletionResult> {
         memo.note(isDeterministic(req), () => cache.requestKey("stream", req));
         try {
@@ -84,10 +78,7 @@ export class ChainMemo {
           throw err;
         });
       },
-      probe: (signal) => inner.probe(signal),
-      ...(inner.countTokens ? { countTokens: (text: string) => inner.countTokens!(text) } : {}),
-      close: () => inner.close(),
-    };
+    });
     return { ...handle, backend };
   }
 
@@ -122,14 +113,14 @@ export class ChainMemo {
     return stableHash({ kind: "ensemble-chain", rules: CHAIN_RULES, settings, firstStep: [...this.keys].sort() });
   }
 
-  async kept(key: string): Promise<KeptChain | undefined> {
-    const value = (await this.store.storedDerived(key)) as Partial<KeptChain> | undefined;
+  async kept(key: string): Promise<MadeCot | undefined> {
+    const value = (await this.store.storedDerived(key)) as Partial<MadeCot> | undefined;
     if (!value || typeof value.cot !== "string" || typeof value.meta !== "object" || value.meta === null) return undefined;
     return { cot: value.cot, meta: value.meta };
   }
 
   /** Keep the chain, if every request that built it is one the cache keeps. */
-  keep(key: string, chain: KeptChain): void {
+  keep(key: string, chain: MadeCot): void {
     if (this.cacheable) this.store.putDerived(key, chain);
   }
 }
