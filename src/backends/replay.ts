@@ -207,6 +207,8 @@ export class ReplayBackend implements Backend {
   private readonly served: boolean[];
   private readonly scores: ScoreExchange[];
   private readonly scoreKeys: string[];
+  /** Which kinds of key the recording holds (an imported trace holds none): no other is made. */
+  private readonly holds: { exact: boolean; prompt: boolean; wholeScores: boolean };
   private readonly scoreEntries: ScoreEntry[];
   private readonly probes: ProbeExchange[];
   private readonly again: boolean;
@@ -244,6 +246,11 @@ export class ReplayBackend implements Backend {
     this.served = this.streams.map(() => false);
     this.scores = mine.filter((e): e is ScoreExchange => e.type === "score");
     this.scoreKeys = this.scores.map((e) => (e.request.prefix ? stableHash(scoreIdentity(e.request as ScoreRequest)) : ""));
+    this.holds = {
+      exact: this.streamKeys.some((k) => k.exact !== undefined),
+      prompt: this.streamKeys.some((k) => k.prompt !== undefined),
+      wholeScores: this.scoreKeys.some((k) => k !== ""),
+    };
     this.scoreEntries = [];
     for (const e of this.scores) {
       const where = e.request.prefix ? { prefixKey: promptKey(e.request.prefix) } : { thinking: e.thinking };
@@ -258,9 +265,8 @@ export class ReplayBackend implements Backend {
   /** Index of the exchange that would serve this request, or -1. Consumes nothing. */
   private find(req: CompletionRequest, open: (i: number) => boolean = (i) => !this.served[i]): number {
     const { exact, prompt, thinking } = this.lookupOf(req);
-    // A key is made only where the recording holds keys of that kind (an imported trace has none).
-    let i = this.streamKeys.some((k) => k.exact !== undefined) ? this.streamKeys.findIndex((k, j) => open(j) && k.exact === exact()) : -1;
-    if (i < 0 && this.streamKeys.some((k) => k.prompt !== undefined)) i = this.streamKeys.findIndex((k, j) => open(j) && k.prompt === prompt());
+    let i = this.holds.exact ? this.streamKeys.findIndex((k, j) => open(j) && k.exact === exact()) : -1;
+    if (i < 0 && this.holds.prompt) i = this.streamKeys.findIndex((k, j) => open(j) && k.prompt === prompt());
     if (i < 0)
       i = this.streamKeys.findIndex((k, j) => open(j) && k.thinking !== undefined && k.thinking.chars <= thinking().chars && thinking().matches(k.thinking));
     return i;
@@ -351,8 +357,7 @@ export class ReplayBackend implements Backend {
   async score(req: ScoreRequest): Promise<ScoreResult> {
     req.signal?.throwIfAborted();
     // The very same request recorded whole: serve it as it was (its evaluated-token count too).
-    // (A recording of single candidate scores, as an imported trace, has none: no key is made.)
-    const key = this.scoreKeys.some((k) => k !== "") ? stableHash(scoreIdentity(req)) : undefined;
+    const key = this.holds.wholeScores ? stableHash(scoreIdentity(req)) : undefined;
     const whole = key === undefined ? undefined : this.scores.find((e, i) => this.scoreKeys[i] === key && (e.result !== undefined || e.error !== undefined));
     if (whole?.result) return whole.result;
     if (whole?.error !== undefined) throw new BackendError(whole.error, this.name);
