@@ -141,7 +141,7 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
   const cots = new CotStore(join(spec.out, COTS_FILE));
   await cots.load();
 
-  // Results are appended one at a time so two answers never share a write.
+  // Records are appended in order, those that finish during a write together in the next one.
   // The cache entries behind a record go to disk before it, so a run from the cache after a
   // kill asks nothing. A write is not cancellable: a record is written whole or not at all.
   const resultWriter = new BatchWriter<ResultRecord>((recs) => flushCacheLogs().then(() => appendResults(spec.out, recs)));

@@ -5,7 +5,8 @@
 import { promises as fs } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-import { appendVerified, describeFsError, ensureDir } from "../fsutil/write.js";
+import { describeFsError } from "../fsutil/write.js";
+import { appendRecordLines } from "./store.js";
 
 export const RELAY_FILE = "relay.jsonl";
 
@@ -110,14 +111,12 @@ export async function readRelayRecords(dir: string): Promise<{ records: RelayRec
   return { records, issues, found: true };
 }
 
-/** Append one record, whole or not at all (a full disk: a WriteError naming the file). */
-/** Append records in one write (every one is checked first: a bad record never reaches the file). */
+/** Append records in one write, whole or not at all (every one is checked first: a bad record never reaches the file). */
 export async function appendRelayRecords(dir: string, recs: readonly RelayRecord[]): Promise<void> {
-  const lines = recs.map((rec) => JSON.stringify(relayRecordSchema.parse(rec)) + "\n");
-  await ensureDir(dir, "results");
-  await appendVerified(join(dir, RELAY_FILE), lines.join(""), {
-    separateTornLine: true,
-    what: "relay results",
-    kept: `the ${recs.length === 1 ? "record was not written" : `${recs.length} records were not written`}; every record written before is kept`,
-  });
+  await appendRecordLines(
+    dir,
+    RELAY_FILE,
+    "relay results",
+    recs.map((rec) => JSON.stringify(relayRecordSchema.parse(rec))),
+  );
 }

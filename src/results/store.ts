@@ -210,13 +210,21 @@ export async function forEachResult(
  */
 export async function appendResults(dir: string, recs: readonly ResultRecord[], file = RESULTS_FILE): Promise<void> {
   // Validate the whole batch before touching the file: a bad record must never reach it.
-  const lines = recs.map((rec) => JSON.stringify(resultRecordSchema.parse(rec)) + "\n");
+  await appendRecordLines(
+    dir,
+    basename(file),
+    "results",
+    recs.map((rec) => JSON.stringify(resultRecordSchema.parse(rec))),
+  );
+}
+
+/** Append checked records' JSON lines to `<dir>/<file>` in one verified write (see appendResults). */
+export async function appendRecordLines(dir: string, file: string, what: string, lines: readonly string[]): Promise<void> {
   await ensureDir(dir, "results");
-  const path = join(dir, basename(file));
-  await appendVerified(path, lines.join(""), {
+  await appendVerified(join(dir, file), lines.map((l) => l + "\n").join(""), {
     separateTornLine: true,
-    what: "results",
-    kept: `the ${recs.length === 1 ? "record was not written" : `${recs.length} records were not written`}; every record written before is kept`,
+    what,
+    kept: `the ${lines.length === 1 ? "record was not written" : `${lines.length} records were not written`}; every record written before is kept`,
   });
 }
 
