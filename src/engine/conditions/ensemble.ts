@@ -31,7 +31,6 @@ export const ensembleCondition: ConditionStrategy<EnsembleSpec> = {
       // A chain built before from the same cached answers is taken whole (chain-memo.ts).
       const memo = ChainMemo.for([...generators, ...evaluators]);
       const watched = (h: ModelHandle) => (memo ? memo.watch(h) : h);
-      const budget = { maxSentences: c.maxSentences ?? (mode === "paper" ? PAPER_SAFETY_STEPS : 60), ...(c.maxTokens ? { maxTokens: c.maxTokens } : {}) };
       const builder = new ChainBuilder({
         problem: job.problem,
         generators: generators.map(watched),
@@ -40,7 +39,7 @@ export const ensembleCondition: ConditionStrategy<EnsembleSpec> = {
         mode,
         auto: true,
         sampling: { maxTokens: c.candidateTokens, temperature: c.temperature, seed: c.seed ?? ctx.spec.cot.seed },
-        budget,
+        budget: { maxSentences: c.maxSentences ?? (mode === "paper" ? PAPER_SAFETY_STEPS : 60), ...(c.maxTokens ? { maxTokens: c.maxTokens } : {}) },
       });
       // Why a step failed (a chain that outgrew a model's context), to say so and keep the chain.
       let lastError = "";
