@@ -1,7 +1,7 @@
-// The static checks `npm test` runs first: the linter, the two type checks and Prettier. Each is
+// The static checks: the linter, the two type checks and Prettier (all of them for `npm test`;
+// `node scripts/check.mjs eslint tsc` runs only those named, as `npm run lint` does). Each is
 // single-threaded, so they run side by side, one per core; each one's output is printed whole
-// when it ends, and any failure fails the whole. (`npm run lint` and `npm run format:check` run
-// the same checks one after another.)
+// when it ends, and any failure fails the whole.
 import { spawn } from "node:child_process";
 import { availableParallelism } from "node:os";
 
@@ -9,7 +9,7 @@ const bin = (name) => `node_modules/.bin/${name}`;
 const checks = [
   ["eslint", bin("eslint"), ["--cache", "--cache-location", "node_modules/.cache/eslint/", "."]],
   ["tsc", bin("tsc"), ["--noEmit", "--incremental", "--tsBuildInfoFile", "node_modules/.cache/tsc/main.tsbuildinfo"]],
-  ["tsc (core)", bin("tsc"), ["-p", "tsconfig.core.json", "--incremental", "--tsBuildInfoFile", "node_modules/.cache/tsc/core.tsbuildinfo"]],
+  ["tsc-core", bin("tsc"), ["-p", "tsconfig.core.json", "--incremental", "--tsBuildInfoFile", "node_modules/.cache/tsc/core.tsbuildinfo"]],
   ["prettier", bin("prettier"), ["--check", "--cache", "--log-level", "warn", "."]],
 ];
 
@@ -25,7 +25,13 @@ function run([name, cmd, args]) {
   });
 }
 
-const queue = [...checks];
+const named = process.argv.slice(2);
+const unknown = named.filter((n) => !checks.some(([name]) => name === n));
+if (unknown.length) {
+  console.error(`no check named ${unknown.join(", ")}; the checks are ${checks.map(([name]) => name).join(", ")}`);
+  process.exit(2);
+}
+const queue = named.length ? checks.filter(([name]) => named.includes(name)) : [...checks];
 const results = [];
 await Promise.all(
   Array.from({ length: Math.max(1, availableParallelism()) }, async () => {
