@@ -4,7 +4,7 @@
 // took most of the time to the interface's first frame. Lazy imports stay lazy (split into
 // chunks); node-llama-cpp stays outside (native, and loaded only when a model is needed).
 import { build } from "esbuild";
-import { readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -56,6 +56,38 @@ export default new Proxy(refuse, { get: () => refuse });`,
   },
 };
 
+// string-width builds an Intl.Segmenter and Unicode-property expressions before its first answer
+// (about 100 ms on Node 20, two copies of it in Ink's dependencies), and Ink measures every line of
+// the first frame. Every import of string-width gets src/ui/cell-width's answer where that can be
+// given without segmentation (ASCII, Latin, punctuation, box drawing: the interface's own text),
+// and loads string-width itself (one copy, the program's) the first time it cannot.
+const STRING_WIDTH_NS = "concord-string-width";
+function stringWidthFastPath(entry) {
+  const base = join(dirname(entry), "ui", "cell-width");
+  const cellWidth = existsSync(`${base}.ts`) ? `${base}.ts` : `${base}.js`;
+  return {
+    name: "string-width-fast-path",
+    setup(b) {
+      // From the module below, the real string-width (resolved from the project); from anywhere else, that module.
+      b.onResolve({ filter: /^string-width$/ }, (args) =>
+        args.namespace === STRING_WIDTH_NS ? undefined : { path: "string-width", namespace: STRING_WIDTH_NS },
+      );
+      b.onLoad({ filter: /.*/, namespace: STRING_WIDTH_NS }, () => ({
+        resolveDir: root,
+        loader: "js",
+        contents: `import { simpleCellWidth } from ${JSON.stringify(cellWidth)};
+let full;
+export default function stringWidth(text, options) {
+  const simple = simpleCellWidth(text, options);
+  if (simple !== undefined) return simple;
+  full ??= require("string-width").default;
+  return full(text, options);
+}`,
+      }));
+    },
+  };
+}
+
 /**
  * Bundle the program from `entry` (dist/cli.js, or src/cli.tsx: esbuild reads TypeScript too)
  * into `outdir`, a folder two levels under the project (as dist/bundle), so that paths the code
@@ -79,7 +111,7 @@ export async function bundleProgram({ entry, outdir }) {
     external: ["node-llama-cpp", "react-devtools-core"],
     // Libraries written as CommonJS call require() for Node's own modules.
     banner: { js: "import { createRequire as __concordRequire } from 'node:module'; const require = __concordRequire(import.meta.url);" },
-    plugins: [yogaWithoutFetch, zodEnglishOnly, confWithoutSchemas],
+    plugins: [yogaWithoutFetch, zodEnglishOnly, confWithoutSchemas, stringWidthFastPath(entry)],
     // Less to parse before the first frame (names are kept: stack traces still read).
     minifyWhitespace: true,
     minifySyntax: true,
