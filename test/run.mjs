@@ -34,6 +34,8 @@ const env = { ...process.env, CONCORD_TEST_SCRATCH: scratch };
 const program = join("dist", `test-bundle-${process.pid}`);
 try {
   env.CONCORD_TEST_PROGRAM = resolve(await bundleProgram({ entry: join("src", "cli.tsx"), outdir: program }));
+  // Its compiled code is kept for the run, beside it, and shared by every process that starts it.
+  env.CONCORD_CODE_CACHE ??= resolve(program, "code-cache");
 } catch (err) {
   console.error(`the sources do not bundle (${String(err).split("\n")[0]}); tests compile them in each process instead`);
 }

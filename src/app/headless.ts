@@ -6,6 +6,7 @@ import { Command } from "commander";
 import { commandModules, type CommandModule } from "../commands/index.js";
 import { oneLine } from "../errors.js";
 import { installCrashGuards } from "../engine/crash-guards.js";
+import { commandName, opensInterface } from "./command-line.js";
 
 export async function main(argv: string[]): Promise<void> {
   // A stray rejection or exception becomes one line and exit code 1, never a stack trace.
@@ -33,9 +34,6 @@ export async function main(argv: string[]): Promise<void> {
   }
 }
 
-/** Options of the interface's own command that take a value (src/commands/open.ts). */
-const INTERFACE_VALUE_OPTIONS = new Set(["--model", "--models", "--session", "--sessions-dir", "--theme", "--set", "--results"]);
-
 /**
  * The command modules these arguments need: the interface's own (it is the default command)
  * and the module of the subcommand named; every module for root help or an unknown name, so
@@ -48,33 +46,4 @@ export function modulesFor(args: readonly string[]): CommandModule[] {
   const named = name === undefined ? undefined : commandModules.find((m) => m.names.includes(name));
   if (!named) return commandModules.map((m) => m.load);
   return named.load === open ? [open] : [open, named.load];
-}
-
-/** The first argument that is not an option of the root (or its value); undefined at root help. */
-function commandName(args: readonly string[]): string | undefined {
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    const name = a.split("=")[0]!;
-    if (INTERFACE_VALUE_OPTIONS.has(name)) {
-      if (!a.includes("=")) i++;
-      continue;
-    }
-    if (a.startsWith("-")) return undefined;
-    return a;
-  }
-  return undefined;
-}
-
-/**
- * Whether these arguments only open the interface: no subcommand, no help or version, nothing
- * but the interface's own options. Anything else goes through every command as before.
- */
-export function opensInterface(args: readonly string[]): boolean {
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    const name = a.split("=")[0]!;
-    if (!INTERFACE_VALUE_OPTIONS.has(name)) return false;
-    if (!a.includes("=")) i++;
-  }
-  return true;
 }

@@ -5,7 +5,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { modulesFor, opensInterface } from "../../src/app/headless.js";
+import { modulesFor } from "../../src/app/headless.js";
+import { opensInterface } from "../../src/app/command-line.js";
 import { commandModules } from "../../src/commands/index.js";
 
 test("only the interface's own options take the short way", () => {

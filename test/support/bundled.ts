@@ -4,7 +4,7 @@
 // outside it (node-llama-cpp) resolve from the project's node_modules; it is removed on exit.
 import { rmSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { bundleProgram } from "../../scripts/bundle.mjs";
+import { bundleScript } from "../../scripts/bundle.mjs";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
 const made = new Map<string, Promise<string>>();
@@ -14,7 +14,7 @@ export function bundledScript(entry: string): Promise<string> {
   if (!found) {
     const outdir = join(ROOT, "dist", `test-fixture-${process.pid}-${made.size}`);
     process.once("exit", () => rmSync(outdir, { recursive: true, force: true }));
-    found = bundleProgram({ entry: resolve(ROOT, entry), outdir });
+    found = bundleScript({ entry: resolve(ROOT, entry), outdir });
     made.set(entry, found);
   }
   return found;

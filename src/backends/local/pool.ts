@@ -5,17 +5,8 @@
 import { availableParallelism, freemem } from "node:os";
 import { realpath, stat } from "node:fs/promises";
 import { ggufProblem } from "./gguf-check.js";
-import {
-  getLlama,
-  getLlamaGpuTypes,
-  readGgufFileInfo,
-  LlamaLogLevel,
-  type Llama,
-  type LlamaContext,
-  type LlamaContextSequence,
-  type LlamaModel,
-  type Token,
-} from "node-llama-cpp";
+import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
+import { loadNodeLlamaCpp } from "./llama-module.js";
 import { UserError, oneLine } from "../../errors.js";
 import { BackendError } from "../types.js";
 
@@ -51,6 +42,7 @@ export async function estimateMemory(path: string, contextSize: number, sequence
   const modelBytes = (await stat(path)).size;
   let perTokenKv = 0;
   try {
+    const { readGgufFileInfo } = await loadNodeLlamaCpp();
     const info = await readGgufFileInfo(path, { readTensorInfo: false, logWarnings: false });
     const md = info.metadata as unknown as Record<string, Record<string, unknown>>;
     const arch = String((md.general as { architecture?: string } | undefined)?.architecture ?? "");
@@ -261,6 +253,7 @@ export class LocalModelPool {
   /** The llama.cpp runtime: prebuilt binaries only, never a build from source. */
   llama(): Promise<Llama> {
     this.llamaPromise ??= (async () => {
+      const { getLlama, getLlamaGpuTypes, LlamaLogLevel } = await loadNodeLlamaCpp();
       let gpu = this.gpuOption;
       if (gpu === undefined) {
         const types = await getLlamaGpuTypes("supported").catch(() => [false as const]);

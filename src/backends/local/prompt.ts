@@ -1,6 +1,7 @@
 // Turns a Prompt into tokens for a loaded GGUF model.
 import { Template } from "@huggingface/jinja";
-import { resolveChatWrapper, type ChatHistoryItem, type ChatWrapper, type LlamaModel, type Token } from "node-llama-cpp";
+import type { ChatHistoryItem, ChatWrapper, LlamaModel, Token } from "node-llama-cpp";
+import { loadedNodeLlamaCpp } from "./llama-module.js";
 import type { ChatMessage, Prompt } from "../types.js";
 
 /**
@@ -32,7 +33,8 @@ export function chatFormatFor(model: LlamaModel): ChatFormat {
     renderJinja(model, format, [{ role: "user", content: "x" }]);
     return format;
   } catch {
-    const wrapper = resolveChatWrapper(model, { warningLogs: false });
+    // A model exists, so node-llama-cpp is loaded.
+    const wrapper = loadedNodeLlamaCpp().resolveChatWrapper(model, { warningLogs: false });
     return wrapper ? { kind: "wrapper", wrapper } : { kind: "plain" };
   }
 }
