@@ -7,7 +7,7 @@
 // node-llama-cpp stays outside (native, and loaded only when a model is needed).
 import { build } from "esbuild";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -128,7 +128,7 @@ const common = {
 };
 /** A module under the entry's folder: its TypeScript source when the entry is one, else the build's JavaScript. */
 function besideEntry(entry, path) {
-  const base = join(dirname(entry), path);
+  const base = join(dirname(resolve(entry)), path);
   return existsSync(`${base}.ts`) ? `${base}.ts` : `${base}.js`;
 }
 

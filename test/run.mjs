@@ -37,7 +37,11 @@ try {
   // Its compiled code is kept for the run, beside it, and shared by every process that starts it.
   env.CONCORD_CODE_CACHE ??= resolve(program, "code-cache");
 } catch (err) {
-  console.error(`the sources do not bundle (${String(err).split("\n")[0]}); tests compile them in each process instead`);
+  // The bundle is the program users run: one that does not build fails the run.
+  console.error(`the sources do not bundle as \`npm run build\` bundles them: ${String(err)}`);
+  rmSync(scratch, { recursive: true, force: true });
+  rmSync(program, { recursive: true, force: true });
+  process.exit(1);
 }
 const jobs = Math.max(1, Number.parseInt(process.env.CONCORD_TEST_JOBS ?? "", 10) || Math.min(4, Math.max(3, availableParallelism() + 1)));
 // The slowest files first, so that none starts last and runs alone at the end.
