@@ -10,6 +10,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { bundleProgram } from "../scripts/bundle.mjs";
+import { bundleTests } from "./support/bundle-tests.mjs";
 
 function find(dir) {
   const out = [];
@@ -47,11 +48,22 @@ const jobs = Math.max(1, Number.parseInt(process.env.CONCORD_TEST_JOBS ?? "", 10
 // The slowest files first, so that none starts last and runs alone at the end.
 const slowFirst = (f) => (/(^|\/)(e2e|faults)\//.test(f) ? 0 : 1);
 const ordered = only.length ? files : [...files].sort((a, b) => slowFirst(a) - slowFirst(b) || a.localeCompare(b));
+// The test files themselves, compiled once (test/support/bundle-tests.mjs).
+const compiled = join("dist", `test-run-${process.pid}`);
+let runnable;
+try {
+  runnable = await bundleTests(ordered, compiled);
+} catch (err) {
+  console.error(`the tests do not compile: ${String(err)}`);
+  for (const dir of [scratch, program, compiled]) rmSync(dir, { recursive: true, force: true });
+  process.exit(1);
+}
 const result = spawnSync(
   process.execPath,
-  ["--import", "tsx", "--import", "./test/support/file-env.mjs", "--test", `--test-concurrency=${jobs}`, "--test-reporter=spec", ...ordered],
+  ["--import", "./test/support/file-env.mjs", "--test", `--test-concurrency=${jobs}`, "--test-reporter=spec", ...runnable],
   { stdio: "inherit", env },
 );
+rmSync(compiled, { recursive: true, force: true });
 rmSync(scratch, { recursive: true, force: true });
 rmSync(program, { recursive: true, force: true });
 process.exit(result.status ?? 1);

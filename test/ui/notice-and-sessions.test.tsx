@@ -1,7 +1,7 @@
 // The start-up notice (offline: the demo model stands in) says what to do first and is read
 // whole at every width: it wraps onto a second line instead of being cut (#12.22). A saved
 // session's row on the Problems screen says when, what, how long and on which models (#12.16).
-import "./_force-color.js";
+import "./_force-color.mjs";
 import { test, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { render, cleanup } from "ink-testing-library";

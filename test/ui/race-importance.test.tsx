@@ -1,6 +1,6 @@
 // The Race's importance column (#16): `i` draws the chain one sentence per line behind the
 // targets' mean answer shift for that sentence, read from `concord importance`'s saved samples.
-import "./_force-color.js";
+import "./_force-color.mjs";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync } from "node:fs";

@@ -1,7 +1,7 @@
 // The Relay screen on a relay results folder: the folders, the failing cases (broken ones,
 // where the initiator was right, first), and a case side by side with its step scores and the
 // sentence where the continuer departs; Esc goes back a level.
-import "./_force-color.js";
+import "./_force-color.mjs";
 import { test, describe, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";

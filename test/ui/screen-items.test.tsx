@@ -4,7 +4,7 @@
 // profile, a relative GGUF path is stored absolute, the relay says why step scores are missing,
 // and Results drills down to the items with labels whole at 80 columns.
 import { statusLine } from "../../src/ui/keys.js";
-import "./_force-color.js";
+import "./_force-color.mjs";
 import { test, describe, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";

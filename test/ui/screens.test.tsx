@@ -1,5 +1,5 @@
 // Component tests of the Relay, Results, Problems and Help screens (ink-testing-library).
-import "./_force-color.js";
+import "./_force-color.mjs";
 import { test, describe, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";

@@ -1,6 +1,6 @@
 // Component tests of the Models & settings screen: add, edit and remove profiles through the
 // form, saved with conf in a temporary settings folder; keys never shown or saved.
-import "./_force-color.js";
+import "./_force-color.mjs";
 import { test, describe, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync } from "node:fs";

@@ -2,7 +2,7 @@
 // long data (many problems, continuers, conditions, profiles), at random sizes and checks that no
 // frame is taller or wider than the terminal. What does not fit is folded ("+N more"), never cut
 // off the bottom of the screen.
-import "./_force-color.js";
+import "./_force-color.mjs";
 import { test, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
