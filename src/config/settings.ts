@@ -73,7 +73,9 @@ export class SettingsStore {
         projectName: "concord",
         projectSuffix: "",
         cwd,
-        defaults: DEFAULTS,
+        // No `defaults`: conf writes them into the file when it opens it, so a command that only
+        // read the settings could put an older file back over one another process had just
+        // written. Defaults are applied on reading instead, and the file is written only by a change.
         accessPropertiesByDotNotation: false,
       });
     } catch (err) {
@@ -93,11 +95,11 @@ export class SettingsStore {
 
   private write<K extends keyof SettingsData>(key: K, value: SettingsData[K]): void {
     assertNoSecrets(JSON.stringify(value), this.env, this.path);
-    this.conf.set(key, value);
+    this.conf.set({ version: DEFAULTS.version, [key]: value } as Partial<SettingsData>);
   }
 
   profiles(): ModelProfile[] {
-    const raw = this.conf.get("profiles");
+    const raw = this.conf.get("profiles") ?? DEFAULTS.profiles;
     if (!Array.isArray(raw)) throw new ConfigError(`${this.path}: profiles: expected a list`);
     return raw.map((p, i) => parseProfile(p, this.path, ["profiles", i]));
   }
@@ -122,7 +124,7 @@ export class SettingsStore {
   }
 
   roles(): Roles {
-    return parseRoles(this.conf.get("roles"), this.path);
+    return parseRoles(this.conf.get("roles") ?? DEFAULTS.roles, this.path);
   }
 
   setRoles(roles: Roles): void {

@@ -1,6 +1,6 @@
 import { test, describe, beforeEach, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -132,6 +132,20 @@ describe("merging sources", () => {
 });
 
 describe("settings", () => {
+  test("opening and reading the settings writes nothing: a reader never puts an older file back over a newer one", () => {
+    const reader = openSettings({ cwd: dir });
+    assert.deepEqual([reader.profiles(), reader.theme(), reader.keyOverrides(), reader.roles().generators], [[], "default", {}, []]);
+    assert.equal(existsSync(join(dir, "config.json")), false, "no file before the first change");
+    // A writer (another process, as two commands started at once) saves after the reader opened.
+    const writer = openSettings({ cwd: dir });
+    writer.saveProfile({ name: "laptop", backend: "openai", baseURL: "http://127.0.0.1:8000/v1", model: "m" });
+    const written = readFileSync(join(dir, "config.json"), "utf8");
+    const again = openSettings({ cwd: dir });
+    assert.deepEqual([reader.profiles().map((p) => p.name), again.profiles().map((p) => p.name)], [["laptop"], ["laptop"]]);
+    assert.equal(readFileSync(join(dir, "config.json"), "utf8"), written, "opening it again changed nothing");
+    assert.equal(JSON.parse(written).version, 1);
+  });
+
   test("no key value is ever written to the settings file", () => {
     const env = { CONCORD_TEST_KEY: SECRET, OPENAI_API_KEY: SECRET, OPENAI_BASE_URL: "http://127.0.0.1:8000/v1" };
     const s = openSettings({ cwd: dir, env });
