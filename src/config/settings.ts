@@ -95,7 +95,8 @@ export class SettingsStore {
 
   private write<K extends keyof SettingsData>(key: K, value: SettingsData[K]): void {
     assertNoSecrets(JSON.stringify(value), this.env, this.path);
-    this.conf.set({ version: DEFAULTS.version, [key]: value } as Partial<SettingsData>);
+    // One write of the two keys (conf's set with an object changes only the keys it names).
+    this.conf.set({ version: DEFAULTS.version, [key]: value } as unknown as SettingsData);
   }
 
   profiles(): ModelProfile[] {
