@@ -6,9 +6,9 @@
 // it would anyway, and the cache is written again.
 import { createRequire } from "node:module";
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { homedir } from "node:os";
-import { basename, dirname, isAbsolute, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import vm from "node:vm";
+import { concordCacheDir } from "../fsutil/cache-home.js";
 import { commandName, opensInterface } from "./command-line.js";
 
 /**
@@ -19,8 +19,7 @@ export function codeCacheDir(env: NodeJS.ProcessEnv = process.env): string | und
   const chosen = env.CONCORD_CODE_CACHE;
   if (chosen === "off") return undefined;
   if (chosen) return chosen;
-  const base = env.XDG_CACHE_HOME && isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : join(homedir(), ".cache");
-  return join(base, "concord", "code");
+  return concordCacheDir("code", env);
 }
 
 /**

@@ -6,8 +6,9 @@ import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
 import { homedir } from "node:os";
-import { basename, dirname, isAbsolute, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { UserError, oneLine } from "../errors.js";
+import { concordCacheDir } from "../fsutil/cache-home.js";
 
 export type Env = Record<string, string | undefined>;
 
@@ -61,8 +62,7 @@ export function parseModelSpec(spec: string): ParsedModelSpec {
 /** `$CONCORD_MODELS_DIR`, else `$XDG_CACHE_HOME/concord/models`, else `~/.cache/concord/models`. */
 export function modelsDir(env: Env = process.env): string {
   if (env.CONCORD_MODELS_DIR) return resolve(env.CONCORD_MODELS_DIR);
-  const cache = env.XDG_CACHE_HOME && isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : join(homedir(), ".cache");
-  return join(cache, "concord", "models");
+  return concordCacheDir("models", env);
 }
 
 /** `$CONCORD_HF_ENDPOINT`, else `$HF_ENDPOINT`, else https://huggingface.co. */

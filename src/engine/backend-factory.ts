@@ -3,8 +3,7 @@
 // deterministic requests kept in the response cache, and every exchange written to a recording
 // when one is asked for.
 import { realpath, stat } from "node:fs/promises";
-import { homedir } from "node:os";
-import { isAbsolute, join, resolve } from "node:path";
+import { resolve } from "node:path";
 import type { ModelProfile } from "../config/profile.js";
 import { oneLine, UserError } from "../errors.js";
 import { CachedBackend, stableStringify } from "../backends/cache.js";
@@ -12,6 +11,7 @@ import type { DownloadProgress } from "../backends/download.js";
 import type { LocalGpu, LocalModelPool } from "../backends/local/pool.js";
 import { RecordingBackend, type Recorder } from "../backends/recorder.js";
 import type { Backend } from "../backends/types.js";
+import { concordCacheDir } from "../fsutil/cache-home.js";
 
 /** Told about a download while it runs, and when it ends. */
 export interface DownloadListener {
@@ -32,8 +32,7 @@ export interface BackendOptions {
 /** `$CONCORD_CACHE_DIR`, else `$XDG_CACHE_HOME/concord/responses`, else `~/.cache/concord/responses`. */
 export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.CONCORD_CACHE_DIR) return resolve(env.CONCORD_CACHE_DIR);
-  const base = env.XDG_CACHE_HOME && isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : join(homedir(), ".cache");
-  return join(base, "concord", "responses");
+  return concordCacheDir("responses", env);
 }
 
 /** CONCORD_NO_CACHE set to anything but "", "0" or "false". */
