@@ -121,6 +121,11 @@ const common = {
   bundle: true,
   platform: "node",
   target: "node20",
+  // React's production build only (bin/concord.js sets NODE_ENV=production before loading the
+  // bundle): the development builds of react-reconciler and react are about 900 KB that every
+  // start would otherwise parse before the first frame.
+  define: { "process.env.NODE_ENV": '"production"' },
+  external: ["node-llama-cpp"],
   // Less to parse before the first frame (names are kept: stack traces still read).
   minifyWhitespace: true,
   minifySyntax: true,
@@ -146,13 +151,10 @@ export async function bundleProgram({ entry, outdir }) {
     entryPoints: [entry],
     outfile: program,
     format: "cjs",
-    // React's production build only (bin/concord.js sets NODE_ENV=production before loading the
-    // bundle): the development builds of react-reconciler and react are about 900 KB that every
-    // start would otherwise parse before the first frame. import.meta.url is the file's own URL,
-    // as in the modules it was bundled from (src/ui/theme.ts finds themes/ from it).
-    define: { "process.env.NODE_ENV": '"production"', "import.meta.url": "__concordModuleUrl" },
+    // import.meta.url is the file's own URL, as in the modules it was bundled from
+    // (src/ui/theme.ts finds themes/ from it).
+    define: { ...common.define, "import.meta.url": "__concordModuleUrl" },
     banner: { js: "var __concordModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
-    external: ["node-llama-cpp"],
     plugins: libraryChanges(entry),
     metafile: true,
     write: false,
@@ -200,8 +202,6 @@ export async function bundleScript({ entry, outdir }) {
     outdir,
     splitting: true,
     format: "esm",
-    define: { "process.env.NODE_ENV": '"production"' },
-    external: ["node-llama-cpp"],
     // Libraries written as CommonJS call require() for Node's own modules.
     banner: { js: "import { createRequire as __concordRequire } from 'node:module'; const require = __concordRequire(import.meta.url);" },
     plugins: libraryChanges(entry),
