@@ -33,6 +33,11 @@ const env = { ...process.env, CONCORD_TEST_SCRATCH: scratch };
 // once for the run, as `npm run build` bundles them: compiling the sources again in each of
 // several hundred processes took about a third of the suite's CPU.
 const program = join("dist", `test-bundle-${process.pid}`);
+// The test files themselves, compiled once (test/support/bundle-tests.mjs).
+const compiled = join("dist", `test-run-${process.pid}`);
+const cleanUp = () => {
+  for (const dir of [scratch, program, compiled]) rmSync(dir, { recursive: true, force: true });
+};
 try {
   env.CONCORD_TEST_PROGRAM = resolve(await bundleProgram({ entry: join("src", "cli.tsx"), outdir: program }));
   // Its compiled code is kept for the run, beside it, and shared by every process that starts it.
@@ -40,22 +45,19 @@ try {
 } catch (err) {
   // The bundle is the program users run: one that does not build fails the run.
   console.error(`the sources do not bundle as \`npm run build\` bundles them: ${String(err)}`);
-  rmSync(scratch, { recursive: true, force: true });
-  rmSync(program, { recursive: true, force: true });
+  cleanUp();
   process.exit(1);
 }
 const jobs = Math.max(1, Number.parseInt(process.env.CONCORD_TEST_JOBS ?? "", 10) || Math.min(4, Math.max(3, availableParallelism() + 1)));
 // The slowest files first, so that none starts last and runs alone at the end.
 const slowFirst = (f) => (/(^|\/)(e2e|faults)\//.test(f) ? 0 : 1);
 const ordered = only.length ? files : [...files].sort((a, b) => slowFirst(a) - slowFirst(b) || a.localeCompare(b));
-// The test files themselves, compiled once (test/support/bundle-tests.mjs).
-const compiled = join("dist", `test-run-${process.pid}`);
 let runnable;
 try {
   runnable = await bundleTests(ordered, compiled);
 } catch (err) {
   console.error(`the tests do not compile: ${String(err)}`);
-  for (const dir of [scratch, program, compiled]) rmSync(dir, { recursive: true, force: true });
+  cleanUp();
   process.exit(1);
 }
 const result = spawnSync(
@@ -63,7 +65,5 @@ const result = spawnSync(
   ["--import", "./test/support/file-env.mjs", "--test", `--test-concurrency=${jobs}`, "--test-reporter=spec", ...runnable],
   { stdio: "inherit", env },
 );
-rmSync(compiled, { recursive: true, force: true });
-rmSync(scratch, { recursive: true, force: true });
-rmSync(program, { recursive: true, force: true });
+cleanUp();
 process.exit(result.status ?? 1);

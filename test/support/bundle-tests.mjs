@@ -18,7 +18,7 @@ const ownImportMeta = {
   name: "own-import-meta",
   setup(b) {
     b.onLoad({ filter: /\.(ts|tsx|mts)$/ }, (args) => {
-      if (args.path.includes(`${"/"}node_modules${"/"}`)) return undefined;
+      if (args.path.includes("/node_modules/")) return undefined;
       const here = { url: pathToFileURL(args.path).href, dirname: dirname(args.path), filename: args.path };
       const contents = readFileSync(args.path, "utf8").replace(/\bimport\.meta\.(url|dirname|filename)\b/g, (_, key) => JSON.stringify(here[key]));
       return { contents, loader: args.path.endsWith(".tsx") ? "tsx" : "ts" };
