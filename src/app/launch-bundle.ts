@@ -5,10 +5,11 @@
 // a usable cache (none yet, another Node, another build, a damaged file) the program compiles as
 // it would anyway, and the cache is written again.
 import { createRequire } from "node:module";
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
 import vm from "node:vm";
 import { concordCacheDir } from "../fsutil/cache-home.js";
+import { writeFileVerifiedSync } from "../fsutil/write.js";
 import { commandName, opensInterface } from "./command-line.js";
 
 /**
@@ -55,20 +56,20 @@ export function launchBundle(bundleFile: string, options: LaunchOptions = {}): v
   // The build writes ASCII only (esbuild escapes the rest), so latin1 reads it without decoding.
   const source = `(function (exports, require, module, __filename, __dirname, __concordImport) {${readFileSync(bundleFile, "latin1")}\n})`;
   const dir = codeCacheDir(env);
-  let cacheFile: string | undefined;
+  let cache: { dir: string; prefix: string; name: string } | undefined;
   let cachedData: Buffer | undefined;
   if (dir) {
     try {
       const { size, mtimeMs } = statSync(bundleFile);
-      const kind = codeCacheKind(options.args ?? process.argv.slice(2));
-      cacheFile = join(dir, `${cachePrefix(kind)}${size}-${Math.trunc(mtimeMs)}.v8`);
-      cachedData = readFileSync(cacheFile);
+      const prefix = cachePrefix(codeCacheKind(options.args ?? process.argv.slice(2)));
+      cache = { dir, prefix, name: `${prefix}${size}-${Math.trunc(mtimeMs)}.v8` };
+      cachedData = readFileSync(join(dir, cache.name));
     } catch {
       // No cache yet (or no folder): this start compiles and writes one.
     }
   }
   const script = new vm.Script(source, { filename: bundleFile, cachedData });
-  if (cacheFile && (!cachedData || script.cachedDataRejected)) keepCompiledCode(script, cacheFile, options.writeAfterMs ?? 2000);
+  if (cache && (!cachedData || script.cachedDataRejected)) keepCompiledCode(script, cache, options.writeAfterMs ?? 2000);
   const module = { exports: {} };
   const run = script.runInThisContext() as (...args: unknown[]) => void;
   run(module.exports, createRequire(bundleFile), module, bundleFile, dirname(bundleFile), (specifier: string) => import(specifier));
@@ -76,24 +77,21 @@ export function launchBundle(bundleFile: string, options: LaunchOptions = {}): v
 
 /**
  * Write the script's compiled code once the start has compiled what it needs (after a while, or
- * at exit): a temporary file renamed into place, so that a reader never sees half of one, and the
- * same start's caches of older builds are removed. A failure only means the next start compiles.
+ * at exit), with the verified write every file of Concord's goes through (a reader never sees half
+ * of one), and remove the same start's caches of older builds. A failure only means the next
+ * start compiles.
  */
-function keepCompiledCode(script: vm.Script, cacheFile: string, afterMs: number): void {
+function keepCompiledCode(script: vm.Script, cache: { dir: string; prefix: string; name: string }, afterMs: number): void {
   let written = false;
   const write = () => {
     if (written) return;
     written = true;
     process.off("exit", write);
     try {
-      const dir = dirname(cacheFile);
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-      const temporary = `${cacheFile}.${process.pid}.tmp`;
-      writeFileSync(temporary, script.createCachedData(), { mode: 0o600 });
-      renameSync(temporary, cacheFile);
-      const same = cachePrefix(basename(cacheFile).split("@")[0]!);
-      for (const name of readdirSync(dir)) {
-        if (name.startsWith(same) && name.endsWith(".v8") && name !== basename(cacheFile)) rmSync(join(dir, name), { force: true });
+      mkdirSync(cache.dir, { recursive: true, mode: 0o700 });
+      writeFileVerifiedSync(join(cache.dir, cache.name), script.createCachedData(), { mode: 0o600 });
+      for (const name of readdirSync(cache.dir)) {
+        if (name.startsWith(cache.prefix) && name.endsWith(".v8") && name !== cache.name) rmSync(join(cache.dir, name), { force: true });
       }
     } catch {
       // Read-only or full disk: nothing is kept, nothing is lost.
