@@ -24,16 +24,33 @@ interface RunOptions {
   yes?: boolean;
 }
 
-/** Each busy model's requests in flight and queued: " | t1 12 in flight 40 queued | t2 ...". */
+/** Each busy model's requests in flight and queued, and those failed: " | t1 12 in flight 40 queued 3 failed | t2 ...". */
 export function loadLine(load: ModelLoadView[] | undefined): string {
-  const busy = (load ?? []).filter((l) => l.inFlight + l.queued > 0);
-  return busy.map((l) => ` | ${l.model} ${l.inFlight} in flight ${l.queued} queued`).join("");
+  const shown = (load ?? []).filter((l) => l.inFlight + l.queued + (l.failed ?? 0) > 0);
+  return shown.map((l) => ` | ${l.model} ${l.inFlight} in flight ${l.queued} queued${l.failed ? ` ${l.failed} failed` : ""}`).join("");
 }
 
-/** Progress on stderr: one rewritten line on a terminal, one line per answer otherwise. */
-export function progressPrinter(stream: NodeJS.WriteStream = process.stderr): { onEvent: (e: EngineEvent) => void; end: () => void } {
+export interface ProgressPrinterOptions {
+  /** Clock in milliseconds (tests). */
+  now?: () => number;
+  /** Without a terminal, a line is printed when a record ends, or after this long without one (logs stay short). */
+  quietMs?: number;
+}
+
+/**
+ * Progress on stderr: one line rewritten at every event on a terminal; otherwise one line per
+ * record, and one every `quietMs` while none ends.
+ */
+export function progressPrinter(
+  stream: NodeJS.WriteStream = process.stderr,
+  opts: ProgressPrinterOptions = {},
+): { onEvent: (e: EngineEvent) => void; end: () => void } {
   const tty = !!stream.isTTY;
+  const now = opts.now ?? (() => performance.now());
+  const quietMs = opts.quietMs ?? 30_000;
   let drawn = false;
+  let lastDone = -1;
+  let lastPrinted = -Infinity;
   const clean = (s: string) => s.replace(/[\u0000-\u001f\u007f-\u009f]+/g, " ");
   return {
     onEvent(e) {
@@ -45,8 +62,10 @@ export function progressPrinter(stream: NodeJS.WriteStream = process.stderr): { 
           const line = `[${"#".repeat(filled)}${".".repeat(width - filled)}] ${e.done}/${e.total} ${clean(e.label)}${clean(loadLine(e.load))}`;
           stream.write(`\r\x1b[2K${line.slice(0, cols - 1)}`);
           drawn = true;
-        } else {
+        } else if (e.done !== lastDone || now() - lastPrinted >= quietMs) {
           stream.write(`${e.done}/${e.total} ${clean(e.label)}${clean(loadLine(e.load))}\n`);
+          lastDone = e.done;
+          lastPrinted = now();
         }
       } else if (e.type === "error") {
         if (drawn) stream.write("\n");

@@ -25,6 +25,8 @@ export interface ModelLoadView {
   inFlight: number;
   queued: number;
   limit: number;
+  /** Requests that failed so far (refused by the server, timed out, ...). */
+  failed?: number;
 }
 
 export type EngineEvent =

@@ -102,6 +102,9 @@ export interface RunSummary {
   out: string;
 }
 
+/** How often progress is redrawn while no record ends. */
+const PROGRESS_TICK_MS = 1000;
+
 /**
  * Run an experiment. Resolves with a summary (also when cancelled: `cancelled` is set and
  * every record written so far is complete).
@@ -127,7 +130,14 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
     if (!opts.models.has(name)) throw new UserError(`experiment ${spec.name ?? ""}: no model named "${name}" is configured`);
   }
   await checkExperimentInputs(spec, opts.problems);
-  const limiter = new Limiter(spec.concurrency);
+  // A failed call inside a chain (a candidate refused for its length) costs the chain nothing
+  // visible: each kind is said once, and every failure is counted on the progress line.
+  const limiter = new Limiter(spec.concurrency, {
+    onFailure: (f) => {
+      if (f.firstOfKind)
+        emit({ type: "error", source: f.model, message: `a model call failed: ${f.message} (further failures are counted on the progress line)` });
+    },
+  });
   const counter = new CallCounter();
   const models = new Map([...opts.models].map(([k, v]) => [k, limiter.wrap(counter.wrap(v))]));
   const model = (name: string) => models.get(name)!;
@@ -148,15 +158,19 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
   const relayWriter = new BatchWriter<RelayRecord>((recs) => flushCacheLogs().then(() => appendRelayRecords(spec.out, recs)));
   const summary: RunSummary = { calls: 0, written: 0, skipped: 0, total: 0, errors: 0, cancelled: false, out: spec.out };
   let plannedCalls = 0;
+  let lastLabel = "";
   const progress = (label: string) => {
+    lastLabel = label;
     summary.calls = counter.calls;
-    const calls = plannedCalls ? ` · ${summary.calls} calls sent, about ${Math.max(0, plannedCalls - summary.calls)} left` : "";
+    // Ensemble steps and judges are not in the plan: past it, only the count sent is known.
+    const left = plannedCalls - summary.calls;
+    const calls = plannedCalls ? ` · ${summary.calls} calls sent${left > 0 ? `, about ${left} left` : ""}` : "";
     emit({
       type: "progress",
       done: summary.written + summary.skipped + summary.errors,
       total: summary.total,
       label: label + calls,
-      load: limiter.load().map(({ model, inFlight, queued, limit }) => ({ model, inFlight, queued, limit })),
+      load: limiter.load().map(({ model, inFlight, queued, limit, failed }) => ({ model, inFlight, queued, limit, failed })),
     });
   };
 
@@ -247,6 +261,10 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
     progress(label);
   };
 
+  // Records can be minutes apart (an ensemble chain is hundreds of calls): the calls and the
+  // requests in flight are redrawn every second between them.
+  const ticker = setInterval(() => progress(lastLabel), PROGRESS_TICK_MS);
+  ticker.unref();
   try {
     const results = await Promise.allSettled([...todo.map((j) => runJob(j)), ...relayTodo.map((j) => runRelayJob(j))]);
     const failed = results.find((r) => r.status === "rejected" && !isAbort(r.reason, signal));
@@ -260,6 +278,8 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
     await Promise.all([resultWriter.idle(), relayWriter.idle()]);
     emit({ type: "cancelled", what: `experiment ${spec.name ?? ""}`.trim() });
     return summary;
+  } finally {
+    clearInterval(ticker);
   }
   await Promise.all([resultWriter.idle(), relayWriter.idle()]);
   summary.calls = counter.calls;

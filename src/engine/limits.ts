@@ -10,7 +10,8 @@ import pLimit, { type LimitFunction } from "p-limit";
 import type { Backend, Capabilities, CompletionRequest, CompletionResult, LoadObserver, ScoreRequest, ScoreResult, StreamChunk } from "../backends/types.js";
 import { CachedBackend } from "../backends/cache.js";
 import { AimdController } from "../core/aimd.js";
-import { CancelledError } from "./abort.js";
+import { CancelledError, isAbort } from "./abort.js";
+import { oneLine } from "../errors.js";
 import type { ModelHandle } from "./models.js";
 
 export interface ConcurrencyLimits {
@@ -40,6 +41,15 @@ export interface ModelLoad {
   /** Overload answers (429/503) and latency rises the limit gave way to. */
   overloads: number;
   latencyDecreases: number;
+  /** Requests that failed (not cancelled) after the backend's own retries. */
+  failed: number;
+}
+
+/** A request that failed; `firstOfKind` when no earlier failure of this model read the same, digits aside. */
+export interface CallFailure {
+  model: string;
+  message: string;
+  firstOfKind: boolean;
 }
 
 /** Take one slot of `limit`; resolves with its release function (rejects if aborted first). */
@@ -82,6 +92,9 @@ class ModelGate {
   held = 0;
   /** Holding both slots. */
   running = 0;
+  /** Requests that failed, and the kinds of failure seen (their messages with digits masked). */
+  failed = 0;
+  readonly failureKinds = new Set<string>();
   private waiting: Waiter[] = [];
   private timer: NodeJS.Timeout | undefined;
 
@@ -147,12 +160,15 @@ class ModelGate {
 export interface LimiterOptions {
   /** Clock in milliseconds (tests). */
   now?: () => number;
+  /** Told of every request that failed: a candidate or a score lost inside a step is otherwise silent. */
+  onFailure?: (f: CallFailure) => void;
 }
 
 export class Limiter {
   readonly global: LimitFunction;
   private readonly gates = new Map<string, ModelGate>();
   private readonly now: () => number;
+  private readonly onFailure: ((f: CallFailure) => void) | undefined;
   readonly adaptive: boolean;
 
   constructor(
@@ -161,6 +177,7 @@ export class Limiter {
   ) {
     this.adaptive = limits.adaptive ?? true;
     this.now = opts.now ?? (() => performance.now());
+    this.onFailure = opts.onFailure;
     const global = limits.global ?? (this.adaptive ? DEFAULT_GLOBAL_CAP : FIXED_DEFAULTS.global);
     this.global = pLimit(Math.max(1, global));
   }
@@ -208,6 +225,19 @@ export class Limiter {
     };
   }
 
+  /** Count a failed request of `model` (cancellations are not failures). */
+  failure(model: string, err: unknown, signal?: AbortSignal): void {
+    if (isAbort(err, signal)) return;
+    const gate = this.gate(model);
+    gate.failed++;
+    const message = oneLine(err);
+    // "prompt of 1034 tokens exceeds 512" and "... 1210 tokens ..." are one kind.
+    const kind = message.replace(/\d+/g, "#");
+    const firstOfKind = !gate.failureKinds.has(kind);
+    if (firstOfKind) gate.failureKinds.add(kind);
+    this.onFailure?.({ model, message, firstOfKind });
+  }
+
   /** Requests in flight and queued, and the limit, of every model seen so far. */
   load(): ModelLoad[] {
     return [...this.gates].map(([model, g]) => ({
@@ -217,6 +247,7 @@ export class Limiter {
       limit: g.limit,
       overloads: g.controller?.counts.overloads ?? 0,
       latencyDecreases: g.controller?.counts.latencyDecreases ?? 0,
+      failed: g.failed,
     }));
   }
 
@@ -263,6 +294,9 @@ class LimitedBackend implements Backend {
     try {
       const observe = both(req.observe, this.limiter.observer(this.key));
       return yield* this.inner.stream(observe ? { ...req, observe } : req);
+    } catch (err) {
+      this.limiter.failure(this.key, err, req.signal);
+      throw err;
     } finally {
       release();
     }
@@ -275,6 +309,9 @@ class LimitedBackend implements Backend {
     try {
       const observe = both(req.observe, this.limiter.observer(this.key));
       return await this.inner.score(observe ? { ...req, observe } : req);
+    } catch (err) {
+      this.limiter.failure(this.key, err, req.signal);
+      throw err;
     } finally {
       release();
     }

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadExperimentSpec, parseExperimentSpec, runExperiment, type ExperimentSpec } from "../../src/engine/experiment.js";
 import type { ModelHandle } from "../../src/engine/models.js";
+import type { EngineEvent } from "../../src/engine/events.js";
 import { builtinProblems } from "../../src/problems/index.js";
 import { readResults } from "../../src/results/store.js";
 import { resultKey } from "../../src/results/schema.js";
@@ -236,4 +237,77 @@ describe("runExperiment", () => {
     assert.equal(s.name, "e");
     await assert.rejects(runExperiment(s, { problems: builtinProblems(), models: new Map() }), /no model named "a"/);
   });
+});
+
+test("a candidate a server refuses is said once and counted on the progress line; progress is redrawn between records", async () => {
+  const { startProtocolDouble } = await import("../doubles/protocol-double.js");
+  const { OpenAIBackend } = await import("../../src/backends/openai.js");
+  const { handleFor } = await import("../../src/engine/models.js");
+  // A real-server refusal: llama-server's 400 for a prompt longer than its context.
+  const small = await startProtocolDouble({ flavor: "llama-server", contextSize: 8 });
+  try {
+    const profile = { name: "small", backend: "openai" as const, baseURL: small.baseURL, model: small.model, flavor: "llama-server" as const };
+    const refused = handleFor(profile, new OpenAIBackend(profile, { maxRetries: 0, timeoutMs: 5000 }));
+    // The target answers only once progress was drawn again with no record ended.
+    let redrawn!: () => void;
+    let ticked = false;
+    const sawRedraw = new Promise<void>((r) => (redrawn = r));
+    const waitForRedraw = Promise.race([sawRedraw, new Promise<void>((r) => setTimeout(r, 10_000))]);
+    const target = handle({ name: "t", respond: (req) => (isAnswerRequest(req) ? " The answer is 7." : "") });
+    const slowTarget: ModelHandle = {
+      ...target,
+      backend: {
+        ...target.backend,
+        name: "t",
+        probe: (s) => target.backend.probe(s),
+        score: (r) => target.backend.score(r),
+        async *stream(r) {
+          await waitForRedraw;
+          return yield* target.backend.stream(r);
+        },
+      },
+    };
+    const models = new Map<string, ModelHandle>([
+      ["small", refused],
+      ["a", modelDouble("a")],
+      ["t", slowTarget],
+    ]);
+    const events: EngineEvent[] = [];
+    const out = mkdtempSync(join(tmpdir(), "concord-exp-"));
+    const s = parseExperimentSpec(
+      {
+        name: "t",
+        mode: "concord",
+        problems: { set: "builtin" },
+        conditions: [{ kind: "ensemble", generators: ["small", "a"], evaluators: ["a"], k: 2, maxSentences: 3, variants: ["full"] }],
+        targets: ["t"],
+        out,
+      },
+      "spec",
+    );
+    const summary = await runExperiment(s, {
+      problems: builtinProblems().slice(0, 1),
+      models,
+      onEvent: (e) => {
+        events.push(e);
+        if (e.type === "progress" && e.done === 0 && events.filter((x) => x.type === "progress").length >= 2) {
+          ticked = true;
+          redrawn();
+        }
+      },
+    });
+    assert.ok(ticked, "progress was drawn again while no record had ended");
+    assert.equal(summary.written, 1, "the chain was built from the generator that answered");
+    const said = events.filter((e) => e.type === "error" && e.source === "small");
+    assert.equal(said.length, 1, "said once, however many of its calls were refused");
+    assert.match((said[0] as { message: string }).message, /^a model call failed: .*exceeds the available context size/);
+    const chainCalls = small.requests.filter((r) => r.path.endsWith("/chat/completions")).length;
+    assert.ok(chainCalls >= 2, `every step asked the small server (${chainCalls})`);
+    const last = events.filter((e) => e.type === "progress").at(-1) as Extract<EngineEvent, { type: "progress" }>;
+    assert.equal(last.load?.find((l) => l.model === "small")?.failed, chainCalls);
+    const { loadLine } = await import("../../src/commands/run.js");
+    assert.match(loadLine(last.load), new RegExp(`small 0 in flight 0 queued ${chainCalls} failed`));
+  } finally {
+    await small.close();
+  }
 });

@@ -184,6 +184,66 @@ test("progress lines show each busy model's requests in flight and queued", asyn
   assert.equal(out, "3/10 p1 empty -> t1 | t1 8 in flight 40 queued | t [31m3 1 in flight 0 queued\n");
 });
 
+test("without a terminal, redraws between records are printed at most every quietMs; failed calls are counted", async () => {
+  const { progressPrinter } = await import("../../src/commands/run.js");
+  let out = "";
+  let clock = 0;
+  const stream = { isTTY: false, write: (s: string) => ((out += s), true) } as unknown as NodeJS.WriteStream;
+  const p = progressPrinter(stream, { now: () => clock, quietMs: 30_000 });
+  const at = (ms: number, done: number, failed = 0) => {
+    clock = ms;
+    p.onEvent({ type: "progress", done, total: 4, label: "p1 ensemble -> t", load: [{ model: "g", inFlight: 2, queued: 1, limit: 4, failed }] });
+  };
+  at(0, 0);
+  at(1000, 0);
+  at(29_000, 0, 3);
+  at(30_500, 0, 5);
+  at(31_000, 1, 5);
+  assert.deepEqual(out.trimEnd().split("\n"), [
+    "0/4 p1 ensemble -> t | g 2 in flight 1 queued",
+    "0/4 p1 ensemble -> t | g 2 in flight 1 queued 5 failed",
+    "1/4 p1 ensemble -> t | g 2 in flight 1 queued 5 failed",
+  ]);
+});
+
+test("failed requests are counted per model and each kind of failure is told once; cancellations are not failures", async () => {
+  const told: Array<{ model: string; message: string; firstOfKind: boolean }> = [];
+  const limiter = new Limiter({}, { onFailure: (f) => told.push(f) });
+  let n = 0;
+  const failing: Backend = {
+    name: "f",
+    probe: async () => ({}) as never,
+    score: async () => {
+      throw new Error(`request (${100 + n++} tokens) exceeds the available context size (64 tokens)`);
+    },
+    // eslint-disable-next-line require-yield
+    async *stream() {
+      throw new Error(`request (${100 + n++} tokens) exceeds the available context size (64 tokens)`);
+    },
+  };
+  const h = limiter.wrap({ name: "f", backend: failing, thinkingFormat: "none", concurrency: 2 });
+  const scoreReq: ScoreRequest = { prefix: { kind: "raw", text: "p" }, candidates: ["a"] };
+  for (let i = 0; i < 3; i++) await assert.rejects(collect(h.backend.stream(req())));
+  await assert.rejects(h.backend.score(scoreReq));
+  const slow = limiter.wrap({ name: "s", backend: new ScriptedBackend({ name: "s", respond: () => " a b c d", tokenDelayMs: 50 }), thinkingFormat: "none" });
+  const ctrl = new AbortController();
+  const cancelled = collect(slow.backend.stream({ ...req(), signal: ctrl.signal }));
+  ctrl.abort();
+  await assert.rejects(cancelled);
+  assert.deepEqual(
+    limiter.load().map((l) => [l.model, l.failed]),
+    [
+      ["f", 4],
+      ["s", 0],
+    ],
+  );
+  assert.deepEqual(
+    told.map((f) => f.firstOfKind),
+    [true, false, false, false],
+  );
+  assert.match(told[0]!.message, /^request \(100 tokens\)/);
+});
+
 test("a run's signal keeps no listener per request once the request has its slots", async () => {
   // In node:events since Node 15; not in the typings this project builds with.
   const { getEventListeners } = (await import("node:events")) as unknown as { getEventListeners: (t: EventTarget, type: string) => unknown[] };
