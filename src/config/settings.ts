@@ -7,6 +7,7 @@ import type { Capabilities } from "../backends/types.js";
 import { ConfigError, emptyRoles, parseProfile, parseRoles, type ModelProfile, type ProbeRecord, type Roles } from "./profile.js";
 import { oneLine } from "../errors.js";
 import { mkdirFailure, writeFileVerifiedSync } from "../fsutil/write.js";
+import { lockFile, LockedError, type Lock } from "../fsutil/lock.js";
 
 const serialize = (value: unknown) => JSON.stringify(value, undefined, "\t");
 
@@ -33,6 +34,14 @@ export interface SettingsData {
   sessionsDir?: string;
   /** Probe records keyed by probeKey(profile). */
   probes: Record<string, ProbeRecord>;
+}
+
+/** How long a change waits for another process's change to the settings before it gives up. */
+const CHANGE_WAIT_MS = 5000;
+
+/** Block this thread for `ms` (settings are read and written synchronously). */
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 const DEFAULTS: SettingsData = { version: 1, profiles: [], roles: emptyRoles(), theme: "default", keys: {}, probes: {} };
@@ -93,6 +102,29 @@ export class SettingsStore {
     return this.conf.path;
   }
 
+  /**
+   * Read, change and write under the settings file's lock: two commands changing settings at
+   * once (two `concord models add`) both keep their change, where conf alone keeps the last.
+   */
+  private change<T>(fn: () => T): T {
+    const deadline = Date.now() + CHANGE_WAIT_MS;
+    let lock: Lock;
+    for (;;) {
+      try {
+        lock = lockFile(this.path, "a settings change");
+        break;
+      } catch (err) {
+        if (!(err instanceof LockedError) || Date.now() >= deadline) throw err;
+        sleepSync(10 + Math.random() * 20);
+      }
+    }
+    try {
+      return fn();
+    } finally {
+      lock.release();
+    }
+  }
+
   private write<K extends keyof SettingsData>(key: K, value: SettingsData[K]): void {
     assertNoSecrets(JSON.stringify(value), this.env, this.path);
     // One write of the two keys (conf's set with an object changes only the keys it names).
@@ -112,16 +144,20 @@ export class SettingsStore {
   /** Add or replace (by name) a profile. */
   saveProfile(input: unknown): ModelProfile {
     const p = parseProfile(input, this.path, ["profile"]);
-    const rest = this.profiles().filter((q) => q.name !== p.name);
-    this.write("profiles", [...rest, p]);
-    return p;
+    return this.change(() => {
+      const rest = this.profiles().filter((q) => q.name !== p.name);
+      this.write("profiles", [...rest, p]);
+      return p;
+    });
   }
 
   removeProfile(name: string): boolean {
-    const all = this.profiles();
-    const rest = all.filter((p) => p.name !== name);
-    this.write("profiles", rest);
-    return rest.length !== all.length;
+    return this.change(() => {
+      const all = this.profiles();
+      const rest = all.filter((p) => p.name !== name);
+      this.write("profiles", rest);
+      return rest.length !== all.length;
+    });
   }
 
   roles(): Roles {
@@ -129,7 +165,8 @@ export class SettingsStore {
   }
 
   setRoles(roles: Roles): void {
-    this.write("roles", parseRoles(roles, "roles"));
+    const parsed = parseRoles(roles, "roles");
+    this.change(() => this.write("roles", parsed));
   }
 
   theme(): string {
@@ -137,7 +174,7 @@ export class SettingsStore {
   }
 
   setTheme(name: string): void {
-    this.write("theme", name);
+    this.change(() => this.write("theme", name));
   }
 
   keyOverrides(): Record<string, string> {
@@ -145,7 +182,7 @@ export class SettingsStore {
   }
 
   setKeyOverrides(keys: Record<string, string>): void {
-    this.write("keys", { ...keys });
+    this.change(() => this.write("keys", { ...keys }));
   }
 
   /** Where sessions are saved: the setting, else `sessions/` in the current folder. */
@@ -154,16 +191,18 @@ export class SettingsStore {
   }
 
   setSessionsDir(dir: string): void {
-    this.write("sessionsDir", dir);
+    this.change(() => this.write("sessionsDir", dir));
   }
 
   /** Record what a probe found, for this profile's name + baseURL + model. */
   saveProbe(profile: ProbedProfile, caps: Capabilities | ProbeRecord): ProbeRecord {
     const record: ProbeRecord = { ...caps, probedAt: (caps as ProbeRecord).probedAt ?? new Date().toISOString() };
-    const probes = { ...(this.conf.get("probes") ?? {}) };
-    probes[probeKey(profile)] = record;
-    this.write("probes", probes);
-    return record;
+    return this.change(() => {
+      const probes = { ...(this.conf.get("probes") ?? {}) };
+      probes[probeKey(profile)] = record;
+      this.write("probes", probes);
+      return record;
+    });
   }
 
   probe(profile: ProbedProfile): ProbeRecord | undefined {

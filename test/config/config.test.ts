@@ -146,6 +146,45 @@ describe("settings", () => {
     assert.equal(JSON.parse(written).version, 1);
   });
 
+  test("a change waits for another process's change to the settings and keeps it: two writers at once both keep theirs", async () => {
+    const { spawn } = await import("node:child_process");
+    const file = join(dir, "config.json");
+    const ready = join(dir, "writer-ready");
+    openSettings({ cwd: dir }).setTheme("dark");
+    // Another process mid-change: it holds the settings' lock, has read the file, and writes its
+    // profile 400 ms later (as a second `concord models add` would).
+    const writer = spawn(
+      process.execPath,
+      [
+        "-e",
+        `const fs = require("node:fs"), os = require("node:os");
+         const [file, ready] = process.argv.slice(1);
+         fs.writeFileSync(file + ".lock", JSON.stringify({ pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString(), what: "concord models add" }) + "\\n");
+         const data = JSON.parse(fs.readFileSync(file, "utf8"));
+         fs.writeFileSync(ready, "");
+         setTimeout(() => {
+           data.profiles = [...(data.profiles ?? []), { name: "other", backend: "openai", baseURL: "http://127.0.0.1:9/v1", model: "m" }];
+           fs.writeFileSync(file, JSON.stringify(data));
+           fs.unlinkSync(file + ".lock");
+         }, 400);`,
+        file,
+        ready,
+      ],
+      { stdio: "inherit" },
+    );
+    const exited = new Promise((r) => writer.once("exit", r));
+    while (!existsSync(ready)) await new Promise((r) => setTimeout(r, 10));
+    openSettings({ cwd: dir }).saveProfile({ name: "mine", backend: "openai", baseURL: "http://127.0.0.1:8000/v1", model: "m" });
+    assert.equal(await exited, 0);
+    const again = openSettings({ cwd: dir });
+    assert.deepEqual(
+      again.profiles().map((p) => p.name),
+      ["other", "mine"],
+    );
+    assert.equal(again.theme(), "dark");
+    assert.equal(existsSync(file + ".lock"), false, "no lock left behind");
+  });
+
   test("no key value is ever written to the settings file", () => {
     const env = { CONCORD_TEST_KEY: SECRET, OPENAI_API_KEY: SECRET, OPENAI_BASE_URL: "http://127.0.0.1:8000/v1" };
     const s = openSettings({ cwd: dir, env });

@@ -213,6 +213,7 @@ test("failed requests are counted per model and each kind of failure is told onc
   const failing: Backend = {
     name: "f",
     probe: async () => ({}) as never,
+    close: async () => {},
     score: async () => {
       throw new Error(`request (${100 + n++} tokens) exceeds the available context size (64 tokens)`);
     },
