@@ -7,6 +7,7 @@ import { requireCapability } from "../../src/config/roles.js";
 import { BackendError, collect, type Prompt, type StreamChunk } from "../../src/backends/types.js";
 import type { ModelProfile } from "../../src/config/profile.js";
 import { UserError } from "../../src/errors.js";
+import { eventually } from "../wait.js";
 import { logprobOf, renderChat, startProtocolDouble, tokenize, type ProtocolDouble, type ProtocolDoubleOptions } from "../doubles/protocol-double.js";
 
 const doubles: ProtocolDouble[] = [];
@@ -41,6 +42,8 @@ describe("protocol double wire format", () => {
     const double = await startProtocolDouble({ flavor: "vllm", latencyMs: 100, tokensPerSecond: 100, script: () => "a b c d e f g h i j" });
     doubles.push(double);
     assert.match(double.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+    // fetch's own first-use cost is not the double's latency: an untimed request first.
+    await (await fetch(`${double.baseURL}/models`)).text();
     const t0 = Date.now();
     const res = await fetch(`${double.baseURL}/chat/completions`, {
       method: "POST",
@@ -58,7 +61,8 @@ describe("protocol double wire format", () => {
       .map((e) => JSON.parse(e.slice(6)).choices[0].delta.content ?? "")
       .join("");
     assert.equal(deltas, "a b c d e f g h i j");
-    assert.ok(ms >= 100 + 10 * 10 - 15 && ms < 1500, `took ${ms} ms`);
+    // The lower bound is the check (latency plus ten tokens at 100/s); the upper only rules out a hang.
+    assert.ok(ms >= 100 + 10 * 10 - 15 && ms < 5000, `took ${ms} ms`);
   });
 });
 
@@ -419,9 +423,8 @@ describe("faults", () => {
       if (++n === 2) ctl.abort();
     });
     assert.equal(r.finishReason, "abort");
-    await new Promise((res) => setTimeout(res, 150));
     const rec = double.requests.find((q) => q.path === "/v1/chat/completions")!;
-    assert.equal(rec.aborted, true);
+    await eventually(() => rec.aborted);
     const sent = rec.tokensSent;
     await new Promise((res) => setTimeout(res, 150));
     assert.equal(rec.tokensSent, sent, "the server stopped sending");

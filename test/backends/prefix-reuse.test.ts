@@ -103,7 +103,7 @@ test("samples of one step share their prompt: the first stream computes it, the 
 });
 
 test("a server that answers its first token before the rest (firstTokenMs): the samples that wait for it start while the first still decodes", async () => {
-  const d = await startProtocolDouble({ flavor: "vllm", latencyMs: 400, firstTokenMs: 20, prefixCache: {} });
+  const d = await startProtocolDouble({ flavor: "vllm", latencyMs: 1500, firstTokenMs: 20, prefixCache: {} });
   try {
     const generator = new OpenAIBackend({ name: "g", backend: "openai", baseURL: d.baseURL, model: d.model, flavor: "vllm" });
     const samples = await Promise.all(

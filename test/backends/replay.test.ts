@@ -151,12 +151,13 @@ describe("ReplayBackend", () => {
   });
 
   test("original timing, scaled by speed", async () => {
-    await recordSession(new DeterministicTextBackend("gen-a", { chunkDelayMs: 40 }));
+    // Chunks far apart, so a pause of a loaded machine (tens of ms) cannot blur 1x, 4x and instant.
+    await recordSession(new DeterministicTextBackend("gen-a", { chunkDelayMs: 200 }));
     const recording = await loadRecording(file);
     const first = recording.exchanges.find((e) => e.type === "stream");
     assert.ok(first && first.type === "stream");
     const recorded = first.chunks.at(-1)!.t;
-    assert.ok(recorded >= 100, `recorded stream took ${recorded} ms`);
+    assert.ok(recorded >= 500, `recorded stream took ${recorded} ms`);
     const time = async (speed: "original" | "instant" | number) => {
       const replay = new ReplayBackend(recording, { speed });
       const t0 = performance.now();
@@ -166,9 +167,9 @@ describe("ReplayBackend", () => {
     const original = await time("original");
     const fast = await time(4);
     const instant = await time("instant");
-    assert.ok(original >= recorded - 5 && original < recorded + 150, `original ${original} vs recorded ${recorded}`);
+    assert.ok(original >= recorded - 5 && original < recorded * 1.5, `original ${original} vs recorded ${recorded}`);
     assert.ok(fast >= recorded / 4 - 5 && fast < recorded / 2, `4x ${fast} vs recorded ${recorded}`);
-    assert.ok(instant < 20, `instant ${instant}`);
+    assert.ok(instant < fast / 2, `instant ${instant} vs 4x ${fast}`);
     assert.throws(() => new ReplayBackend(recording, { speed: 0 }), UserError);
   });
 

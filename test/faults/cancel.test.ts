@@ -17,7 +17,7 @@ import { anyModelFile } from "../support/models.js";
 
 const MODEL_FILE = anyModelFile();
 // A bound on a busy machine, not the speed target: the streams run ~5 s when nothing stops them.
-const STOP_MS = 1000;
+const STOP_MS = 2500;
 
 const rejections = trackRejections();
 const cleanups: Array<() => Promise<unknown>> = [];

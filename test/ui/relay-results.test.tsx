@@ -15,7 +15,7 @@ import { createConcordStore } from "../../src/state/store.js";
 import { loadTheme } from "../../src/ui/theme.js";
 import { failingCases } from "../../src/state/relay-cases.js";
 import type { RelayRecord } from "../../src/results/relay-store.js";
-import { tick } from "../doubles/scripted-driver.js";
+import { eventually } from "../wait.js";
 import { chainDigest, importanceFile } from "../../src/engine/importance.js";
 
 const theme = loadTheme({ theme: "dark", env: {} });
@@ -116,8 +116,7 @@ describe("relay results on the Relay screen", () => {
     );
     const frame = () => stripAnsi(ui.lastFrame() ?? "");
     const until = async (re: RegExp) => {
-      for (let i = 0; i < 200 && !re.test(frame()); i++) await tick(10);
-      assert.match(frame(), re);
+      await eventually(() => re.test(frame()), { everyMs: 10 }).catch(() => assert.match(frame(), re));
     };
     ui.stdin.write("3");
     await until(/relay results folders/);
