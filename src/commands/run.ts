@@ -30,6 +30,11 @@ export function loadLine(load: ModelLoadView[] | undefined): string {
   return shown.map((l) => ` | ${l.model} ${l.inFlight} in flight ${l.queued} queued${l.failed ? ` ${l.failed} failed` : ""}`).join("");
 }
 
+/** " · 254 calls sent, about 30 left" */
+function callsText(calls: { sent: number; left?: number } | undefined): string {
+  return calls ? ` · ${calls.sent} calls sent${calls.left ? `, about ${calls.left} left` : ""}` : "";
+}
+
 export interface ProgressPrinterOptions {
   /** Clock in milliseconds (tests). */
   now?: () => number;
@@ -38,8 +43,9 @@ export interface ProgressPrinterOptions {
 }
 
 /**
- * Progress on stderr: one line rewritten at every event on a terminal; otherwise one line per
- * record, and one every `quietMs` while none ends.
+ * Progress on stderr. On a terminal, one line rewritten at every event, counts first and the
+ * record's label last (a narrow terminal cuts the label, not the counts). Otherwise one line per
+ * record, and an indented "still working" line every `quietMs` while none ends.
  */
 export function progressPrinter(
   stream: NodeJS.WriteStream = process.stderr,
@@ -49,22 +55,27 @@ export function progressPrinter(
   const now = opts.now ?? (() => performance.now());
   const quietMs = opts.quietMs ?? 30_000;
   let drawn = false;
-  let lastDone = -1;
   let lastPrinted = -Infinity;
   const clean = (s: string) => s.replace(/[\u0000-\u001f\u007f-\u009f]+/g, " ");
   return {
     onEvent(e) {
       if (e.type === "progress") {
         if (tty) {
-          const width = 24;
-          const filled = e.total ? Math.round((e.done / e.total) * width) : 0;
           const cols = stream.columns ?? 80;
-          const line = `[${"#".repeat(filled)}${".".repeat(width - filled)}] ${e.done}/${e.total} ${clean(e.label)}${clean(loadLine(e.load))}`;
+          const counts = `${e.done}/${e.total}${callsText(e.calls)}${clean(loadLine(e.load))}`;
+          // The bar takes what the counts and 20 columns of label leave (up to 24), or nothing.
+          const room = cols - 1 - counts.length - 20 - 3;
+          const width = room >= 8 ? Math.min(24, room) : 0;
+          const filled = e.total ? Math.round((e.done / e.total) * width) : 0;
+          const bar = width ? `[${"#".repeat(filled)}${".".repeat(width - filled)}] ` : "";
+          const line = `${bar}${counts} · ${clean(e.label)}`;
           stream.write(`\r\x1b[2K${line.slice(0, cols - 1)}`);
           drawn = true;
-        } else if (e.done !== lastDone || now() - lastPrinted >= quietMs) {
-          stream.write(`${e.done}/${e.total} ${clean(e.label)}${clean(loadLine(e.load))}\n`);
-          lastDone = e.done;
+        } else if (!e.tick) {
+          stream.write(`${e.done}/${e.total} ${clean(e.label)}${callsText(e.calls)}${clean(loadLine(e.load))}\n`);
+          lastPrinted = now();
+        } else if (now() - lastPrinted >= quietMs) {
+          stream.write(`  still working at ${e.done}/${e.total}${callsText(e.calls)}${clean(loadLine(e.load))}\n`);
           lastPrinted = now();
         }
       } else if (e.type === "error") {

@@ -44,7 +44,17 @@ export type EngineEvent =
   | { type: "target-start"; target: string; chainLength: number }
   | { type: "target-answer"; answer: TargetAnswer }
   | { type: "consistency"; snapshot: ConsistencySnapshot }
-  | { type: "progress"; done: number; total: number; label: string; load?: ModelLoadView[] }
+  | {
+      type: "progress";
+      done: number;
+      total: number;
+      label: string;
+      load?: ModelLoadView[];
+      /** Model calls sent so far, and about how many the plan still has (absent past the plan). */
+      calls?: { sent: number; left?: number };
+      /** A redraw while no record ended: `label` is still the last record's. */
+      tick?: boolean;
+    }
   /** The step (0-based) was cancelled: its candidates stay in view, none can be chosen. */
   | { type: "step-cancelled"; step: number }
   /** The targets' round for a chain of this length was cancelled (a newer sentence superseded it, or Esc). */

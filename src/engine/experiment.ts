@@ -159,17 +159,19 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
   const summary: RunSummary = { calls: 0, written: 0, skipped: 0, total: 0, errors: 0, cancelled: false, out: spec.out };
   let plannedCalls = 0;
   let lastLabel = "";
-  const progress = (label: string) => {
+  /** `tick`: a redraw between records (the label is the last record's). */
+  const progress = (label: string, tick = false) => {
     lastLabel = label;
     summary.calls = counter.calls;
     // Ensemble steps and judges are not in the plan: past it, only the count sent is known.
     const left = plannedCalls - summary.calls;
-    const calls = plannedCalls ? ` · ${summary.calls} calls sent${left > 0 ? `, about ${left} left` : ""}` : "";
     emit({
       type: "progress",
       done: summary.written + summary.skipped + summary.errors,
       total: summary.total,
-      label: label + calls,
+      label,
+      ...(plannedCalls ? { calls: { sent: summary.calls, ...(left > 0 ? { left } : {}) } } : {}),
+      ...(tick ? { tick } : {}),
       load: limiter.load().map(({ model, inFlight, queued, limit, failed }) => ({ model, inFlight, queued, limit, failed })),
     });
   };
@@ -263,7 +265,7 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
 
   // Records can be minutes apart (an ensemble chain is hundreds of calls): the calls and the
   // requests in flight are redrawn every second between them.
-  const ticker = setInterval(() => progress(lastLabel), PROGRESS_TICK_MS);
+  const ticker = setInterval(() => progress(lastLabel, true), PROGRESS_TICK_MS);
   ticker.unref();
   try {
     const results = await Promise.allSettled([...todo.map((j) => runJob(j)), ...relayTodo.map((j) => runRelayJob(j))]);

@@ -188,26 +188,60 @@ test("progress lines show each busy model's requests in flight and queued", asyn
   assert.equal(out, "3/10 p1 empty -> t1 | t1 8 in flight 40 queued | t [31m3 1 in flight 0 queued\n");
 });
 
-test("without a terminal, redraws between records are printed at most every quietMs; failed calls are counted", async () => {
+test("without a terminal, redraws between records are printed at most every quietMs, told apart from records; failed calls are counted", async () => {
   const { progressPrinter } = await import("../../src/commands/run.js");
   let out = "";
   let clock = 0;
   const stream = { isTTY: false, write: (s: string) => ((out += s), true) } as unknown as NodeJS.WriteStream;
   const p = progressPrinter(stream, { now: () => clock, quietMs: 30_000 });
-  const at = (ms: number, done: number, failed = 0) => {
+  const at = (ms: number, done: number, tick: boolean, failed = 0) => {
     clock = ms;
-    p.onEvent({ type: "progress", done, total: 4, label: "p1 ensemble -> t", load: [{ model: "g", inFlight: 2, queued: 1, limit: 4, failed }] });
+    p.onEvent({
+      type: "progress",
+      done,
+      total: 4,
+      label: "p1 ensemble -> t",
+      calls: { sent: 10 * done + ms / 1000 },
+      tick,
+      load: [{ model: "g", inFlight: 2, queued: 1, limit: 4, failed }],
+    });
   };
-  at(0, 0);
-  at(1000, 0);
-  at(29_000, 0, 3);
-  at(30_500, 0, 5);
-  at(31_000, 1, 5);
+  at(0, 0, false);
+  at(1000, 0, true);
+  at(29_000, 0, true, 3);
+  at(30_000, 0, true, 5);
+  at(31_000, 1, false, 5);
+  at(32_000, 2, false, 5);
   assert.deepEqual(out.trimEnd().split("\n"), [
-    "0/4 p1 ensemble -> t | g 2 in flight 1 queued",
-    "0/4 p1 ensemble -> t | g 2 in flight 1 queued 5 failed",
-    "1/4 p1 ensemble -> t | g 2 in flight 1 queued 5 failed",
+    "0/4 p1 ensemble -> t · 0 calls sent | g 2 in flight 1 queued",
+    "  still working at 0/4 · 30 calls sent | g 2 in flight 1 queued 5 failed",
+    "1/4 p1 ensemble -> t · 41 calls sent | g 2 in flight 1 queued 5 failed",
+    "2/4 p1 ensemble -> t · 52 calls sent | g 2 in flight 1 queued 5 failed",
   ]);
+});
+
+test("on a terminal the line is rewritten in place, counts first, so a narrow terminal cuts the label and keeps the load", async () => {
+  const { progressPrinter } = await import("../../src/commands/run.js");
+  const draw = (columns: number) => {
+    let out = "";
+    const stream = { isTTY: true, columns, write: (s: string) => ((out += s), true) } as unknown as NodeJS.WriteStream;
+    progressPrinter(stream).onEvent({
+      type: "progress",
+      done: 20,
+      total: 30,
+      label: "demo-5 default-greedy|full -> rep",
+      calls: { sent: 254 },
+      tick: true,
+      load: [{ model: "rep", inFlight: 0, queued: 0, limit: 8, failed: 212 }],
+    });
+    return out;
+  };
+  assert.equal(draw(80), "\r\x1b[2K20/30 · 254 calls sent | rep 0 in flight 0 queued 212 failed · demo-5 default-g");
+  assert.equal(draw(80).length - "\r\x1b[2K".length, 79);
+  assert.equal(
+    draw(140),
+    "\r\x1b[2K[################........] 20/30 · 254 calls sent | rep 0 in flight 0 queued 212 failed · demo-5 default-greedy|full -> rep",
+  );
 });
 
 test("failed requests are counted per model and each kind of failure is told once; cancellations are not failures", async () => {
