@@ -60,9 +60,11 @@ export function progressPrinter(
   return {
     onEvent(e) {
       if (e.type === "progress") {
+        // Calls sent and each model's load: the same on every kind of line.
+        const usage = `${callsText(e.calls)}${clean(loadLine(e.load))}`;
         if (tty) {
           const cols = stream.columns ?? 80;
-          const counts = `${e.done}/${e.total}${callsText(e.calls)}${clean(loadLine(e.load))}`;
+          const counts = `${e.done}/${e.total}${usage}`;
           // The bar takes what the counts and 20 columns of label leave (up to 24), or nothing.
           const room = cols - 1 - counts.length - 20 - 3;
           const width = room >= 8 ? Math.min(24, room) : 0;
@@ -72,10 +74,10 @@ export function progressPrinter(
           stream.write(`\r\x1b[2K${line.slice(0, cols - 1)}`);
           drawn = true;
         } else if (!e.tick) {
-          stream.write(`${e.done}/${e.total} ${clean(e.label)}${callsText(e.calls)}${clean(loadLine(e.load))}\n`);
+          stream.write(`${e.done}/${e.total} ${clean(e.label)}${usage}\n`);
           lastPrinted = now();
         } else if (now() - lastPrinted >= quietMs) {
-          stream.write(`  still working at ${e.done}/${e.total}${callsText(e.calls)}${clean(loadLine(e.load))}\n`);
+          stream.write(`  still working at ${e.done}/${e.total}${usage}\n`);
           lastPrinted = now();
         }
       } else if (e.type === "error") {
