@@ -21,6 +21,7 @@ import { scoreOn, serverTokenCount } from "./openai/scoring.js";
 import { streamCompletion, type StreamContext } from "./openai/stream.js";
 import { Transport } from "./openai/transport.js";
 import { PrefixOrder } from "./openai/prefix.js";
+import { BoundedMap } from "../core/bounded-map.js";
 import type { BodyLimits } from "./openai/bounded.js";
 
 export interface OpenAIBackendOptions {
@@ -159,16 +160,15 @@ export class OpenAIBackend implements Backend, StreamContext {
   }
 
   /** Token counts already asked for (an experiment counts each problem's prompt for every answer to it). */
-  private readonly counted = new Map<string, Promise<number>>();
+  private readonly counted = new BoundedMap<string, Promise<number>>(1024);
 
   countTokens(text: string): Promise<number> {
     let n = this.counted.get(text);
     if (!n) {
       n = this.askTokenCount(text);
-      // A failed question is asked again next time, not remembered; the oldest go first.
+      // A failed question is asked again next time, not remembered (the map keeps the latest 1,024).
       n.catch(() => this.counted.delete(text));
       this.counted.set(text, n);
-      if (this.counted.size > 1024) this.counted.delete(this.counted.keys().next().value!);
     }
     return n;
   }

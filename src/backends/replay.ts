@@ -16,6 +16,7 @@
 import { readFile } from "node:fs/promises";
 import { UserError } from "../errors.js";
 import { completionIdentity, promptKey, scoreIdentity, sha256, stableHash } from "./cache.js";
+import { BoundedMap } from "../core/bounded-map.js";
 import {
   ABANDONED,
   exchangeSchema,
@@ -105,35 +106,22 @@ export function thinkingOf(prompt: Prompt): string {
 const THINKING_OPENER = /^(?:\s+|<think>|<\|[A-Za-z_]+\|>|assistant(?=<\|)|analysis(?=<\|message\|>))*/;
 
 export function normaliseThinking(text: string): string {
-  return recentlyNormalised.get(text, () => text.replace(THINKING_OPENER, "").replace(/\s+/g, " ").trim());
+  return recentlyNormalised.getOrMake(text, () => text.replace(THINKING_OPENER, "").replace(/\s+/g, " ").trim());
 }
 
 /** How an imported exchange's place is stored: sha256 and length of the normalised thinking. */
 export function thinkingAnchor(thinking: string): { sha256: string; chars: number } {
   const norm = normaliseThinking(thinking);
-  return recentAnchors.get(norm, () => ({ sha256: sha256(norm), chars: norm.length }));
+  return recentAnchors.getOrMake(norm, () => ({ sha256: sha256(norm), chars: norm.length }));
 }
 
 /**
- * The last few values of a function of long text. The requests of one step (every candidate of
+ * The last few normalised chains and their anchors. The requests of one step (every candidate of
  * every generator, every score) carry the same chain, often as the same text: normalising and
  * hashing it once per request made replaying a long trace quadratic in its length many times over.
  */
-class RecentValues<T> {
-  private readonly values = new Map<string, T>();
-  constructor(private readonly size: number) {}
-  get(key: string, make: () => T): T {
-    let value = this.values.get(key);
-    if (value === undefined) {
-      value = make();
-      if (this.values.size >= this.size) this.values.delete(this.values.keys().next().value!);
-      this.values.set(key, value);
-    }
-    return value;
-  }
-}
-const recentlyNormalised = new RecentValues<string>(16);
-const recentAnchors = new RecentValues<{ sha256: string; chars: number }>(16);
+const recentlyNormalised = new BoundedMap<string, string>(16);
+const recentAnchors = new BoundedMap<string, { sha256: string; chars: number }>(16);
 
 /**
  * Whether a recorded place (an anchor) is this prompt's thinking. Made once per request and asked

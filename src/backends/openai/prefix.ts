@@ -4,13 +4,16 @@
 // Sent together, each would compute the shared prefix again: a server caches a prefix only once
 // it has been computed.
 import { createHash } from "node:crypto";
+import { BoundedMap } from "../../core/bounded-map.js";
 
 export class PrefixOrder {
   private readonly pending = new Map<string, Promise<void>>();
   /** Prefixes the server has computed lately (oldest first), sent without waiting. */
-  private readonly warm = new Map<string, true>();
+  private readonly warm: BoundedMap<string, true>;
 
-  constructor(private readonly remember = 1024) {}
+  constructor(remember = 1024) {
+    this.warm = new BoundedMap(remember);
+  }
 
   static key(value: unknown): string {
     return createHash("sha256").update(JSON.stringify(value)).digest("hex");
@@ -38,7 +41,6 @@ export class PrefixOrder {
       called = true;
       this.pending.delete(key);
       this.warm.set(key, true);
-      if (this.warm.size > this.remember) this.warm.delete(this.warm.keys().next().value!);
       done();
     };
   }
