@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { loadExperimentSpec, parseExperimentSpec, runExperiment, type ExperimentSpec } from "../../src/engine/experiment.js";
 import type { ModelHandle } from "../../src/engine/models.js";
 import type { EngineEvent } from "../../src/engine/events.js";
+import { passThrough } from "../../src/backends/types.js";
 import { builtinProblems } from "../../src/problems/index.js";
 import { readResults } from "../../src/results/store.js";
 import { resultKey } from "../../src/results/schema.js";
@@ -256,16 +257,13 @@ test("a candidate a server refuses is said once and counted on the progress line
     const target = handle({ name: "t", respond: (req) => (isAnswerRequest(req) ? " The answer is 7." : "") });
     const slowTarget: ModelHandle = {
       ...target,
-      backend: {
-        ...target.backend,
-        name: "t",
-        probe: (s) => target.backend.probe(s),
+      backend: passThrough(target.backend, {
         score: (r) => target.backend.score(r),
         async *stream(r) {
           await waitForRedraw;
           return yield* target.backend.stream(r);
         },
-      },
+      }),
     };
     const models = new Map<string, ModelHandle>([
       ["small", refused],
